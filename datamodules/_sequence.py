@@ -1,0 +1,576 @@
+"""Shared machinery for frame-level sequence corpora.
+
+Every corpus datamodule reads its own files into :class:`Recording` objects; everything after
+that is shared and lives here:
+
+* **feature delay / label shift** — raters react late, so the label at time ``t`` describes the
+  signal at ``t - delay``. ``label_shift=s`` (seconds, positive or negative) pairs the label at
+  ``t`` with the features at ``t - s``; ``feature_delay={name: s}`` adds a delay for one feature
+  set (Chen et al. 2017 delay text by 1 s). The shift is applied to the *features*, so targets,
+  metrics, timestamps and exported predictions all stay on the corpus's own label timeline and no
+  label frame is lost. Frames shifted in from outside the recording repeat its edge frame.
+* **normalisation** — per-dimension z-scoring with statistics from the train partition only,
+  computed in one streaming pass over recordings (never on val/test data).
+* **windowing** — training recordings are cut into windows of ``win_len`` frames every
+  ``hop_len`` frames; the last window is aligned to the end so no frame is dropped. Val/test/
+  predict use whole recordings.
+* **padding + masks** — :func:`collate_sequences` pads to the longest item and yields the batch
+  dict ``{"features": {name: (B,T,D)}, "targets": (B,T,K), "mask": (B,T), "ids": [...],
+  "timestamps": (B,T), "has_targets": (B,)}``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.overrides.distributed import UnrepeatedDistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+
+__all__ = [
+    "CorpusFormatError",
+    "Recording",
+    "FeatureStats",
+    "compute_feature_stats",
+    "shift_frames",
+    "prepare_features",
+    "window_starts",
+    "SequenceDataset",
+    "collate_sequences",
+    "SequenceDataModule",
+]
+
+STAGE_PARTITIONS = ("train", "val", "test")
+
+
+class CorpusFormatError(ValueError):
+    """A corpus file does not have the layout or content the reader expects.
+
+    The message always names the file and, where it applies, the row and the field.
+    """
+
+
+@dataclass
+class Recording:
+    """One recording (video/session) of a corpus, on its label timeline.
+
+    Attributes:
+        id: the corpus's own recording name (e.g. ``"17"``, ``"Train_01"``).
+        features: feature set name → ``(T, D)`` float32 array, row ``t`` at ``timestamps[t]``.
+        timestamps: ``(T,)`` float64 seconds of the label frames.
+        targets: ``(T, K)`` float32 labels in the datamodule's target order; ``None`` when the
+            partition's labels are not distributed (e.g. challenge test sets).
+        meta: per-frame extras needed to write predictions back (e.g. ``segment_id``).
+    """
+
+    id: str
+    features: dict[str, np.ndarray]
+    timestamps: np.ndarray
+    targets: np.ndarray | None
+    meta: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.timestamps)
+        for name, array in self.features.items():
+            if array.ndim != 2 or array.shape[0] != n:
+                raise CorpusFormatError(
+                    f"recording {self.id}: feature set {name!r} has shape {array.shape}, "
+                    f"expected ({n}, D) to match its {n} label frames"
+                )
+        if self.targets is not None and (self.targets.ndim != 2 or self.targets.shape[0] != n):
+            raise CorpusFormatError(
+                f"recording {self.id}: targets have shape {self.targets.shape}, expected ({n}, K)"
+            )
+
+    @property
+    def num_frames(self) -> int:
+        """Number of label frames."""
+        return len(self.timestamps)
+
+
+@dataclass
+class FeatureStats:
+    """Mean and standard deviation per dimension of one feature set (train partition)."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    def to_dict(self) -> dict[str, list[float]]:
+        """Plain lists, safe for ``torch.load(weights_only=True)`` checkpoints and JSON."""
+        return {"mean": self.mean.astype(float).tolist(), "std": self.std.astype(float).tolist()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Sequence[float]]) -> "FeatureStats":
+        """Inverse of :meth:`to_dict`."""
+        return cls(np.asarray(data["mean"], np.float64), np.asarray(data["std"], np.float64))
+
+
+def compute_feature_stats(
+    recordings: Iterable[Recording], names: Sequence[str], min_std: float = 1e-8
+) -> dict[str, FeatureStats]:
+    """Per-dimension mean/std of each feature set over all frames, in one streaming pass.
+
+    Partial results of each recording are merged with the pairwise update of Chan et al. (1979),
+    so memory does not grow with the corpus and the result equals the population statistics of
+    the concatenated frames. Dimensions with a standard deviation below ``min_std`` get std 1.
+
+    Args:
+        recordings: the train partition.
+        names: feature sets to summarise.
+        min_std: floor under which a dimension is treated as constant.
+    """
+    count = {n: 0 for n in names}
+    mean: dict[str, np.ndarray | None] = {n: None for n in names}
+    m2: dict[str, np.ndarray | None] = {n: None for n in names}
+    for rec in recordings:
+        for name in names:
+            x = rec.features[name].astype(np.float64, copy=False)
+            n_b = x.shape[0]
+            if n_b == 0:
+                continue
+            mean_b = x.mean(axis=0)
+            m2_b = ((x - mean_b) ** 2).sum(axis=0)
+            n_a = count[name]
+            if n_a == 0:
+                mean[name], m2[name] = mean_b, m2_b
+            else:
+                delta = mean_b - mean[name]
+                total = n_a + n_b
+                mean[name] = mean[name] + delta * (n_b / total)
+                m2[name] = m2[name] + m2_b + delta**2 * (n_a * n_b / total)
+            count[name] = n_a + n_b
+    stats = {}
+    for name in names:
+        if count[name] == 0:
+            raise ValueError(f"cannot compute normalisation statistics: no frames of {name!r}")
+        std = np.sqrt(m2[name] / count[name])
+        std = np.where(std < min_std, 1.0, std)
+        stats[name] = FeatureStats(mean[name], std)
+    return stats
+
+
+def shift_frames(x: np.ndarray, frames: int) -> np.ndarray:
+    """Delay a ``(T, D)`` sequence by ``frames`` (negative: advance), repeating the edge frame.
+
+    ``out[t] = x[clip(t - frames, 0, T - 1)]``.
+    """
+    if frames == 0 or len(x) == 0:
+        return x
+    index = np.clip(np.arange(len(x)) - frames, 0, len(x) - 1)
+    return x[index]
+
+
+def seconds_to_frames(seconds: float, label_step: float) -> int:
+    """Nearest whole number of label frames in ``seconds``."""
+    return int(round(seconds / label_step))
+
+
+def prepare_features(
+    features: Mapping[str, np.ndarray],
+    *,
+    feature_names: Sequence[str],
+    label_step: float,
+    label_shift: float = 0.0,
+    feature_delay: Mapping[str, float] | None = None,
+    normalization: Mapping[str, FeatureStats] | None = None,
+) -> dict[str, np.ndarray]:
+    """Turn one recording's raw features into model inputs: delay, then z-normalise.
+
+    This is the one function used by the datamodules and by :func:`zoo.load_pretrained`, so a
+    loaded model sees exactly what it was trained on.
+
+    Args:
+        features: feature set name → ``(T, D)`` array.
+        feature_names: the sets to keep, in model order.
+        label_step: seconds between label frames.
+        label_shift: seconds by which labels lag all features.
+        feature_delay: extra per-set delay in seconds.
+        normalization: train-partition statistics, or ``None`` to skip normalisation.
+
+    Returns:
+        feature set name → ``(T, D)`` float32 array.
+    """
+    delays = dict(feature_delay or {})
+    unknown = set(delays) - set(feature_names)
+    if unknown:
+        raise ValueError(
+            f"feature_delay names {sorted(unknown)}, which are not among the features "
+            f"{list(feature_names)}"
+        )
+    out = {}
+    for name in feature_names:
+        if name not in features:
+            raise KeyError(f"feature set {name!r} missing; got {sorted(features)}")
+        x = np.asarray(features[name], dtype=np.float32)
+        shift = seconds_to_frames(label_shift + delays.get(name, 0.0), label_step)
+        x = shift_frames(x, shift)
+        if normalization is not None:
+            stats = normalization[name]
+            if stats.mean.shape[0] != x.shape[1]:
+                raise ValueError(
+                    f"feature set {name!r} has {x.shape[1]} dimensions but its normalisation "
+                    f"statistics have {stats.mean.shape[0]}"
+                )
+            x = ((x - stats.mean) / stats.std).astype(np.float32)
+        out[name] = np.ascontiguousarray(x)
+    return out
+
+
+def window_starts(num_frames: int, win_len: int, hop_len: int) -> list[int]:
+    """Start frames of training windows covering a recording.
+
+    Windows start every ``hop_len`` frames; when the last regular window does not reach the end,
+    one more window is aligned to the end, so every frame is used. A recording shorter than
+    ``win_len`` gives a single (shorter) window.
+    """
+    if win_len <= 0 or hop_len <= 0:
+        raise ValueError(f"win_len and hop_len must be positive, got {win_len} and {hop_len}")
+    if num_frames <= win_len:
+        return [0]
+    starts = list(range(0, num_frames - win_len + 1, hop_len))
+    if starts[-1] + win_len < num_frames:
+        starts.append(num_frames - win_len)
+    return starts
+
+
+class SequenceDataset(Dataset):
+    """Items are (possibly windowed) slices of prepared recordings.
+
+    Args:
+        recordings: recordings whose features are already prepared (delayed, normalised).
+        num_targets: K, used for recordings without labels.
+        win_len: window length in frames, or ``None`` for whole recordings.
+        hop_len: hop between windows in frames.
+    """
+
+    def __init__(
+        self,
+        recordings: Sequence[Recording],
+        num_targets: int,
+        win_len: int | None = None,
+        hop_len: int | None = None,
+    ) -> None:
+        self.recordings = list(recordings)
+        self.num_targets = num_targets
+        self.index: list[tuple[int, int, int]] = []
+        for r, rec in enumerate(self.recordings):
+            if win_len is None:
+                self.index.append((r, 0, rec.num_frames))
+            else:
+                for start in window_starts(rec.num_frames, win_len, hop_len or win_len):
+                    self.index.append((r, start, min(start + win_len, rec.num_frames)))
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        r, start, end = self.index[i]
+        rec = self.recordings[r]
+        targets = rec.targets
+        has_targets = targets is not None
+        if targets is None:
+            targets = np.zeros((rec.num_frames, self.num_targets), np.float32)
+        return {
+            "features": {n: x[start:end] for n, x in rec.features.items()},
+            "targets": targets[start:end],
+            "timestamps": rec.timestamps[start:end],
+            "id": rec.id,
+            "start": start,
+            "has_targets": has_targets,
+        }
+
+
+def collate_sequences(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Pad items to the longest one and stack them into the batch dict (see module docstring)."""
+    lengths = [len(item["timestamps"]) for item in items]
+    batch_size, max_len = len(items), max(lengths)
+    first = items[0]
+    features = {
+        name: torch.zeros(batch_size, max_len, x.shape[1], dtype=torch.float32)
+        for name, x in first["features"].items()
+    }
+    num_targets = first["targets"].shape[1]
+    targets = torch.zeros(batch_size, max_len, num_targets, dtype=torch.float32)
+    timestamps = torch.zeros(batch_size, max_len, dtype=torch.float64)
+    mask = torch.zeros(batch_size, max_len, dtype=torch.bool)
+    for b, (item, length) in enumerate(zip(items, lengths)):
+        for name, x in item["features"].items():
+            features[name][b, :length] = torch.from_numpy(np.ascontiguousarray(x))
+        targets[b, :length] = torch.from_numpy(np.ascontiguousarray(item["targets"]))
+        timestamps[b, :length] = torch.from_numpy(np.asarray(item["timestamps"], np.float64))
+        mask[b, :length] = True
+    return {
+        "features": features,
+        "targets": targets,
+        "mask": mask,
+        "timestamps": timestamps,
+        "ids": [item["id"] for item in items],
+        "starts": torch.tensor([item["start"] for item in items], dtype=torch.long),
+        "has_targets": torch.tensor([item["has_targets"] for item in items], dtype=torch.bool),
+    }
+
+
+class SequenceDataModule(pl.LightningDataModule):
+    """Base datamodule for corpora with per-frame features and continuous labels.
+
+    Subclasses set :attr:`corpus_name`, :attr:`label_step` and :attr:`partitions` and implement
+    :meth:`default_root`, :meth:`load_partition` and :meth:`write_predictions`; everything else
+    (delay, normalisation, windowing, loaders) is shared.
+
+    Args:
+        root: corpus folder in the distributed layout; ``None`` → the synthetic corpus.
+        features: feature sets to use together (early fusion), in model order.
+        targets: target dimensions, in output order.
+        win_len: training window length in label frames.
+        hop_len: hop between training windows in label frames.
+        batch_size: training batch size (windows).
+        eval_batch_size: batch size of whole recordings for val/test/predict.
+        num_workers: DataLoader worker processes (0 = load in the main process; right for small
+            in-memory corpora on a 2-core machine).
+        normalize: z-normalise features with train-partition statistics.
+        label_shift: seconds by which labels lag the features (annotation delay).
+        feature_delay: extra delay in seconds per feature set.
+        normalization_stats: statistics to use instead of computing them (e.g. from a checkpoint),
+            as ``{name: {"mean": [...], "std": [...]}}``.
+        predict_partition: stage partition (``"train"``, ``"val"`` or ``"test"``) used by predict.
+        seed: seed of the synthetic corpus and of the training shuffle.
+        pin_memory: pin host memory for GPU transfer; ``None`` → when CUDA is available.
+    """
+
+    corpus_name: str = "sequence"
+    label_step: float = 1.0
+    partitions: dict[str, str] = {"train": "train", "val": "devel", "test": "test"}
+    available_targets: tuple[str, ...] = ("arousal", "valence")
+
+    def __init__(
+        self,
+        root: str | Path | None = None,
+        features: Sequence[str] = (),
+        targets: Sequence[str] = ("arousal", "valence"),
+        win_len: int = 200,
+        hop_len: int = 100,
+        batch_size: int = 32,
+        eval_batch_size: int = 8,
+        num_workers: int = 0,
+        normalize: bool = True,
+        label_shift: float = 0.0,
+        feature_delay: Mapping[str, float] | None = None,
+        normalization_stats: Mapping[str, Mapping[str, Sequence[float]]] | None = None,
+        predict_partition: str = "test",
+        seed: int = 0,
+        pin_memory: bool | None = None,
+    ) -> None:
+        super().__init__()
+        if not features:
+            raise ValueError(f"{type(self).__name__}: give at least one feature set in `features`")
+        unknown = [t for t in targets if t not in self.available_targets]
+        if unknown or not targets:
+            raise ValueError(
+                f"{type(self).__name__}: unknown targets {unknown or list(targets)}; "
+                f"available: {list(self.available_targets)}"
+            )
+        if predict_partition not in STAGE_PARTITIONS:
+            raise ValueError(
+                f"predict_partition must be one of {STAGE_PARTITIONS}, got {predict_partition!r}"
+            )
+        self.root = Path(root).expanduser() if root is not None else None
+        self.feature_names = list(features)
+        self.target_names = list(targets)
+        self.win_len, self.hop_len = int(win_len), int(hop_len)
+        self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
+        self.num_workers = int(num_workers)
+        self.normalize = bool(normalize)
+        self.label_shift = float(label_shift)
+        self.feature_delay = dict(feature_delay or {})
+        self.predict_partition = predict_partition
+        self.seed = int(seed)
+        self.pin_memory = torch.cuda.is_available() if pin_memory is None else bool(pin_memory)
+        self.normalization: dict[str, FeatureStats] | None = (
+            {n: FeatureStats.from_dict(s) for n, s in normalization_stats.items()}
+            if normalization_stats is not None
+            else None
+        )
+        self._raw: dict[str, list[Recording]] = {}
+        self._prepared: dict[str, list[Recording]] = {}
+        self.feature_dims: dict[str, int] = {}
+
+    # ----------------------------------------------------------------- subclass hooks
+    def default_root(self) -> Path:
+        """Write the synthetic corpus once (if missing) and return its folder."""
+        raise NotImplementedError
+
+    def load_partition(self, partition: str) -> list[Recording]:
+        """Read one partition (the corpus's own name) from :attr:`root`."""
+        raise NotImplementedError
+
+    def write_predictions(
+        self, out_dir: Path, recording: Recording, preds: np.ndarray, target_names: Sequence[str]
+    ) -> None:
+        """Write one recording's ``(T, K)`` predictions in the corpus's submission format."""
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------- lifecycle
+    def prepare_data(self) -> None:
+        """Generate the synthetic corpus when no root is given (called on one process)."""
+        if self.root is None:
+            self.default_root()
+
+    def _resolved_root(self) -> Path:
+        if self.root is None:
+            self.root = self.default_root()
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"{self.corpus_name} corpus folder not found: {self.root}")
+        return self.root
+
+    def raw_recordings(self, stage_partition: str) -> list[Recording]:
+        """Recordings of a stage partition (``train``/``val``/``test``) as read from disk."""
+        if stage_partition not in self._raw:
+            self._resolved_root()
+            recordings = self.load_partition(self.partitions[stage_partition])
+            if not recordings:
+                raise CorpusFormatError(
+                    f"{self.corpus_name}: partition {self.partitions[stage_partition]!r} of "
+                    f"{self.root} holds no recordings"
+                )
+            self._raw[stage_partition] = recordings
+            self._check_dims(recordings)
+        return self._raw[stage_partition]
+
+    def _check_dims(self, recordings: Sequence[Recording]) -> None:
+        for rec in recordings:
+            for name in self.feature_names:
+                dim = rec.features[name].shape[1]
+                expected = self.feature_dims.setdefault(name, dim)
+                if dim != expected:
+                    raise CorpusFormatError(
+                        f"{self.corpus_name}: feature set {name!r} of recording {rec.id} has "
+                        f"{dim} dimensions, other recordings have {expected}"
+                    )
+
+    def recordings(self, stage_partition: str) -> list[Recording]:
+        """Recordings of a stage partition with features delayed and normalised."""
+        if stage_partition not in self._prepared:
+            raw = self.raw_recordings(stage_partition)
+            if self.normalize and self.normalization is None:
+                self.normalization = compute_feature_stats(
+                    self.raw_recordings("train"), self.feature_names
+                )
+            self._prepared[stage_partition] = [
+                Recording(
+                    id=rec.id,
+                    features=prepare_features(
+                        rec.features,
+                        feature_names=self.feature_names,
+                        label_step=self.label_step,
+                        label_shift=self.label_shift,
+                        feature_delay=self.feature_delay,
+                        normalization=self.normalization if self.normalize else None,
+                    ),
+                    timestamps=rec.timestamps,
+                    targets=rec.targets,
+                    meta=rec.meta,
+                )
+                for rec in raw
+            ]
+        return self._prepared[stage_partition]
+
+    def setup(self, stage: str | None = None) -> None:
+        """Load what ``stage`` needs; normalisation statistics always come from train."""
+        needed = {
+            "fit": ("train", "val"),
+            "validate": ("val",),
+            "test": ("test",),
+            "predict": (self.predict_partition,),
+            None: ("train", "val", "test"),
+        }[stage]
+        for part in needed:
+            self.recordings(part)
+
+    def data_spec(self) -> dict[str, Any]:
+        """Everything a checkpoint needs to rebuild the model and its inputs (plain types)."""
+        if not self.feature_dims:
+            self.raw_recordings("train")
+        if self.normalize and self.normalization is None:
+            self.normalization = compute_feature_stats(
+                self.raw_recordings("train"), self.feature_names
+            )
+        return {
+            "corpus": self.corpus_name,
+            "feature_names": list(self.feature_names),
+            "feature_dims": {n: int(self.feature_dims[n]) for n in self.feature_names},
+            "target_names": list(self.target_names),
+            "label_step": float(self.label_step),
+            "label_shift": self.label_shift,
+            "feature_delay": dict(self.feature_delay),
+            "normalization": (
+                {n: s.to_dict() for n, s in self.normalization.items()}
+                if self.normalize and self.normalization is not None
+                else None
+            ),
+        }
+
+    # ----------------------------------------------------------------- loaders
+    def _distributed_sampler(self, dataset: Dataset, shuffle: bool) -> Sampler | None:
+        """Our own sampler under DDP (the trainer runs with ``use_distributed_sampler=False``).
+
+        Lightning's default evaluation sampler pads shards by repeating recordings, which would
+        bias a pooled CCC; :class:`UnrepeatedDistributedSampler` gives every recording to exactly
+        one process, and the metrics merge the uneven shards exactly.
+        """
+        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+            return None
+        if shuffle:
+            return DistributedSampler(dataset, shuffle=True, seed=self.seed, drop_last=False)
+        return UnrepeatedDistributedSampler(dataset, shuffle=False)
+
+    def _loader(self, dataset: Dataset, batch_size: int, shuffle: bool) -> DataLoader:
+        sampler = self._distributed_sampler(dataset, shuffle)
+        generator = torch.Generator().manual_seed(self.seed) if shuffle and sampler is None else None
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=shuffle and sampler is None,
+            sampler=sampler,
+            generator=generator,
+            collate_fn=collate_sequences,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def _dataset(self, stage_partition: str, windowed: bool) -> SequenceDataset:
+        return SequenceDataset(
+            self.recordings(stage_partition),
+            num_targets=len(self.target_names),
+            win_len=self.win_len if windowed else None,
+            hop_len=self.hop_len,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self._dataset("train", windowed=True), self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self._dataset("val", False), self.eval_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self._dataset("test", False), self.eval_batch_size, shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader(
+            self._dataset(self.predict_partition, False), self.eval_batch_size, shuffle=False
+        )
+
+    def total_frames(self, stage_partition: str) -> int:
+        """Number of label frames in a stage partition."""
+        return sum(r.num_frames for r in self.raw_recordings(stage_partition))
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(root={self.root}, features={self.feature_names}, "
+            f"targets={self.target_names}, label_step={self.label_step})"
+        )
+

@@ -1,0 +1,66 @@
+"""Recipe merging: defaults ← recipe ← overrides, struct mode errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from zoo.config import ConfigError, load_recipe, parse_overrides
+
+
+@pytest.fixture()
+def recipe_dir(tmp_path: Path) -> Path:
+    (tmp_path / "defaults.yaml").write_text(
+        "seed: 0\ndata:\n  name: ???\n  args: {}\nmodel:\n  name: ???\n  args: {}\n"
+        "optimizer:\n  name: adam\n  lr: 0.001\n  args: {}\ntrainer:\n  max_epochs: 10\n  devices: 1\n"
+    )
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "r.yaml").write_text(
+        "data:\n  name: muse_car\n  args:\n    features: [egemaps]\nmodel:\n  name: m\n  args:\n    hidden: 8\n"
+    )
+    return tmp_path
+
+
+def test_merge_order_and_types(recipe_dir: Path):
+    cfg = load_recipe(recipe_dir / "corpus" / "r.yaml", ["trainer.max_epochs=3", "--optimizer.lr=0.01",
+                                                          "model.args.heads=4", "--seed", "7"])
+    assert cfg["trainer"]["max_epochs"] == 3 and cfg["optimizer"]["lr"] == 0.01
+    assert cfg["model"]["args"] == {"hidden": 8, "heads": 4}
+    assert cfg["seed"] == 7 and cfg["data"]["args"]["features"] == ["egemaps"]
+    assert cfg["recipe"].endswith("r.yaml")
+
+
+def test_unknown_override_names_key_and_valid_keys(recipe_dir: Path):
+    with pytest.raises(ConfigError) as err:
+        load_recipe(recipe_dir / "corpus" / "r.yaml", ["trainer.max_epoch=3"])
+    msg = str(err.value)
+    assert "trainer.max_epoch" in msg and "Did you mean trainer.max_epochs" in msg
+    assert "devices, max_epochs" in msg
+
+
+def test_unknown_recipe_key_names_file(recipe_dir: Path):
+    bad = recipe_dir / "corpus" / "bad.yaml"
+    bad.write_text("data:\n  name: x\nmodel:\n  name: m\noptimiser:\n  lr: 1\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: unknown key 'optimiser'.*Did you mean optimizer"):
+        load_recipe(bad)
+
+
+def test_missing_mandatory_value(recipe_dir: Path):
+    partial = recipe_dir / "corpus" / "partial.yaml"
+    partial.write_text("data:\n  name: x\n")
+    with pytest.raises(ConfigError, match="model.name"):
+        load_recipe(partial)
+
+
+def test_parse_overrides_forms():
+    assert parse_overrides(["a=1", "--b=2", "--c", "3"]) == ["a=1", "b=2", "c=3"]
+    with pytest.raises(ConfigError, match="key=value"):
+        parse_overrides(["oops"])
+
+
+def test_shipped_recipes_resolve():
+    root = Path(__file__).resolve().parents[2] / "recipes"
+    for recipe in root.glob("*/*.yaml"):
+        cfg = load_recipe(recipe)
+        assert cfg["data"]["name"] and cfg["model"]["name"]

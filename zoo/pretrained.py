@@ -1,0 +1,164 @@
+"""Loading trained models from checkpoints, without running code from the file.
+
+A checkpoint written by :class:`zoo.task.EmotionTask` carries, in its hyper-parameters, the
+resolved recipe, the model name and arguments, feature names/dims, target names, label step,
+label shift and the train-partition normalisation statistics (as in nanoGPT, the checkpoint is
+all one needs). It is read with ``torch.load(weights_only=True)``: only tensors and plain
+containers are unpickled, so a file carrying a code payload is refused.
+"""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from datamodules._sequence import FeatureStats, prepare_features
+
+__all__ = ["CheckpointError", "read_checkpoint", "task_from_checkpoint", "PretrainedModel", "load_pretrained"]
+
+
+class CheckpointError(ValueError):
+    """A file is not a loadable affect-zoo checkpoint; the message says why."""
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Safely read an affect-zoo Lightning checkpoint.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        CheckpointError: corrupt file, a pickle with code in it, or a checkpoint that was not
+            written by affect-zoo's ``EmotionTask``.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(
+            f"{path}: refused to load — the file holds objects other than tensors and plain "
+            f"containers (weights_only loading): {str(err).splitlines()[0]}"
+        ) from err
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({err})") from err
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise CheckpointError(f"{path}: not a Lightning checkpoint (no 'state_dict' entry)")
+    if "affect_zoo" not in checkpoint or "hyper_parameters" not in checkpoint:
+        raise CheckpointError(
+            f"{path}: a Lightning checkpoint, but not one written by affect-zoo's EmotionTask "
+            "(no 'affect_zoo' marker / hyper-parameters)"
+        )
+    hparams = checkpoint["hyper_parameters"]
+    for key in ("model", "data_spec"):
+        if key not in hparams:
+            raise CheckpointError(f"{path}: hyper-parameters lack {key!r}")
+    return checkpoint
+
+
+def task_from_checkpoint(path: str | Path) -> Any:
+    """Rebuild the :class:`~zoo.task.EmotionTask` of a checkpoint with its trained weights."""
+    from zoo.task import EmotionTask
+
+    checkpoint = read_checkpoint(path)
+    hparams = dict(checkpoint["hyper_parameters"])
+    try:
+        task = EmotionTask(**hparams)
+    except KeyError as err:
+        raise CheckpointError(f"{path}: {err.args[0]}") from err
+    try:
+        task.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as err:
+        raise CheckpointError(
+            f"{path}: weights do not fit model {hparams['model']!r}: {str(err).splitlines()[0]}"
+        ) from err
+    return task
+
+
+class PretrainedModel(nn.Module):
+    """A trained network with its input preparation, ready for inference.
+
+    Attributes:
+        net: the registered network (eval mode).
+        spec: the data spec stored in the checkpoint.
+        recipe: the resolved recipe of the training run.
+    """
+
+    def __init__(self, net: nn.Module, spec: Mapping[str, Any], recipe: Mapping[str, Any] | None = None) -> None:
+        super().__init__()
+        self.net = net
+        self.spec = dict(spec)
+        self.recipe = dict(recipe or {})
+        normalization = spec.get("normalization")
+        self.normalization = (
+            {n: FeatureStats.from_dict(s) for n, s in normalization.items()} if normalization else None
+        )
+        self.eval()
+
+    @property
+    def feature_dims(self) -> dict[str, int]:
+        """Expected input feature sets and their dimensions."""
+        return dict(self.spec["feature_dims"])
+
+    @property
+    def target_names(self) -> list[str]:
+        """Output columns, in order."""
+        return list(self.spec["target_names"])
+
+    @torch.no_grad()
+    def predict(self, features: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Predict one recording.
+
+        Args:
+            features: feature set name → raw ``(T, D)`` array on the label timeline, as the corpus
+                distributes it; delay and normalisation are applied here as in training.
+
+        Returns:
+            ``(T, K)`` float32 predictions in :attr:`target_names` order.
+        """
+        names = list(self.spec["feature_names"])
+        for name in names:
+            if name not in features:
+                raise KeyError(f"predict: feature set {name!r} missing; the model needs {names}")
+            expected = self.spec["feature_dims"][name]
+            if np.ndim(features[name]) != 2 or np.shape(features[name])[1] != expected:
+                raise ValueError(
+                    f"predict: feature set {name!r} has shape {np.shape(features[name])}, "
+                    f"expected (T, {expected})"
+                )
+        lengths = {np.shape(features[n])[0] for n in names}
+        if len(lengths) != 1:
+            raise ValueError(f"predict: feature sets have different lengths {sorted(lengths)}")
+        prepared = prepare_features(
+            features,
+            feature_names=names,
+            label_step=float(self.spec["label_step"]),
+            label_shift=float(self.spec.get("label_shift", 0.0)),
+            feature_delay=self.spec.get("feature_delay"),
+            normalization=self.normalization,
+        )
+        device = next(self.net.parameters()).device
+        inputs = {n: torch.from_numpy(x).unsqueeze(0).to(device) for n, x in prepared.items()}
+        mask = torch.ones(1, lengths.pop(), dtype=torch.bool, device=device)
+        return self.net(inputs, mask)[0].float().cpu().numpy()
+
+
+def load_pretrained(path: str | Path, map_location: str | torch.device = "cpu") -> PretrainedModel:
+    """Load a checkpoint written by ``zoo fit`` as an eval-mode :class:`PretrainedModel`.
+
+    Args:
+        path: a Lightning ``.ckpt`` file from a run folder.
+        map_location: device to put the weights on.
+
+    Raises:
+        FileNotFoundError, CheckpointError: see :func:`read_checkpoint`.
+    """
+    task = task_from_checkpoint(path)
+    hparams = task.hparams
+    model = PretrainedModel(task.net, hparams["data_spec"], hparams.get("recipe"))
+    return model.to(map_location)

@@ -1,0 +1,224 @@
+"""Running a resolved recipe: build the datamodule, the task and Lightning's Trainer, then fit,
+validate, test or predict. One run writes one folder::
+
+    runs/<run_name>/
+      config.yaml            the resolved recipe (defaults ← recipe ← overrides)
+      checkpoints/best.ckpt  best on checkpoint.monitor (val/ccc_mean), and last.ckpt
+      metrics.csv            Lightning's CSV log (logger=csv)
+      predictions/<partition>/...   test predictions in the corpus's own format
+      results.json           final metrics of the command
+
+Under DDP, Lightning re-launches the command line in each process; the run folder chosen by the
+first process travels to the others in the ``AFFECT_ZOO_RUN_DIR`` environment variable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Mapping
+
+import pytorch_lightning as pl
+from omegaconf import OmegaConf
+from pytorch_lightning.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
+from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
+from pytorch_lightning.utilities import rank_zero_info, rank_zero_only
+
+from datamodules import create_datamodule
+from zoo.callbacks import CorpusPredictionWriter
+from zoo.pretrained import task_from_checkpoint
+from zoo.task import EmotionTask
+
+__all__ = ["run_command", "make_run_dir", "build_trainer", "format_results"]
+
+RUN_DIR_ENV = "AFFECT_ZOO_RUN_DIR"
+
+
+def make_run_dir(cfg: Mapping[str, Any], command: str) -> Path:
+    """A fresh run folder (never an existing one), shared by all DDP processes."""
+    inherited = os.environ.get(RUN_DIR_ENV)
+    if inherited:
+        return Path(inherited)
+    stem = cfg.get("run_name") or f"{Path(cfg['recipe']).stem}-{command}-{datetime.now():%Y%m%d-%H%M%S}"
+    base = Path(cfg["output_dir"]).expanduser() / stem
+    run_dir, n = base, 1
+    while run_dir.exists():
+        run_dir = base.with_name(f"{base.name}-{n}")
+        n += 1
+    run_dir.mkdir(parents=True)
+    os.environ[RUN_DIR_ENV] = str(run_dir.resolve())
+    return run_dir
+
+
+def build_datamodule(cfg: Mapping[str, Any], data_spec: Mapping[str, Any] | None = None) -> Any:
+    """The recipe's datamodule; with ``data_spec`` (from a checkpoint) its stored statistics."""
+    args = dict(cfg["data"]["args"])
+    args.setdefault("seed", cfg["seed"])
+    if data_spec is not None and data_spec.get("normalization") is not None:
+        args["normalization_stats"] = data_spec["normalization"]
+    try:
+        datamodule = create_datamodule(cfg["data"]["name"], **args)
+    except TypeError as err:
+        raise TypeError(f"data.args of {cfg['data']['name']!r}: {err}") from err
+    if data_spec is not None:
+        for key, value in (("feature_names", datamodule.feature_names), ("target_names", datamodule.target_names)):
+            if list(data_spec[key]) != list(value):
+                raise ValueError(
+                    f"the checkpoint was trained with {key} {list(data_spec[key])}, but the recipe's "
+                    f"datamodule gives {list(value)}; set data.args to match"
+                )
+    return datamodule
+
+
+def build_task(cfg: Mapping[str, Any], data_spec: Mapping[str, Any]) -> EmotionTask:
+    """A fresh :class:`EmotionTask` for the recipe's model."""
+    return EmotionTask(
+        model=cfg["model"]["name"],
+        data_spec=dict(data_spec),
+        model_args=dict(cfg["model"]["args"]),
+        loss=dict(cfg["loss"]),
+        metrics=list(cfg["metrics"]),
+        optimizer=dict(cfg["optimizer"]),
+        scheduler=dict(cfg["scheduler"]),
+        recipe=dict(cfg),
+    )
+
+
+def _build_logger(cfg: Mapping[str, Any], run_dir: Path) -> Logger | bool:
+    kind = cfg["logger"]
+    if kind in (None, "none", False):
+        return False
+    if kind == "csv":
+        return CSVLogger(save_dir=str(run_dir), name="", version="")
+    if kind == "wandb":
+        w = cfg["wandb"]
+        kwargs: dict[str, Any] = {"project": w["project"], "save_dir": str(run_dir), "name": run_dir.name,
+                                  "tags": list(w["tags"]), "config": dict(cfg)}
+        if w.get("entity"):
+            kwargs["entity"] = w["entity"]
+        if w.get("mode"):
+            kwargs["mode"] = w["mode"]
+            kwargs["offline"] = w["mode"] == "offline"
+        return WandbLogger(**kwargs)
+    raise ValueError(f"unknown logger {kind!r}; choose csv, wandb or none")
+
+
+def build_trainer(cfg: Mapping[str, Any], run_dir: Path, fitting: bool) -> pl.Trainer:
+    """Lightning's Trainer with the recipe's settings, callbacks and logger."""
+    trainer_args = {k: v for k, v in cfg["trainer"].items() if v is not None}
+    logger = _build_logger(cfg, run_dir)
+    callbacks: list[pl.Callback] = [CorpusPredictionWriter(run_dir / "predictions")]
+    if fitting:
+        ck = cfg["checkpoint"]
+        callbacks.append(
+            ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor=ck["monitor"],
+                            mode=ck["mode"], save_last=ck["save_last"], auto_insert_metric_name=False)
+        )
+        es = cfg["early_stopping"]
+        if es["enabled"]:
+            callbacks.append(EarlyStopping(monitor=es["monitor"], mode=es["mode"], patience=es["patience"],
+                                           min_delta=es["min_delta"]))
+        if logger:
+            callbacks.append(LearningRateMonitor(logging_interval="epoch"))
+    return pl.Trainer(
+        default_root_dir=str(run_dir),
+        logger=logger,
+        callbacks=callbacks,
+        enable_checkpointing=fitting,
+        # The datamodule places its own samplers under DDP (no duplicated eval recordings).
+        use_distributed_sampler=False,
+        **trainer_args,
+    )
+
+
+def format_results(results: Mapping[str, float], target_names: list[str], stage: str) -> str:
+    """A plain-text table of per-target metrics, e.g. CCC of arousal/valence and the mean."""
+    metrics = sorted({k.split("/")[1].rsplit("_", 1)[0] for k in results if k.startswith(f"{stage}/")
+                      and k.split("/")[1].rsplit("_", 1)[-1] in target_names + ["mean"]})
+    columns = target_names + ["mean"]
+    lines = [f"{stage:<8}" + "".join(f"{c:>12}" for c in columns)]
+    for metric in metrics:
+        row = [results.get(f"{stage}/{metric}_{c}", float("nan")) for c in columns]
+        lines.append(f"{metric:<8}" + "".join(f"{v:>12.4f}" for v in row))
+    return "\n".join(lines)
+
+
+@rank_zero_only
+def _save_json(path: Path, data: Mapping[str, Any]) -> None:
+    existing = json.loads(path.read_text()) if path.exists() else {}
+    existing.update(data)
+    path.write_text(json.dumps(existing, indent=2, sort_keys=True))
+
+
+@rank_zero_only
+def _save_config(cfg: Mapping[str, Any], run_dir: Path) -> None:
+    path = run_dir / "config.yaml"
+    if not path.exists():
+        OmegaConf.save(OmegaConf.create(dict(cfg)), path)
+
+
+def _report(results: list[Mapping[str, float]], task: EmotionTask, stage: str, run_dir: Path) -> dict[str, float]:
+    merged = {k: float(v) for r in results for k, v in r.items()}
+    rank_zero_info(f"\n{format_results(merged, task.target_names, stage)}\n")
+    _save_json(run_dir / "results.json", merged)
+    return merged
+
+
+def run_command(command: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """Execute ``fit``, ``validate``, ``test`` or ``predict`` for a resolved recipe.
+
+    Returns:
+        ``{"run_dir": Path, "results": {...}, "best_ckpt": str | None}``.
+    """
+    pl.seed_everything(int(cfg["seed"]), workers=True, verbose=False)
+    run_dir = make_run_dir(cfg, command)
+    _save_config(cfg, run_dir)
+    out: dict[str, Any] = {"run_dir": run_dir, "results": {}, "best_ckpt": None}
+
+    if command == "fit":
+        datamodule = build_datamodule(cfg)
+        datamodule.prepare_data()
+        task = build_task(cfg, datamodule.data_spec())
+        trainer = build_trainer(cfg, run_dir, fitting=True)
+        trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt"))
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        if cfg["trainer"].get("fast_dev_run"):
+            return out
+        out["best_ckpt"] = best or None
+        if best:
+            task = task_from_checkpoint(best)
+        out["results"].update(_report(trainer.validate(task, datamodule=datamodule, verbose=False), task, "val", run_dir))
+        if _has_labels(datamodule, "test"):
+            out["results"].update(_report(trainer.test(task, datamodule=datamodule, verbose=False), task, "test", run_dir))
+        else:
+            trainer.predict(task, datamodule=datamodule, return_predictions=False)
+            rank_zero_info("test labels are not distributed: predictions written, no test score")
+        return out
+
+    if not cfg.get("ckpt"):
+        raise ValueError(f"`zoo {command}` needs a checkpoint: add ckpt=PATH")
+    task = task_from_checkpoint(cfg["ckpt"])
+    datamodule = build_datamodule(cfg, task.hparams["data_spec"])
+    datamodule.prepare_data()
+    trainer = build_trainer(cfg, run_dir, fitting=False)
+    if command == "validate":
+        out["results"] = _report(trainer.validate(task, datamodule=datamodule, verbose=False), task, "val", run_dir)
+    elif command == "test":
+        if not _has_labels(datamodule, "test"):
+            raise RuntimeError(
+                f"the test partition of {datamodule.corpus_name} at {datamodule.root} has no labels; "
+                "it cannot be scored. Use `zoo predict` to write predictions."
+            )
+        out["results"] = _report(trainer.test(task, datamodule=datamodule, verbose=False), task, "test", run_dir)
+    elif command == "predict":
+        trainer.predict(task, datamodule=datamodule, return_predictions=False)
+        rank_zero_info(f"predictions written to {run_dir / 'predictions'}")
+    else:
+        raise ValueError(f"unknown command {command!r}")
+    return out
+
+
+def _has_labels(datamodule: Any, stage_partition: str) -> bool:
+    return all(rec.targets is not None for rec in datamodule.raw_recordings(stage_partition))

@@ -1,0 +1,183 @@
+"""``EmotionTask``: the one LightningModule that trains and evaluates every registered network.
+
+As in lightning-hydra-template, the network is a plain ``nn.Module`` built from the registry;
+this class owns the steps, the masked loss, the metrics, logging and the optimiser, once for all
+papers. Everything it needs is in its hyper-parameters (plain types), so a checkpoint rebuilds
+it without any other file: see :mod:`zoo.pretrained`.
+
+Logged keys: ``train/loss``, ``val/loss``, ``<stage>/<metric>_<target>`` and
+``<stage>/<metric>_mean`` (e.g. ``val/ccc_arousal``, ``test/ccc_mean``); metric values are pooled
+over the whole partition and merged exactly across DDP processes by torchmetrics.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from zoo._registry import create_model
+from zoo.losses import build_loss
+from zoo.metrics import build_metric
+
+__all__ = ["EmotionTask", "build_optimizer", "build_scheduler"]
+
+_OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "rmsprop": torch.optim.RMSprop,
+    "sgd": torch.optim.SGD,
+}
+
+
+def build_optimizer(params: Any, config: Mapping[str, Any]) -> torch.optim.Optimizer:
+    """A torch optimiser from ``{name, lr, weight_decay, args}``."""
+    name = str(config.get("name", "adam")).lower()
+    if name not in _OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(_OPTIMIZERS)}")
+    kwargs = dict(config.get("args") or {})
+    return _OPTIMIZERS[name](
+        params, lr=float(config["lr"]), weight_decay=float(config.get("weight_decay", 0.0)), **kwargs
+    )
+
+
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, config: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    """A Lightning ``lr_scheduler`` dict from ``{name: none|plateau|step, ...}``, or ``None``."""
+    name = str((config or {}).get("name", "none")).lower()
+    if name == "none":
+        return None
+    if name == "plateau":
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer,
+            mode=config.get("mode", "min"),
+            factor=float(config.get("factor", 0.5)),
+            patience=int(config.get("patience", 5)),
+        )
+        return {"scheduler": scheduler, "monitor": config.get("monitor", "train/loss"), "interval": "epoch"}
+    if name == "step":
+        scheduler = torch.optim.lr_scheduler.StepLR(
+            optimizer, step_size=int(config.get("step_size", 50)), gamma=float(config.get("gamma", 0.5))
+        )
+        return {"scheduler": scheduler, "interval": "epoch"}
+    raise ValueError(f"unknown scheduler {name!r}; choose none, plateau or step")
+
+
+class EmotionTask(pl.LightningModule):
+    """Train/evaluate a registered network on a sequence datamodule.
+
+    Args:
+        model: registry name of the network.
+        data_spec: the datamodule's :meth:`data_spec` (feature names/dims, target names, label
+            step, normalisation statistics) — stored so a checkpoint is self-contained.
+        model_args: keyword arguments of the model variant.
+        loss: ``{"name": "ccc"|"mse"|"mae", "weights": per-target weights or None}``.
+        metrics: metric names (see :mod:`zoo.metrics`) evaluated on val and test.
+        optimizer: ``{"name", "lr", "weight_decay", "args"}``.
+        scheduler: ``{"name": "none"|"plateau"|"step", ...}``.
+        recipe: the resolved recipe, kept in the checkpoint for reproducibility.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        data_spec: Mapping[str, Any],
+        model_args: Mapping[str, Any] | None = None,
+        loss: Mapping[str, Any] | None = None,
+        metrics: Sequence[str] = ("ccc",),
+        optimizer: Mapping[str, Any] | None = None,
+        scheduler: Mapping[str, Any] | None = None,
+        recipe: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.target_names: list[str] = list(data_spec["target_names"])
+        self.net: nn.Module = create_model(
+            model,
+            feature_dims=dict(data_spec["feature_dims"]),
+            num_targets=len(self.target_names),
+            **dict(model_args or {}),
+        )
+        loss = dict(loss or {"name": "ccc"})
+        self.loss_fn = build_loss(loss.get("name", "ccc"), self.target_names, loss.get("weights"))
+        self.metric_names = list(metrics)
+        num_targets = len(self.target_names)
+        self.stage_metrics = nn.ModuleDict(
+            {
+                stage: nn.ModuleDict({m: build_metric(m, num_targets) for m in self.metric_names})
+                for stage in ("val", "test")
+            }
+        )
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, features: Mapping[str, torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
+        """Per-frame predictions ``(B, T, K)``."""
+        return self.net(features, mask)
+
+    def _shared_step(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        preds = self(batch["features"], batch["mask"])
+        loss = self.loss_fn(preds.float(), batch["targets"], batch["mask"])
+        return preds, loss
+
+    def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
+        _, loss = self._shared_step(batch)
+        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True,
+                 batch_size=len(batch["ids"]), sync_dist=True)
+        return loss
+
+    def _eval_step(self, batch: Mapping[str, Any], stage: str) -> dict[str, Any]:
+        if not bool(batch["has_targets"].all()):
+            missing = [i for i, h in zip(batch["ids"], batch["has_targets"].tolist()) if not h]
+            raise RuntimeError(
+                f"cannot score the {stage} partition: recordings {missing} have no labels (the "
+                "corpus does not distribute them). Use `zoo predict` to write predictions instead."
+            )
+        preds, loss = self._shared_step(batch)
+        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True,
+                 batch_size=len(batch["ids"]), sync_dist=True)
+        for metric in self.stage_metrics[stage].values():
+            metric.update(preds.float(), batch["targets"], batch["mask"])
+        return {"preds": preds.float(), "mask": batch["mask"], "ids": batch["ids"]}
+
+    def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> dict[str, Any]:
+        return self._eval_step(batch, "val")
+
+    def test_step(self, batch: Mapping[str, Any], batch_idx: int) -> dict[str, Any]:
+        return self._eval_step(batch, "test")
+
+    def predict_step(self, batch: Mapping[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
+        preds = self(batch["features"], batch["mask"])
+        return {"preds": preds.float(), "mask": batch["mask"], "ids": batch["ids"]}
+
+    def _log_epoch_metrics(self, stage: str) -> None:
+        for name, metric in self.stage_metrics[stage].items():
+            if not metric.update_called:
+                continue
+            values = metric.compute().reshape(-1)  # already reduced across processes
+            for target, value in zip(self.target_names, values):
+                self.log(f"{stage}/{name}_{target}", value, sync_dist=False, rank_zero_only=False)
+            self.log(f"{stage}/{name}_mean", values.mean(), prog_bar=(stage == "val"), sync_dist=False)
+            metric.reset()
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch_metrics("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch_metrics("test")
+
+    # ------------------------------------------------------------------ optimisation
+    def configure_optimizers(self) -> Any:
+        optimizer = build_optimizer(self.parameters(), self.hparams.optimizer or {"lr": 1e-3})
+        scheduler = build_scheduler(optimizer, self.hparams.scheduler)
+        if scheduler is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Mark the checkpoint as affect-zoo's, so loaders can refuse foreign files clearly."""
+        from zoo import __version__
+
+        checkpoint["affect_zoo"] = {"format_version": 1, "zoo_version": __version__, "model": self.hparams.model}
