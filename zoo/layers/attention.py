@@ -39,7 +39,9 @@ class SelfAttentionBlock(nn.Module):
         super().__init__()
         for name, value in (("dim", dim), ("num_heads", num_heads)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"SelfAttentionBlock: {name} must be a positive int, got {value!r}")
+                raise ValueError(
+                    f"SelfAttentionBlock: {name} must be a positive int, got {value!r}"
+                )
         if dim % num_heads != 0:
             raise ValueError(
                 f"SelfAttentionBlock: dim ({dim}) must be divisible by num_heads ({num_heads})"
@@ -76,7 +78,8 @@ class SelfAttentionBlock(nn.Module):
         """
         if x.dim() != 3 or x.shape[-1] != self.dim:
             raise ValueError(
-                f"SelfAttentionBlock expects input of shape (B, T, {self.dim}), got {tuple(x.shape)}"
+                f"SelfAttentionBlock expects input of shape (B, T, {self.dim}), "
+                f"got {tuple(x.shape)}"
             )
         if key_padding_mask is not None:
             if key_padding_mask.dtype != torch.bool:

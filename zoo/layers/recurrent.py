@@ -44,7 +44,9 @@ def lengths_from_mask(mask: Tensor) -> Tensor:
     lengths = mask.sum(dim=1)
     if bool((lengths == 0).any()):
         rows = torch.nonzero(lengths == 0).flatten().tolist()
-        raise ValueError(f"every sequence needs at least one valid frame; rows {rows[:10]} have none")
+        raise ValueError(
+            f"every sequence needs at least one valid frame; rows {rows[:10]} have none"
+        )
     return lengths
 
 
@@ -70,7 +72,8 @@ class MaskedBiLSTM(nn.Module):
         bidirectional: bool = True,
     ) -> None:
         super().__init__()
-        for name, value in (("input_dim", input_dim), ("hidden", hidden), ("num_layers", num_layers)):
+        sizes = (("input_dim", input_dim), ("hidden", hidden), ("num_layers", num_layers))
+        for name, value in sizes:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"MaskedBiLSTM: {name} must be a positive int, got {value!r}")
         if not 0.0 <= dropout < 1.0:
@@ -104,7 +107,8 @@ class MaskedBiLSTM(nn.Module):
         """
         if x.dim() != 3 or x.shape[-1] != self.input_dim:
             raise ValueError(
-                f"MaskedBiLSTM expects input of shape (B, T, {self.input_dim}), got {tuple(x.shape)}"
+                f"MaskedBiLSTM expects input of shape (B, T, {self.input_dim}), "
+                f"got {tuple(x.shape)}"
             )
         if tuple(mask.shape) != tuple(x.shape[:2]):
             raise ValueError(
