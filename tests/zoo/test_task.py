@@ -1,0 +1,85 @@
+"""EmotionTask: losses, metrics, optimisers and schedulers from the recipe."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from zoo.task import EmotionTask
+
+SPEC = {"feature_names": ["a"], "feature_dims": {"a": 5}, "target_names": ["arousal", "valence"],
+        "label_step": 0.25, "normalization": None}
+
+
+def _np_ccc(x, y):
+    cov = np.mean((x - x.mean()) * (y - y.mean()))
+    return 2 * cov / (x.var() + y.var() + (x.mean() - y.mean()) ** 2)
+
+
+def _batch(has_targets=True):
+    g = torch.Generator().manual_seed(0)
+    mask = torch.ones(3, 12, dtype=torch.bool)
+    mask[1, 8:] = False
+    return {"features": {"a": torch.randn(3, 12, 5, generator=g)}, "targets": torch.randn(3, 12, 2, generator=g),
+            "mask": mask, "ids": ["x", "y", "z"], "has_targets": torch.tensor([has_targets] * 3)}
+
+
+def _task(**kw):
+    return EmotionTask("sun2020_lstm", SPEC, model_args={"hidden_size": 8}, **kw)
+
+
+def test_ccc_loss_of_the_step_matches_numpy():
+    task = _task(loss={"name": "ccc", "weights": [0.7, 0.2]})
+    batch = _batch()
+    preds, loss = task._shared_step(batch)
+    m = batch["mask"].numpy()
+    p, y = preds.detach().numpy()[m], batch["targets"].numpy()[m]
+    expected = 0.7 * (1 - _np_ccc(p[:, 0], y[:, 0])) + 0.2 * (1 - _np_ccc(p[:, 1], y[:, 1]))
+    assert loss.item() == pytest.approx(expected, abs=1e-4)
+
+
+def test_eval_metrics_pool_over_batches():
+    task = _task()
+    batches = [_batch(), _batch()]
+    batches[1]["targets"] = batches[1]["targets"] * 3 + 1
+    logged = {}
+    task.log = lambda name, value, **kw: logged.__setitem__(name, float(value))
+    preds, golds = [], []
+    for b in batches:
+        out = task.validation_step(b, 0)
+        m = b["mask"].numpy()
+        preds.append(out["preds"].detach().numpy()[m])
+        golds.append(b["targets"].numpy()[m])
+    task.on_validation_epoch_end()
+    p, y = np.concatenate(preds), np.concatenate(golds)
+    for k, name in enumerate(["arousal", "valence"]):
+        assert logged[f"val/ccc_{name}"] == pytest.approx(_np_ccc(p[:, k], y[:, k]), abs=1e-5)
+    assert logged["val/ccc_mean"] == pytest.approx((logged["val/ccc_arousal"] + logged["val/ccc_valence"]) / 2)
+
+
+def test_scoring_without_labels_is_refused():
+    with pytest.raises(RuntimeError, match="no labels.*zoo predict"):
+        _task().test_step(_batch(has_targets=False), 0)
+
+
+@pytest.mark.parametrize("name,cls", [("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW),
+                                      ("rmsprop", torch.optim.RMSprop), ("sgd", torch.optim.SGD)])
+def test_optimizers(name, cls):
+    opt = _task(optimizer={"name": name, "lr": 0.01, "weight_decay": 0.0}).configure_optimizers()
+    assert isinstance(opt, cls) and opt.param_groups[0]["lr"] == 0.01
+
+
+def test_schedulers():
+    conf = _task(optimizer={"name": "adam", "lr": 0.01},
+                 scheduler={"name": "plateau", "monitor": "train/loss", "patience": 5, "factor": 0.5}
+                 ).configure_optimizers()
+    assert isinstance(conf["lr_scheduler"]["scheduler"], torch.optim.lr_scheduler.ReduceLROnPlateau)
+    assert conf["lr_scheduler"]["monitor"] == "train/loss"
+    conf = _task(optimizer={"name": "adam", "lr": 0.01},
+                 scheduler={"name": "step", "step_size": 50, "gamma": 0.5}).configure_optimizers()
+    assert conf["lr_scheduler"]["scheduler"].step_size == 50
+    with pytest.raises(ValueError, match="unknown scheduler"):
+        _task(optimizer={"lr": 0.1}, scheduler={"name": "cosine"}).configure_optimizers()
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        _task(optimizer={"name": "lion", "lr": 0.1}).configure_optimizers()
