@@ -1,0 +1,591 @@
+"""MuSe-CaR (MuSe 2020, MuSe-Wild sub-challenge): corpus reader and datamodule.
+
+Continuous arousal and valence of car-review YouTube videos, annotated every 250 ms
+(Stappen et al. 2020, "MuSe 2020 Challenge and Workshop: Multimodal Sentiment Analysis,
+Emotion-target Engagement and Trustworthiness Detection in Real-life Media", ACM MM). The reader
+expects the layout of the challenge package::
+
+    <root>/metadata/partition.csv
+        Id,Proposal                     video id (integer) → train / devel / test; the real file
+                                        repeats some rows (identical duplicates are dropped,
+                                        conflicting ones are an error)
+    <root>/c1_muse_wild/label_segments/{arousal,valence}/<id>.csv
+        timestamp,value,segment_id      timestamp in integer milliseconds, 250 ms step; absent
+                                        for the test videos in the real challenge
+    <root>/c1_muse_wild/feature_segments/label_aligned/<feature>/<id>.csv
+        timestamp,segment_id,<D cols>   one row per label frame; feature column names vary and
+                                        are not used (e.g. egemaps 88-d, vggish 128-d, vggface
+                                        512-d, au 35-d, openpose 54-d, fasttext 300-d,
+                                        deepspectrum 4096-d)
+    <root>/c1_muse_wild/transcription_segments/<id>/<id>_<seg>.csv     (not read)
+
+Every problem with the files raises :class:`CorpusFormatError` naming the file and, where it
+applies, the line (1 = header) and the field. With ``root=None`` the datamodule uses a synthetic
+corpus in the same layout (:mod:`datamodules.synthetic.muse_car`).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+from . import register_datamodule
+from ._sequence import CorpusFormatError, Recording, SequenceDataModule
+from .synthetic import ensure_synthetic
+from .synthetic.muse_car import SYNTHETIC_VERSION, write_synthetic_muse_car
+
+__all__ = [
+    "CorpusFormatError",
+    "LABEL_STEP_MS",
+    "PARTITION_NAMES",
+    "SEGMENT_FEATURE",
+    "MuSeCaRDataModule",
+    "available_feature_sets",
+    "feature_path",
+    "label_path",
+    "load_muse_car_recordings",
+    "partition_path",
+    "read_feature_file",
+    "read_label_file",
+    "read_partition_table",
+    "write_muse_predictions",
+]
+
+logger = logging.getLogger(__name__)
+
+LABEL_STEP_MS = 250
+PARTITION_NAMES = ("train", "devel", "test")
+TARGET_NAMES = ("arousal", "valence")
+#: Name of the optional 1-d feature holding the topic segment id (not a folder on disk).
+SEGMENT_FEATURE = "segment_id"
+NAN_POLICIES = ("error", "interpolate")
+_WILD = "c1_muse_wild"
+
+
+# --------------------------------------------------------------------------- paths
+def partition_path(root: Path) -> Path:
+    """``<root>/metadata/partition.csv``."""
+    return Path(root) / "metadata" / "partition.csv"
+
+
+def label_path(root: Path, target: str, video_id: str) -> Path:
+    """``<root>/c1_muse_wild/label_segments/<target>/<id>.csv``."""
+    return Path(root) / _WILD / "label_segments" / target / f"{video_id}.csv"
+
+
+def feature_path(root: Path, feature: str, video_id: str) -> Path:
+    """``<root>/c1_muse_wild/feature_segments/label_aligned/<feature>/<id>.csv``."""
+    return Path(root) / _WILD / "feature_segments" / "label_aligned" / feature / f"{video_id}.csv"
+
+
+def available_feature_sets(root: Path) -> list[str]:
+    """Names of the label-aligned feature sets present under ``root``, sorted."""
+    folder = Path(root) / _WILD / "feature_segments" / "label_aligned"
+    return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+
+# --------------------------------------------------------------------------- CSV helpers
+def _line(row: int) -> int:
+    """File line of a 0-based data row (line 1 is the header; blank lines are not counted)."""
+    return int(row) + 2
+
+
+def _read_csv(path: Path, what: str, **kwargs) -> pd.DataFrame:
+    """Read a CSV with a header; column names are stripped of surrounding spaces."""
+    path = Path(path)
+    if not path.is_file():
+        raise CorpusFormatError(f"{path}: {what} file not found")
+    try:
+        frame = pd.read_csv(path, engine="c", skipinitialspace=True, low_memory=False, **kwargs)
+    except pd.errors.EmptyDataError:
+        raise CorpusFormatError(f"{path}: {what} file is empty (expected a header line)") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise CorpusFormatError(f"{path}: cannot parse {what} file as CSV: {err}") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def _require_columns(frame: pd.DataFrame, path: Path, required: Sequence[str]) -> None:
+    """Rename header columns matching ``required`` case-insensitively; error if any is missing."""
+    lower = {c.lower(): c for c in frame.columns}
+    missing = [name for name in required if name.lower() not in lower]
+    if missing:
+        raise CorpusFormatError(
+            f"{path}: missing header column(s) {missing} on line 1; found {list(frame.columns)}"
+        )
+    canonical = {lower[n.lower()]: n for n in required}
+    frame.columns = [canonical.get(c, c) for c in frame.columns]
+
+
+def _numeric(frame: pd.DataFrame, path: Path, columns: Sequence[str]) -> None:
+    """Convert ``columns`` to numbers in place; a non-numeric cell names its line and field."""
+    dtypes = frame.dtypes
+    for column in columns:
+        dtype = dtypes[column]
+        if is_numeric_dtype(dtype) and not is_bool_dtype(dtype):
+            continue
+        series = frame[column]
+        converted = pd.to_numeric(series, errors="coerce")
+        bad = np.flatnonzero(converted.isna().to_numpy() & series.notna().to_numpy())
+        if len(bad):
+            row = int(bad[0])
+            raise CorpusFormatError(
+                f"{path}: line {_line(row)}, field {column!r}: non-numeric value "
+                f"{series.iloc[row]!r}"
+                + (f" ({len(bad)} such cells in this column)" if len(bad) > 1 else "")
+            )
+        frame[column] = converted
+
+
+def _integer_column(frame: pd.DataFrame, path: Path, column: str, unit: str = "") -> np.ndarray:
+    """A column of whole numbers as int64 (``12.0`` is accepted, ``12.5`` and blanks are not)."""
+    values = frame[column].to_numpy(dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(values) | (values != np.round(values)))
+    if len(bad):
+        row = int(bad[0])
+        raise CorpusFormatError(
+            f"{path}: line {_line(row)}, field {column!r}: expected an integer{unit}, "
+            f"got {frame[column].iloc[row]!r}"
+        )
+    return values.astype(np.int64)
+
+
+def _check_increasing(path: Path, timestamps: np.ndarray) -> None:
+    if len(timestamps) == 0:
+        raise CorpusFormatError(f"{path}: no data rows")
+    bad = np.flatnonzero(np.diff(timestamps) <= 0)
+    if len(bad):
+        row = int(bad[0]) + 1
+        raise CorpusFormatError(
+            f"{path}: line {_line(row)}, field 'timestamp': {timestamps[row]} ms does not "
+            f"increase (previous row has {timestamps[row - 1]} ms)"
+        )
+
+
+# --------------------------------------------------------------------------- readers
+def read_partition_table(path: str | Path) -> dict[str, str]:
+    """Read ``metadata/partition.csv``.
+
+    Args:
+        path: the ``Id,Proposal`` CSV file.
+
+    Returns:
+        Video id (as a string without leading zeros, e.g. ``"17"``) → ``"train"``, ``"devel"`` or
+        ``"test"``, in file order. Identical duplicate rows are dropped.
+
+    Raises:
+        CorpusFormatError: missing column, blank or non-integer id, unknown partition, or one id
+            listed with two different partitions.
+    """
+    path = Path(path)
+    frame = _read_csv(path, "partition", dtype=str, keep_default_na=False)
+    _require_columns(frame, path, ("Id", "Proposal"))
+    table: dict[str, str] = {}
+    first_line: dict[str, int] = {}
+    for row, (raw_id, raw_part) in enumerate(zip(frame["Id"], frame["Proposal"])):
+        video_id = str(raw_id).strip()
+        if not video_id.isdigit():
+            raise CorpusFormatError(
+                f"{path}: line {_line(row)}, field 'Id': expected an integer video id, "
+                f"got {raw_id!r}"
+            )
+        video_id = str(int(video_id))
+        partition = str(raw_part).strip().lower()
+        if partition not in PARTITION_NAMES:
+            raise CorpusFormatError(
+                f"{path}: line {_line(row)}, field 'Proposal': unknown partition {raw_part!r}; "
+                f"expected one of {list(PARTITION_NAMES)}"
+            )
+        if video_id in table and table[video_id] != partition:
+            raise CorpusFormatError(
+                f"{path}: line {_line(row)}, field 'Proposal': video {video_id} is assigned to "
+                f"{partition!r} but line {first_line[video_id]} assigns it to "
+                f"{table[video_id]!r}"
+            )
+        table.setdefault(video_id, partition)
+        first_line.setdefault(video_id, _line(row))
+    return table
+
+
+def read_label_file(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Read one ``label_segments/<target>/<id>.csv`` file.
+
+    Args:
+        path: CSV with header ``timestamp,value,segment_id``.
+
+    Returns:
+        ``(timestamps_ms int64 (T,), values float32 (T,), segment_ids int64 (T,))``.
+
+    Raises:
+        CorpusFormatError: missing column, non-numeric or missing cell, non-integer timestamp or
+            segment id, or timestamps that do not increase.
+    """
+    path = Path(path)
+    frame = _read_csv(path, "label")
+    _require_columns(frame, path, ("timestamp", "value", "segment_id"))
+    _numeric(frame, path, ("timestamp", "value", "segment_id"))
+    timestamps = _integer_column(frame, path, "timestamp", " (milliseconds)")
+    segment_ids = _integer_column(frame, path, "segment_id")
+    values = frame["value"].to_numpy(dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if len(bad):
+        row = int(bad[0])
+        raise CorpusFormatError(
+            f"{path}: line {_line(row)}, field 'value': missing or non-finite label "
+            f"{frame['value'].iloc[row]!r}"
+        )
+    _check_increasing(path, timestamps)
+    return timestamps, values.astype(np.float32), segment_ids
+
+
+def _interpolate_nans(values: np.ndarray, path: Path, names: Sequence[str]) -> np.ndarray:
+    """Linear interpolation of NaNs along time per column, then nearest-value edge fill."""
+    missing = np.isnan(values)
+    count = int(missing.sum())
+    rows = np.arange(len(values))
+    for col in np.flatnonzero(missing.any(axis=0)):
+        known = ~missing[:, col]
+        if not known.any():
+            raise CorpusFormatError(
+                f"{path}: field {names[col]!r} is empty (NaN) on every line; "
+                f"nan_policy='interpolate' cannot repair it"
+            )
+        # np.interp holds the first/last known value beyond the ends (edge fill)
+        values[~known, col] = np.interp(rows[~known], rows[known], values[known, col])
+    logger.warning(
+        "%s: repaired %d NaN feature cell(s) in %d column(s) by linear interpolation along time "
+        "(nan_policy='interpolate')",
+        path,
+        count,
+        int(missing.any(axis=0).sum()),
+    )
+    return values
+
+
+def read_feature_file(
+    path: str | Path, nan_policy: str = "error"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Read one label-aligned feature file.
+
+    Args:
+        path: CSV with a header; columns ``timestamp``, ``segment_id`` then D feature columns
+            (any names).
+        nan_policy: ``"error"`` (default) raises on an empty/NaN feature cell; ``"interpolate"``
+            repairs NaN cells by linear interpolation along time per column (values beyond the
+            first/last known frame repeat it) and logs a warning with the count and the file.
+
+    Returns:
+        ``(timestamps_ms int64 (T,), segment_ids int64 (T,), features float32 (T, D))``.
+
+    Raises:
+        CorpusFormatError: missing columns, no feature columns, non-numeric cell, NaN (with
+            ``nan_policy="error"``), infinite value, non-integer timestamp/segment id, or
+            timestamps that do not increase.
+    """
+    if nan_policy not in NAN_POLICIES:
+        raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
+    path = Path(path)
+    frame = _read_csv(path, "feature")
+    if len(frame.columns) < 3 or [c.lower() for c in frame.columns[:2]] != [
+        "timestamp",
+        "segment_id",
+    ]:
+        raise CorpusFormatError(
+            f"{path}: header (line 1) must start with 'timestamp,segment_id' followed by at "
+            f"least one feature column; found {list(frame.columns[:5])}"
+            + (" ..." if len(frame.columns) > 5 else "")
+        )
+    frame.columns = ["timestamp", "segment_id", *frame.columns[2:]]
+    feature_names = list(frame.columns[2:])
+    _numeric(frame, path, frame.columns)
+    timestamps = _integer_column(frame, path, "timestamp", " (milliseconds)")
+    segment_ids = _integer_column(frame, path, "segment_id")
+    values = frame.to_numpy(dtype=np.float64)[:, 2:]
+    nan = np.isnan(values)
+    if nan.any():
+        if nan_policy == "error":
+            row, col = (int(i[0]) for i in np.nonzero(nan))
+            raise CorpusFormatError(
+                f"{path}: line {_line(row)}, field {feature_names[col]!r}: missing (NaN) "
+                f"feature value ({int(nan.sum())} NaN cell(s) in the file); pass "
+                f"nan_policy='interpolate' to repair them"
+            )
+        values = _interpolate_nans(values, path, feature_names)
+    infinite = np.isinf(values)
+    if infinite.any():
+        row, col = (int(i[0]) for i in np.nonzero(infinite))
+        raise CorpusFormatError(
+            f"{path}: line {_line(row)}, field {feature_names[col]!r}: infinite feature value"
+        )
+    _check_increasing(path, timestamps)
+    return timestamps, segment_ids, values.astype(np.float32)
+
+
+# --------------------------------------------------------------------------- alignment checks
+def _check_same_frames(
+    ref_path: Path,
+    ref_timestamps: np.ndarray,
+    ref_segments: np.ndarray,
+    path: Path,
+    timestamps: np.ndarray,
+    segments: np.ndarray,
+) -> None:
+    """Raise unless two files have the same timestamps and segment ids row by row."""
+    n = min(len(ref_timestamps), len(timestamps))
+    differ = np.flatnonzero(ref_timestamps[:n] != timestamps[:n])
+    if len(differ) or len(ref_timestamps) != len(timestamps):
+        if len(differ):
+            row = int(differ[0])
+            where = (
+                f"first mismatching timestamp on line {_line(row)}: {timestamps[row]} ms "
+                f"here, {ref_timestamps[row]} ms in {ref_path.name}"
+            )
+        elif len(timestamps) > n:
+            where = f"first extra timestamp on line {_line(n)}: {timestamps[n]} ms"
+        else:
+            where = (
+                f"first missing timestamp: {ref_timestamps[n]} ms (line {_line(n)} of "
+                f"{ref_path.name})"
+            )
+        raise CorpusFormatError(
+            f"{path}: field 'timestamp' does not match {ref_path} ({len(timestamps)} vs "
+            f"{len(ref_timestamps)} rows); {where}"
+        )
+    differ = np.flatnonzero(ref_segments != segments)
+    if len(differ):
+        row = int(differ[0])
+        raise CorpusFormatError(
+            f"{path}: line {_line(row)}, field 'segment_id': {segments[row]} but "
+            f"{ref_path} has {ref_segments[row]} at timestamp {timestamps[row]} ms"
+        )
+
+
+# --------------------------------------------------------------------------- recordings
+def _read_targets(
+    root: Path, video_id: str, targets: Sequence[str], allow_missing: bool
+) -> tuple[Path, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Label files of one video: ``(first path, timestamps, (T, K) values, segment ids)``.
+
+    Returns ``None`` when no requested label file exists and ``allow_missing`` is true.
+    """
+    paths = [label_path(root, t, video_id) for t in targets]
+    present = [p.is_file() for p in paths]
+    if not any(present) and allow_missing:
+        return None
+    if not all(present):
+        missing = paths[present.index(False)]
+        raise CorpusFormatError(f"{missing}: label file not found (video {video_id})")
+    ref_path = paths[0]
+    ref_ts, first, ref_seg = read_label_file(ref_path)
+    columns = [first]
+    for path in paths[1:]:
+        ts, values, seg = read_label_file(path)
+        _check_same_frames(ref_path, ref_ts, ref_seg, path, ts, seg)
+        columns.append(values)
+    return ref_path, ref_ts, np.stack(columns, axis=1), ref_seg
+
+
+def _partition_ids(root: Path, partition: str) -> list[str]:
+    if partition not in PARTITION_NAMES:
+        raise ValueError(f"unknown MuSe-CaR partition {partition!r}; expected {PARTITION_NAMES}")
+    table = read_partition_table(partition_path(root))
+    return sorted((i for i, p in table.items() if p == partition), key=int)
+
+
+def load_muse_car_recordings(
+    root: str | Path,
+    partition: str,
+    features: Sequence[str],
+    targets: Sequence[str] = TARGET_NAMES,
+    use_segment_id: bool = False,
+    nan_policy: str = "error",
+    allow_missing_labels: bool | None = None,
+) -> list[Recording]:
+    """Read all videos of one partition.
+
+    Args:
+        root: corpus folder (see the module docstring for the layout).
+        partition: ``"train"``, ``"devel"`` or ``"test"``.
+        features: label-aligned feature sets to read (folder names). The name ``"segment_id"``
+            is reserved for the segment-id feature (see ``use_segment_id``) and not read from
+            disk.
+        targets: label dimensions, in the order of ``Recording.targets`` columns.
+        use_segment_id: add the feature ``"segment_id"``: the topic segment id, ``(T, 1)``.
+        nan_policy: how NaN feature cells are handled, see :func:`read_feature_file`.
+        allow_missing_labels: return ``targets=None`` for videos without label files instead of
+            raising; default: only for the test partition (its labels are not released).
+
+    Returns:
+        Recordings sorted by numeric id, on the label timeline (timestamps in seconds), with
+        ``meta={"segment_id": (T,) int64}``.
+
+    Raises:
+        CorpusFormatError: any problem in the files (missing file, bad cell, feature rows not
+            matching label rows, arousal and valence files disagreeing, feature sets with a
+            different dimension in different files).
+        ValueError: unknown partition or nan policy.
+    """
+    root = Path(root)
+    if nan_policy not in NAN_POLICIES:
+        raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
+    if allow_missing_labels is None:
+        allow_missing_labels = partition == "test"
+    file_features = [f for f in features if f != SEGMENT_FEATURE]
+    use_segment_id = use_segment_id or SEGMENT_FEATURE in features
+    dims: dict[str, tuple[int, Path]] = {}
+    recordings = []
+    for video_id in _partition_ids(root, partition):
+        labels = _read_targets(root, video_id, targets, allow_missing_labels)
+        reference = (labels[0], labels[1], labels[3]) if labels is not None else None
+        arrays: dict[str, np.ndarray] = {}
+        for name in file_features:
+            path = feature_path(root, name, video_id)
+            if not path.is_file():
+                raise CorpusFormatError(
+                    f"{path}: feature file not found (feature set {name!r}, video {video_id})"
+                )
+            ts, seg, values = read_feature_file(path, nan_policy=nan_policy)
+            if reference is None:
+                reference = (path, ts, seg)
+            else:
+                _check_same_frames(reference[0], reference[1], reference[2], path, ts, seg)
+            _check_dim(dims, name, path, values.shape[1])
+            arrays[name] = values
+        if reference is None:
+            raise CorpusFormatError(
+                f"{label_path(root, targets[0], video_id)}: video {video_id} has neither label "
+                f"files nor feature sets to read, so its frames are unknown"
+            )
+        _, timestamps_ms, segment_ids = reference
+        if use_segment_id:
+            arrays[SEGMENT_FEATURE] = segment_ids.astype(np.float32)[:, None]
+        recordings.append(
+            Recording(
+                id=video_id,
+                features=arrays,
+                timestamps=timestamps_ms.astype(np.float64) / 1000.0,
+                targets=labels[2] if labels is not None else None,
+                meta={"segment_id": segment_ids},
+            )
+        )
+    return recordings
+
+
+def _check_dim(dims: dict[str, tuple[int, Path]], name: str, path: Path, dim: int) -> None:
+    """All files of one feature set must have the same number of feature columns."""
+    expected, first = dims.setdefault(name, (dim, path))
+    if dim != expected:
+        raise CorpusFormatError(
+            f"{path}: header (line 1) has {dim} feature columns but {first} of the same feature "
+            f"set {name!r} has {expected}"
+        )
+
+
+# --------------------------------------------------------------------------- datamodule
+@register_datamodule("muse_car")
+class MuSeCaRDataModule(SequenceDataModule):
+    """MuSe-CaR arousal/valence at 250 ms (MuSe 2020 MuSe-Wild), any label-aligned features.
+
+    Stage partitions map to the corpus's ``train``/``devel``/``test``. Without ``root`` the
+    synthetic corpus (generated once into the cache, see :mod:`datamodules.synthetic`) is used;
+    its seed is ``seed``.
+
+    Args:
+        root: corpus folder in the challenge layout, or ``None`` for the synthetic corpus.
+        features: feature set folder names, e.g. ``["egemaps", "vggish"]`` (early fusion).
+        targets: ``"arousal"`` and/or ``"valence"``.
+        use_segment_id: add the 1-d feature ``"segment_id"`` (topic segment id).
+        nan_policy: ``"error"`` or ``"interpolate"`` NaN feature cells (see
+            :func:`read_feature_file`).
+        **kwargs: the arguments of :class:`~datamodules._sequence.SequenceDataModule`
+            (``win_len``, ``hop_len``, ``batch_size``, ``label_shift``, ``seed``, ...).
+    """
+
+    corpus_name = "muse_car"
+    label_step = LABEL_STEP_MS / 1000.0
+    partitions = {"train": "train", "val": "devel", "test": "test"}
+    available_targets = TARGET_NAMES
+
+    def __init__(
+        self,
+        root: str | Path | None = None,
+        features: Sequence[str] = ("egemaps",),
+        targets: Sequence[str] = TARGET_NAMES,
+        use_segment_id: bool = False,
+        nan_policy: str = "error",
+        **kwargs,
+    ) -> None:
+        if nan_policy not in NAN_POLICIES:
+            raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
+        super().__init__(root=root, features=features, targets=targets, **kwargs)
+        self.use_segment_id = bool(use_segment_id) or SEGMENT_FEATURE in self.feature_names
+        self.nan_policy = nan_policy
+        if self.use_segment_id and SEGMENT_FEATURE not in self.feature_names:
+            self.feature_names.append(SEGMENT_FEATURE)
+
+    def default_root(self) -> Path:
+        """The cached synthetic corpus for ``seed`` (written on first use)."""
+        return ensure_synthetic(
+            "muse_car", write_synthetic_muse_car, seed=self.seed, version=SYNTHETIC_VERSION
+        )
+
+    def load_partition(self, partition: str) -> list[Recording]:
+        """Read ``partition`` (``train``/``devel``/``test``) from :attr:`root`."""
+        return load_muse_car_recordings(
+            self._resolved_root(),
+            partition,
+            self.feature_names,
+            self.target_names,
+            use_segment_id=self.use_segment_id,
+            nan_policy=self.nan_policy,
+        )
+
+    def write_predictions(
+        self, out_dir: Path, recording: Recording, preds: np.ndarray, target_names: Sequence[str]
+    ) -> None:
+        """Write MuSe prediction files ``<out_dir>/<target>/<id>.csv``.
+
+        Each file has the header ``timestamp,value,segment_id`` (timestamp in integer
+        milliseconds, segment ids from ``recording.meta``), one row per label frame.
+
+        Args:
+            out_dir: prediction folder.
+            recording: the recording the predictions belong to.
+            preds: ``(T, K)`` predictions, column ``k`` for ``target_names[k]``.
+            target_names: target names of the columns.
+        """
+        write_muse_predictions(out_dir, recording, preds, target_names)
+
+
+def write_muse_predictions(
+    out_dir: str | Path, recording: Recording, preds: np.ndarray, target_names: Iterable[str]
+) -> list[Path]:
+    """Write one recording's predictions in the MuSe 2020 format; return the written files."""
+    target_names = list(target_names)
+    preds = np.asarray(preds, dtype=np.float64)
+    if preds.ndim == 1:
+        preds = preds[:, None]
+    if preds.shape != (recording.num_frames, len(target_names)):
+        raise ValueError(
+            f"recording {recording.id}: predictions have shape {preds.shape}, expected "
+            f"({recording.num_frames}, {len(target_names)}) for targets {target_names}"
+        )
+    if SEGMENT_FEATURE not in recording.meta:
+        raise ValueError(f"recording {recording.id}: meta has no 'segment_id' to write")
+    timestamps = np.rint(np.asarray(recording.timestamps) * 1000.0).astype(np.int64)
+    segment_ids = np.asarray(recording.meta[SEGMENT_FEATURE]).astype(np.int64)
+    written = []
+    for k, target in enumerate(target_names):
+        path = Path(out_dir) / target / f"{recording.id}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame = pd.DataFrame(
+            {"timestamp": timestamps, "value": preds[:, k], "segment_id": segment_ids}
+        )
+        frame.to_csv(path, index=False, float_format="%.6f")
+        written.append(path)
+    return written

@@ -1,0 +1,391 @@
+"""MuSe-CaR reader on small hand-written corpora in the challenge layout.
+
+Every file here is typed by hand (not produced by the synthetic writer), so the reader is checked
+against the documented format, not against our own generator.
+"""
+
+from __future__ import annotations
+
+import logging
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from datamodules import create_datamodule
+from datamodules._sequence import CorpusFormatError
+from datamodules.muse_car import (
+    MuSeCaRDataModule,
+    load_muse_car_recordings,
+    read_feature_file,
+    read_label_file,
+    read_partition_table,
+)
+
+PARTITION = """\
+Id,Proposal
+12,train
+5,train
+12,train
+30,devel
+7,test
+30,devel
+"""
+
+LABELS = {
+    ("arousal", "12"): """\
+        timestamp,value,segment_id
+        0,0.10,1
+        250,0.20,1
+        500,-0.30,2
+        750,0.40,2
+        """,
+    ("valence", "12"): """\
+        timestamp,value,segment_id
+        0,-0.5,1
+        250,-0.25,1
+        500,0.0,2
+        750,0.75,2
+        """,
+    ("arousal", "5"): """\
+        timestamp,value,segment_id
+        1000,0.5,3
+        1250,0.6,3
+        1500,0.7,3
+        """,
+    ("valence", "5"): """\
+        timestamp,value,segment_id
+        1000,0.1,3
+        1250,0.2,3
+        1500,0.3,3
+        """,
+    ("arousal", "30"): """\
+        timestamp,value,segment_id
+        0,1.0,1
+        250,0.5,1
+        """,
+    ("valence", "30"): """\
+        timestamp,value,segment_id
+        0,-1.0,1
+        250,-0.5,1
+        """,
+}
+
+FEATURES = {
+    ("egemaps", "12"): """\
+        timestamp,segment_id,F0semitoneFrom27.5Hz_sma3nz_amean,loudness_sma3_amean,jitterLocal
+        0,1,30.5,0.25,0.01
+        250,1,31.0,0.50,0.02
+        500,2,29.5,0.75,0.03
+        750,2,28.0,1.00,0.04
+        """,
+    ("egemaps", "5"): """\
+        timestamp,segment_id,F0semitoneFrom27.5Hz_sma3nz_amean,loudness_sma3_amean,jitterLocal
+        1000,3,1,2,3
+        1250,3,4,5,6
+        1500,3,7,8,9
+        """,
+    ("egemaps", "30"): """\
+        timestamp,segment_id,F0semitoneFrom27.5Hz_sma3nz_amean,loudness_sma3_amean,jitterLocal
+        0,1,1.5,2.5,3.5
+        250,1,4.5,5.5,6.5
+        """,
+    ("egemaps", "7"): """\
+        timestamp,segment_id,F0semitoneFrom27.5Hz_sma3nz_amean,loudness_sma3_amean,jitterLocal
+        0,1,-1,-2,-3
+        250,1,-4,-5,-6
+        500,1,-7,-8,-9
+        """,
+    ("vggish", "12"): "timestamp,segment_id,0,1\n0,1,1,2\n250,1,3,4\n500,2,5,6\n750,2,7,8\n",
+    ("vggish", "5"): "timestamp,segment_id,0,1\n1000,3,1,1\n1250,3,2,2\n1500,3,3,3\n",
+    ("vggish", "30"): "timestamp,segment_id,0,1\n0,1,0,0\n250,1,1,1\n",
+    ("vggish", "7"): "timestamp,segment_id,0,1\n0,1,9,9\n250,1,8,8\n500,1,7,7\n",
+}
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def _label(root: Path, target: str, vid: str) -> Path:
+    return root / "c1_muse_wild" / "label_segments" / target / f"{vid}.csv"
+
+
+def _feature(root: Path, name: str, vid: str) -> Path:
+    return root / "c1_muse_wild" / "feature_segments" / "label_aligned" / name / f"{vid}.csv"
+
+
+@pytest.fixture()
+def corpus(tmp_path: Path) -> Path:
+    """Four videos: 5 and 12 train, 30 devel, 7 test without labels."""
+    root = tmp_path / "muse"
+    _write(root / "metadata" / "partition.csv", PARTITION)
+    for (target, vid), text in LABELS.items():
+        _write(_label(root, target, vid), text)
+    for (name, vid), text in FEATURES.items():
+        _write(_feature(root, name, vid), text)
+    return root
+
+
+# --------------------------------------------------------------------------- partition table
+def test_partition_table_drops_identical_duplicates(tmp_path: Path):
+    path = _write(tmp_path / "partition.csv", PARTITION)
+    assert read_partition_table(path) == {"12": "train", "5": "train", "30": "devel", "7": "test"}
+
+
+def test_partition_table_conflicting_duplicate_names_both_lines(tmp_path: Path):
+    path = _write(tmp_path / "partition.csv", "Id,Proposal\n12,train\n5,devel\n12,devel\n")
+    with pytest.raises(CorpusFormatError, match=r"partition\.csv: line 4, field 'Proposal'") as e:
+        read_partition_table(path)
+    assert "line 2" in str(e.value) and "video 12" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "text, pattern",
+    [
+        ("Id,Proposal\n12,train\nabc,devel\n", r"line 3, field 'Id'.*'abc'"),
+        ("Id,Proposal\n12,train\n13,validation\n", r"line 3, field 'Proposal'.*'validation'"),
+        ("Id,Partition\n12,train\n", r"missing header column.*'Proposal'"),
+        ("", r"empty"),
+    ],
+)
+def test_partition_table_bad_input(tmp_path: Path, text: str, pattern: str):
+    path = _write(tmp_path / "partition.csv", text)
+    with pytest.raises(CorpusFormatError, match=pattern) as e:
+        read_partition_table(path)
+    assert "partition.csv" in str(e.value)
+
+
+# --------------------------------------------------------------------------- label files
+def test_read_label_file(tmp_path: Path):
+    path = _write(tmp_path / "12.csv", LABELS[("arousal", "12")])
+    timestamps, values, segments = read_label_file(path)
+    assert timestamps.dtype == np.int64 and timestamps.tolist() == [0, 250, 500, 750]
+    assert values.dtype == np.float32
+    np.testing.assert_allclose(values, [0.1, 0.2, -0.3, 0.4], rtol=1e-6)
+    assert segments.dtype == np.int64 and segments.tolist() == [1, 1, 2, 2]
+
+
+@pytest.mark.parametrize(
+    "text, pattern",
+    [
+        ("timestamp,val,segment_id\n0,0.1,1\n", r"missing header column.*'value'"),
+        ("timestamp,value,segment_id\n0,0.1,1\n250,high,1\n", r"line 3, field 'value'.*'high'"),
+        ("timestamp,value,segment_id\n0,0.1,1\n250,,1\n", r"line 3, field 'value'"),
+        ("timestamp,value,segment_id\n0,0.1,1\n250.5,0.2,1\n", r"line 3, field 'timestamp'"),
+        ("timestamp,value,segment_id\n0,0.1,1\n250,0.2,x\n", r"line 3, field 'segment_id'"),
+        ("timestamp,value,segment_id\n0,0.1,1\n250,0.2,1\n250,0.3,1\n",
+         r"line 4, field 'timestamp'.*does not increase"),
+        ("timestamp,value,segment_id\n", r"no data rows"),
+    ],
+)
+def test_read_label_file_bad_input(tmp_path: Path, text: str, pattern: str):
+    path = _write(tmp_path / "41.csv", text)
+    with pytest.raises(CorpusFormatError, match=pattern) as e:
+        read_label_file(path)
+    assert "41.csv" in str(e.value)
+
+
+# --------------------------------------------------------------------------- feature files
+def test_read_feature_file_accepts_any_feature_column_names(tmp_path: Path):
+    path = _write(tmp_path / "12.csv", FEATURES[("egemaps", "12")])
+    timestamps, segments, x = read_feature_file(path)
+    assert timestamps.tolist() == [0, 250, 500, 750] and segments.tolist() == [1, 1, 2, 2]
+    assert x.dtype == np.float32 and x.shape == (4, 3)
+    np.testing.assert_allclose(x[:, 1], [0.25, 0.5, 0.75, 1.0])
+
+
+@pytest.mark.parametrize(
+    "text, pattern",
+    [
+        ("timestamp,segment_id,f1,f2\n0,1,1,2\n250,1,3,oops\n", r"line 3, field 'f2'.*'oops'"),
+        ("timestamp,f1,f2\n0,1,2\n", r"header \(line 1\) must start with 'timestamp,segment_id'"),
+        ("0,1,1,2\n250,1,3,4\n", r"header \(line 1\) must start with 'timestamp,segment_id'"),
+        ("timestamp,segment_id\n0,1\n", r"at least one feature column"),
+        ("timestamp,segment_id,f1\n0,1,1\n,1,2\n", r"line 3, field 'timestamp'"),
+        ("timestamp,segment_id,f1\n0,1,1\n250,1,inf\n", r"line 3, field 'f1'.*infinite"),
+    ],
+)
+def test_read_feature_file_bad_input(tmp_path: Path, text: str, pattern: str):
+    path = _write(tmp_path / "77.csv", text)
+    with pytest.raises(CorpusFormatError, match=pattern) as e:
+        read_feature_file(path)
+    assert "77.csv" in str(e.value)
+
+
+NAN_FEATURES = """\
+    timestamp,segment_id,f1,f2
+    0,1,,10
+    250,1,2,nan
+    500,1,3,NaN
+    750,1,4,40
+    1000,1,,50
+    """
+
+
+def test_nan_feature_cell_is_an_error_by_default(tmp_path: Path):
+    path = _write(tmp_path / "88.csv", NAN_FEATURES)
+    with pytest.raises(CorpusFormatError, match=r"88\.csv: line 2, field 'f1'.*NaN.*interpolate"):
+        read_feature_file(path)
+
+
+def test_nan_feature_cells_interpolated_and_logged(tmp_path: Path, caplog):
+    path = _write(tmp_path / "88.csv", NAN_FEATURES)
+    with caplog.at_level(logging.WARNING, logger="datamodules.muse_car"):
+        _, _, x = read_feature_file(path, nan_policy="interpolate")
+    np.testing.assert_allclose(x[:, 0], [2, 2, 3, 4, 4])  # edges repeat the nearest value
+    np.testing.assert_allclose(x[:, 1], [10, 20, 30, 40, 50])  # linear along time
+    messages = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(messages) == 1 and "88.csv" in messages[0] and "4 NaN" in messages[0]
+
+
+def test_nan_interpolation_cannot_repair_an_empty_column(tmp_path: Path):
+    path = _write(tmp_path / "89.csv", "timestamp,segment_id,f1,f2\n0,1,,1\n250,1,,2\n")
+    with pytest.raises(CorpusFormatError, match=r"89\.csv: field 'f1'.*every line"):
+        read_feature_file(path, nan_policy="interpolate")
+
+
+def test_unknown_nan_policy(tmp_path: Path):
+    path = _write(tmp_path / "1.csv", "timestamp,segment_id,f1\n0,1,1\n")
+    with pytest.raises(ValueError, match="nan_policy"):
+        read_feature_file(path, nan_policy="zero")
+
+
+# --------------------------------------------------------------------------- recordings
+def test_load_train_recordings(corpus: Path):
+    recs = load_muse_car_recordings(corpus, "train", ["egemaps", "vggish"], ["valence", "arousal"])
+    assert [r.id for r in recs] == ["5", "12"]  # numeric order, duplicates dropped
+    rec = recs[1]
+    np.testing.assert_allclose(rec.timestamps, [0.0, 0.25, 0.5, 0.75])
+    assert rec.timestamps.dtype == np.float64
+    assert rec.targets.dtype == np.float32 and rec.targets.shape == (4, 2)
+    np.testing.assert_allclose(rec.targets[:, 0], [-0.5, -0.25, 0.0, 0.75])  # valence first
+    np.testing.assert_allclose(rec.targets[:, 1], [0.1, 0.2, -0.3, 0.4])
+    assert rec.features["egemaps"].shape == (4, 3) and rec.features["vggish"].shape == (4, 2)
+    assert rec.meta["segment_id"].tolist() == [1, 1, 2, 2]
+    assert recs[0].timestamps.tolist() == [1.0, 1.25, 1.5]
+
+
+def test_test_partition_without_labels_gives_targets_none(corpus: Path):
+    (rec,) = load_muse_car_recordings(corpus, "test", ["egemaps"])
+    assert rec.id == "7" and rec.targets is None
+    assert rec.timestamps.tolist() == [0.0, 0.25, 0.5]  # timeline from the feature file
+    assert rec.meta["segment_id"].tolist() == [1, 1, 1]
+
+
+def test_missing_labels_outside_test_are_an_error(corpus: Path):
+    _label(corpus, "arousal", "30").unlink()
+    _label(corpus, "valence", "30").unlink()
+    with pytest.raises(CorpusFormatError, match=r"arousal[/\\]30\.csv: label file not found"):
+        load_muse_car_recordings(corpus, "devel", ["egemaps"])
+    (rec,) = load_muse_car_recordings(corpus, "devel", ["egemaps"], allow_missing_labels=True)
+    assert rec.targets is None
+
+
+def test_only_one_of_two_label_files_is_an_error(corpus: Path):
+    _label(corpus, "valence", "12").unlink()
+    with pytest.raises(CorpusFormatError, match=r"valence[/\\]12\.csv: label file not found"):
+        load_muse_car_recordings(corpus, "train", ["egemaps"])
+    recs = load_muse_car_recordings(corpus, "train", ["egemaps"], targets=["arousal"])
+    assert recs[1].targets.shape == (4, 1)
+
+
+def test_segment_id_feature(corpus: Path):
+    recs = load_muse_car_recordings(corpus, "train", ["egemaps"], use_segment_id=True)
+    assert recs[1].features["segment_id"].tolist() == [[1.0], [1.0], [2.0], [2.0]]
+    # the reserved name in `features` means the same and is not read from disk
+    recs = load_muse_car_recordings(corpus, "train", ["egemaps", "segment_id"])
+    assert recs[1].features["segment_id"].shape == (4, 1)
+
+
+def test_feature_rows_fewer_than_label_rows(corpus: Path):
+    short = "timestamp,segment_id,0,1\n0,1,1,2\n250,1,3,4\n500,2,5,6\n"
+    _write(_feature(corpus, "vggish", "12"), short)
+    with pytest.raises(CorpusFormatError) as e:
+        load_muse_car_recordings(corpus, "train", ["egemaps", "vggish"])
+    msg = str(e.value)
+    assert "vggish" in msg and "12.csv" in msg and "'timestamp'" in msg
+    assert "3 vs 4 rows" in msg and "first missing timestamp: 750 ms" in msg
+
+
+def test_feature_timestamps_differ_from_labels(corpus: Path):
+    _write(_feature(corpus, "egemaps", "12"), FEATURES[("egemaps", "12")].replace("500,2", "600,2"))
+    with pytest.raises(CorpusFormatError, match=r"line 4: 600 ms here, 500 ms in 12\.csv") as e:
+        load_muse_car_recordings(corpus, "train", ["egemaps"])
+    assert "egemaps" in str(e.value)
+
+
+def test_feature_segment_ids_differ_from_labels(corpus: Path):
+    text = "timestamp,segment_id,0,1\n1000,3,1,1\n1250,4,2,2\n1500,3,3,3\n"
+    _write(_feature(corpus, "vggish", "5"), text)
+    with pytest.raises(CorpusFormatError, match=r"5\.csv: line 3, field 'segment_id'"):
+        load_muse_car_recordings(corpus, "train", ["vggish"])
+
+
+def test_arousal_and_valence_files_disagree(corpus: Path):
+    text = "timestamp,value,segment_id\n1000,0.1,3\n1250,0.2,3\n1750,0.3,3\n"
+    _write(_label(corpus, "valence", "5"), text)
+    with pytest.raises(CorpusFormatError) as e:
+        load_muse_car_recordings(corpus, "train", ["egemaps"])
+    msg = str(e.value)
+    assert "valence" in msg and "5.csv" in msg and "line 4" in msg and "1750 ms" in msg
+
+
+def test_missing_feature_file_names_file_and_video(corpus: Path):
+    _feature(corpus, "vggish", "30").unlink()
+    pattern = r"vggish[/\\]30\.csv: feature file not found.*video 30"
+    with pytest.raises(CorpusFormatError, match=pattern):
+        load_muse_car_recordings(corpus, "devel", ["egemaps", "vggish"])
+
+
+def test_inconsistent_feature_dimension_across_files(corpus: Path):
+    _write(_feature(corpus, "vggish", "12"),
+           "timestamp,segment_id,0,1,2\n0,1,1,2,0\n250,1,3,4,0\n500,2,5,6,0\n750,2,7,8,0\n")
+    with pytest.raises(CorpusFormatError) as e:
+        load_muse_car_recordings(corpus, "train", ["vggish"])
+    msg = str(e.value)
+    assert "12.csv" in msg and "5.csv" in msg and "3 feature columns" in msg and "has 2" in msg
+
+
+def test_unknown_partition(corpus: Path):
+    with pytest.raises(ValueError, match="partition"):
+        load_muse_car_recordings(corpus, "validation", ["egemaps"])
+
+
+# --------------------------------------------------------------------------- datamodule
+def test_datamodule_is_registered_and_loads(corpus: Path):
+    dm = create_datamodule("muse_car", root=corpus, features=["egemaps", "vggish"], win_len=2,
+                           hop_len=1, batch_size=2, label_shift=0.25)
+    assert isinstance(dm, MuSeCaRDataModule) and dm.label_step == 0.25
+    dm.setup("fit")
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["features"]["egemaps"].shape[-1] == 3 and batch["targets"].shape[-1] == 2
+    dm.setup("test")
+    test_batch = next(iter(dm.test_dataloader()))
+    assert test_batch["ids"] == ["7"] and not test_batch["has_targets"].any()
+
+
+def test_datamodule_segment_id_feature_and_nan_policy(corpus: Path):
+    dm = MuSeCaRDataModule(root=corpus, features=["egemaps"], use_segment_id=True, normalize=False)
+    assert dm.feature_names == ["egemaps", "segment_id"]
+    dm.setup("validate")
+    assert dm.recordings("val")[0].features["segment_id"].shape == (2, 1)
+    with pytest.raises(ValueError, match="nan_policy"):
+        MuSeCaRDataModule(root=corpus, features=["egemaps"], nan_policy="drop")
+
+
+def test_write_predictions_round_trip(corpus: Path, tmp_path: Path):
+    dm = MuSeCaRDataModule(root=corpus, features=["egemaps"])
+    rec = dm.raw_recordings("train")[1]
+    preds = np.array([[0.5, -0.5], [0.25, -0.25], [0.0, 0.0], [1.0, -1.0]], np.float32)
+    dm.write_predictions(tmp_path / "preds", rec, preds, ["arousal", "valence"])
+    path = tmp_path / "preds" / "valence" / "12.csv"
+    assert path.read_text().splitlines()[0] == "timestamp,value,segment_id"
+    timestamps, values, segments = read_label_file(path)
+    assert timestamps.tolist() == [0, 250, 500, 750] and segments.tolist() == [1, 1, 2, 2]
+    np.testing.assert_allclose(values, preds[:, 1])
+    with pytest.raises(ValueError, match="shape"):
+        dm.write_predictions(tmp_path / "preds", rec, preds[:3], ["arousal", "valence"])
