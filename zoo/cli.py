@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from typing import Any, Sequence
 
 __all__ = ["main"]
 
@@ -41,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``zoo`` console script; returns the process exit code."""
+    return run(argv)["exit_code"]
+
+
+def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Parse ``argv`` and execute it; returns ``{"exit_code", "run_dir", "results"}``."""
     args = _parser().parse_args(argv)
     if args.command == "list":
         from datamodules import list_datamodules
@@ -50,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("models:\n  " + "\n  ".join(list_models(args.pattern)))
         if args.kind in (None, "datamodules"):
             print("datamodules:\n  " + "\n  ".join(list_datamodules(args.pattern)))
-        return 0
+        return {"exit_code": 0}
 
     from zoo.config import ConfigError, load_recipe
 
@@ -58,13 +63,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = load_recipe(args.recipe, args.overrides)
     except ConfigError as err:
         print(f"zoo {args.command}: {err}", file=sys.stderr)
-        return 2
+        return {"exit_code": 2}
 
     from zoo.run import run_command
 
     out = run_command(args.command, cfg)
     print(f"run folder: {out['run_dir']}")
-    return 0
+    return {"exit_code": 0, **out}
 
 
 if __name__ == "__main__":

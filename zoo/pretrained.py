@@ -38,12 +38,15 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint (not a torch.save zip archive)")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
+        reason = next((l.strip() for l in str(err).splitlines() if "Unsupported" in l), "")
         raise CheckpointError(
             f"{path}: refused to load — the file holds objects other than tensors and plain "
-            f"containers (weights_only loading): {str(err).splitlines()[0]}"
+            f"containers, and loading it could run code (weights_only loading). {reason}"
         ) from err
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({err})") from err

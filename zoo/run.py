@@ -4,7 +4,7 @@ validate, test or predict. One run writes one folder::
     runs/<run_name>/
       config.yaml            the resolved recipe (defaults ← recipe ← overrides)
       checkpoints/best.ckpt  best on checkpoint.monitor (val/ccc_mean), and last.ckpt
-      metrics.csv            Lightning's CSV log (logger=csv)
+      logs/metrics.csv       Lightning's CSV log (logger=csv)
       predictions/<partition>/...   test predictions in the corpus's own format
       results.json           final metrics of the command
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping
@@ -91,7 +92,7 @@ def _build_logger(cfg: Mapping[str, Any], run_dir: Path) -> Logger | bool:
     if kind in (None, "none", False):
         return False
     if kind == "csv":
-        return CSVLogger(save_dir=str(run_dir), name="", version="")
+        return CSVLogger(save_dir=str(run_dir), name="", version="logs")
     if kind == "wandb":
         w = cfg["wandb"]
         kwargs: dict[str, Any] = {"project": w["project"], "save_dir": str(run_dir), "name": run_dir.name,
@@ -172,6 +173,23 @@ def run_command(command: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
     Returns:
         ``{"run_dir": Path, "results": {...}, "best_ckpt": str | None}``.
     """
+    owns_run_dir = RUN_DIR_ENV not in os.environ
+    try:
+        return _run(command, cfg)
+    finally:
+        if owns_run_dir:  # the variable only links this run's DDP processes
+            os.environ.pop(RUN_DIR_ENV, None)
+        _finish_wandb()
+
+
+def _finish_wandb() -> None:
+    """Close an open W&B run so its summary and files are written (offline runs too)."""
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and getattr(wandb, "run", None) is not None:
+        wandb.finish()
+
+
+def _run(command: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
     pl.seed_everything(int(cfg["seed"]), workers=True, verbose=False)
     run_dir = make_run_dir(cfg, command)
     _save_config(cfg, run_dir)

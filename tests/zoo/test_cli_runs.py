@@ -1,0 +1,176 @@
+"""End-to-end runs of the ``zoo`` command: checkpoints, DDP, mixed precision, W&B, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+
+from zoo.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+RECIPE = "muse_car/sun2020_lstm_selfattn"
+SMALL = ["model.args.hidden_size=32", "trainer.enable_progress_bar=false"]
+
+
+def _np_ccc(x: np.ndarray, y: np.ndarray) -> float:
+    cov = np.mean((x - x.mean()) * (y - y.mean()))
+    return 2 * cov / (x.var() + y.var() + (x.mean() - y.mean()) ** 2)
+
+
+def _zoo_subprocess(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("AFFECT_ZOO_RUN_DIR", None)
+    proc = subprocess.run([sys.executable, "-m", "zoo.cli", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    return proc
+
+
+def _run_dir(proc: subprocess.CompletedProcess) -> Path:
+    line = [l for l in proc.stdout.splitlines() if l.startswith("run folder: ")][-1]
+    return Path(line.removeprefix("run folder: "))
+
+
+@pytest.mark.slow
+def test_fit_writes_run_folder_and_muse_predictions_that_score_like_the_metric(trained_muse_run: Path):
+    results = json.loads((trained_muse_run / "results.json").read_text())
+    assert {"val/ccc_arousal", "val/ccc_valence", "val/ccc_mean", "test/ccc_mean"} <= set(results)
+    metrics = pd.read_csv(trained_muse_run / "logs" / "metrics.csv")
+    assert {"train/loss", "val/ccc_mean", "val/loss"} <= set(metrics.columns)
+    # The exported predictions, scored independently with NumPy against the corpus's own label
+    # files, reproduce the logged pooled test CCC.
+    assert OmegaConf.load(trained_muse_run / "config.yaml").data.name == "muse_car"
+    pred_dir = trained_muse_run / "predictions" / "test"
+    for target in ("arousal", "valence"):
+        files = sorted((pred_dir / target).glob("*.csv"))
+        assert files
+        preds, golds = [], []
+        corpus = Path(os.environ["AFFECT_ZOO_CACHE"])
+        label_dirs = list(corpus.rglob(f"label_segments/{target}"))
+        assert len(label_dirs) == 1
+        for f in files:
+            p = pd.read_csv(f)
+            assert list(p.columns) == ["timestamp", "value", "segment_id"]
+            g = pd.read_csv(label_dirs[0] / f.name)
+            assert (p["timestamp"].to_numpy() == g["timestamp"].to_numpy()).all()
+            assert (p["segment_id"].to_numpy() == g["segment_id"].to_numpy()).all()
+            preds.append(p["value"].to_numpy())
+            golds.append(g["value"].to_numpy())
+        ccc = _np_ccc(np.concatenate(preds), np.concatenate(golds))
+        assert ccc == pytest.approx(results[f"test/ccc_{target}"], abs=1e-4)
+
+
+@pytest.mark.slow
+def test_validate_test_predict_from_checkpoint(trained_muse_run: Path, tmp_path: Path, zoo_cli):
+    ckpt = trained_muse_run / "checkpoints" / "best.ckpt"
+    fit_results = json.loads((trained_muse_run / "results.json").read_text())
+    val_dir = zoo_cli("validate", RECIPE, f"ckpt={ckpt}", f"output_dir={tmp_path}", *SMALL)
+    val = json.loads((val_dir / "results.json").read_text())
+    assert val["val/ccc_mean"] == pytest.approx(fit_results["val/ccc_mean"], abs=1e-6)
+    test_dir = zoo_cli("test", RECIPE, f"ckpt={ckpt}", f"output_dir={tmp_path}", *SMALL)
+    assert json.loads((test_dir / "results.json").read_text())["test/ccc_mean"] == pytest.approx(
+        fit_results["test/ccc_mean"], abs=1e-6)
+    pred_dir = zoo_cli("predict", RECIPE, f"ckpt={ckpt}", f"output_dir={tmp_path}",
+                       "data.args.predict_partition=val", *SMALL)
+    assert len(list((pred_dir / "predictions" / "devel" / "arousal").glob("*.csv"))) > 0
+    assert val_dir != test_dir != pred_dir  # every command gets its own folder
+
+
+@pytest.mark.slow
+def test_ddp_two_processes_evaluates_exactly_like_one(trained_muse_run: Path, tmp_path: Path):
+    """DDP on CPU (gloo): training runs, and a 2-process validation of the same checkpoint gives
+    the single-process pooled CCC (uneven shards, no duplicated recordings)."""
+    proc = _zoo_subprocess("fit", RECIPE, "trainer.devices=2", "trainer.strategy=ddp", "trainer.accelerator=cpu",
+                           "trainer.max_epochs=1", f"output_dir={tmp_path}", *SMALL)
+    assert (json.loads((_run_dir(proc) / "results.json").read_text())["test/ccc_mean"]) > -1
+    ckpt = trained_muse_run / "checkpoints" / "best.ckpt"
+    proc = _zoo_subprocess("validate", RECIPE, f"ckpt={ckpt}", "trainer.devices=2", "trainer.strategy=ddp",
+                           "trainer.accelerator=cpu", f"output_dir={tmp_path}", *SMALL)
+    ddp = json.loads((_run_dir(proc) / "results.json").read_text())
+    single = json.loads((trained_muse_run / "results.json").read_text())
+    for key in ("val/ccc_arousal", "val/ccc_valence", "val/ccc_mean"):
+        assert ddp[key] == pytest.approx(single[key], abs=1e-6)
+
+
+@pytest.mark.slow
+def test_bf16_mixed_precision_fit(tmp_path: Path, zoo_cli):
+    run_dir = zoo_cli("fit", RECIPE, "trainer.precision=bf16-mixed", "trainer.max_epochs=1",
+                      f"output_dir={tmp_path}", *SMALL)
+    results = json.loads((run_dir / "results.json").read_text())
+    assert np.isfinite(results["test/ccc_mean"])
+
+
+@pytest.mark.slow
+def test_wandb_logger_offline_records_config_and_metrics(tmp_path: Path, zoo_cli):
+    run_dir = zoo_cli("fit", RECIPE, "logger=wandb", "trainer.max_epochs=1", "trainer.limit_train_batches=2",
+                      f"output_dir={tmp_path}", *SMALL)
+    offline = list((run_dir / "wandb").glob("offline-run-*"))
+    assert len(offline) == 1
+    logs = list(offline[0].glob("*.wandb"))  # the run's log, uploaded later with `wandb sync`
+    assert len(logs) == 1
+    keys: dict[str, set[str]] = {"config": set(), "history": set(), "summary": set()}
+    for record in _read_wandb_records(logs[0]):
+        kind = record.WhichOneof("record_type")
+        if kind == "config":
+            keys["config"] |= {u.key for u in record.config.update}
+        elif kind == "history":
+            keys["history"] |= {i.key or "/".join(i.nested_key) for i in record.history.item}
+        elif kind == "summary":
+            keys["summary"] |= {u.key or "/".join(u.nested_key) for u in record.summary.update}
+    assert {"model", "data_spec", "recipe"} <= keys["config"]
+    assert {"train/loss", "val/ccc_mean", "val/ccc_arousal"} <= keys["history"]
+    assert "test/ccc_mean" in keys["summary"] | keys["history"]
+
+
+def _read_wandb_records(path: Path) -> list:
+    """Parse a W&B run log: a 7-byte header, then LevelDB-log blocks of 32 KiB whose chunks
+    (crc32 u32, length u16, type u8: 1 full, 2 first, 3 middle, 4 last) carry protobuf Records."""
+    from wandb.proto import wandb_internal_pb2
+
+    data, pos, block, records, pending = path.read_bytes(), 7, 32768, [], b""
+    assert data[:4] == b":W&B"
+    while pos + 7 <= len(data):
+        if block - pos % block < 7:
+            pos += block - pos % block
+            continue
+        _, length, kind = struct.unpack("<IHB", data[pos:pos + 7])
+        payload, pos = data[pos + 7:pos + 7 + length], pos + 7 + length
+        if kind == 0:
+            break
+        pending = payload if kind in (1, 2) else pending + payload
+        if kind in (1, 4):
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(pending)
+            records.append(record)
+    return records
+
+
+def test_unknown_override_is_a_clear_error(capsys):
+    assert main(["fit", RECIPE, "trainer.max_epoch=3"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown key 'trainer.max_epoch'" in err and "max_epochs" in err
+
+
+def test_unknown_model_argument_names_it(tmp_path: Path):
+    with pytest.raises(TypeError, match="hiden_size"):
+        main(["fit", RECIPE, "model.args.hiden_size=3", f"output_dir={tmp_path}", "trainer.max_epochs=1"])
+
+
+def test_test_command_needs_checkpoint(tmp_path: Path):
+    with pytest.raises(ValueError, match="ckpt=PATH"):
+        main(["test", RECIPE, f"output_dir={tmp_path}"])
+
+
+def test_list_shows_models_and_datamodules(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "sun2020_lstm_selfattn" in out and "muse_car" in out
