@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-import importlib
 from typing import Any, Callable, TypeVar
 
 __all__ = ["register_datamodule", "create_datamodule", "list_datamodules", "datamodule_class"]
@@ -21,7 +20,12 @@ _T = TypeVar("_T", bound=type)
 _DATAMODULES: dict[str, type] = {}
 # Modules that register corpora when imported; imported lazily on first registry access so that
 # ``import datamodules`` stays cheap.
-_CORPUS_MODULES = ("datamodules.muse_car",)
+_CORPUS_MODULES = (
+    "datamodules.muse_car",
+    "datamodules.recola",
+    "datamodules.sewa",
+    "datamodules.cmu_mosei",
+)
 
 
 def register_datamodule(name: str) -> Callable[[_T], _T]:
@@ -45,8 +49,9 @@ def register_datamodule(name: str) -> Callable[[_T], _T]:
 
 
 def _load_corpus_modules() -> None:
-    for module in _CORPUS_MODULES:
-        importlib.import_module(module)
+    from zoo._registry import import_present_modules
+
+    import_present_modules(_CORPUS_MODULES)
 
 
 def list_datamodules(pattern: str = "*") -> list[str]:

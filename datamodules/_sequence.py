@@ -60,7 +60,9 @@ class Recording:
 
     Attributes:
         id: the corpus's own recording name (e.g. ``"17"``, ``"Train_01"``).
-        features: feature set name → ``(T, D)`` float32 array, row ``t`` at ``timestamps[t]``.
+        features: feature set name → ``(T, D)`` float32 array, row ``t`` at ``timestamps[t]``;
+            raw inputs may have more axes (``(T, 640)`` audio samples, ``(T, H, W, 3)`` uint8
+            face crops) and keep their dtype.
         timestamps: ``(T,)`` float64 seconds of the label frames.
         targets: ``(T, K)`` float32 labels in the datamodule's target order; ``None`` when the
             partition's labels are not distributed (e.g. challenge test sets).
@@ -76,10 +78,10 @@ class Recording:
     def __post_init__(self) -> None:
         n = len(self.timestamps)
         for name, array in self.features.items():
-            if array.ndim != 2 or array.shape[0] != n:
+            if array.ndim < 2 or array.shape[0] != n:
                 raise CorpusFormatError(
                     f"recording {self.id}: feature set {name!r} has shape {array.shape}, "
-                    f"expected ({n}, D) to match its {n} label frames"
+                    f"expected ({n}, ...) to match its {n} label frames"
                 )
         if self.targets is not None and (self.targets.ndim != 2 or self.targets.shape[0] != n):
             raise CorpusFormatError(
@@ -189,10 +191,11 @@ def prepare_features(
         label_step: seconds between label frames.
         label_shift: seconds by which labels lag all features.
         feature_delay: extra per-set delay in seconds.
-        normalization: train-partition statistics, or ``None`` to skip normalisation.
+        normalization: train-partition statistics per set; sets without statistics (raw audio,
+            images) are passed through unnormalised.
 
     Returns:
-        feature set name → ``(T, D)`` float32 array.
+        feature set name → float32 array (uint8 image arrays keep their dtype).
     """
     delays = dict(feature_delay or {})
     unknown = set(delays) - set(feature_names)
@@ -205,11 +208,13 @@ def prepare_features(
     for name in feature_names:
         if name not in features:
             raise KeyError(f"feature set {name!r} missing; got {sorted(features)}")
-        x = np.asarray(features[name], dtype=np.float32)
+        x = np.asarray(features[name])
+        if x.dtype != np.uint8:
+            x = x.astype(np.float32, copy=False)
         shift = seconds_to_frames(label_shift + delays.get(name, 0.0), label_step)
         x = shift_frames(x, shift)
-        if normalization is not None:
-            stats = normalization[name]
+        stats = None if normalization is None else normalization.get(name)
+        if stats is not None:
             if stats.mean.shape[0] != x.shape[1]:
                 raise ValueError(
                     f"feature set {name!r} has {x.shape[1]} dimensions but its normalisation "
@@ -290,7 +295,7 @@ def collate_sequences(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     batch_size, max_len = len(items), max(lengths)
     first = items[0]
     features = {
-        name: torch.zeros(batch_size, max_len, x.shape[1], dtype=torch.float32)
+        name: torch.zeros(batch_size, max_len, *x.shape[1:], dtype=torch.from_numpy(x[:0]).dtype)
         for name, x in first["features"].items()
     }
     num_targets = first["targets"].shape[1]
@@ -325,7 +330,8 @@ class SequenceDataModule(pl.LightningDataModule):
         root: corpus folder in the distributed layout; ``None`` → the synthetic corpus.
         features: feature sets to use together (early fusion), in model order.
         targets: target dimensions, in output order.
-        win_len: training window length in label frames.
+        win_len: training window length in label frames; ``None`` trains on whole recordings
+            padded to the longest in the batch (as Atmaja & Akagi 2020).
         hop_len: hop between training windows in label frames.
         batch_size: training batch size (windows).
         eval_batch_size: batch size of whole recordings for val/test/predict.
@@ -343,6 +349,8 @@ class SequenceDataModule(pl.LightningDataModule):
 
     corpus_name: str = "sequence"
     label_step: float = 1.0
+    #: feature sets never z-normalised with corpus statistics (raw waveforms, images)
+    raw_feature_names: tuple[str, ...] = ()
     partitions: dict[str, str] = {"train": "train", "val": "devel", "test": "test"}
     available_targets: tuple[str, ...] = ("arousal", "valence")
 
@@ -351,7 +359,7 @@ class SequenceDataModule(pl.LightningDataModule):
         root: str | Path | None = None,
         features: Sequence[str] = (),
         targets: Sequence[str] = ("arousal", "valence"),
-        win_len: int = 200,
+        win_len: int | None = 200,
         hop_len: int = 100,
         batch_size: int = 32,
         eval_batch_size: int = 8,
@@ -380,7 +388,8 @@ class SequenceDataModule(pl.LightningDataModule):
         self.root = Path(root).expanduser() if root is not None else None
         self.feature_names = list(features)
         self.target_names = list(targets)
-        self.win_len, self.hop_len = int(win_len), int(hop_len)
+        self.win_len = int(win_len) if win_len else None
+        self.hop_len = int(hop_len)
         self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
         self.num_workers = int(num_workers)
         self.normalize = bool(normalize)
@@ -443,7 +452,8 @@ class SequenceDataModule(pl.LightningDataModule):
     def _check_dims(self, recordings: Sequence[Recording]) -> None:
         for rec in recordings:
             for name in self.feature_names:
-                dim = rec.features[name].shape[1]
+                shape = rec.features[name].shape[1:]
+                dim = int(shape[0]) if len(shape) == 1 else [int(d) for d in shape]
                 expected = self.feature_dims.setdefault(name, dim)
                 if dim != expected:
                     raise CorpusFormatError(
@@ -455,10 +465,7 @@ class SequenceDataModule(pl.LightningDataModule):
         """Recordings of a stage partition with features delayed and normalised."""
         if stage_partition not in self._prepared:
             raw = self.raw_recordings(stage_partition)
-            if self.normalize and self.normalization is None:
-                self.normalization = compute_feature_stats(
-                    self.raw_recordings("train"), self.feature_names
-                )
+            self._ensure_normalization()
             self._prepared[stage_partition] = [
                 Recording(
                     id=rec.id,
@@ -478,6 +485,17 @@ class SequenceDataModule(pl.LightningDataModule):
             ]
         return self._prepared[stage_partition]
 
+    @property
+    def normalized_feature_names(self) -> list[str]:
+        """Feature sets z-normalised with train statistics (all but the raw ones)."""
+        return [n for n in self.feature_names if n not in self.raw_feature_names]
+
+    def _ensure_normalization(self) -> None:
+        if self.normalize and self.normalization is None and self.normalized_feature_names:
+            self.normalization = compute_feature_stats(
+                self.raw_recordings("train"), self.normalized_feature_names
+            )
+
     def setup(self, stage: str | None = None) -> None:
         """Load what ``stage`` needs; normalisation statistics always come from train."""
         needed = {
@@ -494,14 +512,11 @@ class SequenceDataModule(pl.LightningDataModule):
         """Everything a checkpoint needs to rebuild the model and its inputs (plain types)."""
         if not self.feature_dims:
             self.raw_recordings("train")
-        if self.normalize and self.normalization is None:
-            self.normalization = compute_feature_stats(
-                self.raw_recordings("train"), self.feature_names
-            )
+        self._ensure_normalization()
         return {
             "corpus": self.corpus_name,
             "feature_names": list(self.feature_names),
-            "feature_dims": {n: int(self.feature_dims[n]) for n in self.feature_names},
+            "feature_dims": {n: self.feature_dims[n] for n in self.feature_names},
             "target_names": list(self.target_names),
             "label_step": float(self.label_step),
             "label_shift": self.label_shift,
@@ -546,7 +561,7 @@ class SequenceDataModule(pl.LightningDataModule):
         return SequenceDataset(
             self.recordings(stage_partition),
             num_targets=len(self.target_names),
-            win_len=self.win_len if windowed else None,
+            win_len=self.win_len if windowed else None,  # None: whole recordings
             hop_len=self.hop_len,
         )
 
@@ -563,6 +578,30 @@ class SequenceDataModule(pl.LightningDataModule):
         return self._loader(
             self._dataset(self.predict_partition, False), self.eval_batch_size, shuffle=False
         )
+
+    def write_batch_predictions(
+        self,
+        out_dir: Path,
+        stage_partition: str,
+        ids: Sequence[str],
+        preds: np.ndarray,
+        mask: np.ndarray,
+        target_names: Sequence[str],
+    ) -> None:
+        """Write a batch of whole-recording predictions ``(B, T, K)`` via :meth:`write_predictions`.
+
+        Files go to ``out_dir/<the corpus's partition name>/``.
+        """
+        by_id = {rec.id: rec for rec in self.raw_recordings(stage_partition)}
+        for b, rec_id in enumerate(ids):
+            rec = by_id[rec_id]
+            valid = preds[b][mask[b]]
+            if len(valid) != rec.num_frames:
+                raise RuntimeError(
+                    f"recording {rec_id}: {len(valid)} predicted frames for {rec.num_frames} label "
+                    "frames; prediction writing needs whole recordings"
+                )
+            self.write_predictions(out_dir / self.partitions[stage_partition], rec, valid, target_names)
 
     def total_frames(self, stage_partition: str) -> int:
         """Number of label frames in a stage partition."""

@@ -15,11 +15,13 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import importlib
+import importlib.util
+import sys
 from typing import Any, Callable
 
 from torch import nn
 
-__all__ = ["register_model", "create_model", "list_models", "model_entrypoint"]
+__all__ = ["register_model", "create_model", "list_models", "model_entrypoint", "is_estimator"]
 
 ModelFn = Callable[..., nn.Module]
 _MODELS: dict[str, ModelFn] = {}
@@ -27,6 +29,10 @@ _MODELS: dict[str, ModelFn] = {}
 
 def register_model(fn: ModelFn) -> ModelFn:
     """Register ``fn`` under its ``__name__``.
+
+    A variant that returns a scikit-learn style estimator (``fit``/``predict``) instead of an
+    ``nn.Module`` sets ``fn.is_estimator = True`` before registering (see :func:`is_estimator`);
+    ``zoo`` then trains it with :mod:`zoo.estimator_run` instead of Lightning.
 
     Raises:
         ValueError: if another function already holds the name.
@@ -40,12 +46,35 @@ def register_model(fn: ModelFn) -> ModelFn:
 
 
 # Paper modules register their variants when imported; they are imported on first registry use.
-_PAPER_MODULES = ("zoo.sun2020",)
+_PAPER_MODULES = (
+    "zoo.sun2020",
+    "zoo.tzirakis2017",
+    "zoo.chen2017",
+    "zoo.atmaja2020",
+    "zoo.williams2018",
+    "zoo.fusion",
+)
+
+
+def import_present_modules(names: tuple[str, ...]) -> None:
+    """Import each module of ``names`` that exists in this installation.
+
+    A module that is absent (a paper not yet part of this release) is skipped; one that exists
+    but fails to import raises as usual.
+    """
+    for name in names:
+        if name in sys.modules:
+            continue
+        try:
+            spec = importlib.util.find_spec(name)
+        except ModuleNotFoundError:  # parent package missing
+            spec = None
+        if spec is not None:
+            importlib.import_module(name)
 
 
 def _load_paper_modules() -> None:
-    for module in _PAPER_MODULES:
-        importlib.import_module(module)
+    import_present_modules(_PAPER_MODULES)
 
 
 def list_models(pattern: str = "*") -> list[str]:
@@ -85,3 +114,8 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
         if "unexpected keyword" in str(err) or "got an unexpected" in str(err):
             raise TypeError(f"model {name!r}: {err}") from err
         raise
+
+
+def is_estimator(name: str) -> bool:
+    """Whether the model registered as ``name`` is a non-neural estimator (e.g. an SVR)."""
+    return bool(getattr(model_entrypoint(name), "is_estimator", False))

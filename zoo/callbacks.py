@@ -13,9 +13,9 @@ __all__ = ["CorpusPredictionWriter"]
 class CorpusPredictionWriter(pl.Callback):
     """Writes test/predict outputs per recording in the corpus's own prediction format.
 
-    The datamodule's ``write_predictions`` knows the format (e.g. MuSe's
-    ``timestamp,value,segment_id`` per video and target); this callback hands it each whole
-    recording's valid frames. Under DDP every process writes the recordings it evaluated.
+    The datamodule's ``write_batch_predictions`` knows the format (e.g. MuSe's
+    ``timestamp,value,segment_id`` per video and target); this callback hands it each batch of
+    outputs. Under DDP every process writes the recordings it evaluated.
 
     Args:
         out_dir: folder receiving ``<partition>/...`` prediction files.
@@ -27,21 +27,16 @@ class CorpusPredictionWriter(pl.Callback):
 
     def _write(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, partition: str) -> None:
         datamodule = trainer.datamodule
-        if datamodule is None or outputs is None:
+        if datamodule is None or outputs is None or not hasattr(datamodule, "write_batch_predictions"):
             return
-        by_id = {rec.id: rec for rec in datamodule.recordings(partition)}
-        preds, mask = outputs["preds"].detach().cpu().numpy(), outputs["mask"].cpu().numpy()
-        for b, rec_id in enumerate(outputs["ids"]):
-            rec = by_id[rec_id]
-            valid = preds[b][mask[b]]
-            if len(valid) != rec.num_frames:
-                raise RuntimeError(
-                    f"recording {rec_id}: {len(valid)} predicted frames for {rec.num_frames} label "
-                    "frames; prediction writing needs whole recordings"
-                )
-            datamodule.write_predictions(
-                self.out_dir / datamodule.partitions[partition], rec, valid, pl_module.target_names
-            )
+        datamodule.write_batch_predictions(
+            self.out_dir,
+            partition,
+            outputs["ids"],
+            outputs["preds"].detach().cpu().numpy(),
+            outputs["mask"].cpu().numpy(),
+            pl_module.target_names,
+        )
 
     def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:  # noqa: D102
         self._write(trainer, pl_module, outputs, "test")

@@ -20,6 +20,9 @@ __all__ = ["MaskedRegressionLoss", "resolve_weights", "build_loss", "LOSSES"]
 class MaskedRegressionLoss(nn.Module):
     """``Σ_k w_k · mean_{valid frames} err(ŷ_k, y_k)`` with ``err`` squared or absolute error.
 
+    Shapes: ``(B, T, K)`` frames with a ``(B, T)`` mask, ``(N, K)`` segment-level outputs (no
+    mask), or ``(N,)`` / ``(B, T)`` for a single target.
+
     Args:
         kind: ``"mse"`` or ``"mae"``.
         weights: per-target weights ``w_k`` (default all ones).
@@ -38,8 +41,10 @@ class MaskedRegressionLoss(nn.Module):
         preds, target = preds.float(), target.float()
         if preds.shape != target.shape:
             raise ValueError(f"preds {tuple(preds.shape)} and target {tuple(target.shape)} differ")
-        if preds.ndim == target.ndim and preds.ndim <= 2 and mask is None:
-            preds, target = preds.reshape(-1, 1), target.reshape(-1, 1)
+        if preds.ndim == 1 or (mask is not None and mask.shape == preds.shape):
+            # (N,) or (B, T) with a (B, T) mask: a single target
+            preds, target = preds.unsqueeze(-1), target.unsqueeze(-1)
+        # otherwise the last axis holds the K targets: (N, K) segment-level or (B, T, K) frames
         if mask is None:
             mask = torch.ones(preds.shape[:-1], dtype=torch.bool, device=preds.device)
         valid = mask.unsqueeze(-1).expand_as(preds)

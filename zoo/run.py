@@ -28,6 +28,7 @@ from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_only
 
 from datamodules import create_datamodule
+from zoo._registry import is_estimator
 from zoo.callbacks import CorpusPredictionWriter
 from zoo.pretrained import task_from_checkpoint
 from zoo.task import EmotionTask
@@ -193,6 +194,10 @@ def _run(command: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
     pl.seed_everything(int(cfg["seed"]), workers=True, verbose=False)
     run_dir = make_run_dir(cfg, command)
     _save_config(cfg, run_dir)
+    if is_estimator(cfg["model"]["name"]):  # SVR baselines and SVR fusion: no Lightning loop
+        from zoo.estimator_run import run_estimator_command
+
+        return run_estimator_command(command, cfg, run_dir)
     out: dict[str, Any] = {"run_dir": run_dir, "results": {}, "best_ckpt": None}
 
     if command == "fit":

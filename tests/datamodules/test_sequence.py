@@ -133,3 +133,38 @@ def test_datamodule_argument_errors():
         _ToyDataModule(features=["a"], targets=["liking"])
     with pytest.raises(ValueError, match="at least one feature"):
         _ToyDataModule(features=[])
+
+
+def test_collate_keeps_raw_shapes_and_dtypes():
+    frames = np.arange(2 * 4 * 4 * 3, dtype=np.uint8).reshape(2, 4, 4, 3)
+    rec = Recording("v", {"video": frames, "audio": np.ones((2, 640), np.float32)}, np.arange(2) * 0.04, None)
+    longer = Recording("w", {"video": np.zeros((3, 4, 4, 3), np.uint8), "audio": np.ones((3, 640), np.float32)},
+                       np.arange(3) * 0.04, None)
+    ds = SequenceDataset([rec, longer], 2)
+    batch = collate_sequences([ds[0], ds[1]])
+    assert batch["features"]["video"].shape == (2, 3, 4, 4, 3)
+    assert batch["features"]["video"].dtype == torch.uint8
+    assert torch.equal(batch["features"]["video"][0, :2], torch.from_numpy(frames))
+    assert batch["features"]["audio"].shape == (2, 3, 640)
+
+
+class _RawToyDataModule(_ToyDataModule):
+    raw_feature_names = ("raw",)
+
+    def load_partition(self, partition):
+        recs = super().load_partition(partition)
+        for r in recs:
+            r.features["raw"] = np.full((r.num_frames, 2), 100.0, np.float32)
+        return recs
+
+
+def test_raw_features_are_not_normalised_and_whole_recordings_train():
+    dm = _RawToyDataModule(root=".", features=["a", "raw"], win_len=None, batch_size=8)
+    dm.setup("fit")
+    assert set(dm.normalization) == {"a"}
+    train = dm.recordings("train")
+    assert all((r.features["raw"] == 100.0).all() for r in train)
+    assert abs(np.concatenate([r.features["a"] for r in train]).mean()) < 1e-5
+    batch = next(iter(dm.train_dataloader()))
+    assert len(dm.train_dataloader().dataset) == 3  # one item per recording
+    assert batch["mask"].sum(1).tolist() != [] and batch["features"]["a"].shape[1] == 40

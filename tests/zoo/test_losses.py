@@ -38,3 +38,11 @@ def test_weights_from_mapping_and_errors():
         resolve_weights([1, 2], ["a", "b", "c"])
     with pytest.raises(ValueError, match="unknown loss"):
         build_loss("huber", ["a"])
+
+
+def test_segment_level_outputs_average_per_target():
+    p = torch.tensor([[0.0, 1.0], [2.0, 3.0], [4.0, 9.0]])
+    y = torch.zeros(3, 2)
+    # per target: MAE (0+2+4)/3 = 2 and (1+3+9)/3 = 13/3; weights 1 and 0.5
+    assert MaskedRegressionLoss("mae", [1.0, 0.5])(p, y).item() == pytest.approx(2 + 13 / 6)
+    assert MaskedRegressionLoss("mse")(torch.tensor([1.0, 3.0]), torch.zeros(2)).item() == pytest.approx(5.0)
