@@ -117,9 +117,15 @@ class EmotionTask(pl.LightningModule):
         """Per-frame predictions ``(B, T, K)``."""
         return self.net(features, mask)
 
+    @staticmethod
+    def target_mask(preds: torch.Tensor, batch: Mapping[str, Any]) -> torch.Tensor | None:
+        """The mask that applies to the targets: the frame mask for ``(B, T, K)`` outputs, none for
+        segment-level ``(B, K)`` outputs (whose input mask only marks padded input steps)."""
+        return batch["mask"] if preds.ndim == 3 else None
+
     def _shared_step(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
         preds = self(batch["features"], batch["mask"])
-        loss = self.loss_fn(preds.float(), batch["targets"], batch["mask"])
+        loss = self.loss_fn(preds.float(), batch["targets"], self.target_mask(preds, batch))
         return preds, loss
 
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
@@ -138,8 +144,9 @@ class EmotionTask(pl.LightningModule):
         preds, loss = self._shared_step(batch)
         self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True,
                  batch_size=len(batch["ids"]), sync_dist=True)
+        mask = self.target_mask(preds, batch)
         for metric in self.stage_metrics[stage].values():
-            metric.update(preds.float(), batch["targets"], batch["mask"])
+            metric.update(preds.float(), batch["targets"], mask)
         return {"preds": preds.float(), "mask": batch["mask"], "ids": batch["ids"]}
 
     def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> dict[str, Any]:

@@ -83,3 +83,26 @@ def test_schedulers():
         _task(optimizer={"lr": 0.1}, scheduler={"name": "cosine"}).configure_optimizers()
     with pytest.raises(ValueError, match="unknown optimizer"):
         _task(optimizer={"name": "lion", "lr": 0.1}).configure_optimizers()
+
+
+def test_segment_level_outputs_use_no_frame_mask():
+    """(B, K) outputs (one label per segment) are scored on every segment; the (B, L) input mask
+    only marks padded input steps."""
+
+    class _MeanNet(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Linear(5, 2)
+
+        def forward(self, features, mask):
+            x = features["a"] * mask.unsqueeze(-1)
+            return self.w(x.sum(1) / mask.sum(1, keepdim=True))
+
+    task = _task(loss={"name": "mae"})
+    task.net = _MeanNet()
+    batch = _batch()
+    batch["targets"] = torch.rand(3, 2)
+    preds, loss = task._shared_step(batch)
+    assert preds.shape == (3, 2)
+    expected = np.abs(preds.detach().numpy() - batch["targets"].numpy()).mean(0).sum()
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
