@@ -9,6 +9,7 @@ containers are unpickled, so a file carrying a code payload is refused.
 
 from __future__ import annotations
 
+import os
 import pickle
 import zipfile
 from pathlib import Path
@@ -19,8 +20,16 @@ import torch
 from torch import nn
 
 from datamodules._sequence import FeatureStats, prepare_features
+from zoo.postprocess import PostProcessor
 
-__all__ = ["CheckpointError", "read_checkpoint", "task_from_checkpoint", "PretrainedModel", "load_pretrained"]
+__all__ = [
+    "CheckpointError",
+    "read_checkpoint",
+    "task_from_checkpoint",
+    "store_postprocessor",
+    "PretrainedModel",
+    "load_pretrained",
+]
 
 
 class CheckpointError(ValueError):
@@ -80,7 +89,23 @@ def task_from_checkpoint(path: str | Path) -> Any:
         raise CheckpointError(
             f"{path}: weights do not fit model {hparams['model']!r}: {str(err).splitlines()[0]}"
         ) from err
+    postprocess = checkpoint["affect_zoo"].get("postprocess")
+    if postprocess is not None:
+        try:
+            task.postprocessor = PostProcessor.from_dict(postprocess)
+        except ValueError as err:
+            raise CheckpointError(f"{path}: {err}") from err
     return task
+
+
+def store_postprocessor(path: str | Path, postprocessor: PostProcessor) -> None:
+    """Add a fitted post-processing chain to an existing checkpoint file (atomically)."""
+    path = Path(path)
+    checkpoint = read_checkpoint(path)
+    checkpoint["affect_zoo"]["postprocess"] = postprocessor.to_dict()
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(checkpoint, tmp)
+    os.replace(tmp, path)
 
 
 class PretrainedModel(nn.Module):
@@ -92,9 +117,16 @@ class PretrainedModel(nn.Module):
         recipe: the resolved recipe of the training run.
     """
 
-    def __init__(self, net: nn.Module, spec: Mapping[str, Any], recipe: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        net: nn.Module,
+        spec: Mapping[str, Any],
+        recipe: Mapping[str, Any] | None = None,
+        postprocessor: PostProcessor | None = None,
+    ) -> None:
         super().__init__()
         self.net = net
+        self.postprocessor = postprocessor
         self.spec = dict(spec)
         self.recipe = dict(recipe or {})
         normalization = spec.get("normalization")
@@ -122,7 +154,8 @@ class PretrainedModel(nn.Module):
                 distributes it; delay and normalisation are applied here as in training.
 
         Returns:
-            ``(T, K)`` float32 predictions in :attr:`target_names` order.
+            ``(T, K)`` float32 predictions in :attr:`target_names` order, post-processed with the
+            chain fitted on validation data when the run had ``postprocess.enabled``.
         """
         names = list(self.spec["feature_names"])
         for name in names:
@@ -148,7 +181,10 @@ class PretrainedModel(nn.Module):
         device = next(self.net.parameters()).device
         inputs = {n: torch.from_numpy(x).unsqueeze(0).to(device) for n, x in prepared.items()}
         mask = torch.ones(1, lengths.pop(), dtype=torch.bool, device=device)
-        return self.net(inputs, mask)[0].float().cpu().numpy()
+        preds = self.net(inputs, mask)[0].float().cpu().numpy()
+        if self.postprocessor is not None:
+            preds = self.postprocessor.apply(preds, self.target_names)
+        return preds
 
 
 def load_pretrained(path: str | Path, map_location: str | torch.device = "cpu") -> PretrainedModel:
@@ -163,5 +199,5 @@ def load_pretrained(path: str | Path, map_location: str | torch.device = "cpu") 
     """
     task = task_from_checkpoint(path)
     hparams = task.hparams
-    model = PretrainedModel(task.net, hparams["data_spec"], hparams.get("recipe"))
+    model = PretrainedModel(task.net, hparams["data_spec"], hparams.get("recipe"), task.postprocessor)
     return model.to(map_location)

@@ -21,16 +21,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
 import pytorch_lightning as pl
+import torch
 from omegaconf import OmegaConf
 from pytorch_lightning.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_only
+from torch.utils.data import DataLoader
 
 from datamodules import create_datamodule
+from datamodules._sequence import SequenceDataset, collate_sequences
 from zoo._registry import is_estimator
 from zoo.callbacks import CorpusPredictionWriter
-from zoo.pretrained import task_from_checkpoint
+from zoo.postprocess import fit_postprocessor
+from zoo.pretrained import store_postprocessor, task_from_checkpoint
 from zoo.task import EmotionTask
 
 __all__ = ["run_command", "make_run_dir", "build_trainer", "format_results"]
@@ -213,6 +218,8 @@ def _run(command: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
         if best:
             task = task_from_checkpoint(best)
         out["results"].update(_report(trainer.validate(task, datamodule=datamodule, verbose=False), task, "val", run_dir))
+        if cfg["postprocess"]["enabled"]:
+            out["results"].update(_fit_postprocessing(cfg, task, datamodule, trainer, best, run_dir))
         if _has_labels(datamodule, "test"):
             out["results"].update(_report(trainer.test(task, datamodule=datamodule, verbose=False), task, "test", run_dir))
         else:
@@ -223,6 +230,8 @@ def _run(command: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
     if not cfg.get("ckpt"):
         raise ValueError(f"`zoo {command}` needs a checkpoint: add ckpt=PATH")
     task = task_from_checkpoint(cfg["ckpt"])
+    if not cfg["postprocess"]["enabled"]:
+        task.postprocessor = None
     datamodule = build_datamodule(cfg, task.hparams["data_spec"])
     datamodule.prepare_data()
     trainer = build_trainer(cfg, run_dir, fitting=False)
@@ -241,6 +250,48 @@ def _run(command: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
     else:
         raise ValueError(f"unknown command {command!r}")
     return out
+
+
+@torch.no_grad()
+def predict_recordings(task: EmotionTask, datamodule: Any, stage_partition: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Raw ``(T, K)`` predictions and labels of every recording of a partition, in one process.
+
+    Runs without a distributed sampler, so every DDP process gets the same, complete result.
+    """
+    dataset = SequenceDataset(datamodule.recordings(stage_partition), len(task.target_names))
+    loader = DataLoader(dataset, batch_size=datamodule.eval_batch_size, collate_fn=collate_sequences)
+    was_training = task.training
+    task.eval()
+    preds, golds = [], []
+    for batch in loader:
+        batch = {**batch, "features": {n: x.to(task.device) for n, x in batch["features"].items()},
+                 "mask": batch["mask"].to(task.device)}
+        out = task(batch["features"], batch["mask"]).float().cpu().numpy()
+        for b, length in enumerate(batch["mask"].sum(1).tolist()):
+            preds.append(out[b, :length])
+            golds.append(batch["targets"][b, :length].numpy())
+    task.train(was_training)
+    return preds, golds
+
+
+def _fit_postprocessing(cfg: Mapping[str, Any], task: EmotionTask, datamodule: Any, trainer: pl.Trainer,
+                        best_ckpt: str, run_dir: Path) -> dict[str, float]:
+    """Fit the post-processing chain on val (never test), store it in the best checkpoint."""
+    settings = cfg["postprocess"]
+    preds, golds = predict_recordings(task, datamodule, "val")
+    postprocessor = fit_postprocessor(
+        preds, golds, task.target_names, datamodule.label_step, steps=settings["steps"],
+        median_seconds=tuple(settings["median_seconds"]), max_shift_seconds=settings["max_shift_seconds"],
+    )
+    task.postprocessor = postprocessor
+    if best_ckpt and trainer.is_global_zero:
+        store_postprocessor(best_ckpt, postprocessor)
+    rank_zero_info(f"post-processing fitted on val:\n{postprocessor.describe()}")
+    results = {f"val_postprocessed/ccc_{t}": list(c.val_ccc.values())[-1] for t, c in postprocessor.targets.items()}
+    results["val_postprocessed/ccc_mean"] = float(np.mean(list(results.values())))
+    rank_zero_info(f"\n{format_results(results, task.target_names, 'val_postprocessed')}\n")
+    _save_json(run_dir / "results.json", results)
+    return results
 
 
 def _has_labels(datamodule: Any, stage_partition: str) -> bool:

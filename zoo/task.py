@@ -21,6 +21,7 @@ from torch import nn
 from zoo._registry import create_model
 from zoo.losses import build_loss
 from zoo.metrics import build_metric
+from zoo.postprocess import PostProcessor
 
 __all__ = ["EmotionTask", "build_optimizer", "build_scheduler"]
 
@@ -103,6 +104,8 @@ class EmotionTask(pl.LightningModule):
         )
         loss = dict(loss or {"name": "ccc"})
         self.loss_fn = build_loss(loss.get("name", "ccc"), self.target_names, loss.get("weights"))
+        #: fitted on val after training (zoo.postprocess); applied to test and predict outputs
+        self.postprocessor: PostProcessor | None = None
         self.metric_names = list(metrics)
         num_targets = len(self.target_names)
         self.stage_metrics = nn.ModuleDict(
@@ -144,6 +147,8 @@ class EmotionTask(pl.LightningModule):
         preds, loss = self._shared_step(batch)
         self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True,
                  batch_size=len(batch["ids"]), sync_dist=True)
+        if stage == "test":
+            preds = self._postprocess(preds, batch)
         mask = self.target_mask(preds, batch)
         for metric in self.stage_metrics[stage].values():
             metric.update(preds.float(), batch["targets"], mask)
@@ -156,8 +161,14 @@ class EmotionTask(pl.LightningModule):
         return self._eval_step(batch, "test")
 
     def predict_step(self, batch: Mapping[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
-        preds = self(batch["features"], batch["mask"])
+        preds = self._postprocess(self(batch["features"], batch["mask"]), batch)
         return {"preds": preds.float(), "mask": batch["mask"], "ids": batch["ids"]}
+
+    def _postprocess(self, preds: torch.Tensor, batch: Mapping[str, Any]) -> torch.Tensor:
+        """Apply the fitted post-processing chain (if any) to whole-recording predictions."""
+        if self.postprocessor is None or preds.ndim != 3:
+            return preds
+        return self.postprocessor.apply_batch(preds, batch["mask"], self.target_names)
 
     def _log_epoch_metrics(self, stage: str) -> None:
         for name, metric in self.stage_metrics[stage].items():
@@ -188,3 +199,5 @@ class EmotionTask(pl.LightningModule):
         from zoo import __version__
 
         checkpoint["affect_zoo"] = {"format_version": 1, "zoo_version": __version__, "model": self.hparams.model}
+        if self.postprocessor is not None:
+            checkpoint["affect_zoo"]["postprocess"] = self.postprocessor.to_dict()

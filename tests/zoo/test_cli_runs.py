@@ -14,6 +14,8 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
+import zoo
+
 from zoo.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -174,3 +176,36 @@ def test_list_shows_models_and_datamodules(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "sun2020_lstm_selfattn" in out and "muse_car" in out
+
+
+@pytest.mark.slow
+def test_postprocessing_fitted_on_val_only_stored_and_applied(tmp_path: Path, zoo_cli, monkeypatch):
+    import zoo.run
+    from datamodules import create_datamodule
+    from zoo.pretrained import read_checkpoint
+
+    seen = {}
+    real_fit = zoo.run.fit_postprocessor
+
+    def spy(preds, golds, *args, **kwargs):
+        seen["golds"] = np.concatenate(golds)
+        return real_fit(preds, golds, *args, **kwargs)
+
+    monkeypatch.setattr(zoo.run, "fit_postprocessor", spy)
+    run_dir = zoo_cli("fit", RECIPE, "postprocess.enabled=true", "trainer.max_epochs=2",
+                      f"output_dir={tmp_path}", *SMALL)
+    # the chain saw exactly the validation labels — never the test partition's
+    features = OmegaConf.load(run_dir / "config.yaml").data.args.features
+    dm = create_datamodule("muse_car", features=list(features))
+    val = np.concatenate([r.targets for r in dm.raw_recordings("val")])
+    np.testing.assert_array_equal(seen["golds"], val)
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["val_postprocessed/ccc_mean"] >= results["val/ccc_mean"] - 1e-9
+    ckpt = run_dir / "checkpoints" / "best.ckpt"
+    assert "postprocess" in read_checkpoint(ckpt)["affect_zoo"]
+    # load_pretrained applies the stored chain: its predictions equal the exported test files
+    model = zoo.load_pretrained(ckpt)
+    assert model.postprocessor is not None
+    rec = dm.raw_recordings("test")[0]
+    exported = pd.read_csv(run_dir / "predictions" / "test" / "arousal" / f"{rec.id}.csv")["value"].to_numpy()
+    np.testing.assert_allclose(model.predict(rec.features)[:, 0], exported, atol=1e-5)
