@@ -225,6 +225,7 @@ def _run(command: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
         else:
             trainer.predict(task, datamodule=datamodule, return_predictions=False)
             rank_zero_info("test labels are not distributed: predictions written, no test score")
+        _export_predictions(cfg, task, datamodule, trainer)
         return out
 
     if not cfg.get("ckpt"):
@@ -292,6 +293,18 @@ def _fit_postprocessing(cfg: Mapping[str, Any], task: EmotionTask, datamodule: A
     rank_zero_info(f"\n{format_results(results, task.target_names, 'val_postprocessed')}\n")
     _save_json(run_dir / "results.json", results)
     return results
+
+
+def _export_predictions(cfg: Mapping[str, Any], task: EmotionTask, datamodule: Any, trainer: pl.Trainer) -> None:
+    """Write predictions of the partitions in ``export_predictions`` besides test (e.g. for
+    late fusion, which trains on the source models' own train/val predictions)."""
+    for stage_partition in cfg["export_predictions"]:
+        if stage_partition == "test":
+            continue  # written while testing
+        if stage_partition not in ("train", "val"):
+            raise ValueError(f"export_predictions: unknown partition {stage_partition!r}; use train, val, test")
+        datamodule.predict_partition = stage_partition
+        trainer.predict(task, datamodule=datamodule, return_predictions=False)
 
 
 def _has_labels(datamodule: Any, stage_partition: str) -> bool:

@@ -51,6 +51,8 @@ def test_fit_writes_run_folder_and_muse_predictions_that_score_like_the_metric(t
     # The exported predictions, scored independently with NumPy against the corpus's own label
     # files, reproduce the logged pooled test CCC.
     assert OmegaConf.load(trained_muse_run / "config.yaml").data.name == "muse_car"
+    for partition, count in (("train", 24), ("devel", 8), ("test", 8)):  # export_predictions
+        assert len(list((trained_muse_run / "predictions" / partition / "valence").glob("*.csv"))) == count
     pred_dir = trained_muse_run / "predictions" / "test"
     for target in ("arousal", "valence"):
         files = sorted((pred_dir / target).glob("*.csv"))
