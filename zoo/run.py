@@ -36,6 +36,7 @@ from zoo._registry import is_estimator
 from zoo.callbacks import CorpusPredictionWriter
 from zoo.postprocess import fit_postprocessor
 from zoo.pretrained import store_postprocessor, task_from_checkpoint
+from zoo.seeds import run_seeds
 from zoo.task import EmotionTask
 
 __all__ = ["run_command", "make_run_dir", "build_trainer", "format_results"]
@@ -181,7 +182,10 @@ def run_command(command: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
     """
     owns_run_dir = RUN_DIR_ENV not in os.environ
     try:
-        return _run(command, cfg)
+        run_dir = make_run_dir(cfg, command)
+        if cfg.get("seeds") and command == "fit":
+            return run_seeds(cfg, run_dir, lambda seed_cfg, seed_dir: _run(command, seed_cfg, seed_dir))
+        return _run(command, cfg, run_dir)
     finally:
         if owns_run_dir:  # the variable only links this run's DDP processes
             os.environ.pop(RUN_DIR_ENV, None)
@@ -195,9 +199,8 @@ def _finish_wandb() -> None:
         wandb.finish()
 
 
-def _run(command: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
+def _run(command: str, cfg: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
     pl.seed_everything(int(cfg["seed"]), workers=True, verbose=False)
-    run_dir = make_run_dir(cfg, command)
     _save_config(cfg, run_dir)
     if is_estimator(cfg["model"]["name"]):  # SVR baselines and SVR fusion: no Lightning loop
         from zoo.estimator_run import run_estimator_command
