@@ -6,6 +6,7 @@ Usage::
     zoo validate RECIPE ckpt=PATH [...]     score the val partition
     zoo test RECIPE ckpt=PATH [...]         score the test partition (where labels exist)
     zoo predict RECIPE ckpt=PATH [...]      write predictions in the corpus's format
+    zoo sweep SWEEP.yaml [--count N] [--dry-run]   W&B sweep (dry run: validate + print runs offline)
     zoo list [models|datamodules] [PATTERN] what is registered
 
 ``RECIPE`` is a YAML path or ``<corpus>/<name>`` under the shipped ``recipes/``. Overrides are
@@ -33,6 +34,13 @@ def _parser() -> argparse.ArgumentParser:
         p = sub.add_parser(command, help=f"{command} a recipe")
         p.add_argument("recipe", help="recipe YAML (path or <corpus>/<name>)")
         p.add_argument("overrides", nargs=argparse.REMAINDER, help="key=value or --key=value")
+    p = sub.add_parser("sweep", help="run (or --dry-run) a W&B sweep over a recipe")
+    p.add_argument("sweep_file", help="recipes/sweeps/<corpus>_<paper>.yaml")
+    p.add_argument("--count", type=int, default=None, help="runs for the agent (dry run: default 5)")
+    p.add_argument("--dry-run", action="store_true", help="validate and print the first runs' commands offline")
+    p.add_argument("--project", default=None)
+    p.add_argument("--entity", default=None)
+    p.add_argument("--seed", type=int, default=0, help="seed of the dry run's random proposals")
     p = sub.add_parser("list", help="list registered models and datamodules")
     p.add_argument("kind", nargs="?", choices=("models", "datamodules"), default=None)
     p.add_argument("pattern", nargs="?", default="*")
@@ -56,6 +64,17 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         if args.kind in (None, "datamodules"):
             print("datamodules:\n  " + "\n  ".join(list_datamodules(args.pattern)))
         return {"exit_code": 0}
+
+    if args.command == "sweep":
+        from zoo.sweep import SweepError, run_sweep
+
+        try:
+            commands = run_sweep(args.sweep_file, count=args.count, dry_run=args.dry_run,
+                                 project=args.project, entity=args.entity, seed=args.seed)
+        except SweepError as err:
+            print(f"zoo sweep: {err}", file=sys.stderr)
+            return {"exit_code": 2}
+        return {"exit_code": 0, "commands": commands}
 
     from zoo.config import ConfigError, load_recipe
 
