@@ -17,10 +17,17 @@ that is shared and lives here:
 * **padding + masks** — :func:`collate_sequences` pads to the longest item and yields the batch
   dict ``{"features": {name: (B,T,D)}, "targets": (B,T,K), "mask": (B,T), "ids": [...],
   "timestamps": (B,T), "has_targets": (B,)}``.
+* **fast data path** — :meth:`SequenceDataModule.raw_recordings` goes through the corpus cache
+  (:mod:`datamodules._cache`): a corpus whose datamodule lists its files (``source_files``) is
+  parsed once and then memory-mapped from ``.npy`` files. The loaders never materialise
+  delayed/normalised copies of the corpus: :class:`SequenceDataset` delays and normalises each
+  window when it is read (the same numbers as :func:`prepare_features`), so resident memory does
+  not grow with the corpus size.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -40,11 +47,15 @@ __all__ = [
     "prepare_features",
     "window_starts",
     "SequenceDataset",
+    "WindowPreparer",
     "collate_sequences",
+    "default_num_workers",
     "SequenceDataModule",
 ]
 
 STAGE_PARTITIONS = ("train", "val", "test")
+#: bytes of float64 work per chunk in :func:`compute_feature_stats` (bounds its memory)
+_STATS_CHUNK_BYTES = 32 * 2**20
 
 
 class CorpusFormatError(ValueError):
@@ -116,9 +127,11 @@ def compute_feature_stats(
 ) -> dict[str, FeatureStats]:
     """Per-dimension mean/std of each feature set over all frames, in one streaming pass.
 
-    Partial results of each recording are merged with the pairwise update of Chan et al. (1979),
-    so memory does not grow with the corpus and the result equals the population statistics of
-    the concatenated frames. Dimensions with a standard deviation below ``min_std`` get std 1.
+    Partial results of chunks of frames (at most ~32 MB of float64 each, read straight from
+    memory-mapped arrays, never concatenated) are merged with the pairwise update of Chan et al.
+    (1979), so memory does not grow with the corpus or a recording's length, and the result equals
+    the population statistics of the concatenated frames. Dimensions with a standard deviation
+    below ``min_std`` get std 1.
 
     Args:
         recordings: the train partition.
@@ -130,21 +143,23 @@ def compute_feature_stats(
     m2: dict[str, np.ndarray | None] = {n: None for n in names}
     for rec in recordings:
         for name in names:
-            x = rec.features[name].astype(np.float64, copy=False)
-            n_b = x.shape[0]
-            if n_b == 0:
-                continue
-            mean_b = x.mean(axis=0)
-            m2_b = ((x - mean_b) ** 2).sum(axis=0)
-            n_a = count[name]
-            if n_a == 0:
-                mean[name], m2[name] = mean_b, m2_b
-            else:
-                delta = mean_b - mean[name]
-                total = n_a + n_b
-                mean[name] = mean[name] + delta * (n_b / total)
-                m2[name] = m2[name] + m2_b + delta**2 * (n_a * n_b / total)
-            count[name] = n_a + n_b
+            array = rec.features[name]
+            row_bytes = 8 * max(1, int(np.prod(array.shape[1:])))
+            step = max(1, _STATS_CHUNK_BYTES // row_bytes)
+            for lo in range(0, array.shape[0], step):
+                x = np.asarray(array[lo : lo + step], dtype=np.float64)
+                n_b = x.shape[0]
+                mean_b = x.mean(axis=0)
+                m2_b = ((x - mean_b) ** 2).sum(axis=0)
+                n_a = count[name]
+                if n_a == 0:
+                    mean[name], m2[name] = mean_b, m2_b
+                else:
+                    delta = mean_b - mean[name]
+                    total = n_a + n_b
+                    mean[name] = mean[name] + delta * (n_b / total)
+                    m2[name] = m2[name] + m2_b + delta**2 * (n_a * n_b / total)
+                count[name] = n_a + n_b
     stats = {}
     for name in names:
         if count[name] == 0:
@@ -225,6 +240,87 @@ def prepare_features(
     return out
 
 
+class WindowPreparer:
+    """:func:`prepare_features` applied to one window ``[start, end)`` at a time.
+
+    ``preparer(features, start, end)`` equals ``prepare_features(features, ...)[name][start:end]``
+    for every set, number for number, but reads only the rows the window needs (its own rows, or
+    the edge-repeated rows shifted in by the delay), so a memory-mapped recording is never
+    copied whole. Build it with :meth:`from_options`, which validates like
+    :func:`prepare_features`.
+
+    Args:
+        feature_names: the sets to keep, in model order.
+        shifts: delay in frames per set (``out[t] = x[clip(t - shift, 0, T - 1)]``).
+        normalization: statistics per set to z-normalise with.
+    """
+
+    def __init__(
+        self,
+        feature_names: Sequence[str],
+        shifts: Mapping[str, int],
+        normalization: Mapping[str, FeatureStats],
+    ) -> None:
+        self.feature_names = list(feature_names)
+        self.shifts = {n: int(shifts.get(n, 0)) for n in self.feature_names}
+        self.normalization = {n: s for n, s in normalization.items() if n in self.feature_names}
+
+    @classmethod
+    def from_options(
+        cls,
+        *,
+        feature_names: Sequence[str],
+        label_step: float,
+        label_shift: float = 0.0,
+        feature_delay: Mapping[str, float] | None = None,
+        normalization: Mapping[str, FeatureStats] | None = None,
+    ) -> "WindowPreparer":
+        """Same arguments (and errors) as :func:`prepare_features`, minus the features."""
+        delays = dict(feature_delay or {})
+        unknown = set(delays) - set(feature_names)
+        if unknown:
+            raise ValueError(
+                f"feature_delay names {sorted(unknown)}, which are not among the features "
+                f"{list(feature_names)}"
+            )
+        shifts = {
+            n: seconds_to_frames(label_shift + delays.get(n, 0.0), label_step) for n in feature_names
+        }
+        return cls(feature_names, shifts, dict(normalization or {}))
+
+    def __call__(self, features: Mapping[str, np.ndarray], start: int, end: int) -> dict[str, np.ndarray]:
+        out = {}
+        for name in self.feature_names:
+            if name not in features:
+                raise KeyError(f"feature set {name!r} missing; got {sorted(features)}")
+            x = features[name]
+            shift = self.shifts[name]
+            if shift == 0 or len(x) == 0:
+                window = x[start:end]
+            else:
+                window = x[np.clip(np.arange(start, end) - shift, 0, len(x) - 1)]
+            stats = self.normalization.get(name)
+            if stats is not None:
+                if stats.mean.shape[0] != x.shape[1]:
+                    raise ValueError(
+                        f"feature set {name!r} has {x.shape[1]} dimensions but its normalisation "
+                        f"statistics have {stats.mean.shape[0]}"
+                    )
+                window = (np.asarray(window, np.float32) - stats.mean) / stats.std
+                window = window.astype(np.float32)
+            elif x.dtype != np.uint8:
+                window = np.array(window, dtype=np.float32)
+            else:
+                window = np.array(window)
+            out[name] = np.ascontiguousarray(window)
+        return out
+
+
+def _owned(x: np.ndarray) -> np.ndarray:
+    """``x``, or an in-memory copy when it is a read-only (memory-mapped) array."""
+    return x if x.flags.writeable else np.array(x)
+
+
 def window_starts(num_frames: int, win_len: int, hop_len: int) -> list[int]:
     """Start frames of training windows covering a recording.
 
@@ -243,13 +339,16 @@ def window_starts(num_frames: int, win_len: int, hop_len: int) -> list[int]:
 
 
 class SequenceDataset(Dataset):
-    """Items are (possibly windowed) slices of prepared recordings.
+    """Items are (possibly windowed) slices of recordings.
 
     Args:
-        recordings: recordings whose features are already prepared (delayed, normalised).
+        recordings: recordings whose features are already prepared (delayed, normalised), or raw
+            (possibly memory-mapped) recordings together with ``prepare``.
         num_targets: K, used for recordings without labels.
         win_len: window length in frames, or ``None`` for whole recordings.
         hop_len: hop between windows in frames.
+        prepare: delays and normalises each item's window when it is read (see
+            :class:`WindowPreparer`); ``None`` serves the features as they are.
     """
 
     def __init__(
@@ -258,9 +357,11 @@ class SequenceDataset(Dataset):
         num_targets: int,
         win_len: int | None = None,
         hop_len: int | None = None,
+        prepare: WindowPreparer | None = None,
     ) -> None:
         self.recordings = list(recordings)
         self.num_targets = num_targets
+        self.prepare = prepare
         self.index: list[tuple[int, int, int]] = []
         for r, rec in enumerate(self.recordings):
             if win_len is None:
@@ -278,15 +379,41 @@ class SequenceDataset(Dataset):
         targets = rec.targets
         has_targets = targets is not None
         if targets is None:
-            targets = np.zeros((rec.num_frames, self.num_targets), np.float32)
+            targets = np.zeros((end - start, self.num_targets), np.float32)
+        else:
+            targets = _owned(targets[start:end])
+        if self.prepare is not None:
+            features = self.prepare(rec.features, start, end)
+        else:
+            features = {n: _owned(x[start:end]) for n, x in rec.features.items()}
         return {
-            "features": {n: x[start:end] for n, x in rec.features.items()},
-            "targets": targets[start:end],
-            "timestamps": rec.timestamps[start:end],
+            "features": features,
+            "targets": targets,
+            "timestamps": _owned(rec.timestamps[start:end]),
             "id": rec.id,
             "start": start,
             "has_targets": has_targets,
         }
+
+
+def default_num_workers(cuda: bool | None = None) -> int:
+    """DataLoader worker processes when the user does not choose: 0 on CPU, up to 4 with a GPU.
+
+    On a CPU-only machine the model and the loader share the same cores: items are slices of
+    in-memory or memory-mapped arrays (tens of microseconds each), so a worker process only adds
+    batch pickling/IPC and steals a core from the model's intra-op threads; loading in the main
+    process is fastest (measured in ``benchmarks/data_path.py``: data wait is a few percent of a
+    step). With a GPU the main process mostly waits for kernels, so workers overlap reading,
+    delay/normalisation and collation with compute: ``min(4, cpus // 2)`` leaves half the cores
+    to the main process (and to the other DDP ranks' main processes).
+
+    Args:
+        cuda: whether training runs on a GPU; ``None`` → ``torch.cuda.is_available()``.
+    """
+    cuda = torch.cuda.is_available() if cuda is None else cuda
+    if not cuda:
+        return 0
+    return max(1, min(4, (os.cpu_count() or 2) // 2))
 
 
 def collate_sequences(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -335,8 +462,9 @@ class SequenceDataModule(pl.LightningDataModule):
         hop_len: hop between training windows in label frames.
         batch_size: training batch size (windows).
         eval_batch_size: batch size of whole recordings for val/test/predict.
-        num_workers: DataLoader worker processes (0 = load in the main process; right for small
-            in-memory corpora on a 2-core machine).
+        num_workers: DataLoader worker processes; ``None`` → :func:`default_num_workers` (0 on
+            CPU, where loading in the main process is fastest; up to 4 with a GPU). Workers are
+            kept alive between epochs (``persistent_workers``).
         normalize: z-normalise features with train-partition statistics.
         label_shift: seconds by which labels lag the features (annotation delay).
         feature_delay: extra delay in seconds per feature set.
@@ -345,6 +473,10 @@ class SequenceDataModule(pl.LightningDataModule):
         predict_partition: stage partition (``"train"``, ``"val"`` or ``"test"``) used by predict.
         seed: seed of the synthetic corpus and of the training shuffle.
         pin_memory: pin host memory for GPU transfer; ``None`` → when CUDA is available.
+        cache_dir: folder of the corpus cache (:mod:`datamodules._cache`); ``None`` →
+            ``<affect-zoo cache>/corpus-cache``. Never inside the corpus folder.
+        use_cache: parse the corpus once and memory-map it afterwards (for datamodules that
+            implement :meth:`source_files`); ``False`` parses on every load.
     """
 
     corpus_name: str = "sequence"
@@ -363,7 +495,7 @@ class SequenceDataModule(pl.LightningDataModule):
         hop_len: int = 100,
         batch_size: int = 32,
         eval_batch_size: int = 8,
-        num_workers: int = 0,
+        num_workers: int | None = None,
         normalize: bool = True,
         label_shift: float = 0.0,
         feature_delay: Mapping[str, float] | None = None,
@@ -371,6 +503,8 @@ class SequenceDataModule(pl.LightningDataModule):
         predict_partition: str = "test",
         seed: int = 0,
         pin_memory: bool | None = None,
+        cache_dir: str | Path | None = None,
+        use_cache: bool = True,
     ) -> None:
         super().__init__()
         if not features:
@@ -391,13 +525,15 @@ class SequenceDataModule(pl.LightningDataModule):
         self.win_len = int(win_len) if win_len else None
         self.hop_len = int(hop_len)
         self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
-        self.num_workers = int(num_workers)
+        self.num_workers = default_num_workers() if num_workers is None else int(num_workers)
         self.normalize = bool(normalize)
         self.label_shift = float(label_shift)
         self.feature_delay = dict(feature_delay or {})
         self.predict_partition = predict_partition
         self.seed = int(seed)
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else bool(pin_memory)
+        self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else None
+        self.use_cache = bool(use_cache)
         self.normalization: dict[str, FeatureStats] | None = (
             {n: FeatureStats.from_dict(s) for n, s in normalization_stats.items()}
             if normalization_stats is not None
@@ -415,6 +551,15 @@ class SequenceDataModule(pl.LightningDataModule):
     def load_partition(self, partition: str) -> list[Recording]:
         """Read one partition (the corpus's own name) from :attr:`root`."""
         raise NotImplementedError
+
+    def source_files(self, partition: str) -> list[Path] | None:
+        """Optional: every file :meth:`load_partition` reads for ``partition``.
+
+        Implementing it turns on the corpus cache (:mod:`datamodules._cache`): the partition is
+        parsed once, later loads memory-map the cached arrays, and a change to any listed file
+        (size or modification time) rebuilds the entry. ``None`` (the default) → not cached.
+        """
+        return None
 
     def write_predictions(
         self, out_dir: Path, recording: Recording, preds: np.ndarray, target_names: Sequence[str]
@@ -438,8 +583,10 @@ class SequenceDataModule(pl.LightningDataModule):
     def raw_recordings(self, stage_partition: str) -> list[Recording]:
         """Recordings of a stage partition (``train``/``val``/``test``) as read from disk."""
         if stage_partition not in self._raw:
+            from ._cache import load_partition_cached
+
             self._resolved_root()
-            recordings = self.load_partition(self.partitions[stage_partition])
+            recordings = load_partition_cached(self, self.partitions[stage_partition])
             if not recordings:
                 raise CorpusFormatError(
                     f"{self.corpus_name}: partition {self.partitions[stage_partition]!r} of "
@@ -462,7 +609,12 @@ class SequenceDataModule(pl.LightningDataModule):
                     )
 
     def recordings(self, stage_partition: str) -> list[Recording]:
-        """Recordings of a stage partition with features delayed and normalised."""
+        """Recordings of a stage partition with features delayed and normalised.
+
+        This materialises prepared in-memory copies (kept for inspection and whole-recording
+        tools); the dataloaders do not use it — they prepare each window on the fly from
+        :meth:`raw_recordings`.
+        """
         if stage_partition not in self._prepared:
             raw = self.raw_recordings(stage_partition)
             self._ensure_normalization()
@@ -506,7 +658,8 @@ class SequenceDataModule(pl.LightningDataModule):
             None: ("train", "val", "test"),
         }[stage]
         for part in needed:
-            self.recordings(part)
+            self.raw_recordings(part)
+        self._ensure_normalization()
 
     def data_spec(self) -> dict[str, Any]:
         """Everything a checkpoint needs to rebuild the model and its inputs (plain types)."""
@@ -557,12 +710,24 @@ class SequenceDataModule(pl.LightningDataModule):
             persistent_workers=self.num_workers > 0,
         )
 
+    def window_preparer(self) -> WindowPreparer:
+        """Delay + normalisation of this datamodule, applied per window by the datasets."""
+        self._ensure_normalization()
+        return WindowPreparer.from_options(
+            feature_names=self.feature_names,
+            label_step=self.label_step,
+            label_shift=self.label_shift,
+            feature_delay=self.feature_delay,
+            normalization=self.normalization if self.normalize else None,
+        )
+
     def _dataset(self, stage_partition: str, windowed: bool) -> SequenceDataset:
         return SequenceDataset(
-            self.recordings(stage_partition),
+            self.raw_recordings(stage_partition),
             num_targets=len(self.target_names),
             win_len=self.win_len if windowed else None,  # None: whole recordings
             hop_len=self.hop_len,
+            prepare=self.window_preparer(),
         )
 
     def train_dataloader(self) -> DataLoader:

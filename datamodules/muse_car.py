@@ -545,6 +545,19 @@ class MuSeCaRDataModule(SequenceDataModule):
             nan_policy=self.nan_policy,
         )
 
+    def source_files(self, partition: str) -> list[Path]:
+        """Files :meth:`load_partition` reads: the partition table, then per video its label and
+        feature files (absent test label files are listed too, so adding them later invalidates
+        the corpus cache). Turns on the corpus cache, see :mod:`datamodules._cache`."""
+        root = self._resolved_root()
+        files = [partition_path(root)]
+        for video_id in _partition_ids(root, partition):
+            files += [label_path(root, t, video_id) for t in self.target_names]
+            files += [
+                feature_path(root, f, video_id) for f in self.feature_names if f != SEGMENT_FEATURE
+            ]
+        return files
+
     def write_predictions(
         self, out_dir: Path, recording: Recording, preds: np.ndarray, target_names: Sequence[str]
     ) -> None:
