@@ -20,7 +20,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 __all__ = ["ConfigError", "OPEN_BLOCKS", "find_defaults", "parse_overrides", "load_recipe"]
 
-OPEN_BLOCKS = ("model.args", "data.args", "optimizer.args")
+OPEN_BLOCKS = ("model.args", "data.args", "optimizer.args", "optimizer.lr_multipliers")
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
 
 
@@ -121,7 +121,18 @@ def load_recipe(recipe: str | Path, overrides: Sequence[str] = ()) -> dict[str, 
         node = OmegaConf.select(defaults, block)
         if node is not None:
             OmegaConf.set_struct(node, False)
-    merged = OmegaConf.merge(defaults, layer, cli)
+    try:
+        base = OmegaConf.merge(defaults, layer)
+    except Exception as err:  # e.g. a mapping where defaults.yaml has a value
+        raise ConfigError(f"{recipe_path}: does not fit {defaults_path}: {err}") from err
+    try:
+        merged = OmegaConf.merge(base, cli)
+    except Exception as err:  # e.g. loss.weights={...} over a recipe's list
+        raise ConfigError(
+            f"command-line override {list(overrides)} does not fit {recipe_path}: {err} "
+            "(a list cannot be merged with a mapping: override it with the same kind, or its items "
+            "one key at a time)"
+        ) from err
     missing = sorted(OmegaConf.missing_keys(merged))
     if missing:
         raise ConfigError(f"{recipe_path}: mandatory keys without a value: {', '.join(missing)}")

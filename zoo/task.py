@@ -23,7 +23,7 @@ from zoo.losses import build_loss
 from zoo.metrics import build_metric
 from zoo.postprocess import PostProcessor
 
-__all__ = ["EmotionTask", "build_optimizer", "build_scheduler"]
+__all__ = ["EmotionTask", "build_optimizer", "build_scheduler", "parameter_groups"]
 
 _OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -34,7 +34,7 @@ _OPTIMIZERS = {
 
 
 def build_optimizer(params: Any, config: Mapping[str, Any]) -> torch.optim.Optimizer:
-    """A torch optimiser from ``{name, lr, weight_decay, args}``."""
+    """A torch optimiser from ``{name, lr, weight_decay, args}`` over parameters or groups."""
     name = str(config.get("name", "adam")).lower()
     if name not in _OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(_OPTIMIZERS)}")
@@ -42,6 +42,69 @@ def build_optimizer(params: Any, config: Mapping[str, Any]) -> torch.optim.Optim
     return _OPTIMIZERS[name](
         params, lr=float(config["lr"]), weight_decay=float(config.get("weight_decay", 0.0)), **kwargs
     )
+
+
+def _flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    """``{"net": {"speech": 0.1}}`` → ``{"net.speech": 0.1}`` (the dotted form of an override)."""
+    flat: dict[str, float] = {}
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, name + "."))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            flat[name] = float(value)
+        else:
+            raise ValueError(
+                f"optimizer.lr_multipliers.{name}: expected a number, got {value!r} (write "
+                "optimizer.lr_multipliers.net.speech=0.01 or {net.speech: 0.01}, with the space)"
+            )
+    return flat
+
+
+def parameter_groups(
+    module: nn.Module, lr: float, multipliers: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Optimiser parameter groups with per-submodule learning-rate multipliers.
+
+    A multiplier applies to every parameter whose dotted name starts with its prefix at a module
+    boundary (``net.speech`` covers ``net.speech.conv2.weight``, not ``net.speechx.w``); the
+    longest matching prefix wins; the other parameters keep ``lr``. This is how a pretrained or
+    very wide feature extractor is fine-tuned more gently than the layers above it, e.g. the
+    4000-tap convolution of Tzirakis et al.'s speech network, which Adam at the recurrent layers'
+    learning rate would overwrite within a few steps.
+
+    Args:
+        module: the module whose parameters are optimised (names as in ``named_parameters``).
+        lr: base learning rate.
+        multipliers: ``{prefix: factor}`` (nested mappings are read as dotted prefixes).
+
+    Returns:
+        Groups ``{"params", "lr", "name"}``, the base group first; empty groups are dropped.
+
+    Raises:
+        ValueError: a prefix that matches no parameter (naming the top-level modules), or a
+            negative factor.
+    """
+    factors = _flatten(multipliers or {})
+    for prefix, factor in factors.items():
+        if factor < 0:
+            raise ValueError(f"optimizer.lr_multipliers.{prefix}: a learning-rate factor must be >= 0, got {factor}")
+    named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
+    groups: dict[str, list[nn.Parameter]] = {"": []}
+    groups.update({prefix: [] for prefix in factors})
+    for name, param in named:
+        matches = [pre for pre in factors if name == pre or name.startswith(pre + ".")]
+        groups[max(matches, key=len) if matches else ""].append(param)
+    empty = [pre for pre in factors if not groups[pre]]
+    if empty:
+        tops = sorted({".".join(n.split(".")[:2]) for n, _ in named})
+        raise ValueError(
+            f"optimizer.lr_multipliers: {empty} match no trainable parameter; parameters live in "
+            f"modules such as {tops[:12]}"
+        )
+    out = [{"params": groups[""], "lr": lr, "name": "base"}] if groups[""] else []
+    out += [{"params": groups[pre], "lr": lr * factors[pre], "name": pre} for pre in factors]
+    return out
 
 
 def build_scheduler(
@@ -188,7 +251,9 @@ class EmotionTask(pl.LightningModule):
 
     # ------------------------------------------------------------------ optimisation
     def configure_optimizers(self) -> Any:
-        optimizer = build_optimizer(self.parameters(), self.hparams.optimizer or {"lr": 1e-3})
+        config = dict(self.hparams.optimizer or {"lr": 1e-3})
+        groups = parameter_groups(self, float(config["lr"]), config.pop("lr_multipliers", None))
+        optimizer = build_optimizer(groups, config)
         scheduler = build_scheduler(optimizer, self.hparams.scheduler)
         if scheduler is None:
             return optimizer

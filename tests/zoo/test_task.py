@@ -106,3 +106,30 @@ def test_segment_level_outputs_use_no_frame_mask():
     assert preds.shape == (3, 2)
     expected = np.abs(preds.detach().numpy() - batch["targets"].numpy()).mean(0).sum()
     assert loss.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_lr_multipliers_give_a_submodule_its_own_learning_rate():
+    task = _task(optimizer={"name": "adam", "lr": 0.01, "weight_decay": 0.0, "args": {},
+                            "lr_multipliers": {"net": {"head": 0.1}}})  # nested = dotted prefix
+    optimizer = task.configure_optimizers()
+    groups = {g["name"]: g for g in optimizer.param_groups}
+    assert groups["base"]["lr"] == 0.01 and groups["net.head"]["lr"] == pytest.approx(0.001)
+    head = {id(p) for p in task.net.head.parameters()}
+    assert {id(p) for p in groups["net.head"]["params"]} == head
+    others = [p for n, p in task.named_parameters() if not n.startswith("net.head.")]
+    assert {id(p) for p in groups["base"]["params"]} == {id(p) for p in others}
+    # one Adam step moves the head 10x less than it would at the base rate (first Adam step = lr·sign)
+    before = task.net.head.weight.detach().clone()
+    task.net.head.weight.grad = torch.ones_like(before)
+    optimizer.step()
+    assert torch.allclose(before - task.net.head.weight.detach(), torch.full_like(before, 0.001), atol=1e-7)
+
+
+def test_lr_multiplier_prefix_must_match_a_module():
+    task = _task(optimizer={"name": "adam", "lr": 0.01, "lr_multipliers": {"net.hea": 0.1}})
+    with pytest.raises(ValueError, match=r"\['net.hea'\] match no trainable parameter.*net.head"):
+        task.configure_optimizers()
+    with pytest.raises(ValueError, match=">= 0"):
+        _task(optimizer={"name": "adam", "lr": 0.01, "lr_multipliers": {"net.head": -1}}).configure_optimizers()
+    with pytest.raises(ValueError, match="net.head:0.1: expected a number"):  # `{net.head:0.1}` without a space
+        _task(optimizer={"name": "adam", "lr": 0.01, "lr_multipliers": {"net.head:0.1": None}}).configure_optimizers()
