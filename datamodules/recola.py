@@ -1,0 +1,638 @@
+"""RECOLA (AVEC 2016 release): corpus reader and datamodule.
+
+Continuous arousal and valence of 27 French-speaking participants in remote dyadic
+collaboration, annotated every 40 ms by six raters (Ringeval et al. 2013, "Introducing the
+RECOLA multimodal corpus of remote collaborative and affective interactions", IEEE FG
+workshops), as distributed for AVEC 2016 (Valstar et al. 2016, ACM MM workshops). The reader
+expects the layout of that release::
+
+    <root>/recordings_audio/{train,dev,test}_{1..9}.wav
+    <root>/recordings_video/{train,dev,test}_{1..9}.mp4
+    <root>/ratings_gold_standard/{arousal,valence}/<name>.arff
+        @relation GOLDSTANDARD; Instance_name string, frameTime numeric, GoldStandard numeric;
+        rows "dev_1,0.04,-0.022925"; 7501 frames every 40 ms from 0 to 300 s. Not distributed
+        for the test recordings.
+    <root>/ratings_individual/{arousal,valence}/<name>.csv
+        ';'-separated, header "time;FM1;FM2;FM3;FF1;FF2;FF3" (names may carry trailing spaces)
+    <root>/features_audio/{arousal,valence}/<name>.arff              Instance_name, frameTime, 88
+    <root>/features_video_appearance/{arousal,valence}/<name>.arff   … 168
+    <root>/features_video_geometric/{arousal,valence}/<name>.arff    … 632
+
+Two modes:
+
+* ``mode="features"`` — the organisers' ARFF features, any of ``audio``, ``video_appearance``,
+  ``video_geometric``, read from the ``feature_target`` sub-folder (default ``arousal``: the
+  release gives one file per target; the same features then serve both targets), checked to
+  have the gold standard's frame times.
+* ``mode="raw"`` — ``audio``: per 40 ms label frame the 640 samples of 16 kHz mono audio
+  starting at the frame's time (``[round(t·16000), +640)``, zero past the end of the file); the
+  WAV's own rate is read from the file, other rates are resampled with
+  :func:`torchaudio.functional.resample` and channels are averaged. ``video``: per label frame
+  the decoded video frame nearest in time (frame times from the stream's timestamps, the frame
+  rate from the stream), cropped to ``crop_box`` (default: the centred square — RECOLA videos
+  are face-centred close-ups) and resized to ``face_size``² pixels, uint8 RGB. Both are raw
+  inputs: never z-normalised (:attr:`raw_feature_names`). Decoded arrays are cached in memory
+  per datamodule only.
+
+Targets come from the gold standard (``ratings="gold"``), the mean of the individual raters
+(``"mean"``) or one rater (``"FM1"``, ...). The test partition has no labels in the real release:
+its recordings get ``targets=None`` (predictions work, scoring is refused). Every problem in the
+files raises :class:`CorpusFormatError` naming the file and, where it applies, line and field.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from . import register_datamodule
+from ._sequence import CorpusFormatError, Recording, SequenceDataModule
+from .arff import read_arff, write_arff
+from .synthetic import ensure_synthetic
+
+__all__ = [
+    "RecolaDataModule",
+    "FEATURE_FOLDERS",
+    "RAW_FEATURES",
+    "SAMPLE_RATE",
+    "FRAME_SAMPLES",
+    "recording_names",
+    "read_gold_standard",
+    "read_individual_ratings",
+    "read_feature_arff",
+    "read_audio_frames",
+    "read_video_frames",
+    "load_recola_recordings",
+    "write_recola_predictions",
+]
+
+LABEL_STEP = 0.04
+TARGET_NAMES = ("arousal", "valence")
+PARTITION_NAMES = ("train", "dev", "test")
+FEATURE_FOLDERS = {
+    "audio": "features_audio",
+    "video_appearance": "features_video_appearance",
+    "video_geometric": "features_video_geometric",
+}
+RAW_FEATURES = ("audio", "video")
+MODES = ("features", "raw")
+SAMPLE_RATE = 16000
+FRAME_SAMPLES = int(round(SAMPLE_RATE * LABEL_STEP))  # 640
+_TIME_TOLERANCE = 1e-4  # seconds
+
+
+# --------------------------------------------------------------------------- paths
+def _audio_path(root: Path, name: str) -> Path:
+    return root / "recordings_audio" / f"{name}.wav"
+
+
+def _video_path(root: Path, name: str) -> Path:
+    return root / "recordings_video" / f"{name}.mp4"
+
+
+def _gold_path(root: Path, target: str, name: str) -> Path:
+    return root / "ratings_gold_standard" / target / f"{name}.arff"
+
+
+def _ratings_path(root: Path, target: str, name: str) -> Path:
+    return root / "ratings_individual" / target / f"{name}.csv"
+
+
+def _feature_path(root: Path, feature: str, target: str, name: str) -> Path:
+    return root / FEATURE_FOLDERS[feature] / target / f"{name}.arff"
+
+
+def recording_names(root: str | Path, partition: str) -> list[str]:
+    """Names ``<partition>_<n>`` found in any corpus folder, sorted by number."""
+    if partition not in PARTITION_NAMES:
+        raise ValueError(f"unknown RECOLA partition {partition!r}; expected {PARTITION_NAMES}")
+    root = Path(root)
+    pattern = re.compile(rf"^{partition}_(\d+)$")
+    folders = [root / "recordings_audio", root / "recordings_video"]
+    folders += [root / "ratings_gold_standard" / t for t in TARGET_NAMES]
+    folders += [root / f / t for f in FEATURE_FOLDERS.values() for t in TARGET_NAMES]
+    names = {p.stem for folder in folders if folder.is_dir() for p in folder.iterdir()
+             if pattern.match(p.stem) and p.suffix in (".wav", ".mp4", ".arff")}
+    return sorted(names, key=lambda n: int(n.rsplit("_", 1)[1]))
+
+
+# --------------------------------------------------------------------------- readers
+def _frame_times(data, path: Path) -> np.ndarray:
+    if "frameTime" not in data.columns or not data.attributes[data.names.index("frameTime")].is_numeric:
+        raise CorpusFormatError(f"{path}: no numeric attribute 'frameTime'; attributes {data.names[:5]}")
+    times = np.asarray(data.columns["frameTime"], np.float64)
+    if data.num_rows == 0:
+        raise CorpusFormatError(f"{path}: no data rows")
+    bad = np.flatnonzero(~np.isfinite(times))
+    if len(bad):
+        raise CorpusFormatError(f"{path}: line {data.line_of_row(bad[0])}, attribute 'frameTime': missing value")
+    bad = np.flatnonzero(np.diff(times) <= 0)
+    if len(bad):
+        row = int(bad[0]) + 1
+        raise CorpusFormatError(
+            f"{path}: line {data.line_of_row(row)}, attribute 'frameTime': {times[row]} s does not "
+            f"increase (previous row has {times[row - 1]} s)"
+        )
+    return times
+
+
+def _check_finite(path: Path, data, values: np.ndarray, names: Sequence[str]) -> None:
+    bad = np.argwhere(~np.isfinite(values))
+    if len(bad):
+        row, col = (int(i) for i in bad[0])
+        raise CorpusFormatError(
+            f"{path}: line {data.line_of_row(row)}, attribute {names[col]!r}: missing or infinite "
+            f"value ({len(bad)} such cell(s) in the file)"
+        )
+
+
+def read_gold_standard(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read a gold-standard ARFF file.
+
+    Returns:
+        ``(frame times in seconds (T,), values float32 (T,))``.
+
+    Raises:
+        CorpusFormatError: missing file or attribute, bad or missing values, times that do not
+            increase.
+    """
+    path = Path(path)
+    data = read_arff(path)
+    if "GoldStandard" not in data.columns:
+        raise CorpusFormatError(f"{path}: no attribute 'GoldStandard'; attributes {data.names}")
+    times = _frame_times(data, path)
+    values = data.numeric_matrix(["GoldStandard"])
+    _check_finite(path, data, values, ["GoldStandard"])
+    return times, values[:, 0].astype(np.float32)
+
+
+def read_feature_arff(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read one feature ARFF file (``Instance_name``, ``frameTime``, then numeric features).
+
+    Returns:
+        ``(frame times (T,), features float32 (T, D))``, D = numeric attributes besides
+        ``frameTime``.
+    """
+    path = Path(path)
+    data = read_arff(path)
+    times = _frame_times(data, path)
+    names = [a.name for a in data.attributes if a.is_numeric and a.name != "frameTime"]
+    if not names:
+        raise CorpusFormatError(f"{path}: no numeric feature attributes besides 'frameTime'")
+    values = data.numeric_matrix(names)
+    _check_finite(path, data, values, names)
+    return times, values.astype(np.float32)
+
+
+def read_individual_ratings(path: str | Path) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Read a ``;``-separated individual-ratings CSV (header ``time;FM1;…``).
+
+    Header names are stripped of surrounding spaces (the release has ``"FM1 "``).
+
+    Returns:
+        ``(times (T,), rater names, ratings float32 (T, R))``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CorpusFormatError(f"{path}: individual ratings file not found")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    numbered = [(i + 1, line) for i, line in enumerate(lines) if line.strip()]
+    if not numbered:
+        raise CorpusFormatError(f"{path}: empty file (expected a header line)")
+    header_line, header = numbered[0]
+    columns = [c.strip() for c in header.split(";")]
+    if columns[0].lower() != "time" or len(columns) < 2:
+        raise CorpusFormatError(
+            f"{path}: line {header_line}: header must be 'time;<rater>;...', got {header[:60]!r}"
+        )
+    rows = []
+    for line_no, line in numbered[1:]:
+        cells = line.split(";")
+        if len(cells) != len(columns):
+            raise CorpusFormatError(
+                f"{path}: line {line_no}: {len(cells)} fields, expected {len(columns)} ({columns})"
+            )
+        row = []
+        for name, cell in zip(columns, cells):
+            try:
+                row.append(float(cell))
+            except ValueError:
+                raise CorpusFormatError(
+                    f"{path}: line {line_no}, field {name!r}: non-numeric value {cell.strip()!r}"
+                ) from None
+            if not np.isfinite(row[-1]):
+                raise CorpusFormatError(f"{path}: line {line_no}, field {name!r}: missing value")
+        rows.append(row)
+    if not rows:
+        raise CorpusFormatError(f"{path}: no data rows")
+    table = np.asarray(rows, np.float64)
+    return table[:, 0], columns[1:], table[:, 1:].astype(np.float32)
+
+
+def _check_times(ref_path: Path, ref: np.ndarray, path: Path, times: np.ndarray) -> None:
+    """Raise unless ``times`` equal ``ref`` (within 0.1 ms), naming the first mismatch."""
+    n = min(len(ref), len(times))
+    differ = np.flatnonzero(np.abs(ref[:n] - times[:n]) > _TIME_TOLERANCE)
+    if len(differ):
+        row = int(differ[0])
+        raise CorpusFormatError(
+            f"{path}: frame times do not match {ref_path}: first mismatching frameTime "
+            f"{times[row]:.4f} s (row {row + 1}), {ref[row]:.4f} s there"
+        )
+    if len(ref) != len(times):
+        where = (f"first extra frameTime {times[n]:.4f} s" if len(times) > n
+                 else f"first missing frameTime {ref[n]:.4f} s")
+        raise CorpusFormatError(
+            f"{path}: {len(times)} frames but {ref_path} has {len(ref)}; {where}"
+        )
+
+
+# --------------------------------------------------------------------------- raw media
+def read_audio_frames(
+    path: str | Path, timestamps: np.ndarray, sample_rate: int = SAMPLE_RATE, frame_seconds: float = LABEL_STEP
+) -> np.ndarray:
+    """Slices of mono audio at ``sample_rate``, one per label frame.
+
+    Frame ``t`` holds samples ``[round(timestamps[t]·sr), +round(frame_seconds·sr))`` of the
+    (resampled, channel-averaged) signal; samples past the end of the file are zero.
+
+    Args:
+        path: WAV (or any format soundfile reads); its own rate is read from the file.
+        timestamps: label frame times in seconds.
+        sample_rate: rate of the returned samples (resampled with torchaudio when it differs).
+        frame_seconds: seconds per frame (40 ms → 640 samples at 16 kHz).
+
+    Returns:
+        float32 ``(T, frame_samples)``.
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    if not path.is_file():
+        raise CorpusFormatError(f"{path}: audio file not found")
+    try:
+        signal, file_rate = sf.read(path, dtype="float32", always_2d=True)
+    except (RuntimeError, sf.LibsndfileError) as err:
+        raise CorpusFormatError(f"{path}: cannot read audio ({err})") from None
+    signal = signal.mean(axis=1)
+    if file_rate != sample_rate:
+        import torch
+        import torchaudio.functional as AF
+
+        signal = AF.resample(torch.from_numpy(np.ascontiguousarray(signal)), int(file_rate), int(sample_rate)).numpy()
+    frame_len = int(round(frame_seconds * sample_rate))
+    starts = np.rint(np.asarray(timestamps, np.float64) * sample_rate).astype(np.int64)
+    if len(starts) and starts.min() < 0:
+        raise CorpusFormatError(f"{path}: negative frame time {timestamps.min()} s")
+    needed = int(starts.max()) + frame_len if len(starts) else 0
+    if needed > len(signal):
+        signal = np.concatenate([signal, np.zeros(needed - len(signal), np.float32)])
+    index = starts[:, None] + np.arange(frame_len)[None, :]
+    return np.ascontiguousarray(signal[index], dtype=np.float32)
+
+
+def _crop_resize(image: np.ndarray, crop_box: Sequence[int] | None, size: int) -> np.ndarray:
+    from PIL import Image
+
+    height, width = image.shape[:2]
+    if crop_box is None:
+        side = min(height, width)
+        left, top = (width - side) // 2, (height - side) // 2
+        box = (left, top, left + side, top + side)
+    else:
+        left, top, w, h = (int(v) for v in crop_box)
+        box = (left, top, left + w, top + h)
+    return np.asarray(Image.fromarray(image).crop(box).resize((size, size), Image.BILINEAR), np.uint8)
+
+
+def read_video_frames(
+    path: str | Path,
+    timestamps: np.ndarray,
+    face_size: int = 96,
+    crop_box: Sequence[int] | None = None,
+) -> np.ndarray:
+    """Face crops of the video frames nearest to each label time.
+
+    Frames are decoded with PyAV in one streaming pass; each frame's time comes from its
+    presentation timestamp (falling back to ``index / fps`` with the stream's average rate).
+    A label time gets the frame with the nearest time (the earlier one on a tie); times after
+    the last frame get the last frame. Only selected frames are cropped and kept.
+
+    Args:
+        path: the video file.
+        timestamps: label frame times in seconds, increasing.
+        face_size: output width and height in pixels.
+        crop_box: ``(left, top, width, height)`` in source pixels; ``None`` = centred square.
+
+    Returns:
+        uint8 ``(T, face_size, face_size, 3)`` RGB.
+    """
+    import av
+
+    path = Path(path)
+    if not path.is_file():
+        raise CorpusFormatError(f"{path}: video file not found")
+    timestamps = np.asarray(timestamps, np.float64)
+    out = np.zeros((len(timestamps), face_size, face_size, 3), np.uint8)
+    try:
+        container = av.open(str(path))
+    except av.error.FFmpegError as err:  # type: ignore[attr-defined]
+        raise CorpusFormatError(f"{path}: cannot open video ({err})") from None
+    with container:
+        if not container.streams.video:
+            raise CorpusFormatError(f"{path}: no video stream")
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate
+        fps = float(rate) if rate else None
+        j, prev_time, prev_crop, prev_frame = 0, None, None, None
+        for index, frame in enumerate(container.decode(stream)):
+            time = frame.time
+            if time is None:
+                if fps is None:
+                    raise CorpusFormatError(f"{path}: frames have no timestamps and the stream no frame rate")
+                time = index / fps
+            crop = None
+            while j < len(timestamps) and timestamps[j] <= time:
+                use_prev = prev_time is not None and timestamps[j] - prev_time <= time - timestamps[j]
+                if use_prev:
+                    if prev_crop is None:
+                        prev_crop = _crop_resize(prev_frame.to_ndarray(format="rgb24"), crop_box, face_size)
+                    out[j] = prev_crop
+                else:
+                    if crop is None:
+                        crop = _crop_resize(frame.to_ndarray(format="rgb24"), crop_box, face_size)
+                    out[j] = crop
+                j += 1
+            prev_time, prev_crop, prev_frame = time, crop, frame
+        if prev_frame is None:
+            raise CorpusFormatError(f"{path}: no decodable video frames")
+        if j < len(timestamps):
+            last = prev_crop if prev_crop is not None else _crop_resize(
+                prev_frame.to_ndarray(format="rgb24"), crop_box, face_size)
+            out[j:] = last
+    return out
+
+
+# --------------------------------------------------------------------------- recordings
+def _targets(
+    root: Path, name: str, targets: Sequence[str], ratings: str, allow_missing: bool
+) -> tuple[Path, np.ndarray, np.ndarray] | None:
+    """``(reference file, times, (T, K) targets)`` of one recording, or None if unlabelled."""
+    gold_paths = [_gold_path(root, t, name) for t in targets]
+    present = [p.is_file() for p in gold_paths]
+    if not any(present) and allow_missing:
+        return None
+    if not all(present):
+        raise CorpusFormatError(f"{gold_paths[present.index(False)]}: gold standard file not found")
+    ref_path, columns, ref_times = gold_paths[0], [], None
+    for target, gold_path in zip(targets, gold_paths):
+        times, gold = read_gold_standard(gold_path)
+        if ref_times is None:
+            ref_times = times
+        else:
+            _check_times(ref_path, ref_times, gold_path, times)
+        if ratings == "gold":
+            columns.append(gold)
+            continue
+        rating_path = _ratings_path(root, target, name)
+        r_times, raters, values = read_individual_ratings(rating_path)
+        _check_times(ref_path, ref_times, rating_path, r_times)
+        if ratings == "mean":
+            columns.append(values.mean(axis=1))
+        elif ratings in raters:
+            columns.append(values[:, raters.index(ratings)])
+        else:
+            raise CorpusFormatError(f"{rating_path}: no rater {ratings!r} in the header; raters: {raters}")
+    return ref_path, ref_times, np.stack(columns, axis=1).astype(np.float32)
+
+
+def _audio_timeline(path: Path) -> np.ndarray:
+    """Label frame times 0, 0.04, … covering an audio file (as the gold standard would)."""
+    import soundfile as sf
+
+    if not path.is_file():
+        raise CorpusFormatError(f"{path}: audio file not found (needed for the frame times of an unlabelled recording)")
+    info = sf.info(str(path))
+    n = int(np.floor(info.frames / info.samplerate / LABEL_STEP + 1e-9)) + 1
+    return np.arange(n) * LABEL_STEP
+
+
+def load_recola_recordings(
+    root: str | Path,
+    partition: str,
+    features: Sequence[str],
+    targets: Sequence[str] = TARGET_NAMES,
+    mode: str = "features",
+    ratings: str = "gold",
+    feature_target: str = "arousal",
+    face_size: int = 96,
+    crop_box: Sequence[int] | None = None,
+    sample_rate: int = SAMPLE_RATE,
+    allow_missing_labels: bool | None = None,
+) -> list[Recording]:
+    """Read all recordings of one partition.
+
+    Args:
+        root: corpus folder (layout in the module docstring).
+        partition: ``"train"``, ``"dev"`` or ``"test"``.
+        features: feature sets: in ``features`` mode any of :data:`FEATURE_FOLDERS`, in ``raw``
+            mode ``"audio"`` and/or ``"video"``.
+        targets: ``"arousal"`` and/or ``"valence"``, the column order of the targets.
+        mode: ``"features"`` or ``"raw"``.
+        ratings: ``"gold"``, ``"mean"`` (mean of the individual raters) or a rater name.
+        feature_target: sub-folder of the feature folders to read (``arousal`` or ``valence``).
+        face_size: raw video crop size in pixels.
+        crop_box: raw video crop ``(left, top, width, height)``; ``None`` = centred square.
+        sample_rate: raw audio rate (640 samples per frame at 16 kHz).
+        allow_missing_labels: give unlabelled recordings ``targets=None``; default only for
+            ``test`` (its gold standard is not distributed).
+
+    Returns:
+        Recordings sorted by number, on the gold-standard timeline (times in seconds).
+    """
+    root = Path(root)
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    valid = RAW_FEATURES if mode == "raw" else tuple(FEATURE_FOLDERS)
+    unknown = [f for f in features if f not in valid]
+    if unknown or not features:
+        raise ValueError(f"features {unknown or list(features)} are not available in {mode!r} mode; choose from {list(valid)}")
+    if feature_target not in TARGET_NAMES:
+        raise ValueError(f"feature_target must be one of {TARGET_NAMES}, got {feature_target!r}")
+    if allow_missing_labels is None:
+        allow_missing_labels = partition == "test"
+    recordings = []
+    for name in recording_names(root, partition):
+        labels = _targets(root, name, targets, ratings, allow_missing_labels)
+        ref_path, times = (labels[0], labels[1]) if labels is not None else (None, None)
+        arrays: dict[str, np.ndarray] = {}
+        if mode == "features":
+            for feature in features:
+                path = _feature_path(root, feature, feature_target, name)
+                if not path.is_file():
+                    raise CorpusFormatError(f"{path}: feature file not found (feature set {feature!r}, recording {name})")
+                f_times, values = read_feature_arff(path)
+                if times is None:
+                    ref_path, times = path, f_times
+                else:
+                    _check_times(ref_path, times, path, f_times)
+                arrays[feature] = values
+        else:
+            if times is None:
+                times = _audio_timeline(_audio_path(root, name))
+            if "audio" in features:
+                arrays["audio"] = read_audio_frames(_audio_path(root, name), times, sample_rate)
+            if "video" in features:
+                arrays["video"] = read_video_frames(_video_path(root, name), times, face_size, crop_box)
+        recordings.append(Recording(
+            id=name, features=arrays, timestamps=times,
+            targets=labels[2] if labels is not None else None,
+        ))
+    return recordings
+
+
+# --------------------------------------------------------------------------- datamodule
+@register_datamodule("recola")
+class RecolaDataModule(SequenceDataModule):
+    """RECOLA arousal/valence at 40 ms (AVEC 2016 release), organiser features or raw media.
+
+    Stage partitions map to the corpus's ``train``/``dev``/``test``; the official score is the
+    CCC over the dev recordings concatenated (``val/ccc_*``). Without ``root`` the synthetic
+    corpus (:mod:`datamodules.synthetic.recola`, generated once into the cache) is used.
+
+    Args:
+        root: corpus folder in the AVEC 2016 layout, or ``None`` for the synthetic corpus.
+        mode: ``"features"`` (organiser ARFF features) or ``"raw"`` (waveform and face crops).
+        features: feature sets (default ``["audio"]``); see :func:`load_recola_recordings`.
+        targets: ``"arousal"`` and/or ``"valence"``.
+        ratings: ``"gold"``, ``"mean"`` or a rater name (``"FM1"``, ...).
+        feature_target: feature sub-folder read in ``features`` mode (``"arousal"``).
+        face_size: raw video crop size (96, as Tzirakis et al. 2017).
+        crop_box: raw video crop ``(left, top, width, height)``; ``None`` = centred square.
+        synthetic_test_labels: whether the synthetic corpus has test labels (``False``
+            reproduces the real release).
+        win_len: training window in frames (150 = 6 s, as Tzirakis et al. 2017).
+        hop_len: hop between training windows in frames.
+        **kwargs: the other arguments of :class:`~datamodules._sequence.SequenceDataModule`.
+    """
+
+    corpus_name = "recola"
+    label_step = LABEL_STEP
+    partitions = {"train": "train", "val": "dev", "test": "test"}
+    available_targets = TARGET_NAMES
+
+    def __init__(
+        self,
+        root: str | Path | None = None,
+        mode: str = "features",
+        features: Sequence[str] | None = None,
+        targets: Sequence[str] = TARGET_NAMES,
+        ratings: str = "gold",
+        feature_target: str = "arousal",
+        face_size: int = 96,
+        crop_box: Sequence[int] | None = None,
+        synthetic_test_labels: bool = True,
+        win_len: int | None = 150,
+        hop_len: int = 75,
+        **kwargs,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        features = list(features) if features is not None else ["audio"]
+        valid = RAW_FEATURES if mode == "raw" else tuple(FEATURE_FOLDERS)
+        unknown = [f for f in features if f not in valid]
+        if unknown:
+            raise ValueError(f"features {unknown} are not available in {mode!r} mode; choose from {list(valid)}")
+        if feature_target not in TARGET_NAMES:
+            raise ValueError(f"feature_target must be one of {TARGET_NAMES}, got {feature_target!r}")
+        if crop_box is not None and len(crop_box) != 4:
+            raise ValueError(f"crop_box must be (left, top, width, height), got {crop_box!r}")
+        super().__init__(root=root, features=features, targets=targets, win_len=win_len, hop_len=hop_len, **kwargs)
+        self.mode = mode
+        self.ratings = str(ratings)
+        self.feature_target = feature_target
+        self.face_size = int(face_size)
+        self.crop_box = None if crop_box is None else [int(v) for v in crop_box]
+        self.synthetic_test_labels = bool(synthetic_test_labels)
+        #: raw waveforms and images are never z-normalised
+        self.raw_feature_names = RAW_FEATURES if mode == "raw" else ()
+
+    def default_root(self) -> Path:
+        """The cached synthetic corpus for ``seed`` (written on first use)."""
+        from functools import partial
+
+        from .synthetic.recola import SYNTHETIC_VERSION, write_synthetic_recola
+
+        name = "recola" if self.synthetic_test_labels else "recola-nolabels"
+        writer = partial(write_synthetic_recola, with_test_labels=self.synthetic_test_labels)
+        return ensure_synthetic(name, writer, seed=self.seed, version=SYNTHETIC_VERSION)
+
+    def load_partition(self, partition: str) -> list[Recording]:
+        """Read ``partition`` (``train``/``dev``/``test``) from :attr:`root`."""
+        return load_recola_recordings(
+            self._resolved_root(), partition, self.feature_names, self.target_names,
+            mode=self.mode, ratings=self.ratings, feature_target=self.feature_target,
+            face_size=self.face_size, crop_box=self.crop_box,
+        )
+
+    def source_files(self, partition: str) -> list[Path]:
+        """Files :meth:`load_partition` reads for ``partition``: per recording its gold standard
+        (absent test files are listed too, so adding them later invalidates the cache), the
+        individual ratings when they are the targets, and the ARFF features or the WAV/MP4
+        media. Turns on the corpus cache (:mod:`datamodules._cache`), which matters most in raw
+        mode: decoded face crops are memory-mapped instead of decoded again on every run."""
+        root = self._resolved_root()
+        files: list[Path] = []
+        for name in recording_names(root, partition):
+            for target in self.target_names:
+                files.append(_gold_path(root, target, name))
+                if self.ratings != "gold":
+                    files.append(_ratings_path(root, target, name))
+            if self.mode == "features":
+                files += [_feature_path(root, f, self.feature_target, name) for f in self.feature_names]
+            else:
+                files.append(_audio_path(root, name))  # also the timeline of unlabelled recordings
+                if "video" in self.feature_names:
+                    files.append(_video_path(root, name))
+        return files
+
+    def write_predictions(
+        self, out_dir: Path, recording: Recording, preds: np.ndarray, target_names: Sequence[str]
+    ) -> None:
+        """Write ``<out_dir>/<target>/<name>.arff`` in the gold-standard format."""
+        write_recola_predictions(out_dir, recording, preds, target_names)
+
+
+def write_recola_predictions(
+    out_dir: str | Path, recording: Recording, preds: np.ndarray, target_names: Sequence[str]
+) -> list[Path]:
+    """Write one recording's ``(T, K)`` predictions as gold-standard ARFF files.
+
+    Each target gets ``<out_dir>/<target>/<name>.arff`` with ``@relation GOLDSTANDARD`` and the
+    attributes ``Instance_name string``, ``frameTime numeric``, ``GoldStandard numeric``.
+
+    Returns:
+        The written files.
+    """
+    target_names = list(target_names)
+    preds = np.asarray(preds, np.float64)
+    if preds.ndim == 1:
+        preds = preds[:, None]
+    if preds.shape != (recording.num_frames, len(target_names)):
+        raise ValueError(
+            f"recording {recording.id}: predictions have shape {preds.shape}, expected "
+            f"({recording.num_frames}, {len(target_names)}) for targets {target_names}"
+        )
+    written = []
+    for k, target in enumerate(target_names):
+        written.append(write_arff(
+            Path(out_dir) / target / f"{recording.id}.arff",
+            "GOLDSTANDARD",
+            [("Instance_name", "string"), ("frameTime", "numeric"), ("GoldStandard", "numeric")],
+            [[recording.id] * recording.num_frames, np.asarray(recording.timestamps), preds[:, k]],
+            float_format=["%.2f", "%.2f", "%.6f"],
+        ))
+    return written
