@@ -1,0 +1,770 @@
+"""SEWA (AVEC 2017 and AVEC 2019 CES releases): corpus reader and datamodule.
+
+Continuous arousal, valence and liking of German (and, in 2019, Hungarian) subjects watching
+adverts and discussing them with a partner over video chat, annotated every 100 ms
+(Ringeval et al., "AVEC 2017: Real-life Depression, and Affect Recognition Workshop and
+Challenge", ACM MM 2017; Ringeval et al., "AVEC 2019 Workshop and Challenge: State-of-Mind,
+Detecting Depression with AI, and Cross-Cultural Affect Recognition", ACM MM 2019).
+
+Layouts read (``release=``)::
+
+    avec2017
+      labels/{Train_01..34,Devel_01..14,Test_01..16}.csv
+          no header, ';', rows  'Train_01';0.000000;arousal;valence;liking   (100 ms)
+          (test labels are not distributed)
+      turns/<name>.csv                 start;end  seconds of the subject's turns
+      transcriptions/<name>.csv        start;end;text   German, one row per turn
+      audio_features_xbow_6s/, video_features_xbow_6s/, text_features_xbow_6s/  (name;time;...)
+    avec2019
+      labels/<Part>_<DE|HU>_<NN>.csv   header name;timestamp;arousal;valence;liking,
+                                        names quoted ('Devel_DE_01'), 100 ms
+      feature folders, e.g. audio_features_egemaps_xbow/, visual_features_xbow/,
+      visual_features_fau/ (name;frameTime;confidence;AU01_r;...;AU45_r) ...
+
+Feature files may or may not have a header and may use ``;`` or ``,``; the first two columns
+are always the recording name and the time in seconds, the rest are features. Every feature
+file is aligned to the label timestamps (``align="nearest"``: the closest feature row, which
+must lie within ``align_tolerance`` seconds; ``"exact"``: every label time must appear).
+Everything that does not fit raises :class:`CorpusFormatError` naming the file, the line and
+the field.
+
+Interlocutor handling (Chen et al. 2017, Fig. 2) uses the subject's turns (``turns/``):
+``"mixed"`` leaves features as they are; ``"purified"`` zeroes the frames outside the subject's
+turns; ``"doubled"`` doubles the dimension: the first half keeps the frames inside the subject's
+turns (zero elsewhere), the second half the frames outside (the interlocutor and pauses; zero
+inside). The strategy applies to the sets in ``interlocutor_features`` (default: every set
+whose name contains ``audio`` or ``text``, i.e. the speech-based sets; video shows the subject
+all the time). It is applied to the raw features, before delay and z-normalisation (so the
+zeroed frames become a constant after normalisation).
+
+Turn-level text features (virtual sets, computed from ``transcriptions/``):
+
+* ``text_bow`` — bag of words per turn over the training vocabulary (lower-cased word
+  tokens of the train partition's transcriptions, German stop words of
+  :data:`GERMAN_STOP_WORDS` removed, words seen fewer than ``bow_min_count`` times dropped),
+  term counts;
+* ``text_emb`` — mean word embedding of the turn's known words, from ``embedding_file``
+  (word2vec/GloVe text format: optional ``<count> <dim>`` header, then ``word v1 ... vD``).
+
+Both are repeated over the frames of their turn and zero elsewhere. For non-temporal
+(turn-level) models, :meth:`SewaDataModule.turn_data` gives one sample per subject turn whose
+label is the Gaussian-weighted mean of the frame labels in the turn: weights
+``exp(-(t - c)² / (2σ²))`` with ``c`` the turn centre and ``σ = turn_sigma × duration``
+(default ``turn_sigma = 0.25``, so the turn spans ±2σ).
+
+No stop-word list for German ships with the packages this project depends on (scikit-learn only
+has English), so :data:`GERMAN_STOP_WORDS` is a short list of the most frequent German function
+words written here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import register_datamodule
+from ._sequence import CorpusFormatError, Recording, SequenceDataModule
+from .synthetic import ensure_synthetic
+from .synthetic.sewa import SYNTHETIC_VERSION, write_synthetic_sewa
+
+__all__ = [
+    "CorpusFormatError",
+    "GERMAN_STOP_WORDS",
+    "INTERLOCUTOR_STRATEGIES",
+    "RELEASES",
+    "SewaDataModule",
+    "align_to_labels",
+    "apply_interlocutor",
+    "bag_of_words",
+    "build_vocabulary",
+    "gaussian_turn_labels",
+    "read_embeddings",
+    "read_feature_file",
+    "read_label_file",
+    "read_prediction_file",
+    "read_transcription",
+    "read_turns",
+    "tokenize",
+    "turns_to_frames",
+]
+
+RELEASES = ("avec2017", "avec2019")
+TARGET_NAMES = ("arousal", "valence", "liking")
+INTERLOCUTOR_STRATEGIES = ("mixed", "purified", "doubled")
+TEXT_SETS = ("text_bow", "text_emb")
+LABEL_STEP = 0.1
+#: Frequent German function words (articles, pronouns, auxiliaries, conjunctions, particles).
+GERMAN_STOP_WORDS = frozenset(
+    """
+    aber alle allem allen aller alles als also am an ander andere anderem anderen anderer anderes
+    auch auf aus bei bin bis bist da damit dann das dass dein deine dem den denn der des dich die
+    dir doch dort du durch ein eine einem einen einer eines er es etwas euch euer für hab habe
+    haben hat hatte hier hin ich ihm ihn ihr ihre im in ist ja jetzt kann kein keine mal man mein
+    meine mich mir mit muss nach nein nicht nichts noch nun nur ob oder ohne schon sehr sein seine
+    sich sie sind so soll über um und uns unser von vor war waren was weil wenn wer wie wir wird
+    wo zu zum zur äh ähm hm mhm okay ok
+    """.split()
+)
+_TOKEN = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+
+# --------------------------------------------------------------------------- low-level readers
+def _read_lines(path: Path, what: str) -> list[str]:
+    if not path.is_file():
+        raise CorpusFormatError(f"{path}: {what} file not found")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        text = path.read_text(encoding="latin-1")
+    return text.splitlines()
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.strip().strip("'\""))
+        return True
+    except ValueError:
+        return False
+
+
+def _sniff(path: Path, first_line: str) -> tuple[str, bool]:
+    """Separator (``;`` or ``,``) and whether the first line is a header."""
+    sep = ";" if first_line.count(";") >= first_line.count(",") else ","
+    fields = first_line.split(sep)
+    if len(fields) < 3:
+        raise CorpusFormatError(
+            f"{path}: line 1 has {len(fields)} field(s); expected name, time and at least one "
+            "value separated by ';' or ','"
+        )
+    return sep, not _is_number(fields[1])
+
+
+def _numeric_table(path: Path, what: str) -> tuple[list[str], list[str], np.ndarray, int]:
+    """Read a ``name;time;values...`` table → (header or [], names, float64 (N, C), first data line)."""
+    lines = _read_lines(path, what)
+    lines_nonblank = [ln for ln in lines if ln.strip()]
+    if not lines_nonblank:
+        raise CorpusFormatError(f"{path}: {what} file is empty")
+    sep, has_header = _sniff(path, lines_nonblank[0])
+    kwargs = dict(sep=sep, header=0 if has_header else None, quotechar="'", skipinitialspace=True,
+                  skip_blank_lines=True, engine="c")
+    try:
+        frame = pd.read_csv(path, dtype={0: str}, **kwargs)
+        if not all(pd.api.types.is_numeric_dtype(d) for d in frame.dtypes.iloc[1:]):
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, **kwargs)
+    except pd.errors.ParserError as err:
+        raise CorpusFormatError(f"{path}: cannot parse {what} file ({sep!r}-separated): {err}") from None
+    header = [str(c).strip() for c in frame.columns] if has_header else []
+    first = 2 if has_header else 1
+    if frame.shape[1] < 3:
+        raise CorpusFormatError(f"{path}: {frame.shape[1]} columns; expected name, time and values")
+    if len(frame) == 0:
+        raise CorpusFormatError(f"{path}: no data rows")
+    names = [str(s).strip().strip("'\"") for s in frame.iloc[:, 0]]
+    raw = frame.iloc[:, 1:]
+    if all(pd.api.types.is_numeric_dtype(d) for d in raw.dtypes):
+        values = raw.to_numpy(np.float64)
+    else:
+        values = raw.apply(lambda c: pd.to_numeric(c.str.strip().str.strip("'\""), errors="coerce")).to_numpy(np.float64)
+    bad = np.argwhere(~np.isfinite(values))
+    if len(bad):
+        row, col = (int(i) for i in bad[0])
+        field = header[col + 1] if header else f"column {col + 2}"
+        raise CorpusFormatError(
+            f"{path}: line {row + first}, field {field!r}: not a finite number: "
+            f"{raw.iloc[row, col]!r}"
+        )
+    return header, names, values, first
+
+
+def read_label_file(
+    path: str | Path, targets: Sequence[str] = TARGET_NAMES
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read one SEWA label file (AVEC 2017 headerless or AVEC 2019 with header).
+
+    Args:
+        path: ``labels/<name>.csv``.
+        targets: the target columns to return, in this order.
+
+    Returns:
+        ``(timestamps float64 (T,), values float32 (T, K))``.
+
+    Raises:
+        CorpusFormatError: wrong number of columns, a non-numeric cell, a name that is not the
+            file's recording, a missing header column, or timestamps that do not increase.
+    """
+    path = Path(path)
+    header, names, values, first = _numeric_table(path, "label")
+    if header:
+        lower = [h.lower() for h in header]
+        missing = [t for t in targets if t not in lower]
+        if missing:
+            raise CorpusFormatError(f"{path}: header (line 1) lacks column(s) {missing}; found {header}")
+        columns = [lower.index(t) - 1 for t in targets]
+    else:
+        if values.shape[1] != 1 + len(TARGET_NAMES):
+            raise CorpusFormatError(
+                f"{path}: line 1 has {values.shape[1] + 1} fields; a headerless SEWA label file has "
+                f"5: name;time;arousal;valence;liking"
+            )
+        columns = [1 + TARGET_NAMES.index(t) for t in targets]
+    wrong = [i for i, n in enumerate(names) if n != path.stem]
+    if wrong:
+        raise CorpusFormatError(
+            f"{path}: line {wrong[0] + first}, field 'name': {names[wrong[0]]!r} is not the file's "
+            f"recording {path.stem!r}"
+        )
+    times = values[:, 0]
+    _check_increasing(path, times, first)
+    return times, values[:, columns].astype(np.float32)
+
+
+def _check_increasing(path: Path, times: np.ndarray, first: int) -> None:
+    bad = np.flatnonzero(np.diff(times) <= 0)
+    if len(bad):
+        row = int(bad[0]) + 1
+        raise CorpusFormatError(
+            f"{path}: line {row + first}, field 'time': {times[row]:g} s does not increase "
+            f"(previous row has {times[row - 1]:g} s)"
+        )
+
+
+def read_feature_file(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read one feature file: header or not, ``;`` or ``,``, name and time first.
+
+    Returns:
+        ``(timestamps float64 (N,), features float32 (N, D))``.
+    """
+    path = Path(path)
+    _, _, values, first = _numeric_table(path, "feature")
+    _check_increasing(path, values[:, 0], first)
+    return values[:, 0], values[:, 1:].astype(np.float32)
+
+
+def align_to_labels(
+    path: str | Path,
+    feature_times: np.ndarray,
+    features: np.ndarray,
+    label_times: np.ndarray,
+    mode: str = "nearest",
+    tolerance: float = LABEL_STEP,
+) -> np.ndarray:
+    """Rows of ``features`` at the label timestamps.
+
+    Args:
+        path: the feature file (for messages).
+        feature_times: ``(N,)`` seconds, increasing.
+        features: ``(N, D)``.
+        label_times: ``(T,)`` seconds.
+        mode: ``"nearest"`` (closest row within ``tolerance`` seconds) or ``"exact"`` (equal
+            to 1 µs).
+        tolerance: largest allowed distance in seconds for ``"nearest"``.
+
+    Raises:
+        CorpusFormatError: naming the file and the first label time that cannot be aligned.
+    """
+    if mode not in ("nearest", "exact"):
+        raise ValueError(f"align must be 'nearest' or 'exact', got {mode!r}")
+    idx = np.clip(np.searchsorted(feature_times, label_times), 1, len(feature_times) - 1) if len(feature_times) > 1 \
+        else np.zeros(len(label_times), int)
+    if len(feature_times) > 1:
+        left = idx - 1
+        closer_left = np.abs(label_times - feature_times[left]) <= np.abs(feature_times[idx] - label_times)
+        idx = np.where(closer_left, left, idx)
+    dist = np.abs(feature_times[idx] - label_times)
+    limit = 1e-6 if mode == "exact" else tolerance + 1e-6
+    bad = np.flatnonzero(dist > limit)
+    if len(bad):
+        t = float(label_times[bad[0]])
+        raise CorpusFormatError(
+            f"{path}: cannot align to label time {t:.3f} s ({mode}): the nearest feature row is at "
+            f"{float(feature_times[idx[bad[0]]]):.3f} s ({len(bad)} label frame(s) affected; feature "
+            f"rows span {feature_times[0]:.3f}–{feature_times[-1]:.3f} s)"
+        )
+    return features[idx]
+
+
+def read_turns(path: str | Path) -> np.ndarray:
+    """``turns/<name>.csv`` → ``(n, 2)`` float64 ``[start, end)`` seconds of the subject's turns."""
+    path = Path(path)
+    rows = []
+    for i, line in enumerate(_read_lines(path, "turn"), start=1):
+        if not line.strip():
+            continue
+        fields = re.split(r"[;,]", line.strip())
+        if len(fields) < 2 or not (_is_number(fields[0]) and _is_number(fields[1])):
+            if i == 1 and len(fields) >= 2:
+                continue  # header
+            raise CorpusFormatError(f"{path}: line {i}: expected 'start;end' in seconds, got {line!r}")
+        start, end = float(fields[0]), float(fields[1])
+        if end < start:
+            raise CorpusFormatError(f"{path}: line {i}, field 'end': {end:g} s is before start {start:g} s")
+        rows.append((start, end))
+    return np.asarray(rows, np.float64).reshape(-1, 2)
+
+
+def read_transcription(path: str | Path) -> list[tuple[float, float, str]]:
+    """``transcriptions/<name>.csv`` → ``[(start, end, text), ...]`` (text may contain ``;``)."""
+    path = Path(path)
+    rows = []
+    for i, line in enumerate(_read_lines(path, "transcription"), start=1):
+        if not line.strip():
+            continue
+        sep = ";" if line.count(";") >= 2 or "," not in line else ","
+        fields = line.split(sep, 2)
+        if len(fields) < 2 or not (_is_number(fields[0]) and _is_number(fields[1])):
+            if i == 1:
+                continue  # header
+            raise CorpusFormatError(f"{path}: line {i}: expected 'start;end;text', got {line!r}")
+        text = fields[2].strip().strip('"') if len(fields) > 2 else ""
+        rows.append((float(fields[0]), float(fields[1]), text))
+    return rows
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased word tokens (letters only, umlauts kept)."""
+    return [t.lower() for t in _TOKEN.findall(text)]
+
+
+def build_vocabulary(texts: Sequence[str], min_count: int = 1,
+                     stop_words: frozenset[str] = GERMAN_STOP_WORDS) -> list[str]:
+    """Sorted vocabulary of the words in ``texts`` seen at least ``min_count`` times, minus stop words."""
+    counts = Counter(w for text in texts for w in tokenize(text) if w not in stop_words)
+    return sorted(w for w, c in counts.items() if c >= min_count)
+
+
+def bag_of_words(text: str, vocabulary: Sequence[str]) -> np.ndarray:
+    """Term counts of ``text`` over ``vocabulary`` (unknown words and stop words are ignored)."""
+    index = {w: i for i, w in enumerate(vocabulary)}
+    out = np.zeros(len(vocabulary), np.float32)
+    for w in tokenize(text):
+        if w in index:
+            out[index[w]] += 1
+    return out
+
+
+def read_embeddings(path: str | Path) -> dict[str, np.ndarray]:
+    """Word vectors from a word2vec/GloVe text file (optional ``count dim`` header line)."""
+    path = Path(path)
+    vectors: dict[str, np.ndarray] = {}
+    dim = None
+    for i, line in enumerate(_read_lines(path, "embedding"), start=1):
+        parts = line.rstrip().split(" ")
+        if i == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
+            continue
+        if len(parts) < 2:
+            continue
+        try:
+            vec = np.asarray([float(p) for p in parts[1:]], np.float32)
+        except ValueError:
+            raise CorpusFormatError(f"{path}: line {i}: non-numeric vector value for word {parts[0]!r}") from None
+        if dim is None:
+            dim = len(vec)
+        elif len(vec) != dim:
+            raise CorpusFormatError(f"{path}: line {i}: {len(vec)} values for {parts[0]!r}, earlier lines have {dim}")
+        vectors[parts[0].lower()] = vec
+    if not vectors:
+        raise CorpusFormatError(f"{path}: no word vectors")
+    return vectors
+
+
+def turn_frames(times: np.ndarray, start: float, end: float) -> tuple[int, int]:
+    """Label frames ``[lo, hi)`` whose time lies in ``[start, end)`` (1 ms slack)."""
+    lo = int(np.searchsorted(times, start - 1e-3, side="left"))
+    hi = int(np.searchsorted(times, end - 1e-3, side="left"))
+    return lo, max(hi, lo)
+
+
+def inside_turns(times: np.ndarray, turns: np.ndarray) -> np.ndarray:
+    """``(T,)`` bool: frame time inside one of the ``[start, end)`` turns."""
+    inside = np.zeros(len(times), bool)
+    for start, end in turns:
+        lo, hi = turn_frames(times, start, end)
+        inside[lo:hi] = True
+    return inside
+
+
+def apply_interlocutor(x: np.ndarray, inside: np.ndarray, strategy: str) -> np.ndarray:
+    """Apply an interlocutor strategy (see module docstring) to ``(T, D)`` features."""
+    if strategy == "mixed":
+        return x
+    keep = inside[:, None].astype(x.dtype)
+    if strategy == "purified":
+        return x * keep
+    if strategy == "doubled":
+        return np.concatenate([x * keep, x * (1 - keep)], axis=1)
+    raise ValueError(f"interlocutor must be one of {INTERLOCUTOR_STRATEGIES}, got {strategy!r}")
+
+
+def gaussian_turn_labels(
+    times: np.ndarray, targets: np.ndarray, start: float, end: float, sigma: float = 0.25
+) -> np.ndarray:
+    """Gaussian-weighted mean of the frame labels in ``[start, end)``.
+
+    Weights ``exp(-(t - c)² / (2 s²))``, ``c = (start + end) / 2``, ``s = sigma × (end - start)``.
+    A turn without frames takes the nearest frame's label.
+    """
+    lo, hi = turn_frames(times, start, end)
+    if hi <= lo:
+        k = int(np.clip(np.searchsorted(times, (start + end) / 2), 0, len(times) - 1))
+        return targets[k].astype(np.float64)
+    t = times[lo:hi]
+    s = max(sigma * (end - start), 1e-6)
+    w = np.exp(-((t - (start + end) / 2) ** 2) / (2 * s**2))
+    return (w[:, None] * targets[lo:hi]).sum(0) / w.sum()
+
+
+def turns_to_frames(spans: np.ndarray, preds: np.ndarray, num_frames: int) -> np.ndarray:
+    """Turn-level predictions ``(n, K)`` → frame level ``(T, K)``.
+
+    Frames inside a turn get the turn's prediction; frames between turns are interpolated
+    linearly between the neighbouring turn centres (held constant beyond the first/last turn).
+    """
+    preds = np.asarray(preds, np.float64)
+    out = np.zeros((num_frames, preds.shape[1]))
+    if len(spans) == 0:
+        return out
+    centres = (spans[:, 0] + spans[:, 1] - 1) / 2.0
+    frames = np.arange(num_frames)
+    for k in range(preds.shape[1]):
+        out[:, k] = np.interp(frames, centres, preds[:, k])
+    for (lo, hi), p in zip(spans, preds):
+        out[lo:hi] = p
+    return out
+
+
+def read_prediction_file(path: str | Path, target_names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Read a prediction file written by :meth:`SewaDataModule.write_predictions`.
+
+    Returns:
+        ``(timestamps (T,), values float32 (T, K))`` with columns in ``target_names`` order.
+    """
+    path = Path(path)
+    header, _, values, _ = _numeric_table(path, "prediction")
+    if header:
+        lower = [h.lower() for h in header]
+        missing = [t for t in target_names if t not in lower]
+        if missing:
+            raise CorpusFormatError(f"{path}: header (line 1) lacks column(s) {missing}; found {header}")
+        cols = [lower.index(t) - 1 for t in target_names]
+    else:
+        if values.shape[1] - 1 != len(target_names):
+            raise CorpusFormatError(
+                f"{path}: {values.shape[1] - 1} value columns, expected {len(target_names)} "
+                f"({list(target_names)})"
+            )
+        cols = list(range(1, 1 + len(target_names)))
+    return values[:, 0], values[:, cols].astype(np.float32)
+
+
+# --------------------------------------------------------------------------- datamodule
+@register_datamodule("sewa")
+class SewaDataModule(SequenceDataModule):
+    """SEWA arousal/valence/liking at 100 ms, AVEC 2017 or AVEC 2019 (CES) release.
+
+    Stage partitions map to the corpus's ``Train``/``Devel``/``Test`` (AVEC 2019: the recordings
+    of those partitions for the chosen ``cultures``). Without ``root`` the synthetic corpus of
+    the chosen release is used (cached per release and seed).
+
+    Args:
+        root: corpus folder, or ``None`` for the synthetic corpus.
+        release: ``"avec2017"`` or ``"avec2019"``.
+        features: feature folder names (e.g. ``audio_features_xbow_6s``) and/or the turn-level
+            text sets ``text_bow`` / ``text_emb``; concatenated per frame in this order.
+        targets: any of ``arousal``, ``valence``, ``liking``.
+        cultures: AVEC 2019 only: ``["DE"]``, ``["HU"]`` or both.
+        align: ``"nearest"`` or ``"exact"`` alignment of feature rows to label times.
+        align_tolerance: largest distance (s) between a label time and its nearest feature row.
+        interlocutor: ``"mixed"``, ``"purified"`` or ``"doubled"`` (needs ``turns/``).
+        interlocutor_features: sets the strategy applies to; default: names containing
+            ``audio`` or ``text``.
+        bow_min_count: least count in the train transcriptions for a word to enter the
+            ``text_bow`` vocabulary.
+        embedding_file: word vectors for ``text_emb``.
+        turn_sigma: σ of the Gaussian turn-label weights, as a fraction of the turn duration.
+        with_test_labels: synthetic corpus only: write test labels (default true).
+        **kwargs: :class:`~datamodules._sequence.SequenceDataModule` arguments (``win_len``,
+            ``hop_len``, ``batch_size``, ``label_shift``, ``feature_delay``, ``seed``, ...).
+    """
+
+    corpus_name = "sewa"
+    label_step = LABEL_STEP
+    partitions = {"train": "Train", "val": "Devel", "test": "Test"}
+    available_targets = TARGET_NAMES
+
+    def __init__(
+        self,
+        root: str | Path | None = None,
+        release: str = "avec2017",
+        features: Sequence[str] = ("audio_features_xbow_6s",),
+        targets: Sequence[str] = TARGET_NAMES,
+        cultures: Sequence[str] = ("DE", "HU"),
+        align: str = "nearest",
+        align_tolerance: float = LABEL_STEP,
+        interlocutor: str = "mixed",
+        interlocutor_features: Sequence[str] | None = None,
+        bow_min_count: int = 1,
+        embedding_file: str | Path | None = None,
+        turn_sigma: float = 0.25,
+        with_test_labels: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        if release not in RELEASES:
+            raise ValueError(f"release must be one of {RELEASES}, got {release!r}")
+        if interlocutor not in INTERLOCUTOR_STRATEGIES:
+            raise ValueError(f"interlocutor must be one of {INTERLOCUTOR_STRATEGIES}, got {interlocutor!r}")
+        if align not in ("nearest", "exact"):
+            raise ValueError(f"align must be 'nearest' or 'exact', got {align!r}")
+        bad = [c for c in cultures if c not in ("DE", "HU")]
+        if bad or not cultures:
+            raise ValueError(f"cultures must be a non-empty subset of ['DE', 'HU'], got {list(cultures)}")
+        super().__init__(root=root, features=features, targets=targets, **kwargs)
+        self.release = release
+        self.cultures = list(cultures)
+        self.align, self.align_tolerance = align, float(align_tolerance)
+        self.interlocutor = interlocutor
+        self.interlocutor_features = (
+            [n for n in self.feature_names if "audio" in n or "text" in n]
+            if interlocutor_features is None else list(interlocutor_features)
+        )
+        unknown = set(self.interlocutor_features) - set(self.feature_names)
+        if unknown:
+            raise ValueError(f"interlocutor_features names {sorted(unknown)}, not among features {self.feature_names}")
+        if "text_emb" in self.feature_names and embedding_file is None:
+            raise ValueError("feature 'text_emb' needs embedding_file=<word2vec/GloVe text file>")
+        self.bow_min_count = int(bow_min_count)
+        self.embedding_file = Path(embedding_file) if embedding_file is not None else None
+        self.turn_sigma = float(turn_sigma)
+        self.with_test_labels = bool(with_test_labels)
+        self._vocabulary: list[str] | None = None
+        self._embeddings: dict[str, np.ndarray] | None = None
+        self._turns: dict[str, dict[str, Any]] = {}
+
+    # ------------------------------------------------------------------ hooks
+    def default_root(self) -> Path:
+        """The cached synthetic corpus of this release and seed (written on first use)."""
+        labels = "" if self.with_test_labels else "-notestlabels"
+
+        def writer(out_dir: Path, seed: int) -> Path:
+            return write_synthetic_sewa(out_dir, seed=seed, release=self.release,
+                                        with_test_labels=self.with_test_labels)
+
+        return ensure_synthetic(f"sewa-{self.release}{labels}", writer, seed=self.seed,
+                                version=SYNTHETIC_VERSION)
+
+    def _names(self, partition: str) -> list[str]:
+        root = self._resolved_root()
+        if self.release == "avec2017":
+            pattern = re.compile(rf"^{partition}_\d+$")
+        else:
+            pattern = re.compile(rf"^{partition}_({'|'.join(self.cultures)})_\d+$")
+        folders = [root / "labels"] + [root / f for f in self.feature_names if f not in TEXT_SETS]
+        if any(f in TEXT_SETS for f in self.feature_names):
+            folders.append(root / "transcriptions")
+        names: set[str] = set()
+        for folder in folders:
+            if folder.is_dir():
+                names.update(p.stem for p in folder.glob("*.csv") if pattern.match(p.stem))
+        for name in self.feature_names:
+            if name not in TEXT_SETS and not (root / name).is_dir():
+                raise CorpusFormatError(f"{root / name}: feature folder not found (feature set {name!r})")
+        return sorted(names)
+
+    def load_partition(self, partition: str) -> list[Recording]:
+        """Read ``Train``/``Devel``/``Test`` recordings of :attr:`root`."""
+        root = self._resolved_root()
+        allow_missing = partition == "Test"
+        recordings = []
+        for name in self._names(partition):
+            label_file = root / "labels" / f"{name}.csv"
+            if label_file.is_file():
+                times, targets = read_label_file(label_file, self.target_names)
+            elif allow_missing:
+                times, targets = self._timeline_without_labels(name), None
+            else:
+                raise CorpusFormatError(f"{label_file}: label file not found (recording {name})")
+            features = {n: self._read_set(name, n, times) for n in self.feature_names}
+            if self.interlocutor != "mixed" and self.interlocutor_features:
+                inside = inside_turns(times, self._subject_turns(name))
+                for n in self.interlocutor_features:
+                    features[n] = apply_interlocutor(features[n], inside, self.interlocutor)
+            recordings.append(Recording(id=name, features=features, timestamps=times, targets=targets))
+        return recordings
+
+    def source_files(self, partition: str) -> list[Path]:
+        """Files :meth:`load_partition` reads for ``partition``, which turns on the corpus cache
+        (:mod:`datamodules._cache`): per recording its label file (listed even when absent, so a
+        later release of test labels invalidates the cache), its feature files, its turn file
+        (interlocutor strategies) and transcription (text sets); for ``text_bow`` also every
+        train transcription (the vocabulary) and for ``text_emb`` the embedding file."""
+        root = self._resolved_root()
+        text = [n for n in self.feature_names if n in TEXT_SETS]
+        files: list[Path] = []
+        for name in self._names(partition):
+            files.append(root / "labels" / f"{name}.csv")
+            files += [root / n / f"{name}.csv" for n in self.feature_names if n not in TEXT_SETS]
+            if self.interlocutor != "mixed" and self.interlocutor_features:
+                files.append(root / "turns" / f"{name}.csv")
+            if text:
+                files.append(root / "transcriptions" / f"{name}.csv")
+        if "text_bow" in text:
+            files += [root / "transcriptions" / f"{name}.csv" for name in self._names("Train")]
+        if "text_emb" in text and self.embedding_file is not None:
+            files.append(self.embedding_file)
+        return files
+
+    def _timeline_without_labels(self, name: str) -> np.ndarray:
+        root = self._resolved_root()
+        for n in self.feature_names:
+            if n not in TEXT_SETS:
+                times, _ = read_feature_file(root / n / f"{name}.csv")
+                return np.round(np.arange(0.0, times[-1] + 1e-9, LABEL_STEP), 6)
+        end = max(e for _, e, _ in read_transcription(root / "transcriptions" / f"{name}.csv"))
+        return np.round(np.arange(0.0, end + 1e-9, LABEL_STEP), 6)
+
+    def _subject_turns(self, name: str) -> np.ndarray:
+        path = self._resolved_root() / "turns" / f"{name}.csv"
+        if not path.is_file():
+            raise CorpusFormatError(
+                f"{path}: turn file not found; interlocutor={self.interlocutor!r} and turn-level "
+                f"data need the subject's turns (the AVEC 2017 layout has turns/)"
+            )
+        return read_turns(path)
+
+    def _read_set(self, name: str, feature: str, times: np.ndarray) -> np.ndarray:
+        root = self._resolved_root()
+        if feature in TEXT_SETS:
+            return self._text_features(name, feature, times)
+        path = root / feature / f"{name}.csv"
+        if not path.is_file():
+            raise CorpusFormatError(f"{path}: feature file not found (feature set {feature!r}, recording {name})")
+        ftimes, values = read_feature_file(path)
+        return align_to_labels(path, ftimes, values, times, self.align, self.align_tolerance)
+
+    # ------------------------------------------------------------------ text
+    def vocabulary(self) -> list[str]:
+        """The ``text_bow`` vocabulary, from the train partition's transcriptions only."""
+        if self._vocabulary is None:
+            root = self._resolved_root()
+            texts = [t for name in self._names("Train")
+                     for _, _, t in read_transcription(root / "transcriptions" / f"{name}.csv")]
+            self._vocabulary = build_vocabulary(texts, self.bow_min_count)
+            if not self._vocabulary:
+                raise CorpusFormatError(f"{root / 'transcriptions'}: no words in the train transcriptions")
+        return self._vocabulary
+
+    def _turn_vectors(self, name: str, feature: str) -> tuple[list[tuple[float, float, str]], np.ndarray]:
+        rows = read_transcription(self._resolved_root() / "transcriptions" / f"{name}.csv")
+        if feature == "text_bow":
+            vocab = self.vocabulary()
+            vectors = [bag_of_words(t, vocab) for _, _, t in rows]
+            dim = len(vocab)
+        else:
+            if self._embeddings is None:
+                self._embeddings = read_embeddings(self.embedding_file)
+            dim = len(next(iter(self._embeddings.values())))
+            vectors = []
+            for _, _, text in rows:
+                known = [self._embeddings[w] for w in tokenize(text) if w in self._embeddings]
+                vectors.append(np.mean(known, 0) if known else np.zeros(dim, np.float32))
+        return rows, np.asarray(vectors, np.float32).reshape(len(rows), dim)
+
+    def _text_features(self, name: str, feature: str, times: np.ndarray) -> np.ndarray:
+        rows, vectors = self._turn_vectors(name, feature)
+        out = np.zeros((len(times), vectors.shape[1]), np.float32)
+        for (start, end, _), v in zip(rows, vectors):
+            lo, hi = turn_frames(times, start, end)
+            out[lo:hi] = v
+        return out
+
+    # ------------------------------------------------------------------ turn level
+    def turn_data(self, stage_partition: str) -> list[dict[str, Any]]:
+        """One sample per subject turn, for non-temporal models (e.g. Chen et al.'s SVR).
+
+        Turns are the transcription rows whose centre lies in one of the subject's turns (all
+        transcription rows when there is no ``turns/`` folder; the ``turns/`` rows when there are
+        no transcriptions). A turn's features are the mean of the prepared (delayed,
+        normalised) frame features over its frames; its label is :func:`gaussian_turn_labels`.
+
+        Returns:
+            Per recording ``{"id", "spans": (n, 2) int frame [lo, hi), "features": (n, D),
+            "targets": (n, K) or None, "num_frames"}``, turns in time order.
+        """
+        out = []
+        root = self._resolved_root()
+        for rec in self.recordings(stage_partition):
+            trans_path = root / "transcriptions" / f"{rec.id}.csv"
+            turn_path = root / "turns" / f"{rec.id}.csv"
+            if trans_path.is_file():
+                rows = [(s, e) for s, e, _ in read_transcription(trans_path)]
+                if turn_path.is_file():
+                    subject = read_turns(turn_path)
+                    rows = [(s, e) for s, e in rows
+                            if np.any((subject[:, 0] <= (s + e) / 2) & ((s + e) / 2 < subject[:, 1]))]
+            elif turn_path.is_file():
+                rows = [tuple(r) for r in read_turns(turn_path)]
+            else:
+                raise CorpusFormatError(f"{root}: recording {rec.id} has neither transcriptions/ nor turns/")
+            x = np.concatenate([rec.features[n].reshape(rec.num_frames, -1) for n in self.feature_names], 1)
+            spans, feats, labels = [], [], []
+            for start, end in rows:
+                lo, hi = turn_frames(rec.timestamps, start, end)
+                if hi <= lo:
+                    continue
+                spans.append((lo, hi))
+                feats.append(x[lo:hi].mean(0))
+                if rec.targets is not None:
+                    labels.append(gaussian_turn_labels(rec.timestamps, rec.targets, start, end, self.turn_sigma))
+            out.append({
+                "id": rec.id,
+                "spans": np.asarray(spans, np.int64).reshape(-1, 2),
+                "features": np.asarray(feats, np.float32).reshape(len(spans), x.shape[1]),
+                "targets": None if rec.targets is None else np.asarray(labels, np.float32).reshape(len(spans), -1),
+                "num_frames": rec.num_frames,
+            })
+        return out
+
+    # ------------------------------------------------------------------ predictions
+    def write_predictions(
+        self, out_dir: Path, recording: Recording, preds: np.ndarray, target_names: Sequence[str]
+    ) -> None:
+        """Write ``<out_dir>/<name>.csv``: ``'name';time;<one column per target>``, ``;``-separated.
+
+        AVEC 2017: no header (as the label files); AVEC 2019: header ``name;timestamp;<targets>``.
+        """
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        preds = np.asarray(preds, np.float64).reshape(recording.num_frames, -1)
+        lines = [] if self.release == "avec2017" else [";".join(["name", "timestamp", *target_names])]
+        for t, row in zip(recording.timestamps, preds):
+            lines.append(";".join([f"'{recording.id}'", f"{t:.6f}", *(f"{v:.6f}" for v in row)]))
+        (out_dir / f"{recording.id}.csv").write_text("\n".join(lines) + "\n")
+
+    def read_predictions(self, folder: Path, recording: Recording, target_names: Sequence[str]) -> np.ndarray:
+        """Read back ``<folder>/<name>.csv`` written by :meth:`write_predictions` → ``(T, K)``.
+
+        Raises:
+            CorpusFormatError: missing file, or rows that are not the recording's label frames.
+        """
+        path = Path(folder) / f"{recording.id}.csv"
+        if not path.is_file():
+            raise CorpusFormatError(f"{path}: prediction file not found (recording {recording.id})")
+        times, values = read_prediction_file(path, target_names)
+        if len(times) != recording.num_frames or np.max(np.abs(times - recording.timestamps)) > 1e-3:
+            raise CorpusFormatError(
+                f"{path}: {len(times)} rows do not match the {recording.num_frames} label frames of "
+                f"recording {recording.id}"
+            )
+        return values
+
+    def data_spec(self) -> dict[str, Any]:
+        """Base spec plus the release, interlocutor strategy and text vocabulary."""
+        spec = super().data_spec()
+        spec.update(release=self.release, interlocutor=self.interlocutor,
+                    interlocutor_features=list(self.interlocutor_features))
+        return spec

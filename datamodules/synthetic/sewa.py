@@ -1,0 +1,356 @@
+"""Synthetic SEWA corpus in the layout of the AVEC 2017 or the AVEC 2019 (CES) release.
+
+NOT real data: a small, deterministic corpus for testing code and recipes. It reproduces the
+file layouts and quirks the reader must handle and carries a learnable signal:
+
+* **dyadic conversations** — subject and interlocutor alternate turns of 2–6 s (with short
+  pauses); ``turns/<name>.csv`` lists the subject's turns (AVEC 2017 layout only).
+* **labels** — arousal, valence and liking of the subject: smooth random trajectories in
+  about ``[-0.8, 0.8]`` every 100 ms; liking varies slowly. Labels lag the signal by
+  :data:`DELAY_FRAMES` frames (annotation delay).
+* **audio features** (``audio_features_xbow_6s`` / ``audio_features_egemaps*``) — during the
+  subject's turns they carry the *subject's* arousal (and some valence) through a noisy,
+  partly non-linear mapping; during the interlocutor's turns they carry the *interlocutor's*
+  own, unrelated arousal/valence through the same mapping (so a model that cannot tell the
+  speakers apart is misled: "purified"/"doubled" interlocutor handling helps); pauses are
+  noise. Half of the dimensions are distractors.
+* **video features** (``video_features_xbow_6s`` / ``visual_features_*``) — the subject's face,
+  all the time: valence (and some arousal). FAU files carry 17 action-unit intensities
+  (AU12/AU06 up with valence, AU04 down, AU25/AU26 with arousal while speaking).
+* **transcriptions** (AVEC 2017) — German words per turn; in the subject's turns positive
+  words (``toll``, ``super``, ...) appear when liking is high and negative ones (``langweilig``,
+  ``schlecht``, ...) when it is low; the interlocutor uses them at random. The text xbow
+  features count recent positive/negative words of both speakers.
+* xbow-like features are non-negative and smoothed over 2 s windows (the real ones over 6 s).
+
+Media files (``audio/*.wav``, ``video/*.avi``) are not written: no model of this project reads
+them for SEWA, and they would make the corpus large.
+
+Quirks of the AVEC 2019 layout reproduced: label files with a header and quoted names,
+feature files with and without header, with ``;`` and with ``,``, FAU at 25 fps (aligned to
+the 100 ms labels by nearest timestamp).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+__all__ = [
+    "SYNTHETIC_VERSION",
+    "RELEASES",
+    "DELAY_FRAMES",
+    "FAU_NAMES",
+    "POSITIVE_WORDS",
+    "NEGATIVE_WORDS",
+    "write_synthetic_sewa",
+]
+
+SYNTHETIC_VERSION = "1"
+RELEASES = ("avec2017", "avec2019")
+LABEL_STEP = 0.1
+DELAY_FRAMES = 2
+FAU_NAMES = tuple(
+    f"AU{n:02d}_r" for n in (1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 17, 20, 23, 25, 26, 45)
+)
+POSITIVE_WORDS = ("toll", "super", "gut", "schön", "lustig", "gefällt", "klasse", "prima")
+NEGATIVE_WORDS = ("schlecht", "langweilig", "blöd", "nervig", "schrecklich", "doof", "furchtbar")
+NEUTRAL_WORDS = ("werbung", "auto", "video", "produkt", "mann", "frau", "musik", "ende",
+                 "anfang", "idee", "film", "farbe", "preis", "szene")
+STOP_WORDS_USED = ("und", "die", "der", "das", "ich", "ist", "nicht", "es", "ja", "also",
+                   "war", "mit", "auch", "so", "aber")
+DEFAULT_COUNTS = {
+    "avec2017": {"Train": 6, "Devel": 3, "Test": 3},
+    "avec2019": {"Train_DE": 3, "Train_HU": 3, "Devel_DE": 2, "Devel_HU": 2, "Test_DE": 2,
+                 "Test_HU": 2},
+}
+XBOW_DIMS = {"audio": 48, "video": 32, "text": 24}
+EGEMAPS_DIM = 23
+
+
+def _rng(seed: int, *keys: int | str) -> np.random.Generator:
+    ints = [int(seed)] + [k if isinstance(k, int) else sum(ord(c) * 31**i for i, c in enumerate(k)) % 2**31
+                          for k in keys]
+    return np.random.default_rng(ints)
+
+
+def _smooth(x: np.ndarray, width: int) -> np.ndarray:
+    """Moving average along axis 0 with edge padding (same length)."""
+    if width <= 1:
+        return x
+    pad_l, pad_r = width // 2, width - 1 - width // 2
+    padded = np.concatenate([np.repeat(x[:1], pad_l, 0), x, np.repeat(x[-1:], pad_r, 0)])
+    csum = np.cumsum(padded, axis=0)
+    csum = np.concatenate([np.zeros((1,) + x.shape[1:]), csum])
+    return (csum[width:] - csum[:-width]) / width
+
+
+def _trajectory(rng: np.random.Generator, n: int, slow: bool = False) -> np.ndarray:
+    t = np.arange(n) * LABEL_STEP
+    periods = rng.uniform(20, 80, 3) if slow else rng.uniform(6, 40, 3)
+    s = sum(rng.uniform(0.4, 1.0) * np.sin(2 * np.pi * t / p + rng.uniform(0, 2 * np.pi))
+            for p in periods)
+    s = s + 0.5 * _smooth(rng.normal(size=n), 30) * 3
+    s = (s - s.mean()) / (s.std() + 1e-9)
+    return 0.8 * np.tanh(0.8 * s + rng.uniform(-0.3, 0.3))
+
+
+@dataclass
+class _Session:
+    name: str
+    n: int
+    subject: np.ndarray  # (n + DELAY, 3) arousal, valence, liking (signal time)
+    interlocutor: np.ndarray  # (n + DELAY, 2)
+    turns: list[tuple[float, float, str]]  # (start, end, "S"|"I")
+    culture: str
+
+
+def _session(seed: int, name: str, index: int, culture: str) -> _Session:
+    rng = _rng(seed, "session", index)
+    n = int(rng.integers(600, 901))
+    m = n + DELAY_FRAMES
+    subject = np.stack([_trajectory(rng, m), _trajectory(rng, m), _trajectory(rng, m, slow=True)], 1)
+    interlocutor = np.stack([_trajectory(rng, m), _trajectory(rng, m)], 1)
+    turns, t, speaker = [], float(rng.uniform(0.0, 1.0)), "S" if rng.random() < 0.5 else "I"
+    duration = n * LABEL_STEP
+    while t < duration - 1.0:
+        end = min(t + float(rng.uniform(2.0, 6.0)), duration - 0.1)
+        turns.append((round(t, 1), round(end, 1), speaker))
+        t = end + float(rng.uniform(0.0, 0.6))
+        speaker = "I" if speaker == "S" else "S"
+    return _Session(name, n, subject, interlocutor, turns, culture)
+
+
+def _speaker_masks(s: _Session) -> tuple[np.ndarray, np.ndarray]:
+    """Per signal frame (n + DELAY): subject speaking, interlocutor speaking."""
+    m = s.n + DELAY_FRAMES
+    time = (np.arange(m) - DELAY_FRAMES) * LABEL_STEP  # signal frame k is label time k - DELAY
+    subj, inter = np.zeros(m, bool), np.zeros(m, bool)
+    for start, end, who in s.turns:
+        inside = (time >= start) & (time < end)
+        (subj if who == "S" else inter)[inside] = True
+    return subj, inter
+
+
+def _mapping(seed: int, name: str, dim: int, n_in: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = _rng(seed, "mapping", name)
+    informative = np.sort(rng.permutation(dim)[: dim // 2])
+    weights = rng.normal(size=(n_in, len(informative)))
+    weights /= np.linalg.norm(weights, axis=0, keepdims=True)
+    return informative, weights
+
+
+def _xbow(seed: int, s: _Session, index: int, name: str, dim: int, drive: np.ndarray,
+          active: np.ndarray, width: int = 20, offset: float = 0.0, noise: float = 0.6) -> np.ndarray:
+    """Non-negative, smoothed features: informative dims driven by ``drive`` where ``active``."""
+    rng = _rng(seed, "features", name, index)
+    informative, weights = _mapping(seed, name, dim, drive.shape[1])
+    m = len(drive)
+    x = noise * rng.normal(size=(m, dim)) + 0.3 * _smooth(rng.normal(size=(m, dim)), 200) * np.sqrt(200)
+    sig = (drive @ weights) * active[:, None]
+    x[:, informative] += 2.0 * sig
+    x = np.log1p(np.exp(_smooth(x, width) * 1.5 + offset))  # softplus: non-negative "counts"
+    return x[DELAY_FRAMES:]  # signal frame j is time (j - DELAY) * step
+
+
+def _basis(v: np.ndarray) -> np.ndarray:
+    a, val = v[:, 0], v[:, 1]
+    return np.stack([a, np.tanh(2 * a), a**2 - 0.2, 0.4 * val, a * val], 1)
+
+
+def _words(rng: np.random.Generator, n_words: int, liking: float | None) -> list[str]:
+    words = []
+    for _ in range(n_words):
+        r = rng.random()
+        if r < 0.5:
+            positive = rng.random() < (1 / (1 + np.exp(-10 * liking)) if liking is not None else 0.5)
+            pool = POSITIVE_WORDS if positive else NEGATIVE_WORDS
+        elif r < 0.75:
+            pool = NEUTRAL_WORDS
+        else:
+            pool = STOP_WORDS_USED
+        words.append(pool[int(rng.integers(len(pool)))])
+    return words
+
+
+def _transcript(seed: int, s: _Session, index: int) -> list[tuple[float, float, str]]:
+    rng = _rng(seed, "words", index)
+    rows = []
+    for start, end, who in s.turns:
+        lo, hi = int(start / LABEL_STEP) + DELAY_FRAMES, int(end / LABEL_STEP) + DELAY_FRAMES
+        liking = float(s.subject[lo:max(hi, lo + 1), 2].mean()) if who == "S" else None
+        n_words = max(1, int(rng.poisson(1.6 * (end - start))))
+        rows.append((start, end, " ".join(_words(rng, n_words, liking))))
+    return rows
+
+
+def _word_rates(s: _Session, transcript: list[tuple[float, float, str]]) -> np.ndarray:
+    """(n + DELAY, 2) positive/negative words per second of the ongoing turns."""
+    m = s.n + DELAY_FRAMES
+    time = (np.arange(m) - DELAY_FRAMES) * LABEL_STEP
+    rates = np.zeros((m, 2))
+    for start, end, text in transcript:
+        words = text.split()
+        inside = (time >= start) & (time < end)
+        dur = max(end - start, 0.1)
+        rates[inside, 0] += sum(w in POSITIVE_WORDS for w in words) / dur
+        rates[inside, 1] += sum(w in NEGATIVE_WORDS for w in words) / dur
+    return rates
+
+
+# --------------------------------------------------------------------------- formatting
+def _fmt(x: float) -> str:
+    return f"{x:.6f}"
+
+
+def _table(names: str, times: np.ndarray, values: np.ndarray, sep: str, header: Sequence[str] | None,
+           quote: bool = True, decimals: int = 6) -> str:
+    buf = io.StringIO()
+    if header is not None:
+        buf.write(sep.join(header) + "\n")
+    name = f"'{names}'" if quote else names
+    body = np.column_stack([times, values])
+    lines = io.StringIO()
+    np.savetxt(lines, body, fmt=f"%.{decimals}f", delimiter=sep)
+    for line in lines.getvalue().splitlines():
+        buf.write(f"{name}{sep}{line}\n")
+    return buf.getvalue()
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def _names(release: str, counts: dict[str, int]) -> list[tuple[str, str, str]]:
+    """(recording name, partition, culture)."""
+    out = []
+    for part, count in counts.items():
+        culture = part.split("_")[1] if "_" in part else "DE"
+        for k in range(1, count + 1):
+            out.append((f"{part}_{k:02d}", part.split("_")[0], culture))
+    return out
+
+
+def _write_corpus(folder: Path, seed: int, release: str, counts: dict[str, int],
+                  with_test_labels: bool) -> None:
+    for index, (name, part, culture) in enumerate(_names(release, counts)):
+        s = _session(seed, name, index, culture)
+        subj, inter = _speaker_masks(s)
+        times = np.arange(s.n) * LABEL_STEP
+        labels = s.subject[: s.n, :]  # label at t describes the signal at t - delay
+        offset = 0.3 if culture == "HU" else 0.0
+        # audio: whoever speaks drives the features through the same mapping
+        drive = np.where(subj[:, None], _basis(s.subject[:, :2]), 0.0) + np.where(
+            inter[:, None], _basis(s.interlocutor), 0.0)
+        speaking = subj | inter
+        face = np.column_stack([s.subject[:, 1], np.tanh(2 * s.subject[:, 1]), 0.5 * s.subject[:, 0],
+                                s.subject[:, 1] * s.subject[:, 0]])
+        always = np.ones(len(face), bool)
+        if part != "Test" or with_test_labels:
+            if release == "avec2017":
+                _write(folder / "labels" / f"{name}.csv", _table(name, times, labels, ";", None))
+            else:
+                _write(folder / "labels" / f"{name}.csv",
+                       _table(name, times, labels, ";", ["name", "timestamp", "arousal", "valence", "liking"]))
+        if release == "avec2017":
+            audio = _xbow(seed, s, index, "audio", XBOW_DIMS["audio"], drive, speaking)
+            video = _xbow(seed, s, index, "video", XBOW_DIMS["video"], face, always, noise=2.5)
+            transcript = _transcript(seed, s, index)
+            rates = _word_rates(s, transcript)
+            text = _xbow(seed, s, index, "text", XBOW_DIMS["text"], rates - rates.mean(0), always, width=30)
+            for folder_name, x in (("audio_features_xbow_6s", audio), ("video_features_xbow_6s", video),
+                                   ("text_features_xbow_6s", text)):
+                _write(folder / folder_name / f"{name}.csv", _table(name, times, x, ";", None))
+            _write(folder / "turns" / f"{name}.csv",
+                   "".join(f"{a:.1f};{b:.1f}\n" for a, b, who in s.turns if who == "S"))
+            _write(folder / "transcriptions" / f"{name}.csv",
+                   "".join(f"{a:.1f};{b:.1f};{t}\n" for a, b, t in transcript))
+        else:
+            xbow = _xbow(seed, s, index, "audio19", XBOW_DIMS["audio"], drive, speaking, offset=offset)
+            egemaps = _xbow(seed, s, index, "egemaps", EGEMAPS_DIM, drive, speaking, width=3, offset=offset)
+            vxbow = _xbow(seed, s, index, "video19", XBOW_DIMS["video"], face, always, noise=2.5)
+            _write(folder / "audio_features_egemaps_xbow" / f"{name}.csv",
+                   _table(name, times, xbow, ";", None))
+            _write(folder / "audio_features_egemaps" / f"{name}.csv",
+                   _table(name, times, egemaps, ",",
+                          ["name", "frameTime"] + [f"egemaps_{j}" for j in range(EGEMAPS_DIM)]))
+            _write(folder / "visual_features_xbow" / f"{name}.csv", _table(name, times, vxbow, ",", None))
+            _write(folder / "visual_features_fau" / f"{name}.csv", _fau(seed, s, index, face, speaking, name))
+
+
+def _fau(seed: int, s: _Session, index: int, face: np.ndarray, speaking: np.ndarray, name: str) -> str:
+    """25 fps action-unit intensities (0–5) with a confidence column, header, ``;``."""
+    rng = _rng(seed, "fau", index)
+    fps = 25
+    n_video = int(s.n * LABEL_STEP * fps)
+    t_video = np.arange(n_video) / fps
+    frame = np.clip(np.rint(t_video / LABEL_STEP).astype(int) + DELAY_FRAMES, 0, len(face) - 1)
+    val, aro = face[frame, 0], face[frame, 2] * 2
+    talk = speaking[frame].astype(float)
+    au = 1.0 + 0.4 * rng.normal(size=(n_video, len(FAU_NAMES)))
+    idx = {a: i for i, a in enumerate(FAU_NAMES)}
+    au[:, idx["AU12_r"]] += 2.0 * val
+    au[:, idx["AU06_r"]] += 1.5 * np.tanh(2 * val)
+    au[:, idx["AU04_r"]] -= 1.5 * val
+    au[:, idx["AU25_r"]] += talk * (1.0 + aro)
+    au[:, idx["AU26_r"]] += talk * (0.5 + aro)
+    au = np.clip(au, 0.0, 5.0)
+    confidence = np.clip(0.95 + 0.03 * rng.normal(size=n_video), 0, 1)
+    return _table(name, t_video, np.column_stack([confidence, au]), ";",
+                  ["name", "frameTime", "confidence", *FAU_NAMES], decimals=4)
+
+
+def write_synthetic_sewa(
+    out_dir: str | Path,
+    seed: int = 0,
+    release: str = "avec2017",
+    counts: dict[str, int] | None = None,
+    *,
+    with_test_labels: bool = True,
+) -> Path:
+    """Write a synthetic SEWA corpus (see the module docstring).
+
+    Args:
+        out_dir: folder to create; must not exist or be empty. Written atomically (temporary
+            sibling folder, then rename).
+        seed: random seed; same arguments → identical bytes.
+        release: ``"avec2017"`` or ``"avec2019"`` layout.
+        counts: recordings per partition, default :data:`DEFAULT_COUNTS` of the release
+            (AVEC 2017: ``{"Train": 6, "Devel": 3, "Test": 3}``; AVEC 2019: 3+3 train DE/HU,
+            2+2 devel, 2+2 test).
+        with_test_labels: write label files of the test recordings (the real releases do not).
+
+    Returns:
+        ``out_dir``.
+    """
+    if release not in RELEASES:
+        raise ValueError(f"release must be one of {RELEASES}, got {release!r}")
+    out_dir = Path(out_dir)
+    counts = dict(DEFAULT_COUNTS[release] if counts is None else counts)
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise FileExistsError(f"{out_dir} already exists and is not empty")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.with_name(f"{out_dir.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        _write_corpus(tmp, int(seed), release, counts, with_test_labels)
+        _write(tmp / "README.txt",
+               f"SYNTHETIC SEWA corpus ({release} layout) -- NOT real data.\n"
+               f"Written by affect-zoo datamodules/synthetic/sewa.py version {SYNTHETIC_VERSION}, "
+               f"seed {seed}; recordings {counts}; labels lag the features by "
+               f"{DELAY_FRAMES * LABEL_STEP:g} s; test labels: {'yes' if with_test_labels else 'no'}.\n")
+        try:
+            os.replace(tmp, out_dir)
+        except OSError as err:
+            raise FileExistsError(f"{out_dir} appeared while the corpus was being written") from err
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out_dir

@@ -1,0 +1,129 @@
+"""The corpus cache on RECOLA (raw media and ARFF features) and SEWA (features, turns, text).
+
+The cache machinery itself is tested on MuSe-CaR in ``test_cache.py``; here each corpus's
+``source_files`` hook is checked: a second load opens the cache without parsing and returns
+the same arrays, and changing any one kind of source file (a WAV, an ARFF, a turn file, a train
+transcription behind the bag-of-words vocabulary) rebuilds the entry.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from datamodules._sequence import Recording
+from datamodules.recola import RecolaDataModule
+from datamodules.sewa import SewaDataModule
+from datamodules.synthetic.recola import write_synthetic_recola
+from datamodules.synthetic.sewa import write_synthetic_sewa
+
+CALLS: Counter = Counter()
+
+
+class CountingRecola(RecolaDataModule):
+    def load_partition(self, partition: str) -> list[Recording]:
+        CALLS["recola", partition] += 1
+        return super().load_partition(partition)
+
+
+class CountingSewa(SewaDataModule):
+    def load_partition(self, partition: str) -> list[Recording]:
+        CALLS["sewa", partition] += 1
+        return super().load_partition(partition)
+
+
+@pytest.fixture(scope="module")
+def recola(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_synthetic_recola(tmp_path_factory.mktemp("recola") / "c", seed=2, n_per_partition=2,
+                                  duration_s=3.0, video_size=32, feature_sets=["audio"])
+
+
+@pytest.fixture(scope="module")
+def sewa(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_synthetic_sewa(tmp_path_factory.mktemp("sewa") / "c", seed=2,
+                                counts={"Train": 2, "Devel": 1, "Test": 1})
+
+
+def _touch(path: Path) -> None:
+    """Change ``path``'s modification time (the content stays the same)."""
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+
+
+def _same(a: list[Recording], b: list[Recording]) -> None:
+    assert [r.id for r in a] == [r.id for r in b]
+    for x, y in zip(a, b):
+        assert sorted(x.features) == sorted(y.features)
+        for name in x.features:
+            assert x.features[name].dtype == y.features[name].dtype
+            np.testing.assert_array_equal(x.features[name], y.features[name])
+        np.testing.assert_array_equal(x.targets, y.targets)
+        np.testing.assert_array_equal(x.timestamps, y.timestamps)
+
+
+def test_recola_raw_media_are_parsed_once_and_a_changed_wav_rebuilds(recola: Path, tmp_path: Path):
+    CALLS.clear()
+    root = Path(shutil.copytree(recola, tmp_path / "corpus"))
+    cache = tmp_path / "cache"
+
+    def make(**kw):
+        return CountingRecola(root=root, mode="raw", features=["audio", "video"], face_size=16,
+                              cache_dir=cache, **kw)
+
+    first = make().raw_recordings("train")
+    second = make().raw_recordings("train")
+    assert CALLS["recola", "train"] == 1
+    assert isinstance(second[0].features["video"], np.memmap)
+    assert second[0].features["video"].dtype == np.uint8 and second[0].features["audio"].shape[1] == 640
+    _same(first, second)
+    _same(second, make(use_cache=False).raw_recordings("train"))
+    assert CALLS["recola", "train"] == 2
+    # unlabelled test recordings (as in the real release) are cached too, with targets None
+    for name in ("arousal", "valence"):
+        (root / "ratings_gold_standard" / name / "test_1.arff").unlink()
+    assert make().raw_recordings("test")[0].targets is None
+    _touch(root / "recordings_audio" / "train_2.wav")
+    make().raw_recordings("train")
+    assert CALLS["recola", "train"] == 3
+
+
+def test_recola_feature_mode_rebuilds_on_a_changed_arff(recola: Path, tmp_path: Path):
+    CALLS.clear()
+    root = Path(shutil.copytree(recola, tmp_path / "corpus"))
+    cache = tmp_path / "cache"
+    CountingRecola(root=root, features=["audio"], cache_dir=cache).raw_recordings("val")
+    CountingRecola(root=root, features=["audio"], cache_dir=cache).raw_recordings("val")
+    assert CALLS["recola", "dev"] == 1
+    _touch(root / "features_audio" / "arousal" / "dev_1.arff")
+    CountingRecola(root=root, features=["audio"], cache_dir=cache).raw_recordings("val")
+    assert CALLS["recola", "dev"] == 2
+    # training on the raters' mean reads other files: its own entry, rebuilt when a rating changes
+    CountingRecola(root=root, features=["audio"], ratings="mean", cache_dir=cache).raw_recordings("val")
+    _touch(root / "ratings_individual" / "valence" / "dev_2.csv")
+    CountingRecola(root=root, features=["audio"], ratings="mean", cache_dir=cache).raw_recordings("val")
+    assert CALLS["recola", "dev"] == 4
+
+
+@pytest.mark.parametrize("changed", ["turns/Devel_01.csv", "audio_features_xbow_6s/Devel_01.csv",
+                                     "transcriptions/Train_02.csv", "labels/Devel_01.csv"])
+def test_sewa_rebuilds_when_any_file_it_reads_changes(sewa: Path, tmp_path: Path, changed: str):
+    CALLS.clear()
+    root = Path(shutil.copytree(sewa, tmp_path / "corpus"))
+    cache = tmp_path / "cache"
+
+    def make(**kw):
+        return CountingSewa(root=root, features=["audio_features_xbow_6s", "text_bow"],
+                            interlocutor="doubled", cache_dir=cache, **kw)
+
+    first = make().raw_recordings("val")
+    second = make().raw_recordings("val")
+    assert CALLS["sewa", "Devel"] == 1
+    _same(first, second)
+    _touch(root / changed)  # Train_02's words are part of the vocabulary of every partition
+    _same(second, make().raw_recordings("val"))
+    assert CALLS["sewa", "Devel"] == 2

@@ -1,0 +1,59 @@
+"""Chen et al. (2017): network shapes, single/multi-task variants, loss equivalence, SVR."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from zoo import create_model
+from zoo.chen2017 import add_turn_context
+from zoo.losses import build_loss
+
+
+def test_mtl_network_shapes_and_parameters():
+    net = create_model("chen2017_lstm_mtl", feature_dims={"a": 6, "b": 4}, num_targets=2, hidden_size=5)
+    x = {"a": torch.randn(3, 7, 6), "b": torch.randn(3, 7, 4)}
+    mask = torch.ones(3, 7, dtype=torch.bool)
+    mask[2, 4:] = False
+    net.eval()
+    y = net(x, mask)
+    assert y.shape == (3, 7, 2)
+    # peephole LSTM: 4·H·(D + H + 1) + 3·H ; two heads H + 1 each
+    expected = 4 * 5 * (10 + 5 + 1) + 3 * 5 + 2 * (5 + 1)
+    assert sum(p.numel() for p in net.parameters()) == expected
+
+
+def test_single_task_variant_requires_one_target():
+    assert create_model("chen2017_lstm", feature_dims={"a": 3}, num_targets=1, hidden_size=4)
+    with pytest.raises(ValueError, match="single-task"):
+        create_model("chen2017_lstm", feature_dims={"a": 3}, num_targets=2)
+    with pytest.raises(ValueError, match="at least two"):
+        create_model("chen2017_lstm_mtl", feature_dims={"a": 3}, num_targets=1)
+
+
+def test_eq4_loss_is_half_of_weighted_mse():
+    torch.manual_seed(0)
+    pred, gold = torch.randn(1, 50, 2), torch.randn(1, 50, 2)
+    alpha, beta = 0.7, 0.3
+    T = 50
+    paper = (alpha * (pred[..., 0] - gold[..., 0]) ** 2 + beta * (pred[..., 1] - gold[..., 1]) ** 2).sum() / (2 * T)
+    ours = build_loss("mse", ["arousal", "valence"], [alpha, beta])(pred, gold, torch.ones(1, 50, dtype=torch.bool))
+    torch.testing.assert_close(ours, 2 * paper)
+
+
+def test_turn_context_concatenation():
+    x = np.array([[1.0], [2.0], [3.0]])
+    np.testing.assert_array_equal(add_turn_context(x, 1), [[0, 1, 2], [1, 2, 3], [2, 3, 0]])
+    np.testing.assert_array_equal(add_turn_context(x, 0), x)
+
+
+def test_svr_fits_linear_signal():
+    rng = np.random.default_rng(0)
+    xs = [rng.normal(size=(200, 3)) for _ in range(3)]
+    ys = [np.stack([x[:, 0], -x[:, 1]], 1) for x in xs]
+    est = create_model("chen2017_svr", feature_dims={"a": 3}, num_targets=2, frame_step=1, C=1.0)
+    est.fit(xs, ys)
+    pred = est.predict(xs[:1])[0]
+    assert np.corrcoef(pred[:, 0], ys[0][:, 0])[0, 1] > 0.99
+    assert np.corrcoef(pred[:, 1], ys[0][:, 1])[0, 1] > 0.99
