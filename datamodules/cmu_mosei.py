@@ -1,0 +1,622 @@
+"""CMU-MOSEI: segment-level emotion intensities from word-aligned text, audio and visual features.
+
+CMU-MOSEI (Zadeh et al. 2018, "Multimodal Language Analysis in the Wild: CMU-MOSEI Dataset and
+Interpretable Dynamic Fusion Graph", ACL) labels sentence segments of YouTube monologues with a
+sentiment in [-3, 3] and six emotion intensities in [0, 3] (``All Labels`` columns
+``[sentiment, happy, sad, anger, surprise, disgust, fear]``). Two distributed forms are read:
+
+* ``format="csd"`` — the SDK's computational sequences (:mod:`datamodules.csd`), aligned to the
+  words and cut into labelled segments by :mod:`datamodules.mosei_align` (cached on disk).
+* ``format="pkl"`` — an aligned pickle ``{"train"|"valid"|"test": {"text", "audio", "vision",
+  "id", "regression_labels" | "labels", ...}}`` with ``(N, L, D)`` arrays padded with zero steps
+  (e.g. ``aligned_50.pkl``: audio ``(N, 50, 74)``, vision ``(N, 50, 35)``). It is read with a
+  restricted :class:`pickle.Unpickler` that only reconstructs NumPy arrays/dtypes/scalars and
+  plain containers; any other class in the file (a code payload) is refused. Padding steps are
+  the steps where every array of the segment is exactly 0; they are removed and the remaining
+  steps re-packed to the left. ``-inf``/NaN values are replaced by 0 (and counted in a log line).
+  Label columns: 7 → the ``All Labels`` order, 6 → the six emotions in that order, 1 → sentiment.
+
+Items are segments: the word steps of the segment (at most ``maxlen``; a longer segment keeps its
+**last** ``maxlen`` words, as Williams et al. 2018's ``pad`` does — ``truncate="first"`` keeps the
+first ones), right-padded in the batch with a left-aligned ``mask``; targets are ``(B, K)``.
+``label_step`` is ``0.0``: a segment has no fixed frame step (the steps are words).
+
+Folds: ``folds=None`` uses the SDK's standard folds (``datamodules/data/cmu_mosei_folds.json``:
+2249 train / 300 valid / 678 test videos) for a real corpus, and the synthetic corpus's own
+``folds.json`` for ``root=None``; a path gives any JSON ``{"train": [...], "valid": [...],
+"test": [...]}`` of video ids (``val``/``dev`` are accepted for ``valid``).
+
+Normalisation (``normalize``): ``True``/``"zscore"`` z-scores each feature set with train
+statistics over valid word steps; ``"maxabs"`` divides by the train maximum absolute value per
+dimension (what Williams et al. did for COVAREP and FACET); ``False`` leaves features as read.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from . import register_datamodule
+from ._sequence import CorpusFormatError, FeatureStats, SequenceDataModule
+from .mosei_align import EPSILON, FEATURE_FILES, LABEL_COLUMNS, WEIGHTINGS, iter_aligned_videos
+from .synthetic import ensure_synthetic
+from .synthetic.cmu_mosei import SYNTHETIC_VERSION, write_aligned_pickle, write_synthetic_cmu_mosei
+
+__all__ = [
+    "CmuMoseiDataModule",
+    "Segment",
+    "SegmentDataset",
+    "collate_segments",
+    "load_folds",
+    "read_aligned_pickle",
+    "STANDARD_FOLDS_PATH",
+]
+
+logger = logging.getLogger(__name__)
+
+STANDARD_FOLDS_PATH = Path(__file__).parent / "data" / "cmu_mosei_folds.json"
+EMOTIONS = LABEL_COLUMNS[1:]
+FORMATS = ("csd", "pkl")
+TRUNCATIONS = ("last", "first")
+#: modality aliases → default feature set, per format
+ALIASES = {
+    "csd": {"text": "glove_vectors", "audio": "COVAREP", "video": "FACET 4.2", "vision": "FACET 4.2",
+            "visual": "FACET 4.2"},
+    "pkl": {"text": "text", "audio": "audio", "video": "vision", "vision": "vision", "visual": "vision"},
+}
+PKL_FEATURES = ("text", "audio", "vision")
+PKL_LABEL_KEYS = ("regression_labels", "labels")
+PARTITIONS = ("train", "valid", "test")
+
+
+# --------------------------------------------------------------------------- items
+@dataclass
+class Segment:
+    """One labelled segment.
+
+    Attributes:
+        id: segment id (``"<video>[<row>]"`` for ``.csd`` corpora, the pickle's ``id`` otherwise).
+        features: feature set → ``(L, D)`` float32 word steps (``L ≤ maxlen``).
+        targets: ``(K,)`` float32 in the datamodule's target order, or ``None``.
+    """
+
+    id: str
+    features: dict[str, np.ndarray]
+    targets: np.ndarray | None
+
+    @property
+    def num_steps(self) -> int:
+        """Number of word steps."""
+        return len(next(iter(self.features.values())))
+
+
+class SegmentDataset(Dataset):
+    """Segments as dataset items (features already prepared)."""
+
+    def __init__(self, segments: Sequence[Segment], num_targets: int) -> None:
+        self.segments = list(segments)
+        self.num_targets = num_targets
+
+    def __len__(self) -> int:
+        return len(self.segments)
+
+    def __getitem__(self, i: int) -> Segment:
+        return self.segments[i]
+
+
+def collate_segments(items: Sequence[Segment]) -> dict[str, Any]:
+    """Batch ``{"features": {name: (B, L, D)}, "targets": (B, K), "mask": (B, L), "ids", "has_targets"}``.
+
+    Steps are right-padded with zeros; ``mask`` is True on the (left-aligned) real word steps.
+    """
+    lengths = [item.num_steps for item in items]
+    batch, max_len = len(items), max(lengths)
+    first = items[0]
+    features = {n: torch.zeros(batch, max_len, x.shape[1]) for n, x in first.features.items()}
+    mask = torch.zeros(batch, max_len, dtype=torch.bool)
+    k = next((len(i.targets) for i in items if i.targets is not None), 0)
+    targets = torch.zeros(batch, k)
+    for b, (item, length) in enumerate(zip(items, lengths)):
+        for name, x in item.features.items():
+            features[name][b, :length] = torch.from_numpy(x)
+        mask[b, :length] = True
+        if item.targets is not None:
+            targets[b] = torch.from_numpy(item.targets)
+    return {
+        "features": features,
+        "targets": targets,
+        "mask": mask,
+        "ids": [item.id for item in items],
+        "has_targets": torch.tensor([item.targets is not None for item in items], dtype=torch.bool),
+    }
+
+
+# --------------------------------------------------------------------------- folds
+def load_folds(path: str | Path) -> dict[str, list[str]]:
+    """Read a split file ``{"train": [...], "valid": [...], "test": [...]}`` of video ids.
+
+    Raises:
+        CorpusFormatError: missing file, not JSON, a missing partition, or a non-string id.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CorpusFormatError(f"{path}: CMU-MOSEI folds file not found")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise CorpusFormatError(f"{path}: folds file is not valid JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise CorpusFormatError(f"{path}: folds file must hold a JSON object with train/valid/test lists")
+    folds = {}
+    for part, names in (("train", ("train",)), ("valid", ("valid", "val", "dev")), ("test", ("test",))):
+        key = next((n for n in names if n in data), None)
+        if key is None:
+            raise CorpusFormatError(f"{path}: folds file has no {part!r} list (keys: {sorted(data)})")
+        ids = data[key]
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise CorpusFormatError(f"{path}: field {key!r} must be a list of video id strings")
+        folds[part] = ids
+    return folds
+
+
+# --------------------------------------------------------------------------- pickle
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickler that reconstructs NumPy arrays, dtypes and scalars and nothing else."""
+
+    _ALLOWED = {
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),  # bytes in protocol-2 pickles
+    }
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module.startswith("numpy.core"):  # pickles written by NumPy 1.x
+            module = "numpy._core" + module[len("numpy.core"):]
+        if (module, name) in self._ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(
+            f"refused to load {module}.{name}: the aligned pickle may only hold NumPy arrays and plain containers"
+        )
+
+
+def _load_pickle(path: Path) -> Any:
+    try:
+        with open(path, "rb") as f:
+            return _ArrayUnpickler(f, encoding="latin1").load()
+    except pickle.UnpicklingError as err:
+        raise CorpusFormatError(f"{path}: {err}") from None
+    except (EOFError, ValueError, TypeError, AttributeError, ImportError, IndexError) as err:
+        raise CorpusFormatError(f"{path}: not a readable aligned pickle ({type(err).__name__}: {err})") from None
+
+
+def _segment_id(raw: Any) -> str:
+    if isinstance(raw, (bytes, np.bytes_)):
+        return bytes(raw).decode("utf-8", errors="replace")
+    if isinstance(raw, np.ndarray) and raw.ndim > 0:
+        return "_".join(_segment_id(x) for x in raw.reshape(-1))
+    return str(raw.item() if isinstance(raw, np.generic) else raw)
+
+
+def read_aligned_pickle(
+    path: str | Path, partition: str, feature_names: Sequence[str], label_key: str | None = None
+) -> tuple[list[str], dict[str, np.ndarray], np.ndarray, list[str]]:
+    """Read one partition of an aligned pickle.
+
+    Args:
+        path: the pickle file.
+        partition: ``train``, ``valid`` or ``test``.
+        feature_names: keys of the feature arrays (``text``, ``audio``, ``vision``).
+        label_key: key of the labels; default the first of ``regression_labels``, ``labels``.
+
+    Returns:
+        ``(ids, features {name: (N, L, D) float32 as stored}, labels (N, C) float32, label_columns)``.
+
+    Raises:
+        CorpusFormatError: refused/unreadable pickle, missing partition or key, or shapes that do
+            not fit (each error names the file, partition and key).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CorpusFormatError(f"{path}: aligned pickle not found")
+    data = _load_pickle(path)
+    if not isinstance(data, dict) or partition not in data:
+        found = sorted(map(str, data)) if isinstance(data, dict) else type(data).__name__
+        raise CorpusFormatError(f"{path}: no partition {partition!r}; the pickle holds {found} "
+                                f"(expected keys {list(PARTITIONS)})")
+    part = data[partition]
+    if not isinstance(part, dict):
+        raise CorpusFormatError(f"{path}: partition {partition!r} is a {type(part).__name__}, expected a dict")
+    features: dict[str, np.ndarray] = {}
+    n = None
+    for name in feature_names:
+        if name not in part:
+            raise CorpusFormatError(f"{path}: partition {partition!r} has no key {name!r} (keys: {sorted(part)})")
+        x = np.asarray(part[name])
+        if x.ndim != 3 or not np.issubdtype(x.dtype, np.number):
+            raise CorpusFormatError(f"{path}: partition {partition!r}, key {name!r}: shape {x.shape} dtype "
+                                    f"{x.dtype}, expected a numeric (N, L, D) array")
+        if n is not None and len(x) != n:
+            raise CorpusFormatError(f"{path}: partition {partition!r}, key {name!r}: {len(x)} segments, but "
+                                    f"{feature_names[0]!r} has {n}")
+        if n is not None and x.shape[1] != features[feature_names[0]].shape[1]:
+            raise CorpusFormatError(f"{path}: partition {partition!r}, key {name!r}: {x.shape[1]} steps per "
+                                    f"segment, but {feature_names[0]!r} has {features[feature_names[0]].shape[1]}")
+        n = len(x)
+        features[name] = x
+    key = label_key or next((k for k in PKL_LABEL_KEYS if k in part), None)
+    if key is None or key not in part:
+        raise CorpusFormatError(f"{path}: partition {partition!r} has no label key "
+                                f"{label_key or ' / '.join(PKL_LABEL_KEYS)!r} (keys: {sorted(part)})")
+    labels = np.asarray(part[key], dtype=np.float32)
+    labels = labels.reshape(len(labels), -1) if labels.ndim != 1 else labels[:, None]
+    if len(labels) != n:
+        raise CorpusFormatError(f"{path}: partition {partition!r}, key {key!r}: {len(labels)} labels for {n} segments")
+    columns = {7: list(LABEL_COLUMNS), 6: list(EMOTIONS), 1: ["sentiment"]}.get(labels.shape[1])
+    if columns is None:
+        raise CorpusFormatError(f"{path}: partition {partition!r}, key {key!r}: {labels.shape[1]} label columns; "
+                                "expected 7 (All Labels), 6 (emotions) or 1 (sentiment)")
+    raw_ids = part.get("id")
+    if raw_ids is not None and len(raw_ids) != n:
+        raise CorpusFormatError(f"{path}: partition {partition!r}, key 'id': {len(raw_ids)} ids for {n} segments")
+    ids = [_segment_id(i) for i in raw_ids] if raw_ids is not None else [f"{partition}[{i}]" for i in range(n)]
+    return ids, features, labels, columns
+
+
+# --------------------------------------------------------------------------- datamodule
+@register_datamodule("cmu_mosei")
+class CmuMoseiDataModule(pl.LightningDataModule):
+    """CMU-MOSEI segments with word-level early-fusion inputs (see the module docstring).
+
+    Args:
+        root: corpus folder with the ``.csd`` files (``format="csd"``), or the aligned pickle /
+            a folder holding one (``format="pkl"``); ``None`` → the synthetic corpus.
+        format: ``"csd"`` or ``"pkl"``.
+        modalities: modality aliases (``text``, ``audio``, ``video``) and/or feature set names
+            (``glove_vectors``, ``COVAREP``, ``FACET 4.2``, ``OpenFace_2``; pickle keys ``text``,
+            ``audio``, ``vision``), fused in this order.
+        features: same as ``modalities`` (give one of the two).
+        targets: target columns; default the six emotions; ``sentiment`` is also available.
+        maxlen: most word steps per segment (Williams et al.: 15, 20, 25, 30).
+        truncate: ``"last"`` (keep the last ``maxlen`` words, as the paper) or ``"first"``.
+        batch_size: training batch size (paper: 64).
+        eval_batch_size: batch size for val/test/predict.
+        folds: ``None`` (standard folds; the synthetic corpus's own for ``root=None``) or a JSON
+            split file.
+        num_workers: DataLoader workers.
+        normalize: ``True``/``"zscore"``, ``"maxabs"`` or ``False``.
+        normalization_stats: statistics to use instead of computing them (from a checkpoint).
+        weighting: word-alignment weighting (``overlap`` or ``uniform``), ``.csd`` only.
+        csd_files: file names overriding the release's (feature set or ``labels`` → file name).
+        cache_dir: alignment cache base folder (default: the affect-zoo cache).
+        label_key: label key of the pickle (default ``regression_labels`` then ``labels``).
+        predict_partition: ``train``, ``val`` or ``test``.
+        seed: seed of the synthetic corpus and the training shuffle.
+        pin_memory: pin host memory; ``None`` → when CUDA is available.
+    """
+
+    corpus_name = "cmu_mosei"
+    label_step = 0.0
+    partitions = {"train": "train", "val": "valid", "test": "test"}
+    available_targets = LABEL_COLUMNS
+
+    def __init__(
+        self,
+        root: str | Path | None = None,
+        format: str = "csd",
+        modalities: Sequence[str] | None = None,
+        features: Sequence[str] | None = None,
+        targets: Sequence[str] = EMOTIONS,
+        maxlen: int = 20,
+        truncate: str = "last",
+        batch_size: int = 64,
+        eval_batch_size: int = 256,
+        folds: str | Path | None = None,
+        num_workers: int = 0,
+        normalize: bool | str = True,
+        normalization_stats: Mapping[str, Mapping[str, Sequence[float]]] | None = None,
+        weighting: str = "overlap",
+        csd_files: Mapping[str, str] | None = None,
+        cache_dir: str | Path | None = None,
+        label_key: str | None = None,
+        predict_partition: str = "test",
+        seed: int = 0,
+        pin_memory: bool | None = None,
+    ) -> None:
+        super().__init__()
+        if format not in FORMATS:
+            raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
+        if truncate not in TRUNCATIONS:
+            raise ValueError(f"truncate must be one of {TRUNCATIONS}, got {truncate!r}")
+        if weighting not in WEIGHTINGS:
+            raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+        if normalize not in (True, False, "zscore", "maxabs"):
+            raise ValueError(f"normalize must be true, false, 'zscore' or 'maxabs', got {normalize!r}")
+        if predict_partition not in self.partitions:
+            raise ValueError(f"predict_partition must be one of {list(self.partitions)}, got {predict_partition!r}")
+        if modalities is not None and features is not None and list(modalities) != list(features):
+            raise ValueError("give `modalities` or `features`, not both")
+        chosen = list(modalities if modalities is not None else features if features is not None else
+                      ("text", "audio", "video"))
+        if not chosen:
+            raise ValueError("CmuMoseiDataModule: give at least one modality / feature set")
+        known = PKL_FEATURES if format == "pkl" else tuple(FEATURE_FILES) + tuple(csd_files or {})
+        names = [ALIASES[format].get(m, m) for m in chosen]
+        unknown = [m for m, n in zip(chosen, names) if n not in known]
+        if unknown:
+            raise ValueError(f"unknown modalities/feature sets {unknown} for format={format!r}; use "
+                             f"{sorted(ALIASES[format])} or {sorted(set(known))}")
+        bad_targets = [t for t in targets if t not in self.available_targets]
+        if bad_targets or not targets:
+            raise ValueError(f"unknown targets {bad_targets or list(targets)}; available: {list(self.available_targets)}")
+        if int(maxlen) < 1:
+            raise ValueError(f"maxlen must be positive, got {maxlen}")
+        self.root = Path(root).expanduser() if root is not None else None
+        self._synthetic = root is None
+        self.format = format
+        self.feature_names = list(dict.fromkeys(names))
+        self.target_names = list(targets)
+        self.maxlen = int(maxlen)
+        self.truncate = truncate
+        self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
+        self.folds_path = Path(folds).expanduser() if folds is not None else None
+        self.num_workers = int(num_workers)
+        self.normalize = normalize
+        self.weighting = weighting
+        self.csd_files = dict(csd_files or {})
+        self.cache_dir = cache_dir
+        self.label_key = label_key
+        self.predict_partition = predict_partition
+        self.seed = int(seed)
+        self.pin_memory = torch.cuda.is_available() if pin_memory is None else bool(pin_memory)
+        self.normalization: dict[str, FeatureStats] | None = (
+            {n: FeatureStats.from_dict(s) for n, s in normalization_stats.items()} if normalization_stats else None
+        )
+        self.feature_dims: dict[str, int] = {}
+        self._raw: dict[str, list[Segment]] = {}
+        self._prepared: dict[str, list[Segment]] = {}
+        self._written: set[Path] = set()
+
+    # ----------------------------------------------------------------- corpus location
+    def default_root(self) -> Path:
+        """The cached synthetic corpus (``.csd`` folder, or the pickle for ``format="pkl"``)."""
+        csd_root = ensure_synthetic("cmu_mosei", write_synthetic_cmu_mosei, seed=self.seed, version=SYNTHETIC_VERSION)
+        if self.format == "csd":
+            return csd_root
+
+        def writer(out_dir: Path, seed: int) -> Path:
+            out_dir.mkdir(parents=True)
+            write_aligned_pickle(csd_root, out_dir / "aligned_50.pkl", seed=seed)
+            return out_dir
+
+        return ensure_synthetic("cmu_mosei_pkl", writer, seed=self.seed, version=SYNTHETIC_VERSION) / "aligned_50.pkl"
+
+    def prepare_data(self) -> None:
+        """Write the synthetic corpus when no root is given (called on one process)."""
+        if self.root is None:
+            self.default_root()
+
+    def _resolved_root(self) -> Path:
+        if self.root is None:
+            self.root = self.default_root()
+        if self.format == "pkl" and self.root.is_dir():
+            found = sorted(self.root.glob("*.pkl"))
+            if len(found) != 1:
+                raise CorpusFormatError(f"{self.root}: expected exactly one .pkl file for format='pkl', found "
+                                        f"{[p.name for p in found]}; pass the file as root")
+            self.root = found[0]
+        if not self.root.exists():
+            raise FileNotFoundError(f"CMU-MOSEI {'pickle' if self.format == 'pkl' else 'folder'} not found: {self.root}")
+        return self.root
+
+    def _folds(self) -> dict[str, list[str]]:
+        if self.folds_path is not None:
+            return load_folds(self.folds_path)
+        if self._synthetic:
+            return load_folds(self._resolved_root() / "folds.json")  # the synthetic corpus's own folds
+        return load_folds(STANDARD_FOLDS_PATH)
+
+    # ----------------------------------------------------------------- reading
+    def _truncate(self, idx: np.ndarray) -> np.ndarray:
+        return idx[-self.maxlen:] if self.truncate == "last" else idx[: self.maxlen]
+
+    def _read_csd(self, partition: str) -> list[Segment]:
+        root = self._resolved_root()
+        if self.format == "csd" and root.is_file():
+            raise CorpusFormatError(f"{root}: format='csd' needs the folder of .csd files, got a file")
+        columns = [LABEL_COLUMNS.index(t) for t in self.target_names]
+        segments, empty = [], 0
+        for video in iter_aligned_videos(root, self._folds()[partition], self.feature_names, files=self.csd_files,
+                                         weighting=self.weighting, eps=EPSILON, cache_dir=self.cache_dir):
+            for s in range(video.num_segments):
+                words = self._truncate(video.words_of(s))
+                if len(words) == 0:
+                    empty += 1
+                    continue
+                segments.append(Segment(
+                    id=video.segment_id(s),
+                    features={n: np.ascontiguousarray(video.features[n][words]) for n in self.feature_names},
+                    targets=video.segment_labels[s, columns].astype(np.float32),
+                ))
+        if empty:
+            logger.warning("CMU-MOSEI %s: %d segment(s) without any word were skipped", partition, empty)
+        return segments
+
+    def _read_pkl(self, partition: str) -> list[Segment]:
+        path = self._resolved_root()
+        ids, arrays, labels, columns = read_aligned_pickle(path, partition, self.feature_names, self.label_key)
+        missing = [t for t in self.target_names if t not in columns]
+        if missing:
+            raise CorpusFormatError(f"{path}: partition {partition!r}: the labels hold {columns}, not {missing}")
+        index = [columns.index(t) for t in self.target_names]
+        nonfinite = {n: int((~np.isfinite(x)).sum()) for n, x in arrays.items()}
+        padding = np.ones(arrays[self.feature_names[0]].shape[:2], dtype=bool)
+        for x in arrays.values():
+            padding &= np.all(x == 0, axis=2)
+        segments, empty = [], 0
+        for i, seg_id in enumerate(ids):
+            steps = self._truncate(np.flatnonzero(~padding[i]))
+            if len(steps) == 0:
+                empty += 1
+                continue
+            feats = {}
+            for name, x in arrays.items():
+                v = np.asarray(x[i, steps], dtype=np.float32)
+                feats[name] = np.where(np.isfinite(v), v, 0.0).astype(np.float32)
+            segments.append(Segment(seg_id, feats, labels[i, index].astype(np.float32)))
+        if any(nonfinite.values()):
+            logger.info("CMU-MOSEI pickle %s [%s]: non-finite values replaced by 0: %s", path.name, partition,
+                        ", ".join(f"{n}={c}" for n, c in nonfinite.items()))
+        if empty:
+            logger.warning("CMU-MOSEI pickle %s [%s]: %d all-padding segment(s) skipped", path.name, partition, empty)
+        return segments
+
+    def raw_recordings(self, stage_partition: str) -> list[Segment]:
+        """Segments of a stage partition (``train``/``val``/``test``) as read (not normalised)."""
+        if stage_partition not in self._raw:
+            partition = self.partitions[stage_partition]
+            segments = self._read_pkl(partition) if self.format == "pkl" else self._read_csd(partition)
+            if not segments:
+                raise CorpusFormatError(f"cmu_mosei: partition {partition!r} of {self.root} holds no segments")
+            for seg in segments:
+                for name, x in seg.features.items():
+                    dim = self.feature_dims.setdefault(name, int(x.shape[1]))
+                    if dim != x.shape[1]:
+                        raise CorpusFormatError(f"cmu_mosei: feature set {name!r} of segment {seg.id} has "
+                                                f"{x.shape[1]} dimensions, other segments have {dim}")
+            self._raw[stage_partition] = segments
+        return self._raw[stage_partition]
+
+    def _ensure_normalization(self) -> None:
+        if not self.normalize or self.normalization is not None:
+            return
+        stats = {}
+        train = self.raw_recordings("train")
+        for name in self.feature_names:
+            x = np.concatenate([s.features[name] for s in train]).astype(np.float64)
+            if self.normalize == "maxabs":
+                scale = np.abs(x).max(axis=0)
+                stats[name] = FeatureStats(np.zeros_like(scale), np.where(scale > 0, scale, 1.0))
+            else:
+                std = x.std(axis=0)
+                stats[name] = FeatureStats(x.mean(axis=0), np.where(std < 1e-8, 1.0, std))
+        self.normalization = stats
+
+    def segments(self, stage_partition: str) -> list[Segment]:
+        """Segments of a stage partition with normalised features."""
+        if stage_partition not in self._prepared:
+            raw = self.raw_recordings(stage_partition)
+            self._ensure_normalization()
+            stats = self.normalization if self.normalize else None
+            if stats is None:
+                self._prepared[stage_partition] = raw
+            else:
+                self._prepared[stage_partition] = [
+                    Segment(s.id, {n: ((x - stats[n].mean) / stats[n].std).astype(np.float32)
+                                   for n, x in s.features.items()}, s.targets)
+                    for s in raw
+                ]
+        return self._prepared[stage_partition]
+
+    def setup(self, stage: str | None = None) -> None:
+        """Load what ``stage`` needs; normalisation statistics always come from train."""
+        needed = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",),
+                  "predict": (self.predict_partition,), None: ("train", "val", "test")}[stage]
+        for part in needed:
+            self.segments(part)
+
+    def data_spec(self) -> dict[str, Any]:
+        """Everything a checkpoint needs to rebuild the model and its inputs (plain types)."""
+        if not self.feature_dims:
+            self.raw_recordings("train")
+        self._ensure_normalization()
+        return {
+            "corpus": self.corpus_name,
+            "feature_names": list(self.feature_names),
+            "feature_dims": {n: int(self.feature_dims[n]) for n in self.feature_names},
+            "target_names": list(self.target_names),
+            "label_step": float(self.label_step),
+            "label_shift": 0.0,
+            "feature_delay": {},
+            "normalization": ({n: s.to_dict() for n, s in self.normalization.items()}
+                              if self.normalize and self.normalization is not None else None),
+            "maxlen": self.maxlen,
+            "truncate": self.truncate,
+            "format": self.format,
+        }
+
+    # ----------------------------------------------------------------- loaders
+    def _loader(self, stage_partition: str, batch_size: int, shuffle: bool) -> DataLoader:
+        dataset = SegmentDataset(self.segments(stage_partition), len(self.target_names))
+        # the sampler logic of SequenceDataModule (DistributedSampler / UnrepeatedDistributedSampler)
+        sampler = SequenceDataModule._distributed_sampler(self, dataset, shuffle)
+        generator = torch.Generator().manual_seed(self.seed) if shuffle and sampler is None else None
+        return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
+                          generator=generator, collate_fn=collate_segments, num_workers=self.num_workers,
+                          pin_memory=self.pin_memory, persistent_workers=self.num_workers > 0)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", self.eval_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", self.eval_batch_size, shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader(self.predict_partition, self.eval_batch_size, shuffle=False)
+
+    # ----------------------------------------------------------------- predictions
+    def write_batch_predictions(
+        self,
+        out_dir: Path,
+        stage_partition: str,
+        ids: Sequence[str],
+        preds: np.ndarray,
+        mask: np.ndarray,
+        target_names: Sequence[str],
+    ) -> Path:
+        """Append a batch of ``(B, K)`` segment predictions to ``<out_dir>/<partition>.csv``.
+
+        Columns ``segment_id,<targets>``. Under DDP each process writes its own file
+        ``<partition>.rank<r>.csv``. The first write of a run (re)creates the file.
+        """
+        preds = np.asarray(preds, dtype=np.float64)
+        if preds.ndim != 2 or preds.shape != (len(ids), len(target_names)):
+            raise ValueError(f"segment predictions must be (B, K) = ({len(ids)}, {len(target_names)}), "
+                             f"got {preds.shape}")
+        rank, world = 0, 1
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
+        partition = self.partitions[stage_partition]
+        name = f"{partition}.csv" if world == 1 else f"{partition}.rank{rank}.csv"
+        path = Path(out_dir) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        first = path not in self._written
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        if first:
+            writer.writerow(["segment_id", *target_names])
+        for seg_id, row in zip(ids, preds):
+            writer.writerow([seg_id, *(f"{v:.6f}" for v in row)])
+        with open(path, "w" if first else "a", newline="") as f:
+            f.write(buffer.getvalue())
+        self._written.add(path)
+        return path
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(root={self.root}, format={self.format!r}, features={self.feature_names}, "
+                f"targets={self.target_names}, maxlen={self.maxlen})")
