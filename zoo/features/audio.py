@@ -1,0 +1,210 @@
+"""Audio extractors: openSMILE sets (eGeMAPS, ComParE, IS13), VGGish log-mel and embeddings.
+
+Alignment conventions (see also ``docs/features.md``):
+
+* **Functionals** (``egemaps``, ``compare``, ``is13``): for each label timestamp ``t`` openSMILE's
+  functionals are computed on the window ``[t - win/2, t + win/2]`` clipped to the signal
+  (centred windows; the first/last windows are shorter). MuSe 2020 used eGeMAPS over 5 s windows
+  every 0.25 s (``--hop 0.25 --win 5``, the default); AVEC 2019 used 4 s every 0.1 s
+  (``--hop 0.1 --win 4``). Each window is one ``Smile.process_signal(signal, sr, start, end)``
+  call (equal to processing ``signal[a:b]`` by hand, which the tests check).
+* **Low-level descriptors** (``*_lld``) and **log-mel frames** (``logmel``): frame time = centre of
+  the analysis frame; frames are averaged within each label interval ``[t - hop/2, t + hop/2)``
+  (:mod:`zoo.features._align`).
+* **VGGish**: one 128-d embedding per non-overlapping 0.96 s patch (time = patch centre), mapped
+  to the label step by the same rule: mean of the patches whose centre falls in the label
+  interval, otherwise the nearest patch (so at a 0.25 s step each label frame takes the nearest
+  patch).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import Extractor, ExtractorError, FeatureOutput, register_extractor
+from ._align import pool_to_labels
+
+__all__ = ["read_audio", "OpenSmileFunctionals", "OpenSmileLLD", "LogMel", "VGGishExtractor"]
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+#: Shortest functionals window (openSMILE returns NaN below ~60 ms): a window holding less signal
+#: (a label time at or past the end of the audio) is replaced by the signal's last 100 ms.
+MIN_WINDOW_S = 0.1
+
+
+def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
+    """Mono float32 signal (channels averaged) and its sample rate, read with soundfile."""
+    import soundfile as sf
+
+    try:
+        signal, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as err:  # noqa: BLE001 - soundfile raises several types
+        raise ExtractorError(f"{path}: cannot read audio: {err}") from None
+    if len(signal) == 0:
+        raise ExtractorError(f"{path}: audio file has no samples")
+    return signal.mean(axis=1), int(sr)
+
+
+class _AudioExtractor(Extractor):
+    modality = "audio"
+    input_suffixes = AUDIO_SUFFIXES
+
+    def duration(self, path: Path) -> float:
+        import soundfile as sf
+
+        try:
+            info = sf.info(str(path))
+        except Exception as err:  # noqa: BLE001
+            raise ExtractorError(f"{path}: cannot read audio header: {err}") from None
+        return info.frames / info.samplerate
+
+
+class OpenSmileFunctionals(_AudioExtractor):
+    """openSMILE functionals over sliding windows centred on the label timestamps."""
+
+    feature_set: str = "eGeMAPSv02"
+    default_win = 5.0
+
+    def __init__(self, hop=None, win=None, weights=None) -> None:
+        super().__init__(hop=hop, win=win, weights=weights)
+        import opensmile
+
+        self.smile = opensmile.Smile(
+            feature_set=getattr(opensmile.FeatureSet, self.feature_set),
+            feature_level=opensmile.FeatureLevel.Functionals,
+        )
+
+    def extract(self, path: Path, times: np.ndarray) -> FeatureOutput:
+        signal, sr = read_audio(path)
+        duration = len(signal) / sr
+        rows = []
+        columns: list[str] = []
+        min_len = min(len(signal), int(MIN_WINDOW_S * sr))
+        for t in np.asarray(times, dtype=np.float64):
+            a = int(round(min(max(t - self.win / 2.0, 0.0), duration) * sr))
+            b = int(round(min(t + self.win / 2.0, duration) * sr))
+            if b - a < min_len:  # label time at/past the end: the last MIN_WINDOW_S
+                a = max(0, min(a, len(signal) - min_len))
+                b = a + min_len
+            frame = self.smile.process_signal(signal[a:b], sr)
+            columns = list(frame.columns)
+            rows.append(frame.to_numpy(dtype=np.float64)[0])
+        values = np.asarray(rows, dtype=np.float32).reshape(len(rows), -1)
+        return FeatureOutput(np.nan_to_num(values), times, columns)
+
+
+class OpenSmileLLD(_AudioExtractor):
+    """openSMILE low-level descriptors averaged within each label step."""
+
+    feature_set: str = "eGeMAPSv02"
+
+    def __init__(self, hop=None, win=None, weights=None) -> None:
+        super().__init__(hop=hop, win=win, weights=weights)
+        import opensmile
+
+        self.smile = opensmile.Smile(
+            feature_set=getattr(opensmile.FeatureSet, self.feature_set),
+            feature_level=opensmile.FeatureLevel.LowLevelDescriptors,
+        )
+
+    def extract(self, path: Path, times: np.ndarray) -> FeatureOutput:
+        signal, sr = read_audio(path)
+        frame = self.smile.process_signal(signal, sr)
+        starts = frame.index.get_level_values("start").total_seconds().to_numpy()
+        ends = frame.index.get_level_values("end").total_seconds().to_numpy()
+        values = np.nan_to_num(frame.to_numpy(dtype=np.float64))
+        pooled = pool_to_labels((starts + ends) / 2.0, values, times, self.hop)
+        return FeatureOutput(pooled, times, list(frame.columns))
+
+
+@register_extractor("egemaps")
+class EGeMAPS(OpenSmileFunctionals):
+    """eGeMAPS v02 functionals (88-d) over centred sliding windows (MuSe 2020: 5 s / 0.25 s)."""
+
+    dim = 88
+    feature_set = "eGeMAPSv02"
+
+
+@register_extractor("compare")
+class ComParE(OpenSmileFunctionals):
+    """ComParE 2016 functionals (6373-d) over centred sliding windows."""
+
+    dim = 6373
+    feature_set = "ComParE_2016"
+
+
+@register_extractor("is13")
+class IS13(OpenSmileFunctionals):
+    """INTERSPEECH 2013 ComParE functionals (6373-d) over centred sliding windows."""
+
+    dim = 6373
+    feature_set = "IS13"
+
+
+@register_extractor("egemaps_lld")
+class EGeMAPSLLD(OpenSmileLLD):
+    """eGeMAPS v02 low-level descriptors (25-d, 10 ms frames) averaged per label step."""
+
+    dim = 25
+    feature_set = "eGeMAPSv02"
+
+
+@register_extractor("compare_lld")
+class ComParELLD(OpenSmileLLD):
+    """ComParE 2016 low-level descriptors (65-d, 10 ms frames) averaged per label step."""
+
+    dim = 65
+    feature_set = "ComParE_2016"
+
+
+@register_extractor("logmel")
+class LogMel(_AudioExtractor):
+    """VGGish log-mel frames (64-d, 25 ms window, 10 ms hop) averaged per label step."""
+
+    dim = 64
+
+    def extract(self, path: Path, times: np.ndarray) -> FeatureOutput:
+        from .vggish import FRAME_HOP_S, WIN_SAMPLES, SAMPLE_RATE, log_mel
+
+        signal, sr = read_audio(path)
+        frames = log_mel(signal, sr)
+        centres = np.arange(len(frames)) * FRAME_HOP_S + WIN_SAMPLES / SAMPLE_RATE / 2.0
+        pooled = pool_to_labels(centres, frames, times, self.hop)
+        return FeatureOutput(pooled, times, [f"logmel_{j}" for j in range(frames.shape[1])])
+
+
+@register_extractor("vggish")
+class VGGishExtractor(_AudioExtractor):
+    """VGGish 128-d embeddings per 0.96 s patch, mapped to the label step (weights required)."""
+
+    dim = 128
+    needs_weights = True
+    batch_size = 64
+
+    @classmethod
+    def weights_help(cls) -> str:
+        return "a VGGish state-dict file, e.g. torchvggish's converted vggish-10086976.pth"
+
+    def __init__(self, hop=None, win=None, weights=None) -> None:
+        super().__init__(hop=hop, win=win, weights=weights)
+        from .vggish import load_vggish
+
+        self.model = load_vggish(self.weights)
+
+    def extract(self, path: Path, times: np.ndarray) -> FeatureOutput:
+        import torch
+
+        from .vggish import log_mel_patches
+
+        signal, sr = read_audio(path)
+        patches, centres = log_mel_patches(signal, sr)
+        outputs = []
+        with torch.inference_mode():
+            for i in range(0, len(patches), self.batch_size):
+                batch = torch.from_numpy(patches[i : i + self.batch_size]).unsqueeze(1)
+                outputs.append(self.model(batch).numpy())
+        embeddings = np.concatenate(outputs)
+        pooled = pool_to_labels(centres, embeddings, times, self.hop)
+        return FeatureOutput(pooled, times, [f"vggish_{j}" for j in range(embeddings.shape[1])])
