@@ -25,6 +25,7 @@ _CORPUS_MODULES = (
     "datamodules.recola",
     "datamodules.sewa",
     "datamodules.cmu_mosei",
+    "datamodules.fusion",
 )
 
 

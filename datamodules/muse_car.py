@@ -574,6 +574,52 @@ class MuSeCaRDataModule(SequenceDataModule):
         """
         write_muse_predictions(out_dir, recording, preds, target_names)
 
+    def read_predictions(
+        self, path_dir: Path, recording: Recording, target_names: Sequence[str] | None = None
+    ) -> np.ndarray:
+        """Read one recording's MuSe prediction files ``<path_dir>/<target>/<id>.csv``.
+
+        The inverse of :meth:`write_predictions` (e.g. for late fusion of several runs).
+
+        Args:
+            path_dir: prediction folder of one partition (``<run>/predictions/<partition>``).
+            recording: the recording whose label frames the predictions must cover.
+            target_names: the target folders to read, in column order; default: this
+                datamodule's targets.
+
+        Returns:
+            ``(T, K)`` float32 predictions, column ``k`` for ``target_names[k]``.
+
+        Raises:
+            CorpusFormatError: a missing file, a malformed row, or timestamps that are not the
+                recording's label frames (naming the file, line and first mismatching timestamp).
+        """
+        expected = np.rint(np.asarray(recording.timestamps) * 1000.0).astype(np.int64)
+        columns = []
+        for target in target_names or self.target_names:
+            path = Path(path_dir) / target / f"{recording.id}.csv"
+            if not path.is_file():
+                raise CorpusFormatError(
+                    f"{path}: prediction file not found (target {target!r}, video {recording.id})"
+                )
+            timestamps, values, _ = read_label_file(path)
+            n = min(len(timestamps), len(expected))
+            differ = np.flatnonzero(timestamps[:n] != expected[:n])
+            if len(differ):
+                row = int(differ[0])
+                raise CorpusFormatError(
+                    f"{path}: line {_line(row)}, field 'timestamp': {timestamps[row]} ms does not "
+                    f"match the label frame {expected[row]} ms of video {recording.id}"
+                )
+            if len(timestamps) != len(expected):
+                raise CorpusFormatError(
+                    f"{path}: {len(timestamps)} prediction rows for the {len(expected)} label "
+                    f"frames of video {recording.id} (first missing/extra timestamp: "
+                    f"{(expected if len(expected) > n else timestamps)[n]} ms)"
+                )
+            columns.append(values)
+        return np.stack(columns, axis=1).astype(np.float32)
+
 
 def write_muse_predictions(
     out_dir: str | Path, recording: Recording, preds: np.ndarray, target_names: Iterable[str]

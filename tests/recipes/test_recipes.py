@@ -5,7 +5,9 @@ fast on CPU, and the test score it must beat (a constant predictor scores 0 CCC)
 file order; an override may refer to an earlier row's run by its recipe name:
 ``{ckpt:recola/tzirakis2017_audio}`` is that run's best checkpoint and
 ``{run:recola/tzirakis2017_audio}`` its run folder (for staged training and fusion recipes).
-Columns: ``recipe, overrides, metric, minimum`` (metric defaults to ``test/ccc_mean``).
+Columns: ``recipe, overrides, metric, minimum[, name]`` (metric defaults to ``test/ccc_mean``).
+The optional ``name`` is the row's alias for those placeholders (default: the recipe), so that two
+runs of one recipe (e.g. two unimodal sources of a late fusion) can both be referred to.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ ROWS = []
 for table in sorted(Path(__file__).parent.glob("*.csv")):
     with open(table, newline="") as f:
         ROWS += [dict(row, table=table.stem) for row in csv.DictReader(f)]
-RUNS: dict[str, Path] = {}  # recipe → run folder of the latest row that ran it
+RUNS: dict[str, Path] = {}  # row name (default: recipe) → run folder of the latest row with it
 
 
 def _resolve(overrides: str) -> list[str]:
@@ -48,9 +50,12 @@ def test_every_shipped_recipe_is_in_a_table():
 def test_recipe_trains_and_beats_constant_predictor(row, tmp_path, zoo_cli):
     run_dir = zoo_cli("fit", row["recipe"], *_resolve(row["overrides"]), f"output_dir={tmp_path}",
                       "trainer.enable_progress_bar=false")
-    RUNS[row["recipe"]] = run_dir
+    RUNS[row.get("name") or row["recipe"]] = run_dir
     results = json.loads((run_dir / "results.json").read_text())
     metric = row.get("metric") or "test/ccc_mean"
+    print(f"{row['recipe']} [{row['overrides']}]: {metric} = {results[metric]:.4f} "
+          f"(minimum {row['minimum']}); all: {json.dumps(results, sort_keys=True)}")  # shown by pytest -rP
     assert results[metric] > float(row["minimum"]), results
     assert (run_dir / "config.yaml").is_file()
-    assert any((run_dir / "predictions").rglob("*.csv"))
+    written = [p for p in (run_dir / "predictions").rglob("*") if p.is_file()]
+    assert written and all(p.suffix in (".csv", ".arff") for p in written), written  # the corpus's format

@@ -1,0 +1,242 @@
+"""Late fusion input: the exported predictions of several trained runs, with the corpus's labels.
+
+Sun et al. (2020, §4.4) fuse unimodal and early-fusion models with a second-level BiLSTM that
+reads their per-frame predictions. This datamodule serves those predictions as feature sets::
+
+    dm = create_datamodule("prediction_fusion", sources=["runs/egemaps", "runs/vggface"])
+
+* **sources** — run folders of ``zoo fit`` (``config.yaml`` + ``predictions/<partition>/...``).
+  Runs made with ``export_predictions=[train,val,test]`` hold predictions of all three
+  partitions; the fusion model is fitted on the sources' own train predictions and selected on
+  their val predictions, and test labels are only used to score the test partition.
+* **feature sets** — one per source, named after its run folder (``source_<i>`` when two folders
+  share a name), with one column per target that source predicted.
+* **labels, timestamps, partitions** — from the corpus datamodule built from the first source's
+  ``config.yaml`` data arguments (``root: null`` → the same synthetic corpus). Prediction files
+  are read by that datamodule's ``read_predictions(path_dir, recording, target_names)``, so the
+  corpus's own prediction format applies (MuSe-CaR: ``<partition>/<target>/<id>.csv`` with
+  ``timestamp,value,segment_id``), and predictions are written back in the same format.
+
+Errors name the run folder and file: a source without a partition's predictions (re-run it with
+``export_predictions=[train,val,test]``), timestamps that are not the corpus's label frames, or
+sources trained on different corpora.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from . import create_datamodule, datamodule_class, register_datamodule
+from ._sequence import CorpusFormatError, Recording, SequenceDataModule
+
+__all__ = ["PredictionFusionDataModule", "SourceRun", "read_source_run"]
+
+_EXPORT_HINT = "re-run it with export_predictions=[train,val,test]"
+
+
+class SourceRun:
+    """One source run folder and what its ``config.yaml`` says about its data.
+
+    Attributes:
+        path: the run folder.
+        config: its resolved recipe (plain containers).
+        corpus: the datamodule registry name it was trained on.
+        data_args: its datamodule arguments (with ``seed`` filled in from the recipe).
+        targets: the targets it predicted, in its output order.
+    """
+
+    def __init__(self, path: Path, config: Mapping[str, Any]) -> None:
+        self.path = path
+        self.config = dict(config)
+        data = self.config.get("data") or {}
+        if not isinstance(data, Mapping) or not data.get("name"):
+            raise ValueError(f"{path / 'config.yaml'}: no data.name; not a run folder of `zoo fit`")
+        self.corpus = str(data["name"])
+        self.data_args = dict(data.get("args") or {})
+        self.data_args.setdefault("seed", self.config.get("seed", 0))
+        targets = self.data_args.get("targets")
+        if targets is None:  # the datamodule's own default
+            default = inspect.signature(datamodule_class(self.corpus)).parameters.get("targets")
+            targets = default.default if default is not None else ()
+        self.targets = [str(t) for t in targets]
+
+    def corpus_identity(self) -> tuple[str, str, Any]:
+        """(datamodule, root, seed of the synthetic corpus): equal for runs on the same data."""
+        root = self.data_args.get("root")
+        if root is None:
+            return self.corpus, "synthetic", self.data_args.get("seed")
+        return self.corpus, str(Path(root).expanduser().resolve()), None
+
+    def describe_corpus(self) -> str:
+        """Human-readable corpus of this run, for error messages."""
+        corpus, root, seed = self.corpus_identity()
+        where = f"the synthetic corpus (seed {seed})" if root == "synthetic" else root
+        return f"{corpus} at {where}"
+
+
+def read_source_run(path: str | Path) -> SourceRun:
+    """Read a run folder's ``config.yaml``.
+
+    Raises:
+        FileNotFoundError: the folder or its ``config.yaml`` does not exist.
+        ValueError: the config is not a mapping with ``data.name``.
+    """
+    path = Path(path).expanduser()
+    if not path.is_dir():
+        raise FileNotFoundError(f"fusion source {path}: run folder not found")
+    config_path = path / "config.yaml"
+    if not config_path.is_file():
+        raise FileNotFoundError(
+            f"fusion source {path}: no config.yaml; expected a run folder written by `zoo fit`"
+        )
+    try:
+        config = OmegaConf.to_container(OmegaConf.load(config_path), resolve=True)
+    except Exception as err:  # omegaconf/yaml raise several error types
+        raise ValueError(f"{config_path}: cannot read the run's recipe: {err}") from err
+    if not isinstance(config, dict):
+        raise ValueError(f"{config_path}: a run config must be a mapping")
+    return SourceRun(path, config)
+
+
+def _source_names(runs: Sequence[SourceRun]) -> list[str]:
+    names = [run.path.resolve().name for run in runs]
+    if len(set(names)) != len(names) or any(not n for n in names):
+        return [f"source_{i}" for i in range(len(runs))]
+    return names
+
+
+@register_datamodule("prediction_fusion")
+class PredictionFusionDataModule(SequenceDataModule):
+    """Per-frame predictions of several runs as feature sets, labels from their corpus.
+
+    Args:
+        sources: run folders of ``zoo fit`` whose predictions are fused (at least one).
+        corpus: the underlying corpus datamodule name; default (and it must equal) the one in
+            the sources' ``config.yaml``.
+        root: corpus folder for the labels; default the first source's ``data.args.root``
+            (``None`` there → the same synthetic corpus). Give it when the corpus has moved.
+        targets: targets of the fusion model; default the first source's targets.
+        **kwargs: the other arguments of :class:`~datamodules._sequence.SequenceDataModule`
+            (``win_len``, ``hop_len``, ``batch_size``, ``normalize``, ...); ``features`` is not
+            accepted (the feature sets are the sources).
+
+    Raises:
+        FileNotFoundError: a source folder or its ``config.yaml`` is missing.
+        ValueError: no sources, sources trained on different corpora, or a ``corpus`` that is
+            not theirs.
+    """
+
+    corpus_name = "prediction_fusion"
+
+    def __init__(
+        self,
+        sources: Sequence[str | Path],
+        corpus: str | None = None,
+        root: str | Path | None = None,
+        targets: Sequence[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if "features" in kwargs:
+            raise ValueError(
+                "prediction_fusion: `features` cannot be set; the feature sets are the sources' "
+                "predictions (one per entry of `sources`)"
+            )
+        if isinstance(sources, (str, Path)) or not sources:
+            raise ValueError(
+                "prediction_fusion: `sources` must be a non-empty list of run folders, e.g. "
+                "data.args.sources=[runs/a,runs/b]"
+            )
+        self.sources = [read_source_run(s) for s in sources]
+        first = self.sources[0]
+        for run in self.sources[1:]:
+            if run.corpus_identity() != first.corpus_identity():
+                raise ValueError(
+                    "prediction_fusion: the sources were trained on different corpora: "
+                    f"{first.path} on {first.describe_corpus()}, {run.path} on "
+                    f"{run.describe_corpus()}"
+                )
+        if corpus is not None and corpus != first.corpus:
+            raise ValueError(
+                f"prediction_fusion: corpus={corpus!r}, but the sources were trained on "
+                f"{first.corpus!r} ({first.path / 'config.yaml'})"
+            )
+        label_args = dict(first.data_args)
+        if root is not None:
+            label_args["root"] = root
+        #: the corpus datamodule giving labels, timestamps and the prediction file format
+        self.corpus_dm = create_datamodule(first.corpus, **label_args)
+        for attr in ("read_predictions", "write_predictions"):
+            if not callable(getattr(self.corpus_dm, attr, None)):
+                raise ValueError(f"prediction_fusion: datamodule {first.corpus!r} has no {attr}()")
+        self.corpus_name = first.corpus
+        self.label_step = float(self.corpus_dm.label_step)
+        self.partitions = dict(self.corpus_dm.partitions)
+        self.available_targets = tuple(self.corpus_dm.available_targets)
+        self.source_names = _source_names(self.sources)
+        kwargs.setdefault("seed", first.data_args.get("seed", 0))
+        super().__init__(
+            root=root,
+            features=self.source_names,
+            targets=list(targets) if targets is not None else list(self.corpus_dm.target_names),
+            **kwargs,
+        )
+
+    # ----------------------------------------------------------------- hooks
+    def prepare_data(self) -> None:
+        """Let the corpus datamodule generate its synthetic corpus when needed."""
+        self.corpus_dm.prepare_data()
+
+    def default_root(self) -> Path:
+        """The corpus folder the labels come from."""
+        return self.corpus_dm._resolved_root()
+
+    def _prediction_dir(self, run: SourceRun, partition: str) -> Path:
+        folder = run.path / "predictions" / partition
+        if not folder.is_dir():
+            raise CorpusFormatError(
+                f"fusion source {run.path}: no predictions of partition {partition!r} "
+                f"({folder} is missing); {_EXPORT_HINT}"
+            )
+        return folder
+
+    def load_partition(self, partition: str) -> list[Recording]:
+        """Labels of ``partition`` from the corpus, features from the sources' prediction files."""
+        stage = next(s for s, p in self.partitions.items() if p == partition)
+        folders = [self._prediction_dir(run, partition) for run in self.sources]
+        recordings = []
+        for rec in self.corpus_dm.raw_recordings(stage):
+            features = {}
+            for run, name, folder in zip(self.sources, self.source_names, folders):
+                try:
+                    values = self.corpus_dm.read_predictions(folder, rec, run.targets)
+                except CorpusFormatError as err:
+                    if "not found" in str(err):
+                        raise CorpusFormatError(f"fusion source {run.path}: {err}; {_EXPORT_HINT}") from None
+                    raise
+                features[name] = np.asarray(values, dtype=np.float32)
+            targets = None
+            if rec.targets is not None:
+                columns = [self.corpus_dm.target_names.index(t) for t in self.target_names]
+                targets = np.asarray(rec.targets)[:, columns]
+            recordings.append(
+                Recording(id=rec.id, features=features, timestamps=np.asarray(rec.timestamps),
+                          targets=targets, meta=dict(rec.meta))
+            )
+        return recordings
+
+    def write_predictions(
+        self, out_dir: Path, recording: Recording, preds: np.ndarray, target_names: Sequence[str]
+    ) -> None:
+        """Write in the underlying corpus's prediction format."""
+        self.corpus_dm.write_predictions(out_dir, recording, preds, target_names)
+
+    def read_predictions(
+        self, path_dir: Path, recording: Recording, target_names: Sequence[str] | None = None
+    ) -> np.ndarray:
+        """Read in the underlying corpus's prediction format (so fused runs can be fused again)."""
+        return self.corpus_dm.read_predictions(path_dir, recording, target_names or self.target_names)
