@@ -6,8 +6,12 @@ Usage::
     zoo validate RECIPE ckpt=PATH [...]     score the val partition
     zoo test RECIPE ckpt=PATH [...]         score the test partition (where labels exist)
     zoo predict RECIPE ckpt=PATH [...]      write predictions in the corpus's format
+    zoo predict MODEL INPUT [--output DIR] [--plot]   MODEL: bundle folder or .ckpt; INPUT: feature folder
+    zoo export CKPT OUT_DIR [--overwrite]   self-contained bundle (safetensors + config.json + card)
     zoo sweep SWEEP.yaml [--count N] [--dry-run]   W&B sweep (dry run: validate + print runs offline)
+    zoo baseline [--draws N] RECIPE [...]   chance level: random draws of the training labels, scored
     zoo list [models|datamodules] [PATTERN] what is registered
+    zoo extract FEATURE --input ... --output DIR --layout L   features from raw media (--list)
 
 ``RECIPE`` is a YAML path or ``<corpus>/<name>`` under the shipped ``recipes/``. Overrides are
 ``key=value`` or ``--key=value`` (the forms W&B sweep agents pass), e.g.
@@ -34,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
         p = sub.add_parser(command, help=f"{command} a recipe")
         p.add_argument("recipe", help="recipe YAML (path or <corpus>/<name>)")
         p.add_argument("overrides", nargs=argparse.REMAINDER, help="key=value or --key=value")
+    p = sub.add_parser("baseline", help="chance level: score random draws of the training labels")
+    p.add_argument("--draws", type=int, default=10, help="random draws to average (default 10)")
+    p.add_argument("recipe", help="recipe YAML (path or <corpus>/<name>)")
+    p.add_argument("overrides", nargs=argparse.REMAINDER, help="key=value or --key=value")
     p = sub.add_parser("sweep", help="run (or --dry-run) a W&B sweep over a recipe")
     p.add_argument("sweep_file", help="recipes/sweeps/<corpus>_<paper>.yaml")
     p.add_argument("--count", type=int, default=None, help="runs for the agent (dry run: default 5)")
@@ -41,9 +49,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--project", default=None)
     p.add_argument("--entity", default=None)
     p.add_argument("--seed", type=int, default=0, help="seed of the dry run's random proposals")
+    p = sub.add_parser("export", help="export a checkpoint as a self-contained bundle (safetensors)")
+    p.add_argument("ckpt", help="checkpoint of `zoo fit` (runs/<run>/checkpoints/best.ckpt)")
+    p.add_argument("out_dir", help="bundle folder (new or empty)")
+    p.add_argument("--overwrite", action="store_true", help="replace the bundle files in a non-empty OUT_DIR")
     p = sub.add_parser("list", help="list registered models and datamodules")
     p.add_argument("kind", nargs="?", choices=("models", "datamodules"), default=None)
     p.add_argument("pattern", nargs="?", default="*")
+    p = sub.add_parser("extract", help="extract features from raw media into a corpus layout")
+    from zoo.features.cli import add_arguments as _extract_arguments
+
+    _extract_arguments(p)
     return parser
 
 
@@ -55,6 +71,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Parse ``argv`` and execute it; returns ``{"exit_code", "run_dir", "results"}``."""
     args = _parser().parse_args(argv)
+    if args.command == "extract":
+        from zoo.features.cli import run_extract
+
+        return {"exit_code": run_extract(args)}
+    if args.command == "export":
+        from zoo.bundle import export_bundle
+
+        try:
+            bundle = export_bundle(args.ckpt, args.out_dir, overwrite=args.overwrite)
+        except (FileExistsError, FileNotFoundError, ValueError) as err:
+            print(f"zoo export: {err}", file=sys.stderr)
+            return {"exit_code": 2}
+        print(f"bundle written to {bundle}")
+        return {"exit_code": 0, "run_dir": bundle}
+    if args.command == "predict":
+        from zoo.predict_bundle import is_model_path, run_predict_cli
+
+        if is_model_path(args.recipe):  # zoo predict BUNDLE|CKPT INPUT [--output DIR] [--plot]
+            return run_predict_cli(args.recipe, args.overrides)
     if args.command == "list":
         from datamodules import list_datamodules
         from zoo import list_models
@@ -83,6 +118,14 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     except ConfigError as err:
         print(f"zoo {args.command}: {err}", file=sys.stderr)
         return {"exit_code": 2}
+
+    if args.command == "baseline":
+        from zoo.baseline import run_baseline
+        from zoo.run import make_run_dir
+
+        out = run_baseline(cfg, make_run_dir(cfg, "baseline"), draws=args.draws)
+        print(f"run folder: {out['run_dir']}")
+        return {"exit_code": 0, **out}
 
     from zoo.run import run_command
 

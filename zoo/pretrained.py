@@ -188,15 +188,24 @@ class PretrainedModel(nn.Module):
 
 
 def load_pretrained(path: str | Path, map_location: str | torch.device = "cpu") -> PretrainedModel:
-    """Load a checkpoint written by ``zoo fit`` as an eval-mode :class:`PretrainedModel`.
+    """Load a checkpoint written by ``zoo fit``, or a bundle of ``zoo export``, for inference.
 
     Args:
-        path: a Lightning ``.ckpt`` file from a run folder.
+        path: a Lightning ``.ckpt`` file from a run folder, or a bundle folder (holding
+            ``config.json`` and ``model.safetensors``; see :mod:`zoo.bundle`).
         map_location: device to put the weights on.
+
+    Returns:
+        An eval-mode :class:`PretrainedModel`.
 
     Raises:
         FileNotFoundError, CheckpointError: see :func:`read_checkpoint`.
+        zoo.bundle.BundleError: a folder that is not a loadable bundle.
     """
+    if Path(path).expanduser().is_dir():
+        from zoo.bundle import load_bundle
+
+        return load_bundle(path, map_location=map_location)
     task = task_from_checkpoint(path)
     hparams = task.hparams
     model = PretrainedModel(task.net, hparams["data_spec"], hparams.get("recipe"), task.postprocessor)

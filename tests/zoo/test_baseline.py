@@ -1,0 +1,52 @@
+"""``zoo baseline``: random draws of the training labels, scored with the recipe's metrics."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from zoo.cli import run as zoo_run
+from zoo.config import load_recipe
+from zoo.run import build_datamodule
+
+
+def _labels(loader) -> np.ndarray:
+    return np.concatenate([b["targets"].numpy().reshape(-1, b["targets"].shape[-1]) for b in loader])
+
+
+def test_mosei_baseline_matches_the_expected_chance_level(tmp_path):
+    out = zoo_run(["baseline", "--draws", "30", "cmu_mosei/williams2018_blstm", f"output_dir={tmp_path}"])
+    assert out["exit_code"] == 0
+    results = json.loads((out["run_dir"] / "results.json").read_text())
+    assert results == out["results"]
+    dm = build_datamodule(load_recipe("cmu_mosei/williams2018_blstm"))
+    dm.prepare_data()
+    dm.setup("fit")
+    dm.setup("test")
+    train, test = _labels(dm.train_dataloader()), _labels(dm.test_dataloader())
+    # expected MAE of a prediction drawn uniformly from the training values: mean_j |x_j - y|
+    expected_mae = np.abs(train[None, :, :] - test[:, None, :]).mean(axis=(0, 1))
+    for k, name in enumerate(dm.target_names):
+        assert results[f"test/mae_{name}"] == pytest.approx(expected_mae[k], abs=0.03), name
+        # expected binary accuracy: P(round(x) > 0) agreement with round(y) > 0
+        p_present = np.mean(np.rint(train[:, k]) > 0)
+        y_present = np.rint(test[:, k]) > 0
+        expected_acc2 = np.mean(np.where(y_present, p_present, 1 - p_present))
+        assert results[f"test/acc2_{name}"] == pytest.approx(expected_acc2, abs=0.03), name
+        assert abs(results[f"test/pearson_{name}"]) < 0.15  # no correlation by chance
+    assert results["test/mae_mean_std"] > 0  # independent draws differ
+
+
+def test_sequence_corpus_baseline_has_zero_ccc(tmp_path):
+    out = zoo_run(["baseline", "--draws", "3", "muse_car/sun2020_lstm_selfattn", f"output_dir={tmp_path}",
+                   "data.args.features=[egemaps]"])
+    assert out["exit_code"] == 0
+    for stage in ("val", "test"):
+        assert abs(out["results"][f"{stage}/ccc_mean"]) < 0.05
+
+
+def test_draws_must_be_positive(tmp_path):
+    with pytest.raises(ValueError, match="draws must be >= 1"):
+        zoo_run(["baseline", "--draws", "0", "cmu_mosei/williams2018_blstm", f"output_dir={tmp_path}"])

@@ -1,0 +1,103 @@
+"""``zoo baseline RECIPE``: the chance level of a recipe's metrics (random predictions).
+
+Williams et al. (2018, §5.1) report a random baseline next to their networks so that a reader
+sees what the metrics give without learning; on CMU-MOSEI that matters, because the binary and
+4-class accuracies of emotion presence are high by chance (most intensities are 0). This module
+computes that baseline for any recipe: it reads the recipe's datamodule, draws every prediction
+of a target at random from that target's **training** labels (the training distribution, with
+replacement; :func:`zoo.williams2018.random_baseline`), and scores the draws on the validation
+and test partitions with the recipe's own metrics (``metrics: [mae, acc2, acc4, pearson]``,
+``[ccc]``, …), exactly as ``zoo fit`` scores a trained model. The figures are means over
+``draws`` independent draws; ``results.json`` also holds their standard deviations.
+
+No test label is read to make the predictions: only the train partition's labels are.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+import torch
+
+from zoo.metrics import build_metric
+from zoo.williams2018 import random_baseline
+
+__all__ = ["run_baseline"]
+
+
+def _labelled_batches(datamodule: Any, stage: str) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """``(targets, mask)`` of every batch of a partition; mask ``None`` for segment-level targets."""
+    loader = {"train": datamodule.train_dataloader, "val": datamodule.val_dataloader,
+              "test": datamodule.test_dataloader}[stage]()
+    for batch in loader:
+        if not bool(torch.as_tensor(batch["has_targets"]).all()):
+            raise RuntimeError(f"the {stage} partition has recordings without labels; it cannot be scored")
+        targets = batch["targets"]
+        yield targets, (batch["mask"] if targets.ndim == 3 else None)
+
+
+def _valid_rows(targets: torch.Tensor, mask: torch.Tensor | None) -> np.ndarray:
+    k = targets.shape[-1]
+    rows = targets[mask] if mask is not None else targets.reshape(-1, k)
+    return rows.double().numpy()
+
+
+def run_baseline(cfg: Mapping[str, Any], run_dir: Path, draws: int = 10) -> dict[str, Any]:
+    """Score random predictions on val and test with the recipe's metrics.
+
+    Args:
+        cfg: the resolved recipe.
+        run_dir: the run folder (``results.json`` and ``config.yaml`` are written there).
+        draws: independent random draws to average over.
+
+    Returns:
+        ``{"run_dir", "results"}``; results hold ``<stage>/<metric>_<target>`` and ``_mean`` (mean
+        over draws) and ``<stage>/<metric>_mean_std`` (their standard deviation).
+    """
+    from zoo.run import _save_config, _save_json, build_datamodule, format_results
+
+    if draws < 1:
+        raise ValueError(f"draws must be >= 1, got {draws}")
+    _save_config(cfg, run_dir)
+    datamodule = build_datamodule(cfg)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    datamodule.setup("test")
+    target_names = list(datamodule.target_names)
+    train = np.concatenate([_valid_rows(t, m) for t, m in _labelled_batches(datamodule, "train")])
+    metric_names = list(cfg["metrics"])
+    results: dict[str, float] = {}
+    seed = int(cfg["seed"])
+    for stage in ("val", "test"):
+        try:
+            batches = list(_labelled_batches(datamodule, stage))
+        except RuntimeError as err:
+            print(f"{stage}: not scored ({err})")
+            continue
+        per_draw: dict[str, list[np.ndarray]] = {m: [] for m in metric_names}
+        for draw in range(draws):
+            metrics = {m: build_metric(m, len(target_names)) for m in metric_names}
+            rng_seed = seed * 1000 + draw * 2 + (stage == "test")
+            for b, (targets, mask) in enumerate(batches):
+                shape = targets.shape
+                flat = random_baseline(train, int(np.prod(shape[:-1])), seed=rng_seed * 100003 + b)
+                preds = torch.from_numpy(flat).reshape(shape).to(targets.dtype)
+                for metric in metrics.values():
+                    metric.update(preds, targets, mask)
+            for name, metric in metrics.items():
+                per_draw[name].append(metric.compute().double().reshape(-1).numpy())
+        stage_results: dict[str, float] = {}
+        for name, values in per_draw.items():
+            values = np.stack(values)  # (draws, K)
+            for target, column in zip(target_names, values.T):
+                stage_results[f"{stage}/{name}_{target}"] = float(column.mean())
+            means = values.mean(axis=1)
+            stage_results[f"{stage}/{name}_mean"] = float(means.mean())
+            stage_results[f"{stage}/{name}_mean_std"] = float(means.std())
+        print(f"\nrandom baseline ({draws} draws from the training labels)\n"
+              f"{format_results(stage_results, target_names, stage)}\n")
+        results.update(stage_results)
+    _save_json(run_dir / "results.json", results)
+    return {"run_dir": run_dir, "results": results}

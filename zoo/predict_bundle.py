@@ -1,0 +1,263 @@
+"""``zoo predict MODEL INPUT [--output DIR] [--plot]``: run a bundle or checkpoint on a folder.
+
+``MODEL`` is a bundle folder (``zoo export``) or a ``.ckpt`` file of ``zoo fit``; ``INPUT`` is a
+folder of feature files in the corpus's layout (for MuSe-CaR a corpus root holding
+``c1_muse_wild/feature_segments/label_aligned/<feature>/<id>.csv``; no ``metadata/partition.csv``
+needed). Every recording found is predicted and written in the corpus's prediction format into
+``--output`` (MuSe-CaR: ``<output>/<target>/<id>.csv`` with ``timestamp,value,segment_id``),
+never inside ``INPUT``. Where gold-standard label files are present (MuSe-CaR:
+``c1_muse_wild/label_segments/<target>/<id>.csv``), the pooled CCC per target is printed and
+saved to ``<output>/scores.json``, and ``--plot`` draws one PNG per recording of prediction vs
+gold standard per target over time (as Fig. 3 of Tzirakis et al. 2017) into ``<output>/plots/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from datamodules._sequence import CorpusFormatError, Recording
+
+__all__ = ["is_model_path", "predict_folder", "plot_recording", "read_muse_car_folder", "run_predict_cli"]
+
+FolderReader = Callable[[Path, Sequence[str], Sequence[str]], list[Recording]]
+
+
+def is_model_path(arg: str) -> bool:
+    """Whether the first argument of ``zoo predict`` names a bundle folder or a checkpoint."""
+    return Path(arg).expanduser().is_dir() or str(arg).endswith(".ckpt")
+
+
+# --------------------------------------------------------------------------- corpus readers
+def read_muse_car_folder(
+    root: Path, feature_names: Sequence[str], target_names: Sequence[str], nan_policy: str = "error"
+) -> list[Recording]:
+    """Every video with feature files under a MuSe-CaR style folder; labels where present.
+
+    Videos are those of the first feature set's folder; every other set must have the same
+    videos. A video gets ``targets`` only when the label files of all ``target_names`` exist.
+
+    Raises:
+        CorpusFormatError: missing feature folder or file, or files whose frames disagree.
+    """
+    from datamodules.muse_car import (
+        SEGMENT_FEATURE,
+        available_feature_sets,
+        feature_path,
+        label_path,
+        read_feature_file,
+        read_label_file,
+    )
+
+    file_features = [f for f in feature_names if f != SEGMENT_FEATURE]
+    if not file_features:
+        raise CorpusFormatError(f"{root}: the model reads no feature files; cannot find recordings")
+    folder = feature_path(root, file_features[0], "x").parent
+    for name in file_features:
+        if not feature_path(root, name, "x").parent.is_dir():
+            raise CorpusFormatError(
+                f"{feature_path(root, name, 'x').parent}: feature folder not found (the model needs "
+                f"{file_features}; {root} has {available_feature_sets(root)})"
+            )
+    ids = sorted((p.stem for p in folder.glob("*.csv")), key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s))
+    if not ids:
+        raise CorpusFormatError(f"{folder}: no <id>.csv feature files")
+    recordings = []
+    for video_id in ids:
+        arrays: dict[str, np.ndarray] = {}
+        ref = None
+        for name in file_features:
+            path = feature_path(root, name, video_id)
+            if not path.is_file():
+                raise CorpusFormatError(f"{path}: feature file not found (feature set {name!r}, video {video_id})")
+            ts, seg, values = read_feature_file(path, nan_policy=nan_policy)
+            if ref is None:
+                ref = (path, ts, seg)
+            else:
+                _check_frames(ref[0], ref[1], path, ts)
+            arrays[name] = values
+        ref_path, timestamps, segments = ref
+        if SEGMENT_FEATURE in feature_names:
+            arrays[SEGMENT_FEATURE] = segments.astype(np.float32)[:, None]
+        targets = None
+        paths = [label_path(root, t, video_id) for t in target_names]
+        if all(p.is_file() for p in paths):
+            columns = []
+            for path in paths:
+                ts, values, _ = read_label_file(path)
+                _check_frames(ref_path, timestamps, path, ts)
+                columns.append(values)
+            targets = np.stack(columns, axis=1)
+        recordings.append(Recording(id=video_id, features={n: arrays[n] for n in feature_names},
+                                    timestamps=timestamps.astype(np.float64) / 1000.0, targets=targets,
+                                    meta={SEGMENT_FEATURE: segments}))
+    return recordings
+
+
+def _check_frames(ref_path: Path, ref_ts: np.ndarray, path: Path, ts: np.ndarray) -> None:
+    n = min(len(ref_ts), len(ts))
+    differ = np.flatnonzero(ref_ts[:n] != ts[:n])
+    if len(differ) or len(ref_ts) != len(ts):
+        row = int(differ[0]) if len(differ) else n
+        here = ts[row] if row < len(ts) else "no row"
+        there = ref_ts[row] if row < len(ref_ts) else "no row"
+        raise CorpusFormatError(
+            f"{path}: line {row + 2}, field 'timestamp': {here} here, {there} in {ref_path} "
+            f"({len(ts)} vs {len(ref_ts)} rows)"
+        )
+
+
+#: corpus name → reader of a folder of feature files (a datamodule may instead provide
+#: ``read_input_folder(root, feature_names, target_names)``)
+FOLDER_READERS: dict[str, FolderReader] = {"muse_car": read_muse_car_folder}
+
+
+# --------------------------------------------------------------------------- plotting
+def plot_recording(
+    path: Path, rec_id: str, timestamps: np.ndarray, preds: np.ndarray, golds: np.ndarray,
+    target_names: Sequence[str],
+) -> Path:
+    """One PNG: per target, prediction and gold standard over time, CCC in the title (Agg)."""
+    import torch
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from zoo.ccc import concordance_cc
+
+    fig = Figure(figsize=(10, 2.6 * len(target_names)), dpi=100)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(target_names), 1, squeeze=False)[:, 0]
+    for k, (ax, target) in enumerate(zip(axes, target_names)):
+        ccc = float(concordance_cc(torch.from_numpy(np.asarray(preds[:, k], np.float64)),
+                                   torch.from_numpy(np.asarray(golds[:, k], np.float64))))
+        ax.plot(timestamps, golds[:, k], color="black", linewidth=1.2, label="gold standard")
+        ax.plot(timestamps, preds[:, k], color="tab:red", linewidth=1.0, label="prediction")
+        ax.set_ylabel(target)
+        ax.set_title(f"recording {rec_id} — {target}: CCC {ccc:.3f}", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper right", fontsize=8)
+    axes[-1].set_xlabel("time (s)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png")
+    return path
+
+
+# --------------------------------------------------------------------------- prediction
+def _inside(path: Path, folder: Path) -> bool:
+    path, folder = path.resolve(), folder.resolve()
+    return path == folder or folder in path.parents
+
+
+def predict_folder(
+    model_path: str | Path,
+    input_root: str | Path,
+    output_dir: str | Path | None = None,
+    plot: bool = False,
+) -> dict[str, Any]:
+    """Predict every recording of ``input_root`` with a bundle or checkpoint.
+
+    Args:
+        model_path: bundle folder or ``.ckpt`` file.
+        input_root: folder of feature files in the model's corpus layout.
+        output_dir: where predictions go (must not exist or be empty, and not lie inside
+            ``input_root``); default ``./predictions/<model>-<date>-<time>``.
+        plot: draw prediction vs gold standard PNGs for recordings with labels.
+
+    Returns:
+        ``{"output": Path, "files": [...], "plots": [...], "scores": {target: CCC} | {}}``.
+
+    Raises:
+        ValueError: output inside the input or not empty, or a corpus without a folder reader.
+        FileNotFoundError: missing input folder.
+        CorpusFormatError: problems in the input files.
+    """
+    import torch
+
+    from datamodules import datamodule_class
+    from zoo.ccc import concordance_cc
+    from zoo.pretrained import load_pretrained
+
+    model_path, input_root = Path(model_path).expanduser(), Path(input_root).expanduser()
+    if not input_root.is_dir():
+        raise FileNotFoundError(f"input folder not found: {input_root}")
+    if output_dir is None:
+        output_dir = Path("predictions") / f"{model_path.resolve().stem}-{datetime.now():%Y%m%d-%H%M%S}"
+    output_dir = Path(output_dir).expanduser()
+    if _inside(output_dir, input_root):
+        raise ValueError(f"--output {output_dir} lies inside the input folder {input_root}; choose a folder outside it")
+    if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())):
+        raise ValueError(f"--output {output_dir} exists and is not an empty folder; nothing was overwritten")
+
+    model = load_pretrained(model_path)
+    spec = model.spec
+    data = (model.recipe or {}).get("data") or {}
+    datamodule_name = data.get("name") or spec.get("corpus")
+    data_args = dict(data.get("args") or {})
+    try:
+        dm_cls = datamodule_class(datamodule_name)
+    except KeyError as err:
+        raise ValueError(f"the model's datamodule: {err.args[0]}") from None
+    corpus = spec.get("corpus") or getattr(dm_cls, "corpus_name", datamodule_name)
+    features, targets = list(spec["feature_names"]), list(spec["target_names"])
+    if hasattr(dm_cls, "read_input_folder"):
+        recordings = dm_cls.read_input_folder(input_root, features, targets)
+    elif corpus in FOLDER_READERS and datamodule_name == corpus:
+        kwargs = {"nan_policy": data_args["nan_policy"]} if "nan_policy" in data_args else {}
+        recordings = FOLDER_READERS[corpus](input_root, features, targets, **kwargs)
+    else:
+        raise ValueError(
+            f"`zoo predict MODEL INPUT` reads folders of the corpora {sorted(FOLDER_READERS)}; this "
+            f"model was trained with datamodule {datamodule_name!r}. Use `zoo predict RECIPE ckpt=...`."
+        )
+    writer = dm_cls(root=input_root, features=features, targets=targets)
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    files, plots, labelled = [], [], []
+    for rec in recordings:
+        preds = model.predict(rec.features)
+        writer.write_predictions(output_dir, rec, preds, targets)
+        files += [output_dir / t / f"{rec.id}.csv" for t in targets]
+        if rec.targets is not None:
+            labelled.append((preds, np.asarray(rec.targets)))
+            if plot:
+                plots.append(plot_recording(output_dir / "plots" / f"{rec.id}.png", rec.id,
+                                            np.asarray(rec.timestamps), preds, np.asarray(rec.targets), targets))
+    scores: dict[str, float] = {}
+    if labelled:
+        p = torch.from_numpy(np.concatenate([x for x, _ in labelled]).astype(np.float64))
+        g = torch.from_numpy(np.concatenate([y for _, y in labelled]).astype(np.float64))
+        values = concordance_cc(p.unsqueeze(0), g.unsqueeze(0)).reshape(-1).tolist()  # (1, N, K)
+        scores = {t: float(v) for t, v in zip(targets, values)}
+        scores["mean"] = float(np.mean(values))
+        (output_dir / "scores.json").write_text(json.dumps(
+            {"ccc": scores, "recordings_with_labels": len(labelled), "recordings": len(recordings)}, indent=2))
+    return {"output": output_dir, "files": files, "plots": plots, "scores": scores}
+
+
+def run_predict_cli(model: str, argv: Sequence[str]) -> dict[str, Any]:
+    """``zoo predict MODEL INPUT [--output DIR] [--plot]``; returns ``{"exit_code", "run_dir", ...}``."""
+    parser = argparse.ArgumentParser(
+        prog=f"zoo predict {model}", description="predict a folder of feature files with a bundle or checkpoint"
+    )
+    parser.add_argument("input", help="folder of feature files in the corpus layout (e.g. a MuSe-CaR root)")
+    parser.add_argument("--output", default=None, help="prediction folder (new or empty, outside INPUT)")
+    parser.add_argument("--plot", action="store_true", help="PNG per labelled recording: prediction vs gold standard")
+    args = parser.parse_args(list(argv))
+    try:
+        out = predict_folder(model, args.input, args.output, args.plot)
+    except (ValueError, FileNotFoundError) as err:  # CorpusFormatError/BundleError are ValueErrors
+        print(f"zoo predict: {err}", file=sys.stderr)
+        return {"exit_code": 2}
+    print(f"{len(out['files'])} prediction files written to {out['output']}")
+    if out["scores"]:
+        print("CCC on the recordings with labels: " + ", ".join(f"{k} {v:.4f}" for k, v in out["scores"].items()))
+    if out["plots"]:
+        print(f"{len(out['plots'])} plots in {out['output'] / 'plots'}")
+    return {"exit_code": 0, "run_dir": out["output"], "results": out["scores"], **out}
