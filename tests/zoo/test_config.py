@@ -76,3 +76,11 @@ def test_shipped_recipes_resolve():
                 assert key in str(err.value)
         cfg = load_recipe(recipe, [f"{key}=[a,b]" for key in mandatory])
         assert cfg["data"]["name"] and cfg["model"]["name"], recipe
+
+
+def test_override_of_another_container_kind_is_a_config_error(recipe_dir: Path):
+    recipe = recipe_dir / "corpus" / "listy.yaml"
+    recipe.write_text("data:\n  name: x\n  args:\n    weights: [0.5, 0.5]\nmodel:\n  name: y\n")
+    with pytest.raises(ConfigError, match="does not fit .*listy.yaml"):
+        load_recipe(recipe, ["data.args.weights={a: 1.0}"])
+    assert load_recipe(recipe, ["data.args.weights=[1.0,0.0]"])["data"]["args"]["weights"] == [1.0, 0.0]
