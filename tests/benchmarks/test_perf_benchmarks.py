@@ -1,0 +1,56 @@
+"""Every performance benchmark runs in ``--tiny`` mode as a user would run it, so none can rot.
+
+The figures are not checked (they depend on the machine); the scripts must finish, print their
+tables with the expected rows, and the data-path script must see the cache being used.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_benchmark(name: str, tmp_path: Path) -> str:
+    env = {**os.environ, "AFFECT_ZOO_CACHE": str(tmp_path / "cache"), "PYTHONWARNINGS": "ignore"}
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / f"{name}.py"), "--tiny"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-4000:]
+    assert f"command: `python benchmarks/{name}.py --tiny`" in out.stdout
+    assert "machine: " in out.stdout
+    return out.stdout
+
+
+@pytest.mark.slow
+def test_lightning_overhead_tiny(tmp_path: Path):
+    text = run_benchmark("lightning_overhead", tmp_path)
+    for row in ("| bare PyTorch |", "| Lightning lean |", "| Lightning defaults |"):
+        assert row in text
+    assert "max |weight difference|" in text
+
+
+@pytest.mark.slow
+def test_data_path_tiny(tmp_path: Path):
+    text = run_benchmark("data_path", tmp_path)
+    assert "| 1× |" in text and "| 2× |" in text
+    assert "| cache (mmap) |" in text
+    assert "parse / cached" in text
+
+
+@pytest.mark.slow
+def test_scaling_tiny(tmp_path: Path):
+    text = run_benchmark("scaling", tmp_path)
+    assert "epoch time vs corpus size" in text and "training step vs window length" in text
+    assert "quadratic share of fit" in text
+
+
+@pytest.mark.slow
+def test_precision_devices_tiny(tmp_path: Path):
+    text = run_benchmark("precision_devices", tmp_path)
+    assert "| bf16-mixed | cpu |" in text and "| 32 | cpu |" in text
+    assert "| 2 | ddp |" in text and "| 1 | single |" in text
