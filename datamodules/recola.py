@@ -105,18 +105,29 @@ def _feature_path(root: Path, feature: str, target: str, name: str) -> Path:
     return root / FEATURE_FOLDERS[feature] / target / f"{name}.arff"
 
 
-def recording_names(root: str | Path, partition: str) -> list[str]:
-    """Names ``<partition>_<n>`` found in any corpus folder, sorted by number."""
-    if partition not in PARTITION_NAMES:
-        raise ValueError(f"unknown RECOLA partition {partition!r}; expected {PARTITION_NAMES}")
+def _natural_key(name: str) -> tuple:
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
+
+
+def recording_names(root: str | Path, partition: str | None) -> list[str]:
+    """Names ``<partition>_<n>`` found in any corpus folder, sorted by number.
+
+    ``partition=None`` lists every recording of the folder whatever its name (a user's own
+    recordings in the corpus layout, for ``zoo predict MODEL FOLDER``), in natural order.
+    """
     root = Path(root)
-    pattern = re.compile(rf"^{partition}_(\d+)$")
+    if partition is None:
+        pattern = re.compile(r"^(.+)$")
+    elif partition not in PARTITION_NAMES:
+        raise ValueError(f"unknown RECOLA partition {partition!r}; expected {PARTITION_NAMES}")
+    else:
+        pattern = re.compile(rf"^{partition}_(\d+)$")
     folders = [root / "recordings_audio", root / "recordings_video"]
     folders += [root / "ratings_gold_standard" / t for t in TARGET_NAMES]
     folders += [root / f / t for f in FEATURE_FOLDERS.values() for t in TARGET_NAMES]
     names = {p.stem for folder in folders if folder.is_dir() for p in folder.iterdir()
              if pattern.match(p.stem) and p.suffix in (".wav", ".mp4", ".arff")}
-    return sorted(names, key=lambda n: int(n.rsplit("_", 1)[1]))
+    return sorted(names, key=_natural_key)
 
 
 # --------------------------------------------------------------------------- readers
@@ -422,7 +433,7 @@ def _audio_timeline(path: Path) -> np.ndarray:
 
 def load_recola_recordings(
     root: str | Path,
-    partition: str,
+    partition: str | None,
     features: Sequence[str],
     targets: Sequence[str] = TARGET_NAMES,
     mode: str = "features",
@@ -437,7 +448,8 @@ def load_recola_recordings(
 
     Args:
         root: corpus folder (layout in the module docstring).
-        partition: ``"train"``, ``"dev"`` or ``"test"``.
+        partition: ``"train"``, ``"dev"`` or ``"test"``; ``None`` = every recording of the folder
+            (labels where present).
         features: feature sets: in ``features`` mode any of :data:`FEATURE_FOLDERS`, in ``raw``
             mode ``"audio"`` and/or ``"video"``.
         targets: ``"arousal"`` and/or ``"valence"``, the column order of the targets.
@@ -463,7 +475,7 @@ def load_recola_recordings(
     if feature_target not in TARGET_NAMES:
         raise ValueError(f"feature_target must be one of {TARGET_NAMES}, got {feature_target!r}")
     if allow_missing_labels is None:
-        allow_missing_labels = partition == "test"
+        allow_missing_labels = partition in ("test", None)
     recordings = []
     for name in recording_names(root, partition):
         labels = _targets(root, name, targets, ratings, allow_missing_labels)
@@ -577,6 +589,25 @@ class RecolaDataModule(SequenceDataModule):
             mode=self.mode, ratings=self.ratings, feature_target=self.feature_target,
             face_size=self.face_size, crop_box=self.crop_box,
         )
+
+    def load_folder(self) -> list[Recording]:
+        """Every recording of :attr:`root` whatever its name, labelled where a gold standard is
+        present: a user's own recordings in the AVEC 2016 layout, for ``zoo predict MODEL FOLDER``.
+
+        Raises:
+            CorpusFormatError: no recording found, or the errors of :func:`load_recola_recordings`.
+        """
+        root = self._resolved_root()
+        recordings = load_recola_recordings(
+            root, None, self.feature_names, self.target_names, mode=self.mode, ratings=self.ratings,
+            feature_target=self.feature_target, face_size=self.face_size, crop_box=self.crop_box,
+        )
+        if not recordings:
+            raise CorpusFormatError(
+                f"{root}: no recordings found (expected recordings_audio/<name>.wav, "
+                f"ratings_gold_standard/<target>/<name>.arff or features_*/<target>/<name>.arff)"
+            )
+        return recordings
 
     def source_files(self, partition: str) -> list[Path]:
         """Files :meth:`load_partition` reads for ``partition``: per recording its gold standard

@@ -488,6 +488,8 @@ class SewaDataModule(SequenceDataModule):
         embedding_file: word vectors for ``text_emb``.
         turn_sigma: σ of the Gaussian turn-label weights, as a fraction of the turn duration.
         with_test_labels: synthetic corpus only: write test labels (default true).
+        vocabulary: a fixed ``text_bow`` vocabulary (a trained model's, from its checkpoint's
+            ``reader_state``) instead of the one built from the train transcriptions.
         **kwargs: :class:`~datamodules._sequence.SequenceDataModule` arguments (``win_len``,
             ``hop_len``, ``batch_size``, ``label_shift``, ``feature_delay``, ``seed``, ...).
     """
@@ -512,6 +514,7 @@ class SewaDataModule(SequenceDataModule):
         embedding_file: str | Path | None = None,
         turn_sigma: float = 0.25,
         with_test_labels: bool = True,
+        vocabulary: Sequence[str] | None = None,
         **kwargs: Any,
     ) -> None:
         if release not in RELEASES:
@@ -541,7 +544,10 @@ class SewaDataModule(SequenceDataModule):
         self.embedding_file = Path(embedding_file) if embedding_file is not None else None
         self.turn_sigma = float(turn_sigma)
         self.with_test_labels = bool(with_test_labels)
-        self._vocabulary: list[str] | None = None
+        #: the ``text_bow`` vocabulary of a trained model (from its checkpoint): used instead of
+        #: the train transcriptions, so new data is encoded exactly as in training
+        self.fixed_vocabulary = list(vocabulary) if vocabulary is not None else None
+        self._vocabulary: list[str] | None = self.fixed_vocabulary
         self._embeddings: dict[str, np.ndarray] | None = None
         self._turns: dict[str, dict[str, Any]] = {}
 
@@ -557,9 +563,12 @@ class SewaDataModule(SequenceDataModule):
         return ensure_synthetic(f"sewa-{self.release}{labels}", writer, seed=self.seed,
                                 version=SYNTHETIC_VERSION)
 
-    def _names(self, partition: str) -> list[str]:
+    def _names(self, partition: str | None) -> list[str]:
+        """Recording names of a partition; ``None`` = every recording whatever its name."""
         root = self._resolved_root()
-        if self.release == "avec2017":
+        if partition is None:
+            pattern = re.compile(r"^.+$")
+        elif self.release == "avec2017":
             pattern = re.compile(rf"^{partition}_\d+$")
         else:
             pattern = re.compile(rf"^{partition}_({'|'.join(self.cultures)})_\d+$")
@@ -577,10 +586,27 @@ class SewaDataModule(SequenceDataModule):
 
     def load_partition(self, partition: str) -> list[Recording]:
         """Read ``Train``/``Devel``/``Test`` recordings of :attr:`root`."""
+        return self._load(self._names(partition), allow_missing=partition == "Test")
+
+    def load_folder(self) -> list[Recording]:
+        """Every recording of :attr:`root` whatever its name, labelled where a label file is
+        present: a user's own recordings in the release's layout, for ``zoo predict MODEL FOLDER``.
+
+        Raises:
+            CorpusFormatError: no recording found, or a reading error naming the file.
+        """
+        names = self._names(None)
+        if not names:
+            raise CorpusFormatError(
+                f"{self._resolved_root()}: no recordings found (expected <feature folder>/<name>.csv "
+                f"for the feature sets {self.feature_names})"
+            )
+        return self._load(names, allow_missing=True)
+
+    def _load(self, names: Sequence[str], allow_missing: bool) -> list[Recording]:
         root = self._resolved_root()
-        allow_missing = partition == "Test"
         recordings = []
-        for name in self._names(partition):
+        for name in names:
             label_file = root / "labels" / f"{name}.csv"
             if label_file.is_file():
                 times, targets = read_label_file(label_file, self.target_names)
@@ -612,7 +638,7 @@ class SewaDataModule(SequenceDataModule):
                 files.append(root / "turns" / f"{name}.csv")
             if text:
                 files.append(root / "transcriptions" / f"{name}.csv")
-        if "text_bow" in text:
+        if "text_bow" in text and self.fixed_vocabulary is None:
             files += [root / "transcriptions" / f"{name}.csv" for name in self._names("Train")]
         if "text_emb" in text and self.embedding_file is not None:
             files.append(self.embedding_file)
@@ -763,8 +789,12 @@ class SewaDataModule(SequenceDataModule):
         return values
 
     def data_spec(self) -> dict[str, Any]:
-        """Base spec plus the release, interlocutor strategy and text vocabulary."""
+        """Base spec plus the release and interlocutor strategy; with ``text_bow``, the training
+        vocabulary as ``reader_state`` (passed back as ``vocabulary=`` when a checkpoint or bundle
+        reads new data, so the bag-of-words columns mean the same words)."""
         spec = super().data_spec()
         spec.update(release=self.release, interlocutor=self.interlocutor,
                     interlocutor_features=list(self.interlocutor_features))
+        if "text_bow" in self.feature_names:
+            spec["reader_state"] = {"vocabulary": list(self.vocabulary())}
         return spec

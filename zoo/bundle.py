@@ -266,6 +266,7 @@ def export_bundle(ckpt: str | Path, out_dir: str | Path, overwrite: bool = False
         "label_shift": float(spec.get("label_shift", 0.0)),
         "feature_delay": dict(spec.get("feature_delay") or {}),
         "normalization": spec.get("normalization"),
+        "reader_state": spec.get("reader_state"),
         "postprocess": task.postprocessor.to_dict() if task.postprocessor is not None else None,
         "backbone_weights": backbone_provenance(model_args),
         "results": results,
@@ -442,6 +443,8 @@ def load_bundle(path: str | Path, map_location: str | torch.device = "cpu") -> A
         "feature_delay": dict(config.get("feature_delay") or {}),
         "normalization": config.get("normalization"),
     }
+    if config.get("reader_state") is not None:
+        spec["reader_state"] = config["reader_state"]
     model = PretrainedModel(net, spec, recipe, postprocessor)
     model.bundle_config = config
     return model.to(map_location)

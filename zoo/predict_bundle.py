@@ -2,8 +2,9 @@
 
 ``MODEL`` is a bundle folder (``zoo export``) or a ``.ckpt`` file of ``zoo fit``; ``INPUT`` is a
 folder of feature files in the corpus's layout (for MuSe-CaR a corpus root holding
-``c1_muse_wild/feature_segments/label_aligned/<feature>/<id>.csv``; no ``metadata/partition.csv``
-needed). Every recording found is predicted and written in the corpus's prediction format into
+``c1_muse_wild/feature_segments/label_aligned/<feature>/<id>.csv``, no ``metadata/partition.csv``
+needed; for RECOLA and SEWA a folder in the AVEC layout, recordings of any name, read by the
+datamodule's ``load_folder``). Every recording found is predicted and written in the corpus's prediction format into
 ``--output`` (MuSe-CaR: ``<output>/<target>/<id>.csv`` with ``timestamp,value,segment_id``),
 never inside ``INPUT``. Where gold-standard label files are present (MuSe-CaR:
 ``c1_muse_wild/label_segments/<target>/<id>.csv``), the pooled CCC per target is printed and
@@ -113,8 +114,7 @@ def _check_frames(ref_path: Path, ref_ts: np.ndarray, path: Path, ts: np.ndarray
         )
 
 
-#: corpus name → reader of a folder of feature files (a datamodule may instead provide
-#: ``read_input_folder(root, feature_names, target_names)``)
+#: corpus name → reader of a folder of feature files (other datamodules provide ``load_folder()``)
 FOLDER_READERS: dict[str, FolderReader] = {"muse_car": read_muse_car_folder}
 
 
@@ -206,24 +206,30 @@ def predict_folder(
         raise ValueError(f"the model's datamodule: {err.args[0]}") from None
     corpus = spec.get("corpus") or getattr(dm_cls, "corpus_name", datamodule_name)
     features, targets = list(spec["feature_names"]), list(spec["target_names"])
-    if hasattr(dm_cls, "read_input_folder"):
-        recordings = dm_cls.read_input_folder(input_root, features, targets)
-    elif corpus in FOLDER_READERS and datamodule_name == corpus:
+    # the datamodule as it was trained (release, mode, crop size, ...), reading INPUT instead
+    reader_args = {k: v for k, v in data_args.items() if k not in ("root", "normalization_stats")}
+    reader_args.update(spec.get("reader_state") or {})  # e.g. SEWA's training vocabulary
+    reader_args.update(features=features, targets=targets)
+    writer = dm_cls(root=input_root, **reader_args)
+    if corpus in FOLDER_READERS and datamodule_name == corpus:
         kwargs = {"nan_policy": data_args["nan_policy"]} if "nan_policy" in data_args else {}
         recordings = FOLDER_READERS[corpus](input_root, features, targets, **kwargs)
+    elif hasattr(writer, "load_folder"):
+        recordings = writer.load_folder()
     else:
         raise ValueError(
-            f"`zoo predict MODEL INPUT` reads folders of the corpora {sorted(FOLDER_READERS)}; this "
-            f"model was trained with datamodule {datamodule_name!r}. Use `zoo predict RECIPE ckpt=...`."
+            f"`zoo predict MODEL INPUT` reads folders of the corpora {sorted(FOLDER_READERS)} and of "
+            f"datamodules with load_folder(); this model was trained with datamodule "
+            f"{datamodule_name!r}. Use `zoo predict RECIPE ckpt=...`."
         )
-    writer = dm_cls(root=input_root, features=features, targets=targets)
 
     output_dir.mkdir(parents=True, exist_ok=True)
     files, plots, labelled = [], [], []
     for rec in recordings:
         preds = model.predict(rec.features)
+        before = set(output_dir.rglob("*"))
         writer.write_predictions(output_dir, rec, preds, targets)
-        files += [output_dir / t / f"{rec.id}.csv" for t in targets]
+        files += sorted(p for p in set(output_dir.rglob("*")) - before if p.is_file())
         if rec.targets is not None:
             labelled.append((preds, np.asarray(rec.targets)))
             if plot:

@@ -66,6 +66,8 @@ def build_datamodule(cfg: Mapping[str, Any], data_spec: Mapping[str, Any] | None
     args.setdefault("seed", cfg["seed"])
     if data_spec is not None and data_spec.get("normalization") is not None:
         args["normalization_stats"] = data_spec["normalization"]
+    if data_spec is not None and data_spec.get("reader_state"):
+        args.update(data_spec["reader_state"])  # e.g. SEWA's bag-of-words vocabulary
     try:
         datamodule = create_datamodule(cfg["data"]["name"], **args)
     except TypeError as err:
