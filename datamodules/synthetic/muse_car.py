@@ -37,12 +37,13 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
+
+from ._random import component_rng, smooth
 
 __all__ = [
     "SYNTHETIC_VERSION",
@@ -109,26 +110,6 @@ class _Video:
         return int(sum(self.segment_lengths))
 
 
-# --------------------------------------------------------------------------- random helpers
-def _rng(seed: int, *keys: int | str) -> np.random.Generator:
-    """Independent generator per (seed, component) so that parts do not shift each other."""
-    entropy = [int(seed)] + [zlib.crc32(k.encode()) if isinstance(k, str) else int(k) for k in keys]
-    return np.random.default_rng(entropy)
-
-
-def _smooth(x: np.ndarray, width: int) -> np.ndarray:
-    """Moving average along axis 0 (edge-padded), applied twice → triangular low-pass."""
-    if width <= 1:
-        return x
-    for _ in range(2):
-        pad_l, pad_r = width // 2, width - 1 - width // 2
-        padded = np.concatenate([np.repeat(x[:1], pad_l, 0), x, np.repeat(x[-1:], pad_r, 0)])
-        csum = np.cumsum(padded, axis=0, dtype=np.float64)
-        csum = np.concatenate([np.zeros((1,) + x.shape[1:]), csum])
-        x = (csum[width:] - csum[:-width]) / width
-    return x
-
-
 def _standardize(x: np.ndarray) -> np.ndarray:
     return (x - x.mean(0)) / (x.std(0) + 1e-12)
 
@@ -136,7 +117,7 @@ def _standardize(x: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- corpus structure
 def _plan_videos(seed: int, n_videos: Mapping[str, int]) -> list[_Video]:
     """Random integer ids, partitions and segment lengths."""
-    rng = _rng(seed, "videos")
+    rng = component_rng(seed, "videos")
     total = sum(n_videos.values())
     ids = rng.choice(np.arange(1, 4 * total + 20), size=total, replace=False)
     videos, k = [], 0
@@ -152,7 +133,7 @@ def _plan_videos(seed: int, n_videos: Mapping[str, int]) -> list[_Video]:
 
 def _latent(seed: int, video: _Video) -> np.ndarray:
     """Arousal/valence trajectory of ``num_frames + DELAY_FRAMES`` frames, shape (N, 2)."""
-    rng = _rng(seed, "latent", video.index)
+    rng = component_rng(seed, "latent", video.index)
     n = video.num_frames + DELAY_FRAMES
     t = np.arange(n) * (LABEL_STEP_MS / 1000.0)
     seg = np.repeat(np.arange(len(video.segment_lengths)), video.segment_lengths)
@@ -163,9 +144,9 @@ def _latent(seed: int, video: _Video) -> np.ndarray:
         amp = rng.uniform(0.3, 1.0, size=4)
         phase = rng.uniform(0, 2 * np.pi, size=4)
         waves = (amp * np.sin(2 * np.pi * freq * t[:, None] + phase)).sum(1)
-        noise = _smooth(rng.normal(size=n), 12)
+        noise = smooth(rng.normal(size=n), 12)
         steps = rng.normal(0, 0.4, size=len(video.segment_lengths))[seg]
-        s = _standardize(waves) + 0.6 * _standardize(noise) + _smooth(steps, 16)
+        s = _standardize(waves) + 0.6 * _standardize(noise) + smooth(steps, 16)
         s = _standardize(s) * rng.uniform(0.5, 1.0) + rng.uniform(-0.4, 0.4)
         dims.append(np.tanh(s))
     return np.stack(dims, axis=1)
@@ -193,7 +174,7 @@ class _Mapping:
 
 
 def _feature_mapping(seed: int, name: str, spec: FeatureSpec) -> _Mapping:
-    rng = _rng(seed, "mapping", name)
+    rng = component_rng(seed, "mapping", name)
     n_inf = max(1, int(round(spec.informative * spec.dim)))
     columns = rng.permutation(spec.dim)
     informative, distractors = np.sort(columns[:n_inf]), columns[n_inf:]
@@ -219,13 +200,13 @@ def _features(
     seed: int, name: str, spec: FeatureSpec, mapping: _Mapping, video: _Video, latent: np.ndarray
 ) -> np.ndarray:
     """(T, D) raw feature matrix of one video, before formatting."""
-    rng = _rng(seed, "features", name, video.index)
+    rng = component_rng(seed, "features", name, video.index)
     n = video.num_frames
     terms, _ = _basis(latent[DELAY_FRAMES:])
     signal = terms @ mapping.weights  # (T, n_informative), ~unit scale
     speaker = rng.normal(0, 0.3, size=(1, signal.shape[1]))
     x = rng.normal(size=(n, spec.dim))
-    x[:, mapping.smooth_distractors] = _standardize(_smooth(x[:, mapping.smooth_distractors], 40))
+    x[:, mapping.smooth_distractors] = _standardize(smooth(x[:, mapping.smooth_distractors], 40))
     signal = signal + speaker
     if spec.words:
         # word embeddings: constant over each word span, zero in silences
@@ -360,7 +341,7 @@ def _write_corpus(folder: Path, seed: int, n_videos: Mapping[str, int],
 def _partition_csv(seed: int, videos: Sequence[_Video]) -> bytes:
     """``Id,Proposal`` sorted by id, with two rows repeated like in the real file."""
     rows = sorted((v.id, v.partition) for v in videos)
-    rng = _rng(seed, "partition")
+    rng = component_rng(seed, "partition")
     for i in sorted(rng.choice(len(rows), size=min(2, len(rows)), replace=False), reverse=True):
         rows.insert(int(i) + 1, rows[int(i)])
     return ("Id,Proposal\n" + "".join(f"{i},{p}\n" for i, p in rows)).encode()

@@ -46,12 +46,13 @@ How the data is made (deterministic given ``seed``):
 
 from __future__ import annotations
 
-import zlib
 from fractions import Fraction
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from ._random import component_rng, smooth
 
 from ..arff import format_arff
 
@@ -83,22 +84,6 @@ _FEATURE_SPECS = {
 _PARTITIONS = ("train", "dev", "test")
 
 
-def _rng(seed: int, *keys: int | str) -> np.random.Generator:
-    """Independent generator per (seed, component)."""
-    entropy = [int(seed)] + [zlib.crc32(k.encode()) if isinstance(k, str) else int(k) for k in keys]
-    return np.random.default_rng(entropy)
-
-
-def _smooth(x: np.ndarray, width: int) -> np.ndarray:
-    """Moving average along axis 0 (edge-padded), applied twice → triangular low-pass."""
-    if width <= 1:
-        return x
-    for _ in range(2):
-        pad_l, pad_r = width // 2, width - 1 - width // 2
-        padded = np.concatenate([np.repeat(x[:1], pad_l, 0), x, np.repeat(x[-1:], pad_r, 0)])
-        csum = np.concatenate([np.zeros((1,) + x.shape[1:]), np.cumsum(padded, axis=0)])
-        x = (csum[width:] - csum[:-width]) / width
-    return x
 
 
 def recording_names(n_per_partition: int) -> list[str]:
@@ -108,7 +93,7 @@ def recording_names(n_per_partition: int) -> list[str]:
 
 def _latent(seed: int, name: str, n: int) -> np.ndarray:
     """``(n, 2)`` smooth arousal/valence in about [-0.6, 0.6] at 40 ms steps."""
-    rng = _rng(seed, "latent", name)
+    rng = component_rng(seed, "latent", name)
     t = np.arange(n) * FRAME_STEP
     out = np.zeros((n, 2))
     for k in range(2):
@@ -116,7 +101,7 @@ def _latent(seed: int, name: str, n: int) -> np.ndarray:
         phases = rng.uniform(0, 2 * np.pi, size=3)
         amps = rng.uniform(0.3, 0.8, size=3)
         z = sum(a * np.sin(2 * np.pi * t / p + f) for a, p, f in zip(amps, periods, phases))
-        z = z + 2.5 * _smooth(rng.standard_normal(n), 60) + rng.normal(0, 0.3)
+        z = z + 2.5 * smooth(rng.standard_normal(n), 60) + rng.normal(0, 0.3)
         out[:, k] = 0.6 * np.tanh(z / 1.2)
     return out
 
@@ -124,7 +109,7 @@ def _latent(seed: int, name: str, n: int) -> np.ndarray:
 # --------------------------------------------------------------------------- audio
 def _audio(seed: int, name: str, latent: np.ndarray, duration_s: float, sr: int) -> np.ndarray:
     """Mono float32 waveform whose pitch, loudness and timbre follow arousal."""
-    rng = _rng(seed, "audio", name)
+    rng = component_rng(seed, "audio", name)
     n = int(round(duration_s * sr))
     times = np.arange(n) / sr
     frame_times = np.arange(len(latent)) * FRAME_STEP
@@ -148,13 +133,13 @@ def _audio(seed: int, name: str, latent: np.ndarray, duration_s: float, sr: int)
 # --------------------------------------------------------------------------- video
 def _frames(seed: int, name: str, latent: np.ndarray, fps: float, duration_s: float, size: int):
     """Yield ``(size, size, 3)`` uint8 frames of a face driven by valence (and arousal)."""
-    rng = _rng(seed, "video", name)
+    rng = component_rng(seed, "video", name)
     n = int(np.floor(duration_s * fps + 1e-9)) + 1
     times = np.arange(n) / fps
     frame_times = np.arange(len(latent)) * FRAME_STEP
     a = np.interp(times, frame_times, latent[:, 0])
     v = np.interp(times, frame_times, latent[:, 1])
-    motion = _smooth(rng.standard_normal((n, 2)), 25) * 4.0 * size / 128
+    motion = smooth(rng.standard_normal((n, 2)), 25) * 4.0 * size / 128
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     s = size / 128.0
     background = np.array([40, 45, 55], np.float32)
@@ -199,8 +184,8 @@ def _write_video(path: Path, frames, fps: float, size: int) -> None:
 def _features(seed: int, name: str, kind: str, latent: np.ndarray) -> np.ndarray:
     """``(T, D)`` feature matrix carrying the (undelayed) latent emotion."""
     dim, wa, wv, informative, noise = _FEATURE_SPECS[kind]
-    mix = _rng(seed, "mapping", kind)  # the same mapping for every recording
-    rng = _rng(seed, "features", kind, name)
+    mix = component_rng(seed, "mapping", kind)  # the same mapping for every recording
+    rng = component_rng(seed, "features", kind, name)
     n = len(latent)
     a, v = latent[:, 0], latent[:, 1]
     basis = np.stack(
@@ -212,8 +197,8 @@ def _features(seed: int, name: str, kind: str, latent: np.ndarray) -> np.ndarray
             wa * (a**2 - 0.1) * 2,
             wv * (v**2 - 0.1) * 2,
             wa * wv * a * v * 3,
-            wa * _smooth(a, 25),
-            wv * _smooth(v, 25),
+            wa * smooth(a, 25),
+            wv * smooth(v, 25),
         ],
         axis=1,
     )
@@ -224,7 +209,7 @@ def _features(seed: int, name: str, kind: str, latent: np.ndarray) -> np.ndarray
     signal += rng.normal(0, 0.3, size=n_inf)  # per-recording offset
     n_white = (dim - n_inf) // 2
     white = rng.standard_normal((n, n_white))
-    slow = _smooth(rng.standard_normal((n, dim - n_inf - n_white)), 30) * 5.0
+    slow = smooth(rng.standard_normal((n, dim - n_inf - n_white)), 30) * 5.0
     x = np.concatenate([signal, white, slow], axis=1)[:, mix.permutation(dim)]
     scale = 10 ** mix.uniform(-2, 2, size=dim)
     offset = mix.normal(0, 3, size=dim) * scale
@@ -244,14 +229,14 @@ def _feature_arff(name: str, kind: str, times: np.ndarray, values: np.ndarray) -
 
 def _ratings(seed: int, name: str, target: str, gold: np.ndarray) -> np.ndarray:
     """``(T, 6)`` individual ratings derived from the gold standard."""
-    rng = _rng(seed, "raters", target, name)
+    rng = component_rng(seed, "raters", target, name)
     n = len(gold)
     out = np.zeros((n, len(RATERS)))
     for r in range(len(RATERS)):
         lag = int(rng.integers(0, 11))
         shifted = gold[np.clip(np.arange(n) - lag, 0, n - 1)]
         out[:, r] = (rng.uniform(0.7, 1.3) * shifted + rng.normal(0, 0.08)
-                     + 0.15 * _smooth(rng.standard_normal(n), 25) * 3)
+                     + 0.15 * smooth(rng.standard_normal(n), 25) * 3)
     return np.clip(out, -1, 1)
 
 
