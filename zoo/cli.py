@@ -119,17 +119,9 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         print(f"zoo {args.command}: {err}", file=sys.stderr)
         return {"exit_code": 2}
 
-    if args.command == "baseline":
-        from zoo.baseline import run_baseline
-        from zoo.run import make_run_dir
-
-        out = run_baseline(cfg, make_run_dir(cfg, "baseline"), draws=args.draws)
-        print(f"run folder: {out['run_dir']}")
-        return {"exit_code": 0, **out}
-
     from zoo.run import run_command
 
-    out = run_command(args.command, cfg)
+    out = run_command(args.command, cfg, **({"draws": args.draws} if args.command == "baseline" else {}))
     print(f"run folder: {out['run_dir']}")
     return {"exit_code": 0, **out}
 

@@ -176,8 +176,13 @@ def _report(results: list[Mapping[str, float]], task: EmotionTask, stage: str, r
     return merged
 
 
-def run_command(command: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """Execute ``fit``, ``validate``, ``test`` or ``predict`` for a resolved recipe.
+def run_command(command: str, cfg: Mapping[str, Any], draws: int = 10) -> dict[str, Any]:
+    """Execute ``fit``, ``validate``, ``test``, ``predict`` or ``baseline`` for a resolved recipe.
+
+    Args:
+        command: the ``zoo`` command.
+        cfg: the resolved recipe.
+        draws: ``baseline`` only: random draws to average (see :mod:`zoo.baseline`).
 
     Returns:
         ``{"run_dir": Path, "results": {...}, "best_ckpt": str | None}``.
@@ -185,6 +190,10 @@ def run_command(command: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
     owns_run_dir = RUN_DIR_ENV not in os.environ
     try:
         run_dir = make_run_dir(cfg, command)
+        if command == "baseline":
+            from zoo.baseline import run_baseline
+
+            return run_baseline(cfg, run_dir, draws=draws)
         if cfg.get("seeds") and command == "fit":
             return run_seeds(cfg, run_dir, lambda seed_cfg, seed_dir: _run(command, seed_cfg, seed_dir))
         return _run(command, cfg, run_dir)

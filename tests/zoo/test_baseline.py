@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -37,6 +38,9 @@ def test_mosei_baseline_matches_the_expected_chance_level(tmp_path):
         assert results[f"test/acc2_{name}"] == pytest.approx(expected_acc2, abs=0.03), name
         assert abs(results[f"test/pearson_{name}"]) < 0.15  # no correlation by chance
     assert results["test/mae_mean_std"] > 0  # independent draws differ
+    assert "AFFECT_ZOO_RUN_DIR" not in os.environ  # the next run gets a folder of its own
+    again = zoo_run(["baseline", "--draws", "1", "cmu_mosei/williams2018_blstm", f"output_dir={tmp_path}"])
+    assert again["run_dir"] != out["run_dir"]
 
 
 def test_sequence_corpus_baseline_has_zero_ccc(tmp_path):
