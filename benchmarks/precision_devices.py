@@ -30,7 +30,6 @@ from pathlib import Path
 from _perf_common import (ROOT, SUN_FEATURES, fit_step_seconds, header, median, quiet_lightning,
                      synthetic_corpus, table)
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader
 

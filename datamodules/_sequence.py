@@ -129,11 +129,8 @@ class FeatureStats:
         which matters for wide sets (a window of 200 frames of 4096-d DeepSpectrum is 3 MB, and
         the float64 route made three 6 MB temporaries per window).
         """
-        if "_f32" not in self.__dict__:
-            self.__dict__["_f32"] = (self.mean.astype(np.float32), self.std.astype(np.float32))
-        mean, std = self.__dict__["_f32"]
-        out = np.subtract(x, mean, dtype=np.float32)
-        np.divide(out, std, out=out)
+        out = np.subtract(x, self.mean.astype(np.float32), dtype=np.float32)
+        np.divide(out, self.std.astype(np.float32), out=out)
         return out
 
 

@@ -48,7 +48,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from . import register_datamodule
-from ._sequence import CorpusFormatError, FeatureStats, SequenceDataModule
+from ._sequence import CorpusFormatError, FeatureStats, SequenceDataModule, compute_feature_stats
 from .mosei_align import EPSILON, FEATURE_FILES, LABEL_COLUMNS, WEIGHTINGS, iter_aligned_videos
 from .synthetic import ensure_synthetic
 from .synthetic.cmu_mosei import SYNTHETIC_VERSION, write_aligned_pickle, write_synthetic_cmu_mosei
@@ -502,16 +502,15 @@ class CmuMoseiDataModule(pl.LightningDataModule):
     def _ensure_normalization(self) -> None:
         if not self.normalize or self.normalization is not None:
             return
-        stats = {}
         train = self.raw_recordings("train")
-        for name in self.feature_names:
-            x = np.concatenate([s.features[name] for s in train]).astype(np.float64)
-            if self.normalize == "maxabs":
-                scale = np.abs(x).max(axis=0)
+        if self.normalize == "maxabs":
+            stats = {}
+            for name in self.feature_names:
+                scale = np.max([np.abs(s.features[name]).max(axis=0) for s in train if len(s.features[name])],
+                               axis=0).astype(np.float64)
                 stats[name] = FeatureStats(np.zeros_like(scale), np.where(scale > 0, scale, 1.0))
-            else:
-                std = x.std(axis=0)
-                stats[name] = FeatureStats(x.mean(axis=0), np.where(std < 1e-8, 1.0, std))
+        else:  # the shared streaming mean/std (population, Chan et al.'s merge)
+            stats = compute_feature_stats(train, self.feature_names, min_std=1e-8)
         self.normalization = stats
 
     def segments(self, stage_partition: str) -> list[Segment]:
@@ -524,8 +523,7 @@ class CmuMoseiDataModule(pl.LightningDataModule):
                 self._prepared[stage_partition] = raw
             else:
                 self._prepared[stage_partition] = [
-                    Segment(s.id, {n: ((x - stats[n].mean) / stats[n].std).astype(np.float32)
-                                   for n, x in s.features.items()}, s.targets)
+                    Segment(s.id, {n: stats[n].normalise(x) for n, x in s.features.items()}, s.targets)
                     for s in raw
                 ]
         return self._prepared[stage_partition]

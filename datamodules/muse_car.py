@@ -390,6 +390,24 @@ def _read_targets(
     return ref_path, ref_ts, np.stack(columns, axis=1), ref_seg
 
 
+def _folder_ids(root: Path, file_features: Sequence[str]) -> list[str]:
+    """Ids of the videos with a file in the first feature set's folder (every set must have them)."""
+    if not file_features:
+        raise CorpusFormatError(f"{root}: no feature files to read, so the videos cannot be found")
+    for name in file_features:
+        if not feature_path(root, name, "x").parent.is_dir():
+            raise CorpusFormatError(
+                f"{feature_path(root, name, 'x').parent}: feature folder not found (needed: "
+                f"{list(file_features)}; {root} has {available_feature_sets(root)})"
+            )
+    folder = feature_path(root, file_features[0], "x").parent
+    ids = sorted((p.stem for p in folder.glob("*.csv")),
+                 key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s))
+    if not ids:
+        raise CorpusFormatError(f"{folder}: no <id>.csv feature files")
+    return ids
+
+
 def _partition_ids(root: Path, partition: str) -> list[str]:
     if partition not in PARTITION_NAMES:
         raise ValueError(f"unknown MuSe-CaR partition {partition!r}; expected {PARTITION_NAMES}")
@@ -399,7 +417,7 @@ def _partition_ids(root: Path, partition: str) -> list[str]:
 
 def load_muse_car_recordings(
     root: str | Path,
-    partition: str,
+    partition: str | None,
     features: Sequence[str],
     targets: Sequence[str] = TARGET_NAMES,
     use_segment_id: bool = False,
@@ -410,7 +428,8 @@ def load_muse_car_recordings(
 
     Args:
         root: corpus folder (see the module docstring for the layout).
-        partition: ``"train"``, ``"devel"`` or ``"test"``.
+        partition: ``"train"``, ``"devel"`` or ``"test"``; ``None`` = every video with feature
+            files in the folder, no ``metadata/partition.csv`` needed (labels where present).
         features: label-aligned feature sets to read (folder names). The name ``"segment_id"``
             is reserved for the segment-id feature (see ``use_segment_id``) and not read from
             disk.
@@ -434,12 +453,13 @@ def load_muse_car_recordings(
     if nan_policy not in NAN_POLICIES:
         raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
     if allow_missing_labels is None:
-        allow_missing_labels = partition == "test"
+        allow_missing_labels = partition in ("test", None)
     file_features = [f for f in features if f != SEGMENT_FEATURE]
+    video_ids = _partition_ids(root, partition) if partition is not None else _folder_ids(root, file_features)
     use_segment_id = use_segment_id or SEGMENT_FEATURE in features
     dims: dict[str, tuple[int, Path]] = {}
     recordings = []
-    for video_id in _partition_ids(root, partition):
+    for video_id in video_ids:
         labels = _read_targets(root, video_id, targets, allow_missing_labels)
         reference = (labels[0], labels[1], labels[3]) if labels is not None else None
         arrays: dict[str, np.ndarray] = {}
@@ -543,6 +563,15 @@ class MuSeCaRDataModule(SequenceDataModule):
             self.target_names,
             use_segment_id=self.use_segment_id,
             nan_policy=self.nan_policy,
+        )
+
+    def load_folder(self) -> list[Recording]:
+        """Every video with feature files under :attr:`root` (no partition table needed), labelled
+        where label files exist: a user's own videos in the MuSe layout, for
+        ``zoo predict MODEL FOLDER``."""
+        return load_muse_car_recordings(
+            self._resolved_root(), None, self.feature_names, self.target_names,
+            use_segment_id=self.use_segment_id, nan_policy=self.nan_policy,
         )
 
     def source_files(self, partition: str) -> list[Path]:

@@ -62,7 +62,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -201,11 +201,7 @@ def read_label_file(
     path = Path(path)
     header, names, values, first = _numeric_table(path, "label")
     if header:
-        lower = [h.lower() for h in header]
-        missing = [t for t in targets if t not in lower]
-        if missing:
-            raise CorpusFormatError(f"{path}: header (line 1) lacks column(s) {missing}; found {header}")
-        columns = [lower.index(t) - 1 for t in targets]
+        columns = _header_columns(path, header, targets)
     else:
         if values.shape[1] != 1 + len(TARGET_NAMES):
             raise CorpusFormatError(
@@ -222,6 +218,15 @@ def read_label_file(
     times = values[:, 0]
     _check_increasing(path, times, first)
     return times, values[:, columns].astype(np.float32)
+
+
+def _header_columns(path: Path, header: Sequence[str], targets: Sequence[str]) -> list[int]:
+    """Value-column index (after the name column) of each target in a file's header."""
+    lower = [h.lower() for h in header]
+    missing = [t for t in targets if t not in lower]
+    if missing:
+        raise CorpusFormatError(f"{path}: header (line 1) lacks column(s) {missing}; found {list(header)}")
+    return [lower.index(t) - 1 for t in targets]
 
 
 def _check_increasing(path: Path, times: np.ndarray, first: int) -> None:
@@ -447,11 +452,7 @@ def read_prediction_file(path: str | Path, target_names: Sequence[str]) -> tuple
     path = Path(path)
     header, _, values, _ = _numeric_table(path, "prediction")
     if header:
-        lower = [h.lower() for h in header]
-        missing = [t for t in target_names if t not in lower]
-        if missing:
-            raise CorpusFormatError(f"{path}: header (line 1) lacks column(s) {missing}; found {header}")
-        cols = [lower.index(t) - 1 for t in target_names]
+        cols = _header_columns(path, header, target_names)
     else:
         if values.shape[1] - 1 != len(target_names):
             raise CorpusFormatError(

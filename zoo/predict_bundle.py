@@ -19,103 +19,16 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from datamodules._sequence import CorpusFormatError, Recording
-
-__all__ = ["is_model_path", "predict_folder", "plot_recording", "read_muse_car_folder", "run_predict_cli"]
-
-FolderReader = Callable[[Path, Sequence[str], Sequence[str]], list[Recording]]
+__all__ = ["is_model_path", "predict_folder", "plot_recording", "run_predict_cli"]
 
 
 def is_model_path(arg: str) -> bool:
     """Whether the first argument of ``zoo predict`` names a bundle folder or a checkpoint."""
     return Path(arg).expanduser().is_dir() or str(arg).endswith(".ckpt")
-
-
-# --------------------------------------------------------------------------- corpus readers
-def read_muse_car_folder(
-    root: Path, feature_names: Sequence[str], target_names: Sequence[str], nan_policy: str = "error"
-) -> list[Recording]:
-    """Every video with feature files under a MuSe-CaR style folder; labels where present.
-
-    Videos are those of the first feature set's folder; every other set must have the same
-    videos. A video gets ``targets`` only when the label files of all ``target_names`` exist.
-
-    Raises:
-        CorpusFormatError: missing feature folder or file, or files whose frames disagree.
-    """
-    from datamodules.muse_car import (
-        SEGMENT_FEATURE,
-        available_feature_sets,
-        feature_path,
-        label_path,
-        read_feature_file,
-        read_label_file,
-    )
-
-    file_features = [f for f in feature_names if f != SEGMENT_FEATURE]
-    if not file_features:
-        raise CorpusFormatError(f"{root}: the model reads no feature files; cannot find recordings")
-    folder = feature_path(root, file_features[0], "x").parent
-    for name in file_features:
-        if not feature_path(root, name, "x").parent.is_dir():
-            raise CorpusFormatError(
-                f"{feature_path(root, name, 'x').parent}: feature folder not found (the model needs "
-                f"{file_features}; {root} has {available_feature_sets(root)})"
-            )
-    ids = sorted((p.stem for p in folder.glob("*.csv")), key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s))
-    if not ids:
-        raise CorpusFormatError(f"{folder}: no <id>.csv feature files")
-    recordings = []
-    for video_id in ids:
-        arrays: dict[str, np.ndarray] = {}
-        ref = None
-        for name in file_features:
-            path = feature_path(root, name, video_id)
-            if not path.is_file():
-                raise CorpusFormatError(f"{path}: feature file not found (feature set {name!r}, video {video_id})")
-            ts, seg, values = read_feature_file(path, nan_policy=nan_policy)
-            if ref is None:
-                ref = (path, ts, seg)
-            else:
-                _check_frames(ref[0], ref[1], path, ts)
-            arrays[name] = values
-        ref_path, timestamps, segments = ref
-        if SEGMENT_FEATURE in feature_names:
-            arrays[SEGMENT_FEATURE] = segments.astype(np.float32)[:, None]
-        targets = None
-        paths = [label_path(root, t, video_id) for t in target_names]
-        if all(p.is_file() for p in paths):
-            columns = []
-            for path in paths:
-                ts, values, _ = read_label_file(path)
-                _check_frames(ref_path, timestamps, path, ts)
-                columns.append(values)
-            targets = np.stack(columns, axis=1)
-        recordings.append(Recording(id=video_id, features={n: arrays[n] for n in feature_names},
-                                    timestamps=timestamps.astype(np.float64) / 1000.0, targets=targets,
-                                    meta={SEGMENT_FEATURE: segments}))
-    return recordings
-
-
-def _check_frames(ref_path: Path, ref_ts: np.ndarray, path: Path, ts: np.ndarray) -> None:
-    n = min(len(ref_ts), len(ts))
-    differ = np.flatnonzero(ref_ts[:n] != ts[:n])
-    if len(differ) or len(ref_ts) != len(ts):
-        row = int(differ[0]) if len(differ) else n
-        here = ts[row] if row < len(ts) else "no row"
-        there = ref_ts[row] if row < len(ref_ts) else "no row"
-        raise CorpusFormatError(
-            f"{path}: line {row + 2}, field 'timestamp': {here} here, {there} in {ref_path} "
-            f"({len(ts)} vs {len(ref_ts)} rows)"
-        )
-
-
-#: corpus name → reader of a folder of feature files (other datamodules provide ``load_folder()``)
-FOLDER_READERS: dict[str, FolderReader] = {"muse_car": read_muse_car_folder}
 
 
 # --------------------------------------------------------------------------- plotting
@@ -174,7 +87,7 @@ def predict_folder(
         ``{"output": Path, "files": [...], "plots": [...], "scores": {target: CCC} | {}}``.
 
     Raises:
-        ValueError: output inside the input or not empty, or a corpus without a folder reader.
+        ValueError: output inside the input or not empty, or a datamodule without ``load_folder``.
         FileNotFoundError: missing input folder.
         CorpusFormatError: problems in the input files.
     """
@@ -204,24 +117,18 @@ def predict_folder(
         dm_cls = datamodule_class(datamodule_name)
     except KeyError as err:
         raise ValueError(f"the model's datamodule: {err.args[0]}") from None
-    corpus = spec.get("corpus") or getattr(dm_cls, "corpus_name", datamodule_name)
     features, targets = list(spec["feature_names"]), list(spec["target_names"])
     # the datamodule as it was trained (release, mode, crop size, ...), reading INPUT instead
     reader_args = {k: v for k, v in data_args.items() if k not in ("root", "normalization_stats")}
     reader_args.update(spec.get("reader_state") or {})  # e.g. SEWA's training vocabulary
     reader_args.update(features=features, targets=targets)
     writer = dm_cls(root=input_root, **reader_args)
-    if corpus in FOLDER_READERS and datamodule_name == corpus:
-        kwargs = {"nan_policy": data_args["nan_policy"]} if "nan_policy" in data_args else {}
-        recordings = FOLDER_READERS[corpus](input_root, features, targets, **kwargs)
-    elif hasattr(writer, "load_folder"):
-        recordings = writer.load_folder()
-    else:
+    if not hasattr(writer, "load_folder"):
         raise ValueError(
-            f"`zoo predict MODEL INPUT` reads folders of the corpora {sorted(FOLDER_READERS)} and of "
-            f"datamodules with load_folder(); this model was trained with datamodule "
-            f"{datamodule_name!r}. Use `zoo predict RECIPE ckpt=...`."
+            f"`zoo predict MODEL INPUT` reads folders with the datamodule's load_folder(); "
+            f"{datamodule_name!r} has none. Use `zoo predict RECIPE ckpt=...`."
         )
+    recordings = writer.load_folder()
 
     output_dir.mkdir(parents=True, exist_ok=True)
     files, plots, labelled = [], [], []

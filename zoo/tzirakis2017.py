@@ -65,7 +65,6 @@ Multimodal: the speech and visual extractors of two trained unimodal checkpoints
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
