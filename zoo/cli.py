@@ -10,6 +10,7 @@ Usage::
     zoo export CKPT OUT_DIR [--overwrite]   self-contained bundle (safetensors + config.json + card)
     zoo sweep SWEEP.yaml [--count N] [--dry-run]   W&B sweep (dry run: validate + print runs offline)
     zoo baseline [--draws N] RECIPE [...]   chance level: random draws of the training labels, scored
+    zoo report RUNS... [--baselines DIRS] [--output FILE]   papers' scores beside ours (docs/results.md)
     zoo list [models|datamodules] [PATTERN] what is registered
     zoo extract FEATURE --input ... --output DIR --layout L   features from raw media (--list)
 
@@ -53,6 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("ckpt", help="checkpoint of `zoo fit` (runs/<run>/checkpoints/best.ckpt)")
     p.add_argument("out_dir", help="bundle folder (new or empty)")
     p.add_argument("--overwrite", action="store_true", help="replace the bundle files in a non-empty OUT_DIR")
+    p = sub.add_parser("report", help="the papers' scores beside run results (Markdown)")
+    p.add_argument("runs", nargs="+", help="folders holding zoo fit run folders")
+    p.add_argument("--baselines", nargs="*", default=[], help="folders holding zoo baseline run folders")
+    p.add_argument("--output", default=None, help="write the report here (default: print it)")
     p = sub.add_parser("list", help="list registered models and datamodules")
     p.add_argument("kind", nargs="?", choices=("models", "datamodules"), default=None)
     p.add_argument("pattern", nargs="?", default="*")
@@ -90,6 +95,16 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
         if is_model_path(args.recipe):  # zoo predict BUNDLE|CKPT INPUT [--output DIR] [--plot]
             return run_predict_cli(args.recipe, args.overrides)
+    if args.command == "report":
+        from zoo.report import write_report
+
+        try:
+            text = write_report(args.runs, args.output, args.baselines)
+        except (FileNotFoundError, ValueError) as err:
+            print(f"zoo report: {err}", file=sys.stderr)
+            return {"exit_code": 2}
+        print(f"report written to {args.output}" if args.output else text)
+        return {"exit_code": 0}
     if args.command == "list":
         from datamodules import list_datamodules
         from zoo import list_models

@@ -8,12 +8,16 @@ file order; an override may refer to an earlier row's run by its recipe name:
 Columns: ``recipe, overrides, metric, minimum[, name]`` (metric defaults to ``test/ccc_mean``).
 The optional ``name`` is the row's alias for those placeholders (default: the recipe), so that two
 runs of one recipe (e.g. two unimodal sources of a late fusion) can both be referred to.
+
+With ``AFFECT_ZOO_RECIPE_RUNS=DIR`` the run folders are kept under ``DIR`` (instead of pytest's
+temporary folders), for ``zoo report`` to build ``docs/results.md`` from (``scripts/results.sh``).
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 from pathlib import Path
 
@@ -48,7 +52,8 @@ def test_every_shipped_recipe_is_in_a_table():
 @pytest.mark.slow
 @pytest.mark.parametrize("row", ROWS, ids=[f"{r['recipe']}[{r['overrides']}]" for r in ROWS])
 def test_recipe_trains_and_beats_constant_predictor(row, tmp_path, zoo_cli):
-    run_dir = zoo_cli("fit", row["recipe"], *_resolve(row["overrides"]), f"output_dir={tmp_path}",
+    output_dir = Path(os.environ.get("AFFECT_ZOO_RECIPE_RUNS") or tmp_path)
+    run_dir = zoo_cli("fit", row["recipe"], *_resolve(row["overrides"]), f"output_dir={output_dir}",
                       "trainer.enable_progress_bar=false")
     RUNS[row.get("name") or row["recipe"]] = run_dir
     results = json.loads((run_dir / "results.json").read_text())
