@@ -26,8 +26,8 @@ BibTeX::
 
 Paper ↔ code:
 
-* temporal model — one peephole LSTM layer (eq. 1, :class:`zoo.layers.peephole_lstm.PeepholeLSTM`;
-  all gates peek at ``c_{t-1}``), dropout 0.5, a linear regression head per target on the
+* temporal model — one peephole LSTM layer (eq. 1, :class:`zoo.layers.peephole_lstm.PeepholeLSTM`:
+  forget and output gates peek at ``c_{t-1}``, the input gate does not), dropout 0.5, a linear regression head per target on the
   shared hidden state: :func:`chen2017_lstm` (one target) and :func:`chen2017_lstm_mtl`
   (arousal and valence heads on one LSTM).
 * loss eq. (4) ``L = 1/(2T) Σ_t α(ŷ_a − y_a)² + β(ŷ_v − y_v)²`` is the recipe's

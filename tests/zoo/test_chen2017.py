@@ -19,8 +19,8 @@ def test_mtl_network_shapes_and_parameters():
     net.eval()
     y = net(x, mask)
     assert y.shape == (3, 7, 2)
-    # peephole LSTM: 4·H·(D + H + 1) + 3·H ; two heads H + 1 each
-    expected = 4 * 5 * (10 + 5 + 1) + 3 * 5 + 2 * (5 + 1)
+    # peephole LSTM (eq. 1): 4·H·(D + H + 1) + 2·H (forget and output peepholes); two heads H + 1 each
+    expected = 4 * 5 * (10 + 5 + 1) + 2 * 5 + 2 * (5 + 1)
     assert sum(p.numel() for p in net.parameters()) == expected
 
 

@@ -1,4 +1,8 @@
-"""Peephole LSTM (Chen et al. 2017, eq. 1) against a step computed by hand in NumPy."""
+"""Peephole LSTM (Chen et al. 2017, eq. 1) against each gate equation written out in NumPy.
+
+The reference names the paper's matrices (W_ix, W_ih, ..., W_fc, W_oc) separately, so a wrong
+slice, a missing peephole or an extra one (eq. 1 has none on the input gate) shows up per gate.
+"""
 
 from __future__ import annotations
 
@@ -9,48 +13,72 @@ import torch
 from zoo.layers.peephole_lstm import PeepholeLSTM
 
 D, H = 2, 2
-W_IH = np.array([[0.1, -0.2], [0.3, 0.4],    # i
-                 [0.5, 0.1], [-0.3, 0.2],    # f
-                 [0.2, 0.2], [-0.1, 0.6],    # c
-                 [0.4, -0.5], [0.3, 0.1]])   # o
-W_HH = np.array([[0.2, 0.1], [-0.1, 0.3], [0.05, 0.2], [0.1, -0.2],
-                 [0.3, 0.0], [0.2, 0.1], [-0.2, 0.4], [0.1, 0.1]])
-BIAS = np.array([0.01, -0.02, 0.5, 0.4, 0.0, 0.1, -0.1, 0.2])
-PEEP = np.array([[0.3, -0.2], [0.1, 0.4], [-0.5, 0.25]])  # p_i, p_f, p_o
+# eq. (1) parameters, one matrix per term
+W_IX, W_IH, B_I = np.array([[0.1, -0.2], [0.3, 0.4]]), np.array([[0.2, 0.1], [-0.1, 0.3]]), np.array([0.01, -0.02])
+W_FX, W_FH, B_F = np.array([[0.5, 0.1], [-0.3, 0.2]]), np.array([[0.05, 0.2], [0.1, -0.2]]), np.array([0.5, 0.4])
+W_GX, W_GH, B_G = np.array([[0.2, 0.2], [-0.1, 0.6]]), np.array([[0.3, 0.0], [0.2, 0.1]]), np.array([0.0, 0.1])
+W_OX, W_OH, B_O = np.array([[0.4, -0.5], [0.3, 0.1]]), np.array([[-0.2, 0.4], [0.1, 0.1]]), np.array([-0.1, 0.2])
+W_FC = np.diag([0.1, 0.4])    # peephole matrices are diagonal (each unit sees its own cell)
+W_OC = np.diag([-0.5, 0.25])
 
 
-def _sigmoid(z):
+def sigma(z):
     return 1 / (1 + np.exp(-z))
 
 
-def _hand_step(x, h, c, output_sees_current):
-    a = W_IH @ x + W_HH @ h + BIAS
-    i = _sigmoid(a[0:2] + PEEP[0] * c)
-    f = _sigmoid(a[2:4] + PEEP[1] * c)
-    c_new = f * c + i * np.tanh(a[4:6])
-    o = _sigmoid(a[6:8] + PEEP[2] * (c_new if output_sees_current else c))
-    return o * np.tanh(c_new), c_new
+def eq1(x, h, c, output_sees_current=False):
+    """Chen et al. 2017, eq. (1), term by term."""
+    i = sigma(W_IX @ x + W_IH @ h + B_I)
+    f = sigma(W_FX @ x + W_FH @ h + W_FC @ c + B_F)
+    g = np.tanh(W_GX @ x + W_GH @ h + B_G)
+    c_new = i * g + f * c
+    o = sigma(W_OX @ x + W_OH @ h + W_OC @ (c_new if output_sees_current else c) + B_O)
+    return {"i": i, "f": f, "g": g, "o": o, "c": c_new, "h": o * np.tanh(c_new)}
 
 
-def _layer(output_peephole):
+def _layer(output_peephole="previous"):
     layer = PeepholeLSTM(D, H, output_peephole).double()
     with torch.no_grad():
-        layer.cell.weight_ih.copy_(torch.tensor(W_IH))
-        layer.cell.weight_hh.copy_(torch.tensor(W_HH))
-        layer.cell.bias.copy_(torch.tensor(BIAS))
-        layer.cell.peephole.copy_(torch.tensor(PEEP))
+        layer.cell.weight_ih.copy_(torch.tensor(np.concatenate([W_IX, W_FX, W_GX, W_OX])))
+        layer.cell.weight_hh.copy_(torch.tensor(np.concatenate([W_IH, W_FH, W_GH, W_OH])))
+        layer.cell.bias.copy_(torch.tensor(np.concatenate([B_I, B_F, B_G, B_O])))
+        layer.cell.peephole.copy_(torch.tensor(np.stack([np.diag(W_FC), np.diag(W_OC)])))
     return layer
 
 
+X = np.array([0.5, -1.0])
+H0, C0 = np.array([0.1, -0.3]), np.array([0.7, -0.4])
+
+
+@pytest.mark.parametrize("gate", ["i", "f", "g", "o", "c", "h"])
+def test_each_quantity_of_eq1(gate):
+    cell = _layer().cell
+    gx = torch.tensor(X)[None] @ cell.weight_ih.t() + cell.bias
+    values = cell.gates(gx, torch.tensor(H0)[None], torch.tensor(C0)[None])
+    np.testing.assert_allclose(getattr(values, gate)[0].detach().numpy(), eq1(X, H0, C0)[gate], rtol=1e-12)
+
+
+def test_input_gate_has_no_peephole_forget_and_output_gates_do():
+    cell = _layer().cell
+    gx = torch.tensor(X)[None] @ cell.weight_ih.t() + cell.bias
+    h = torch.tensor(H0)[None]
+    a = cell.gates(gx, h, torch.tensor(C0)[None])
+    b = cell.gates(gx, h, torch.tensor(C0 + 1.0)[None])  # only c_{t-1} changes
+    torch.testing.assert_close(a.i, b.i, rtol=0, atol=0)
+    torch.testing.assert_close(a.g, b.g, rtol=0, atol=0)
+    assert not torch.allclose(a.f, b.f) and not torch.allclose(a.o, b.o)
+    assert tuple(cell.peephole.shape) == (2, H)
+
+
 @pytest.mark.parametrize("variant", ["previous", "current"])
-def test_two_steps_match_hand_computation(variant):
+def test_two_steps_match_eq1(variant):
     x = np.array([[0.5, -1.0], [1.5, 0.25]])
-    h0, c0 = np.array([0.1, -0.3]), np.array([0.7, -0.4])
-    h1, c1 = _hand_step(x[0], h0, c0, variant == "current")
-    h2, c2 = _hand_step(x[1], h1, c1, variant == "current")
-    out, (h, c) = _layer(variant)(torch.tensor(x)[None], state=(torch.tensor(h0)[None], torch.tensor(c0)[None]))
-    np.testing.assert_allclose(out[0].detach().numpy(), np.stack([h1, h2]), rtol=1e-12)
-    np.testing.assert_allclose(c[0].detach().numpy(), c2, rtol=1e-12)
+    s1 = eq1(x[0], H0, C0, variant == "current")
+    s2 = eq1(x[1], s1["h"], s1["c"], variant == "current")
+    out, (h, c) = _layer(variant)(torch.tensor(x)[None], state=(torch.tensor(H0)[None], torch.tensor(C0)[None]))
+    np.testing.assert_allclose(out[0].detach().numpy(), np.stack([s1["h"], s2["h"]]), rtol=1e-12)
+    np.testing.assert_allclose(h[0].detach().numpy(), s2["h"], rtol=1e-12)
+    np.testing.assert_allclose(c[0].detach().numpy(), s2["c"], rtol=1e-12)
 
 
 def test_output_peephole_variants_differ():
@@ -74,7 +102,7 @@ def test_padding_does_not_change_valid_outputs():
 
 def test_parameter_count_and_shapes():
     layer = PeepholeLSTM(10, 7)
-    # 4 gates × (input + recurrent weights + bias) + 3 diagonal peepholes
-    assert sum(p.numel() for p in layer.parameters()) == 4 * 7 * (10 + 7 + 1) + 3 * 7
+    # 4 gates × (input + recurrent weights + bias) + 2 diagonal peepholes (forget, output)
+    assert sum(p.numel() for p in layer.parameters()) == 4 * 7 * (10 + 7 + 1) + 2 * 7
     with pytest.raises(ValueError, match="expects"):
         layer(torch.zeros(1, 3, 9))

@@ -1,18 +1,21 @@
-"""LSTM with peephole connections, as written in Chen et al. (2017), eq. (1).
+"""LSTM with peephole connections exactly as written in Chen et al. (2017), eq. (1).
 
 For input ``x_t``, previous output ``h_{t-1}`` and previous cell ``c_{t-1}``::
 
-    i_t = σ(W_i x_t + U_i h_{t-1} + p_i ⊙ c_{t-1} + b_i)
-    f_t = σ(W_f x_t + U_f h_{t-1} + p_f ⊙ c_{t-1} + b_f)
-    c_t = f_t ⊙ c_{t-1} + i_t ⊙ tanh(W_c x_t + U_c h_{t-1} + b_c)
-    o_t = σ(W_o x_t + U_o h_{t-1} + p_o ⊙ c_{t-1} + b_o)        (output_peephole="previous")
+    i_t = σ(W_ix x_t + W_ih h_{t-1}                 + b_i)     input gate: NO peephole
+    f_t = σ(W_fx x_t + W_fh h_{t-1} + w_fc ⊙ c_{t-1} + b_f)     forget gate
+    o_t = σ(W_ox x_t + W_oh h_{t-1} + w_oc ⊙ c_{t-1} + b_o)     output gate (output_peephole="previous")
+    g_t = tanh(W_gx x_t + W_gh h_{t-1} + b_g)                    cell input
+    c_t = i_t ⊙ g_t + f_t ⊙ c_{t-1}
     h_t = o_t ⊙ tanh(c_t)
 
-The peephole weights ``p_i, p_f, p_o`` are vectors (diagonal matrices: each gate unit sees only
-its own cell). In Chen et al.'s equation all three gates look at ``c_{t-1}``. In the original
-peephole LSTM of Gers, Schraudolph & Schmidhuber ("Learning Precise Timing with LSTM Recurrent
-Networks", JMLR 2002) — and in Graves's widely used formulation — the *output* gate instead looks
-at the freshly updated cell ``c_t``; ``output_peephole="current"`` selects that variant.
+Only the forget and the output gate look at the cell (eq. 1 has no ``W_ic`` term). The peephole
+weights ``w_fc, w_oc`` are vectors (diagonal matrices: each gate unit sees only its own cell), as
+in Sak et al. (2014), the paper's reference [30] for the peephole variant. Two differences from
+[30] are deliberate, because eq. (1) is the specification: [30] also gives the input gate a
+peephole, and its output gate looks at the freshly updated cell ``c_t``;
+``output_peephole="current"`` selects that output-gate variant (as in Gers, Schraudolph &
+Schmidhuber, JMLR 2002), while the input gate never has a peephole here.
 
 The layer is a plain Python loop over time (the input projections of all steps are computed
 in one matrix product first); padded steps (``mask`` False) leave the state unchanged and
@@ -23,11 +26,23 @@ ones.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["PeepholeLSTMCell", "PeepholeLSTM"]
+__all__ = ["GateValues", "PeepholeLSTMCell", "PeepholeLSTM"]
+
+
+class GateValues(NamedTuple):
+    """The quantities of eq. (1) at one step, each ``(B, H)``."""
+
+    i: Tensor
+    f: Tensor
+    o: Tensor
+    g: Tensor
+    c: Tensor
+    h: Tensor
 
 
 class PeepholeLSTMCell(nn.Module):
@@ -39,9 +54,10 @@ class PeepholeLSTMCell(nn.Module):
         output_peephole: ``"previous"`` (o_t sees c_{t-1}, Chen et al. 2017) or ``"current"``
             (o_t sees c_t, Gers et al. 2002).
 
-    Parameters (gate order i, f, c, o along the first axis, like ``torch.nn.LSTM``):
-        weight_ih ``(4H, D)``, weight_hh ``(4H, H)``, bias ``(4H,)``, peephole ``(3, H)`` rows
-        ``p_i, p_f, p_o``.
+    Parameters (gate order i, f, g, o along the first axis, like ``torch.nn.LSTM``):
+        weight_ih ``(4H, D)`` = ``[W_ix; W_fx; W_gx; W_ox]``, weight_hh ``(4H, H)`` =
+        ``[W_ih; W_fh; W_gh; W_oh]``, bias ``(4H,)`` = ``[b_i; b_f; b_g; b_o]``, peephole
+        ``(2, H)`` rows ``w_fc, w_oc`` (the diagonals of eq. (1)'s ``W_fc`` and ``W_oc``).
     """
 
     def __init__(self, input_size: int, hidden_size: int, output_peephole: str = "previous") -> None:
@@ -55,7 +71,7 @@ class PeepholeLSTMCell(nn.Module):
         self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size))
         self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, hidden_size))
         self.bias = nn.Parameter(torch.empty(4 * hidden_size))
-        self.peephole = nn.Parameter(torch.empty(3, hidden_size))
+        self.peephole = nn.Parameter(torch.empty(2, hidden_size))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -66,16 +82,22 @@ class PeepholeLSTMCell(nn.Module):
         with torch.no_grad():
             self.bias[self.hidden_size : 2 * self.hidden_size].fill_(1.0)
 
-    def step(self, gates_x: Tensor, h: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
-        """One step given the input projection ``W x_t + b`` ``(B, 4H)`` and the state."""
+    def gates(self, gates_x: Tensor, h: Tensor, c: Tensor) -> GateValues:
+        """Every quantity of eq. (1) for one step, given ``W_*x x_t + b_*`` ``(B, 4H)`` and the state."""
         H = self.hidden_size
-        gates = gates_x + h @ self.weight_hh.t()
-        p_i, p_f, p_o = self.peephole
-        i = torch.sigmoid(gates[:, :H] + p_i * c)
-        f = torch.sigmoid(gates[:, H : 2 * H] + p_f * c)
-        c_new = f * c + i * torch.tanh(gates[:, 2 * H : 3 * H])
-        o = torch.sigmoid(gates[:, 3 * H :] + p_o * (c if self.output_peephole == "previous" else c_new))
-        return o * torch.tanh(c_new), c_new
+        a = gates_x + h @ self.weight_hh.t()
+        w_fc, w_oc = self.peephole
+        i = torch.sigmoid(a[:, :H])
+        f = torch.sigmoid(a[:, H : 2 * H] + w_fc * c)
+        g = torch.tanh(a[:, 2 * H : 3 * H])
+        c_new = i * g + f * c
+        o = torch.sigmoid(a[:, 3 * H :] + w_oc * (c if self.output_peephole == "previous" else c_new))
+        return GateValues(i, f, o, g, c_new, o * torch.tanh(c_new))
+
+    def step(self, gates_x: Tensor, h: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+        """One step given the input projection ``W x_t + b`` ``(B, 4H)`` and the state → ``(h_t, c_t)``."""
+        values = self.gates(gates_x, h, c)
+        return values.h, values.c
 
     def forward(self, x: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
         """``(B, D)`` input and ``(h, c)`` → new ``(h, c)``."""
