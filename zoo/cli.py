@@ -11,7 +11,8 @@ Usage::
     zoo sweep SWEEP.yaml [--count N] [--dry-run]   W&B sweep (dry run: validate + print runs offline)
     zoo baseline [--draws N] RECIPE [...]   chance level: random draws of the training labels, scored
     zoo report RUNS... [--baselines DIRS] [--output FILE]   papers' scores beside ours (docs/results.md)
-    zoo list [models|datamodules] [PATTERN] what is registered
+    zoo list [recipes|models|datamodules] [PATTERN]   what ships and is registered
+    zoo --version
     zoo extract FEATURE --input ... --output DIR --layout L   features from raw media (--list)
 
 ``RECIPE`` is a YAML path or ``<corpus>/<name>`` under the shipped ``recipes/``. Overrides are
@@ -34,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zoo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    from zoo import __version__
+
+    parser.add_argument("--version", action="version", version=f"affect-zoo {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for command in RUN_COMMANDS:
         p = sub.add_parser(command, help=f"{command} a recipe")
@@ -58,8 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", help="folders holding zoo fit run folders")
     p.add_argument("--baselines", nargs="*", default=[], help="folders holding zoo baseline run folders")
     p.add_argument("--output", default=None, help="write the report here (default: print it)")
-    p = sub.add_parser("list", help="list registered models and datamodules")
-    p.add_argument("kind", nargs="?", choices=("models", "datamodules"), default=None)
+    p = sub.add_parser("list", help="list shipped recipes, registered models and datamodules")
+    p.add_argument("kind", nargs="?", choices=("recipes", "models", "datamodules"), default=None)
     p.add_argument("pattern", nargs="?", default="*")
     p = sub.add_parser("extract", help="extract features from raw media into a corpus layout")
     from zoo.features.cli import add_arguments as _extract_arguments
@@ -109,6 +113,10 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         from datamodules import list_datamodules
         from zoo import list_models
 
+        if args.kind in (None, "recipes"):
+            from zoo.catalog import list_recipes
+
+            print("recipes:\n  " + "\n  ".join(entry.line() for entry in list_recipes(args.pattern)))
         if args.kind in (None, "models"):
             print("models:\n  " + "\n  ".join(list_models(args.pattern)))
         if args.kind in (None, "datamodules"):
