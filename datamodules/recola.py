@@ -25,13 +25,16 @@ Two modes:
   release gives one file per target; the same features then serve both targets), checked to
   have the gold standard's frame times.
 * ``mode="raw"`` — ``audio``: per 40 ms label frame the 640 samples of 16 kHz mono audio
-  starting at the frame's time (``[round(t·16000), +640)``, zero past the end of the file); the
-  WAV's own rate is read from the file, other rates are resampled with
-  :func:`torchaudio.functional.resample` and channels are averaged. ``video``: per label frame
+  starting at the frame's time (``[round(t·16000), +640)``); the WAV's own rate is read from the
+  file, other rates are resampled with :func:`torchaudio.functional.resample`, channels are
+  averaged and (``audio_normalization="recording"``, the datamodule's default) the whole
+  recording is z-normalised before it is cut (Tzirakis et al. 2017 §III-B). Audio must reach the
+  last label time (up to 40 ms short, zero-padded with a warning); NaN/inf samples, empty and
+  truncated files are refused. ``video``: per label frame
   the decoded video frame nearest in time (frame times from the stream's timestamps, the frame
   rate from the stream), cropped to ``crop_box`` (default: the centred square — RECOLA videos
   are face-centred close-ups) and resized to ``face_size``² pixels, uint8 RGB. Both are raw
-  inputs: never z-normalised (:attr:`raw_feature_names`). Decoded arrays are cached in memory
+  inputs: never z-normalised with train-partition statistics (:attr:`raw_feature_names`). Decoded arrays are cached in memory
   per datamodule only.
 
 Targets come from the gold standard (``ratings="gold"``), the mean of the individual raters
@@ -42,6 +45,7 @@ files raises :class:`CorpusFormatError` naming the file and, where it applies, l
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Sequence
@@ -82,6 +86,11 @@ MODES = ("features", "raw")
 SAMPLE_RATE = 16000
 FRAME_SAMPLES = int(round(SAMPLE_RATE * LABEL_STEP))  # 640
 _TIME_TOLERANCE = 1e-4  # seconds
+_log = logging.getLogger(__name__)
+#: attributes of the AVEC feature ARFFs that are not features (lower case; the baseline scripts
+#: drop them): instance name, class label, frame time / time stamp
+NON_FEATURE_ATTRIBUTES = frozenset({"name", "instance_name", "class", "frametime", "timestamp"})
+AUDIO_NORMALIZATIONS = ("recording", "none")
 
 
 # --------------------------------------------------------------------------- paths
@@ -147,7 +156,20 @@ def _frame_times(data, path: Path) -> np.ndarray:
             f"{path}: line {data.line_of_row(row)}, attribute 'frameTime': {times[row]} s does not "
             f"increase (previous row has {times[row - 1]} s)"
         )
+    row = _first_off_step(times)
+    if row is not None:
+        raise CorpusFormatError(
+            f"{path} (recording {path.stem}): line {data.line_of_row(row)}, attribute 'frameTime': "
+            f"step {times[row] - times[row - 1]:.4f} s from the previous row, expected "
+            f"{LABEL_STEP} s (RECOLA is annotated every 40 ms)"
+        )
     return times
+
+
+def _first_off_step(times: np.ndarray) -> int | None:
+    """Index of the first row whose distance to the previous one is not :data:`LABEL_STEP`."""
+    bad = np.flatnonzero(np.abs(np.diff(times) - LABEL_STEP) > _TIME_TOLERANCE)
+    return int(bad[0]) + 1 if len(bad) else None
 
 
 def _check_finite(path: Path, data, values: np.ndarray, names: Sequence[str]) -> None:
@@ -155,9 +177,14 @@ def _check_finite(path: Path, data, values: np.ndarray, names: Sequence[str]) ->
     if len(bad):
         row, col = (int(i) for i in bad[0])
         raise CorpusFormatError(
-            f"{path}: line {data.line_of_row(row)}, attribute {names[col]!r}: missing or infinite "
-            f"value ({len(bad)} such cell(s) in the file)"
+            f"{path} (recording {path.stem}): line {data.line_of_row(row)}, attribute "
+            f"{names[col]!r}: {_describe_non_finite(values[row, col])} value "
+            f"({len(bad)} such cell(s) in the file)"
         )
+
+
+def _describe_non_finite(value: float) -> str:
+    return "missing (NaN or '?')" if np.isnan(value) else f"infinite ({value})"
 
 
 def read_gold_standard(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
@@ -183,16 +210,21 @@ def read_gold_standard(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 def read_feature_arff(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """Read one feature ARFF file (``Instance_name``, ``frameTime``, then numeric features).
 
+    The attributes that the AVEC baseline scripts drop before training — instance name, class
+    label and time stamps (:data:`NON_FEATURE_ATTRIBUTES`, matched case-insensitively) — are
+    never feature dimensions, whatever their type and even when all their values are ``?``.
+
     Returns:
-        ``(frame times (T,), features float32 (T, D))``, D = numeric attributes besides
-        ``frameTime``.
+        ``(frame times (T,), features float32 (T, D))``, D = the other numeric attributes.
     """
     path = Path(path)
     data = read_arff(path)
     times = _frame_times(data, path)
-    names = [a.name for a in data.attributes if a.is_numeric and a.name != "frameTime"]
+    names = [a.name for a in data.attributes
+             if a.is_numeric and a.name.lower() not in NON_FEATURE_ATTRIBUTES]
     if not names:
-        raise CorpusFormatError(f"{path}: no numeric feature attributes besides 'frameTime'")
+        raise CorpusFormatError(
+            f"{path}: no numeric feature attributes besides {sorted(NON_FEATURE_ATTRIBUTES)}")
     values = data.numeric_matrix(names)
     _check_finite(path, data, values, names)
     return times, values.astype(np.float32)
@@ -219,7 +251,7 @@ def read_individual_ratings(path: str | Path) -> tuple[np.ndarray, list[str], np
         raise CorpusFormatError(
             f"{path}: line {header_line}: header must be 'time;<rater>;...', got {header[:60]!r}"
         )
-    rows = []
+    rows, lines_of_rows = [], []
     for line_no, line in numbered[1:]:
         cells = line.split(";")
         if len(cells) != len(columns):
@@ -235,11 +267,22 @@ def read_individual_ratings(path: str | Path) -> tuple[np.ndarray, list[str], np
                     f"{path}: line {line_no}, field {name!r}: non-numeric value {cell.strip()!r}"
                 ) from None
             if not np.isfinite(row[-1]):
-                raise CorpusFormatError(f"{path}: line {line_no}, field {name!r}: missing value")
+                raise CorpusFormatError(
+                    f"{path} (recording {path.stem}): line {line_no}, field {name!r}: "
+                    f"{_describe_non_finite(row[-1])} value {cell.strip()!r}; expected a finite rating"
+                )
         rows.append(row)
+        lines_of_rows.append(line_no)
     if not rows:
         raise CorpusFormatError(f"{path}: no data rows")
     table = np.asarray(rows, np.float64)
+    off = _first_off_step(table[:, 0])
+    if off is not None:
+        raise CorpusFormatError(
+            f"{path} (recording {path.stem}): line {lines_of_rows[off]}, field 'time': step "
+            f"{table[off, 0] - table[off - 1, 0]:.4f} s from the previous row, expected {LABEL_STEP} s "
+            "(RECOLA is annotated every 40 ms)"
+        )
     return table[:, 0], columns[1:], table[:, 1:].astype(np.float32)
 
 
@@ -263,21 +306,39 @@ def _check_times(ref_path: Path, ref: np.ndarray, path: Path, times: np.ndarray)
 
 # --------------------------------------------------------------------------- raw media
 def read_audio_frames(
-    path: str | Path, timestamps: np.ndarray, sample_rate: int = SAMPLE_RATE, frame_seconds: float = LABEL_STEP
+    path: str | Path,
+    timestamps: np.ndarray,
+    sample_rate: int = SAMPLE_RATE,
+    frame_seconds: float = LABEL_STEP,
+    normalize: bool = False,
 ) -> np.ndarray:
     """Slices of mono audio at ``sample_rate``, one per label frame.
 
     Frame ``t`` holds samples ``[round(timestamps[t]·sr), +round(frame_seconds·sr))`` of the
-    (resampled, channel-averaged) signal; samples past the end of the file are zero.
+    (resampled, channel-averaged, optionally z-normalised) signal.
+
+    The audio must cover the labels: it may end at most one frame (40 ms) before the last label
+    time — the tail past its end is then zero-filled and a warning is logged (the real and the
+    synthetic release end exactly at the last label time, whose 40 ms frame is then all zero
+    padding, without a warning). Audio that ends earlier is refused, as are empty files and
+    non-finite samples.
 
     Args:
         path: WAV (or any format soundfile reads); its own rate is read from the file.
         timestamps: label frame times in seconds.
         sample_rate: rate of the returned samples (resampled with torchaudio when it differs).
         frame_seconds: seconds per frame (40 ms → 640 samples at 16 kHz).
+        normalize: z-normalise the whole recording (zero mean, unit variance over all its
+            samples) before cutting it into frames — Tzirakis et al. 2017 §III-B, "to account
+            for variations in different levels of loudness between the speakers" (one speaker per
+            RECOLA recording).
 
     Returns:
         float32 ``(T, frame_samples)``.
+
+    Raises:
+        CorpusFormatError: missing, unreadable or empty file, NaN/inf samples, audio shorter than
+            the labels, or a constant recording with ``normalize``.
     """
     import soundfile as sf
 
@@ -288,16 +349,48 @@ def read_audio_frames(
         signal, file_rate = sf.read(path, dtype="float32", always_2d=True)
     except (RuntimeError, sf.LibsndfileError) as err:
         raise CorpusFormatError(f"{path}: cannot read audio ({err})") from None
+    if signal.shape[0] == 0:
+        raise CorpusFormatError(f"{path} (recording {path.stem}): empty audio file (0 samples)")
+    bad = np.argwhere(~np.isfinite(signal))
+    if len(bad):
+        index, channel = (int(i) for i in bad[0])
+        raise CorpusFormatError(
+            f"{path} (recording {path.stem}): sample {index} (at {index / file_rate:.4f} s), "
+            f"channel {channel}: {_describe_non_finite(float(signal[index, channel]))} value "
+            f"({len(bad)} such sample(s) in the file); expected finite audio samples"
+        )
     signal = signal.mean(axis=1)
     if file_rate != sample_rate:
         import torch
         import torchaudio.functional as AF
 
         signal = AF.resample(torch.from_numpy(np.ascontiguousarray(signal)), int(file_rate), int(sample_rate)).numpy()
+    if normalize:
+        signal64 = signal.astype(np.float64)
+        std = float(signal64.std())
+        if not std > 0:
+            raise CorpusFormatError(
+                f"{path} (recording {path.stem}): constant audio (standard deviation 0) cannot be "
+                "z-normalised (data.args.audio_normalization=recording)"
+            )
+        signal = ((signal64 - signal64.mean()) / std).astype(np.float32)
     frame_len = int(round(frame_seconds * sample_rate))
     starts = np.rint(np.asarray(timestamps, np.float64) * sample_rate).astype(np.int64)
     if len(starts) and starts.min() < 0:
         raise CorpusFormatError(f"{path}: negative frame time {timestamps.min()} s")
+    if len(starts):
+        shortfall = int(starts.max()) - len(signal)
+        if shortfall > frame_len:
+            raise CorpusFormatError(
+                f"{path} (recording {path.stem}): audio is {len(signal) / sample_rate:.3f} s long but the "
+                f"labels run to {starts.max() / sample_rate:.3f} s (row {int(np.argmax(starts)) + 1}); "
+                "truncated file? (at most one 40 ms frame of shortfall is zero-padded)"
+            )
+        if shortfall > 0:
+            _log.warning(
+                "%s (recording %s): audio ends %.3f s before the last label time; zero-padding it",
+                path, path.stem, shortfall / sample_rate,
+            )
     needed = int(starts.max()) + frame_len if len(starts) else 0
     if needed > len(signal):
         signal = np.concatenate([signal, np.zeros(needed - len(signal), np.float32)])
@@ -443,6 +536,7 @@ def load_recola_recordings(
     crop_box: Sequence[int] | None = None,
     sample_rate: int = SAMPLE_RATE,
     allow_missing_labels: bool | None = None,
+    audio_normalization: str = "none",
 ) -> list[Recording]:
     """Read all recordings of one partition.
 
@@ -461,6 +555,9 @@ def load_recola_recordings(
         sample_rate: raw audio rate (640 samples per frame at 16 kHz).
         allow_missing_labels: give unlabelled recordings ``targets=None``; default only for
             ``test`` (its gold standard is not distributed).
+        audio_normalization: raw audio: ``"recording"`` z-normalises each recording's whole
+            waveform before it is cut into frames (Tzirakis et al. 2017 §III-B), ``"none"``
+            keeps the samples as read.
 
     Returns:
         Recordings sorted by number, on the gold-standard timeline (times in seconds).
@@ -474,6 +571,8 @@ def load_recola_recordings(
         raise ValueError(f"features {unknown or list(features)} are not available in {mode!r} mode; choose from {list(valid)}")
     if feature_target not in TARGET_NAMES:
         raise ValueError(f"feature_target must be one of {TARGET_NAMES}, got {feature_target!r}")
+    if audio_normalization not in AUDIO_NORMALIZATIONS:
+        raise ValueError(f"audio_normalization must be one of {AUDIO_NORMALIZATIONS}, got {audio_normalization!r}")
     if allow_missing_labels is None:
         allow_missing_labels = partition in ("test", None)
     recordings = []
@@ -496,7 +595,8 @@ def load_recola_recordings(
             if times is None:
                 times = _audio_timeline(_audio_path(root, name))
             if "audio" in features:
-                arrays["audio"] = read_audio_frames(_audio_path(root, name), times, sample_rate)
+                arrays["audio"] = read_audio_frames(_audio_path(root, name), times, sample_rate,
+                                                    normalize=audio_normalization == "recording")
             if "video" in features:
                 arrays["video"] = read_video_frames(_video_path(root, name), times, face_size, crop_box)
         recordings.append(Recording(
@@ -526,6 +626,10 @@ class RecolaDataModule(SequenceDataModule):
         crop_box: raw video crop ``(left, top, width, height)``; ``None`` = centred square.
         synthetic_test_labels: whether the synthetic corpus has test labels (``False``
             reproduces the real release).
+        audio_normalization: raw mode: ``"recording"`` (default) z-normalises each recording's
+            waveform as a whole before it is cut into frames and windows, so that training
+            windows and whole evaluation recordings see the same samples (Tzirakis et al. 2017
+            §III-B); ``"none"`` keeps the samples as read.
         win_len: training window in frames (150 = 6 s, as Tzirakis et al. 2017).
         hop_len: hop between training windows in frames.
         **kwargs: the other arguments of :class:`~datamodules._sequence.SequenceDataModule`.
@@ -547,6 +651,7 @@ class RecolaDataModule(SequenceDataModule):
         face_size: int = 96,
         crop_box: Sequence[int] | None = None,
         synthetic_test_labels: bool = True,
+        audio_normalization: str = "recording",
         win_len: int | None = 150,
         hop_len: int = 75,
         **kwargs,
@@ -560,6 +665,9 @@ class RecolaDataModule(SequenceDataModule):
             raise ValueError(f"features {unknown} are not available in {mode!r} mode; choose from {list(valid)}")
         if feature_target not in TARGET_NAMES:
             raise ValueError(f"feature_target must be one of {TARGET_NAMES}, got {feature_target!r}")
+        if audio_normalization not in AUDIO_NORMALIZATIONS:
+            raise ValueError(
+                f"audio_normalization must be one of {AUDIO_NORMALIZATIONS}, got {audio_normalization!r}")
         if crop_box is not None and len(crop_box) != 4:
             raise ValueError(f"crop_box must be (left, top, width, height), got {crop_box!r}")
         super().__init__(root=root, features=features, targets=targets, win_len=win_len, hop_len=hop_len, **kwargs)
@@ -569,7 +677,9 @@ class RecolaDataModule(SequenceDataModule):
         self.face_size = int(face_size)
         self.crop_box = None if crop_box is None else [int(v) for v in crop_box]
         self.synthetic_test_labels = bool(synthetic_test_labels)
-        #: raw waveforms and images are never z-normalised
+        #: part of the reading options (and so of the cache key)
+        self.audio_normalization = audio_normalization if mode == "raw" else "none"
+        #: raw waveforms and images are never z-normalised with train-partition statistics
         self.raw_feature_names = RAW_FEATURES if mode == "raw" else ()
 
     def default_root(self) -> Path:
@@ -580,14 +690,14 @@ class RecolaDataModule(SequenceDataModule):
 
         name = "recola" if self.synthetic_test_labels else "recola-nolabels"
         writer = partial(write_synthetic_recola, with_test_labels=self.synthetic_test_labels)
-        return ensure_synthetic(name, writer, seed=self.seed, version=SYNTHETIC_VERSION)
+        return ensure_synthetic(name, writer, seed=self.synthetic_seed, version=SYNTHETIC_VERSION)
 
     def load_partition(self, partition: str) -> list[Recording]:
         """Read ``partition`` (``train``/``dev``/``test``) from :attr:`root`."""
         return load_recola_recordings(
             self._resolved_root(), partition, self.feature_names, self.target_names,
             mode=self.mode, ratings=self.ratings, feature_target=self.feature_target,
-            face_size=self.face_size, crop_box=self.crop_box,
+            face_size=self.face_size, crop_box=self.crop_box, audio_normalization=self.audio_normalization,
         )
 
     def load_folder(self) -> list[Recording]:
@@ -601,6 +711,7 @@ class RecolaDataModule(SequenceDataModule):
         recordings = load_recola_recordings(
             root, None, self.feature_names, self.target_names, mode=self.mode, ratings=self.ratings,
             feature_target=self.feature_target, face_size=self.face_size, crop_box=self.crop_box,
+            audio_normalization=self.audio_normalization,
         )
         if not recordings:
             raise CorpusFormatError(

@@ -167,10 +167,9 @@ def test_ratings_mean_and_single_rater(corpus):
 
 def test_feature_times_must_match_gold_standard(corpus):
     path = corpus / "features_audio" / "arousal" / "dev_1.arff"
-    shifted = TIMES.copy()
-    shifted[4] = 0.17
+    shifted = TIMES + 0.02  # 40 ms steps, but 20 ms off the gold standard's timeline
     path.write_text(feature_text("dev_1", np.ones((N, 3)), shifted))
-    with pytest.raises(CorpusFormatError, match=r"dev_1\.arff: frame times do not match .*first mismatching frameTime 0\.1700"):
+    with pytest.raises(CorpusFormatError, match=r"dev_1\.arff: frame times do not match .*first mismatching frameTime 0\.0200"):
         load_recola_recordings(corpus, "dev", ["audio"])
 
 
@@ -190,7 +189,7 @@ def test_raw_mode_recordings(corpus):
 
 
 # ------------------------------------------------------------------------------ datamodule
-def test_datamodule_raw_batches_are_not_normalised(corpus):
+def test_datamodule_raw_batches_are_not_normalised_with_corpus_statistics(corpus):
     dm = create_datamodule("recola", root=corpus, mode="raw", features=["audio", "video"], face_size=16,
                            win_len=4, hop_len=4, batch_size=2, label_shift=0.0)
     assert isinstance(dm, RecolaDataModule)
@@ -204,10 +203,18 @@ def test_datamodule_raw_batches_are_not_normalised(corpus):
     assert batch["features"]["video"].dtype.is_floating_point is False
     assert batch["targets"].shape == (2, 4, 2)
     start = int(batch["starts"][0])
-    expected = np.arange(start * 640, start * 640 + 640) * 1e-5
-    np.testing.assert_allclose(batch["features"]["audio"][0, 0].numpy(), expected, atol=1e-9)
+    # Tzirakis et al. 2017 §III-B: the waveform is z-normalised per recording (one speaker) before
+    # it is cut; reference: the whole written ramp, normalised with NumPy
+    whole = ramp_audio(N * 640 - 100).astype(np.float64)
+    whole = (whole - whole.mean()) / whole.std()
+    expected = whole[start * 640 : start * 640 + 640]
+    np.testing.assert_allclose(batch["features"]["audio"][0, 0].numpy(), expected, atol=1e-5)
     val = next(iter(dm.val_dataloader()))
     assert val["ids"] == ["dev_1"] and val["mask"].shape == (1, N)
+    # evaluation sees the very same samples as training: frame t of the whole dev recording
+    dev = ramp_audio(N * 640 - 100).astype(np.float64)
+    dev = np.concatenate([(dev - dev.mean()) / dev.std(), np.zeros(N * 640 - len(dev))])
+    np.testing.assert_allclose(val["features"]["audio"][0].numpy().reshape(-1), dev, atol=1e-5)
 
 
 def test_datamodule_feature_mode_normalises_with_train_statistics(corpus):
