@@ -18,14 +18,12 @@ from typing import Any, Sequence
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-__all__ = ["ConfigError", "OPEN_BLOCKS", "find_defaults", "parse_overrides", "load_recipe"]
+from zoo.errors import ConfigError
+
+__all__ = ["ConfigError", "OPEN_BLOCKS", "find_defaults", "parse_overrides", "load_recipe", "check_types"]
 
 OPEN_BLOCKS = ("model.args", "data.args", "optimizer.args", "optimizer.lr_multipliers")
-RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
-
-
-class ConfigError(ValueError):
-    """A recipe or override is invalid; the message names the key and what is allowed."""
+RECIPES_DIR = Path(__file__).resolve().parent / "recipes"  # a link to the checkout's recipes/; a copy in the wheel
 
 
 def find_defaults(recipe_path: Path) -> Path:
@@ -94,6 +92,117 @@ def _check_keys(layer: Any, schema: Any, source: str, prefix: str = "") -> None:
             _check_keys(child_layer, child_schema, source, f"{path}.")
 
 
+_NUMBER = (int, float)
+#: keys whose allowed types are not simply the type of their value in ``defaults.yaml``
+#: (``None`` in a tuple: the key may be null)
+_TYPES: dict[str, tuple[Any, ...]] = {
+    "seeds": (list, None),
+    "run_name": (str, None),
+    "ckpt": (str, None),
+    "loss.weights": (list, dict, None),
+    "loss.aggregation": (str,),
+    "trainer.devices": (int, str, list),  # 2, "auto", [0, 1]
+    "trainer.precision": (str, int),  # "bf16-mixed", 32
+    "trainer.fast_dev_run": (bool, int),
+    "trainer.gradient_clip_val": (*_NUMBER, None),
+    "trainer.limit_train_batches": (*_NUMBER, None),
+    "trainer.limit_val_batches": (*_NUMBER, None),
+    "trainer.max_epochs": (int,),
+    "wandb.entity": (str, None),
+    "wandb.mode": (str, None),
+    "logger": (str, bool, None),
+}
+#: list keys whose items have one type
+_ITEM_TYPES: dict[str, type] = {"seeds": int, "metrics": str, "export_predictions": str}
+_ITEM_NAMES = {int: "integers", str: "strings"}
+_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+               list: "a list", dict: "a mapping", None: "null"}
+
+
+def _type_ok(value: Any, allowed: tuple[Any, ...]) -> bool:
+    for kind in allowed:
+        if kind is None and value is None:
+            return True
+        if kind is int and isinstance(value, int) and not isinstance(value, bool):
+            return True
+        if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return True
+        if kind in (str, bool, list, dict) and isinstance(value, kind):
+            return True
+    return False
+
+
+def _coerce(value: Any, allowed: tuple[Any, ...]) -> Any:
+    """A number written as a string (``"1e-3"`` in a recipe) becomes the number it spells."""
+    if isinstance(value, str) and str not in allowed and (int in allowed or float in allowed):
+        for kind in (int, float):
+            if kind in allowed:
+                try:
+                    return kind(value)
+                except ValueError:
+                    pass
+    return value
+
+
+def _allowed(path: str, default: Any) -> tuple[Any, ...] | None:
+    if path in _TYPES:
+        return _TYPES[path]
+    if default is None:
+        return None  # a null default says nothing about the type
+    if isinstance(default, bool):
+        return (bool,)
+    if isinstance(default, int):
+        return (int,)
+    if isinstance(default, float):
+        return (float,)
+    if isinstance(default, str):
+        return (str,)
+    if isinstance(default, list):
+        return (list,)
+    if isinstance(default, dict):
+        return (dict,)
+    return None
+
+
+def check_types(cfg: dict[str, Any], defaults: dict[str, Any], source: str, prefix: str = "") -> None:
+    """Check (in place) that every value has the type its key has in ``defaults.yaml``.
+
+    ``trainer.max_epochs=abc``, ``optimizer.lr=fast`` or ``seeds=abc`` is a :class:`ConfigError`
+    naming the key, the expected type and the value found; a number written as a string in a
+    YAML file (``lr: "1e-3"``) is converted. Open blocks (``model.args`` ...) are left to the
+    constructors they are passed to.
+
+    Args:
+        cfg: the merged recipe as plain containers (modified in place by the conversion).
+        defaults: ``defaults.yaml`` as plain containers.
+        source: where the values came from (recipe path and overrides), for the message.
+    """
+    for key, default in defaults.items():
+        path = f"{prefix}{key}"
+        if key not in cfg or _is_open(path):
+            continue
+        value = cfg[key]
+        if isinstance(default, dict) and path not in _TYPES:
+            if isinstance(value, dict):
+                check_types(value, default, source, f"{path}.")
+                continue
+        allowed = _allowed(path, default)
+        if allowed is None:
+            continue
+        value = cfg[key] = _coerce(value, allowed)
+        if not _type_ok(value, allowed):
+            expected = " or ".join(_TYPE_NAMES.get(k, str(k)) for k in allowed)
+            raise ConfigError(f"{source}: {path} must be {expected}, found {value!r}")
+        item_type = _ITEM_TYPES.get(path)
+        if item_type is not None and isinstance(value, list):
+            value = cfg[key] = [_coerce(v, (item_type,)) for v in value]
+            bad = [v for v in value if not _type_ok(v, (item_type,))]
+            if bad:
+                raise ConfigError(
+                    f"{source}: {path} must be a list of {_ITEM_NAMES[item_type]}, found {value!r}"
+                )
+
+
 def load_recipe(recipe: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
     """Merge defaults, the recipe and overrides; return the resolved config as plain containers.
 
@@ -102,7 +211,8 @@ def load_recipe(recipe: str | Path, overrides: Sequence[str] = ()) -> dict[str, 
         overrides: ``key=value`` or ``--key=value`` strings.
 
     Raises:
-        ConfigError: unknown keys, missing mandatory values or unparsable overrides.
+        ConfigError: unknown keys, missing mandatory values, unparsable overrides or a value
+            whose type differs from the key's in ``defaults.yaml`` (see :func:`check_types`).
     """
     recipe_path = resolve_recipe_path(recipe)
     defaults_path = find_defaults(recipe_path)
@@ -137,5 +247,7 @@ def load_recipe(recipe: str | Path, overrides: Sequence[str] = ()) -> dict[str, 
     if missing:
         raise ConfigError(f"{recipe_path}: mandatory keys without a value: {', '.join(missing)}")
     resolved = OmegaConf.to_container(merged, resolve=True)
+    source = str(recipe_path) + (f" with overrides {list(overrides)}" if overrides else "")
+    check_types(resolved, OmegaConf.to_container(defaults, resolve=False), source)
     resolved["recipe"] = str(recipe_path)
     return resolved
