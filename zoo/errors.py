@@ -1,0 +1,39 @@
+"""The errors affect-zoo reports to a user as one line (``zoo`` exits with status 2).
+
+A tiny module with no heavy imports, so corpus readers (``datamodules``) can raise these without
+importing any model code. Every message names the file or the recipe key, what was expected and
+what was found; ``zoo --traceback ...`` (or ``AFFECT_ZOO_TRACEBACK=1``) shows the stack as well.
+
+Hierarchy::
+
+    AffectZooError
+    ├── ConfigError        a recipe key or override is invalid (unknown name, wrong type, ...)
+    ├── CorpusFormatError  a corpus file does not have the layout or content the reader expects
+    └── TrainingError      a run cannot go on (e.g. the loss became NaN or infinite)
+
+``ConfigError`` and ``CorpusFormatError`` are also ``ValueError`` (code that caught ValueError
+before keeps working); ``TrainingError`` is a ``RuntimeError``.
+"""
+
+from __future__ import annotations
+
+__all__ = ["AffectZooError", "ConfigError", "CorpusFormatError", "TrainingError"]
+
+
+class AffectZooError(Exception):
+    """Base of the errors that ``zoo`` reports as one clear line and exit status 2."""
+
+
+class ConfigError(AffectZooError, ValueError):
+    """A recipe or override is invalid; the message names the key, what is allowed and what was found."""
+
+
+class CorpusFormatError(AffectZooError, ValueError):
+    """A corpus file does not have the layout or content the reader expects.
+
+    The message always names the file and, where it applies, the row and the field.
+    """
+
+
+class TrainingError(AffectZooError, RuntimeError):
+    """Training cannot continue (e.g. a non-finite loss); the message names the step and batch."""
