@@ -27,7 +27,7 @@ BibTeX::
 
 Speech network (per 6 s window of 16 kHz audio, 150 frames of 40 ms = 640 samples)::
 
-    waveform (B, T·640), z-normalised per sequence over its valid samples
+    waveform (B, T·640), z-normalised per recording by the datamodule before it was cut (§III-B)
       -> Conv1d(1 -> 20, kernel 80 = 5 ms, 'same') -> ReLU (half-wave rectification)
       -> MaxPool1d(2)                                  (B, 20, T·320): 8 kHz
       -> Conv1d(20 -> 40, kernel 4000 = 500 ms at 8 kHz, 'same')
@@ -47,11 +47,14 @@ cross-correlation with real FFTs in float32 — identical up to rounding (tested
 default activation); ``conv2_relu=True`` reproduces that.
 
 Visual network: ResNet-50 (timm, ``num_classes=0``) on 96×96 RGB face crops → 2048 per frame,
-ImageNet mean/std normalisation inside the model. In ``train()`` mode each sequence is
+then a linear layer to the paper's 640 features (§III-D gives the number, not the layer; the
+released code keeps the 2048-d pool output: ``feature_dim=None``), ImageNet mean/std
+normalisation inside the model. In ``train()`` mode each sequence is
 augmented as in the paper (resize to 110×110, random 96×96 crop, random brightness and
 saturation; one draw per sequence so its frames stay consistent), with
 ``torchvision.transforms.v2`` on tensors. ImageNet weights come from a local file
-(``pretrained_path``: safetensors or a torch state dict).
+(``pretrained_path``: safetensors or a torch state dict); without one a warning naming
+``model.args.pretrained_path`` is logged, as the network then trains from scratch.
 
 Recurrent part: 2-layer unidirectional LSTM with 256 cells (packed by the frame mask), then a
 per-frame linear layer to the targets; trained with the CCC loss. The released code uses peephole
@@ -59,12 +62,13 @@ LSTM cells with cell clipping; ``nn.LSTM`` has neither.
 
 Multimodal: the speech and visual extractors of two trained unimodal checkpoints
 (``net.speech.*``, ``net.visual.*``) are loaded, their LSTMs discarded, features concatenated
-(1280 + 2048 = 3328) and a new 2-layer LSTM trained; extractors are fine-tuned unless
+(1280 + 640 = 1920, §III-D) and a new 2-layer LSTM trained; extractors are fine-tuned unless
 ``freeze_extractors=True``.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -88,6 +92,7 @@ __all__ = [
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 CONV_IMPLS = ("auto", "direct", "fft")
+_log = logging.getLogger(__name__)
 
 
 def fft_conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -140,7 +145,10 @@ class SpeechNet(nn.Module):
         conv2_kernel: its kernel in samples at the pooled rate (4000 = 500 ms at 8 kHz).
         channel_pool: max-pool size across channels (10: 40 -> 4 channels).
         dropout: dropout on the output features (0.5).
-        normalize_input: z-normalise each sequence's waveform over its valid samples.
+        normalize_input: z-normalise each sequence's waveform over its valid samples (off: the
+            paper normalises each recording before it is cut into 6 s sequences, §III-B, which
+            the ``recola`` datamodule does with ``audio_normalization="recording"``; on, training
+            windows and whole evaluation recordings would be normalised differently).
         conv2_relu: ReLU after the second convolution (as in the released code).
         conv_impl: ``"direct"`` (``F.conv1d``), ``"fft"`` or ``"auto"`` (FFT for kernels of
             256 taps or more) for the second convolution.
@@ -156,7 +164,7 @@ class SpeechNet(nn.Module):
         conv2_kernel: int = 4000,
         channel_pool: int = 10,
         dropout: float = 0.5,
-        normalize_input: bool = True,
+        normalize_input: bool = False,
         conv2_relu: bool = False,
         conv_impl: str = "auto",
     ) -> None:
@@ -220,7 +228,13 @@ def _load_state_dict_file(path: str | Path) -> dict[str, Tensor]:
     """A state dict from a safetensors file or a torch file read with ``weights_only=True``."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"pretrained weights not found: {path}")
+        raise FileNotFoundError(
+            f"pretrained weights not found: {path} (model.args.pretrained_path). Make the file on a "
+            "machine with internet access and copy it here, e.g. python -c \"import timm, "
+            "safetensors.torch as st; st.save_file(timm.create_model('resnet50', pretrained=True)"
+            f".state_dict(), '{path.name}')\" (docs/models/tzirakis2017.md, 'ImageNet weights'); "
+            "or set model.args.pretrained_path=null to train from scratch"
+        )
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
@@ -240,7 +254,13 @@ class VisualNet(nn.Module):
         backbone: timm model name (``resnet50`` in the paper; e.g. ``resnet18`` for tests).
         pretrained_path: local file with ImageNet weights of the backbone (safetensors, or a torch
             state dict, optionally under ``"state_dict"``; classifier weights ``fc.*`` are
-            ignored); ``None`` trains from scratch.
+            ignored; timm's and torchvision's ResNet-50 use the same names); ``None`` trains from
+            scratch.
+        feature_dim: features per frame. The paper's visual network gives 640 (§III-D: "the
+            visual network 640 features", concatenated with the speech network's 1280 into
+            1920) without saying how they are obtained from ResNet-50's 2048-d average-pooled
+            output; here a linear layer ``2048 -> 640`` does it (``None``: the 2048-d pool
+            output, as the authors' released code).
         augment: augment in ``train()`` mode (resize ×110/96, random crop back, brightness and
             saturation jitter).
         brightness: brightness jitter factor range ``[1-b, 1+b]``.
@@ -256,6 +276,7 @@ class VisualNet(nn.Module):
         brightness: float = 0.25,
         saturation: float = 0.25,
         chunk_size: int = 256,
+        feature_dim: int | None = 640,
     ) -> None:
         super().__init__()
         import timm
@@ -270,6 +291,7 @@ class VisualNet(nn.Module):
                     f"{pretrained_path}: weights do not fit {backbone}: missing {missing[:5]}, "
                     f"unexpected {unexpected[:5]}"
                 )
+        self.proj = None if feature_dim is None else nn.Linear(self.backbone.num_features, int(feature_dim))
         self.augment = augment
         self.brightness, self.saturation = brightness, saturation
         self.chunk_size = int(chunk_size)
@@ -278,8 +300,8 @@ class VisualNet(nn.Module):
 
     @property
     def output_dim(self) -> int:
-        """Features per frame (2048 for ResNet-50)."""
-        return int(self.backbone.num_features)
+        """Features per frame (640 as in the paper; 2048 for ResNet-50 without projection)."""
+        return int(self.proj.out_features if self.proj is not None else self.backbone.num_features)
 
     def _augment(self, images: Tensor) -> Tensor:
         """One random resize-crop and colour jitter for a sequence of ``(T, 3, H, W)`` images."""
@@ -309,6 +331,8 @@ class VisualNet(nn.Module):
         flat = images[mask]  # valid frames only (N, 3, H, W)
         flat = (flat - self.mean) / self.std
         feats = [self.backbone(chunk) for chunk in torch.split(flat, self.chunk_size)]
+        if self.proj is not None:
+            feats = [self.proj(f) for f in feats]
         out = torch.cat(feats) if feats else flat.new_zeros(0, self.output_dim)
         result = out.new_zeros(b, t, out.shape[-1])
         result[mask] = out
@@ -393,7 +417,7 @@ class Tzirakis2017Net(nn.Module):
 # --------------------------------------------------------------------------- variants
 _SPEECH_KEYS = ("conv1_filters", "conv1_kernel", "pool", "conv2_filters", "conv2_kernel", "channel_pool",
                 "normalize_input", "conv2_relu", "conv_impl")
-_VISUAL_KEYS = ("backbone", "pretrained_path", "augment", "brightness", "saturation", "chunk_size")
+_VISUAL_KEYS = ("backbone", "pretrained_path", "augment", "brightness", "saturation", "chunk_size", "feature_dim")
 
 
 def _split_args(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -430,6 +454,13 @@ def tzirakis2017_visual(feature_dims: Mapping[str, Any], num_targets: int, **kwa
     speech.pop("dropout", None)
     if speech:
         raise TypeError(f"tzirakis2017_visual got unexpected keyword arguments {sorted(speech)}")
+    if visual.get("pretrained_path") is None:
+        _log.warning(
+            "tzirakis2017_visual: model.args.pretrained_path is null, so %s is trained FROM SCRATCH; "
+            "the paper fine-tunes ImageNet weights (Tzirakis et al. 2017 §III-D). See "
+            "docs/models/tzirakis2017.md ('ImageNet weights') for how to make the local file.",
+            visual.get("backbone", "resnet50"),
+        )
     return Tzirakis2017Net(feature_dims, num_targets, ("video",), visual_args=visual, **rest)
 
 

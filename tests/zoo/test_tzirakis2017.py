@@ -56,9 +56,9 @@ def test_speech_network_gives_1280_features_per_40ms_frame():
     with torch.no_grad():
         out = net(audio, mask)
     assert out.shape == (2, 7, 1280)
-    # Independent reference with F.conv1d / max_pool1d on the whole waveform.
+    # Independent reference with F.conv1d / max_pool1d on the whole waveform, which the network
+    # takes as given (the datamodule z-normalised the whole recording, §III-B).
     x = audio.reshape(2, 1, -1)
-    x = (x - x.mean(dim=2, keepdim=True)) / x.std(dim=2, unbiased=False, keepdim=True)
     x = F.max_pool1d(F.relu(F.conv1d(F.pad(x, (39, 40)), net.conv1.weight, net.conv1.bias)), 2)
     x = F.conv1d(F.pad(x, (1999, 2000)), net.conv2.weight, net.conv2.bias)  # (2, 40, 7*320)
     x = x.reshape(2, 4, 10, -1).amax(dim=2)  # channels 0-9 → 0, 10-19 → 1, ...
@@ -112,14 +112,18 @@ def test_speech_network_runs_under_cpu_bf16_autocast():
 
 
 # --------------------------------------------------------------------------- visual network
-def test_visual_network_resnet50_gives_2048_per_frame():
+def test_visual_network_resnet50_gives_640_per_frame():
     net = VisualNet(chunk_size=3).eval()
-    assert net.output_dim == 2048
+    assert net.output_dim == 640  # §III-D: "the visual network 640 features"
+    assert net.backbone.num_features == 2048 and tuple(net.proj.weight.shape) == (640, 2048)
+    assert VisualNet(backbone="resnet18", feature_dim=None).output_dim == 512  # pool output as is
     video = torch.randint(0, 256, (1, 4, 96, 96, 3), dtype=torch.uint8)
     mask = torch.tensor([[True, True, True, False]])
     with torch.no_grad():
         out = net(video, mask)
-    assert out.shape == (1, 4, 2048)
+        pooled = net.backbone((video[0, 2].permute(2, 0, 1)[None].float() / 255 - net.mean) / net.std)
+    assert out.shape == (1, 4, 640)
+    torch.testing.assert_close(out[0, 2], pooled[0] @ net.proj.weight.T + net.proj.bias, atol=1e-4, rtol=1e-4)
     assert torch.all(out[0, 3] == 0)  # padded frame
     # the same frame alone gives the same features (eval mode: no augmentation, BN frozen)
     with torch.no_grad():
@@ -187,7 +191,7 @@ def test_variants_are_registered_and_sized():
     audio = create_model("tzirakis2017_audio", feature_dims={"audio": 640}, num_targets=2)
     assert n_params(audio) == CONV1 + CONV2 + lstm_params(1280, 256, 2) + (256 * 2 + 2)
     visual = create_model("tzirakis2017_visual", feature_dims={"video": [96, 96, 3]}, num_targets=2)
-    assert n_params(visual.lstm) == lstm_params(2048, 256, 2)
+    assert n_params(visual.lstm) == lstm_params(640, 256, 2)
 
 
 def test_audio_model_rejects_wrong_frame_size():
@@ -229,7 +233,7 @@ def test_multimodal_keeps_the_extractor_weights_of_both_checkpoints(tmp_path):
     for name, value in v_task.net.visual.state_dict().items():
         torch.testing.assert_close(net.visual.state_dict()[name], value)
     assert net.speech.conv2.kernel_size == (400,)  # extractor settings come from the checkpoint
-    assert net.lstm.input_dim == 1280 + 512  # resnet18 features
+    assert net.lstm.input_dim == 1280 + 640  # resnet18 features projected to 640
     out = net({"audio": torch.randn(1, 3, 640),
                "video": torch.randint(0, 256, (1, 3, 32, 32, 3), dtype=torch.uint8)},
               torch.ones(1, 3, dtype=torch.bool))
@@ -249,7 +253,7 @@ def test_multimodal_needs_checkpoints_unless_from_scratch():
         create_model("tzirakis2017_multimodal", feature_dims=SPEC["feature_dims"], num_targets=2)
     net = create_model("tzirakis2017_multimodal", feature_dims=SPEC["feature_dims"], num_targets=2,
                        from_scratch=True, **SMALL)
-    assert net.lstm.input_dim == 1280 + 512
+    assert net.lstm.input_dim == 1280 + 640 == 1920  # §III-D
 
 
 @pytest.mark.slow
