@@ -3,14 +3,21 @@
 Williams et al. (2018, §5.1) report a random baseline next to their networks so that a reader
 sees what the metrics give without learning; on CMU-MOSEI that matters, because the binary and
 4-class accuracies of emotion presence are high by chance (most intensities are 0). This module
-computes that baseline for any recipe: it reads the recipe's datamodule, draws every prediction
-of a target at random from that target's **training** labels (the training distribution, with
-replacement; :func:`zoo.williams2018.random_baseline`), and scores the draws on the validation
-and test partitions with the recipe's own metrics (``metrics: [mae, acc2, acc4, pearson]``,
-``[ccc]``, …), exactly as ``zoo fit`` scores a trained model. The figures are means over
-``draws`` independent draws; ``results.json`` also holds their standard deviations.
+computes a baseline for any recipe and scores it on the validation and test partitions with the
+recipe's own metrics (``metrics: [mae, acc2, acc4, pearson]``, ``[ccc]``, …), exactly as
+``zoo fit`` scores a trained model. The recipe key ``baseline.procedure`` picks how predictions
+are drawn:
 
-No test label is read to make the predictions: only the train partition's labels are.
+* ``training_labels`` (default, every recipe) — every prediction of a target drawn at random
+  from that target's **training** labels (the training distribution, with replacement;
+  :func:`zoo.williams2018.random_baseline`);
+* ``williams2018`` (the CMU-MOSEI Williams recipes) — the paper's fully-randomised procedure of
+  §5.1 (:func:`zoo.williams2018.williams2018_random_predictions`: a number of labels in 0..6, that
+  many emotions chosen, intensities on the grid of thirds); it reads no label at all. The
+  paper's Table 1 (``random_baseline`` of ``zoo/paper_scores/williams2018.yaml``) is printed beside.
+
+The figures are means over ``draws`` independent draws; ``results.json`` also holds their
+standard deviations. No test label is read to make the predictions.
 """
 
 from __future__ import annotations
@@ -22,9 +29,31 @@ import numpy as np
 import torch
 
 from zoo.metrics import build_metric
-from zoo.williams2018 import random_baseline
+from zoo.williams2018 import random_baseline, williams2018_random_predictions
 
-__all__ = ["run_baseline"]
+__all__ = ["PROCEDURES", "run_baseline", "paper_random_baseline"]
+
+PROCEDURES = ("training_labels", "williams2018")
+PAPER_SCORES = Path(__file__).resolve().parent / "paper_scores" / "williams2018.yaml"
+#: emotion targets the §5.1 procedure applies to (intensities in [0, 3])
+_EMOTIONS = ("happy", "sad", "anger", "surprise", "disgust", "fear")
+
+
+def paper_random_baseline(path: Path = PAPER_SCORES) -> dict[str, float]:
+    """Table 1 of Williams et al. 2018 (``random_baseline`` of the paper-scores file): key → MAE."""
+    import yaml
+
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    table = data.get("random_baseline")
+    if not isinstance(table, dict):
+        raise ValueError(f"{path}: no `random_baseline` mapping (Table 1 of the paper)")
+    return {k: float(v) for k, v in table.items() if k != "source"}
+
+
+def _draw(procedure: str, train: np.ndarray | None, n: int, k: int, seed: int) -> np.ndarray:
+    if procedure == "williams2018":
+        return williams2018_random_predictions(n, k, seed=seed)
+    return random_baseline(train, n, seed=seed)
 
 
 def _labelled_batches(datamodule: Any, stage: str) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
@@ -60,13 +89,23 @@ def run_baseline(cfg: Mapping[str, Any], run_dir: Path, draws: int = 10) -> dict
 
     if draws < 1:
         raise ValueError(f"draws must be >= 1, got {draws}")
+    procedure = str((cfg.get("baseline") or {}).get("procedure", "training_labels"))
+    if procedure not in PROCEDURES:
+        raise ValueError(f"baseline.procedure must be one of {PROCEDURES}, got {procedure!r}")
     _save_config(cfg, run_dir)
     datamodule = build_datamodule(cfg)
     datamodule.prepare_data()
     datamodule.setup("fit")
     datamodule.setup("test")
     target_names = list(datamodule.target_names)
-    train = np.concatenate([_valid_rows(t, m) for t, m in _labelled_batches(datamodule, "train")])
+    if procedure == "williams2018":
+        other = [t for t in target_names if t not in _EMOTIONS]
+        if other:
+            raise ValueError(f"baseline.procedure=williams2018 draws emotion intensities in [0, 3] (§5.1); "
+                             f"the recipe's targets include {other}")
+        train = None  # the paper's procedure reads no label
+    else:
+        train = np.concatenate([_valid_rows(t, m) for t, m in _labelled_batches(datamodule, "train")])
     metric_names = list(cfg["metrics"])
     results: dict[str, float] = {}
     seed = int(cfg["seed"])
@@ -82,7 +121,7 @@ def run_baseline(cfg: Mapping[str, Any], run_dir: Path, draws: int = 10) -> dict
             rng_seed = seed * 1000 + draw * 2 + (stage == "test")
             for b, (targets, mask) in enumerate(batches):
                 shape = targets.shape
-                flat = random_baseline(train, int(np.prod(shape[:-1])), seed=rng_seed * 100003 + b)
+                flat = _draw(procedure, train, int(np.prod(shape[:-1])), shape[-1], rng_seed * 100003 + b)
                 preds = torch.from_numpy(flat).reshape(shape).to(targets.dtype)
                 for metric in metrics.values():
                     metric.update(preds, targets, mask)
@@ -96,8 +135,19 @@ def run_baseline(cfg: Mapping[str, Any], run_dir: Path, draws: int = 10) -> dict
             means = values.mean(axis=1)
             stage_results[f"{stage}/{name}_mean"] = float(means.mean())
             stage_results[f"{stage}/{name}_mean_std"] = float(means.std())
-        print(f"\nrandom baseline ({draws} draws from the training labels)\n"
-              f"{format_results(stage_results, target_names, stage)}\n")
+        how = "Williams et al. 2018, §5.1" if procedure == "williams2018" else "from the training labels"
+        print(f"\nrandom baseline ({draws} draws, {how})\n{format_results(stage_results, target_names, stage)}\n")
+        if procedure == "williams2018" and stage == "test":
+            print(_beside_table1(stage_results))
         results.update(stage_results)
     _save_json(run_dir / "results.json", results)
     return {"run_dir": run_dir, "results": results}
+
+
+def _beside_table1(results: Mapping[str, float]) -> str:
+    """Our test MAE of the §5.1 procedure beside the paper's Table 1."""
+    paper = paper_random_baseline()
+    lines = ["MAE of the random baseline   ours    paper (Table 1, authors' test set)"]
+    for key in [k for k in paper if k in results]:
+        lines.append(f"  {key:<26} {results[key]:6.3f}  {paper[key]:6.2f}")
+    return "\n".join(lines) + "\n"

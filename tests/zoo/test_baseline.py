@@ -18,7 +18,8 @@ def _labels(loader) -> np.ndarray:
 
 
 def test_mosei_baseline_matches_the_expected_chance_level(tmp_path):
-    out = zoo_run(["baseline", "--draws", "30", "cmu_mosei/williams2018_blstm", f"output_dir={tmp_path}"])
+    out = zoo_run(["baseline", "--draws", "30", "cmu_mosei/williams2018_blstm", f"output_dir={tmp_path}",
+                   "baseline.procedure=training_labels"])
     assert out["exit_code"] == 0
     results = json.loads((out["run_dir"] / "results.json").read_text())
     assert results == out["results"]
@@ -39,8 +40,41 @@ def test_mosei_baseline_matches_the_expected_chance_level(tmp_path):
         assert abs(results[f"test/pearson_{name}"]) < 0.15  # no correlation by chance
     assert results["test/mae_mean_std"] > 0  # independent draws differ
     assert "AFFECT_ZOO_RUN_DIR" not in os.environ  # the next run gets a folder of its own
-    again = zoo_run(["baseline", "--draws", "1", "cmu_mosei/williams2018_blstm", f"output_dir={tmp_path}"])
+    again = zoo_run(["baseline", "--draws", "1", "cmu_mosei/williams2018_blstm", f"output_dir={tmp_path}",
+                     "baseline.procedure=training_labels"])
     assert again["run_dir"] != out["run_dir"]
+
+
+def test_williams_recipes_use_the_section_5_1_procedure_beside_table_1(tmp_path, capsys):
+    """§5.1: n ∈ {0..6} labels, n emotions chosen, intensities on the grid of thirds; no label read."""
+    out = zoo_run(["baseline", "--draws", "100", "cmu_mosei/williams2018_blstm", f"output_dir={tmp_path}"])
+    assert out["exit_code"] == 0
+    printed = capsys.readouterr().out
+    assert "Williams et al. 2018, §5.1" in printed and "Table 1" in printed
+    assert "test/mae_surprise" in printed and "0.05" in printed  # the paper's figure, beside ours
+    dm = build_datamodule(load_recipe("cmu_mosei/williams2018_blstm"))
+    dm.prepare_data()
+    dm.setup("test")
+    test = _labels(dm.test_dataloader())
+    # closed form: each emotion chosen with probability E[n]/6 = 1/2, then uniform on {0, 1/3, ..., 3}
+    grid = np.arange(10) / 3
+    expected = 0.5 * np.abs(test) + 0.5 * np.abs(grid[None, None, :] - test[:, :, None]).mean(-1)
+    for k, name in enumerate(dm.target_names):
+        assert out["results"][f"test/mae_{name}"] == pytest.approx(expected[:, k].mean(), abs=0.045), name  # ~4 SE
+    assert out["results"]["test/mae_mean"] == pytest.approx(expected.mean(), abs=0.02)
+    # the training-label procedure gives other figures on the same recipe
+    other = zoo_run(["baseline", "--draws", "3", "cmu_mosei/williams2018_blstm", f"output_dir={tmp_path}",
+                     "baseline.procedure=training_labels"])
+    assert abs(other["results"]["test/mae_mean"] - out["results"]["test/mae_mean"]) > 0.2
+
+
+def test_section_5_1_procedure_refuses_sentiment_and_unknown_procedures(tmp_path):
+    with pytest.raises(ValueError, match="emotion intensities"):
+        zoo_run(["baseline", "--draws", "1", "cmu_mosei/williams2018_blstm", f"output_dir={tmp_path}",
+                 "data.args.targets=[sentiment,happy]"])
+    with pytest.raises(ValueError, match="baseline.procedure must be one of"):
+        zoo_run(["baseline", "--draws", "1", "cmu_mosei/williams2018_blstm", f"output_dir={tmp_path}",
+                 "baseline.procedure=coin"])
 
 
 def test_sequence_corpus_baseline_has_zero_ccc(tmp_path):
