@@ -121,16 +121,27 @@ def chen2017_lstm_mtl(feature_dims: Mapping[str, Any], num_targets: int, hidden_
 
 
 def add_turn_context(turns: np.ndarray, context: int) -> np.ndarray:
-    """Concatenate each turn's features with those of ``context`` turns before and after.
+    """Concatenate ``context`` turns with the reference turn in the centre (§5.3, Table 3).
 
-    ``(n, D)`` → ``(n, (2·context + 1)·D)`` in the order ``[x_{i-c}, …, x_i, …, x_{i+c}]``;
-    turns beyond the recording's ends are zeros.
+    ``context`` is the paper's: the *total* number of concatenated turns (1, 3, 5, 7 in
+    Table 3), so it must be odd; ``c = (context − 1) / 2`` turns are taken on each side.
+    ``(n, D)`` → ``(n, context·D)`` in the order ``[x_{i-c}, …, x_i, …, x_{i+c}]``; turns beyond
+    the recording's ends are zeros. ``context = 1`` returns the turns unchanged.
+
+    Raises:
+        ValueError: ``context`` is not a positive odd number.
     """
-    if context <= 0:
+    if context < 1 or context % 2 == 0:
+        raise ValueError(
+            f"context is the total number of turns with the reference turn in the centre "
+            f"(Chen et al. 2017, Table 3: 1, 3, 5, 7); it must be a positive odd number, got {context}"
+        )
+    half = (context - 1) // 2
+    if half == 0:
         return turns
     n, d = turns.shape
-    padded = np.concatenate([np.zeros((context, d), turns.dtype), turns, np.zeros((context, d), turns.dtype)])
-    return np.concatenate([padded[j : j + n] for j in range(2 * context + 1)], axis=1)
+    padded = np.concatenate([np.zeros((half, d), turns.dtype), turns, np.zeros((half, d), turns.dtype)])
+    return np.concatenate([padded[j : j + n] for j in range(context)], axis=1)
 
 
 class Chen2017SVR:
@@ -140,7 +151,8 @@ class Chen2017SVR:
         level: ``"frame"`` (one sample per label frame of the long-time xbow features) or
             ``"turn"`` (one sample per subject turn, features averaged over the turn, Gaussian
             turn labels; predictions are spread back over the frames).
-        context: turn level: adjacent turns concatenated on each side.
+        context: turn level: total number of concatenated turns, reference turn in the centre
+            (odd; Table 3 uses 1, 3, 5, 7).
         frame_step: frame level: use every ``frame_step``-th training frame (the 6 s xbow
             windows overlap heavily, so neighbouring frames are near duplicates).
         kernel, C, epsilon, gamma: of :class:`~zoo.estimator_run.SVRBank`.
@@ -154,6 +166,7 @@ class Chen2017SVR:
         if level not in ("frame", "turn"):
             raise ValueError(f"level must be 'frame' or 'turn', got {level!r}")
         self.input_level, self.context, self.frame_step = level, int(context), max(1, int(frame_step))
+        add_turn_context(np.zeros((1, 1)), self.context)  # validates context now, not at fit time
         self.bank = SVRBank(kernel=kernel, C=C, epsilon=epsilon, gamma=gamma, seed=seed)
 
     def _transform(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:

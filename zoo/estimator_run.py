@@ -22,6 +22,13 @@ Scores are :func:`zoo.ccc.concordance_cc` pooled over all frames of a partition,
 ``test/...``) and printed with :func:`zoo.run.format_results`. Predictions go through the
 datamodule's ``write_predictions`` (``predictions/<corpus partition>/``).
 
+Post-processing (``postprocess.enabled``, e.g. Chen et al. 2017's smoothing by averaging, §5.2)
+is fitted on the val predictions after the estimator is fitted, exactly as for the Lightning
+models (:func:`zoo.postprocess.fit_postprocessor`; never on test): val is scored before it
+(``val/…``) and after it (``val_postprocessed/…``), test and predict outputs go through it, and it
+is saved as ``checkpoints/postprocess.json`` beside the estimator (read back by the other
+commands).
+
 Fitted estimators are saved without pickle: ``checkpoints/estimator.npz`` (plain arrays,
 loaded with ``allow_pickle=False``) and ``checkpoints/estimator.json`` (model name, its
 arguments, the datamodule's ``data_spec``, hyper-parameters). :func:`load_estimator` rebuilds the
@@ -46,6 +53,7 @@ from sklearn.svm import SVR, LinearSVR
 
 from zoo._registry import create_model
 from zoo.ccc import concordance_cc
+from zoo.postprocess import PostProcessor, fit_postprocessor
 
 __all__ = [
     "SVRBank",
@@ -70,12 +78,16 @@ class SVRBank:
         gamma: SVR kernel coefficient (``"scale"``, ``"auto"`` or a float).
         max_iter: liblinear iterations (LinearSVR).
         seed: LinearSVR's random state.
+        standardize: z-score the inputs (fitted per bank) before the SVR; ``False`` feeds them
+            as they are (the scaler step is then the identity, stored as mean 0, scale 1).
     """
 
     def __init__(self, kernel: str = "linear", C: float = 1.0, epsilon: float = 0.0,
-                 gamma: str | float = "scale", max_iter: int = 5000, seed: int = 0) -> None:
+                 gamma: str | float = "scale", max_iter: int = 5000, seed: int = 0,
+                 standardize: bool = True) -> None:
         self.kernel, self.C, self.epsilon, self.gamma = kernel, float(C), float(epsilon), gamma
         self.max_iter, self.seed = int(max_iter), int(seed)
+        self.standardize = bool(standardize)
         self.pipelines: list[Pipeline] = []
 
     def _regressor(self) -> SVR | LinearSVR:
@@ -90,7 +102,8 @@ class SVRBank:
             raise ValueError("SVRBank.fit: targets contain NaN or inf")
         self.pipelines = []
         for k in range(y.shape[1]):
-            pipe = Pipeline([("scaler", StandardScaler()), ("svr", self._regressor())])
+            scaler = StandardScaler(with_mean=self.standardize, with_std=self.standardize)
+            pipe = Pipeline([("scaler", scaler), ("svr", self._regressor())])
             pipe.fit(np.asarray(x, np.float64), np.asarray(y[:, k], np.float64))
             self.pipelines.append(pipe)
         return self
@@ -105,7 +118,7 @@ class SVRBank:
     def config(self) -> dict[str, Any]:
         """Hyper-parameters (JSON)."""
         return {"kernel": self.kernel, "C": self.C, "epsilon": self.epsilon, "gamma": self.gamma,
-                "max_iter": self.max_iter, "seed": self.seed}
+                "max_iter": self.max_iter, "seed": self.seed, "standardize": self.standardize}
 
     def get_state(self, prefix: str = "") -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Arrays and metadata of all fitted pipelines (no pickle)."""
@@ -114,9 +127,10 @@ class SVRBank:
         for k, pipe in enumerate(self.pipelines):
             scaler, svr = pipe.named_steps["scaler"], pipe.named_steps["svr"]
             p = f"{prefix}t{k}."
-            arrays[p + "scaler.mean_"] = scaler.mean_
-            arrays[p + "scaler.scale_"] = scaler.scale_
-            arrays[p + "scaler.var_"] = scaler.var_
+            identity = np.zeros(scaler.n_features_in_), np.ones(scaler.n_features_in_)  # standardize=False
+            arrays[p + "scaler.mean_"] = identity[0] if scaler.mean_ is None else scaler.mean_
+            arrays[p + "scaler.scale_"] = identity[1] if scaler.scale_ is None else scaler.scale_
+            arrays[p + "scaler.var_"] = identity[1] if scaler.var_ is None else scaler.var_
             arrays[p + "scaler.n_samples_seen_"] = np.asarray(scaler.n_samples_seen_)
             if isinstance(svr, LinearSVR):
                 arrays[p + "svr.coef_"] = svr.coef_
@@ -348,18 +362,36 @@ def run_estimator_command(command: str, cfg: Mapping[str, Any], run_dir: Path) -
         stages, export = [stage], {stage}
     target_names = list(dm.target_names)
     results: dict[str, float] = {}
+    settings = cfg.get("postprocess") or {}
+    pp_path = (Path(best) if Path(best).is_dir() else Path(best).parent) / "postprocess.json"
+    postprocessor = None
+    if command != "fit" and pp_path.is_file():
+        postprocessor = PostProcessor.from_dict(json.loads(pp_path.read_text()))
     for stage in stages:
         if stage == estimator.fit_stage and getattr(estimator, "cv_predictions_", None) is not None:
             preds = [np.asarray(p) for p in estimator.cv_predictions_]  # honest (cross-validated)
         else:
             preds = _predict_frames(estimator, dm, stage)
         golds = _labels(dm, stage)
+        if postprocessor is not None:
+            preds = [postprocessor.apply(np.asarray(p), target_names) for p in preds]
         if golds is not None and command != "predict":
             ccc = ccc_per_target(preds, golds)
             stage_results = {f"{stage}/ccc_{t}": float(v) for t, v in zip(target_names, ccc)}
             stage_results[f"{stage}/ccc_mean"] = float(np.mean(ccc))
             print(f"\n{format_results(stage_results, target_names, stage)}\n")
             results.update(stage_results)
+        if command == "fit" and stage == "val" and settings.get("enabled") and golds is not None:
+            postprocessor = fit_postprocessor(
+                preds, golds, target_names, dm.label_step, steps=settings["steps"],
+                median_seconds=tuple(settings["median_seconds"]), max_shift_seconds=settings["max_shift_seconds"])
+            pp_path.write_text(json.dumps(postprocessor.to_dict(), indent=2))
+            post = {f"val_postprocessed/ccc_{t}": list(c.val_ccc.values())[-1]
+                    for t, c in postprocessor.targets.items()}
+            post["val_postprocessed/ccc_mean"] = float(np.mean(list(post.values())))
+            print(f"post-processing fitted on val:\n{postprocessor.describe()}\n"
+                  f"{format_results(post, target_names, 'val_postprocessed')}\n")
+            results.update(post)
         if stage in export:
             _write(dm, run_dir / "predictions", stage, preds, target_names)
     for number, scores in sorted((getattr(estimator, "stage_scores_", None) or {}).items()):

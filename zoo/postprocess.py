@@ -3,7 +3,9 @@
 The chain of Tzirakis et al. 2017 (§ IV-C, after Trigeorgis et al. 2016 and the AVEC baselines),
 applied per target and per recording, each step kept only if it raises the validation CCC:
 
-1. **median filtering** with a window between 0.4 s and 20 s;
+1. **median filtering** with a window between 0.4 s and 20 s (or **mean**: a moving average over
+   a window from the same grid, the "smoothing by averaging the predictions within a fixed
+   window" of Chen et al. 2017, §5.2; a recipe lists ``mean`` instead of ``median``);
 2. **centring**: add the bias between the gold standard and the prediction means;
 3. **scaling**: stretch the prediction around its (fitted) mean by the ratio of the standard
    deviations of gold standard and prediction;
@@ -23,13 +25,13 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
-from scipy.ndimage import median_filter
+from scipy.ndimage import median_filter, uniform_filter1d
 
 from zoo.ccc import concordance_cc
 
 __all__ = ["TargetChain", "PostProcessor", "fit_postprocessor", "STEPS", "median_window_grid", "shift_grid"]
 
-STEPS = ("median", "centre", "scale", "shift")
+STEPS = ("median", "mean", "centre", "scale", "shift")
 
 
 @dataclass
@@ -38,6 +40,7 @@ class TargetChain:
 
     Attributes:
         median: median filter length in frames (odd; 0 = off).
+        mean: moving-average length in frames (odd, centred; 0 = off).
         bias: value added after filtering (0 = off).
         scale: stretch factor around ``centre_of_scale`` (1 = off).
         centre_of_scale: the fitted mean around which scaling stretches.
@@ -47,6 +50,7 @@ class TargetChain:
 
     median: int = 0
     bias: float = 0.0
+    mean: int = 0
     scale: float = 1.0
     centre_of_scale: float = 0.0
     shift: int = 0
@@ -63,6 +67,8 @@ class TargetChain:
         """Apply one step (a no-op when it is off)."""
         if step == "median" and self.median > 1:
             return median_filter(x, size=self.median, mode="nearest")
+        if step == "mean" and self.mean > 1:
+            return uniform_filter1d(x, size=self.mean, mode="nearest")
         if step == "centre" and self.bias != 0.0:
             return x + self.bias
         if step == "scale" and self.scale != 1.0:
@@ -102,6 +108,8 @@ class PostProcessor:
             parts = []
             if chain.median > 1:
                 parts.append(f"median {chain.median * self.label_step:.2f} s")
+            if chain.mean > 1:
+                parts.append(f"moving average {chain.mean * self.label_step:.2f} s")
             if chain.bias != 0.0:
                 parts.append(f"centring {chain.bias:+.3f}")
             if chain.scale != 1.0:
@@ -155,6 +163,8 @@ def _fit_target(
         candidates: list[TargetChain] = []
         if step == "median":
             candidates = [replace(chain, median=w) for w in median_windows]
+        elif step == "mean":
+            candidates = [replace(chain, mean=w) for w in median_windows]
         elif step == "centre":
             bias = float(np.mean(np.concatenate(golds)) - np.mean(np.concatenate(base)))
             candidates = [replace(chain, bias=bias)]
@@ -190,8 +200,8 @@ def fit_postprocessor(
         golds: per recording ``(T_i, K)`` validation labels (never test labels).
         target_names: the K column names.
         label_step: seconds per frame.
-        steps: which of ``median``, ``centre``, ``scale``, ``shift`` to try, in this order.
-        median_seconds: range of median window lengths tried.
+        steps: which of ``median``, ``mean``, ``centre``, ``scale``, ``shift`` to try, in this order.
+        median_seconds: range of median (and moving-average) window lengths tried.
         max_shift_seconds: longest delay tried.
     """
     unknown = set(steps) - set(STEPS)

@@ -22,6 +22,18 @@ file layouts and quirks the reader must handle and carries a learnable signal:
   ``schlecht``, ...) when it is low; the interlocutor uses them at random. The text xbow
   features count recent positive/negative words of both speakers.
 * xbow-like features are non-negative and smoothed over 2 s windows (the real ones over 6 s).
+* **short-time features** (AVEC 2017 layout; Chen et al. 2017, §3): the frame-level features
+  the LSTMs of that paper read, one row per 100 ms label frame, unsmoothed and real-valued,
+  through the same delayed, noisy, partly non-linear mapping: ``audio_features_is10`` (76-d, the
+  width of openSMILE's IS10 LLDs + deltas, what ``zoo extract is10_lld --hop 0.1`` writes) and
+  ``audio_features_soundnet`` (whoever speaks, like the xbow audio, so interlocutor strategies
+  matter), ``video_features_vggface_conv5`` and ``video_features_denseface`` (the subject's face;
+  about 3 % of the frames are all-zero rows, "no face detected"), and
+  ``text_features_wordvec_de`` (per turn the mean of the turn's word vectors from
+  ``word_embeddings/wordvec_de.txt``, repeated over the turn's frames, zeros elsewhere — what
+  ``zoo extract word_vectors --weights word_embeddings/wordvec_de.txt`` writes from
+  ``transcriptions/``; positive and negative words lie on opposite sides of one direction).
+  The pretrained-network widths are reduced to :data:`SHORT_TIME_DIMS` to keep the corpus small.
 
 Media files (``audio/*.wav``, ``video/*.avi``) are not written: no model of this project reads
 them for SEWA, and they would make the corpus large.
@@ -53,7 +65,7 @@ __all__ = [
     "write_synthetic_sewa",
 ]
 
-SYNTHETIC_VERSION = "1"
+SYNTHETIC_VERSION = "3"  # 3: Chen et al. 2017 short-time folders (AVEC 2017)
 RELEASES = ("avec2017", "avec2019")
 LABEL_STEP = 0.1
 DELAY_FRAMES = 2
@@ -73,6 +85,10 @@ DEFAULT_COUNTS = {
 }
 XBOW_DIMS = {"audio": 48, "video": 32, "text": 24}
 EGEMAPS_DIM = 23
+#: widths of the synthetic short-time features (real: IS10 76, soundnet conv5 256, DenseFace 342,
+#: word vectors 300; VGGFace conv5 is not given in the paper's text)
+SHORT_TIME_DIMS = {"is10": 76, "soundnet": 32, "vggface_conv5": 32, "denseface": 32, "wordvec_de": 32}
+NO_FACE_RATE = 0.03
 
 
 def _rng(seed: int, *keys: int | str) -> np.random.Generator:
@@ -158,6 +174,46 @@ def _xbow(seed: int, s: _Session, index: int, name: str, dim: int, drive: np.nda
     x[:, informative] += 2.0 * sig
     x = np.log1p(np.exp(_smooth(x, width) * 1.5 + offset))  # softplus: non-negative "counts"
     return x[DELAY_FRAMES:]  # signal frame j is time (j - DELAY) * step
+
+
+def _short_time(seed: int, index: int, name: str, dim: int, drive: np.ndarray, active: np.ndarray,
+                noise: float = 1.0) -> np.ndarray:
+    """Real-valued frame-level features: informative dims driven by ``drive`` where ``active``."""
+    rng = _rng(seed, "short", name, index)
+    informative, weights = _mapping(seed, "short_" + name, dim, drive.shape[1])
+    m = len(drive)
+    x = noise * rng.normal(size=(m, dim)) + 0.3 * _smooth(rng.normal(size=(m, dim)), 200) * np.sqrt(200)
+    sig = (drive @ weights) * active[:, None]
+    x[:, informative] += 2.0 * np.tanh(1.5 * sig)
+    return x[DELAY_FRAMES:]
+
+
+def _word_table(seed: int, dim: int) -> dict[str, np.ndarray]:
+    """Synthetic German word vectors: sentiment words on opposite sides of one direction."""
+    rng = _rng(seed, "wordvec")
+    direction = rng.normal(size=dim)
+    direction /= np.linalg.norm(direction)
+    table = {}
+    for pool, sign in ((POSITIVE_WORDS, 1.0), (NEGATIVE_WORDS, -1.0), (NEUTRAL_WORDS, 0.0), (STOP_WORDS_USED, 0.0)):
+        for word in pool:
+            table[word] = (0.4 * rng.normal(size=dim) + 1.5 * sign * direction).round(5)
+    return table
+
+
+def _turn_vectors(times: np.ndarray, transcript: list[tuple[float, float, str]],
+                  table: dict[str, np.ndarray]) -> np.ndarray:
+    """Mean word vector of each turn over the frames ``start <= t < end``, zeros elsewhere."""
+    dim = len(next(iter(table.values())))
+    out, count = np.zeros((len(times), dim)), np.zeros(len(times))
+    for start, end, text in transcript:
+        words = text.split()
+        if not words:
+            continue
+        inside = (times >= start - 1e-9) & (times < end - 1e-9)
+        out[inside] += np.mean([table[w] for w in words], 0)
+        count[inside] += 1
+    out[count > 0] /= count[count > 0, None]
+    return out
 
 
 def _basis(v: np.ndarray) -> np.ndarray:
@@ -269,6 +325,7 @@ def _write_corpus(folder: Path, seed: int, release: str, counts: dict[str, int],
             for folder_name, x in (("audio_features_xbow_6s", audio), ("video_features_xbow_6s", video),
                                    ("text_features_xbow_6s", text)):
                 _write(folder / folder_name / f"{name}.csv", _table(name, times, x, ";", None))
+            _write_short_time(folder, seed, index, name, times, drive, speaking, face, transcript)
             _write(folder / "turns" / f"{name}.csv",
                    "".join(f"{a:.1f};{b:.1f}\n" for a, b, who in s.turns if who == "S"))
             _write(folder / "transcriptions" / f"{name}.csv",
@@ -284,6 +341,30 @@ def _write_corpus(folder: Path, seed: int, release: str, counts: dict[str, int],
                           ["name", "frameTime"] + [f"egemaps_{j}" for j in range(EGEMAPS_DIM)]))
             _write(folder / "visual_features_xbow" / f"{name}.csv", _table(name, times, vxbow, ",", None))
             _write(folder / "visual_features_fau" / f"{name}.csv", _fau(seed, s, index, face, speaking, name))
+
+
+def _write_short_time(folder: Path, seed: int, index: int, name: str, times: np.ndarray, drive: np.ndarray,
+                      speaking: np.ndarray, face: np.ndarray, transcript: list[tuple[float, float, str]]) -> None:
+    """The short-time feature folders of Chen et al. 2017 (AVEC 2017 layout, see module docstring)."""
+    dims = SHORT_TIME_DIMS
+    always = np.ones(len(face), bool)
+    sets = {
+        "audio_features_is10": _short_time(seed, index, "is10", dims["is10"], drive, speaking),
+        "audio_features_soundnet": _short_time(seed, index, "soundnet", dims["soundnet"], drive, speaking),
+        "video_features_vggface_conv5": _short_time(seed, index, "vggface_conv5", dims["vggface_conv5"], face, always, 1.5),
+        "video_features_denseface": _short_time(seed, index, "denseface", dims["denseface"], face, always, 2.0),
+    }
+    no_face = _rng(seed, "no_face", index).random(len(times)) < NO_FACE_RATE
+    for key in ("video_features_vggface_conv5", "video_features_denseface"):
+        sets[key][no_face] = 0.0
+    table = _word_table(seed, dims["wordvec_de"])
+    sets["text_features_wordvec_de"] = _turn_vectors(times, transcript, table)
+    for folder_name, x in sets.items():
+        _write(folder / folder_name / f"{name}.csv", _table(name, times, x, ";", None, decimals=4))
+    embeddings = folder / "word_embeddings" / "wordvec_de.txt"
+    if not embeddings.exists():
+        _write(embeddings, f"{len(table)} {dims['wordvec_de']}\n"
+               + "".join(f"{w} {' '.join(f'{v:.5f}' for v in vec)}\n" for w, vec in table.items()))
 
 
 def _fau(seed: int, s: _Session, index: int, face: np.ndarray, speaking: np.ndarray, name: str) -> str:

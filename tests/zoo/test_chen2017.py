@@ -9,6 +9,7 @@ import torch
 from zoo import create_model
 from zoo.chen2017 import add_turn_context
 from zoo.losses import build_loss
+from zoo.postprocess import fit_postprocessor
 
 
 def test_mtl_network_shapes_and_parameters():
@@ -42,10 +43,35 @@ def test_eq4_loss_is_half_of_weighted_mse():
     torch.testing.assert_close(ours, 2 * paper)
 
 
-def test_turn_context_concatenation():
+def test_turn_context_is_total_turns_with_reference_in_centre():
+    """§5.3: "the number of turns we concatenated together with the reference turn in the center"."""
     x = np.array([[1.0], [2.0], [3.0]])
-    np.testing.assert_array_equal(add_turn_context(x, 1), [[0, 1, 2], [1, 2, 3], [2, 3, 0]])
-    np.testing.assert_array_equal(add_turn_context(x, 0), x)
+    np.testing.assert_array_equal(add_turn_context(x, 1), x)
+    np.testing.assert_array_equal(add_turn_context(x, 3), [[0, 1, 2], [1, 2, 3], [2, 3, 0]])
+    five = add_turn_context(np.arange(1.0, 6.0)[:, None], 5)
+    assert five.shape == (5, 5)
+    np.testing.assert_array_equal(five[2], [1, 2, 3, 4, 5])
+    np.testing.assert_array_equal(five[0], [0, 0, 1, 2, 3])
+    for bad in (0, 2, 4, -1):
+        with pytest.raises(ValueError, match="odd"):
+            add_turn_context(x, bad)
+    with pytest.raises(ValueError, match="odd"):
+        create_model("chen2017_svr", feature_dims={"a": 1}, num_targets=1, level="turn", context=2)
+
+
+def test_smoothing_by_averaging_matches_a_moving_average():
+    """§5.2 "smoothed by simply averaging the predictions within a fixed window": the ``mean`` step."""
+    rng = np.random.default_rng(1)
+    t = np.arange(400) * 0.1
+    gold = np.sin(t / 3)
+    pred = gold + 0.5 * rng.normal(size=len(t))
+    pp = fit_postprocessor([pred[:, None]], [gold[:, None]], ["arousal"], 0.1, steps=["mean"])
+    w = pp.targets["arousal"].mean
+    assert w > 1 and w % 2 == 1 and pp.targets["arousal"].median == 0
+    padded = np.concatenate([np.full(w // 2, pred[0]), pred, np.full(w // 2, pred[-1])])
+    expected = np.convolve(padded, np.ones(w) / w, mode="valid")
+    np.testing.assert_allclose(pp.apply(pred[:, None], ["arousal"])[:, 0], expected, atol=1e-6)
+    assert "moving average" in pp.describe()
 
 
 def test_svr_fits_linear_signal():

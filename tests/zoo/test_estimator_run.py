@@ -112,3 +112,30 @@ def test_chen_svr_run_saves_and_reloads_identically(zoo_cli, tmp_path):
     turn = zoo_cli("fit", "sewa/chen2017_svr", f"output_dir={tmp_path}", "data.args.features=[text_bow]",
                    "data.args.interlocutor=purified", "model.args.level=turn", "model.args.C=0.1")
     assert json.loads((turn / "results.json").read_text())["val/ccc_liking"] > 0.1
+
+
+@pytest.mark.slow
+def test_chen_svr_smoothing_fitted_on_val_applied_to_test_and_reloaded(zoo_cli, tmp_path):
+    """§5.2 smoothing by averaging: a moving average fitted on devel, applied to test, saved."""
+    run = zoo_cli("fit", "sewa/chen2017_svr", f"output_dir={tmp_path}", "data.args.features=[video_features_xbow_6s]",
+                  "data.args.targets=[valence]", "run_name=smooth")
+    results = json.loads((run / "results.json").read_text())
+    pp = json.loads((run / "checkpoints" / "postprocess.json").read_text())
+    window = pp["targets"]["valence"]["mean"]
+    assert window > 1 and results["val_postprocessed/ccc_valence"] > results["val/ccc_valence"]
+    estimator, info = load_estimator(run / "checkpoints")
+    dm = SewaDataModule(features=["video_features_xbow_6s"], targets=["valence"],
+                        normalization_stats=info["data_spec"]["normalization"])
+    recs = dm.recordings("test")
+    raw = estimator.predict([r.features["video_features_xbow_6s"] for r in recs])
+    for rec, p in zip(recs, raw):
+        x = np.asarray(p, np.float64)[:, 0]
+        half = window // 2
+        padded = np.concatenate([np.full(half, x[0]), x, np.full(half, x[-1])])
+        expected = np.convolve(padded, np.ones(window) / window, mode="valid")  # centred moving average
+        written = dm.read_predictions(run / "predictions" / "Test", rec, ["valence"])[:, 0]
+        np.testing.assert_allclose(written, expected, atol=2e-5)
+    again = zoo_cli("test", "sewa/chen2017_svr", f"output_dir={tmp_path}", "data.args.features=[video_features_xbow_6s]",
+                    "data.args.targets=[valence]", f"ckpt={run / 'checkpoints' / 'estimator.json'}", "run_name=again")
+    assert json.loads((again / "results.json").read_text())["test/ccc_valence"] == pytest.approx(
+        results["test/ccc_valence"], abs=1e-6)

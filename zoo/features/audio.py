@@ -1,4 +1,4 @@
-"""Audio extractors: openSMILE sets (eGeMAPS, ComParE, IS13), VGGish log-mel and embeddings.
+"""Audio extractors: openSMILE sets (eGeMAPS, ComParE, IS13, IS10 LLDs), VGGish log-mel and embeddings.
 
 Alignment conventions (see also ``docs/features.md``):
 
@@ -26,7 +26,7 @@ import numpy as np
 from . import Extractor, ExtractorError, FeatureOutput, register_extractor
 from ._align import pool_to_labels
 
-__all__ = ["read_audio", "OpenSmileFunctionals", "OpenSmileLLD", "LogMel", "VGGishExtractor"]
+__all__ = ["read_audio", "OpenSmileFunctionals", "OpenSmileLLD", "IS10LLD", "LogMel", "VGGishExtractor"]
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 #: Shortest functionals window (openSMILE returns NaN below ~60 ms): a window holding less signal
@@ -157,6 +157,44 @@ class ComParELLD(OpenSmileLLD):
 
     dim = 65
     feature_set = "ComParE_2016"
+
+
+@register_extractor("is10_lld")
+class IS10LLD(_AudioExtractor):
+    """INTERSPEECH 2010 paralinguistic LLDs + deltas (76-d) averaged per label step (Chen et al. 2017).
+
+    Chen et al. 2017 (§3.1) use openSMILE's IS10 configuration, "76 low-level descriptors" (its 38
+    LLDs and their 38 deltas), with window and shift of 100 ms to match the SEWA labels. Here
+    openSMILE's ``IS10`` set is run at its own frame rate (10 ms) at both feature levels, and the
+    frames are averaged within each label interval ``[t - hop/2, t + hop/2)`` (default hop 0.1 s),
+    which gives one 76-d row per 100 ms label. The paper's [-1, +1] scaling is left to the
+    datamodule's normalisation (train statistics).
+    """
+
+    dim = 76
+    default_hop = 0.1
+
+    def __init__(self, hop=None, win=None, weights=None) -> None:
+        super().__init__(hop=hop, win=win, weights=weights)
+        import opensmile
+
+        self.smiles = [
+            opensmile.Smile(feature_set=opensmile.FeatureSet.IS10, feature_level=level)
+            for level in (opensmile.FeatureLevel.LowLevelDescriptors,
+                          opensmile.FeatureLevel.LowLevelDescriptors_Deltas)
+        ]
+
+    def extract(self, path: Path, times: np.ndarray) -> FeatureOutput:
+        signal, sr = read_audio(path)
+        parts, columns = [], []
+        for smile in self.smiles:  # the two levels have different frame counts: pool each
+            frame = smile.process_signal(signal, sr)
+            starts = frame.index.get_level_values("start").total_seconds().to_numpy()
+            ends = frame.index.get_level_values("end").total_seconds().to_numpy()
+            values = np.nan_to_num(frame.to_numpy(dtype=np.float64))
+            parts.append(pool_to_labels((starts + ends) / 2.0, values, times, self.hop))
+            columns += list(frame.columns)
+        return FeatureOutput(np.concatenate(parts, axis=1), times, columns)
 
 
 @register_extractor("logmel")
