@@ -155,6 +155,11 @@ def _integer_column(frame: pd.DataFrame, path: Path, column: str, unit: str = ""
     return values.astype(np.int64)
 
 
+def _where(path: Path, row: int, field: str) -> str:
+    """``"line 5, field 'value' (video 17, data row 4)"`` for the 0-based data row ``row``."""
+    return f"line {_line(row)}, field {field!r} (video {Path(path).stem}, data row {int(row) + 1})"
+
+
 def _check_increasing(path: Path, timestamps: np.ndarray) -> None:
     if len(timestamps) == 0:
         raise CorpusFormatError(f"{path}: no data rows")
@@ -164,6 +169,36 @@ def _check_increasing(path: Path, timestamps: np.ndarray) -> None:
         raise CorpusFormatError(
             f"{path}: line {_line(row)}, field 'timestamp': {timestamps[row]} ms does not "
             f"increase (previous row has {timestamps[row - 1]} ms)"
+        )
+
+
+def _check_step(path: Path, timestamps: np.ndarray, step_ms: int = LABEL_STEP_MS) -> None:
+    """Refuse a file that is not on the ``step_ms`` grid of the MuSe-Wild labels.
+
+    The labels are one row per 250 ms (Stappen et al. 2020; Sun et al. 2020 §5.1). Gaps of a
+    whole number of steps are accepted, because the distributed files leave out the excluded parts
+    of a video (Sun et al. 2020 §6: "the label timestamps are not evenly spaced"); but the most
+    common step must be ``step_ms`` — a file sampled every 500 ms is refused — and every step
+    must be a multiple of it.
+    """
+    steps = np.diff(timestamps)
+    if len(steps) == 0:
+        return
+    values, counts = np.unique(steps, return_counts=True)
+    usual = int(values[np.argmax(counts)])  # ties: the smallest step
+    if usual != step_ms:
+        raise CorpusFormatError(
+            f"{path}: field 'timestamp': rows are mostly {usual} ms apart ({int(counts.max())} of "
+            f"{len(steps)} steps), expected the MuSe-CaR label step of {step_ms} ms (video "
+            f"{Path(path).stem}, {len(timestamps)} rows)"
+        )
+    bad = np.flatnonzero(steps % step_ms != 0)
+    if len(bad):
+        row = int(bad[0]) + 1
+        raise CorpusFormatError(
+            f"{path}: {_where(path, row, 'timestamp')}: {timestamps[row]} ms is "
+            f"{steps[row - 1]} ms after the previous row, not a multiple of the {step_ms} ms label "
+            f"step"
         )
 
 
@@ -236,10 +271,11 @@ def read_label_file(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarra
     if len(bad):
         row = int(bad[0])
         raise CorpusFormatError(
-            f"{path}: line {_line(row)}, field 'value': missing or non-finite label "
-            f"{frame['value'].iloc[row]!r}"
+            f"{path}: {_where(path, row, 'value')}: missing or non-finite label "
+            f"({values[row]}; {len(bad)} such row(s) in the file)"
         )
     _check_increasing(path, timestamps)
+    _check_step(path, timestamps)
     return timestamps, values.astype(np.float32), segment_ids
 
 
@@ -311,7 +347,7 @@ def read_feature_file(
         if nan_policy == "error":
             row, col = (int(i[0]) for i in np.nonzero(nan))
             raise CorpusFormatError(
-                f"{path}: line {_line(row)}, field {feature_names[col]!r}: missing (NaN) "
+                f"{path}: {_where(path, row, feature_names[col])}: missing (NaN) "
                 f"feature value ({int(nan.sum())} NaN cell(s) in the file); pass "
                 f"nan_policy='interpolate' to repair them"
             )
@@ -320,9 +356,11 @@ def read_feature_file(
     if infinite.any():
         row, col = (int(i[0]) for i in np.nonzero(infinite))
         raise CorpusFormatError(
-            f"{path}: line {_line(row)}, field {feature_names[col]!r}: infinite feature value"
+            f"{path}: {_where(path, row, feature_names[col])}: infinite feature "
+            f"value {values[row, col]} ({int(infinite.sum())} infinite cell(s) in the file)"
         )
     _check_increasing(path, timestamps)
+    _check_step(path, timestamps)
     return timestamps, segment_ids, values.astype(np.float32)
 
 
@@ -513,15 +551,21 @@ class MuSeCaRDataModule(SequenceDataModule):
 
     Stage partitions map to the corpus's ``train``/``devel``/``test``. Without ``root`` the
     synthetic corpus (generated once into the cache, see :mod:`datamodules.synthetic`) is used;
-    its seed is ``seed``.
+    its seed is ``synthetic_seed``.
 
     Args:
         root: corpus folder in the challenge layout, or ``None`` for the synthetic corpus.
         features: feature set folder names, e.g. ``["egemaps", "vggish"]`` (early fusion).
         targets: ``"arousal"`` and/or ``"valence"``.
-        use_segment_id: add the 1-d feature ``"segment_id"`` (topic segment id).
+        use_segment_id: add the 1-d feature ``"segment_id"`` (topic segment id; Sun et al. 2020
+            §5.2 add it to the input features).
         nan_policy: ``"error"`` or ``"interpolate"`` NaN feature cells (see
             :func:`read_feature_file`).
+        normalize_features: the feature sets z-normalised with train statistics when
+            ``normalize`` is true; ``None`` (default) = all of them. Sun et al. 2020 (§5.2)
+            standardise only the hand-crafted sets, e.g. ``["egemaps", "openpose"]``; the others
+            (and ``segment_id`` unless listed) enter the model as stored. Listed sets that are not
+            among ``features`` are ignored.
         **kwargs: the arguments of :class:`~datamodules._sequence.SequenceDataModule`
             (``win_len``, ``hop_len``, ``batch_size``, ``label_shift``, ``seed``, ...).
     """
@@ -538,6 +582,7 @@ class MuSeCaRDataModule(SequenceDataModule):
         targets: Sequence[str] = TARGET_NAMES,
         use_segment_id: bool = False,
         nan_policy: str = "error",
+        normalize_features: Sequence[str] | None = None,
         **kwargs,
     ) -> None:
         if nan_policy not in NAN_POLICIES:
@@ -547,11 +592,22 @@ class MuSeCaRDataModule(SequenceDataModule):
         self.nan_policy = nan_policy
         if self.use_segment_id and SEGMENT_FEATURE not in self.feature_names:
             self.feature_names.append(SEGMENT_FEATURE)
+        if isinstance(normalize_features, str):
+            raise ValueError(
+                f"normalize_features must be a list of feature set names, got {normalize_features!r}"
+            )
+        self.normalize_features = None if normalize_features is None else list(normalize_features)
+        if self.normalize_features is not None:
+            # sets outside the list are passed through as stored (see SequenceDataModule); listed
+            # sets that are not used are ignored, so a recipe can name every hand-crafted set
+            self.raw_feature_names = tuple(
+                n for n in self.feature_names if n not in self.normalize_features
+            )
 
     def default_root(self) -> Path:
         """The cached synthetic corpus for ``seed`` (written on first use)."""
         return ensure_synthetic(
-            "muse_car", write_synthetic_muse_car, seed=self.seed, version=SYNTHETIC_VERSION
+            "muse_car", write_synthetic_muse_car, seed=self.synthetic_seed, version=SYNTHETIC_VERSION
         )
 
     def load_partition(self, partition: str) -> list[Recording]:

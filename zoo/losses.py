@@ -3,6 +3,11 @@
 ``ccc`` is :class:`zoo.ccc.CCCLoss` (``Σ_k w_k (1 − CCC_k)``); ``mse`` and ``mae`` average the
 error over valid frames of each target, then take the same weighted sum over targets, so the
 weights mean the same thing for every loss.
+
+The recipe key ``loss.aggregation`` says how the CCC loss groups frames: ``pooled`` (one CCC over
+all valid frames of the batch) or ``per_sequence`` (the CCC of each window, then the mean over the
+windows of the batch, as the released code of Sun et al. 2020 trains, ``utils.CCCLoss``). The
+frame-wise losses ``mse``/``mae`` average over valid frames either way.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from torch import nn
 
 from zoo.ccc import CCCLoss
 
-__all__ = ["MaskedRegressionLoss", "resolve_weights", "build_loss", "LOSSES"]
+__all__ = ["MaskedRegressionLoss", "resolve_weights", "build_loss", "LOSSES", "AGGREGATIONS"]
 
 
 class MaskedRegressionLoss(nn.Module):
@@ -86,17 +91,34 @@ def resolve_weights(
 
 
 LOSSES = ("ccc", "mse", "mae")
+AGGREGATIONS = ("pooled", "per_sequence")
 
 
 def build_loss(
     name: str,
     target_names: Sequence[str],
     weights: Sequence[float] | Mapping[str, float] | None = None,
+    aggregation: str = "pooled",
 ) -> nn.Module:
-    """The loss module named ``name`` (``ccc``, ``mse`` or ``mae``) with per-target weights."""
+    """The loss module named ``name`` (``ccc``, ``mse`` or ``mae``) with per-target weights.
+
+    Args:
+        name: ``ccc``, ``mse`` or ``mae``.
+        target_names: the targets, in output order.
+        weights: per-target weights (list in target order or ``{target: weight}``).
+        aggregation: ``pooled`` or ``per_sequence`` CCC (see the module docstring); ``mse`` and
+            ``mae`` accept either (a frame average does not depend on it).
+
+    Raises:
+        ValueError: unknown loss or aggregation, or weights that do not fit the targets.
+    """
+    if aggregation not in AGGREGATIONS:
+        raise ValueError(
+            f"loss.aggregation must be one of {', '.join(AGGREGATIONS)}, got {aggregation!r}"
+        )
     resolved = resolve_weights(weights, target_names)
     if name == "ccc":
-        return CCCLoss(weights=resolved)
+        return CCCLoss(weights=resolved, aggregation=aggregation)
     if name in ("mse", "mae"):
         return MaskedRegressionLoss(name, resolved)
     raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")

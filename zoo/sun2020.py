@@ -35,11 +35,20 @@ Architecture (per frame, early fusion)::
       -> BiLSTM(H per direction, M layers, packed by mask lengths)
       -> [dropout] -> Linear(2H -> K)     (Linear(H -> K) when M = 0)
 
-As in the released code, the attention layers come *before* the LSTM, the input projection has
-no bias and is skipped when the concatenated width already equals ``hidden_size``, and the
-attention layers have no feed-forward sublayer (``feed_forward=False``). The released code's
-output layer is a two-layer MLP (``d_out_fc=64`` hidden units, ReLU); here the head is a single
-linear layer unless ``head_hidden_size`` is set (``head_hidden_size=64`` reproduces that MLP).
+As in the released code, the attention layers come *before* the LSTM (§4: "the input features
+are first encoded by the self-attention mechanism. Then, LSTM transforms the encoded sequence"),
+the input projection has no bias and is skipped when the concatenated width already equals
+``hidden_size``, there is no positional encoding, padded frames are excluded from attention by a
+key padding mask and from the LSTM by packing, and the attention layers have no feed-forward
+sublayer (``feed_forward=False``; Eq. 6 ends the layer at ``LayerNorm(X + R)``). The released
+code's output layer is a two-layer MLP (``d_out_fc=64`` hidden units, ReLU, dropout after the
+ReLU only, output bias starting at 0); ``head_hidden_size=64`` gives exactly that MLP (the
+recipes use it), otherwise the head is the single fully connected layer of §4.2 with dropout
+before it. ``tests/zoo/test_sun2020_release_equivalence.py`` ports the weights of an independent
+implementation of the released architecture into this module and compares the outputs.
+
+The released code has three dropout rates (``--rnn_dr``, ``--attn_dr``, ``--out_dr``, all 0 by
+default); here one ``dropout`` serves all three places.
 """
 
 from __future__ import annotations
@@ -153,16 +162,21 @@ class Sun2020Net(nn.Module):
         if num_lstm_layers > 0:
             self.lstm = MaskedBiLSTM(hidden_size, hidden_size, num_lstm_layers, dropout)
             out_dim = self.lstm.output_dim
-        self.head_dropout = nn.Dropout(dropout)
         if head_hidden_size is None:
+            self.head_dropout: nn.Module = nn.Dropout(dropout)
             self.head: nn.Module = nn.Linear(out_dim, num_targets)
         else:
+            # the released code's Regressor: no dropout before the first layer, dropout after ReLU
+            self.head_dropout = nn.Identity()
             self.head = nn.Sequential(
                 nn.Linear(out_dim, head_hidden_size),
                 nn.ReLU(),
                 nn.Dropout(dropout),
                 nn.Linear(head_hidden_size, num_targets),
             )
+        # the released code starts the output bias at 0 (its --out_biases default)
+        last = self.head if isinstance(self.head, nn.Linear) else self.head[-1]
+        nn.init.zeros_(last.bias)
 
     def _concat_features(self, features: Mapping[str, Tensor]) -> Tensor:
         """Check the feature dict against ``feature_dims`` and concatenate it per frame."""

@@ -7,7 +7,10 @@ it without any other file: see :mod:`zoo.pretrained`.
 
 Logged keys: ``train/loss``, ``val/loss``, ``<stage>/<metric>_<target>`` and
 ``<stage>/<metric>_mean`` (e.g. ``val/ccc_arousal``, ``test/ccc_mean``); metric values are pooled
-over the whole partition and merged exactly across DDP processes by torchmetrics.
+over the whole partition and merged exactly across DDP processes by torchmetrics. ``val/loss``
+and ``test/loss`` are the mean of the per-batch losses weighted by batch size, kept as a sum and
+a count that are summed across processes, so uneven DDP shards give the single-process value.
+A non-finite training loss stops the run with a :class:`~zoo.errors.TrainingError`.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from typing import Any, Mapping, Sequence
 import pytorch_lightning as pl
 import torch
 from torch import nn
+from torchmetrics import Metric
 
 from zoo._registry import create_model
+from zoo.errors import TrainingError
 from zoo.losses import build_loss
 from zoo.metrics import build_metric
 from zoo.postprocess import PostProcessor
@@ -130,6 +135,28 @@ def build_scheduler(
     raise ValueError(f"unknown scheduler {name!r}; choose none, plateau or step")
 
 
+class WeightedMean(Metric):
+    """``Σ w·x / Σ w`` kept as a sum and a count, both summed across DDP processes.
+
+    torchmetrics' ``MeanMetric`` either drops NaN values (hiding a diverged loss) or, with
+    ``nan_strategy="disable"``, ignores the weights (torchmetrics 1.9); this keeps both.
+    """
+
+    full_state_update = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, value: torch.Tensor, weight: float = 1.0) -> None:  # noqa: D102
+        self.total += value.detach().double().sum() * float(weight)
+        self.count += float(weight)
+
+    def compute(self) -> torch.Tensor:  # noqa: D102
+        return (self.total / self.count).float() if self.count > 0 else self.total.new_tensor(float("nan")).float()
+
+
 class EmotionTask(pl.LightningModule):
     """Train/evaluate a registered network on a sequence datamodule.
 
@@ -166,11 +193,16 @@ class EmotionTask(pl.LightningModule):
             **dict(model_args or {}),
         )
         loss = dict(loss or {"name": "ccc"})
-        self.loss_fn = build_loss(loss.get("name", "ccc"), self.target_names, loss.get("weights"))
+        self.loss_fn = build_loss(
+            loss.get("name", "ccc"), self.target_names, loss.get("weights"),
+            aggregation=loss.get("aggregation", "pooled"),
+        )
         #: fitted on val after training (zoo.postprocess); applied to test and predict outputs
         self.postprocessor: PostProcessor | None = None
         self.metric_names = list(metrics)
         num_targets = len(self.target_names)
+        #: evaluation loss as a weighted sum and count (states summed across DDP processes); NaN kept
+        self.stage_losses = nn.ModuleDict({s: WeightedMean() for s in ("val", "test")})
         self.stage_metrics = nn.ModuleDict(
             {
                 stage: nn.ModuleDict({m: build_metric(m, num_targets) for m in self.metric_names})
@@ -196,11 +228,40 @@ class EmotionTask(pl.LightningModule):
 
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
         _, loss = self._shared_step(batch)
+        if not bool(torch.isfinite(loss)):
+            raise TrainingError(
+                f"the training loss is {float(loss.detach())} at epoch {self.current_epoch}, step "
+                f"{self.global_step} (batch {batch_idx}, recordings {list(batch['ids'])}); lower "
+                "optimizer.lr, set trainer.gradient_clip_val, or check these recordings' features"
+            )
         self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True,
                  batch_size=len(batch["ids"]), sync_dist=True)
         return loss
 
+    @staticmethod
+    def _drop_padding(batch: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The batch without the padding item a DDP rank without recordings evaluates
+        (see :class:`datamodules._sequence.ShardPaddedDataset`)."""
+        padding = batch.get("padding")
+        if padding is None or not bool(padding.any()):
+            return batch
+        keep = ~padding
+        out = {}
+        for key, value in batch.items():
+            if key == "features":
+                out[key] = {n: x[keep] for n, x in value.items()}
+            elif isinstance(value, torch.Tensor) and value.ndim > 0 and len(value) == len(keep):
+                out[key] = value[keep]
+            elif isinstance(value, list) and len(value) == len(keep):
+                out[key] = [v for v, k in zip(value, keep.tolist()) if k]
+            else:
+                out[key] = value
+        return out
+
     def _eval_step(self, batch: Mapping[str, Any], stage: str) -> dict[str, Any]:
+        batch = self._drop_padding(batch)
+        if not batch["ids"]:  # this process only ran the padding item: nothing to score
+            return {"preds": batch["targets"].float(), "mask": batch["mask"], "ids": []}
         if not bool(batch["has_targets"].all()):
             missing = [i for i, h in zip(batch["ids"], batch["has_targets"].tolist()) if not h]
             raise RuntimeError(
@@ -208,8 +269,7 @@ class EmotionTask(pl.LightningModule):
                 "corpus does not distribute them). Use `zoo predict` to write predictions instead."
             )
         preds, loss = self._shared_step(batch)
-        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True,
-                 batch_size=len(batch["ids"]), sync_dist=True)
+        self.stage_losses[stage].update(loss.detach().float(), weight=len(batch["ids"]))
         if stage == "test":
             preds = self._postprocess(preds, batch)
         mask = self.target_mask(preds, batch)
@@ -224,6 +284,7 @@ class EmotionTask(pl.LightningModule):
         return self._eval_step(batch, "test")
 
     def predict_step(self, batch: Mapping[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
+        batch = self._drop_padding(batch)
         preds = self._postprocess(self(batch["features"], batch["mask"]), batch)
         return {"preds": preds.float(), "mask": batch["mask"], "ids": batch["ids"]}
 
@@ -233,14 +294,30 @@ class EmotionTask(pl.LightningModule):
             return preds
         return self.postprocessor.apply_batch(preds, batch["mask"], self.target_names)
 
+    def _log_reduced(self, key: str, value: torch.Tensor, **kwargs: Any) -> None:
+        """Log a value that is already reduced across processes (equal on every rank).
+
+        ``sync_dist=True`` with ``reduce_fx="max"`` returns the value unchanged (the maximum of
+        equal numbers, bit for bit, where a mean could move it by a rounding step) and keeps
+        Lightning from warning that an epoch-level value is not synchronised.
+        """
+        self.log(key, value, on_step=False, on_epoch=True, sync_dist=True, reduce_fx="max", **kwargs)
+
     def _log_epoch_metrics(self, stage: str) -> None:
+        # Under DDP every process must take part in compute() (it gathers the states), also one
+        # that evaluated no recording; in one process a metric never updated is skipped.
+        distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+        loss = self.stage_losses[stage]
+        if loss.update_called or distributed:
+            self._log_reduced(f"{stage}/loss", loss.compute())
+            loss.reset()
         for name, metric in self.stage_metrics[stage].items():
-            if not metric.update_called:
+            if not (metric.update_called or distributed):
                 continue
             values = metric.compute().reshape(-1)  # already reduced across processes
             for target, value in zip(self.target_names, values):
-                self.log(f"{stage}/{name}_{target}", value, sync_dist=False, rank_zero_only=False)
-            self.log(f"{stage}/{name}_mean", values.mean(), prog_bar=(stage == "val"), sync_dist=False)
+                self._log_reduced(f"{stage}/{name}_{target}", value)
+            self._log_reduced(f"{stage}/{name}_mean", values.mean(), prog_bar=(stage == "val"))
             metric.reset()
 
     def on_validation_epoch_end(self) -> None:

@@ -312,8 +312,9 @@ def test_feature_rows_fewer_than_label_rows(corpus: Path):
 
 
 def test_feature_timestamps_differ_from_labels(corpus: Path):
-    _write(_feature(corpus, "egemaps", "12"), FEATURES[("egemaps", "12")].replace("500,2", "600,2"))
-    with pytest.raises(CorpusFormatError, match=r"line 4: 600 ms here, 500 ms in 12\.csv") as e:
+    # on the 250 ms grid (a gap, as after an excluded part of a video) but not the labels' frames
+    _write(_feature(corpus, "egemaps", "12"), FEATURES[("egemaps", "12")].replace("750,2", "1000,2"))
+    with pytest.raises(CorpusFormatError, match=r"line 5: 1000 ms here, 750 ms in 12\.csv") as e:
         load_muse_car_recordings(corpus, "train", ["egemaps"])
     assert "egemaps" in str(e.value)
 
@@ -389,3 +390,132 @@ def test_write_predictions_round_trip(corpus: Path, tmp_path: Path):
     np.testing.assert_allclose(values, preds[:, 1])
     with pytest.raises(ValueError, match="shape"):
         dm.write_predictions(tmp_path / "preds", rec, preds[:3], ["arousal", "valence"])
+
+
+# --------------------------------------------------------------------------- issue 12: corrupted files
+# A tiny corpus from the synthetic writer, then one file corrupted by hand per test.
+@pytest.fixture(scope="module")
+def tiny_corpus(tmp_path_factory) -> Path:
+    from datamodules.synthetic.muse_car import write_synthetic_muse_car
+
+    return write_synthetic_muse_car(
+        tmp_path_factory.mktemp("tiny") / "muse", seed=3,
+        n_videos={"train": 2, "devel": 1, "test": 1}, feature_sets=["egemaps"],
+    )
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst
+
+
+def _first_train_video(root: Path) -> str:
+    return sorted((i for i, p in read_partition_table(root / "metadata" / "partition.csv").items()
+                   if p == "train"), key=int)[0]
+
+
+def _rewrite_rows(path: Path, edit) -> None:
+    """Rewrite a CSV's data rows (list of lists of strings) with ``edit(rows) -> rows``."""
+    lines = path.read_text().splitlines()
+    rows = [line.split(",") for line in lines[1:]]
+    path.write_text("\n".join([lines[0]] + [",".join(r) for r in edit(rows)]) + "\n")
+
+
+@pytest.mark.parametrize("kind", ["label", "feature"])
+def test_file_sampled_every_500_ms_is_refused_naming_it(tiny_corpus: Path, tmp_path: Path, kind: str):
+    root = _copy(tiny_corpus, tmp_path / "c")
+    vid = _first_train_video(root)
+    path = _label(root, "arousal", vid) if kind == "label" else _feature(root, "egemaps", vid)
+    # every other row: a 500 ms step throughout
+    _rewrite_rows(path, lambda rows: rows[::2])
+    with pytest.raises(CorpusFormatError) as e:
+        load_muse_car_recordings(root, "train", ["egemaps"])
+    msg = str(e.value)
+    assert str(path) in msg and "500 ms" in msg and "250 ms" in msg and f"video {vid}" in msg
+
+
+def test_off_grid_step_is_refused_with_its_row(tiny_corpus: Path, tmp_path: Path):
+    root = _copy(tiny_corpus, tmp_path / "c")
+    vid = _first_train_video(root)
+    path = _label(root, "valence", vid)
+
+    def shift(rows):
+        rows[5][0] = str(int(rows[5][0]) + 10)  # 1260 ms: 260 ms after the previous row
+        return rows
+
+    _rewrite_rows(path, shift)
+    with pytest.raises(CorpusFormatError, match=rf"line 7, field 'timestamp' \(video {vid}, data row 6\).*"
+                                                r"260 ms after the previous row") as e:
+        read_label_file(path)
+    assert str(path) in str(e.value)
+
+
+def test_gap_on_the_grid_is_accepted(tiny_corpus: Path, tmp_path: Path):
+    """The real files leave out excluded parts of a video (Sun et al. 2020 §6): a gap of whole
+    250 ms steps in every file of a video is read, not refused."""
+    root = _copy(tiny_corpus, tmp_path / "c")
+    vid = _first_train_video(root)
+    files = [_label(root, t, vid) for t in ("arousal", "valence")] + [_feature(root, "egemaps", vid)]
+    for path in files:
+        _rewrite_rows(path, lambda rows: rows[:10] + rows[30:])
+    recs = {r.id: r for r in load_muse_car_recordings(root, "train", ["egemaps"])}
+    stamps = np.rint(recs[vid].timestamps * 1000).astype(int)
+    assert stamps[9] == 2250 and stamps[10] == 7500
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "-inf", ""])
+def test_non_finite_label_names_file_video_and_row(tiny_corpus: Path, tmp_path: Path, bad: str):
+    root = _copy(tiny_corpus, tmp_path / "c")
+    vid = _first_train_video(root)
+    path = _label(root, "arousal", vid)
+
+    def corrupt(rows):
+        rows[41][1] = bad
+        return rows
+
+    _rewrite_rows(path, corrupt)
+    with pytest.raises(CorpusFormatError) as e:
+        load_muse_car_recordings(root, "train", ["egemaps"])
+    msg = str(e.value)
+    assert str(path) in msg and f"video {vid}" in msg and "data row 42" in msg and "line 43" in msg
+    assert "field 'value'" in msg and "non-finite" in msg
+
+
+@pytest.mark.parametrize("bad, what", [("nan", "missing (NaN)"), ("inf", "infinite"), ("-inf", "infinite")])
+def test_non_finite_feature_names_file_video_and_row(tiny_corpus: Path, tmp_path: Path, bad: str, what: str):
+    root = _copy(tiny_corpus, tmp_path / "c")
+    vid = _first_train_video(root)
+    path = _feature(root, "egemaps", vid)
+
+    def corrupt(rows):
+        rows[7][4] = bad  # the third feature column
+        return rows
+
+    _rewrite_rows(path, corrupt)
+    with pytest.raises(CorpusFormatError) as e:
+        load_muse_car_recordings(root, "train", ["egemaps"])
+    msg = str(e.value)
+    assert str(path) in msg and f"video {vid}" in msg and "data row 8" in msg and "line 9" in msg
+    assert "field 'egemaps_2'" in msg and what in msg
+
+
+def test_normalize_features_standardises_only_the_listed_sets(tiny_corpus: Path):
+    """Sun et al. 2020 §5.2 standardise the hand-crafted sets only: ``normalize_features``."""
+    dm = MuSeCaRDataModule(root=tiny_corpus, features=["egemaps"], use_segment_id=True,
+                           normalize_features=["egemaps"])
+    dm.setup("fit")
+    assert set(dm.data_spec()["normalization"]) == {"egemaps"}
+    train = dm.recordings("train")
+    egemaps = np.concatenate([r.features["egemaps"] for r in train])
+    np.testing.assert_allclose(egemaps.mean(0), 0, atol=1e-4)
+    np.testing.assert_allclose(egemaps.std(0), 1, atol=1e-3)
+    raw = dm.raw_recordings("train")
+    for rec, prepared in zip(raw, train):  # segment ids enter as stored (1, 2, ...)
+        np.testing.assert_array_equal(prepared.features["segment_id"][:, 0], rec.meta["segment_id"])
+    # listed sets that are not used are ignored; none listed: nothing is standardised
+    dm = MuSeCaRDataModule(root=tiny_corpus, features=["egemaps"], normalize_features=["openpose"])
+    assert dm.data_spec()["normalization"] is None or dm.data_spec()["normalization"] == {}
+    with pytest.raises(ValueError, match="list of feature set names"):
+        MuSeCaRDataModule(root=tiny_corpus, features=["egemaps"], normalize_features="egemaps")
