@@ -153,3 +153,14 @@ def test_datamodule_doubles_only_the_named_acoustic_sets(corpus):
     assert rec.features["audio_features_is10"].shape[1] == 2 * SHORT_TIME_DIMS["is10"]
     assert rec.features["video_features_vggface_conv5"].shape[1] == SHORT_TIME_DIMS["vggface_conv5"]
     assert rec.features["text_features_wordvec_de"].shape[1] == SHORT_TIME_DIMS["wordvec_de"]
+
+
+def test_zoo_extract_word_vectors_on_the_sewa_label_timeline(corpus, tmp_path):
+    """--timeline labels/: one row per label frame, so the folder aligns with the labels to the end."""
+    extract("word_vectors", [corpus / "transcriptions" / "Devel_02.csv"], tmp_path / "out", "sewa",
+            hop=0.1, weights=str(corpus / "word_embeddings" / "wordvec_de.txt"), name="text_features_wordvec_de",
+            timeline=corpus / "labels", progress=False)
+    t_ex, x_ex = read_feature_file(tmp_path / "out" / "text_features_wordvec_de" / "Devel_02.csv")
+    t_syn, x_syn = read_feature_file(corpus / "text_features_wordvec_de" / "Devel_02.csv")
+    np.testing.assert_allclose(t_ex, t_syn, atol=1e-6)
+    np.testing.assert_allclose(x_ex, x_syn, atol=1e-3)

@@ -40,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeline", default=None,
         help="folder of <id>.csv files with a 'timestamp' column in ms (and optionally "
-             "'segment_id'), e.g. a MuSe-CaR label folder: features are written on those frames",
+             "'segment_id'), e.g. a MuSe-CaR label folder, or ';'-separated SEWA label files "
+             "(name;time in seconds;...): features are written on those frames",
     )
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="extractor option, e.g. fps=30, arch=resnet18 (repeatable)")
@@ -74,12 +75,29 @@ def _parse_options(items: Sequence[str]) -> dict[str, Any]:
 
 
 def read_timeline(folder: Path, recording_id: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """Label timestamps (s) and segment ids of ``<folder>/<id>.csv`` (``timestamp`` in ms)."""
+    """Label timestamps (s) and segment ids of ``<folder>/<id>.csv``.
+
+    MuSe-CaR style: a header with ``timestamp`` in ms (and optionally ``segment_id``). SEWA label
+    files (``;``-separated, name then time in seconds, with or without header, AVEC 2017 and 2019)
+    are read with :func:`datamodules.sewa.read_label_file` — e.g. to write word vectors on every
+    label frame of a recording whose labels run past its last turn.
+    """
     import pandas as pd
 
     path = Path(folder) / f"{recording_id}.csv"
     if not path.is_file():
         raise ExtractorError(f"{path}: timeline file not found for recording {recording_id!r}")
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        first = handle.readline()
+    if first.count(";") >= 2:
+        from datamodules._sequence import CorpusFormatError
+        from datamodules.sewa import read_label_file
+
+        try:
+            times, _ = read_label_file(path, targets=())
+        except CorpusFormatError as err:
+            raise ExtractorError(str(err)) from None
+        return times, None
     frame = pd.read_csv(path, skipinitialspace=True)
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     if "timestamp" not in frame.columns:
