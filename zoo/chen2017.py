@@ -39,13 +39,18 @@ Paper ↔ code:
   Lightning 2 has no truncated-BPTT hook, so the hidden state is *not* carried from one window
   to the next (each window starts from zeros); the gradient is truncated at 100 steps as in the
   paper. Validation/test run over whole recordings.
-* interlocutor strategies (Fig. 2) and text delay (1 s) are datamodule options
-  (``interlocutor``, ``feature_delay``), see :mod:`datamodules.sewa`.
-* non-temporal baseline — SVR on the long-time (6 s) bag-of-words features per frame, and on
-  turn-level text features with the adjacent turns concatenated as context:
-  :func:`chen2017_svr` (an estimator run by :mod:`zoo.estimator_run`).
-* prediction smoothing and scale/shift fitted on devel are the shared post-processing
-  (``postprocess`` block of a recipe, :mod:`zoo.postprocess`).
+* inputs — the LSTMs read the short-time features of §3 (IS10 LLDs at 100 ms, soundnet conv5,
+  VGGFace conv5 / DenseFace, German word vectors repeated over each turn), early-fused by
+  concatenation; interlocutor strategies (Fig. 2) on the acoustic sets and the 1 s text delay are
+  datamodule options (``interlocutor``, ``interlocutor_features``, ``feature_delay``), see
+  :mod:`datamodules.sewa`.
+* non-temporal baseline — SVR on the long-time (6 s) bag-of-words features per frame (Table 2),
+  and on turn-level text features with ``context`` turns concatenated, the reference turn in the
+  centre (Table 3): :func:`chen2017_svr` (an estimator run by :mod:`zoo.estimator_run`).
+* smoothing by averaging (§5.2) is the ``mean`` step of the shared post-processing, fitted on devel
+  (``postprocess`` block of a recipe, :mod:`zoo.postprocess`); scale/shift (§5.5) its
+  ``centre``/``scale`` steps.
+* the paper-to-code fidelity table is ``docs/models/chen2017.md``.
 """
 
 from __future__ import annotations
