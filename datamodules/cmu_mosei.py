@@ -8,13 +8,24 @@ sentiment in [-3, 3] and six emotion intensities in [0, 3] (``All Labels`` colum
 * ``format="csd"`` — the SDK's computational sequences (:mod:`datamodules.csd`), aligned to the
   words and cut into labelled segments by :mod:`datamodules.mosei_align` (cached on disk).
 * ``format="pkl"`` — an aligned pickle ``{"train"|"valid"|"test": {"text", "audio", "vision",
-  "id", "regression_labels" | "labels", ...}}`` with ``(N, L, D)`` arrays padded with zero steps
-  (e.g. ``aligned_50.pkl``: audio ``(N, 50, 74)``, vision ``(N, 50, 35)``). It is read with a
-  restricted :class:`pickle.Unpickler` that only reconstructs NumPy arrays/dtypes/scalars and
-  plain containers; any other class in the file (a code payload) is refused. Padding steps are
-  the steps where every array of the segment is exactly 0; they are removed and the remaining
-  steps re-packed to the left. ``-inf``/NaN values are replaced by 0 (and counted in a log line).
-  Label columns: 7 → the ``All Labels`` order, 6 → the six emotions in that order, 1 → sentiment.
+  "id", "regression_labels" | "labels", ...}}`` with ``(N, L, D)`` arrays (e.g. MMSA's
+  ``aligned_50.pkl``: audio ``(N, 50, 74)``, vision ``(N, 50, 35)``; MulT's
+  ``mosei_senti_data.pkl``). It is read with a restricted :class:`pickle.Unpickler` (any pickle
+  protocol, 2–5) that only reconstructs NumPy arrays/dtypes/scalars and plain containers; any
+  other class in the file (a code payload) is refused. Padding: the steps marked valid by the
+  layout's own mask when it carries one — MMSA's BERT mask ``text_bert[:, 1]``, else its
+  ``audio_lengths``/``vision_lengths`` (the valid steps at the end the padding is not on) — and
+  otherwise the steps where every array of the segment is exactly 0 are padding. Padding is
+  removed and the remaining steps re-packed to the left. ``-inf``/NaN feature values are replaced
+  by 0 (and counted in a log line). Label columns: 7 → the ``All Labels`` order, 6 → the six
+  emotions in that order, 1 → sentiment (MMSA's ``regression_labels`` ``(N,)``, MulT's ``labels``
+  ``(N, 1, 1)``: the shared layouts carry sentiment only).
+
+Hostile data: a video id listed in two folds is an error. Segments whose chosen labels are
+NaN/inf or outside their range (sentiment [-3, 3], emotions [0, 3]), ``.csd`` words/frames/segments
+with non-finite intervals, and fold videos missing from a file (the partition would shrink) are
+dropped with a :class:`MoseiDataWarning` saying how many and why; ``strict=True`` makes each of
+them a :class:`~datamodules._sequence.CorpusFormatError` instead.
 
 Items are segments: the word steps of the segment (at most ``maxlen``; a longer segment keeps its
 **last** ``maxlen`` words, as Williams et al. 2018's ``pad`` does — ``truncate="first"`` keeps the
@@ -38,6 +49,7 @@ import io
 import json
 import logging
 import pickle
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -51,10 +63,11 @@ from . import register_datamodule
 from ._sequence import CorpusFormatError, FeatureStats, SequenceDataModule, compute_feature_stats
 from .mosei_align import EPSILON, FEATURE_FILES, LABEL_COLUMNS, WEIGHTINGS, iter_aligned_videos
 from .synthetic import ensure_synthetic
-from .synthetic.cmu_mosei import SYNTHETIC_VERSION, write_aligned_pickle, write_synthetic_cmu_mosei
+from .synthetic.cmu_mosei import PICKLE_VERSION, SYNTHETIC_VERSION, write_aligned_pickle, write_synthetic_cmu_mosei
 
 __all__ = [
     "CmuMoseiDataModule",
+    "MoseiDataWarning",
     "Segment",
     "SegmentDataset",
     "collate_segments",
@@ -78,6 +91,39 @@ ALIASES = {
 PKL_FEATURES = ("text", "audio", "vision")
 PKL_LABEL_KEYS = ("regression_labels", "labels")
 PARTITIONS = ("train", "valid", "test")
+#: value range of each label column (Zadeh et al. 2018: sentiment [-3, 3], emotions [0, 3])
+LABEL_RANGES = {"sentiment": (-3.0, 3.0), **{e: (0.0, 3.0) for e in EMOTIONS}}
+#: what each shared pickle layout's labels hold, for the error when targets are missing
+PKL_LAYOUTS = ("MMSA (regression_labels (N,): sentiment; also classification_labels, raw_text, text_bert, "
+               "audio_lengths, vision_lengths) and MulT (labels (N, 1, 1): sentiment) carry sentiment only; "
+               "a pickle with 7 label columns (All Labels order) or 6 (the emotions) carries the emotions")
+
+
+class MoseiDataWarning(UserWarning):
+    """Segments or videos of CMU-MOSEI were dropped (``strict=False``); the message says how many and why."""
+
+
+def _report(where: str, reasons: Mapping[str, int], strict: bool, unit: str = "segment(s)") -> None:
+    """Warn (or, with ``strict``, raise) about dropped items: ``reasons`` maps a reason → count."""
+    reasons = {r: n for r, n in reasons.items() if n}
+    if not reasons:
+        return
+    total = sum(reasons.values())
+    text = f"{where}: {total} {unit} dropped: " + "; ".join(f"{n} {r}" for r, n in reasons.items())
+    if strict:
+        raise CorpusFormatError(text + " (strict=True)")
+    warnings.warn(text + " (strict=True makes this an error)", MoseiDataWarning, stacklevel=3)
+
+
+def _label_problem(values: np.ndarray, names: Sequence[str]) -> str | None:
+    """Why a segment's labels (in ``names`` order) cannot be used, or ``None``."""
+    if not np.isfinite(values).all():
+        return "with NaN/inf labels"
+    for v, name in zip(values, names):
+        low, high = LABEL_RANGES.get(name, (-np.inf, np.inf))
+        if not low - 1e-6 <= v <= high + 1e-6:
+            return f"with {name} outside [{low:g}, {high:g}]"
+    return None
 
 
 # --------------------------------------------------------------------------- items
@@ -167,6 +213,14 @@ def load_folds(path: str | Path) -> dict[str, list[str]]:
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             raise CorpusFormatError(f"{path}: field {key!r} must be a list of video id strings")
         folds[part] = ids
+    seen: dict[str, str] = {}
+    for part, ids in folds.items():
+        for video in ids:
+            if video in seen:
+                where = f"twice in {part!r}" if seen[video] == part else f"in both {seen[video]!r} and {part!r}"
+                raise CorpusFormatError(f"{path}: video id {video!r} is listed {where}; a video must belong to "
+                                        "exactly one fold (its segments would leak between partitions)")
+            seen[video] = part
     return folds
 
 
@@ -179,6 +233,7 @@ class _ArrayUnpickler(pickle.Unpickler):
         ("numpy._core.multiarray", "scalar"),
         ("numpy", "ndarray"),
         ("numpy", "dtype"),
+        ("numpy._core.numeric", "_frombuffer"),  # arrays in protocol-5 pickles (in-band buffers)
         ("_codecs", "encode"),  # bytes in protocol-2 pickles
     }
 
@@ -210,9 +265,62 @@ def _segment_id(raw: Any) -> str:
     return str(raw.item() if isinstance(raw, np.generic) else raw)
 
 
+def _zero_padding(arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+    """``(N, L)`` True where every array of the segment is exactly 0 at that step."""
+    first = next(iter(arrays.values()))
+    padding = np.ones(first.shape[:2], dtype=bool)
+    for x in arrays.values():
+        padding &= np.all(x == 0, axis=2)
+    return padding
+
+
+def layout_valid_steps(path: Path, partition: str, part: Mapping[str, Any],
+                       arrays: Mapping[str, np.ndarray]) -> tuple[np.ndarray, str]:
+    """``(N, L)`` valid (non-padding) steps of a pickle partition, and where they came from.
+
+    In order: MMSA's BERT mask ``text_bert[:, 1]`` (``(N, 3, L)``: token ids, mask, segment ids);
+    MMSA's ``audio_lengths`` / ``vision_lengths`` (``(N,)``; the valid steps sit at the end the
+    zeros are not on, first steps when both ends are zero); else the steps that are not all-zero in
+    every array. Lengths that do not fit the arrays (longer than L, or real values on both sides)
+    are not used (logged).
+
+    Raises:
+        CorpusFormatError: a ``text_bert`` or ``*_lengths`` field of the wrong shape.
+    """
+    first = next(iter(arrays.values()))
+    n, steps = first.shape[:2]
+    zero = _zero_padding(arrays)
+    if "text_bert" in part:
+        bert = np.asarray(part["text_bert"])
+        if bert.ndim != 3 or bert.shape[0] != n or bert.shape[1] != 3 or bert.shape[2] != steps:
+            raise CorpusFormatError(f"{path}: partition {partition!r}, key 'text_bert': shape {bert.shape}, expected "
+                                    f"({n}, 3, {steps}) (token ids, attention mask, segment ids)")
+        return bert[:, 1] > 0, "the text_bert attention mask"
+    keys = [k for k in ("audio_lengths", "vision_lengths", "text_lengths") if k in part]
+    if keys:
+        lengths = []
+        for key in keys:
+            raw = np.asarray(part[key])
+            if raw.shape != (n,) or not np.issubdtype(raw.dtype, np.number):
+                raise CorpusFormatError(f"{path}: partition {partition!r}, key {key!r}: shape {raw.shape} dtype "
+                                        f"{raw.dtype}, expected ({n},) integer lengths")
+            lengths.append(raw.astype(np.int64))
+        length = np.max(lengths, axis=0)
+        if (length >= 0).all() and (length <= steps).all():
+            idx = np.arange(steps)[None, :]
+            first_steps, last_steps = idx < length[:, None], idx >= (steps - length)[:, None]
+            right_ok = (zero | first_steps).all(axis=1)  # everything after the length is zero
+            left_ok = (zero | last_steps).all(axis=1)
+            if (right_ok | left_ok).all():
+                return np.where((right_ok | ~left_ok)[:, None], first_steps, last_steps), " / ".join(keys)
+        logger.info("CMU-MOSEI pickle %s [%s]: %s do not fit the arrays; padding = all-zero steps",
+                    path.name, partition, " / ".join(keys))
+    return ~zero, "all-zero steps"
+
+
 def read_aligned_pickle(
     path: str | Path, partition: str, feature_names: Sequence[str], label_key: str | None = None
-) -> tuple[list[str], dict[str, np.ndarray], np.ndarray, list[str]]:
+) -> tuple[list[str], dict[str, np.ndarray], np.ndarray, list[str], np.ndarray]:
     """Read one partition of an aligned pickle.
 
     Args:
@@ -222,7 +330,8 @@ def read_aligned_pickle(
         label_key: key of the labels; default the first of ``regression_labels``, ``labels``.
 
     Returns:
-        ``(ids, features {name: (N, L, D) float32 as stored}, labels (N, C) float32, label_columns)``.
+        ``(ids, features {name: (N, L, D) as stored}, labels (N, C) float32, label_columns,
+        valid (N, L) bool)`` — ``valid`` from :func:`layout_valid_steps`.
 
     Raises:
         CorpusFormatError: refused/unreadable pickle, missing partition or key, or shapes that do
@@ -260,7 +369,10 @@ def read_aligned_pickle(
     if key is None or key not in part:
         raise CorpusFormatError(f"{path}: partition {partition!r} has no label key "
                                 f"{label_key or ' / '.join(PKL_LABEL_KEYS)!r} (keys: {sorted(part)})")
-    labels = np.asarray(part[key], dtype=np.float32)
+    try:
+        labels = np.asarray(part[key], dtype=np.float32)
+    except (TypeError, ValueError):
+        raise CorpusFormatError(f"{path}: partition {partition!r}, key {key!r} is not numeric") from None
     labels = labels.reshape(len(labels), -1) if labels.ndim != 1 else labels[:, None]
     if len(labels) != n:
         raise CorpusFormatError(f"{path}: partition {partition!r}, key {key!r}: {len(labels)} labels for {n} segments")
@@ -272,7 +384,8 @@ def read_aligned_pickle(
     if raw_ids is not None and len(raw_ids) != n:
         raise CorpusFormatError(f"{path}: partition {partition!r}, key 'id': {len(raw_ids)} ids for {n} segments")
     ids = [_segment_id(i) for i in raw_ids] if raw_ids is not None else [f"{partition}[{i}]" for i in range(n)]
-    return ids, features, labels, columns
+    valid, _ = layout_valid_steps(path, partition, part, features)
+    return ids, features, labels, columns, valid
 
 
 # --------------------------------------------------------------------------- datamodule
@@ -303,8 +416,12 @@ class CmuMoseiDataModule(pl.LightningDataModule):
         cache_dir: alignment cache base folder (default: the affect-zoo cache).
         label_key: label key of the pickle (default ``regression_labels`` then ``labels``).
         predict_partition: ``train``, ``val`` or ``test``.
-        seed: seed of the synthetic corpus and the training shuffle.
+        seed: seed of the training shuffle (the recipe's ``seed``).
+        synthetic_seed: seed of the built-in synthetic corpus (``root=None``); independent of
+            ``seed``, so every training seed sees the same corpus.
         pin_memory: pin host memory; ``None`` → when CUDA is available.
+        strict: make dropped segments/videos (bad labels, non-finite intervals, fold videos
+            missing from a file) errors instead of :class:`MoseiDataWarning` warnings.
     """
 
     corpus_name = "cmu_mosei"
@@ -334,6 +451,8 @@ class CmuMoseiDataModule(pl.LightningDataModule):
         predict_partition: str = "test",
         seed: int = 0,
         pin_memory: bool | None = None,
+        synthetic_seed: int = 0,
+        strict: bool = False,
     ) -> None:
         super().__init__()
         if format not in FORMATS:
@@ -380,6 +499,8 @@ class CmuMoseiDataModule(pl.LightningDataModule):
         self.label_key = label_key
         self.predict_partition = predict_partition
         self.seed = int(seed)
+        self.synthetic_seed = int(synthetic_seed)
+        self.strict = bool(strict)
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else bool(pin_memory)
         self.normalization: dict[str, FeatureStats] | None = (
             {n: FeatureStats.from_dict(s) for n, s in normalization_stats.items()} if normalization_stats else None
@@ -392,7 +513,7 @@ class CmuMoseiDataModule(pl.LightningDataModule):
     # ----------------------------------------------------------------- corpus location
     def default_root(self) -> Path:
         """The cached synthetic corpus (``.csd`` folder, or the pickle for ``format="pkl"``)."""
-        csd_root = ensure_synthetic("cmu_mosei", write_synthetic_cmu_mosei, seed=self.seed, version=SYNTHETIC_VERSION)
+        csd_root = ensure_synthetic("cmu_mosei", write_synthetic_cmu_mosei, seed=self.synthetic_seed, version=SYNTHETIC_VERSION)
         if self.format == "csd":
             return csd_root
 
@@ -401,7 +522,8 @@ class CmuMoseiDataModule(pl.LightningDataModule):
             write_aligned_pickle(csd_root, out_dir / "aligned_50.pkl", seed=seed)
             return out_dir
 
-        return ensure_synthetic("cmu_mosei_pkl", writer, seed=self.seed, version=SYNTHETIC_VERSION) / "aligned_50.pkl"
+        return ensure_synthetic("cmu_mosei_pkl", writer, seed=self.synthetic_seed,
+                                version=f"{SYNTHETIC_VERSION}.{PICKLE_VERSION}") / "aligned_50.pkl"
 
     def prepare_data(self) -> None:
         """Write the synthetic corpus when no root is given (called on one process)."""
@@ -438,9 +560,20 @@ class CmuMoseiDataModule(pl.LightningDataModule):
             raise CorpusFormatError(f"{root}: format='csd' needs the folder of .csd files, got a file")
         columns = [LABEL_COLUMNS.index(t) for t in self.target_names]
         segments, empty = [], 0
-        for video in iter_aligned_videos(root, self._folds()[partition], self.feature_names, files=self.csd_files,
-                                         weighting=self.weighting, eps=EPSILON, cache_dir=self.cache_dir):
+        missing: list[tuple[str, list[str]]] = []
+        dropped: dict[str, int] = {}
+        fold = self._folds()[partition]
+        for video in iter_aligned_videos(root, fold, self.feature_names, files=self.csd_files,
+                                         weighting=self.weighting, eps=EPSILON, cache_dir=self.cache_dir,
+                                         missing=missing):
+            for what, count in video.dropped.items():
+                reason = f"{what} with non-finite intervals"
+                dropped[reason] = dropped.get(reason, 0) + count
             for s in range(video.num_segments):
+                problem = _label_problem(video.segment_labels[s, columns], self.target_names)
+                if problem:
+                    dropped[f"segment(s) {problem}"] = dropped.get(f"segment(s) {problem}", 0) + 1
+                    continue
                 words = self._truncate(video.words_of(s))
                 if len(words) == 0:
                     empty += 1
@@ -452,22 +585,37 @@ class CmuMoseiDataModule(pl.LightningDataModule):
                 ))
         if empty:
             logger.warning("CMU-MOSEI %s: %d segment(s) without any word were skipped", partition, empty)
+        if missing:
+            by_file: dict[str, int] = {}
+            for _, lacking in missing:
+                for name in lacking:
+                    by_file[name] = by_file.get(name, 0) + 1
+            _report(f"CMU-MOSEI {root} [{partition}]",
+                    {f"of {len(fold)} fold videos absent from the files (per file: "
+                     f"{', '.join(f'{n} {c}' for n, c in by_file.items())}; e.g. "
+                     f"{', '.join(v for v, _ in missing[:3])}), so the partition shrinks": len(missing)},
+                    self.strict, unit="video(s)")
+        _report(f"CMU-MOSEI {root} [{partition}]", dropped, self.strict, unit="item(s)")
         return segments
 
     def _read_pkl(self, partition: str) -> list[Segment]:
         path = self._resolved_root()
-        ids, arrays, labels, columns = read_aligned_pickle(path, partition, self.feature_names, self.label_key)
+        ids, arrays, labels, columns, valid = read_aligned_pickle(path, partition, self.feature_names, self.label_key)
         missing = [t for t in self.target_names if t not in columns]
         if missing:
-            raise CorpusFormatError(f"{path}: partition {partition!r}: the labels hold {columns}, not {missing}")
+            raise CorpusFormatError(
+                f"{path}: partition {partition!r}: the labels hold {columns}, not {missing}. {PKL_LAYOUTS}; "
+                f"pick data.args.targets from {columns}, or use the .csd release (format=csd) for the emotions")
         index = [columns.index(t) for t in self.target_names]
         nonfinite = {n: int((~np.isfinite(x)).sum()) for n, x in arrays.items()}
-        padding = np.ones(arrays[self.feature_names[0]].shape[:2], dtype=bool)
-        for x in arrays.values():
-            padding &= np.all(x == 0, axis=2)
         segments, empty = [], 0
+        dropped: dict[str, int] = {}
         for i, seg_id in enumerate(ids):
-            steps = self._truncate(np.flatnonzero(~padding[i]))
+            problem = _label_problem(labels[i, index], self.target_names)
+            if problem:
+                dropped[problem] = dropped.get(problem, 0) + 1
+                continue
+            steps = self._truncate(np.flatnonzero(valid[i]))
             if len(steps) == 0:
                 empty += 1
                 continue
@@ -481,6 +629,7 @@ class CmuMoseiDataModule(pl.LightningDataModule):
                         ", ".join(f"{n}={c}" for n, c in nonfinite.items()))
         if empty:
             logger.warning("CMU-MOSEI pickle %s [%s]: %d all-padding segment(s) skipped", path.name, partition, empty)
+        _report(f"CMU-MOSEI pickle {path} [{partition}]", dropped, self.strict)
         return segments
 
     def raw_recordings(self, stage_partition: str) -> list[Segment]:

@@ -12,12 +12,15 @@ What it does, per video (never all videos at once):
    mean of those frames; ``weighting="uniform"`` reproduces it. Frames are sorted by start time
    first (the SDK sorts them too). A word with no overlapping frame gets a zero vector and
    ``present=False`` (the SDK drops it and later imputes zeros with ``impute``).
-3. **non-finite values** (COVAREP holds ``-inf`` rows; NaN is treated alike) are **excluded from the
+3. **non-finite intervals** (NaN/inf in a start or end) cannot be placed in time: such words,
+   frames and label segments are dropped, counted per video (:attr:`AlignedVideo.dropped`) and
+   reported by the datamodule (a warning, or an error with ``strict=True``).
+4. **non-finite values** (COVAREP holds ``-inf`` rows; NaN is treated alike) are **excluded from the
    average** element-wise: each dimension is averaged over the overlapping frames where it is
    finite, with their overlap weights renormalised; a dimension with no finite value in the word
    is 0. The number of non-finite values met is counted per feature set and reported in one log
    line (``INFO``) per alignment run.
-4. **segments** — the label file's intervals cut the video into labelled segments (the SDK aligns
+5. **segments** — the label file's intervals cut the video into labelled segments (the SDK aligns
    the word-level sequences to ``All Labels``). Label intervals are unsorted and some start before
    0: starts are clipped to 0, rows are sorted by (clipped) start, segments shorter than ``eps``
    are dropped, and each segment keeps the word steps that overlap it by more than ``eps`` (as the
@@ -71,7 +74,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Bump when the cached arrays change meaning, so that old cache entries are not reused.
-ALIGN_VERSION = "1"
+ALIGN_VERSION = "2"
 #: Interval tolerance of the SDK (``epsilon=10e-6`` in ``mmsdk/mmdatasdk/dataset/dataset.py``).
 EPSILON = 1e-5
 #: Feature set name → file name of the CMU-MOSEI release (names as in the SDK's ``cmu_mosei.py``).
@@ -181,6 +184,8 @@ class AlignedVideo:
         segment_offsets: ``(S + 1,)`` offsets into :attr:`segment_words`.
         segment_words: word indices of all segments, concatenated.
         nonfinite: feature set → number of non-finite values met in the video's frames.
+        dropped: what was dropped for non-finite intervals → count (``"words"``, ``"<set> frames"``,
+            ``"segments"``).
     """
 
     video_id: str
@@ -193,6 +198,7 @@ class AlignedVideo:
     segment_offsets: np.ndarray
     segment_words: np.ndarray
     nonfinite: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
 
     @property
     def num_segments(self) -> int:
@@ -218,6 +224,7 @@ class AlignedVideo:
             "segment_offsets": self.segment_offsets,
             "segment_words": self.segment_words,
             "nonfinite": np.array([self.nonfinite.get(n, 0) for n in names], dtype=np.int64),
+            "dropped": np.array(json.dumps(self.dropped, sort_keys=True)),
         }
         for j, name in enumerate(names):
             arrays[f"f{j}"] = self.features[name]
@@ -245,8 +252,9 @@ class AlignedVideo:
         if len(seg_words) and (seg_words.min() < 0 or seg_words.max() >= n):
             raise ValueError("segment word indices out of range")
         nonfinite = dict(zip(names, (int(v) for v in np.asarray(arrays["nonfinite"]))))
+        dropped = {str(k): int(v) for k, v in json.loads(str(arrays["dropped"])).items()}
         return cls(video_id, words, features, present, rows, np.asarray(arrays["segment_intervals"]), labels,
-                   offsets, seg_words, nonfinite)
+                   offsets, seg_words, nonfinite, dropped)
 
 
 def align_video(
@@ -271,7 +279,12 @@ def align_video(
     if REFERENCE not in sequences:
         raise ValueError(f"sequences must include the reference {REFERENCE!r}")
     ref_features, ref_intervals = sequences[REFERENCE].read(video_id)
-    keep = (ref_intervals[:, 1] - ref_intervals[:, 0]) > eps
+    dropped: dict[str, int] = {}
+    finite_words = np.isfinite(ref_intervals).all(axis=1)
+    if not finite_words.all():
+        dropped["words"] = int((~finite_words).sum())
+    with np.errstate(invalid="ignore"):
+        keep = finite_words & ((ref_intervals[:, 1] - ref_intervals[:, 0]) > eps)
     words = ref_intervals[keep]
     order = np.argsort(words[:, 0], kind="stable")
     words = words[order]
@@ -287,6 +300,10 @@ def align_video(
             present[name] = np.ones(len(words), dtype=bool)
             continue
         x, intervals = seq.read(video_id)
+        finite_frames = np.isfinite(intervals).all(axis=1)
+        if not finite_frames.all():
+            dropped[f"{name} frames"] = int((~finite_frames).sum())
+            x, intervals = x[finite_frames], intervals[finite_frames]
         features[name], present[name], nonfinite[name] = align_to_reference(words, intervals, x, weighting, eps)
     label_values, label_intervals = labels.read(video_id)
     if label_values.shape[1] != len(LABEL_COLUMNS):
@@ -294,7 +311,11 @@ def align_video(
             f"{labels.path}: video {video_id!r}: field 'features' has {label_values.shape[1]} columns, "
             f"expected {len(LABEL_COLUMNS)} {list(LABEL_COLUMNS)}"
         )
-    rows, segments = clean_segments(label_intervals, eps)
+    finite_segments = np.isfinite(label_intervals).all(axis=1)
+    if not finite_segments.all():
+        dropped["segments"] = int((~finite_segments).sum())
+    rows, segments = clean_segments(np.where(finite_segments[:, None], label_intervals, 0.0), eps)
+    rows, segments = rows[finite_segments[rows]], segments[finite_segments[rows]]
     parts = [segment_word_indices(words, seg, eps) for seg in segments]
     offsets = np.zeros(len(parts) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([len(p) for p in parts])
@@ -309,6 +330,7 @@ def align_video(
         segment_offsets=offsets,
         segment_words=np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64),
         nonfinite=nonfinite,
+        dropped=dropped,
     )
 
 
@@ -390,6 +412,7 @@ def iter_aligned_videos(
     eps: float = EPSILON,
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
+    missing: list[tuple[str, list[str]]] | None = None,
 ) -> Iterator[AlignedVideo]:
     """Aligned videos of ``video_ids`` in order, one at a time (bounded memory), through the cache.
 
@@ -404,6 +427,8 @@ def iter_aligned_videos(
         weighting, eps: see :func:`align_to_reference`.
         cache_dir: cache base folder (default: the affect-zoo cache).
         use_cache: read/write the cache.
+        missing: when given, ``(video id, [files' feature sets lacking it])`` is appended for every
+            skipped video, for the caller to report.
 
     Raises:
         CorpusFormatError: a missing file or bad arrays.
@@ -435,8 +460,11 @@ def iter_aligned_videos(
         for video_id in video_ids:
             video = cache.load(video_id, names) if cache is not None else None
             if video is None:
-                if any(video_id not in sequence(n) for n in [*names, "labels"]):
+                lacking = [n for n in [*names, "labels"] if video_id not in sequence(n)]
+                if lacking:
                     skipped.append(video_id)
+                    if missing is not None:
+                        missing.append((video_id, lacking))
                     continue
                 video = align_video(video_id, {n: sequence(n) for n in names}, sequence("labels"), weighting, eps)
                 built += 1
