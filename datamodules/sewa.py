@@ -98,6 +98,13 @@ TARGET_NAMES = ("arousal", "valence", "liking")
 INTERLOCUTOR_STRATEGIES = ("mixed", "purified", "doubled")
 TEXT_SETS = ("text_bow", "text_emb")
 LABEL_STEP = 0.1
+#: AVEC 2019 CES cultures: German and Hungarian (train, devel, test), Chinese (test only)
+CULTURES = ("DE", "HU", "CN")
+TEST_ONLY_CULTURES = ("CN",)
+#: tolerance (s) on the 100 ms step of label and feature files (timestamps are written rounded)
+STEP_SLACK = 1e-3
+#: media extensions a feature file's name column may carry after the recording name
+MEDIA_SUFFIXES = (".wav", ".avi", ".mp4", ".webm")
 #: Frequent German function words (articles, pronouns, auxiliaries, conjunctions, particles).
 GERMAN_STOP_WORDS = frozenset(
     """
@@ -177,7 +184,8 @@ def _numeric_table(path: Path, what: str) -> tuple[list[str], list[str], np.ndar
         field = header[col + 1] if header else f"column {col + 2}"
         raise CorpusFormatError(
             f"{path}: line {row + first}, field {field!r}: not a finite number: "
-            f"{raw.iloc[row, col]!r}"
+            f"{str(raw.iloc[row, col]).strip()!r} (recording {names[row]!r}; NaN, inf and empty "
+            f"cells are refused)"
         )
     return header, names, values, first
 
@@ -217,6 +225,15 @@ def read_label_file(
         )
     times = values[:, 0]
     _check_increasing(path, times, first)
+    steps = np.diff(times)
+    off = np.flatnonzero(np.abs(steps - LABEL_STEP) > STEP_SLACK)
+    if len(off):
+        row = int(off[0]) + 1
+        raise CorpusFormatError(
+            f"{path}: line {row + first}, field 'time': {times[row]:g} s is {steps[row - 1] * 1000:.0f} ms "
+            f"after the previous row; SEWA labels have a {LABEL_STEP * 1000:.0f} ms step "
+            f"(recording {path.stem!r})"
+        )
     return times, values[:, columns].astype(np.float32)
 
 
@@ -239,16 +256,44 @@ def _check_increasing(path: Path, times: np.ndarray, first: int) -> None:
         )
 
 
-def read_feature_file(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+def read_feature_file(path: str | Path, recording: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Read one feature file: header or not, ``;`` or ``,``, name and time first.
+
+    Args:
+        path: the feature file.
+        recording: when given, every row's name column must be this recording (or this name
+            plus a media extension such as ``.wav``, as tools that name rows after the media
+            file write it).
 
     Returns:
         ``(timestamps float64 (N,), features float32 (N, D))``.
+
+    Raises:
+        CorpusFormatError: naming the file and line: a non-numeric or non-finite cell, times that
+            do not increase, a typical (median) step coarser than the 100 ms label step (such a
+            file would be stretched silently by nearest-row alignment), or a row naming another
+            recording.
     """
     path = Path(path)
-    _, _, values, first = _numeric_table(path, "feature")
-    _check_increasing(path, values[:, 0], first)
-    return values[:, 0], values[:, 1:].astype(np.float32)
+    _, names, values, first = _numeric_table(path, "feature")
+    times = values[:, 0]
+    _check_increasing(path, times, first)
+    if len(times) > 1:
+        step = float(np.median(np.diff(times)))
+        if step > LABEL_STEP + STEP_SLACK:
+            raise CorpusFormatError(
+                f"{path}: rows are {step * 1000:.0f} ms apart (median step of field 'time'); SEWA "
+                f"features need a step of at most the {LABEL_STEP * 1000:.0f} ms label step"
+            )
+    if recording is not None:
+        wrong = [i for i, n in enumerate(names)
+                 if n != recording and not (Path(n).stem == recording and Path(n).suffix.lower() in MEDIA_SUFFIXES)]
+        if wrong:
+            raise CorpusFormatError(
+                f"{path}: line {wrong[0] + first}, field 'name': {names[wrong[0]]!r} is not the "
+                f"file's recording {recording!r}"
+            )
+    return times, values[:, 1:].astype(np.float32)
 
 
 def align_to_labels(
@@ -478,7 +523,10 @@ class SewaDataModule(SequenceDataModule):
         features: feature folder names (e.g. ``audio_features_xbow_6s``) and/or the turn-level
             text sets ``text_bow`` / ``text_emb``; concatenated per frame in this order.
         targets: any of ``arousal``, ``valence``, ``liking``.
-        cultures: AVEC 2019 only: ``["DE"]``, ``["HU"]`` or both.
+        cultures: AVEC 2019 only: any of ``DE``, ``HU`` and ``CN`` (default all three). ``CN``
+            (Chinese) has test recordings only (``Test_CN_01..70``: no train or devel), so it
+            only adds recordings to the ``Test`` partition; a CES submission covers
+            Test_DE (16), Test_HU (18) and Test_CN (70).
         align: ``"nearest"`` or ``"exact"`` alignment of feature rows to label times.
         align_tolerance: largest distance (s) between a label time and its nearest feature row.
         interlocutor: ``"mixed"``, ``"purified"`` or ``"doubled"`` (needs ``turns/``).
@@ -506,7 +554,7 @@ class SewaDataModule(SequenceDataModule):
         release: str = "avec2017",
         features: Sequence[str] = ("audio_features_xbow_6s",),
         targets: Sequence[str] = TARGET_NAMES,
-        cultures: Sequence[str] = ("DE", "HU"),
+        cultures: Sequence[str] = CULTURES,
         align: str = "nearest",
         align_tolerance: float = LABEL_STEP,
         interlocutor: str = "mixed",
@@ -524,9 +572,9 @@ class SewaDataModule(SequenceDataModule):
             raise ValueError(f"interlocutor must be one of {INTERLOCUTOR_STRATEGIES}, got {interlocutor!r}")
         if align not in ("nearest", "exact"):
             raise ValueError(f"align must be 'nearest' or 'exact', got {align!r}")
-        bad = [c for c in cultures if c not in ("DE", "HU")]
+        bad = [c for c in cultures if c not in CULTURES]
         if bad or not cultures:
-            raise ValueError(f"cultures must be a non-empty subset of ['DE', 'HU'], got {list(cultures)}")
+            raise ValueError(f"cultures must be a non-empty subset of {list(CULTURES)}, got {list(cultures)}")
         super().__init__(root=root, features=features, targets=targets, **kwargs)
         self.release = release
         self.cultures = list(cultures)
@@ -572,7 +620,14 @@ class SewaDataModule(SequenceDataModule):
         elif self.release == "avec2017":
             pattern = re.compile(rf"^{partition}_\d+$")
         else:
-            pattern = re.compile(rf"^{partition}_({'|'.join(self.cultures)})_\d+$")
+            cultures = self.cultures if partition == "Test" else [
+                c for c in self.cultures if c not in TEST_ONLY_CULTURES]
+            if not cultures:
+                raise CorpusFormatError(
+                    f"{root}: cultures={self.cultures} has no {partition} recordings: "
+                    f"{'/'.join(TEST_ONLY_CULTURES)} is a test-only culture of AVEC 2019 CES; add DE or HU"
+                )
+            pattern = re.compile(rf"^{partition}_({'|'.join(cultures)})_\d+$")
         folders = [root / "labels"] + [root / f for f in self.feature_names if f not in TEXT_SETS]
         if any(f in TEXT_SETS for f in self.feature_names):
             folders.append(root / "transcriptions")
@@ -649,7 +704,7 @@ class SewaDataModule(SequenceDataModule):
         root = self._resolved_root()
         for n in self.feature_names:
             if n not in TEXT_SETS:
-                times, _ = read_feature_file(root / n / f"{name}.csv")
+                times, _ = read_feature_file(root / n / f"{name}.csv", recording=name)
                 return np.round(np.arange(0.0, times[-1] + 1e-9, LABEL_STEP), 6)
         end = max(e for _, e, _ in read_transcription(root / "transcriptions" / f"{name}.csv"))
         return np.round(np.arange(0.0, end + 1e-9, LABEL_STEP), 6)
@@ -670,7 +725,7 @@ class SewaDataModule(SequenceDataModule):
         path = root / feature / f"{name}.csv"
         if not path.is_file():
             raise CorpusFormatError(f"{path}: feature file not found (feature set {feature!r}, recording {name})")
-        ftimes, values = read_feature_file(path)
+        ftimes, values = read_feature_file(path, recording=name)
         return align_to_labels(path, ftimes, values, times, self.align, self.align_tolerance)
 
     # ------------------------------------------------------------------ text

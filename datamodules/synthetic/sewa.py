@@ -14,9 +14,10 @@ file layouts and quirks the reader must handle and carries a learnable signal:
   own, unrelated arousal/valence through the same mapping (so a model that cannot tell the
   speakers apart is misled: "purified"/"doubled" interlocutor handling helps); pauses are
   noise. Half of the dimensions are distractors.
-* **video features** (``video_features_xbow_6s`` / ``visual_features_*``) — the subject's face,
+* **video features** (``video_features_xbow_6s`` / ``visual_features*``) — the subject's face,
   all the time: valence (and some arousal). FAU files carry 17 action-unit intensities
-  (AU12/AU06 up with valence, AU04 down, AU25/AU26 with arousal while speaking).
+  (AU12/AU06 up with valence, AU04 down, AU25/AU26 with arousal while speaking, AU06/AU14 with
+  liking).
 * **transcriptions** (AVEC 2017) — German words per turn; in the subject's turns positive
   words (``toll``, ``super``, ...) appear when liking is high and negative ones (``langweilig``,
   ``schlecht``, ...) when it is low; the interlocutor uses them at random. The text xbow
@@ -38,9 +39,27 @@ file layouts and quirks the reader must handle and carries a learnable signal:
 Media files (``audio/*.wav``, ``video/*.avi``) are not written: no model of this project reads
 them for SEWA, and they would make the corpus large.
 
-Quirks of the AVEC 2019 layout reproduced: label files with a header and quoted names,
-feature files with and without header, with ``;`` and with ``,``, FAU at 25 fps (aligned to
-the 100 ms labels by nearest timestamp).
+AVEC 2019 (CES) layout: recordings ``<Part>_<DE|HU>_<NN>`` plus test-only Chinese recordings
+``Test_CN_<NN>`` (the real test partition has Test_DE 16, Test_HU 18, Test_CN 70). Feature
+folders (:data:`AVEC2019_FEATURES`) are the baseline feature sets of the AVEC 2019 CES package,
+i.e. Atmaja & Akagi 2020's Table 1, under the folder names of the organisers' baseline scripts
+(github.com/AudioVisualEmotionChallenge/AVEC2019: ``audio_features_egemaps_xbow``,
+``visual_features_xbow``, ``audio_features_{egemaps,mfcc}[_functionals]``,
+``visual_features[_functionals]``; ``audio_features_mfcc_xbow`` by analogy):
+
+* ``audio_features_egemaps`` / ``audio_features_mfcc`` — 23 eGeMAPS / 39 MFCC (+Δ, ΔΔ)
+  low-level descriptors every 10 ms (header, ``;``), aligned to the labels by nearest row;
+* ``*_functionals`` — mean and standard deviation of those LLDs (FAUs: of confidence and the 17
+  AUs) over 4 s windows every 100 ms, computed from the written LLDs as the organisers'
+  ``generate_functionals.py`` does (no header, ``;``);
+* ``*_xbow`` — bag-of-words histograms every 100 ms (48 / 32 bins here; 100 in the release);
+* ``audio_features_deepspectrum``, ``visual_features_resnet``, ``visual_features_vgg`` — CNN
+  embeddings every 100 ms, 32-d here (thousands in the release); these three folder names are
+  our choice: we found no public file that names them for CES.
+
+Quirks reproduced: label files with a header and quoted names, feature files with and without
+header, with ``;`` and with ``,``, FAUs at 25 fps and LLDs at 10 ms (aligned to the 100 ms labels
+by nearest timestamp).
 """
 
 from __future__ import annotations
@@ -65,7 +84,7 @@ __all__ = [
     "write_synthetic_sewa",
 ]
 
-SYNTHETIC_VERSION = "3"  # 3: Chen et al. 2017 short-time folders (AVEC 2017)
+SYNTHETIC_VERSION = "4"  # 3: Chen et al. 2017 short-time folders (AVEC 2017); 4: AVEC 2019 Table 1 folders, Test_CN
 RELEASES = ("avec2017", "avec2019")
 LABEL_STEP = 0.1
 DELAY_FRAMES = 2
@@ -81,7 +100,7 @@ STOP_WORDS_USED = ("und", "die", "der", "das", "ich", "ist", "nicht", "es", "ja"
 DEFAULT_COUNTS = {
     "avec2017": {"Train": 6, "Devel": 3, "Test": 3},
     "avec2019": {"Train_DE": 3, "Train_HU": 3, "Devel_DE": 2, "Devel_HU": 2, "Test_DE": 2,
-                 "Test_HU": 2},
+                 "Test_HU": 2, "Test_CN": 2},
 }
 XBOW_DIMS = {"audio": 48, "video": 32, "text": 24}
 EGEMAPS_DIM = 23
@@ -89,6 +108,37 @@ EGEMAPS_DIM = 23
 #: word vectors 300; VGGFace conv5 is not given in the paper's text)
 SHORT_TIME_DIMS = {"is10": 76, "soundnet": 32, "vggface_conv5": 32, "denseface": 32, "wordvec_de": 32}
 NO_FACE_RATE = 0.03
+MFCC_DIM = 39
+DEEP_DIM = 32
+AUDIO_LLD_FPS = 100
+FAU_FPS = 25
+FUNCTIONAL_WINDOW = 4.0
+#: eGeMAPS v01a low-level descriptors (openSMILE names)
+EGEMAPS_LLD_NAMES = (
+    "Loudness_sma3", "alphaRatio_sma3", "hammarbergIndex_sma3", "slope0-500_sma3", "slope500-1500_sma3",
+    "spectralFlux_sma3", "mfcc1_sma3", "mfcc2_sma3", "mfcc3_sma3", "mfcc4_sma3",
+    "F0semitoneFrom27.5Hz_sma3nz", "jitterLocal_sma3nz", "shimmerLocaldB_sma3nz", "HNRdBACF_sma3nz",
+    "logRelF0-H1-H2_sma3nz", "logRelF0-H1-A3_sma3nz", "F1frequency_sma3nz", "F1bandwidth_sma3nz",
+    "F1amplitudeLogRelF0_sma3nz", "F2frequency_sma3nz", "F2amplitudeLogRelF0_sma3nz",
+    "F3frequency_sma3nz", "F3amplitudeLogRelF0_sma3nz",
+)
+#: 13 MFCCs (0-12) with deltas and accelerations
+MFCC_LLD_NAMES = tuple(f"pcm_fftMag_mfcc{suffix}[{k}]" for suffix in ("", "_de", "_de_de") for k in range(13))
+#: feature folders of the synthetic AVEC 2019 corpus → (modality, Atmaja & Akagi 2020 Table 1 name)
+AVEC2019_FEATURES = {
+    "audio_features_egemaps": ("audio", "eGeMAPS (LLDs, 10 ms)"),
+    "audio_features_egemaps_xbow": ("audio", "BoAW-e"),
+    "audio_features_egemaps_functionals": ("audio", "eGeMAPS functionals"),
+    "audio_features_deepspectrum": ("audio", "DeepSpectrum (DS)"),
+    "audio_features_mfcc": ("audio", "MFCCs (LLDs, 10 ms)"),
+    "audio_features_mfcc_xbow": ("audio", "BoAW-M"),
+    "audio_features_mfcc_functionals": ("audio", "MFCCs functionals"),
+    "visual_features": ("visual", "FAUs (25 fps)"),
+    "visual_features_functionals": ("visual", "FAUs functionals"),
+    "visual_features_resnet": ("visual", "ResNet"),
+    "visual_features_vgg": ("visual", "VGG"),
+    "visual_features_xbow": ("visual", "BoVW (AVEC 2019 baseline; not in Table 1)"),
+}
 
 
 def _rng(seed: int, *keys: int | str) -> np.random.Generator:
@@ -302,7 +352,7 @@ def _write_corpus(folder: Path, seed: int, release: str, counts: dict[str, int],
         subj, inter = _speaker_masks(s)
         times = np.arange(s.n) * LABEL_STEP
         labels = s.subject[: s.n, :]  # label at t describes the signal at t - delay
-        offset = 0.3 if culture == "HU" else 0.0
+        offset = {"HU": 0.3, "CN": -0.3}.get(culture, 0.0)  # a culture shift of the audio features
         # audio: whoever speaks drives the features through the same mapping
         drive = np.where(subj[:, None], _basis(s.subject[:, :2]), 0.0) + np.where(
             inter[:, None], _basis(s.interlocutor), 0.0)
@@ -331,16 +381,65 @@ def _write_corpus(folder: Path, seed: int, release: str, counts: dict[str, int],
             _write(folder / "transcriptions" / f"{name}.csv",
                    "".join(f"{a:.1f};{b:.1f};{t}\n" for a, b, t in transcript))
         else:
-            xbow = _xbow(seed, s, index, "audio19", XBOW_DIMS["audio"], drive, speaking, offset=offset)
-            egemaps = _xbow(seed, s, index, "egemaps", EGEMAPS_DIM, drive, speaking, width=3, offset=offset)
-            vxbow = _xbow(seed, s, index, "video19", XBOW_DIMS["video"], face, always, noise=2.5)
-            _write(folder / "audio_features_egemaps_xbow" / f"{name}.csv",
-                   _table(name, times, xbow, ";", None))
-            _write(folder / "audio_features_egemaps" / f"{name}.csv",
-                   _table(name, times, egemaps, ",",
-                          ["name", "frameTime"] + [f"egemaps_{j}" for j in range(EGEMAPS_DIM)]))
-            _write(folder / "visual_features_xbow" / f"{name}.csv", _table(name, times, vxbow, ",", None))
-            _write(folder / "visual_features_fau" / f"{name}.csv", _fau(seed, s, index, face, speaking, name))
+            _write_avec2019(folder, seed, s, index, name, times, drive, speaking, face, offset)
+
+
+def _write_avec2019(folder: Path, seed: int, s: _Session, index: int, name: str, times: np.ndarray,
+                    drive: np.ndarray, speaking: np.ndarray, face: np.ndarray, offset: float) -> None:
+    """The AVEC 2019 CES feature folders of one recording (see :data:`AVEC2019_FEATURES`)."""
+    always = np.ones(len(face), bool)
+    # audio: eGeMAPS and MFCC low-level descriptors at 10 ms, their 4 s functionals and BoAW at 100 ms
+    for lld_name, dim, header in (("egemaps", EGEMAPS_DIM, EGEMAPS_LLD_NAMES), ("mfcc", MFCC_DIM, MFCC_LLD_NAMES)):
+        fine_t, fine = _lld(seed, s, index, lld_name, dim, drive, speaking, offset)
+        _write(folder / f"audio_features_{lld_name}" / f"{name}.csv",
+               _table(name, fine_t, fine, ";", ["name", "frameTime", *header], decimals=3))
+        _write(folder / f"audio_features_{lld_name}_functionals" / f"{name}.csv",
+               _table(name, times, _functionals(fine, AUDIO_LLD_FPS, len(times)), ";", None))
+        xbow = _xbow(seed, s, index, "audio19" if lld_name == "egemaps" else f"{lld_name}_xbow19", XBOW_DIMS["audio"],
+                     drive, speaking, offset=offset)
+        _write(folder / f"audio_features_{lld_name}_xbow" / f"{name}.csv", _table(name, times, xbow, ";", None))
+    deep = _xbow(seed, s, index, "deepspectrum19", DEEP_DIM, drive, speaking, width=10, offset=offset)
+    _write(folder / "audio_features_deepspectrum" / f"{name}.csv",
+           _table(name, times, deep, ",", ["name", "timeStamp", *(f"neuron_{j}" for j in range(1, DEEP_DIM + 1))]))
+    # visual: FAU intensities at 25 fps, their 4 s functionals, BoVW and CNN face embeddings at 100 ms
+    fau_t, fau = _fau(seed, s, index, face, speaking)
+    _write(folder / "visual_features" / f"{name}.csv",
+           _table(name, fau_t, fau, ";", ["name", "frameTime", "confidence", *FAU_NAMES], decimals=4))
+    _write(folder / "visual_features_functionals" / f"{name}.csv",
+           _table(name, times, _functionals(fau, FAU_FPS, len(times)), ";", None))
+    vxbow = _xbow(seed, s, index, "video19", XBOW_DIMS["video"], face, always, noise=2.5)
+    _write(folder / "visual_features_xbow" / f"{name}.csv", _table(name, times, vxbow, ",", None))
+    for cnn in ("resnet", "vgg"):
+        emb = _xbow(seed, s, index, f"{cnn}19", DEEP_DIM, face, always, noise=2.0, width=5)
+        _write(folder / f"visual_features_{cnn}" / f"{name}.csv", _table(name, times, emb, ";", None))
+
+
+def _lld(seed: int, s: _Session, index: int, name: str, dim: int, drive: np.ndarray, active: np.ndarray,
+         offset: float) -> tuple[np.ndarray, np.ndarray]:
+    """Low-level descriptors at :data:`AUDIO_LLD_FPS`: ``(times, (n × 10, dim))``, signed values."""
+    rng = _rng(seed, "lld", name, index)
+    informative, weights = _mapping(seed, f"lld-{name}", dim, drive.shape[1])
+    m = len(drive)
+    x = 0.5 * rng.normal(size=(m, dim)) + 0.3 * _smooth(rng.normal(size=(m, dim)), 200) * np.sqrt(200)
+    x[:, informative] += 2.0 * (drive @ weights) * active[:, None]
+    x = _smooth(x, 3)[DELAY_FRAMES:] + offset  # 100 ms frames on the label timeline
+    per_label = int(round(AUDIO_LLD_FPS * LABEL_STEP))
+    fine = np.repeat(x, per_label, axis=0) + 0.3 * rng.normal(size=(len(x) * per_label, dim))
+    return np.arange(len(fine)) / AUDIO_LLD_FPS, fine
+
+
+def _functionals(x: np.ndarray, fps: int, n: int) -> np.ndarray:
+    """Mean and standard deviation of ``x`` (rows at ``fps``) over 4 s windows centred on each of
+    the ``n`` label frames (100 ms hop), as the AVEC 2019 organisers' functionals: ``(n, 2D)``."""
+    half = int(FUNCTIONAL_WINDOW * fps / 2)
+    centre = np.floor(np.arange(n) * fps * LABEL_STEP + 1e-6).astype(int)
+    lo, hi = np.maximum(centre - half, 0), np.minimum(centre + half + 1, len(x))
+    c1 = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(x, 0)])
+    c2 = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(x * x, 0)])
+    count = (hi - lo)[:, None]
+    mean = (c1[hi] - c1[lo]) / count
+    var = np.maximum((c2[hi] - c2[lo]) / count - mean**2, 0.0)
+    return np.concatenate([mean, np.sqrt(var)], 1)
 
 
 def _write_short_time(folder: Path, seed: int, index: int, name: str, times: np.ndarray, drive: np.ndarray,
@@ -367,10 +466,14 @@ def _write_short_time(folder: Path, seed: int, index: int, name: str, times: np.
                + "".join(f"{w} {' '.join(f'{v:.5f}' for v in vec)}\n" for w, vec in table.items()))
 
 
-def _fau(seed: int, s: _Session, index: int, face: np.ndarray, speaking: np.ndarray, name: str) -> str:
-    """25 fps action-unit intensities (0–5) with a confidence column, header, ``;``."""
+def _fau(seed: int, s: _Session, index: int, face: np.ndarray, speaking: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """25 fps action-unit intensities (0–5) after a confidence column: ``(times, (N, 18))``.
+
+    AU12/AU06 rise with valence, AU04 falls; AU25/AU26 open with arousal while speaking; AU06 and
+    AU14 also follow liking (the subject's slow appreciation of the advert).
+    """
     rng = _rng(seed, "fau", index)
-    fps = 25
+    fps = FAU_FPS
     n_video = int(s.n * LABEL_STEP * fps)
     t_video = np.arange(n_video) / fps
     frame = np.clip(np.rint(t_video / LABEL_STEP).astype(int) + DELAY_FRAMES, 0, len(face) - 1)
@@ -383,10 +486,12 @@ def _fau(seed: int, s: _Session, index: int, face: np.ndarray, speaking: np.ndar
     au[:, idx["AU04_r"]] -= 1.5 * val
     au[:, idx["AU25_r"]] += talk * (1.0 + aro)
     au[:, idx["AU26_r"]] += talk * (0.5 + aro)
+    liking = s.subject[np.clip(np.rint(t_video / LABEL_STEP).astype(int) + DELAY_FRAMES, 0, len(s.subject) - 1), 2]
+    au[:, idx["AU06_r"]] += 0.6 * liking
+    au[:, idx["AU14_r"]] += 0.8 * liking
     au = np.clip(au, 0.0, 5.0)
     confidence = np.clip(0.95 + 0.03 * rng.normal(size=n_video), 0, 1)
-    return _table(name, t_video, np.column_stack([confidence, au]), ";",
-                  ["name", "frameTime", "confidence", *FAU_NAMES], decimals=4)
+    return t_video, np.column_stack([confidence, au])
 
 
 def write_synthetic_sewa(
@@ -406,7 +511,7 @@ def write_synthetic_sewa(
         release: ``"avec2017"`` or ``"avec2019"`` layout.
         counts: recordings per partition, default :data:`DEFAULT_COUNTS` of the release
             (AVEC 2017: ``{"Train": 6, "Devel": 3, "Test": 3}``; AVEC 2019: 3+3 train DE/HU,
-            2+2 devel, 2+2 test).
+            2+2 devel, 2+2+2 test DE/HU/CN).
         with_test_labels: write label files of the test recordings (the real releases do not).
 
     Returns:

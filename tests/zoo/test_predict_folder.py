@@ -86,7 +86,9 @@ loss:
     ckpt = _fit(zoo_cli, recipe, tmp_path / "runs")
     user = tmp_path / "mine" / feature
     user.mkdir(parents=True)
-    shutil.copy(corpus / feature / "Devel_DE_01.csv", user / "interview_7.csv")
+    # a user's own recording: its rows name it (a row naming another recording is refused)
+    (user / "interview_7.csv").write_text(
+        (corpus / feature / "Devel_DE_01.csv").read_text().replace("'Devel_DE_01'", "'interview_7'"))
     out = zoo_cli("predict", str(ckpt), str(user.parent), "--output", str(tmp_path / "preds"))
     times, values = read_prediction_file(out / "interview_7.csv", ["arousal", "valence"])
     assert (out / "interview_7.csv").read_text().startswith("name;timestamp;arousal;valence\n")  # AVEC 2019
