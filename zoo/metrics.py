@@ -9,12 +9,30 @@ from __future__ import annotations
 
 from typing import Callable
 
-from torchmetrics import Metric
+from torch import Tensor
+from torchmetrics import MeanSquaredError, Metric
 
 from zoo.ccc import ConcordanceCorrCoef
-from zoo.metrics_segment import IntensityAccuracy, PresenceAccuracy, SegmentMAE, SegmentPearson
+from zoo.metrics_segment import IntensityAccuracy, PresenceAccuracy, SegmentMAE, SegmentPearson, flatten_valid
 
-__all__ = ["METRICS", "build_metric"]
+__all__ = ["METRICS", "MaskedRMSE", "build_metric"]
+
+
+class MaskedRMSE(MeanSquaredError):
+    """Per-target root mean squared error over the valid frames (or segments) of a partition
+    (torchmetrics' streaming sums; Chen et al. 2017 report it beside PCC and CCC, Tables 7-9)."""
+
+    def __init__(self, num_outputs: int = 1, **kwargs) -> None:
+        super().__init__(squared=False, num_outputs=num_outputs, **kwargs)
+
+    def update(self, preds: Tensor, target: Tensor, mask: Tensor | None = None) -> None:  # type: ignore[override]
+        p, t = flatten_valid(preds, target, mask)
+        if self.num_outputs == 1:
+            p, t = p.reshape(-1), t.reshape(-1)
+        super().update(p.float(), t.float())
+
+    def compute(self) -> Tensor:
+        return super().compute().reshape(-1)
 
 METRICS: dict[str, Callable[[int], Metric]] = {
     # pooled CCC over all frames of the partition, as AVEC/MuSe score
@@ -24,6 +42,7 @@ METRICS: dict[str, Callable[[int], Metric]] = {
     "acc2": lambda num_targets: PresenceAccuracy(num_outputs=num_targets),
     "acc4": lambda num_targets: IntensityAccuracy(num_outputs=num_targets),
     "pearson": lambda num_targets: SegmentPearson(num_outputs=num_targets),
+    "rmse": lambda num_targets: MaskedRMSE(num_outputs=num_targets),
 }
 
 

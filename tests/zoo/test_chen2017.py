@@ -83,3 +83,22 @@ def test_svr_fits_linear_signal():
     pred = est.predict(xs[:1])[0]
     assert np.corrcoef(pred[:, 0], ys[0][:, 0])[0, 1] > 0.99
     assert np.corrcoef(pred[:, 1], ys[0][:, 1])[0, 1] > 0.99
+
+
+def test_rmse_and_pcc_metrics_over_valid_frames_match_numpy():
+    """§5.1: besides CCC the paper reports PCC and RMSE over the partition (Tables 7-9)."""
+    from zoo.metrics import build_metric
+
+    torch.manual_seed(2)
+    pred, gold = torch.randn(3, 20, 2), torch.randn(3, 20, 2)
+    mask = torch.ones(3, 20, dtype=torch.bool)
+    mask[1, 12:] = False
+    mask[2, 5:] = False
+    p, g = pred[mask].numpy().astype(np.float64), gold[mask].numpy().astype(np.float64)
+    rmse, pcc = build_metric("rmse", 2), build_metric("pearson", 2)
+    for b in range(3):  # streamed one recording at a time
+        rmse.update(pred[b : b + 1], gold[b : b + 1], mask[b : b + 1])
+        pcc.update(pred[b : b + 1], gold[b : b + 1], mask[b : b + 1])
+    np.testing.assert_allclose(rmse.compute().numpy(), np.sqrt(((p - g) ** 2).mean(0)), rtol=1e-5)
+    expected = [np.corrcoef(p[:, k], g[:, k])[0, 1] for k in range(2)]
+    np.testing.assert_allclose(pcc.compute().numpy(), expected, rtol=1e-4)
