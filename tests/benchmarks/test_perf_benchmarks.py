@@ -54,3 +54,34 @@ def test_precision_devices_tiny(tmp_path: Path):
     text = run_benchmark("precision_devices", tmp_path)
     assert "| bf16-mixed | cpu |" in text and "| 32 | cpu |" in text
     assert "| 2 | ddp |" in text and "| 1 | single |" in text
+
+
+@pytest.mark.slow
+def test_data_wait_tiny(tmp_path: Path):
+    text = run_benchmark("data_wait", tmp_path)
+    for row in ("| 88 | current (per-window normalise + collate) |", "| 300 | fused into a reused buffer |",
+                "| 300 | on the device (in-place, in the step) |", "| 88 | normalised cache (mmap) |"):
+        assert row in text
+    assert "data wait % of step" in text
+
+
+@pytest.mark.slow
+def test_precision_devices_tzirakis_visual_tiny(tmp_path: Path):
+    env = {**os.environ, "AFFECT_ZOO_CACHE": str(tmp_path / "cache"), "PYTHONWARNINGS": "ignore"}
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "precision_devices.py"), "--tiny",
+                          "--model", "tzirakis2017_visual", "--skip-ddp"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-4000:]
+    assert "| tzirakis2017_visual | 32 | cpu |" in out.stdout
+    assert "| tzirakis2017_visual | bf16-mixed | cpu |" in out.stdout
+    assert "data-parallel" not in out.stdout  # --skip-ddp
+
+
+def test_gpu_check_script_syntax_and_refusals(tmp_path: Path):
+    script = ROOT / "benchmarks" / "gpu_check.sh"
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    bad = subprocess.run(["bash", str(script), "--nonsense"], capture_output=True, text=True)
+    assert bad.returncode == 64 and "usage:" in bad.stderr
+    env = {**os.environ, "PYTHON": sys.executable, "CUDA_VISIBLE_DEVICES": ""}  # no GPU visible
+    out = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 2 and "sees no CUDA GPU" in out.stderr

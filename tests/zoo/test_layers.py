@@ -171,3 +171,23 @@ def test_lstm_validates_inputs() -> None:
         lstm(torch.randn(2, 5, 4), bad)
     with pytest.raises(ValueError, match="num_layers"):
         MaskedBiLSTM(4, 3, num_layers=0)
+
+
+def test_lstm_mixed_full_and_short_rows_match_packed_reference_with_gradients() -> None:
+    """Full-length rows skip packing; outputs and gradients equal a fully packed nn.LSTM run."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    torch.manual_seed(3)
+    lstm = MaskedBiLSTM(4, 3, num_layers=2)
+    lengths = torch.tensor([6, 2, 6, 4, 6])
+    x = torch.randn(5, 6, 4, requires_grad=True)
+    mask = torch.arange(6)[None, :] < lengths[:, None]
+    out = lstm(x, mask)
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    ref, _ = pad_packed_sequence(lstm.lstm(packed)[0], batch_first=True, total_length=6)
+    torch.testing.assert_close(out, ref, atol=1e-6, rtol=0)
+    weights = torch.randn_like(ref)
+    grads = torch.autograd.grad((out * weights).sum(), [x, lstm.lstm.weight_hh_l0_reverse])
+    ref_grads = torch.autograd.grad((ref * weights).sum(), [x, lstm.lstm.weight_hh_l0_reverse])
+    for got, want in zip(grads, ref_grads):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)

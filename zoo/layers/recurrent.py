@@ -1,7 +1,7 @@
 """Recurrent layers that respect a frame mask.
 
 Padded frames are removed with :func:`torch.nn.utils.rnn.pack_padded_sequence` before the LSTM
-runs, so they never enter the recurrence of either direction: the backward direction of a short
+runs (sequences without padding skip the packing), so they never enter the recurrence of either direction: the backward direction of a short
 sequence starts at its own last valid frame, not at the end of the padding.
 """
 
@@ -115,6 +115,21 @@ class MaskedBiLSTM(nn.Module):
                 f"mask shape {tuple(mask.shape)} does not match input (B, T) = {tuple(x.shape[:2])}"
             )
         lengths = lengths_from_mask(mask)
+        # Sequences without padding need no packing: they go through the LSTM's fused kernel in
+        # one call, and only the shorter ones are packed. Same outputs; on CPU the backward pass
+        # of a packed batch is far slower (per-step slices of the packed data), and most training
+        # windows are full length (benchmarks/vs_authors.py, docs/performance.md).
+        full = lengths == x.shape[1]
+        if bool(full.all()):
+            return self.lstm(x)[0]
+        if not bool(full.any()):
+            return self._packed(x, lengths)
+        order = torch.cat([torch.nonzero(full).flatten(), torch.nonzero(~full).flatten()])
+        short = order[int(full.sum()):]
+        out = torch.cat([self.lstm(x[order[: int(full.sum())]])[0], self._packed(x[short], lengths[short])])
+        return out[torch.argsort(order)]
+
+    def _packed(self, x: Tensor, lengths: Tensor) -> Tensor:
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         out, _ = self.lstm(packed)
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])

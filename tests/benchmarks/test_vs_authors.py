@@ -1,0 +1,107 @@
+"""benchmarks/vs_authors.py: reading the authors' output, patching their copy, skipping cleanly.
+
+The end-to-end comparison needs a checkout of github.com/youcaiSUN/MuSe-Wild_2020, which is never
+part of this repository: set ``AFFECT_ZOO_SUN2020_AUTHORS=/path/to/MuSe-Wild_2020`` to run it
+(``--tiny``, a few minutes); without it that test is skipped with a message.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import vs_authors  # noqa: E402
+
+# the shape of their train.py's output (hand-written from its print statements)
+AUTHORS_LOG = """\
+Parameters: Namespace(feature_set=['egemaps', 'vggface'])
+Samples in "train" set: 158
+==================================================
+Epoch:  1 | Batch:   1 | Lr: 0.00500 | Time used(s): 3.2 | Training loss: 1.0084
+--------------------------------------------------
+Epoch:  1 | [Train] | Loss: 1.0084
+Epoch:  1 |   [Val] | Loss: 0.8956 | [CCC]:  0.0800 [' 0.0800'] | PCC: 0.2856 ['0.2856'] | RMSE: 0.5192 ['0.5192']
+Epoch:  1 | Save best model "./model/x.pth"!
+==================================================
+Epoch:  2 | Batch:   1 | Lr: 0.00500 | Time used(s): 3.0 | Training loss: 0.6991
+--------------------------------------------------
+Epoch:  2 | [Train] | Loss: 0.6991
+Epoch:  2 |   [Val] | Loss: 0.9511 | [CCC]: -0.0141 ['-0.0141'] | PCC: 0.4147 ['0.4147'] | RMSE: 0.4882 ['0.4882']
+==================================================
+Best [Val CCC]: 0.0800 [' 0.0800']| Loss: 0.8956 | PCC: 0.2856 ['0.2856'] | RMSE: 0.5192 ['0.5192']
+==================================================
+Delete model "./model/x.pth".
+"""
+
+
+def test_parse_authors_output_reads_epoch_marks_and_cccs() -> None:
+    lines = [(10.0 + i, line) for i, line in enumerate(AUTHORS_LOG.splitlines())]
+    parsed = vs_authors.parse_authors_output(lines)
+    # separators are lines 2, 8 and 13 of the log (from 0): two epoch starts, then the end of training
+    assert parsed["epoch_starts"] == [12.0, 18.0]
+    assert parsed["train_end"] == 23.0
+    assert parsed["val_ccc"] == [0.08, -0.0141]
+    assert parsed["best_val_ccc"] == 0.08
+
+
+def test_parse_authors_output_names_the_problem_on_a_crash() -> None:
+    lines = [(0.0, "Constructing data from scratch ..."), (1.0, "Traceback (most recent call last):")]
+    with pytest.raises(RuntimeError, match=r"(?s)could not read epochs.*Traceback"):
+        vs_authors.parse_authors_output(lines)
+
+
+def test_summarise_epoch_times_from_stamps() -> None:
+    run = {"start": 100.0, "end": 140.0, "maxrss_mb": 500.0, "cpu_s": 30.0}
+    stamps = {"epoch_starts": [105.0, 115.0, 127.0], "train_end": 137.0, "val_ccc": [0.1, 0.3, 0.2],
+              "epoch_cpu": [4.0, 9.0, 15.0], "train_end_cpu": 20.0}
+    row = vs_authors.summarise("x", 1, run, stamps)
+    assert row["epoch_s"] == [10.0, 12.0, 10.0]
+    assert row["epoch_cpu_s"] == [5.0, 6.0, 5.0]
+    assert row["startup_s"] == 5.0 and row["after_s"] == 3.0
+    assert row["best_val_ccc"] == 0.3
+
+
+def test_copy_patches_only_the_verbose_argument(tmp_path: Path) -> None:
+    src = tmp_path / "theirs"
+    src.mkdir()
+    for name in ("main.py", "utils.py", "config.py", "model.py", "dataset.py"):
+        (src / name).write_text(f"# {name}\n")
+    original = ("s = optim.lr_scheduler.ReduceLROnPlateau(optimizer=o, mode='min',\n"
+                "        patience=5, factor=0.5,\n        min_lr=0.0, verbose=True)\n")
+    (src / "train.py").write_text(original)
+    assert vs_authors.authors_checkout(src)[0] == src
+    code = vs_authors.copy_authors_code(src, tmp_path / "copy")
+    assert (code / "train.py").read_text() == original.replace(", verbose=True)", ")")
+    assert (src / "train.py").read_text() == original  # their checkout is left as it was
+    assert (code / "run_with_root.py").is_file()
+    (src / "train.py").write_text("nothing to patch\n")
+    with pytest.raises(RuntimeError, match="train.py.*found 0"):
+        vs_authors.copy_authors_code(src, tmp_path / "copy2")
+
+
+def test_script_skips_with_a_message_without_their_code(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "vs_authors.py"), str(tmp_path / "absent")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "vs_authors: skipped:" in out.stdout and "missing main.py" in out.stdout
+
+
+@pytest.mark.slow
+def test_vs_authors_tiny_end_to_end(tmp_path: Path) -> None:
+    folder = os.environ.get("AFFECT_ZOO_SUN2020_AUTHORS")
+    if not folder or not (Path(folder) / "main.py").is_file():
+        pytest.skip("the authors' code is absent: set AFFECT_ZOO_SUN2020_AUTHORS to a checkout of "
+                    "github.com/youcaiSUN/MuSe-Wild_2020 to run this comparison")
+    env = {**os.environ, "AFFECT_ZOO_CACHE": str(tmp_path / "cache"), "PYTHONWARNINGS": "ignore"}
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "vs_authors.py"), folder, "--tiny"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
+    assert out.returncode == 0, out.stderr[-4000:]
+    assert "| authors' main.py | 1 |" in out.stdout and "| zoo fit | 1 |" in out.stdout
+    assert "our epoch time / theirs:" in out.stdout
