@@ -24,7 +24,7 @@ def test_resume_skips_finished_files_and_overwrite_redoes(wav_dir, tmp_path, cap
     assert _extract("logmel", "--input", str(wav_dir), "--output", str(out), "--layout", "muse_car") == 0
     folder = out / "c1_muse_wild" / "feature_segments" / "label_aligned" / "logmel"
     files = sorted(p.name for p in folder.iterdir())
-    assert files == ["rec_a.csv", "rec_b.csv"]
+    assert files == ["extract_settings.json", "rec_a.csv", "rec_b.csv"]
     assert "2 written, 0 skipped" in capsys.readouterr().out
     stamp = folder / "rec_a.csv"
     os.utime(stamp, (1, 1))
@@ -47,9 +47,10 @@ def test_layouts_sewa_and_recola_paths(wav_dir, tmp_path):
     assert lines[2].startswith("'rec_b';0.100000;")
     assert _extract("logmel", "--input", str(wav), "--output", str(tmp_path / "r"), "--layout", "recola",
                     "--hop", "0.04") == 0
-    text = (tmp_path / "r" / "logmel" / "arousal" / "rec_b.arff").read_text()
-    assert text == (tmp_path / "r" / "logmel" / "valence" / "rec_b.arff").read_text()
-    assert text.startswith("@relation logmel") and text.count("\nrec_b,") == 51   # 0..2.0 s / 40 ms
+    # the RECOLA layout writes a folder the RECOLA datamodule reads: audio -> features_audio
+    text = (tmp_path / "r" / "features_audio" / "arousal" / "rec_b.arff").read_text()
+    assert text == (tmp_path / "r" / "features_audio" / "valence" / "rec_b.arff").read_text()
+    assert text.startswith("@relation features_audio") and text.count("\nrec_b,") == 51   # 0..2.0 s / 40 ms
 
 
 def test_output_inside_input_and_source_files_are_refused(wav_dir, tmp_path, capsys):

@@ -91,6 +91,9 @@ class Extractor:
     default_win: ClassVar[float | None] = None
     needs_weights: ClassVar[bool] = False
     input_suffixes: ClassVar[tuple[str, ...]] = ()
+    #: set by ``zoo extract``: ``progress(iterable, total=..., unit=...)`` wraps the inner loops
+    #: of an extraction (windows, frames, batches) in a progress bar (``tqdm``); ``None`` = none
+    progress: Callable[..., Any] | None = None
 
     def __init__(
         self, hop: float | None = None, win: float | None = None, weights: str | Path | None = None
@@ -161,6 +164,12 @@ class Extractor:
     def extract(self, path: Path, times: np.ndarray) -> FeatureOutput:
         """Features of the recording at ``path`` on the label timestamps ``times`` (seconds)."""
         raise NotImplementedError
+
+    def steps(self, iterable: Any, total: int | None = None, unit: str = "frame") -> Any:
+        """``iterable``, advancing the progress bar of ``zoo extract`` (if any) per item."""
+        if self.progress is None:
+            return iterable
+        return self.progress(iterable, total=total, unit=unit)
 
     def output_dim(self) -> int | None:
         """Output dimension once constructed (``None`` if only known after loading weights)."""

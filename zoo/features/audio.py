@@ -82,7 +82,7 @@ class OpenSmileFunctionals(_AudioExtractor):
         rows = []
         columns: list[str] = []
         min_len = min(len(signal), int(MIN_WINDOW_S * sr))
-        for t in np.asarray(times, dtype=np.float64):
+        for t in self.steps(np.asarray(times, dtype=np.float64), len(times), "window"):
             a = int(round(min(max(t - self.win / 2.0, 0.0), duration) * sr))
             b = int(round(min(t + self.win / 2.0, duration) * sr))
             if b - a < min_len:  # label time at/past the end: the last MIN_WINDOW_S
@@ -240,7 +240,8 @@ class VGGishExtractor(_AudioExtractor):
         patches, centres = log_mel_patches(signal, sr)
         outputs = []
         with torch.inference_mode():
-            for i in range(0, len(patches), self.batch_size):
+            starts = range(0, len(patches), self.batch_size)
+            for i in self.steps(starts, len(starts), f"batch of {self.batch_size} patches"):
                 batch = torch.from_numpy(patches[i : i + self.batch_size]).unsqueeze(1)
                 outputs.append(self.model(batch).numpy())
         embeddings = np.concatenate(outputs)

@@ -10,11 +10,29 @@ Usage::
 Runs are resumable: a recording whose output file exists is skipped unless ``--overwrite``
 (files are written to a temporary name and renamed, so a file that exists is complete).
 The output folder must not be inside an input folder, and no output file may be an input file.
+
+The feature folder records how it was made in ``extract_settings.json`` (extractor, layout, hop,
+window, weights and their sha256, options, timeline). A run into a folder made with other
+settings is refused, naming the settings that differ (one folder never mixes two extractions);
+a folder holding files without that record (e.g. a corpus's own features) is never written to.
+
+For the ``recola`` layout the folder is one the RECOLA datamodule reads: ``features_audio``,
+``features_video_appearance`` or ``features_video_geometric`` (``--name`` takes the feature set,
+e.g. ``video_appearance``, or the folder name; default by modality).
+
+Without ``--timeline`` features are written on ``0, hop, 2·hop, …`` up to the recording's
+length; where the output already holds that recording's labels (MuSe-CaR ``label_segments``,
+RECOLA ``ratings_gold_standard``, SEWA ``labels``) and their frames differ, the run stops and
+says which ``--timeline`` to pass. ``--timeline`` takes ``<id>.csv`` files with a ``timestamp``
+column in ms (MuSe-CaR labels) or RECOLA gold-standard ``<id>.arff`` files.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -22,9 +40,13 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import ExtractorError, extractor_class, label_times, list_extractors
-from .writers import LAYOUTS, output_paths, write_features
+from .writers import LAYOUTS, feature_folder, output_paths, write_features
 
-__all__ = ["add_arguments", "format_extractor_table", "read_timeline", "run_extract"]
+__all__ = ["add_arguments", "format_extractor_table", "read_timeline", "run_extract", "SETTINGS_FILE"]
+
+SETTINGS_FILE = "extract_settings.json"
+#: settings that must match for a run to add to an existing feature folder
+_COMPARED = ("extractor", "layout", "hop", "win", "weights_sha256", "options", "timeline")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,29 +97,21 @@ def _parse_options(items: Sequence[str]) -> dict[str, Any]:
 
 
 def read_timeline(folder: Path, recording_id: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """Label timestamps (s) and segment ids of ``<folder>/<id>.csv``.
-
-    MuSe-CaR style: a header with ``timestamp`` in ms (and optionally ``segment_id``). SEWA label
-    files (``;``-separated, name then time in seconds, with or without header, AVEC 2017 and 2019)
-    are read with :func:`datamodules.sewa.read_label_file` — e.g. to write word vectors on every
-    label frame of a recording whose labels run past its last turn.
-    """
+    """Label timestamps (s) and segment ids of ``<folder>/<id>.csv`` (``timestamp`` in ms), or
+    the frame times of a RECOLA gold-standard ``<folder>/<id>.arff``."""
     import pandas as pd
 
+    arff = Path(folder) / f"{recording_id}.arff"
+    if arff.is_file() and not (Path(folder) / f"{recording_id}.csv").is_file():
+        from datamodules.recola import read_gold_standard
+
+        try:
+            return read_gold_standard(arff)[0], None
+        except ValueError as err:  # CorpusFormatError
+            raise ExtractorError(str(err)) from None
     path = Path(folder) / f"{recording_id}.csv"
     if not path.is_file():
         raise ExtractorError(f"{path}: timeline file not found for recording {recording_id!r}")
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        first = handle.readline()
-    if first.count(";") >= 2:
-        from datamodules._sequence import CorpusFormatError
-        from datamodules.sewa import read_label_file
-
-        try:
-            times, _ = read_label_file(path, targets=())
-        except CorpusFormatError as err:
-            raise ExtractorError(str(err)) from None
-        return times, None
     frame = pd.read_csv(path, skipinitialspace=True)
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     if "timestamp" not in frame.columns:
@@ -108,6 +122,123 @@ def read_timeline(folder: Path, recording_id: str) -> tuple[np.ndarray, np.ndarr
         raise ExtractorError(f"{path}: line {bad[0] + 2}, field 'timestamp': not a number")
     seg = frame["segment_id"].to_numpy(dtype=np.int64) if "segment_id" in frame.columns else None
     return ms / 1000.0, seg
+
+
+def _label_timeline_folder(layout: str, output: Path) -> Path | None:
+    """Where the output corpus keeps per-recording label times (for the --timeline hint)."""
+    folder = {
+        "muse_car": output / "c1_muse_wild" / "label_segments" / "arousal",
+        "recola": output / "ratings_gold_standard" / "arousal",
+    }.get(layout)
+    return folder if folder is not None and folder.is_dir() else None
+
+
+def _check_default_timeline(layout: str, output: Path, rec_id: str, times: np.ndarray) -> None:
+    """Without --timeline: refuse features whose frames differ from the labels already there."""
+    folder = _label_timeline_folder(layout, output)
+    if folder is None or not ((folder / f"{rec_id}.csv").is_file() or (folder / f"{rec_id}.arff").is_file()):
+        return
+    labels, _ = read_timeline(folder, rec_id)
+    if len(labels) != len(times) or np.max(np.abs(labels - times)) > 1e-3:
+        raise ExtractorError(
+            f"recording {rec_id}: without --timeline features are written on 0, hop, 2*hop, ... "
+            f"({len(times)} frames, {times[0]:.3f}-{times[-1]:.3f} s), but its labels in {folder} have "
+            f"{len(labels)} frames ({labels[0]:.3f}-{labels[-1]:.3f} s), so the datamodule would refuse "
+            f"the features. Pass --timeline {folder} to write them on the label frames"
+        )
+
+
+def _sha256_path(path: Path) -> str:
+    """sha256 of a file, or of a folder's files (relative names and contents, sorted)."""
+    def file_digest(item: Path) -> str:
+        digest = hashlib.sha256()
+        with open(item, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+
+    if path.is_file():
+        return file_digest(path)
+    digest = hashlib.sha256()
+    for item in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(str(item.relative_to(path)).encode() + b"\0" + file_digest(item).encode())
+    return digest.hexdigest()
+
+
+def extraction_settings(extractor: Any, layout: str, options: dict[str, Any], timeline: Path | None) -> dict[str, Any]:
+    """What decides the content of a feature folder, as plain JSON types."""
+    weights = getattr(extractor, "weights", None)
+    settings = {
+        "extractor": extractor.name,
+        "layout": layout,
+        "hop": extractor.hop,
+        "win": extractor.win,
+        "weights": str(Path(weights).resolve()) if weights is not None else None,
+        "weights_sha256": _sha256_path(Path(weights)) if weights is not None else None,
+        "options": dict(sorted((options or {}).items())),
+        "timeline": str(timeline.resolve()) if timeline is not None else None,
+    }
+    return json.loads(json.dumps(settings, default=str))
+
+
+def check_settings(folder: Path, settings: dict[str, Any]) -> None:
+    """Refuse to add to ``folder`` unless it was made with the same ``settings``; record them.
+
+    Raises:
+        ExtractorError: the folder was made with other settings (each difference named), or
+            holds files without a settings record.
+    """
+    path = folder / SETTINGS_FILE
+    if path.is_file():
+        try:
+            recorded = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise ExtractorError(f"{path}: malformed JSON ({err.msg}, line {err.lineno})") from None
+        differ = [f"{k}: {recorded.get(k)!r} in the folder, {settings.get(k)!r} now"
+                  for k in _COMPARED if recorded.get(k) != settings.get(k)]
+        has_files = any(p.is_file() and p.name != SETTINGS_FILE for p in folder.rglob("*"))
+        if differ and has_files:
+            raise ExtractorError(
+                f"{folder} holds features extracted with other settings ({'; '.join(differ)}); one "
+                "folder never mixes two extractions. Choose another --name or --output, or delete "
+                "the folder to extract it again"
+            )
+        if has_files or recorded == settings:
+            return  # same settings: resume
+        # an earlier run stopped before writing any file: record this run's settings instead
+    elif folder.is_dir():
+        existing = [p for p in folder.rglob("*") if p.is_file()]
+        if existing:
+            raise ExtractorError(
+                f"{folder} holds {len(existing)} file(s) (e.g. {existing[0].relative_to(folder)}) but no "
+                f"{SETTINGS_FILE}: they were not written by zoo extract with known settings (a corpus's "
+                "own features?) and are never added to or overwritten. Choose another --name or --output"
+            )
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(settings, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def recola_folder_name(name: str | None, modality: str) -> str:
+    """The RECOLA feature folder for ``--name`` (a feature set or folder the reader knows)."""
+    from datamodules.recola import FEATURE_FOLDERS
+
+    if name is None:
+        default = {"audio": "audio", "visual": "video_appearance"}.get(modality)
+        if default is None:
+            raise ExtractorError(f"the RECOLA layout has no {modality} feature folder; "
+                                 f"choose one of {sorted(FEATURE_FOLDERS)} with --name")
+        name = default
+    if name in FEATURE_FOLDERS:
+        return FEATURE_FOLDERS[name]
+    if name in FEATURE_FOLDERS.values():
+        return name
+    raise ExtractorError(
+        f"--name {name!r}: the RECOLA datamodule reads the feature sets {sorted(FEATURE_FOLDERS)} from "
+        f"the folders {sorted(FEATURE_FOLDERS.values())} only; pass one of them, e.g. --name "
+        f"video_appearance for face features (then data.args.features=[video_appearance])"
+    )
 
 
 def _check_paths(inputs: list[Path], output: Path, planned: list[Path]) -> None:
@@ -170,6 +301,8 @@ def extract(
     Returns:
         ``{"written": n, "skipped": n, "files": [paths], "folder": feature folder}``.
     """
+    from functools import partial
+
     from tqdm.auto import tqdm
 
     cls = extractor_class(feature)
@@ -178,7 +311,7 @@ def extract(
     for path in inputs:
         if not path.exists():
             raise ExtractorError(f"{path}: input not found")
-    folder_name = name or feature
+    folder_name = recola_folder_name(name, cls.modality) if layout == "recola" else (name or feature)
     _check_paths(inputs, output, [])
     extractor = cls(hop=hop, win=win, weights=weights, **(options or {}))
     recordings = extractor.find_inputs(inputs)
@@ -189,9 +322,11 @@ def extract(
         )
     targets = [output_paths(layout, output, folder_name, rec_id) for rec_id, _ in recordings]
     _check_paths(inputs + [p for _, p in recordings], output, [p for group in targets for p in group])
+    folder = feature_folder(layout, output, folder_name)
+    check_settings(folder, extraction_settings(extractor, layout, options or {}, timeline))
     written, skipped = [], 0
     bar = tqdm(list(zip(recordings, targets)), desc=f"extract {feature}", unit="file", disable=not progress)
-    for (rec_id, source), target in bar:
+    for n, ((rec_id, source), target) in enumerate(bar, start=1):
         if all(p.exists() for p in target) and not overwrite:
             skipped += 1
             continue
@@ -199,6 +334,10 @@ def extract(
             times, segments = read_timeline(timeline, rec_id)
         else:
             times, segments = label_times(extractor.duration(source), extractor.hop), None
+            _check_default_timeline(layout, output, rec_id, times)
+        # progress within a recording (windows, frames, batches), below the per-file bar
+        extractor.progress = partial(tqdm, desc=f"{rec_id} ({n}/{len(recordings)})", leave=False,
+                                     disable=not progress)
         out = extractor.extract(source, times)
         write_features(layout, target, rec_id, out, segment_ids=segments, feature=folder_name)
         written.extend(target)

@@ -215,7 +215,8 @@ class TimmFaceExtractor(Extractor):
             return np.zeros((0, self.width), dtype=np.float32)
         out = []
         with torch.inference_mode():
-            for i in range(0, len(crops), self.batch_size):
+            starts = range(0, len(crops), self.batch_size)
+            for i in self.steps(starts, len(starts), f"batch of {self.batch_size} faces"):
                 batch = torch.from_numpy(np.stack(crops[i : i + self.batch_size]))
                 out.append(self.model(batch).numpy())
         return np.concatenate(out).astype(np.float32)
@@ -228,7 +229,7 @@ class TimmFaceExtractor(Extractor):
         crops: list[np.ndarray] = []
         if path.is_dir():
             frames, count = self._folder_frames(path)
-            for index in range(count):
+            for index in self.steps(range(count), count, "frame"):
                 frame_times.append(index / self.fps)
                 has_face.append(index in frames)
                 if index in frames:
@@ -236,7 +237,7 @@ class TimmFaceExtractor(Extractor):
                         crops.append(self._prepare(np.asarray(img.convert("RGB"))))
         else:
             boxes = read_boxes(path.with_name(path.stem + BOX_SUFFIX))
-            for index, (t, image) in enumerate(self._video_frames(path)):
+            for index, (t, image) in enumerate(self.steps(self._video_frames(path), None, "frame")):
                 frame_times.append(t)
                 box = boxes.get(index)
                 crop = None

@@ -28,7 +28,7 @@ import numpy as np
 
 from . import FeatureOutput
 
-__all__ = ["LAYOUTS", "RECOLA_TARGETS", "output_path", "output_paths", "write_features"]
+__all__ = ["LAYOUTS", "RECOLA_TARGETS", "feature_folder", "output_path", "output_paths", "write_features"]
 
 LAYOUTS = ("muse_car", "sewa", "recola")
 RECOLA_TARGETS = ("arousal", "valence")
@@ -43,6 +43,16 @@ def output_paths(layout: str, output: str | Path, feature: str, recording_id: st
         return [output / feature / f"{recording_id}.csv"]
     if layout == "recola":
         return [output / feature / target / f"{recording_id}.arff" for target in RECOLA_TARGETS]
+    raise ValueError(f"unknown layout {layout!r}; expected one of {LAYOUTS}")
+
+
+def feature_folder(layout: str, output: str | Path, feature: str) -> Path:
+    """The folder that holds feature ``feature`` of every recording (and its settings record)."""
+    output = Path(output)
+    if layout == "muse_car":
+        return output / "c1_muse_wild" / "feature_segments" / "label_aligned" / feature
+    if layout in ("sewa", "recola"):
+        return output / feature
     raise ValueError(f"unknown layout {layout!r}; expected one of {LAYOUTS}")
 
 
