@@ -85,7 +85,8 @@ def test_files_dims_timestamps_and_segments(small_corpus: Path):
 
 def test_default_sizes_and_feature_dims():
     assert {n: s.dim for n, s in FEATURE_SPECS.items()} == {
-        "egemaps": 88, "vggish": 128, "vggface": 512, "fasttext": 300
+        "egemaps": 88, "vggish": 128, "vggface": 512, "fasttext": 300,
+        "au": 35, "openpose": 54,  # MuSe 2020 dims (Sun et al. 2020, Table 3: FAUs 35, OpenPose 54)
     }
     videos = synth._plan_videos(0, synth.DEFAULT_N_VIDEOS)
     frames = sum(v.num_frames for v in videos)
@@ -187,7 +188,7 @@ def test_datamodule_without_root_uses_cached_synthetic_corpus(tmp_path: Path, mo
         write_synthetic_muse_car, n_videos=TINY, feature_sets=["egemaps"]
     )
     monkeypatch.setattr(muse_car_module, "write_synthetic_muse_car", small_writer)
-    dm = MuSeCaRDataModule(features=["egemaps"], seed=5, win_len=100, hop_len=50)
+    dm = MuSeCaRDataModule(features=["egemaps"], synthetic_seed=5, win_len=100, hop_len=50)
     dm.prepare_data()
     dm.setup("fit")
     assert dm.root.parent == tmp_path / "cache" / "synthetic" and dm.root.name.endswith("-seed5")
