@@ -17,16 +17,20 @@ Layouts read (``release=``)::
       audio_features_xbow_6s/, video_features_xbow_6s/, text_features_xbow_6s/  (name;time;...)
     avec2019
       labels/<Part>_<DE|HU>_<NN>.csv   header name;timestamp;arousal;valence;liking,
-                                        names quoted ('Devel_DE_01'), 100 ms
+                                        names quoted ('Devel_DE_01'), 100 ms (no test labels)
+      Test_CN_<NN>                      Chinese recordings: test partition only
       feature folders, e.g. audio_features_egemaps_xbow/, visual_features_xbow/,
-      visual_features_fau/ (name;frameTime;confidence;AU01_r;...;AU45_r) ...
+      audio_features_{egemaps,mfcc}/ (LLDs, 10 ms), *_functionals/,
+      visual_features/ (FAUs: name;frameTime;confidence;AU01_r;...;AU45_r) ...
 
 Feature files may or may not have a header and may use ``;`` or ``,``; the first two columns
 are always the recording name and the time in seconds, the rest are features. Every feature
 file is aligned to the label timestamps (``align="nearest"``: the closest feature row, which
 must lie within ``align_tolerance`` seconds; ``"exact"``: every label time must appear).
 Everything that does not fit raises :class:`CorpusFormatError` naming the file, the line and
-the field.
+the field: a NaN/inf/empty cell (also naming the recording), a label file whose step is not
+100 ms, a feature file whose rows are further apart than 100 ms (finer ones are aligned by
+nearest row), a row whose name column is another recording.
 
 Interlocutor handling (Chen et al. 2017, Fig. 2) uses the subject's turns (``turns/``):
 ``"mixed"`` leaves features as they are; ``"purified"`` zeroes the frames outside the subject's
