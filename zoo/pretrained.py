@@ -5,12 +5,19 @@ resolved recipe, the model name and arguments, feature names/dims, target names,
 label shift and the train-partition normalisation statistics (as in nanoGPT, the checkpoint is
 all one needs). It is read with ``torch.load(weights_only=True)``: only tensors and plain
 containers are unpickled, so a file carrying a code payload is refused.
+
+Every command that loads a checkpoint goes through :func:`read_checkpoint` (``zoo fit ckpt=`` to
+resume, ``zoo validate|test|predict ckpt=``, ``zoo export``, ``zoo predict MODEL``,
+:func:`load_pretrained`). Only local files are read: a URL (``https://``, ``s3://``, ...) is
+refused, because remote checkpoints are what Lightning would unpickle with
+``weights_only=False``.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import re
 import zipfile
 from pathlib import Path
 from typing import Any, Mapping
@@ -24,7 +31,10 @@ from zoo.postprocess import PostProcessor
 
 __all__ = [
     "CheckpointError",
+    "local_checkpoint_path",
+    "merge_reader_state",
     "read_checkpoint",
+    "resume_checkpoint",
     "task_from_checkpoint",
     "store_postprocessor",
     "PretrainedModel",
@@ -36,17 +46,93 @@ class CheckpointError(ValueError):
     """A file is not a loadable affect-zoo checkpoint; the message says why."""
 
 
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+
+
+def local_checkpoint_path(path: str | Path) -> Path:
+    """``path`` as a local file, refusing URLs and other non-local locations.
+
+    Raises:
+        CheckpointError: ``path`` is a URL (``http://``, ``https://``, ``s3://``, ``file://``, ...).
+        FileNotFoundError: the file does not exist.
+    """
+    text = str(path)
+    if _URL.match(text):
+        raise CheckpointError(
+            f"checkpoint {text!r}: only local checkpoint files are loaded (a remote checkpoint would "
+            "be unpickled by Lightning with weights_only=False, which runs any code it carries); "
+            "download it, check where it comes from, and pass the local path"
+        )
+    local = Path(text).expanduser()
+    if not local.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {local}")
+    return local
+
+
+#: data arguments a checkpoint's ``reader_state`` never sets: where data is read from, and what
+#: the checkpoint's other fields already fix
+_NOT_RESTORED = re.compile(r"^(root|seed|features|targets|normalization_stats)$|_(dir|path|file|root)$")
+
+
+def merge_reader_state(args: Mapping[str, Any], reader_state: Any, source: str) -> dict[str, Any]:
+    """The datamodule arguments ``args`` plus the reading options a checkpoint or bundle restores.
+
+    ``reader_state`` (from ``data_spec``) restores options the trained model depends on, such as
+    SEWA's bag-of-words vocabulary. It never sets a location (``root``, ``*_dir``, ``*_path``,
+    ``*_file``) or the feature/target/normalisation fields, and never overrides a value the user
+    gave in ``args``: a conflict is an error naming both values.
+
+    Args:
+        args: the user's datamodule arguments (``data.args`` of the command line and recipe).
+        reader_state: ``data_spec["reader_state"]`` (``None`` or a mapping).
+        source: the checkpoint or bundle, for the error message.
+
+    Raises:
+        CheckpointError: a forbidden key, or a value different from the user's.
+    """
+    merged = dict(args)
+    if not reader_state:
+        return merged
+    if not isinstance(reader_state, Mapping):
+        raise CheckpointError(f"{source}: data_spec.reader_state must be a mapping, got {type(reader_state).__name__}")
+    for key, value in reader_state.items():
+        if _NOT_RESTORED.search(str(key)):
+            raise CheckpointError(
+                f"{source}: data_spec.reader_state sets {key!r} = {value!r}; a checkpoint may restore "
+                "reading options (e.g. a vocabulary), never where data is read from or what its "
+                "other fields fix. Refusing to use it."
+            )
+        if args.get(key) is not None and args[key] != value:
+            raise CheckpointError(
+                f"{source}: data_spec.reader_state sets {key!r} = {value!r}, but data.args.{key} = "
+                f"{args[key]!r} was given; the model was trained with the checkpoint's value. Remove "
+                f"data.args.{key} to use it, or use a checkpoint trained with yours."
+            )
+        merged[key] = value
+    return merged
+
+
+def resume_checkpoint(path: str | Path) -> str:
+    """Check a checkpoint for ``zoo fit ckpt=PATH`` (resuming) with :func:`read_checkpoint` and
+    return its local path, to hand to ``Trainer.fit(ckpt_path=..., weights_only=True)``.
+
+    Raises:
+        CheckpointError, FileNotFoundError: see :func:`read_checkpoint`.
+    """
+    local = local_checkpoint_path(path)
+    read_checkpoint(local)
+    return str(local.resolve())
+
+
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Safely read an affect-zoo Lightning checkpoint.
+    """Safely read an affect-zoo Lightning checkpoint (a local file, ``weights_only=True``).
 
     Raises:
         FileNotFoundError: the file does not exist.
-        CheckpointError: corrupt file, a pickle with code in it, or a checkpoint that was not
-            written by affect-zoo's ``EmotionTask``.
+        CheckpointError: a URL, a corrupt file, a pickle with code in it, or a checkpoint that
+            was not written by affect-zoo's ``EmotionTask``.
     """
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
+    path = local_checkpoint_path(path)
     if not zipfile.is_zipfile(path):
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint (not a torch.save zip archive)")
     try:

@@ -17,10 +17,10 @@ from zoo.pretrained import CheckpointError, read_checkpoint
 def test_load_pretrained_predicts_like_the_trained_task(trained_muse_run: Path):
     ckpt = trained_muse_run / "checkpoints" / "best.ckpt"
     model = zoo.load_pretrained(ckpt)
-    assert not model.training and model.target_names == ["arousal", "valence"]
+    assert not model.training and model.target_names == list(model.recipe["data"]["args"]["targets"])
     # Reference path: the datamodule prepares inputs (its own normalisation from train) and the
     # network runs on the padded batch; load_pretrained must reproduce it from raw features.
-    dm = create_datamodule("muse_car", features=list(model.feature_dims), batch_size=4)
+    dm = create_datamodule("muse_car", **{**model.recipe["data"]["args"], "batch_size": 4})  # as trained
     dm.setup("validate")
     batch = next(iter(dm.val_dataloader()))
     with torch.no_grad():
@@ -29,7 +29,7 @@ def test_load_pretrained_predicts_like_the_trained_task(trained_muse_run: Path):
     for b, rec_id in enumerate(batch["ids"]):
         got = model.predict(raw[rec_id].features)
         n = int(batch["mask"][b].sum())
-        assert got.shape == (n, 2)
+        assert got.shape == (n, len(model.target_names))
         np.testing.assert_allclose(got, ref[b, :n], atol=1e-5)
 
 
@@ -38,7 +38,7 @@ def test_predict_rejects_wrong_inputs(trained_muse_run: Path):
     model = zoo.load_pretrained(trained_muse_run / "checkpoints" / "best.ckpt")
     dims = model.feature_dims
     good = {n: np.zeros((10, d), np.float32) for n, d in dims.items()}
-    assert model.predict(good).shape == (10, 2)
+    assert model.predict(good).shape == (10, len(model.target_names))
     name = next(iter(dims))
     with pytest.raises(KeyError, match=name):
         model.predict({n: x for n, x in good.items() if n != name})
