@@ -6,15 +6,30 @@
       model.safetensors   the network's state dict (safetensors: tensors only, no pickle)
       config.json         format version, architecture, model arguments, features and dims,
                           targets, label step/shift, feature delay, normalisation statistics,
-                          fitted post-processing, backbone weights provenance, sha256 of the weights
+                          fitted post-processing, backbone weights provenance
       recipe.yaml         the resolved recipe of the training run
       README.md           model card: paper, corpus, features, figures of the run, licence note
+      manifest.json       sha256 of every other file of the bundle
 
 :func:`load_bundle` (used by :func:`zoo.load_pretrained` for directories) reads only JSON, YAML
-(safe loader) and safetensors. A bundle that holds a pickle-capable file (``.pt``, ``.pkl``,
-``.ckpt``, ...), or whose ``model.safetensors`` is not a safetensors file, is refused before
-anything is deserialised; wrong tensor shapes, missing files, unknown architectures and
-malformed JSON are errors that name the tensor, file or key.
+(safe loader) and safetensors, and checks, before it builds anything:
+
+* the folder holds plain files only (no symbolic links) and no pickle-capable file (``.pt``,
+  ``.pkl``, ``.ckpt``, ...);
+* ``manifest.json`` lists exactly the files present, each with its sha256 (mandatory: a bundle
+  without one was written by an older affect-zoo and must be exported again);
+* every field of ``config.json`` has the right type and agrees with the others (feature dims,
+  statistics lengths, ``std > 0`` and finite, unique targets, registered architecture, ...).
+
+The manifest detects a changed, added or removed file; it is not a signature. Whoever can
+rewrite the files can rewrite the manifest too, so compare the bundle's fingerprint (the sha256
+of ``manifest.json``, printed by ``zoo export`` and kept as ``model.bundle_sha256``) with the one
+its publisher gives. Errors name the file, the field and what was expected.
+
+``zoo export`` writes the bundle into a temporary folder next to ``OUT_DIR`` and swaps it in
+with a rename, so a failed export leaves nothing half-written; it refuses symbolic links (a
+linked ``OUT_DIR`` or a link inside it), and ``--overwrite`` replaces only a folder that holds
+nothing but a bundle's files.
 """
 
 from __future__ import annotations
@@ -24,7 +39,10 @@ import importlib
 import json
 import logging
 import math
+import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -37,6 +55,7 @@ __all__ = [
     "BUNDLE_FORMAT",
     "BUNDLE_FORMAT_VERSION",
     "BundleError",
+    "bundle_fingerprint",
     "export_bundle",
     "load_bundle",
     "model_card",
@@ -47,12 +66,15 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 BUNDLE_FORMAT = "affect-zoo-bundle"
-BUNDLE_FORMAT_VERSION = 1
+#: 2: manifest.json with the sha256 of every file (version 1 bundles had none)
+BUNDLE_FORMAT_VERSION = 2
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 RECIPE_FILE = "recipe.yaml"
 CARD_FILE = "README.md"
-BUNDLE_FILES = (WEIGHTS_FILE, CONFIG_FILE, RECIPE_FILE, CARD_FILE)
+MANIFEST_FILE = "manifest.json"
+MANIFEST_FORMAT = "affect-zoo-bundle-manifest"
+BUNDLE_FILES = (WEIGHTS_FILE, CONFIG_FILE, RECIPE_FILE, CARD_FILE, MANIFEST_FILE)
 #: file suffixes that can carry pickled code; a bundle holding one is refused
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".joblib", ".npy", ".npz", ".dill")
 _REQUIRED_KEYS = {
@@ -209,29 +231,88 @@ def model_card(config: Mapping[str, Any], results: Mapping[str, float] | None) -
     return "\n".join(lines)
 
 
+def _links_in(folder: Path) -> list[Path]:
+    """Symbolic links inside ``folder`` (never followed), as paths relative to it."""
+    links = []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        for name in dirnames + filenames:
+            if os.path.islink(os.path.join(dirpath, name)):
+                links.append(Path(dirpath, name).relative_to(folder))
+    return sorted(links)
+
+
+def _check_export_target(out_dir: Path, overwrite: bool) -> None:
+    """Refuse links, non-folders, and folders holding anything but a bundle's files."""
+    if out_dir.is_symlink():
+        raise FileExistsError(
+            f"{out_dir} is a symbolic link (to {os.readlink(out_dir)}); bundles are written only "
+            "into a real folder, never through a link"
+        )
+    if out_dir.exists() and not out_dir.is_dir():
+        raise FileExistsError(f"{out_dir} exists and is not a folder")
+    if not out_dir.is_dir() or not any(out_dir.iterdir()):
+        return
+    if not overwrite:
+        raise FileExistsError(f"{out_dir} is not empty; choose an empty folder or pass --overwrite")
+    links = _links_in(out_dir)
+    if links:
+        raise FileExistsError(
+            f"{out_dir} holds the symbolic link {links[0]}; --overwrite replaces only a folder of "
+            "plain files, never through a link"
+        )
+    foreign = sorted(p.relative_to(out_dir) for p in out_dir.rglob("*")
+                     if p.relative_to(out_dir).as_posix() not in BUNDLE_FILES)
+    if foreign:
+        raise FileExistsError(
+            f"{out_dir} holds {', '.join(map(str, foreign[:5]))}, which is not part of a bundle; "
+            "--overwrite replaces only an earlier bundle (nothing else is deleted). Move those "
+            "files or choose another folder"
+        )
+
+
+def _write_manifest(folder: Path) -> str:
+    """Write ``manifest.json`` (sha256 of every other file); returns its own sha256."""
+    files = {}
+    for item in sorted(folder.rglob("*")):
+        name = item.relative_to(folder).as_posix()
+        if item.is_file() and name != MANIFEST_FILE:
+            files[name] = _sha256_file(item)
+    manifest = {"format": MANIFEST_FORMAT, "format_version": BUNDLE_FORMAT_VERSION, "algorithm": "sha256",
+                "files": files}
+    (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+    return _sha256_file(folder / MANIFEST_FILE)
+
+
+def bundle_fingerprint(folder: str | Path) -> str:
+    """The sha256 of a bundle's ``manifest.json``: one value that pins every file of the bundle."""
+    return _sha256_file(Path(folder).expanduser() / MANIFEST_FILE)
+
+
 def export_bundle(ckpt: str | Path, out_dir: str | Path, overwrite: bool = False) -> Path:
     """Write a self-contained bundle of a ``zoo fit`` checkpoint.
+
+    The bundle is written into a temporary folder beside ``out_dir`` and renamed into place
+    (an earlier bundle there is swapped out and then deleted), so ``out_dir`` never holds a
+    half-written bundle and nothing is written through a symbolic link.
 
     Args:
         ckpt: Lightning checkpoint of a run (``runs/<run>/checkpoints/best.ckpt``).
         out_dir: bundle folder; created if missing.
-        overwrite: replace the bundle files in a non-empty ``out_dir`` (other files are left).
+        overwrite: replace an earlier bundle in ``out_dir`` (a folder holding only bundle files).
 
     Returns:
         ``out_dir``.
 
     Raises:
-        FileExistsError: ``out_dir`` is not empty and ``overwrite`` is false.
+        FileExistsError: ``out_dir`` is a link, holds a link, is not empty without ``overwrite``,
+            or holds files that are not a bundle's.
         FileNotFoundError, CheckpointError: see :func:`zoo.pretrained.read_checkpoint`.
     """
     from zoo import __version__
     from zoo.pretrained import read_checkpoint, task_from_checkpoint
 
     ckpt, out_dir = Path(ckpt).expanduser(), Path(out_dir).expanduser()
-    if out_dir.exists() and not out_dir.is_dir():
-        raise FileExistsError(f"{out_dir} exists and is not a folder")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
-        raise FileExistsError(f"{out_dir} is not empty; choose an empty folder or pass --overwrite")
+    _check_export_target(out_dir, overwrite)
     checkpoint = read_checkpoint(ckpt)
     task = task_from_checkpoint(ckpt)
     hparams = checkpoint["hyper_parameters"]
@@ -272,47 +353,230 @@ def export_bundle(ckpt: str | Path, out_dir: str | Path, overwrite: bool = False
         "results": results,
         "source_checkpoint": str(ckpt.resolve()),
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    weights = out_dir / WEIGHTS_FILE
-    save_file(state, str(weights), metadata={"format": "pt", "architecture": hparams["model"]})
-    config["weights_sha256"] = _sha256_file(weights)
     config = _json_safe(config)
-    (out_dir / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=False, allow_nan=False))
-    OmegaConf.save(OmegaConf.create(_json_safe(recipe)), out_dir / RECIPE_FILE)
-    (out_dir / CARD_FILE).write_text(model_card(config, results))
+    _validate_config(config, Path(CONFIG_FILE))  # never write a bundle that would be refused
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.export-", dir=out_dir.parent))
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; a bundle is an ordinary folder
+        # one metadata entry: safetensors keeps metadata in a hash map, so with several entries
+        # their order (and the file's sha256) would change from one export to the next
+        save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
+        (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=False, allow_nan=False))
+        OmegaConf.save(OmegaConf.create(_json_safe(recipe)), tmp / RECIPE_FILE)
+        (tmp / CARD_FILE).write_text(model_card(config, results))
+        fingerprint = _write_manifest(tmp)
+        if out_dir.exists():
+            _check_export_target(out_dir, overwrite)  # again, right before the swap
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+            os.replace(out_dir, old / "bundle")  # renames the entry itself, never through a link
+            try:
+                os.replace(tmp, out_dir)
+            except BaseException:
+                os.replace(old / "bundle", out_dir)  # put the earlier bundle back
+                raise
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    logger.info("bundle %s written (fingerprint sha256 %s)", out_dir, fingerprint)
     return out_dir
 
 
 # --------------------------------------------------------------------------- load
-def _read_config(folder: Path) -> dict[str, Any]:
-    path = folder / CONFIG_FILE
+def _read_json(path: Path, what: str) -> dict[str, Any]:
     if not path.is_file():
-        raise BundleError(f"{folder}: missing file {CONFIG_FILE} (not an affect-zoo bundle)")
+        raise BundleError(f"{path.parent}: missing file {path.name} ({what})")
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise BundleError(
             f"{path}: malformed JSON at line {err.lineno}, column {err.colno}: {err.msg}"
         ) from None
     except UnicodeDecodeError as err:
         raise BundleError(f"{path}: not UTF-8 text ({err})") from None
-    if not isinstance(config, dict):
-        raise BundleError(f"{path}: the top level must be a JSON object, got {type(config).__name__}")
+    if not isinstance(data, dict):
+        raise BundleError(f"{path}: the top level must be a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _reexport_hint(folder: Path) -> str:
+    return (f"export it again from its checkpoint with this affect-zoo: "
+            f"`zoo export runs/<run>/checkpoints/best.ckpt {folder} --overwrite`")
+
+
+def _verify_manifest(folder: Path) -> str:
+    """Check that ``manifest.json`` lists exactly the files present with their sha256.
+
+    Returns:
+        The sha256 of ``manifest.json`` (the bundle's fingerprint).
+    """
+    links = _links_in(folder)
+    if links:
+        raise BundleError(f"{folder}: {links[0]} is a symbolic link; a bundle holds plain files only")
+    path = folder / MANIFEST_FILE
+    if not path.is_file():
+        raise BundleError(
+            f"{folder}: no {MANIFEST_FILE} with the sha256 of its files; the bundle was written by an "
+            f"older affect-zoo (bundle format 1) or is not a bundle. Its files cannot be checked, so it "
+            f"is not loaded; {_reexport_hint(folder)}"
+        )
+    manifest = _read_json(path, "the bundle's file list")
+    if manifest.get("format") != MANIFEST_FORMAT:
+        raise BundleError(f"{path}: 'format' is {manifest.get('format')!r}, expected {MANIFEST_FORMAT!r}")
+    if manifest.get("algorithm") != "sha256":
+        raise BundleError(f"{path}: 'algorithm' is {manifest.get('algorithm')!r}, expected 'sha256'")
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        raise BundleError(f"{path}: 'files' must be a non-empty object of file name -> sha256")
+    for name, digest in files.items():
+        parts = Path(name).parts
+        if Path(name).is_absolute() or ".." in parts or name == MANIFEST_FILE or not parts:
+            raise BundleError(f"{path}: 'files' names {name!r}; expected a file inside the bundle")
+        if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
+            raise BundleError(f"{path}: 'files'.{name!r} must be a sha256 hex digest, got {digest!r}")
+    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} - {MANIFEST_FILE}
+    for name in sorted(set(files) - present):
+        raise BundleError(f"{folder}: missing file {name} (listed in {MANIFEST_FILE})")
+    for name in sorted(present - set(files)):
+        raise BundleError(
+            f"{folder}: holds {name}, which {MANIFEST_FILE} does not list; a bundle holds only the "
+            f"files it was exported with. Remove it, or {_reexport_hint(folder)}"
+        )
+    for name in required_files():
+        if name not in files:
+            raise BundleError(f"{path}: 'files' lacks {name}, a file every bundle has")
+    for name, digest in sorted(files.items()):
+        if _sha256_file(folder / name) != digest:
+            raise BundleError(
+                f"{folder / name}: sha256 differs from the one in {MANIFEST_FILE}; the file was changed "
+                f"after export. Refusing to load the bundle; {_reexport_hint(folder)}"
+            )
+    return _sha256_file(path)
+
+
+def required_files() -> tuple[str, ...]:
+    """Files every bundle holds besides ``manifest.json``."""
+    return (WEIGHTS_FILE, CONFIG_FILE)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _validate_config(config: Mapping[str, Any], path: Path) -> None:
+    """Check every field of a bundle config; the error names the field and what was expected."""
+
+    def fail(field: str, expected: str, got: Any) -> None:
+        shown = json.dumps(got)[:120] if not isinstance(got, str) else repr(got)
+        raise BundleError(f"{path}: field {field!r}: expected {expected}, got {shown}")
+
     if config.get("format") != BUNDLE_FORMAT:
-        raise BundleError(f"{path}: 'format' is {config.get('format')!r}, expected {BUNDLE_FORMAT!r}")
+        fail("format", repr(BUNDLE_FORMAT), config.get("format"))
     for key, kind in _REQUIRED_KEYS.items():
         if key not in config:
             raise BundleError(f"{path}: missing key {key!r}")
         if not isinstance(config[key], kind) or isinstance(config[key], bool):
             raise BundleError(f"{path}: key {key!r} has the wrong type {type(config[key]).__name__}")
-    if config["format_version"] > BUNDLE_FORMAT_VERSION:
+    version = config["format_version"]
+    if version > BUNDLE_FORMAT_VERSION:
         raise BundleError(
-            f"{path}: bundle format version {config['format_version']} is newer than this "
+            f"{path}: bundle format version {version} is newer than this "
             f"affect-zoo reads ({BUNDLE_FORMAT_VERSION}); upgrade affect-zoo"
         )
-    missing = [n for n in config["feature_names"] if n not in config["feature_dims"]]
-    if missing:
-        raise BundleError(f"{path}: 'feature_dims' lacks the feature sets {missing}")
+    if version < BUNDLE_FORMAT_VERSION:
+        raise BundleError(f"{path}: bundle format version {version} is older than {BUNDLE_FORMAT_VERSION} "
+                          f"(no file checksums); {_reexport_hint(path.parent)}")
+    from zoo._registry import list_models
+
+    registered = list_models()
+    if config["architecture"] not in registered:
+        raise BundleError(
+            f"{path}: unknown architecture {config['architecture']!r}; registered: {', '.join(registered)}"
+        )
+    if not all(isinstance(k, str) for k in config["model_args"]):
+        fail("model_args", "an object with string keys", config["model_args"])
+    names = config["feature_names"]
+    if not names or not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names):
+        fail("feature_names", "a non-empty list of distinct feature set names", names)
+    dims = config["feature_dims"]
+    if set(dims) != set(names):
+        fail("feature_dims", f"one entry per feature set {names}", dims)
+    for name, dim in dims.items():
+        if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
+            fail(f"feature_dims.{name}", "a positive integer", dim)
+    targets = config["target_names"]
+    if not targets or not all(isinstance(t, str) and t for t in targets) or len(set(targets)) != len(targets):
+        fail("target_names", "a non-empty list of distinct target names", targets)
+    if not _number(config["label_step"]) or config["label_step"] <= 0:
+        fail("label_step", "a finite number of seconds > 0", config["label_step"])
+    if not _number(config.get("label_shift", 0.0)):
+        fail("label_shift", "a finite number of seconds", config.get("label_shift"))
+    delay = config.get("feature_delay") or {}
+    if not isinstance(delay, dict):
+        fail("feature_delay", "an object of feature set -> seconds", delay)
+    for name, value in delay.items():
+        if name not in names:
+            fail(f"feature_delay.{name}", f"a feature set of {names}", name)
+        if not _number(value):
+            fail(f"feature_delay.{name}", "a finite number of seconds", value)
+    norm = config.get("normalization")
+    if norm is not None:
+        if not isinstance(norm, dict):
+            fail("normalization", "null or an object of feature set -> {mean, std}", norm)
+        for name, stats in norm.items():
+            if name not in names:
+                fail(f"normalization.{name}", f"statistics of a feature set of {names}", name)
+            if not isinstance(stats, dict) or set(stats) != {"mean", "std"}:
+                fail(f"normalization.{name}", "an object with exactly 'mean' and 'std'", stats)
+            for key in ("mean", "std"):
+                values = stats[key]
+                if not isinstance(values, list) or len(values) != dims[name]:
+                    fail(f"normalization.{name}.{key}", f"a list of {dims[name]} numbers (feature_dims.{name})",
+                         values if not isinstance(values, list) else f"a list of {len(values)}")
+                bad = [i for i, v in enumerate(values) if not _number(v) or (key == "std" and v <= 0)]
+                if bad:
+                    what = "finite numbers > 0" if key == "std" else "finite numbers"
+                    fail(f"normalization.{name}.{key}[{bad[0]}]", what, values[bad[0]])
+    post = config.get("postprocess")
+    if post is not None:
+        if not isinstance(post, dict) or not isinstance(post.get("targets"), dict):
+            fail("postprocess", "null or an object with 'label_step' and 'targets'", post)
+        unknown = [t for t in post["targets"] if t not in targets]
+        if unknown:
+            fail("postprocess.targets", f"targets among {targets}", unknown)
+        if not _number(post.get("label_step")) or abs(post["label_step"] - config["label_step"]) > 1e-9:
+            fail("postprocess.label_step", f"the bundle's label_step {config['label_step']}", post.get("label_step"))
+    state = config.get("reader_state")
+    if state is not None:
+        from zoo.pretrained import CheckpointError, merge_reader_state
+
+        try:
+            merge_reader_state({}, state, str(path))
+        except CheckpointError as err:
+            raise BundleError(str(err)) from None
+    for key in ("datamodule", "corpus", "corpus_root"):
+        if config.get(key) is not None and not isinstance(config[key], str):
+            fail(key, "a string or null", config[key])
+    if config.get("datamodule") is not None:
+        from datamodules import list_datamodules
+
+        if config["datamodule"] not in list_datamodules():
+            fail("datamodule", f"a registered datamodule ({', '.join(list_datamodules())})", config["datamodule"])
+    backbones = config.get("backbone_weights") or []
+    if not isinstance(backbones, list) or not all(isinstance(b, dict) for b in backbones):
+        fail("backbone_weights", "a list of objects", backbones)
+
+
+def _read_config(folder: Path) -> dict[str, Any]:
+    path = folder / CONFIG_FILE
+    config = _read_json(path, "not an affect-zoo bundle")
+    _validate_config(config, path)
     return config
 
 
@@ -373,7 +637,7 @@ def load_bundle(path: str | Path, map_location: str | torch.device = "cpu") -> A
         BundleError: missing file, malformed JSON, unknown architecture, tensors with the wrong
             names or shapes, a pickle payload, or weights not matching their recorded sha256.
     """
-    from zoo._registry import create_model, list_models
+    from zoo._registry import create_model
     from zoo.postprocess import PostProcessor
     from zoo.pretrained import PretrainedModel
 
@@ -381,14 +645,9 @@ def load_bundle(path: str | Path, map_location: str | torch.device = "cpu") -> A
     if not folder.is_dir():
         raise BundleError(f"{folder}: not a bundle folder")
     _refuse_pickles(folder)
+    fingerprint = _verify_manifest(folder)
     config = _read_config(folder)
     architecture = config["architecture"]
-    registered = list_models()
-    if architecture not in registered:
-        raise BundleError(
-            f"{folder / CONFIG_FILE}: unknown architecture {architecture!r}; registered: "
-            f"{', '.join(registered)}"
-        )
     weights_path = folder / WEIGHTS_FILE
     tensors = _open_weights(weights_path)
     try:
@@ -414,9 +673,6 @@ def load_bundle(path: str | Path, map_location: str | torch.device = "cpu") -> A
                 f"{weights_path}: tensor {name!r} has shape {tuple(tensor.shape)}, but "
                 f"{architecture!r} with the bundle's config expects {tuple(expected[name].shape)}"
             )
-    recorded = config.get("weights_sha256")
-    if recorded is not None and recorded != _sha256_file(weights_path):
-        raise BundleError(f"{weights_path}: sha256 differs from 'weights_sha256' in {CONFIG_FILE}; the file was changed")
     net.load_state_dict(tensors, strict=True)
     postprocessor = None
     if config.get("postprocess") is not None:
@@ -447,4 +703,5 @@ def load_bundle(path: str | Path, map_location: str | torch.device = "cpu") -> A
         spec["reader_state"] = config["reader_state"]
     model = PretrainedModel(net, spec, recipe, postprocessor)
     model.bundle_config = config
+    model.bundle_sha256 = fingerprint
     return model.to(map_location)

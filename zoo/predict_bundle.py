@@ -8,8 +8,11 @@ datamodule's ``load_folder``). Every recording found is predicted and written in
 ``--output`` (MuSe-CaR: ``<output>/<target>/<id>.csv`` with ``timestamp,value,segment_id``),
 never inside ``INPUT``. Where gold-standard label files are present (MuSe-CaR:
 ``c1_muse_wild/label_segments/<target>/<id>.csv``), the pooled CCC per target is printed and
-saved to ``<output>/scores.json``, and ``--plot`` draws one PNG per recording of prediction vs
-gold standard per target over time (as Fig. 3 of Tzirakis et al. 2017) into ``<output>/plots/``.
+saved to ``<output>/scores.json`` — per partition when the folder is a corpus (recordings named
+``<partition>_...`` as in RECOLA and SEWA, or listed in MuSe-CaR's ``metadata/partition.csv``),
+since pooling train, development and test recordings into one number would mean nothing.
+``--plot`` draws one PNG per recording into ``<output>/plots/``: per target the prediction over
+time, with the gold standard and the CCC where labels exist (as Fig. 3 of Tzirakis et al. 2017).
 """
 
 from __future__ import annotations
@@ -33,10 +36,11 @@ def is_model_path(arg: str) -> bool:
 
 # --------------------------------------------------------------------------- plotting
 def plot_recording(
-    path: Path, rec_id: str, timestamps: np.ndarray, preds: np.ndarray, golds: np.ndarray,
+    path: Path, rec_id: str, timestamps: np.ndarray, preds: np.ndarray, golds: np.ndarray | None,
     target_names: Sequence[str],
 ) -> Path:
-    """One PNG: per target, prediction and gold standard over time, CCC in the title (Agg)."""
+    """One PNG: per target, the prediction over time and, where ``golds`` is given, the gold
+    standard with the CCC in the title (Agg backend)."""
     import torch
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -47,12 +51,15 @@ def plot_recording(
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(target_names), 1, squeeze=False)[:, 0]
     for k, (ax, target) in enumerate(zip(axes, target_names)):
-        ccc = float(concordance_cc(torch.from_numpy(np.asarray(preds[:, k], np.float64)),
-                                   torch.from_numpy(np.asarray(golds[:, k], np.float64))))
-        ax.plot(timestamps, golds[:, k], color="black", linewidth=1.2, label="gold standard")
+        if golds is not None:
+            ccc = float(concordance_cc(torch.from_numpy(np.asarray(preds[:, k], np.float64)),
+                                       torch.from_numpy(np.asarray(golds[:, k], np.float64))))
+            ax.plot(timestamps, golds[:, k], color="black", linewidth=1.2, label="gold standard")
+            ax.set_title(f"recording {rec_id} — {target}: CCC {ccc:.3f}", fontsize=10)
+        else:
+            ax.set_title(f"recording {rec_id} — {target} (no gold standard)", fontsize=10)
         ax.plot(timestamps, preds[:, k], color="tab:red", linewidth=1.0, label="prediction")
         ax.set_ylabel(target)
-        ax.set_title(f"recording {rec_id} — {target}: CCC {ccc:.3f}", fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(loc="upper right", fontsize=8)
     axes[-1].set_xlabel("time (s)")
@@ -60,6 +67,25 @@ def plot_recording(
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png")
     return path
+
+
+def recording_partitions(datamodule_cls: Any, input_root: Path, ids: Sequence[str]) -> dict[str, str | None]:
+    """The corpus partition of each recording id, or ``None`` where it has none.
+
+    MuSe-CaR folders with ``metadata/partition.csv`` use that table; otherwise an id
+    ``<partition>_...`` (RECOLA ``dev_3``, SEWA ``Devel_DE_01``) names its partition.
+    """
+    names = [str(v) for v in getattr(datamodule_cls, "partitions", {}).values()]
+    table: dict[str, str] = {}
+    if getattr(datamodule_cls, "corpus_name", "") == "muse_car":
+        from datamodules.muse_car import partition_path, read_partition_table
+
+        if partition_path(input_root).is_file():
+            table = {str(k): str(v) for k, v in read_partition_table(partition_path(input_root)).items()}
+    out: dict[str, str | None] = {}
+    for rec_id in ids:
+        out[rec_id] = table.get(str(rec_id)) or next((n for n in names if str(rec_id).startswith(f"{n}_")), None)
+    return out
 
 
 # --------------------------------------------------------------------------- prediction
@@ -81,10 +107,11 @@ def predict_folder(
         input_root: folder of feature files in the model's corpus layout.
         output_dir: where predictions go (must not exist or be empty, and not lie inside
             ``input_root``); default ``./predictions/<model>-<date>-<time>``.
-        plot: draw prediction vs gold standard PNGs for recordings with labels.
+        plot: draw a PNG per recording (prediction, and gold standard where labelled).
 
     Returns:
-        ``{"output": Path, "files": [...], "plots": [...], "scores": {target: CCC} | {}}``.
+        ``{"output": Path, "files": [...], "plots": [...], "scores": {partition: {target: CCC}}}``;
+        the partition is ``"folder"`` for recordings that name none.
 
     Raises:
         ValueError: output inside the input or not empty, or a datamodule without ``load_folder``.
@@ -95,7 +122,7 @@ def predict_folder(
 
     from datamodules import datamodule_class
     from zoo.ccc import concordance_cc
-    from zoo.pretrained import load_pretrained
+    from zoo.pretrained import load_pretrained, merge_reader_state
 
     model_path, input_root = Path(model_path).expanduser(), Path(input_root).expanduser()
     if not input_root.is_dir():
@@ -120,9 +147,10 @@ def predict_folder(
     features, targets = list(spec["feature_names"]), list(spec["target_names"])
     # the datamodule as it was trained (release, mode, crop size, ...), reading INPUT instead
     reader_args = {k: v for k, v in data_args.items() if k not in ("root", "normalization_stats")}
-    reader_args.update(spec.get("reader_state") or {})  # e.g. SEWA's training vocabulary
+    reader_args = merge_reader_state({"root": input_root, **reader_args}, spec.get("reader_state"),
+                                     str(model_path))  # e.g. SEWA's training vocabulary
     reader_args.update(features=features, targets=targets)
-    writer = dm_cls(root=input_root, **reader_args)
+    writer = dm_cls(**reader_args)
     if not hasattr(writer, "load_folder"):
         raise ValueError(
             f"`zoo predict MODEL INPUT` reads folders with the datamodule's load_folder(); "
@@ -131,26 +159,36 @@ def predict_folder(
     recordings = writer.load_folder()
 
     output_dir.mkdir(parents=True, exist_ok=True)
-    files, plots, labelled = [], [], []
+    files, plots = [], []
+    partition_of = recording_partitions(dm_cls, input_root, [rec.id for rec in recordings])
+    labelled: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     for rec in recordings:
         preds = model.predict(rec.features)
         before = set(output_dir.rglob("*"))
         writer.write_predictions(output_dir, rec, preds, targets)
         files += sorted(p for p in set(output_dir.rglob("*")) - before if p.is_file())
-        if rec.targets is not None:
-            labelled.append((preds, np.asarray(rec.targets)))
-            if plot:
-                plots.append(plot_recording(output_dir / "plots" / f"{rec.id}.png", rec.id,
-                                            np.asarray(rec.timestamps), preds, np.asarray(rec.targets), targets))
-    scores: dict[str, float] = {}
-    if labelled:
-        p = torch.from_numpy(np.concatenate([x for x, _ in labelled]).astype(np.float64))
-        g = torch.from_numpy(np.concatenate([y for _, y in labelled]).astype(np.float64))
+        golds = np.asarray(rec.targets) if rec.targets is not None else None
+        if golds is not None:
+            labelled.setdefault(partition_of[rec.id] or "folder", []).append((preds, golds))
+        if plot:
+            plots.append(plot_recording(output_dir / "plots" / f"{rec.id}.png", rec.id,
+                                        np.asarray(rec.timestamps), preds, golds, targets))
+    scores: dict[str, dict[str, float]] = {}
+    for group, pairs in sorted(labelled.items()):
+        p = torch.from_numpy(np.concatenate([x for x, _ in pairs]).astype(np.float64))
+        g = torch.from_numpy(np.concatenate([y for _, y in pairs]).astype(np.float64))
         values = concordance_cc(p.unsqueeze(0), g.unsqueeze(0)).reshape(-1).tolist()  # (1, N, K)
-        scores = {t: float(v) for t, v in zip(targets, values)}
-        scores["mean"] = float(np.mean(values))
-        (output_dir / "scores.json").write_text(json.dumps(
-            {"ccc": scores, "recordings_with_labels": len(labelled), "recordings": len(recordings)}, indent=2))
+        scores[group] = {t: float(v) for t, v in zip(targets, values)}
+        scores[group]["mean"] = float(np.mean(values))
+    if scores:
+        report: dict[str, Any] = {
+            "partitions": {g: {"ccc": scores[g], "recordings": len(labelled[g])} for g in scores},
+            "recordings_with_labels": sum(len(v) for v in labelled.values()),
+            "recordings": len(recordings),
+        }
+        if len(scores) == 1:  # one group: its score is the folder's score (never pooled across partitions)
+            report["ccc"] = next(iter(scores.values()))
+        (output_dir / "scores.json").write_text(json.dumps(report, indent=2))
     return {"output": output_dir, "files": files, "plots": plots, "scores": scores}
 
 
@@ -161,7 +199,8 @@ def run_predict_cli(model: str, argv: Sequence[str]) -> dict[str, Any]:
     )
     parser.add_argument("input", help="folder of feature files in the corpus layout (e.g. a MuSe-CaR root)")
     parser.add_argument("--output", default=None, help="prediction folder (new or empty, outside INPUT)")
-    parser.add_argument("--plot", action="store_true", help="PNG per labelled recording: prediction vs gold standard")
+    parser.add_argument("--plot", action="store_true",
+                        help="PNG per recording: prediction over time (with the gold standard where labelled)")
     args = parser.parse_args(list(argv))
     try:
         out = predict_folder(model, args.input, args.output, args.plot)
@@ -169,8 +208,10 @@ def run_predict_cli(model: str, argv: Sequence[str]) -> dict[str, Any]:
         print(f"zoo predict: {err}", file=sys.stderr)
         return {"exit_code": 2}
     print(f"{len(out['files'])} prediction files written to {out['output']}")
-    if out["scores"]:
-        print("CCC on the recordings with labels: " + ", ".join(f"{k} {v:.4f}" for k, v in out["scores"].items()))
+    for group, values in out["scores"].items():
+        where = "the recordings with labels" if group == "folder" else f"partition {group}"
+        print(f"CCC on {where}: " + ", ".join(f"{k} {v:.4f}" for k, v in values.items()))
     if out["plots"]:
         print(f"{len(out['plots'])} plots in {out['output'] / 'plots'}")
-    return {"exit_code": 0, "run_dir": out["output"], "results": out["scores"], **out}
+    results = {f"{group}/ccc_{k}": v for group, values in out["scores"].items() for k, v in values.items()}
+    return {"exit_code": 0, "run_dir": out["output"], **out, "results": results}

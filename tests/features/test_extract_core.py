@@ -124,13 +124,15 @@ def test_sewa_and_recola_readers_read_the_files_back(tmp_path):
     from datamodules.sewa import read_feature_file as read_sewa
 
     path = output_path("sewa", tmp_path, "audio_features_x", "Train_01")
-    write_features("sewa", path, "Train_01", _output())
+    sewa = FeatureOutput(_output().values, np.array([0.0, 0.1, 0.2]), ["a", "b"])  # SEWA's 100 ms step
+    write_features("sewa", path, "Train_01", sewa)
     times, values = read_sewa(path)
-    np.testing.assert_allclose(times, [0, 0.25, 0.5])
-    np.testing.assert_allclose(values, _output().values)
+    np.testing.assert_allclose(times, [0, 0.1, 0.2])
+    np.testing.assert_allclose(values, sewa.values)
     paths = output_paths("recola", tmp_path, "features_audio", "train_1")
-    write_features("recola", paths, "train_1", _output(), feature="egemaps")
+    recola = FeatureOutput(_output().values, np.array([0.0, 0.04, 0.08]), ["a", "b"])  # RECOLA's 40 ms step
+    write_features("recola", paths, "train_1", recola, feature="egemaps")
     for p in paths:
         times, values = read_feature_arff(p)
-        np.testing.assert_allclose(times, [0, 0.25, 0.5])
-        np.testing.assert_allclose(values, _output().values)
+        np.testing.assert_allclose(times, [0, 0.04, 0.08])
+        np.testing.assert_allclose(values, recola.values)

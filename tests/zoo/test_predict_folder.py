@@ -66,8 +66,26 @@ model:
             p_times, values = read_gold_standard(out / target / f"{name}.arff")  # the gold-standard format
             np.testing.assert_allclose(p_times, times, atol=1e-9)
             np.testing.assert_allclose(values, expected[:, k], atol=1e-5)
-    assert sorted(p.name for p in (out / "plots").iterdir()) == ["session_b.png"]  # only the labelled one
+    # every recording is plotted; the unlabelled one shows its prediction alone
+    assert sorted(p.name for p in (out / "plots").iterdir()) == ["session A.png", "session_b.png"]
     assert json.loads((out / "scores.json").read_text())["recordings_with_labels"] == 1
+    # the whole corpus folder: one score per partition, never one number pooled across them
+    whole = zoo_cli("predict", str(ckpt), str(corpus), "--output", str(tmp_path / "whole"))
+    report = json.loads((whole / "scores.json").read_text())
+    assert set(report["partitions"]) == {"train", "dev", "test"} and "ccc" not in report
+    for part in ("train", "dev"):
+        preds, golds = [], []
+        for name in (f"{part}_1", f"{part}_2"):
+            _, feats = read_feature_arff(corpus / "features_audio" / "arousal" / f"{name}.arff")
+            preds.append(model.predict({"audio": feats}))
+            golds.append(np.stack([read_gold_standard(corpus / "ratings_gold_standard" / t / f"{name}.arff")[1]
+                                   for t in ("arousal", "valence")], axis=1))
+        p, g = np.concatenate(preds).astype(np.float64), np.concatenate(golds).astype(np.float64)
+        for k, target in enumerate(("arousal", "valence")):
+            x, y = p[:, k], g[:, k]  # CCC with population moments, written out
+            ccc = 2 * np.mean((x - x.mean()) * (y - y.mean())) / (x.var() + y.var() + (x.mean() - y.mean()) ** 2)
+            assert report["partitions"][part]["ccc"][target] == pytest.approx(ccc, abs=1e-5)
+        assert report["partitions"][part]["recordings"] == 2
 
 
 def test_sewa_avec2019_folder(tmp_path: Path, zoo_cli):
