@@ -96,5 +96,5 @@ def test_progress_is_shown_per_window(wav_dir, tmp_path, capsys):
     assert main(["extract", "egemaps", "--input", str(wav_dir / "rec_b.wav"), "--output", str(tmp_path),
                  "--hop", "0.25", "--win", "1"]) == 0
     err = capsys.readouterr().err
-    # rec_b is 2.0 s: windows at 0, 0.25, ..., 2.0 s
-    assert "rec_b (1/1)" in err and "9/9" in err and "window" in err
+    # rec_b is 2.0 s: a bar over its 9 windows (0, 0.25, ..., 2.0 s), not only over the one file
+    assert "rec_b (1/1)" in err and "0/9 [" in err and "window/s" in err
