@@ -14,10 +14,11 @@ interleaved over several rounds:
   matters passed as an override (so a change of the recipe does not change the comparison), in a
   fresh process, with one added callback that stamps the start of each epoch.
 
-Same settings on both sides: features eGeMAPS + VGGFace (z-normalised with train statistics),
-target arousal, train windows of 200 frames every 100, validation on whole devel recordings,
+Same settings on both sides: features eGeMAPS + VGGFace (both z-normalised with train
+statistics; no segment-id input), target arousal, train windows of 200 frames every 100, validation on whole devel recordings,
 projection to 64, one self-attention layer of 4 heads, BiLSTM of 64 units per direction,
-64-unit output MLP, CCC loss, Adam (lr 0.005), batch 256, no dropout, ReduceLROnPlateau (×0.5
+64-unit output MLP, CCC loss (per-window CCC averaged over the batch where our recipe has
+``loss.aggregation``), Adam (lr 0.005), batch 256, no dropout, ReduceLROnPlateau (×0.5
 after 5 epochs without a better val CCC), the same number of epochs, no early stopping, the same
 seed per round. Both keep the best model on val CCC (they ``torch.save`` it, we checkpoint).
 
@@ -172,16 +173,26 @@ def our_overrides(corpus: Path, cache: Path, out_dir: Path, epochs: int, seed: i
         "checkpoint.monitor=val/ccc_mean", "checkpoint.mode=max",
         f"seed={seed}", f"output_dir={out_dir}", "logger=csv",
     ]
-    if _has_loss_aggregation():  # the authors' CCC loss averages per-window CCC over the batch
-        out.append("loss.aggregation=per_sequence")
+    recipe_data = _recipe_keys("data", "args")
+    # keys newer recipes carry: pin them to the shared settings (every set standardised, as
+    # their --normalize --norm_opts y y; no segment-id input, as without their --add_seg_id)
+    if "normalize_features" in recipe_data:
+        out.append(f"data.args.normalize_features=[{','.join(FEATURES)}]")
+    if "use_segment_id" in recipe_data:
+        out.append("data.args.use_segment_id=false")
+    if "aggregation" in _recipe_keys("loss") | _recipe_keys("loss", base=True):
+        out.append("loss.aggregation=per_sequence")  # their CCC loss: per-window CCC, batch mean
     return out
 
 
-def _has_loss_aggregation() -> bool:
+def _recipe_keys(*path: str, base: bool = False) -> set[str]:
+    """Keys under ``path`` in the Sun recipe (or in ``recipes/defaults.yaml`` with ``base``)."""
     from omegaconf import OmegaConf
 
-    loss = OmegaConf.load(ROOT / "recipes" / "defaults.yaml").get("loss", {})
-    return "aggregation" in loss
+    node: Any = OmegaConf.load(ROOT / "recipes" / "defaults.yaml" if base else RECIPE)
+    for key in path:
+        node = node.get(key) if node is not None else None
+    return set(node.keys()) if node is not None else set()
 
 
 def ours_child(stamps_file: str, argv: list[str]) -> int:
