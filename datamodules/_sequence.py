@@ -35,8 +35,9 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+
+from zoo.errors import ConfigError, CorpusFormatError
 
 __all__ = [
     "CorpusFormatError",
@@ -49,6 +50,8 @@ __all__ = [
     "SequenceDataset",
     "WindowPreparer",
     "collate_sequences",
+    "EvalShardSampler",
+    "ShardPaddedDataset",
     "default_num_workers",
     "SequenceDataModule",
 ]
@@ -56,13 +59,6 @@ __all__ = [
 STAGE_PARTITIONS = ("train", "val", "test")
 #: bytes of float64 work per chunk in :func:`compute_feature_stats` (bounds its memory)
 _STATS_CHUNK_BYTES = 32 * 2**20
-
-
-class CorpusFormatError(ValueError):
-    """A corpus file does not have the layout or content the reader expects.
-
-    The message always names the file and, where it applies, the row and the field.
-    """
 
 
 @dataclass
@@ -458,7 +454,68 @@ def collate_sequences(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "ids": [item["id"] for item in items],
         "starts": torch.tensor([item["start"] for item in items], dtype=torch.long),
         "has_targets": torch.tensor([item["has_targets"] for item in items], dtype=torch.bool),
+        "padding": torch.tensor([bool(item.get("padding", False)) for item in items], dtype=torch.bool),
     }
+
+
+class ShardPaddedDataset(Dataset):
+    """An evaluation dataset plus one *padding* item, for ranks that get no item of their own.
+
+    Under DDP every process must run at least one evaluation batch: a process without batches
+    skips the whole evaluation loop in Lightning, so it never joins the metrics' synchronisation
+    and the others wait for it forever (or :class:`UnrepeatedDistributedSampler` asserts, as with
+    3 test recordings on 4 processes). Item ``len(dataset)`` repeats item 0 with
+    ``"padding": True``; :class:`~zoo.task.EmotionTask` runs the model on it and drops it from
+    the loss, the metrics and the written predictions.
+    """
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        #: index of the padding item, served only by :class:`EvalShardSampler` to empty ranks
+        self.padding_index = len(dataset)
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # the padding item is not part of the data
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        if i == self.padding_index:
+            return {**self.dataset[0], "padding": True}
+        return self.dataset[i]
+
+
+class EvalShardSampler(Sampler):
+    """Every evaluation item goes to exactly one process (``rank::world_size``), none repeated.
+
+    Unlike Lightning's default distributed sampler it never pads a shard with repeated
+    recordings (which would bias a pooled CCC), and unlike :class:`UnrepeatedDistributedSampler`
+    it accepts a partition with fewer items than processes: a rank without items gets the
+    padding item of a :class:`ShardPaddedDataset`.
+
+    Raises:
+        ValueError: a rank gets no item and ``dataset`` has no padding item.
+    """
+
+    def __init__(self, dataset: Dataset, num_replicas: int | None = None, rank: int | None = None) -> None:
+        self.num_replicas = torch.distributed.get_world_size() if num_replicas is None else num_replicas
+        self.rank = torch.distributed.get_rank() if rank is None else rank
+        self.indices = list(range(self.rank, len(dataset), self.num_replicas))
+        if not self.indices:
+            padding = getattr(dataset, "padding_index", None)
+            if padding is None or len(dataset) == 0:
+                raise ValueError(
+                    f"an evaluation partition of {len(dataset)} items cannot be shared by "
+                    f"{self.num_replicas} processes; use fewer devices"
+                )
+            self.indices = [padding]
+
+    def __iter__(self):
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def set_epoch(self, epoch: int) -> None:  # noqa: D102 - the order never changes
+        pass
 
 
 class SequenceDataModule(pl.LightningDataModule):
@@ -486,7 +543,10 @@ class SequenceDataModule(pl.LightningDataModule):
         normalization_stats: statistics to use instead of computing them (e.g. from a checkpoint),
             as ``{name: {"mean": [...], "std": [...]}}``.
         predict_partition: stage partition (``"train"``, ``"val"`` or ``"test"``) used by predict.
-        seed: seed of the synthetic corpus and of the training shuffle.
+        seed: seed of the training shuffle (``zoo`` passes the recipe's ``seed``).
+        synthetic_seed: seed of the built-in synthetic corpus (``root=None``). Independent of
+            ``seed``: every training seed of ``seeds=[1,2,3]`` trains on the same corpus, and
+            ``zoo test`` of any seed's checkpoint scores that corpus.
         pin_memory: pin host memory for GPU transfer; ``None`` → when CUDA is available.
         cache_dir: folder of the corpus cache (:mod:`datamodules._cache`); ``None`` →
             ``<affect-zoo cache>/corpus-cache``. Never inside the corpus folder.
@@ -520,6 +580,7 @@ class SequenceDataModule(pl.LightningDataModule):
         pin_memory: bool | None = None,
         cache_dir: str | Path | None = None,
         use_cache: bool = True,
+        synthetic_seed: int = 0,
     ) -> None:
         super().__init__()
         if not features:
@@ -546,6 +607,12 @@ class SequenceDataModule(pl.LightningDataModule):
         self.feature_delay = dict(feature_delay or {})
         self.predict_partition = predict_partition
         self.seed = int(seed)
+        self.synthetic_seed = int(synthetic_seed)
+        if self.win_len is not None and self.hop_len > self.win_len:
+            raise ConfigError(
+                f"data.args.hop_len must be at most data.args.win_len ({self.win_len} frames), "
+                f"found {self.hop_len}: the frames between windows would never be trained on"
+            )
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else bool(pin_memory)
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else None
         self.use_cache = bool(use_cache)
@@ -701,24 +768,33 @@ class SequenceDataModule(pl.LightningDataModule):
         """Our own sampler under DDP (the trainer runs with ``use_distributed_sampler=False``).
 
         Lightning's default evaluation sampler pads shards by repeating recordings, which would
-        bias a pooled CCC; :class:`UnrepeatedDistributedSampler` gives every recording to exactly
-        one process, and the metrics merge the uneven shards exactly.
+        bias a pooled CCC; :class:`EvalShardSampler` gives every recording to exactly one process
+        (a process left without one evaluates a padding item that counts nowhere), and the
+        metrics and the loss merge the uneven shards exactly.
         """
         if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
             return None
         if shuffle:
             return DistributedSampler(dataset, shuffle=True, seed=self.seed, drop_last=False)
-        return UnrepeatedDistributedSampler(dataset, shuffle=False)
+        return EvalShardSampler(dataset)
 
     def _loader(self, dataset: Dataset, batch_size: int, shuffle: bool) -> DataLoader:
+        if not shuffle and torch.distributed.is_available() and torch.distributed.is_initialized():
+            dataset = ShardPaddedDataset(dataset)  # a rank may get no recording (see EvalShardSampler)
         sampler = self._distributed_sampler(dataset, shuffle)
-        generator = torch.Generator().manual_seed(self.seed) if shuffle and sampler is None else None
+        if shuffle and sampler is None:
+            # One process: the same sampler with one replica. Its order is a function of (seed,
+            # epoch) alone (Lightning calls set_epoch), so a run resumed from last.ckpt shuffles
+            # the remaining epochs exactly as the uninterrupted run did.
+            sampler = DistributedSampler(dataset, num_replicas=1, rank=0, shuffle=True, seed=self.seed)
         return DataLoader(
             dataset,
             batch_size=batch_size,
-            shuffle=shuffle and sampler is None,
+            shuffle=False,
             sampler=sampler,
-            generator=generator,
+            # a private generator: creating the loader's iterator never draws from the global
+            # torch RNG (which drives dropout and is restored on resume)
+            generator=torch.Generator().manual_seed(self.seed),
             collate_fn=collate_sequences,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,

@@ -46,7 +46,7 @@ class SourceRun:
         path: the run folder.
         config: its resolved recipe (plain containers).
         corpus: the datamodule registry name it was trained on.
-        data_args: its datamodule arguments (with ``seed`` filled in from the recipe).
+        data_args: its datamodule arguments (as in its ``config.yaml``).
         targets: the targets it predicted, in its output order.
     """
 
@@ -58,7 +58,6 @@ class SourceRun:
             raise ValueError(f"{path / 'config.yaml'}: no data.name; not a run folder of `zoo fit`")
         self.corpus = str(data["name"])
         self.data_args = dict(data.get("args") or {})
-        self.data_args.setdefault("seed", self.config.get("seed", 0))
         targets = self.data_args.get("targets")
         if targets is None:  # the datamodule's own default
             default = inspect.signature(datamodule_class(self.corpus)).parameters.get("targets")
@@ -69,7 +68,7 @@ class SourceRun:
         """(datamodule, root, seed of the synthetic corpus): equal for runs on the same data."""
         root = self.data_args.get("root")
         if root is None:
-            return self.corpus, "synthetic", self.data_args.get("seed")
+            return self.corpus, "synthetic", self.data_args.get("synthetic_seed", 0)
         return self.corpus, str(Path(root).expanduser().resolve()), None
 
     def describe_corpus(self) -> str:
@@ -178,7 +177,7 @@ class PredictionFusionDataModule(SequenceDataModule):
         self.partitions = dict(self.corpus_dm.partitions)
         self.available_targets = tuple(self.corpus_dm.available_targets)
         self.source_names = _source_names(self.sources)
-        kwargs.setdefault("seed", first.data_args.get("seed", 0))
+        kwargs.setdefault("synthetic_seed", first.data_args.get("synthetic_seed", 0))
         super().__init__(
             root=root,
             features=self.source_names,

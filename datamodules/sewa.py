@@ -613,7 +613,7 @@ class SewaDataModule(SequenceDataModule):
             return write_synthetic_sewa(out_dir, seed=seed, release=self.release,
                                         with_test_labels=self.with_test_labels)
 
-        return ensure_synthetic(f"sewa-{self.release}{labels}", writer, seed=self.seed,
+        return ensure_synthetic(f"sewa-{self.release}{labels}", writer, seed=self.synthetic_seed,
                                 version=SYNTHETIC_VERSION)
 
     def _names(self, partition: str | None) -> list[str]:

@@ -2,12 +2,58 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
+import torch
 
-__all__ = ["CorpusPredictionWriter"]
+__all__ = ["CorpusPredictionWriter", "RandomStateCheckpoint"]
+
+
+class RandomStateCheckpoint(pl.Callback):
+    """Saves the global random states in every checkpoint and restores them on resume.
+
+    Lightning restores weights, optimiser, schedulers, loops and callbacks from ``last.ckpt``, but
+    not the random number generators, so a resumed run draws different dropout masks than the
+    uninterrupted one. This callback stores the torch (CPU and CUDA), NumPy and Python states
+    when a checkpoint is written (at the end of an epoch, after validation) and puts them back
+    at the start of the first resumed epoch — the point where the uninterrupted run continued
+    from the same states. The states are plain tensors, lists and ints, so the checkpoint still
+    loads with ``torch.load(weights_only=True)``. (The training shuffle needs nothing: its order
+    is a function of the seed and the epoch, see ``SequenceDataModule._loader``.)
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pending: dict[str, Any] | None = None
+
+    def state_dict(self) -> dict[str, Any]:  # noqa: D102 - called when a checkpoint is written
+        kind, keys, pos, has_gauss, cached = np.random.get_state()
+        python = random.getstate()
+        return {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "numpy": [kind, torch.from_numpy(np.asarray(keys, np.int64)), int(pos), int(has_gauss), float(cached)],
+            "python": [python[0], list(python[1]), python[2]],
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:  # noqa: D102
+        self._pending = dict(state_dict)
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:  # noqa: D102
+        if self._pending is None:
+            return
+        state, self._pending = self._pending, None
+        torch.set_rng_state(state["torch"])
+        if state["cuda"] and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(state["cuda"])
+        kind, keys, pos, has_gauss, cached = state["numpy"]
+        np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+        version, internal, gauss = state["python"]
+        random.setstate((version, tuple(internal), gauss))
 
 
 class CorpusPredictionWriter(pl.Callback):

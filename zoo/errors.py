@@ -9,7 +9,8 @@ Hierarchy::
     AffectZooError
     ├── ConfigError        a recipe key or override is invalid (unknown name, wrong type, ...)
     ├── CorpusFormatError  a corpus file does not have the layout or content the reader expects
-    └── TrainingError      a run cannot go on (e.g. the loss became NaN or infinite)
+    ├── TrainingError      a run cannot go on (e.g. the loss became NaN or infinite)
+    └── RunInterrupted     the run was stopped by SIGTERM (``zoo`` exits with 143 = 128 + 15)
 
 ``ConfigError`` and ``CorpusFormatError`` are also ``ValueError`` (code that caught ValueError
 before keeps working); ``TrainingError`` is a ``RuntimeError``.
@@ -17,7 +18,7 @@ before keeps working); ``TrainingError`` is a ``RuntimeError``.
 
 from __future__ import annotations
 
-__all__ = ["AffectZooError", "ConfigError", "CorpusFormatError", "TrainingError"]
+__all__ = ["AffectZooError", "ConfigError", "CorpusFormatError", "TrainingError", "RunInterrupted"]
 
 
 class AffectZooError(Exception):
@@ -37,3 +38,13 @@ class CorpusFormatError(AffectZooError, ValueError):
 
 class TrainingError(AffectZooError, RuntimeError):
     """Training cannot continue (e.g. a non-finite loss); the message names the step and batch."""
+
+
+class RunInterrupted(AffectZooError):
+    """A run stopped by SIGTERM before it finished; it wrote no results.
+
+    Attributes:
+        exit_code: 143 (128 + SIGTERM), the status a shell reports for a process killed by it.
+    """
+
+    exit_code = 143

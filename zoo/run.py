@@ -10,13 +10,25 @@ validate, test or predict. One run writes one folder::
 
 Under DDP, Lightning re-launches the command line in each process; the run folder chosen by the
 first process travels to the others in the ``AFFECT_ZOO_RUN_DIR`` environment variable.
+
+A run folder is named ``<recipe>[-<model>][-seed<N>]-<command>-<time>``: the model when it is not
+the recipe's own (an ablation with ``model.name=...``), the seed when it is not 0. ``zoo fit
+RECIPE ckpt=<run>/checkpoints/last.ckpt`` resumes *into* ``<run>``: the checkpoint callback keeps
+its best score, the CSV log grows, and with ``trainer.deterministic=true`` the result equals the
+uninterrupted run's bit for bit (the shuffle order depends only on seed and epoch, and
+:class:`~zoo.callbacks.RandomStateCheckpoint` restores the random states). A command that fails
+leaves a ``FAILED`` file with the error in its run folder (or no folder, if nothing was written
+but ``config.yaml``); one stopped by SIGTERM leaves ``INTERRUPTED`` and raises
+:class:`~zoo.errors.RunInterrupted`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
+import warnings
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping
@@ -33,9 +45,11 @@ from torch.utils.data import DataLoader
 from datamodules import create_datamodule
 from datamodules._sequence import SequenceDataset, collate_sequences
 from zoo._registry import is_estimator
-from zoo.callbacks import CorpusPredictionWriter
+from zoo.callbacks import CorpusPredictionWriter, RandomStateCheckpoint
+from zoo.errors import ConfigError, RunInterrupted
 from zoo.postprocess import fit_postprocessor
-from zoo.pretrained import store_postprocessor, task_from_checkpoint
+from zoo.pretrained import merge_reader_state, resume_checkpoint, store_postprocessor, task_from_checkpoint
+from zoo.preflight import check_monitors, check_names
 from zoo.seeds import run_seeds
 from zoo.task import EmotionTask
 
@@ -43,13 +57,74 @@ __all__ = ["run_command", "make_run_dir", "build_trainer", "format_results"]
 
 RUN_DIR_ENV = "AFFECT_ZOO_RUN_DIR"
 
+#: Library messages known to be harmless for these runs, filtered so that what remains on stderr
+#: is worth reading (each with the reason it does not apply).
+_HARMLESS_WARNINGS = (
+    # Lightning 2.6 calls a torch.utils._pytree API that torch 2.11 deprecated; nothing of ours
+    r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+    # EmotionTask logs epoch-level values only (on_step=False), so the step interval never matters
+    r"The number of training batches \(\d+\) is smaller than the logging interval",
+    # a resumed fit writes into its own run folder's checkpoints/ on purpose
+    r"Checkpoint directory .* exists and is not empty",
+)
+
+
+class _DropAdvertisement(logging.Filter):
+    """Lightning logs an advertisement for its cloud logger on every Trainer; not a diagnostic."""
+
+    def filter(self, record: logging.LogRecord) -> bool:  # noqa: D102
+        return not str(record.getMessage()).startswith("💡 Tip")
+
+
+def quiet_library_noise() -> None:
+    """Install the filters above (idempotent)."""
+    for pattern in _HARMLESS_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)
+    for name in ("pytorch_lightning.utilities.rank_zero", "lightning.pytorch.utilities.rank_zero"):
+        log = logging.getLogger(name)
+        if not any(isinstance(f, _DropAdvertisement) for f in log.filters):
+            log.addFilter(_DropAdvertisement())
+
+
+def run_stem(cfg: Mapping[str, Any], command: str) -> str:
+    """``<recipe>[-<model>][-seed<N>]-<command>-<time>``, or ``run_name`` when given."""
+    if cfg.get("run_name"):
+        return str(cfg["run_name"])
+    recipe = Path(cfg["recipe"])
+    parts = [recipe.stem]
+    try:
+        recipe_model = OmegaConf.select(OmegaConf.load(recipe), "model.name")
+    except Exception:  # the recipe was read moments ago; never fail a run over its name
+        recipe_model = None
+    if cfg["model"]["name"] != recipe_model:
+        parts.append(str(cfg["model"]["name"]))
+    if cfg.get("seeds"):
+        parts.append("seeds" + "_".join(str(s) for s in cfg["seeds"]))
+    elif int(cfg.get("seed", 0)) != 0:
+        parts.append(f"seed{cfg['seed']}")
+    return "-".join([*parts, command, f"{datetime.now():%Y%m%d-%H%M%S}"])
+
+
+def resume_run_dir(cfg: Mapping[str, Any], command: str) -> Path | None:
+    """The run folder a ``fit`` resumes into: the one holding ``ckpt`` (``<run>/checkpoints/x.ckpt``)."""
+    if command != "fit" or not cfg.get("ckpt"):
+        return None
+    run_dir = Path(cfg["ckpt"]).expanduser().resolve().parent.parent
+    if (run_dir / "config.yaml").is_file() and Path(cfg["ckpt"]).expanduser().resolve().parent.name == "checkpoints":
+        return run_dir
+    return None
+
 
 def make_run_dir(cfg: Mapping[str, Any], command: str) -> Path:
     """A fresh run folder (never an existing one), shared by all DDP processes."""
     inherited = os.environ.get(RUN_DIR_ENV)
     if inherited:
         return Path(inherited)
-    stem = cfg.get("run_name") or f"{Path(cfg['recipe']).stem}-{command}-{datetime.now():%Y%m%d-%H%M%S}"
+    resumed = resume_run_dir(cfg, command)
+    if resumed is not None:
+        os.environ[RUN_DIR_ENV] = str(resumed)
+        return resumed
+    stem = run_stem(cfg, command)
     base = Path(cfg["output_dir"]).expanduser() / stem
     run_dir, n = base, 1
     while run_dir.exists():
@@ -66,12 +141,12 @@ def build_datamodule(cfg: Mapping[str, Any], data_spec: Mapping[str, Any] | None
     args.setdefault("seed", cfg["seed"])
     if data_spec is not None and data_spec.get("normalization") is not None:
         args["normalization_stats"] = data_spec["normalization"]
-    if data_spec is not None and data_spec.get("reader_state"):
-        args.update(data_spec["reader_state"])  # e.g. SEWA's bag-of-words vocabulary
+    if data_spec is not None and data_spec.get("reader_state"):  # e.g. SEWA's bag-of-words vocabulary
+        args = merge_reader_state(args, data_spec["reader_state"], str(cfg.get("ckpt") or "the checkpoint"))
     try:
         datamodule = create_datamodule(cfg["data"]["name"], **args)
     except TypeError as err:
-        raise TypeError(f"data.args of {cfg['data']['name']!r}: {err}") from err
+        raise ConfigError(f"data.args of {cfg['data']['name']!r}: {err}") from err
     if data_spec is not None:
         for key, value in (("feature_names", datamodule.feature_names), ("target_names", datamodule.target_names)):
             if list(data_spec[key]) != list(value):
@@ -83,7 +158,25 @@ def build_datamodule(cfg: Mapping[str, Any], data_spec: Mapping[str, Any] | None
 
 
 def build_task(cfg: Mapping[str, Any], data_spec: Mapping[str, Any]) -> EmotionTask:
-    """A fresh :class:`EmotionTask` for the recipe's model."""
+    """A fresh :class:`EmotionTask` for the recipe's model.
+
+    Raises:
+        ConfigError: ``model.args`` the model does not take, or ``loss`` settings that do not fit
+            the targets.
+    """
+    try:
+        return _new_task(cfg, data_spec)
+    except TypeError as err:
+        if "unexpected keyword" not in str(err) and "missing" not in str(err):
+            raise
+        raise ConfigError(f"model.args of {cfg['model']['name']!r}: {err}") from err
+    except ValueError as err:
+        if not str(err).startswith(("loss", "unknown loss", "optimizer")) and "loss weights" not in str(err):
+            raise
+        raise ConfigError(str(err)) from err
+
+
+def _new_task(cfg: Mapping[str, Any], data_spec: Mapping[str, Any]) -> EmotionTask:
     return EmotionTask(
         model=cfg["model"]["name"],
         data_spec=dict(data_spec),
@@ -96,12 +189,42 @@ def build_task(cfg: Mapping[str, Any], data_spec: Mapping[str, Any]) -> EmotionT
     )
 
 
-def _build_logger(cfg: Mapping[str, Any], run_dir: Path) -> Logger | bool:
+def _rows_before(metrics_csv: Path, ckpt: str) -> list[dict[str, float]]:
+    """The CSV log rows of the epochs ``ckpt`` completed (a resumed run logs the later ones again)."""
+    import csv
+
+    from zoo.pretrained import read_checkpoint
+
+    state = read_checkpoint(ckpt)
+    last_epoch, steps = int(state.get("epoch", -1)), int(state.get("global_step", 0))
+    rows = []
+    with metrics_csv.open(newline="") as f:
+        for row in csv.DictReader(f):
+            values = {k: float(v) for k, v in row.items() if v not in ("", None)}
+            epoch = values.get("epoch")
+            if (epoch is not None and epoch <= last_epoch) or (epoch is None and values.get("step", steps) < steps):
+                for key in ("epoch", "step"):  # written as integers, as Lightning does
+                    if key in values:
+                        values[key] = int(values[key])
+                rows.append(values)
+    return rows
+
+
+def _build_logger(cfg: Mapping[str, Any], run_dir: Path, resume_from: str | None = None) -> Logger | bool:
     kind = cfg["logger"]
     if kind in (None, "none", False):
         return False
     if kind == "csv":
-        return CSVLogger(save_dir=str(run_dir), name="", version="logs")
+        logger = CSVLogger(save_dir=str(run_dir), name="", version="logs")
+        metrics_csv = run_dir / "logs" / "metrics.csv"
+        if resume_from and metrics_csv.is_file() and rank_zero_only.rank == 0:
+            # Lightning's CSV writer deletes an existing metrics.csv; a resumed run keeps the rows
+            # of the epochs its checkpoint completed and appends the rest.
+            rows = _rows_before(metrics_csv, resume_from)
+            for old in (metrics_csv, run_dir / "logs" / "hparams.yaml"):
+                old.unlink(missing_ok=True)
+            logger.experiment.metrics[:0] = rows
+        return logger
     if kind == "wandb":
         w = cfg["wandb"]
         kwargs: dict[str, Any] = {"project": w["project"], "save_dir": str(run_dir), "name": run_dir.name,
@@ -118,9 +241,10 @@ def _build_logger(cfg: Mapping[str, Any], run_dir: Path) -> Logger | bool:
 def build_trainer(cfg: Mapping[str, Any], run_dir: Path, fitting: bool) -> pl.Trainer:
     """Lightning's Trainer with the recipe's settings, callbacks and logger."""
     trainer_args = {k: v for k, v in cfg["trainer"].items() if v is not None}
-    logger = _build_logger(cfg, run_dir)
+    logger = _build_logger(cfg, run_dir, resume_from=cfg.get("ckpt") if fitting else None)
     callbacks: list[pl.Callback] = [CorpusPredictionWriter(run_dir / "predictions")]
     if fitting:
+        callbacks.append(RandomStateCheckpoint())
         ck = cfg["checkpoint"]
         callbacks.append(
             ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor=ck["monitor"],
@@ -132,11 +256,15 @@ def build_trainer(cfg: Mapping[str, Any], run_dir: Path, fitting: bool) -> pl.Tr
                                            min_delta=es["min_delta"]))
         if logger:
             callbacks.append(LearningRateMonitor(logging_interval="epoch"))
+    quiet_library_noise()
     return pl.Trainer(
         default_root_dir=str(run_dir),
         logger=logger,
         callbacks=callbacks,
         enable_checkpointing=fitting,
+        # Lightning's summary table goes to stdout (among the results) and reports "Total FLOPs:
+        # 0" for these models; one line on stderr instead (see _run)
+        enable_model_summary=False,
         # The datamodule places its own samplers under DDP (no duplicated eval recordings).
         use_distributed_sampler=False,
         **trainer_args,
@@ -169,9 +297,15 @@ def _save_config(cfg: Mapping[str, Any], run_dir: Path) -> None:
         OmegaConf.save(OmegaConf.create(dict(cfg)), path)
 
 
+def print_results(text: str) -> None:
+    """Results go to stdout, once (rank 0 under DDP); logs and warnings stay on stderr."""
+    if rank_zero_only.rank == 0:
+        print(text, flush=True)
+
+
 def _report(results: list[Mapping[str, float]], task: EmotionTask, stage: str, run_dir: Path) -> dict[str, float]:
     merged = {k: float(v) for r in results for k, v in r.items()}
-    rank_zero_info(f"\n{format_results(merged, task.target_names, stage)}\n")
+    print_results(f"\n{format_results(merged, task.target_names, stage)}\n")
     _save_json(run_dir / "results.json", merged)
     return merged
 
@@ -187,20 +321,48 @@ def run_command(command: str, cfg: Mapping[str, Any], draws: int = 10) -> dict[s
     Returns:
         ``{"run_dir": Path, "results": {...}, "best_ckpt": str | None}``.
     """
+    from pytorch_lightning.utilities.exceptions import SIGTERMException
+
     owns_run_dir = RUN_DIR_ENV not in os.environ
+    fresh = owns_run_dir and resume_run_dir(cfg, command) is None
+    check_names(cfg)  # before any folder is made
     try:
         run_dir = make_run_dir(cfg, command)
-        if command == "baseline":
-            from zoo.baseline import run_baseline
+        for stale in ("FAILED", "INTERRUPTED"):  # a resumed run starts over clean
+            if rank_zero_only.rank == 0:
+                (run_dir / stale).unlink(missing_ok=True)
+        try:
+            if command == "baseline":
+                from zoo.baseline import run_baseline
 
-            return run_baseline(cfg, run_dir, draws=draws)
-        if cfg.get("seeds") and command == "fit":
-            return run_seeds(cfg, run_dir, lambda seed_cfg, seed_dir: _run(command, seed_cfg, seed_dir))
-        return _run(command, cfg, run_dir)
+                return run_baseline(cfg, run_dir, draws=draws)
+            if cfg.get("seeds") and command == "fit":
+                return run_seeds(cfg, run_dir, lambda seed_cfg, seed_dir: _run(command, seed_cfg, seed_dir))
+            return _run(command, cfg, run_dir)
+        except SIGTERMException as err:  # Lightning's own exception is a SystemExit with status 0
+            _mark_failed(run_dir, "INTERRUPTED", "stopped by SIGTERM", remove_if_empty=False)
+            last = run_dir / "checkpoints" / "last.ckpt"
+            hint = f"; resume with ckpt={last}" if last.is_file() else ""
+            raise RunInterrupted(f"run {run_dir} was stopped by SIGTERM before it finished{hint}") from err
+        except BaseException as err:
+            _mark_failed(run_dir, "FAILED", f"{type(err).__name__}: {err}", remove_if_empty=fresh)
+            raise
     finally:
         if owns_run_dir:  # the variable only links this run's DDP processes
             os.environ.pop(RUN_DIR_ENV, None)
         _finish_wandb()
+
+
+def _mark_failed(run_dir: Path, marker: str, message: str, remove_if_empty: bool) -> None:
+    """Remove a run folder that holds nothing but ``config.yaml``, or write ``marker`` into it."""
+    if rank_zero_only.rank != 0 or not run_dir.is_dir():
+        return
+    if remove_if_empty and all(p.name == "config.yaml" for p in run_dir.iterdir()):
+        import shutil
+
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return
+    (run_dir / marker).write_text(message.rstrip() + "\n")
 
 
 def _finish_wandb() -> None:
@@ -221,10 +383,15 @@ def _run(command: str, cfg: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
 
     if command == "fit":
         datamodule = build_datamodule(cfg)
+        check_monitors(cfg, datamodule.target_names)
         datamodule.prepare_data()
         task = build_task(cfg, datamodule.data_spec())
         trainer = build_trainer(cfg, run_dir, fitting=True)
-        trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt"))
+        params = sum(p.numel() for p in task.parameters() if p.requires_grad)
+        rank_zero_info(f"model {cfg['model']['name']}: {params:,} trainable parameters; run folder {run_dir}")
+        # resuming: a local affect-zoo checkpoint, checked and read with weights_only=True only
+        resume = resume_checkpoint(cfg["ckpt"]) if cfg.get("ckpt") else None
+        trainer.fit(task, datamodule=datamodule, ckpt_path=resume, weights_only=True)
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         if cfg["trainer"].get("fast_dev_run"):
             return out
@@ -304,7 +471,7 @@ def _fit_postprocessing(cfg: Mapping[str, Any], task: EmotionTask, datamodule: A
     rank_zero_info(f"post-processing fitted on val:\n{postprocessor.describe()}")
     results = {f"val_postprocessed/ccc_{t}": list(c.val_ccc.values())[-1] for t, c in postprocessor.targets.items()}
     results["val_postprocessed/ccc_mean"] = float(np.mean(list(results.values())))
-    rank_zero_info(f"\n{format_results(results, task.target_names, 'val_postprocessed')}\n")
+    print_results(f"\n{format_results(results, task.target_names, 'val_postprocessed')}\n")
     _save_json(run_dir / "results.json", results)
     return results
 

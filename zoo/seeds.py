@@ -77,7 +77,8 @@ def run_seeds(
         _append(run_dir / "seeds.jsonl", {"seed": seed, "run_dir": str(seed_dir), "results": per_seed[seed]})
     summary = summarise_seeds(list(per_seed.values()))
     _write(run_dir / "seeds.json", {"seeds": {str(k): v for k, v in per_seed.items()}, "summary": summary})
-    rank_zero_info(f"\nover {len(seeds)} seeds {seeds}:\n{format_seed_table(summary)}\n")
+    if rank_zero_only.rank == 0:  # results on stdout, once under DDP
+        print(f"\nover {len(seeds)} seeds {seeds}:\n{format_seed_table(summary)}\n", flush=True)
     return {
         "run_dir": run_dir,
         "results": {k: v["mean"] for k, v in summary.items()},

@@ -164,14 +164,38 @@ def test_unknown_override_is_a_clear_error(capsys):
     assert "unknown key 'trainer.max_epoch'" in err and "max_epochs" in err
 
 
-def test_unknown_model_argument_names_it(tmp_path: Path):
-    with pytest.raises(TypeError, match="hiden_size"):
-        main(["fit", RECIPE, "model.args.hiden_size=3", f"output_dir={tmp_path}", "trainer.max_epochs=1"])
+def test_unknown_model_argument_names_it(tmp_path: Path, capsys):
+    assert main(["fit", RECIPE, "model.args.hiden_size=3", f"output_dir={tmp_path}", "trainer.max_epochs=1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "model.args" in err[-1] and "hiden_size" in err[-1]
+    assert list(tmp_path.iterdir()) == []  # no empty run folder left behind
 
 
-def test_test_command_needs_checkpoint(tmp_path: Path):
-    with pytest.raises(ValueError, match="ckpt=PATH"):
-        main(["test", RECIPE, f"output_dir={tmp_path}"])
+@pytest.mark.parametrize("override,words", [
+    ("model.name=nope", ["model.name", "'nope'", "sun2020_lstm"]),
+    ("optimizer.name=adamx", ["optimizer.name", "adamx", "adam"]),
+    ("trainer.max_epochs=abc", ["trainer.max_epochs", "an integer", "'abc'"]),
+    ("optimizer.lr=fast", ["optimizer.lr", "a number", "'fast'"]),
+    ("seeds=abc", ["seeds", "'abc'"]),
+    ("data.args.hop_len=300", ["data.args.hop_len", "300", "win_len"]),
+    ("checkpoint.monitor=val/ccc_man", ["checkpoint.monitor", "val/ccc_man", "val/ccc_mean"]),
+    ("metrics=[cc]", ["metrics", "'cc'", "ccc"]),
+])
+def test_config_errors_are_one_line_exit_2(tmp_path: Path, capsys, override, words):
+    assert main(["fit", RECIPE, f"output_dir={tmp_path}", override]) == 2  # all found before training
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and all(w in err[-1] for w in words), err[-1:]
+    assert "Traceback" not in "\n".join(err)
+
+
+def test_traceback_flag_shows_the_stack(tmp_path: Path, capsys):
+    assert main(["fit", RECIPE, "optimizer.lr=fast", "--traceback"]) == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_test_command_needs_checkpoint(tmp_path: Path, capsys):
+    assert main(["test", RECIPE, f"output_dir={tmp_path}"]) == 2
+    assert "ckpt=PATH" in capsys.readouterr().err
 
 
 def test_list_shows_models_and_datamodules(capsys):

@@ -133,3 +133,40 @@ def test_lr_multiplier_prefix_must_match_a_module():
         _task(optimizer={"name": "adam", "lr": 0.01, "lr_multipliers": {"net.head": -1}}).configure_optimizers()
     with pytest.raises(ValueError, match="net.head:0.1: expected a number"):  # `{net.head:0.1}` without a space
         _task(optimizer={"name": "adam", "lr": 0.01, "lr_multipliers": {"net.head:0.1": None}}).configure_optimizers()
+
+
+def test_non_finite_training_loss_stops_with_the_step_and_recordings():
+    from zoo.errors import TrainingError
+
+    task = _task()
+    batch = _batch()
+    batch["features"]["a"][1, 3, 2] = float("nan")
+    with pytest.raises(TrainingError, match=r"loss is nan at epoch 0, step 0 \(batch 4, recordings \['x', 'y', 'z'\]\)"):
+        task.training_step(batch, 4)
+
+
+def test_eval_loss_is_the_batch_size_weighted_mean_and_ignores_padding():
+    """val/loss = Σ_b n_b·loss_b / Σ_b n_b over the epoch (not a mean of per-process means); a
+    padding item (a DDP rank without recordings) counts nowhere."""
+    task = _task(loss={"name": "mse"}).eval()
+    logged = {}
+    task.log = lambda name, value, **kw: logged.__setitem__(name, float(value))
+    full, small = _batch(), _batch()
+    small = {**small, "features": {"a": small["features"]["a"][:1] * 2}, "targets": small["targets"][:1],
+             "mask": small["mask"][:1], "ids": ["w"], "has_targets": small["has_targets"][:1]}
+    padded = {**small, "features": {"a": torch.cat([small["features"]["a"], full["features"]["a"][:1]])},
+              "targets": torch.cat([small["targets"], full["targets"][:1] + 100]),
+              "mask": torch.cat([small["mask"], full["mask"][:1]]), "ids": ["w", "x"],
+              "has_targets": torch.tensor([True, True]), "padding": torch.tensor([False, True])}
+    expected = []
+    for b, n in ((full, 3), (small, 1)):
+        with torch.no_grad():
+            p = task(b["features"], b["mask"]).numpy()
+        m = b["mask"].numpy()
+        # the mse loss is Σ_k w_k · mean over valid frames of (p - y)², weights 1
+        expected.append((np.mean((p[m] - b["targets"].numpy()[m]) ** 2, axis=0).sum(), n))
+    task.validation_step(full, 0)
+    task.validation_step(padded, 1)
+    task.on_validation_epoch_end()
+    want = sum(l * n for l, n in expected) / sum(n for _, n in expected)
+    assert logged["val/loss"] == pytest.approx(want, rel=1e-5)

@@ -1,0 +1,96 @@
+"""Checks a resolved recipe before any data is read or any epoch is trained.
+
+:func:`check_names` looks up every registry name of the recipe (model, datamodule, loss,
+optimiser, scheduler, metrics, logger); :func:`check_monitors` compares every ``monitor`` key
+(checkpoint, early stopping, plateau scheduler) with the keys :class:`~zoo.task.EmotionTask`
+will log, so a typo such as ``checkpoint.monitor=val/ccc_man`` fails at once instead of after the
+first epoch. Both raise :class:`~zoo.errors.ConfigError` naming the key, the allowed values and
+the value found.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Iterable, Mapping, Sequence
+
+from zoo.errors import ConfigError
+
+__all__ = ["check_names", "check_monitors", "logged_keys", "OPTIMIZERS", "SCHEDULERS", "LOGGERS"]
+
+OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
+SCHEDULERS = ("none", "plateau", "step")
+LOGGERS = ("csv", "wandb", "none")
+_MODES = ("min", "max")
+
+
+def _choice(key: str, value: Any, allowed: Iterable[str]) -> None:
+    allowed = sorted(allowed)
+    if value in allowed:
+        return
+    close = difflib.get_close_matches(str(value), allowed, n=1)
+    hint = f" Did you mean {close[0]}?" if close else ""
+    raise ConfigError(f"{key}: unknown value {value!r}.{hint} Expected one of: {', '.join(allowed)}")
+
+
+def check_names(cfg: Mapping[str, Any]) -> None:
+    """Every registry name and choice of the recipe exists.
+
+    Raises:
+        ConfigError: naming the key (``model.name``, ``optimizer.name``, ...), the value found and
+            the valid values.
+    """
+    from datamodules import list_datamodules
+    from zoo._registry import is_estimator, list_models
+
+    _choice("model.name", cfg["model"]["name"], list_models())
+    _choice("data.name", cfg["data"]["name"], list_datamodules())
+    logger = cfg.get("logger")
+    _choice("logger", "none" if logger in (None, False) else logger, LOGGERS)
+    if is_estimator(cfg["model"]["name"]):
+        return  # SVRs: no loss, optimiser, scheduler or Lightning metrics
+    from zoo.losses import LOSSES
+    from zoo.metrics import METRICS
+
+    _choice("loss.name", cfg["loss"]["name"], LOSSES)
+    _choice("optimizer.name", str(cfg["optimizer"]["name"]).lower(), OPTIMIZERS)
+    _choice("scheduler.name", str(cfg["scheduler"]["name"]).lower(), SCHEDULERS)
+    for metric in cfg["metrics"]:
+        _choice("metrics", metric, METRICS)
+    for key in ("checkpoint", "early_stopping", "scheduler"):
+        _choice(f"{key}.mode", cfg[key]["mode"], _MODES)
+
+
+def logged_keys(metrics: Sequence[str], target_names: Sequence[str], stage: str = "val") -> list[str]:
+    """The epoch-level keys :class:`~zoo.task.EmotionTask` logs while fitting."""
+    keys = ["train/loss", f"{stage}/loss"]
+    for metric in metrics:
+        keys += [f"{stage}/{metric}_{t}" for t in [*target_names, "mean"]]
+    return keys
+
+
+def check_monitors(cfg: Mapping[str, Any], target_names: Sequence[str]) -> None:
+    """Every monitored key of a ``fit`` is one the task logs.
+
+    Args:
+        cfg: the resolved recipe.
+        target_names: the datamodule's targets (they name the per-target keys).
+
+    Raises:
+        ConfigError: ``checkpoint.monitor``, ``early_stopping.monitor`` (when enabled) or
+            ``scheduler.monitor`` (plateau) names a key that is never logged.
+    """
+    keys = logged_keys(cfg["metrics"], target_names)
+    monitors = [("checkpoint.monitor", cfg["checkpoint"]["monitor"])]
+    if cfg["early_stopping"]["enabled"]:
+        monitors.append(("early_stopping.monitor", cfg["early_stopping"]["monitor"]))
+    if str(cfg["scheduler"]["name"]).lower() == "plateau":
+        monitors.append(("scheduler.monitor", cfg["scheduler"]["monitor"]))
+    for key, monitor in monitors:
+        if monitor is None and key == "checkpoint.monitor":
+            continue  # Lightning then keeps the last epoch's weights
+        if monitor not in keys:
+            close = difflib.get_close_matches(str(monitor), keys, n=1)
+            hint = f" Did you mean {close[0]}?" if close else ""
+            raise ConfigError(
+                f"{key}: {monitor!r} is not a key this run logs.{hint} Logged keys: {', '.join(keys)}"
+            )
