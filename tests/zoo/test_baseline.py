@@ -68,13 +68,13 @@ def test_williams_recipes_use_the_section_5_1_procedure_beside_table_1(tmp_path,
     assert abs(other["results"]["test/mae_mean"] - out["results"]["test/mae_mean"]) > 0.2
 
 
-def test_section_5_1_procedure_refuses_sentiment_and_unknown_procedures(tmp_path):
-    with pytest.raises(ValueError, match="emotion intensities"):
-        zoo_run(["baseline", "--draws", "1", "cmu_mosei/williams2018_blstm", f"output_dir={tmp_path}",
-                 "data.args.targets=[sentiment,happy]"])
-    with pytest.raises(ValueError, match="baseline.procedure must be one of"):
-        zoo_run(["baseline", "--draws", "1", "cmu_mosei/williams2018_blstm", f"output_dir={tmp_path}",
-                 "baseline.procedure=coin"])
+def test_section_5_1_procedure_refuses_sentiment_and_unknown_procedures(tmp_path, capsys):
+    out = zoo_run(["baseline", "--draws", "1", "cmu_mosei/williams2018_blstm", f"output_dir={tmp_path}",
+                   "data.args.targets=[sentiment,happy]"])
+    assert out["exit_code"] == 2 and "emotion intensities" in capsys.readouterr().err
+    out = zoo_run(["baseline", "--draws", "1", "cmu_mosei/williams2018_blstm", f"output_dir={tmp_path}",
+                   "baseline.procedure=coin"])
+    assert out["exit_code"] == 2 and "baseline.procedure must be one of" in capsys.readouterr().err
 
 
 def test_sequence_corpus_baseline_has_zero_ccc(tmp_path):
@@ -85,6 +85,6 @@ def test_sequence_corpus_baseline_has_zero_ccc(tmp_path):
         assert abs(out["results"][f"{stage}/ccc_mean"]) < 0.05
 
 
-def test_draws_must_be_positive(tmp_path):
-    with pytest.raises(ValueError, match="draws must be >= 1"):
-        zoo_run(["baseline", "--draws", "0", "cmu_mosei/williams2018_blstm", f"output_dir={tmp_path}"])
+def test_draws_must_be_positive(tmp_path, capsys):
+    out = zoo_run(["baseline", "--draws", "0", "cmu_mosei/williams2018_blstm", f"output_dir={tmp_path}"])
+    assert out["exit_code"] == 2 and "draws must be >= 1" in capsys.readouterr().err
