@@ -39,7 +39,7 @@ from _perf_common import ROOT, header, quiet_lightning, synthetic_corpus, table
 
 import numpy as np
 
-from datamodules.muse_car import MuSeCaRDataModule, feature_path, label_path
+from zoo.data.muse_car import MuSeCaRDataModule, feature_path, label_path
 
 DEEP = "deepspectrum"
 

@@ -43,7 +43,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from datamodules._sequence import (FeatureStats, Recording, SequenceDataset, WindowPreparer,
+from zoo.data._sequence import (FeatureStats, Recording, SequenceDataset, WindowPreparer,
                                    collate_sequences, compute_feature_stats)
 from zoo.losses import build_loss
 from zoo.task import build_optimizer

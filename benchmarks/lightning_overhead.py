@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from datamodules.muse_car import MuSeCaRDataModule
+from zoo.data.muse_car import MuSeCaRDataModule
 from zoo.task import EmotionTask, build_optimizer
 
 

@@ -1,9 +1,9 @@
 """Time and peak memory of CMU-MOSEI word alignment vs the number of videos.
 
 Compares two ways of aligning the same synthetic corpus (GloVe + COVAREP + FACET, written by
-:mod:`datamodules.synthetic.cmu_mosei` with N training videos):
+:mod:`zoo.data.synthetic.cmu_mosei` with N training videos):
 
-* ``streaming`` — :func:`datamodules.mosei_align.iter_aligned_videos` (what the datamodule uses):
+* ``streaming`` — :func:`zoo.data.mosei_align.iter_aligned_videos` (what the datamodule uses):
   one video's arrays read from HDF5, aligned and released at a time;
 * ``eager`` — every video's arrays read into memory first, then aligned (the naive approach, and
   what the SDK's ``mmdataset.align`` does with its in-memory dictionaries).
@@ -41,7 +41,7 @@ MODES = ("streaming", "eager")
 
 def write_corpus(folder: Path, n_videos: int) -> Path:
     """A synthetic corpus of ``n_videos`` training videos."""
-    from datamodules.synthetic.cmu_mosei import write_synthetic_cmu_mosei
+    from zoo.data.synthetic.cmu_mosei import write_synthetic_cmu_mosei
 
     return write_synthetic_cmu_mosei(folder, seed=0, n_videos={"train": n_videos, "valid": 0, "test": 0})
 
@@ -50,8 +50,8 @@ def measure(root: Path, mode: str) -> dict:
     """Align every video of ``root`` once; return seconds, tracemalloc peak (MB), word steps."""
     import numpy as np
 
-    from datamodules.csd import ComputationalSequence
-    from datamodules.mosei_align import EPSILON, FEATURE_FILES, REFERENCE, align_to_reference, iter_aligned_videos
+    from zoo.data.csd import ComputationalSequence
+    from zoo.data.mosei_align import EPSILON, FEATURE_FILES, REFERENCE, align_to_reference, iter_aligned_videos
 
     ids = json.loads((root / "folds.json").read_text())["train"]
     tracemalloc.start()

@@ -70,7 +70,7 @@ def settings(tiny: bool, model: str = "sun2020", steps: int | None = None) -> di
 def write_corpus(folder: Path, cfg: dict) -> Path:
     """The synthetic corpus the model reads (MuSe-CaR features, or RECOLA with video)."""
     if cfg["model"] == "tzirakis2017_visual":
-        from datamodules.synthetic.recola import write_synthetic_recola
+        from zoo.data.synthetic.recola import write_synthetic_recola
 
         return write_synthetic_recola(folder, n_per_partition=1, duration_s=20.0 if cfg["win"] < 50 else 40.0,
                                       video_size=2 * cfg["face"], feature_sets=())
@@ -80,7 +80,7 @@ def write_corpus(folder: Path, cfg: dict) -> Path:
 def model_batches(root: Path, cfg: dict) -> tuple[list, dict]:
     """``cfg["steps"]`` pre-collated training batches and the data spec."""
     if cfg["model"] == "tzirakis2017_visual":
-        from datamodules.recola import RecolaDataModule
+        from zoo.data.recola import RecolaDataModule
 
         dm = RecolaDataModule(root=root, mode="raw", features=["video"], face_size=cfg["face"],
                               win_len=cfg["win"], hop_len=cfg["win"] // 2, batch_size=cfg["batch"],

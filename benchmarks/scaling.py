@@ -32,7 +32,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
-from datamodules.muse_car import MuSeCaRDataModule
+from zoo.data.muse_car import MuSeCaRDataModule
 from zoo._registry import create_model
 from zoo.ccc import CCCLoss
 from zoo.task import EmotionTask

@@ -564,7 +564,7 @@ def _validate_config(config: Mapping[str, Any], path: Path) -> None:
         if config.get(key) is not None and not isinstance(config[key], str):
             fail(key, "a string or null", config[key])
     if config.get("datamodule") is not None:
-        from datamodules import list_datamodules
+        from zoo.data import list_datamodules
 
         if config["datamodule"] not in list_datamodules():
             fail("datamodule", f"a registered datamodule ({', '.join(list_datamodules())})", config["datamodule"])

@@ -43,7 +43,7 @@ Paper ↔ code:
   VGGFace conv5 / DenseFace, German word vectors repeated over each turn), early-fused by
   concatenation; interlocutor strategies (Fig. 2) on the acoustic sets and the 1 s text delay are
   datamodule options (``interlocutor``, ``interlocutor_features``, ``feature_delay``), see
-  :mod:`datamodules.sewa`.
+  :mod:`zoo.data.sewa`.
 * non-temporal baseline — SVR on the long-time (6 s) bag-of-words features per frame (Table 2),
   and on turn-level text features with ``context`` turns concatenated, the reference turn in the
   centre (Table 3): :func:`chen2017_svr` (an estimator run by :mod:`zoo.estimator_run`).

@@ -164,7 +164,7 @@ def _run(argv: Sequence[str]) -> dict[str, Any]:
         print(f"report written to {args.output}" if args.output else text)
         return {"exit_code": 0}
     if args.command == "list":
-        from datamodules import list_datamodules
+        from zoo.data import list_datamodules
         from zoo import list_models
 
         if args.kind in (None, "recipes"):
@@ -184,7 +184,8 @@ def _run(argv: Sequence[str]) -> dict[str, Any]:
             from zoo.sweep_local import run_local_sweep
 
             try:
-                folder, trials = run_local_sweep(args.sweep_file, count=args.count or 5, output_dir=args.output,
+                count = 5 if args.count is None else args.count
+                folder, trials = run_local_sweep(args.sweep_file, count=count, output_dir=args.output,
                                                  seed=args.seed, overrides=args.overrides)
             except SweepError as err:
                 print(f"zoo sweep: {err}", file=sys.stderr)

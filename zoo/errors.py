@@ -1,6 +1,6 @@
 """The errors affect-zoo reports to a user as one line (``zoo`` exits with status 2).
 
-A tiny module with no heavy imports, so corpus readers (``datamodules``) can raise these without
+A tiny module with no heavy imports, so corpus readers (``zoo.data``) can raise these without
 importing any model code. Every message names the file or the recipe key, what was expected and
 what was found; ``zoo --traceback ...`` (or ``AFFECT_ZOO_TRACEBACK=1``) shows the stack as well.
 

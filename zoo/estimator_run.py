@@ -289,7 +289,7 @@ def _predict_frames(estimator: Any, dm: Any, stage: str) -> list[np.ndarray]:
     if level == "sources":
         return [np.asarray(p) for p in estimator.predict(_source_inputs(dm, stage, estimator.sources))]
     if level == "turn":
-        from datamodules.sewa import turns_to_frames
+        from zoo.data.sewa import turns_to_frames
 
         turns, xs, _ = _turn_inputs(dm, stage)
         return [turns_to_frames(t["spans"], p, t["num_frames"]) for t, p in zip(turns, estimator.predict(xs))]

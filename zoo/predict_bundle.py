@@ -78,7 +78,7 @@ def recording_partitions(datamodule_cls: Any, input_root: Path, ids: Sequence[st
     names = [str(v) for v in getattr(datamodule_cls, "partitions", {}).values()]
     table: dict[str, str] = {}
     if getattr(datamodule_cls, "corpus_name", "") == "muse_car":
-        from datamodules.muse_car import partition_path, read_partition_table
+        from zoo.data.muse_car import partition_path, read_partition_table
 
         if partition_path(input_root).is_file():
             table = {str(k): str(v) for k, v in read_partition_table(partition_path(input_root)).items()}
@@ -120,7 +120,7 @@ def predict_folder(
     """
     import torch
 
-    from datamodules import datamodule_class
+    from zoo.data import datamodule_class
     from zoo.ccc import concordance_cc
     from zoo.pretrained import load_pretrained, merge_reader_state
 

@@ -39,7 +39,7 @@ def check_names(cfg: Mapping[str, Any]) -> None:
         ConfigError: naming the key (``model.name``, ``optimizer.name``, ...), the value found and
             the valid values.
     """
-    from datamodules import list_datamodules
+    from zoo.data import list_datamodules
     from zoo._registry import is_estimator, list_models
 
     _choice("model.name", cfg["model"]["name"], list_models())

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from datamodules._sequence import FeatureStats, prepare_features
+from zoo.data._sequence import FeatureStats, prepare_features
 from zoo.postprocess import PostProcessor
 
 __all__ = [

@@ -179,7 +179,7 @@ def _fmt(value: float | None) -> str:
 
 def build_report(runs: Sequence[RunRecord], baselines: Sequence[RunRecord] = (),
                  paper_scores: Sequence[PaperScore] | None = None,
-                 metrics: Sequence[str] = ("val/", "test/")) -> str:
+                 metrics: Sequence[str] = ("val/", "val_postprocessed/", "test/")) -> str:
     """The Markdown results table.
 
     Args:

@@ -42,8 +42,8 @@ from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_only
 from torch.utils.data import DataLoader
 
-from datamodules import create_datamodule
-from datamodules._sequence import SequenceDataset, collate_sequences
+from zoo.data import create_datamodule
+from zoo.data._sequence import SequenceDataset, collate_sequences
 from zoo._registry import is_estimator
 from zoo.callbacks import CorpusPredictionWriter, RandomStateCheckpoint
 from zoo.errors import ConfigError, RunInterrupted

@@ -241,7 +241,7 @@ class EmotionTask(pl.LightningModule):
     @staticmethod
     def _drop_padding(batch: Mapping[str, Any]) -> Mapping[str, Any]:
         """The batch without the padding item a DDP rank without recordings evaluates
-        (see :class:`datamodules._sequence.ShardPaddedDataset`)."""
+        (see :class:`zoo.data._sequence.ShardPaddedDataset`)."""
         padding = batch.get("padding")
         if padding is None or not bool(padding.any()):
             return batch

@@ -1,4 +1,4 @@
-"""Corpus cache (datamodules._cache) and the memory-mapped, per-window data path."""
+"""Corpus cache (zoo.data._cache) and the memory-mapped, per-window data path."""
 
 from __future__ import annotations
 
@@ -14,17 +14,17 @@ import numpy as np
 import pytest
 import torch
 
-import datamodules._sequence as sequence
-from datamodules._cache import CorpusCache, open_array, reading_options
-from datamodules._sequence import (
+import zoo.data._sequence as sequence
+from zoo.data._cache import CorpusCache, open_array, reading_options
+from zoo.data._sequence import (
     Recording,
     SequenceDataModule,
     SequenceDataset,
     compute_feature_stats,
     default_num_workers,
 )
-from datamodules.muse_car import MuSeCaRDataModule, label_path
-from datamodules.synthetic.muse_car import write_synthetic_muse_car
+from zoo.data.muse_car import MuSeCaRDataModule, label_path
+from zoo.data.synthetic.muse_car import write_synthetic_muse_car
 
 CALLS: Counter = Counter()
 

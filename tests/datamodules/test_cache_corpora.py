@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from datamodules._sequence import Recording
-from datamodules.recola import RecolaDataModule
-from datamodules.sewa import SewaDataModule
-from datamodules.synthetic.recola import write_synthetic_recola
-from datamodules.synthetic.sewa import write_synthetic_sewa
+from zoo.data._sequence import Recording
+from zoo.data.recola import RecolaDataModule
+from zoo.data.sewa import SewaDataModule
+from zoo.data.synthetic.recola import write_synthetic_recola
+from zoo.data.synthetic.sewa import write_synthetic_sewa
 
 CALLS: Counter = Counter()
 

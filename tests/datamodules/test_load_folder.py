@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from datamodules._sequence import CorpusFormatError
-from datamodules.muse_car import MuSeCaRDataModule
-from datamodules.recola import RecolaDataModule
-from datamodules.sewa import SewaDataModule
-from datamodules.synthetic.muse_car import write_synthetic_muse_car
+from zoo.data._sequence import CorpusFormatError
+from zoo.data.muse_car import MuSeCaRDataModule
+from zoo.data.recola import RecolaDataModule
+from zoo.data.sewa import SewaDataModule
+from zoo.data.synthetic.muse_car import write_synthetic_muse_car
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ import h5py
 import numpy as np
 import pytest
 
-from datamodules import create_datamodule
-from datamodules._sequence import CorpusFormatError
-from datamodules.cmu_mosei import STANDARD_FOLDS_PATH, load_folds
-from datamodules.csd import ComputationalSequence
+from zoo.data import create_datamodule
+from zoo.data._sequence import CorpusFormatError
+from zoo.data.cmu_mosei import STANDARD_FOLDS_PATH, load_folds
+from zoo.data.csd import ComputationalSequence
 
 NEG_INF = -np.inf
 

@@ -12,9 +12,9 @@ import h5py
 import numpy as np
 import pytest
 
-from datamodules import create_datamodule
-from datamodules._sequence import CorpusFormatError
-from datamodules.cmu_mosei import MoseiDataWarning, load_folds
+from zoo.data import create_datamodule
+from zoo.data._sequence import CorpusFormatError
+from zoo.data.cmu_mosei import MoseiDataWarning, load_folds
 
 
 # --------------------------------------------------------------------------- hand-written .csd corpus

@@ -8,8 +8,8 @@ import pickle
 import numpy as np
 import pytest
 
-from datamodules import create_datamodule
-from datamodules._sequence import CorpusFormatError
+from zoo.data import create_datamodule
+from zoo.data._sequence import CorpusFormatError
 
 
 def make_partition(n: int, steps: int = 5, offset: float = 0.0) -> dict:

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from datamodules import create_datamodule
-from datamodules._sequence import CorpusFormatError
-from datamodules.muse_car import (
+from zoo.data import create_datamodule
+from zoo.data._sequence import CorpusFormatError
+from zoo.data.muse_car import (
     MuSeCaRDataModule,
     load_muse_car_recordings,
     read_feature_file,
@@ -234,7 +234,7 @@ def test_nan_feature_cell_is_an_error_by_default(tmp_path: Path):
 
 def test_nan_feature_cells_interpolated_and_logged(tmp_path: Path, caplog):
     path = _write(tmp_path / "88.csv", NAN_FEATURES)
-    with caplog.at_level(logging.WARNING, logger="datamodules.muse_car"):
+    with caplog.at_level(logging.WARNING, logger="zoo.data.muse_car"):
         _, _, x = read_feature_file(path, nan_policy="interpolate")
     np.testing.assert_allclose(x[:, 0], [2, 2, 3, 4, 4])  # edges repeat the nearest value
     np.testing.assert_allclose(x[:, 1], [10, 20, 30, 40, 50])  # linear along time
@@ -396,7 +396,7 @@ def test_write_predictions_round_trip(corpus: Path, tmp_path: Path):
 # A tiny corpus from the synthetic writer, then one file corrupted by hand per test.
 @pytest.fixture(scope="module")
 def tiny_corpus(tmp_path_factory) -> Path:
-    from datamodules.synthetic.muse_car import write_synthetic_muse_car
+    from zoo.data.synthetic.muse_car import write_synthetic_muse_car
 
     return write_synthetic_muse_car(
         tmp_path_factory.mktemp("tiny") / "muse", seed=3,

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from datamodules import create_datamodule
-from datamodules._sequence import CorpusFormatError, Recording
-from datamodules.muse_car import MuSeCaRDataModule
+from zoo.data import create_datamodule
+from zoo.data._sequence import CorpusFormatError, Recording
+from zoo.data.muse_car import MuSeCaRDataModule
 
 # video → (partition, timestamps ms, arousal labels, valence labels)
 VIDEOS = {
@@ -112,7 +112,7 @@ def test_timestamp_mismatch_names_file_and_timestamp(layout):
     root, run_a, run_b = layout
     path = run_b / "predictions/train/arousal/2.csv"
     path.write_text(_rows([0, 250, 600, 750], [0.1, 0.2, 0.3, 0.4]))
-    with pytest.raises(CorpusFormatError, match=r"2\.csv: line 4, field 'timestamp': 600 ms .* 500 ms"):
+    with pytest.raises(CorpusFormatError, match=r"2\.csv: line 4, field 'timestamp'.*: 600 ms .* 250 ms label"):
         _dm(run_a, run_b).raw_recordings("train")
     path.write_text(_rows([0, 250, 500], [0.1, 0.2, 0.3]))
     with pytest.raises(CorpusFormatError, match=r"2\.csv: 3 prediction rows for the 4 label frames"):

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from datamodules import create_datamodule
-from datamodules._sequence import CorpusFormatError
-from datamodules.arff import read_arff
-from datamodules.recola import (
+from zoo.data import create_datamodule
+from zoo.data._sequence import CorpusFormatError
+from zoo.data.arff import read_arff
+from zoo.data.recola import (
     RecolaDataModule,
     load_recola_recordings,
     read_audio_frames,

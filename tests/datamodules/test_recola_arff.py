@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from datamodules._sequence import CorpusFormatError
-from datamodules.arff import format_arff, read_arff
-from datamodules.recola import read_feature_arff, read_gold_standard, read_individual_ratings
+from zoo.data._sequence import CorpusFormatError
+from zoo.data.arff import format_arff, read_arff
+from zoo.data.recola import read_feature_arff, read_gold_standard, read_individual_ratings
 
 QUIRKY = """% RECOLA-like file with every quirk the reader must handle
 % another comment line

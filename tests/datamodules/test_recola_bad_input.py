@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from datamodules._sequence import CorpusFormatError
-from datamodules.recola import (
+from zoo.data._sequence import CorpusFormatError
+from zoo.data.recola import (
     load_recola_recordings,
     read_audio_frames,
     read_feature_arff,
@@ -103,7 +103,7 @@ def test_audio_up_to_one_frame_short_is_padded_with_a_warning(tmp_path, caplog):
     path = tmp_path / "dev_1.wav"
     ramp = (np.arange(5760 - 320) * 1e-5).astype(np.float32)  # ends 20 ms before the last label time
     sf.write(path, ramp, 16000, subtype="FLOAT")
-    with caplog.at_level(logging.WARNING, logger="datamodules.recola"):
+    with caplog.at_level(logging.WARNING, logger="zoo.data.recola"):
         frames = read_audio_frames(path, TIMES)
     assert "dev_1.wav (recording dev_1): audio ends 0.020 s before the last label time" in caplog.text
     np.testing.assert_array_equal(frames[8, 320:], 0.0)
@@ -111,7 +111,7 @@ def test_audio_up_to_one_frame_short_is_padded_with_a_warning(tmp_path, caplog):
     # audio ending exactly at the last label time (the release's layout) is silent
     caplog.clear()
     sf.write(path, np.ones(5760, np.float32) * 0.1, 16000, subtype="FLOAT")
-    with caplog.at_level(logging.WARNING, logger="datamodules.recola"):
+    with caplog.at_level(logging.WARNING, logger="zoo.data.recola"):
         read_audio_frames(path, TIMES)
     assert caplog.text == ""
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from datamodules._sequence import (
+from zoo.data._sequence import (
     CorpusFormatError,
     FeatureStats,
     Recording,

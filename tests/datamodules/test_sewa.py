@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from datamodules._sequence import CorpusFormatError
-from datamodules.sewa import (
+from zoo.data._sequence import CorpusFormatError
+from zoo.data.sewa import (
     SewaDataModule,
     align_to_labels,
     apply_interlocutor,

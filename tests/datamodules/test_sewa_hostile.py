@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from datamodules._sequence import CorpusFormatError
-from datamodules.sewa import SewaDataModule, read_feature_file, read_label_file
+from zoo.data._sequence import CorpusFormatError
+from zoo.data.sewa import SewaDataModule, read_feature_file, read_label_file
 
 HEADER19 = "name;timestamp;arousal;valence;liking\n"
 

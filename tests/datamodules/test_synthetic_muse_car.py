@@ -8,17 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import datamodules.muse_car as muse_car_module
-import datamodules.synthetic.muse_car as synth
-from datamodules.muse_car import (
+import zoo.data.muse_car as muse_car_module
+import zoo.data.synthetic.muse_car as synth
+from zoo.data.muse_car import (
     MuSeCaRDataModule,
     load_muse_car_recordings,
     read_feature_file,
     read_label_file,
     read_partition_table,
 )
-from datamodules.synthetic import default_synthetic_root, ensure_synthetic
-from datamodules.synthetic.muse_car import DELAY_FRAMES, FEATURE_SPECS, write_synthetic_muse_car
+from zoo.data.synthetic import default_synthetic_root, ensure_synthetic
+from zoo.data.synthetic.muse_car import DELAY_FRAMES, FEATURE_SPECS, write_synthetic_muse_car
 
 SMALL = {"train": 8, "devel": 4, "test": 2}
 TINY = {"train": 2, "devel": 1, "test": 1}

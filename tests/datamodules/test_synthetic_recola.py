@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from datamodules.arff import read_arff
-from datamodules.recola import RecolaDataModule, load_recola_recordings, read_individual_ratings
-from datamodules.synthetic.recola import DELAY_S, write_synthetic_recola
+from zoo.data.arff import read_arff
+from zoo.data.recola import RecolaDataModule, load_recola_recordings, read_individual_ratings
+from zoo.data.synthetic.recola import DELAY_S, write_synthetic_recola
 
 FEATURE_SIZES = {"features_audio": 88, "features_video_appearance": 168, "features_video_geometric": 632}
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from sklearn.linear_model import Ridge
 
-from datamodules.sewa import SewaDataModule, read_feature_file
-from datamodules.synthetic.sewa import FAU_NAMES, write_synthetic_sewa
+from zoo.data.sewa import SewaDataModule, read_feature_file
+from zoo.data.synthetic.sewa import FAU_NAMES, write_synthetic_sewa
 
 
 def _digest(folder: Path) -> str:

@@ -17,7 +17,7 @@ from matplotlib.image import imread
 from safetensors.torch import load_file, save_file
 
 import zoo
-from datamodules import create_datamodule
+from zoo.data import create_datamodule
 from zoo.bundle import BundleError, backbone_provenance, export_bundle
 
 pytestmark = pytest.mark.slow

@@ -45,16 +45,17 @@ def _run_dir(proc: subprocess.CompletedProcess) -> Path:
 @pytest.mark.slow
 def test_fit_writes_run_folder_and_muse_predictions_that_score_like_the_metric(trained_muse_run: Path):
     results = json.loads((trained_muse_run / "results.json").read_text())
-    assert {"val/ccc_arousal", "val/ccc_valence", "val/ccc_mean", "test/ccc_mean"} <= set(results)
+    targets = list(OmegaConf.load(trained_muse_run / "config.yaml").data.args.targets)  # the recipe's
+    assert {*(f"val/ccc_{t}" for t in targets), "val/ccc_mean", "test/ccc_mean"} <= set(results)
     metrics = pd.read_csv(trained_muse_run / "logs" / "metrics.csv")
     assert {"train/loss", "val/ccc_mean", "val/loss"} <= set(metrics.columns)
     # The exported predictions, scored independently with NumPy against the corpus's own label
     # files, reproduce the logged pooled test CCC.
     assert OmegaConf.load(trained_muse_run / "config.yaml").data.name == "muse_car"
     for partition, count in (("train", 24), ("devel", 8), ("test", 8)):  # export_predictions
-        assert len(list((trained_muse_run / "predictions" / partition / "valence").glob("*.csv"))) == count
+        assert len(list((trained_muse_run / "predictions" / partition / targets[-1]).glob("*.csv"))) == count
     pred_dir = trained_muse_run / "predictions" / "test"
-    for target in ("arousal", "valence"):
+    for target in targets:
         files = sorted((pred_dir / target).glob("*.csv"))
         assert files
         preds, golds = [], []
@@ -101,7 +102,9 @@ def test_ddp_two_processes_evaluates_exactly_like_one(trained_muse_run: Path, tm
                            "trainer.accelerator=cpu", f"output_dir={tmp_path}", *SMALL)
     ddp = json.loads((_run_dir(proc) / "results.json").read_text())
     single = json.loads((trained_muse_run / "results.json").read_text())
-    for key in ("val/ccc_arousal", "val/ccc_valence", "val/ccc_mean"):
+    keys = [k for k in single if k.startswith("val/ccc_") and not k.endswith("_std")]
+    assert "val/ccc_mean" in keys
+    for key in keys:
         assert ddp[key] == pytest.approx(single[key], abs=1e-6)
 
 
@@ -207,7 +210,7 @@ def test_list_shows_models_and_datamodules(capsys):
 @pytest.mark.slow
 def test_postprocessing_fitted_on_val_only_stored_and_applied(tmp_path: Path, zoo_cli, monkeypatch):
     import zoo.run
-    from datamodules import create_datamodule
+    from zoo.data import create_datamodule
     from zoo.pretrained import read_checkpoint
 
     seen = {}
@@ -221,8 +224,8 @@ def test_postprocessing_fitted_on_val_only_stored_and_applied(tmp_path: Path, zo
     run_dir = zoo_cli("fit", RECIPE, "postprocess.enabled=true", "trainer.max_epochs=2",
                       f"output_dir={tmp_path}", *SMALL)
     # the chain saw exactly the validation labels — never the test partition's
-    features = OmegaConf.load(run_dir / "config.yaml").data.args.features
-    dm = create_datamodule("muse_car", features=list(features))
+    data_args = OmegaConf.load(run_dir / "config.yaml").data.args
+    dm = create_datamodule("muse_car", features=list(data_args.features), targets=list(data_args.targets))
     val = np.concatenate([r.targets for r in dm.raw_recordings("val")])
     np.testing.assert_array_equal(seen["golds"], val)
     results = json.loads((run_dir / "results.json").read_text())

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from datamodules.sewa import SewaDataModule
-from datamodules.synthetic.sewa import write_synthetic_sewa
+from zoo.data.sewa import SewaDataModule
+from zoo.data.synthetic.sewa import write_synthetic_sewa
 from zoo.estimator_run import SVRBank, load_estimator
 
 TARGETS = ["arousal", "valence", "liking"]

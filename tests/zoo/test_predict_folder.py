@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 import zoo
-from datamodules.recola import read_feature_arff, read_gold_standard
-from datamodules.sewa import read_feature_file, read_prediction_file
-from datamodules.synthetic.recola import write_synthetic_recola
-from datamodules.synthetic.sewa import write_synthetic_sewa
+from zoo.data.recola import read_feature_arff, read_gold_standard
+from zoo.data.sewa import read_feature_file, read_prediction_file
+from zoo.data.synthetic.recola import write_synthetic_recola
+from zoo.data.synthetic.sewa import write_synthetic_sewa
 
 pytestmark = pytest.mark.slow
 DEFAULTS = Path(__file__).resolve().parents[2] / "recipes" / "defaults.yaml"
@@ -140,7 +140,7 @@ loss:
     shutil.copy(corpus / "transcriptions" / "Devel_01.csv", user / "transcriptions" / "call_1.csv")
     out = zoo_cli("predict", str(ckpt), str(user), "--output", str(tmp_path / "preds"))
     assert (out / "call_1.csv").is_file()
-    from datamodules.sewa import SewaDataModule
+    from zoo.data.sewa import SewaDataModule
 
     direct = SewaDataModule(root=corpus, features=["text_bow"], targets=["liking"])
     devel = {r.id: r for r in direct.raw_recordings("val")}["Devel_01"]

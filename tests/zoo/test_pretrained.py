@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import zoo
-from datamodules import create_datamodule
+from zoo.data import create_datamodule
 from zoo.pretrained import CheckpointError, read_checkpoint
 
 

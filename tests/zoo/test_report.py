@@ -59,7 +59,8 @@ def test_shipped_paper_score_files_are_valid_and_name_shipped_recipes():
     recipes = {f"{p.parent.name}/{p.stem}" for p in (Path(__file__).resolve().parents[2] / "recipes").glob("*/*.yaml")}
     for score in load_paper_scores():
         assert score.recipe in recipes, score
-        assert score.metric.split("/")[0] in ("val", "test"), score
+        # the paper's dev-set figures after its post-processing are compared with ours after ours
+        assert score.metric.split("/")[0] in ("val", "val_postprocessed", "test"), score
         load_recipe(score.recipe, list(score.overrides))  # the paper's configuration is a valid override set
 
 

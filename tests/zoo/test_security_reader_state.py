@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from datamodules import create_datamodule
+from zoo.data import create_datamodule
 from zoo.cli import run
 from zoo.pretrained import CheckpointError, merge_reader_state
 

@@ -285,7 +285,7 @@ def test_generic_baseline_draws_from_the_training_distribution():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["williams2018_lstm", "williams2018_blstm", "williams2018_cnn"])
 def test_brief_training_beats_the_random_baseline(name, tmp_path, zoo_cli):
-    from datamodules import create_datamodule
+    from zoo.data import create_datamodule
 
     run = zoo_cli("fit", f"cmu_mosei/{name}", "trainer.max_epochs=12", f"output_dir={tmp_path}",
                   "trainer.enable_progress_bar=false")

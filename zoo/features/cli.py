@@ -24,7 +24,8 @@ Without ``--timeline`` features are written on ``0, hop, 2·hop, …`` up to the
 length; where the output already holds that recording's labels (MuSe-CaR ``label_segments``,
 RECOLA ``ratings_gold_standard``, SEWA ``labels``) and their frames differ, the run stops and
 says which ``--timeline`` to pass. ``--timeline`` takes ``<id>.csv`` files with a ``timestamp``
-column in ms (MuSe-CaR labels) or RECOLA gold-standard ``<id>.arff`` files.
+column in ms (MuSe-CaR labels), ``;``-separated SEWA label files or RECOLA gold-standard
+``<id>.arff`` files.
 """
 
 from __future__ import annotations
@@ -97,13 +98,19 @@ def _parse_options(items: Sequence[str]) -> dict[str, Any]:
 
 
 def read_timeline(folder: Path, recording_id: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """Label timestamps (s) and segment ids of ``<folder>/<id>.csv`` (``timestamp`` in ms), or
-    the frame times of a RECOLA gold-standard ``<folder>/<id>.arff``."""
+    """Label timestamps (s) and segment ids of one recording's label file.
+
+    MuSe-CaR style ``<folder>/<id>.csv``: a header with ``timestamp`` in ms (and optionally
+    ``segment_id``). SEWA label files (``;``-separated, name then time in seconds, with or without
+    header, AVEC 2017 and 2019) are read with :func:`zoo.data.sewa.read_label_file`, e.g. to
+    write word vectors on every label frame of a recording whose labels run past its last turn.
+    RECOLA: the frame times of a gold-standard ``<folder>/<id>.arff``.
+    """
     import pandas as pd
 
     arff = Path(folder) / f"{recording_id}.arff"
     if arff.is_file() and not (Path(folder) / f"{recording_id}.csv").is_file():
-        from datamodules.recola import read_gold_standard
+        from zoo.data.recola import read_gold_standard
 
         try:
             return read_gold_standard(arff)[0], None
@@ -112,6 +119,17 @@ def read_timeline(folder: Path, recording_id: str) -> tuple[np.ndarray, np.ndarr
     path = Path(folder) / f"{recording_id}.csv"
     if not path.is_file():
         raise ExtractorError(f"{path}: timeline file not found for recording {recording_id!r}")
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        first = handle.readline()
+    if first.count(";") >= 2:
+        from zoo.data._sequence import CorpusFormatError
+        from zoo.data.sewa import read_label_file
+
+        try:
+            times, _ = read_label_file(path, targets=())
+        except CorpusFormatError as err:
+            raise ExtractorError(str(err)) from None
+        return times, None
     frame = pd.read_csv(path, skipinitialspace=True)
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     if "timestamp" not in frame.columns:
@@ -129,6 +147,7 @@ def _label_timeline_folder(layout: str, output: Path) -> Path | None:
     folder = {
         "muse_car": output / "c1_muse_wild" / "label_segments" / "arousal",
         "recola": output / "ratings_gold_standard" / "arousal",
+        "sewa": output / "labels",
     }.get(layout)
     return folder if folder is not None and folder.is_dir() else None
 
@@ -222,7 +241,7 @@ def check_settings(folder: Path, settings: dict[str, Any]) -> None:
 
 def recola_folder_name(name: str | None, modality: str) -> str:
     """The RECOLA feature folder for ``--name`` (a feature set or folder the reader knows)."""
-    from datamodules.recola import FEATURE_FOLDERS
+    from zoo.data.recola import FEATURE_FOLDERS
 
     if name is None:
         default = {"audio": "audio", "visual": "video_appearance"}.get(modality)

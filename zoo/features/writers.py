@@ -2,7 +2,7 @@
 
 * ``muse_car``: ``<output>/c1_muse_wild/feature_segments/label_aligned/<feature>/<id>.csv`` —
   header ``timestamp,segment_id,<columns>``, timestamp in integer ms (read back by
-  :func:`datamodules.muse_car.read_feature_file`).
+  :func:`zoo.data.muse_car.read_feature_file`).
 * ``sewa``: ``<output>/<feature>/<id>.csv`` — ``;``-separated, header ``name;time;<columns>``,
   name quoted as in the AVEC 2019 label files (``'Devel_DE_01'``), time in seconds.
 * ``recola``: ``<output>/<feature>/{arousal,valence}/<id>.arff`` (the AVEC 2016 feature folders

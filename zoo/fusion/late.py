@@ -35,7 +35,7 @@ Architecture (per frame)::
 
 The inputs are the *predictions* of unimodal or early-fusion runs (one feature set per source
 run, one column per target it predicted), read by the ``prediction_fusion`` datamodule
-(:mod:`datamodules.fusion`).
+(:mod:`zoo.data.fusion`).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ maintained readers do not cover what these files need: ``scipy.io.arff.loadarff`
 
 Keywords are case-insensitive. Missing numeric values (``?``) become NaN, missing string or
 nominal values ``None``. Sparse rows (``{0 x, 3 y}``), ``date`` and ``relational`` attributes are
-refused with a clear error. Every problem raises :class:`~datamodules._sequence.CorpusFormatError`
+refused with a clear error. Every problem raises :class:`~zoo.data._sequence.CorpusFormatError`
 naming the file, the line (1-based) and, where it applies, the attribute.
 """
 

@@ -5,8 +5,8 @@ Interpretable Dynamic Fusion Graph", ACL) labels sentence segments of YouTube mo
 sentiment in [-3, 3] and six emotion intensities in [0, 3] (``All Labels`` columns
 ``[sentiment, happy, sad, anger, surprise, disgust, fear]``). Two distributed forms are read:
 
-* ``format="csd"`` — the SDK's computational sequences (:mod:`datamodules.csd`), aligned to the
-  words and cut into labelled segments by :mod:`datamodules.mosei_align` (cached on disk).
+* ``format="csd"`` — the SDK's computational sequences (:mod:`zoo.data.csd`), aligned to the
+  words and cut into labelled segments by :mod:`zoo.data.mosei_align` (cached on disk).
 * ``format="pkl"`` — an aligned pickle ``{"train"|"valid"|"test": {"text", "audio", "vision",
   "id", "regression_labels" | "labels", ...}}`` with ``(N, L, D)`` arrays (e.g. MMSA's
   ``aligned_50.pkl``: audio ``(N, 50, 74)``, vision ``(N, 50, 35)``; MulT's
@@ -25,14 +25,14 @@ Hostile data: a video id listed in two folds is an error. Segments whose chosen 
 NaN/inf or outside their range (sentiment [-3, 3], emotions [0, 3]), ``.csd`` words/frames/segments
 with non-finite intervals, and fold videos missing from a file (the partition would shrink) are
 dropped with a :class:`MoseiDataWarning` saying how many and why; ``strict=True`` makes each of
-them a :class:`~datamodules._sequence.CorpusFormatError` instead.
+them a :class:`~zoo.data._sequence.CorpusFormatError` instead.
 
 Items are segments: the word steps of the segment (at most ``maxlen``; a longer segment keeps its
 **last** ``maxlen`` words, as Williams et al. 2018's ``pad`` does — ``truncate="first"`` keeps the
 first ones), right-padded in the batch with a left-aligned ``mask``; targets are ``(B, K)``.
 ``label_step`` is ``0.0``: a segment has no fixed frame step (the steps are words).
 
-Folds: ``folds=None`` uses the SDK's standard folds (``datamodules/data/cmu_mosei_folds.json``:
+Folds: ``folds=None`` uses the SDK's standard folds (``zoo/data/data/cmu_mosei_folds.json``:
 2249 train / 300 valid / 678 test videos) for a real corpus, and the synthetic corpus's own
 ``folds.json`` for ``root=None``; a path gives any JSON ``{"train": [...], "valid": [...],
 "test": [...]}`` of video ids (``val``/``dev`` are accepted for ``valid``).

@@ -344,7 +344,7 @@ class AlignmentCache:
     Args:
         files: feature set name (and ``"labels"``) → input file.
         settings: everything else the result depends on (plain JSON types).
-        cache_dir: base folder; default :func:`datamodules.synthetic.cache_dir`.
+        cache_dir: base folder; default :func:`zoo.data.synthetic.cache_dir`.
     """
 
     def __init__(self, files: Mapping[str, Path], settings: Mapping[str, object], cache_dir: str | Path | None = None) -> None:

@@ -18,7 +18,7 @@ that is shared and lives here:
   dict ``{"features": {name: (B,T,D)}, "targets": (B,T,K), "mask": (B,T), "ids": [...],
   "timestamps": (B,T), "has_targets": (B,)}``.
 * **fast data path** — :meth:`SequenceDataModule.raw_recordings` goes through the corpus cache
-  (:mod:`datamodules._cache`): a corpus whose datamodule lists its files (``source_files``) is
+  (:mod:`zoo.data._cache`): a corpus whose datamodule lists its files (``source_files``) is
   parsed once and then memory-mapped from ``.npy`` files. The loaders never materialise
   delayed/normalised copies of the corpus: :class:`SequenceDataset` delays and normalises each
   window when it is read (the same numbers as :func:`prepare_features`), so resident memory does
@@ -548,7 +548,7 @@ class SequenceDataModule(pl.LightningDataModule):
             ``seed``: every training seed of ``seeds=[1,2,3]`` trains on the same corpus, and
             ``zoo test`` of any seed's checkpoint scores that corpus.
         pin_memory: pin host memory for GPU transfer; ``None`` → when CUDA is available.
-        cache_dir: folder of the corpus cache (:mod:`datamodules._cache`); ``None`` →
+        cache_dir: folder of the corpus cache (:mod:`zoo.data._cache`); ``None`` →
             ``<affect-zoo cache>/corpus-cache``. Never inside the corpus folder.
         use_cache: parse the corpus once and memory-map it afterwards (for datamodules that
             implement :meth:`source_files`); ``False`` parses on every load.
@@ -637,7 +637,7 @@ class SequenceDataModule(pl.LightningDataModule):
     def source_files(self, partition: str) -> list[Path] | None:
         """Optional: every file :meth:`load_partition` reads for ``partition``.
 
-        Implementing it turns on the corpus cache (:mod:`datamodules._cache`): the partition is
+        Implementing it turns on the corpus cache (:mod:`zoo.data._cache`): the partition is
         parsed once, later loads memory-map the cached arrays, and a change to any listed file
         (size or modification time) rebuilds the entry. ``None`` (the default) → not cached.
         """

@@ -100,7 +100,7 @@ POST_READ_ATTRIBUTES = frozenset(
 
 
 def default_cache_dir() -> Path:
-    """``<affect-zoo cache>/corpus-cache`` (see :func:`datamodules.synthetic.cache_dir`)."""
+    """``<affect-zoo cache>/corpus-cache`` (see :func:`zoo.data.synthetic.cache_dir`)."""
     from .synthetic import cache_dir
 
     return cache_dir() / "corpus-cache"

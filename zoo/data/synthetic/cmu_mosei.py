@@ -31,7 +31,7 @@ How the data is made (deterministic given ``seed``; 60/15/15 videos of 3–6 seg
   function of the segment's emotions on 20 (audio) / 15 (visual) dimensions. Some videos have rows
   of ``-inf`` in the audio and a span without visual frames (words there have no visual frame).
 * **pickle** (:func:`write_aligned_pickle`, written into its own cache folder on first use of
-  ``format="pkl"``) — the corpus aligned with :mod:`datamodules.mosei_align` (overlap weighting), cut
+  ``format="pkl"``) — the corpus aligned with :mod:`zoo.data.mosei_align` (overlap weighting), cut
   into segments, keeping each segment's last 50 word steps, in the layout of MMSA's shared
   ``aligned_50.pkl`` (github.com/thuiar/MMSA, ``data_loader.py`` reads these keys)::
 
@@ -207,7 +207,7 @@ def write_synthetic_cmu_mosei(out_dir: str | Path, seed: int = 0, n_videos: dict
         write_csd(out_dir / filename, root, data[key], _metadata(root, key, dims[key]))
     (out_dir / "folds.json").write_text(json.dumps(folds, indent=1))
     (out_dir / "README.txt").write_text(
-        "Synthetic CMU-MOSEI written by affect-zoo (datamodules/synthetic/cmu_mosei.py).\n"
+        "Synthetic CMU-MOSEI written by affect-zoo (zoo/data/synthetic/cmu_mosei.py).\n"
         "Not the real corpus: every value is generated.\n"
     )
     return out_dir

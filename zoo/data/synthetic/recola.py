@@ -243,7 +243,7 @@ def _ratings(seed: int, name: str, target: str, gold: np.ndarray) -> np.ndarray:
 def _readme(seed: int, n: int, duration_s: float, with_test_labels: bool) -> str:
     return (
         "SYNTHETIC RECOLA (AVEC 2016 layout) written by affect-zoo "
-        f"(datamodules.synthetic.recola, version {SYNTHETIC_VERSION}, seed {seed}).\n"
+        f"(zoo.data.synthetic.recola, version {SYNTHETIC_VERSION}, seed {seed}).\n"
         "This is NOT the RECOLA corpus: audio, video, ratings and features are generated.\n"
         f"{n} recordings per partition (train/dev/test), {duration_s:g} s each, labels every 40 ms;\n"
         f"the gold standard lags the signals by {DELAY_S:g} s (use label_shift={DELAY_S:g}).\n"

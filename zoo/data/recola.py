@@ -613,7 +613,7 @@ class RecolaDataModule(SequenceDataModule):
 
     Stage partitions map to the corpus's ``train``/``dev``/``test``; the official score is the
     CCC over the dev recordings concatenated (``val/ccc_*``). Without ``root`` the synthetic
-    corpus (:mod:`datamodules.synthetic.recola`, generated once into the cache) is used.
+    corpus (:mod:`zoo.data.synthetic.recola`, generated once into the cache) is used.
 
     Args:
         root: corpus folder in the AVEC 2016 layout, or ``None`` for the synthetic corpus.
@@ -632,7 +632,7 @@ class RecolaDataModule(SequenceDataModule):
             §III-B); ``"none"`` keeps the samples as read.
         win_len: training window in frames (150 = 6 s, as Tzirakis et al. 2017).
         hop_len: hop between training windows in frames.
-        **kwargs: the other arguments of :class:`~datamodules._sequence.SequenceDataModule`.
+        **kwargs: the other arguments of :class:`~zoo.data._sequence.SequenceDataModule`.
     """
 
     corpus_name = "recola"
@@ -724,7 +724,7 @@ class RecolaDataModule(SequenceDataModule):
         """Files :meth:`load_partition` reads for ``partition``: per recording its gold standard
         (absent test files are listed too, so adding them later invalidates the cache), the
         individual ratings when they are the targets, and the ARFF features or the WAV/MP4
-        media. Turns on the corpus cache (:mod:`datamodules._cache`), which matters most in raw
+        media. Turns on the corpus cache (:mod:`zoo.data._cache`), which matters most in raw
         mode: decoded face crops are memory-mapped instead of decoded again on every run."""
         root = self._resolved_root()
         files: list[Path] = []

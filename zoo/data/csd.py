@@ -17,7 +17,7 @@ SDK does).
 
 The root group's name is whatever the file holds (there must be exactly one). Arrays are read
 per video, on demand (:meth:`ComputationalSequence.read`), so a file of any size is never loaded
-at once. Every problem raises :class:`~datamodules._sequence.CorpusFormatError` naming the file
+at once. Every problem raises :class:`~zoo.data._sequence.CorpusFormatError` naming the file
 and, where it applies, the video and the field.
 """
 

@@ -529,7 +529,7 @@ def write_synthetic_sewa(
         _write_corpus(tmp, int(seed), release, counts, with_test_labels)
         _write(tmp / "README.txt",
                f"SYNTHETIC SEWA corpus ({release} layout) -- NOT real data.\n"
-               f"Written by affect-zoo datamodules/synthetic/sewa.py version {SYNTHETIC_VERSION}, "
+               f"Written by affect-zoo zoo/data/synthetic/sewa.py version {SYNTHETIC_VERSION}, "
                f"seed {seed}; recordings {counts}; labels lag the features by "
                f"{DELAY_FRAMES * LABEL_STEP:g} s; test labels: {'yes' if with_test_labels else 'no'}.\n")
         try:

@@ -120,7 +120,7 @@ class PredictionFusionDataModule(SequenceDataModule):
         root: corpus folder for the labels; default the first source's ``data.args.root``
             (``None`` there → the same synthetic corpus). Give it when the corpus has moved.
         targets: targets of the fusion model; default the first source's targets.
-        **kwargs: the other arguments of :class:`~datamodules._sequence.SequenceDataModule`
+        **kwargs: the other arguments of :class:`~zoo.data._sequence.SequenceDataModule`
             (``win_len``, ``hop_len``, ``batch_size``, ``normalize``, ...); ``features`` is not
             accepted (the feature sets are the sources).
 

@@ -297,7 +297,7 @@ def _readme(seed: int, n_videos: Mapping[str, int], feature_sets: Sequence[str],
     frames = ", ".join(f"{p}: {n} frames" for p, n in n_frames.items())
     return (
         "SYNTHETIC MuSe-CaR corpus -- NOT real data.\n\n"
-        "Written by affect-zoo (datamodules/synthetic/muse_car.py, generator version "
+        "Written by affect-zoo (zoo/data/synthetic/muse_car.py, generator version "
         f"{SYNTHETIC_VERSION}, seed {seed}) in the layout of the MuSe 2020 MuSe-Wild\n"
         "sub-challenge (Stappen et al. 2020, 'MuSe 2020 Challenge and Workshop', ACM\n"
         "Multimedia). Results on it say nothing about the real challenge; it exists to test\n"

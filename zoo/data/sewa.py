@@ -543,7 +543,7 @@ class SewaDataModule(SequenceDataModule):
         with_test_labels: synthetic corpus only: write test labels (default true).
         vocabulary: a fixed ``text_bow`` vocabulary (a trained model's, from its checkpoint's
             ``reader_state``) instead of the one built from the train transcriptions.
-        **kwargs: :class:`~datamodules._sequence.SequenceDataModule` arguments (``win_len``,
+        **kwargs: :class:`~zoo.data._sequence.SequenceDataModule` arguments (``win_len``,
             ``hop_len``, ``batch_size``, ``label_shift``, ``feature_delay``, ``seed``, ...).
     """
 
@@ -684,7 +684,7 @@ class SewaDataModule(SequenceDataModule):
 
     def source_files(self, partition: str) -> list[Path]:
         """Files :meth:`load_partition` reads for ``partition``, which turns on the corpus cache
-        (:mod:`datamodules._cache`): per recording its label file (listed even when absent, so a
+        (:mod:`zoo.data._cache`): per recording its label file (listed even when absent, so a
         later release of test labels invalidates the cache), its feature files, its turn file
         (interlocutor strategies) and transcription (text sets); for ``text_bow`` also every
         train transcription (the vocabulary) and for ``text_emb`` the embedding file."""
