@@ -12,19 +12,43 @@ mask to ``(B, T, K)`` (or ``(B, K)`` for segment-level models).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import difflib
 import fnmatch
 import importlib
 import importlib.util
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from torch import nn
 
-__all__ = ["register_model", "create_model", "list_models", "model_entrypoint", "is_estimator"]
+__all__ = ["register_model", "create_model", "list_models", "model_entrypoint", "is_estimator",
+           "building_from_checkpoint", "weights_come_from_checkpoint"]
 
 ModelFn = Callable[..., nn.Module]
 _MODELS: dict[str, ModelFn] = {}
+_FROM_CHECKPOINT: contextvars.ContextVar[bool] = contextvars.ContextVar("weights_from_checkpoint", default=False)
+
+
+@contextlib.contextmanager
+def building_from_checkpoint() -> Iterator[None]:
+    """Within this block models are built only to receive a checkpoint's trained weights.
+
+    A variant that would otherwise read initial weights from a file (e.g. ImageNet weights at
+    ``pretrained_path``) skips it: the file the run was trained from need not exist where the
+    checkpoint is loaded, and its weights are overwritten anyway.
+    """
+    token = _FROM_CHECKPOINT.set(True)
+    try:
+        yield
+    finally:
+        _FROM_CHECKPOINT.reset(token)
+
+
+def weights_come_from_checkpoint() -> bool:
+    """True inside :func:`building_from_checkpoint`."""
+    return _FROM_CHECKPOINT.get()
 
 
 def register_model(fn: ModelFn) -> ModelFn:

@@ -637,7 +637,7 @@ def load_bundle(path: str | Path, map_location: str | torch.device = "cpu") -> A
         BundleError: missing file, malformed JSON, unknown architecture, tensors with the wrong
             names or shapes, a pickle payload, or weights not matching their recorded sha256.
     """
-    from zoo._registry import create_model
+    from zoo._registry import building_from_checkpoint, create_model
     from zoo.postprocess import PostProcessor
     from zoo.pretrained import PretrainedModel
 
@@ -651,12 +651,13 @@ def load_bundle(path: str | Path, map_location: str | torch.device = "cpu") -> A
     weights_path = folder / WEIGHTS_FILE
     tensors = _open_weights(weights_path)
     try:
-        net = create_model(
-            architecture,
-            feature_dims=dict(config["feature_dims"]),
-            num_targets=len(config["target_names"]),
-            **_model_args(config),
-        )
+        with building_from_checkpoint():  # the bundle's weights replace any initial weights
+            net = create_model(
+                architecture,
+                feature_dims=dict(config["feature_dims"]),
+                num_targets=len(config["target_names"]),
+                **_model_args(config),
+            )
     except (TypeError, ValueError, KeyError) as err:
         raise BundleError(f"{folder / CONFIG_FILE}: cannot build {architecture!r}: {err}") from err
     expected = net.state_dict()

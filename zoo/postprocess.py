@@ -1,7 +1,8 @@
 """Post-processing of continuous predictions, fitted on the validation partition.
 
-The chain of Tzirakis et al. 2017 (§ IV-C, after Trigeorgis et al. 2016 and the AVEC baselines),
-applied per target and per recording, each step kept only if it raises the validation CCC:
+The chain of Tzirakis et al. 2017 (§ V, opening paragraph; after Trigeorgis et al. 2016 and the
+AVEC baselines), applied per target and per recording, each step kept only if it raises the
+validation CCC:
 
 1. **median filtering** with a window between 0.4 s and 20 s (or **mean**: a moving average over
    a window from the same grid, the "smoothing by averaging the predictions within a fixed

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from zoo._registry import building_from_checkpoint
 from zoo.data._sequence import FeatureStats, prepare_features
 from zoo.postprocess import PostProcessor
 
@@ -166,7 +167,8 @@ def task_from_checkpoint(path: str | Path) -> Any:
     checkpoint = read_checkpoint(path)
     hparams = dict(checkpoint["hyper_parameters"])
     try:
-        task = EmotionTask(**hparams)
+        with building_from_checkpoint():
+            task = EmotionTask(**hparams)
     except KeyError as err:
         raise CheckpointError(f"{path}: {err.args[0]}") from err
     try:

@@ -76,7 +76,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from zoo._registry import register_model
+from zoo._registry import register_model, weights_come_from_checkpoint
 from zoo.layers import MaskedBiLSTM
 
 __all__ = [
@@ -454,7 +454,9 @@ def tzirakis2017_visual(feature_dims: Mapping[str, Any], num_targets: int, **kwa
     speech.pop("dropout", None)
     if speech:
         raise TypeError(f"tzirakis2017_visual got unexpected keyword arguments {sorted(speech)}")
-    if visual.get("pretrained_path") is None:
+    if weights_come_from_checkpoint():
+        visual.pop("pretrained_path", None)  # the checkpoint's weights replace the initial ones
+    elif visual.get("pretrained_path") is None:
         _log.warning(
             "tzirakis2017_visual: model.args.pretrained_path is null, so %s is trained FROM SCRATCH; "
             "the paper fine-tunes ImageNet weights (Tzirakis et al. 2017 §III-D). See "

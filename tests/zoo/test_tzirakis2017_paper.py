@@ -212,3 +212,31 @@ def test_paper_scores_file_holds_tables_iv_v_vi():
     assert scores[(a, "data.args.win_len=300 data.args.hop_len=300", "val/ccc_valence")] == 0.130  # Table II
     for recipe, _, _ in scores:
         assert (ROOT / "recipes" / f"{recipe}.yaml").is_file()
+
+
+def test_checkpoint_reloads_without_the_imagenet_file_it_was_trained_from(tmp_path, caplog):
+    """The initial weights file is only read for training: a checkpoint (or bundle) carries the
+    trained weights, so reloading it elsewhere neither needs the file nor warns of scratch training."""
+    import timm
+    from safetensors.torch import save_file
+
+    from zoo.pretrained import task_from_checkpoint
+    from zoo.task import EmotionTask
+
+    path = tmp_path / "resnet18_imagenet.safetensors"
+    save_file({k: v.contiguous() for k, v in timm.create_model("resnet18").state_dict().items()}, str(path))
+    spec = {"feature_names": ["video"], "feature_dims": {"video": [32, 32, 3]},
+            "target_names": ["arousal", "valence"], "label_step": 0.04, "normalization": None}
+    task = EmotionTask("tzirakis2017_visual", spec, model_args={"backbone": "resnet18", "pretrained_path": str(path),
+                                                                  "hidden_size": 8})
+    with torch.no_grad():
+        task.net.visual.backbone.conv1.weight.add_(1.0)  # "trained": differs from the file's weights
+    ckpt = tmp_path / "best.ckpt"
+    torch.save({"state_dict": task.state_dict(), "hyper_parameters": dict(task.hparams), "affect_zoo": {}}, ckpt)
+    path.unlink()  # the run folder moved to a machine without the ImageNet file
+    with caplog.at_level(logging.WARNING, logger="zoo.tzirakis2017"):
+        reloaded = task_from_checkpoint(ckpt)
+    assert "FROM SCRATCH" not in caplog.text
+    torch.testing.assert_close(reloaded.net.visual.backbone.conv1.weight, task.net.visual.backbone.conv1.weight)
+    with pytest.raises(FileNotFoundError, match="model.args.pretrained_path"):  # training still needs it
+        EmotionTask("tzirakis2017_visual", spec, model_args=dict(task.hparams["model_args"]))
