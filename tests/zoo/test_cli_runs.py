@@ -224,8 +224,8 @@ def test_postprocessing_fitted_on_val_only_stored_and_applied(tmp_path: Path, zo
     run_dir = zoo_cli("fit", RECIPE, "postprocess.enabled=true", "trainer.max_epochs=2",
                       f"output_dir={tmp_path}", *SMALL)
     # the chain saw exactly the validation labels — never the test partition's
-    data_args = OmegaConf.load(run_dir / "config.yaml").data.args
-    dm = create_datamodule("muse_car", features=list(data_args.features), targets=list(data_args.targets))
+    data_args = OmegaConf.to_container(OmegaConf.load(run_dir / "config.yaml").data.args)
+    dm = create_datamodule("muse_car", **data_args)  # the run's own reading (segment_id input included)
     val = np.concatenate([r.targets for r in dm.raw_recordings("val")])
     np.testing.assert_array_equal(seen["golds"], val)
     results = json.loads((run_dir / "results.json").read_text())

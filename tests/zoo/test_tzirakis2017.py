@@ -261,7 +261,7 @@ def test_speech_network_trains_with_bf16_mixed_through_the_cli(tmp_path, zoo_cli
     run_dir = zoo_cli(
         "fit", "recola/tzirakis2017_audio", f"output_dir={tmp_path}", "trainer.precision=bf16-mixed",
         "trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",
-        "data.args.win_len=25", "data.args.batch_size=2", "data.args.eval_batch_size=1",
+        "data.args.win_len=25", "data.args.hop_len=25", "data.args.batch_size=2", "data.args.eval_batch_size=1",
         "model.args.hidden_size=8", "trainer.enable_progress_bar=false", "export_predictions=[]",
     )
     results = json.loads((run_dir / "results.json").read_text())
