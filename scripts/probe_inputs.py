@@ -14,8 +14,9 @@ payload, a URL or foreign checkpoint, an edited or symlinked bundle, a ``reader_
 * ``refused`` — an affect-zoo error (``CorpusFormatError``, ``CheckpointError``, ``BundleError``,
   any ``ValueError``/``OSError``, or ``zoo`` exiting with status 2) whose message names the file
   and, for a probe that damages one row or field, a line/row/field/column/key;
-* ``warned`` — accepted, dropping the damaged items with a warning that names the file
-  (CMU-MOSEI's documented ``MoseiDataWarning``; ``strict=True`` makes it an error);
+* ``warned`` — accepted with a warning that names the file (CMU-MOSEI's ``MoseiDataWarning`` for
+  dropped items, which ``strict=True`` makes an error; SEWA's ``SewaDataWarning`` for feature rows
+  running far past the last label);
 * ``harmless`` — accepted, and the data read is identical to the pristine file's;
 * ``unclear`` — an error that does not name the file (or the row), or one from deep inside a
   library (``KeyError``, ``IndexError``, h5py, pandas, ...);
@@ -27,6 +28,7 @@ Usage::
     python scripts/probe_inputs.py            # the table and the totals; exit 1 if any probe is
                                               # unclear or silent
     python scripts/probe_inputs.py --only muse_car --verbose
+    python scripts/probe_inputs.py --corpora sewa2017,cmu_mosei --no-artifacts   # a few seconds
 """
 
 from __future__ import annotations
@@ -108,7 +110,6 @@ class Result:
     probe: Probe
     outcome: str
     message: str
-    seconds: float = 0.0
 
 
 # =========================================================================== text files
@@ -504,28 +505,55 @@ class Assets:
     scratch: Path = Path(".")
 
 
-def _write_corpora(base: Path) -> dict[str, Path]:
-    from zoo.data.synthetic.cmu_mosei import write_aligned_pickle, write_synthetic_cmu_mosei
-    from zoo.data.synthetic.muse_car import write_synthetic_muse_car
+def _write_recola(base: Path, folders: dict[str, Path]) -> Path:
     from zoo.data.synthetic.recola import write_synthetic_recola
+
+    return write_synthetic_recola(base / "recola", n_per_partition=1, duration_s=4.0, video_size=32,
+                                  feature_sets=["audio"])
+
+
+def _write_sewa(release: str) -> Callable[[Path, dict[str, Path]], Path]:
     from zoo.data.synthetic.sewa import write_synthetic_sewa
 
-    folders = {
-        "recola": write_synthetic_recola(base / "recola", n_per_partition=1, duration_s=4.0, video_size=32,
-                                         feature_sets=["audio"]),
-        "sewa2017": write_synthetic_sewa(base / "sewa2017", release="avec2017",
-                                         counts={"Train": 1, "Devel": 1, "Test": 1}),
-        "sewa2019": write_synthetic_sewa(base / "sewa2019", release="avec2019",
-                                         counts={"Train_DE": 1, "Devel_DE": 1, "Test_DE": 1}),
-        "muse_car": write_synthetic_muse_car(base / "muse_car", n_videos={"train": 2, "devel": 1, "test": 1},
-                                             feature_sets=["egemaps"]),
-        "cmu_mosei": write_synthetic_cmu_mosei(base / "cmu_mosei", n_videos={"train": 2, "valid": 1, "test": 1}),
-    }
-    pkl = base / "cmu_mosei_pkl"
-    pkl.mkdir()
-    write_aligned_pickle(folders["cmu_mosei"], pkl / "aligned.pkl")
-    folders["cmu_mosei_pkl"] = pkl
-    return folders
+    counts = {"Train": 1, "Devel": 1, "Test": 1} if release == "avec2017" else {
+        "Train_DE": 1, "Devel_DE": 1, "Test_DE": 1}
+    return lambda base, folders: write_synthetic_sewa(base / f"sewa-{release}", release=release, counts=counts)
+
+
+def _write_muse_car(base: Path, folders: dict[str, Path]) -> Path:
+    from zoo.data.synthetic.muse_car import write_synthetic_muse_car
+
+    return write_synthetic_muse_car(base / "muse_car", n_videos={"train": 2, "devel": 1, "test": 1},
+                                    feature_sets=["egemaps"])
+
+
+def _write_cmu_mosei(base: Path, folders: dict[str, Path]) -> Path:
+    from zoo.data.synthetic.cmu_mosei import write_synthetic_cmu_mosei
+
+    return write_synthetic_cmu_mosei(base / "cmu_mosei", n_videos={"train": 2, "valid": 1, "test": 1})
+
+
+def _write_cmu_mosei_pkl(base: Path, folders: dict[str, Path]) -> Path:
+    """The aligned pickle (MMSA layout) of the ``cmu_mosei`` corpus, alone in its folder."""
+    from zoo.data.synthetic.cmu_mosei import write_aligned_pickle
+
+    folder = base / "cmu_mosei_pkl"
+    folder.mkdir()
+    write_aligned_pickle(folders["cmu_mosei"], folder / "aligned.pkl")
+    return folder
+
+
+#: corpus asset → writer ``(base, assets written so far) -> folder``, in dependency order
+WRITERS: dict[str, Callable[[Path, dict[str, Path]], Path]] = {
+    "recola": _write_recola,
+    "sewa2017": _write_sewa("avec2017"),
+    "sewa2019": _write_sewa("avec2019"),
+    "muse_car": _write_muse_car,
+    "cmu_mosei": _write_cmu_mosei,
+    "cmu_mosei_pkl": _write_cmu_mosei_pkl,
+}
+#: what an asset needs written first
+NEEDS = {"cmu_mosei_pkl": ("cmu_mosei",), "checkpoint": ("muse_car",)}
 
 
 def _write_checkpoint_and_bundle(base: Path, corpus: Path) -> dict[str, Path]:
@@ -548,9 +576,21 @@ def _write_checkpoint_and_bundle(base: Path, corpus: Path) -> dict[str, Path]:
     return {"checkpoint": checkpoint, "bundle": bundle}
 
 
-def build_assets(base: Path, artifacts: bool = True) -> Assets:
-    """Write the pristine corpora (and, with ``artifacts``, the checkpoint and bundle) under ``base``."""
-    folders = _write_corpora(base)
+def build_assets(base: Path, corpora: Iterable[str] | None = None, artifacts: bool = True) -> Assets:
+    """Write pristine assets under ``base``.
+
+    Args:
+        base: an empty folder.
+        corpora: the corpus assets to write (default: all of :data:`WRITERS`).
+        artifacts: also train the tiny checkpoint and export its bundle (needs ``muse_car``).
+    """
+    wanted = set(WRITERS if corpora is None else corpora) | (set(NEEDS["checkpoint"]) if artifacts else set())
+    for name in list(wanted):
+        wanted |= set(NEEDS.get(name, ()))
+    folders: dict[str, Path] = {}
+    for name, write in WRITERS.items():
+        if name in wanted:
+            folders[name] = write(base, folders)
     if artifacts:
         folders.update(_write_checkpoint_and_bundle(base, folders["muse_car"]))
     scratch = base / "scratch"
@@ -599,10 +639,10 @@ def _mosei_pkl(strict: bool = False) -> Callable[[Path], Any]:
 
 
 # =========================================================================== the catalogue
-def corpus_probes(assets: Assets) -> list[Probe]:
-    """Probes of every corpus file kind the readers parse."""
+def recola_probes(assets: Assets) -> list[Probe]:
+    """Gold standard and feature ARFFs, individual ratings (``ratings="mean"``), WAV (raw mode)."""
     recola = corpus_reader(_recola())
-    probes = [
+    return [
         *text_probes("recola", "gold standard ARFF", "ratings_gold_standard/arousal/train_1.arff",
                      TextLayout(",", value_col=2, time_col=1, drop_col=2, name_col=0, other_name="dev_1",
                                 arff=True), recola),
@@ -612,46 +652,62 @@ def corpus_probes(assets: Assets) -> list[Probe]:
         *text_probes("recola", "individual ratings CSV", "ratings_individual/arousal/train_1.csv",
                      TextLayout(";", header_lines=1, value_col=2, time_col=0, drop_col=0),
                      corpus_reader(_recola(ratings="mean"))),
-        *binary_probes("recola", "WAV", "recordings_audio/train_1.wav",
-                       corpus_reader(_recola(mode="raw")), {
-                           "truncated WAV": keep_fraction(0.5),
-                           "WAV cut inside its header": _cut_at(30),
-                           "corrupt RIFF header": overwrite(0, b"JUNKJUNKJUNK"),
-                           "empty WAV": empty,
-                       }),
+        *binary_probes("recola", "WAV", "recordings_audio/train_1.wav", corpus_reader(_recola(mode="raw")), {
+            "truncated WAV": keep_fraction(0.5),
+            "WAV cut inside its header": _cut_at(30),
+            "corrupt RIFF header": overwrite(0, b"JUNKJUNKJUNK"),
+            "empty WAV": empty,
+        }),
     ]
-    sewa17 = corpus_reader(_sewa("avec2017", ["audio_features_xbow_6s"], interlocutor="purified"))
-    probes += [
+
+
+def sewa2017_probes(assets: Assets) -> list[Probe]:
+    """Headerless label and feature files, and the subject's turns (``interlocutor="purified"``)."""
+    sewa = corpus_reader(_sewa("avec2017", ["audio_features_xbow_6s"], interlocutor="purified"))
+    return [
         *text_probes("sewa2017", "label CSV (no header)", "labels/Train_01.csv",
                      TextLayout(";", value_col=2, time_col=1, drop_col=4, name_col=0, other_name="Devel_01"),
-                     sewa17),
+                     sewa),
         *text_probes("sewa2017", "feature CSV (no header)", "audio_features_xbow_6s/Train_01.csv",
                      TextLayout(";", value_col=5, time_col=1, drop_col=1, name_col=0, other_name="Devel_01"),
-                     sewa17),
+                     sewa),
         *text_probes("sewa2017", "turns CSV", "turns/Train_01.csv",
-                     TextLayout(";", value_col=1, drop_col=1), sewa17, skip=("truncated at a row boundary",)),
+                     TextLayout(";", value_col=1, drop_col=1), sewa, skip=("truncated at a row boundary",)),
     ]
-    sewa19 = corpus_reader(_sewa("avec2019", ["visual_features"], cultures=["DE"]))
-    probes += [
+
+
+def sewa2019_probes(assets: Assets) -> list[Probe]:
+    """Label files with a header and the 40 ms FAU feature files."""
+    sewa = corpus_reader(_sewa("avec2019", ["visual_features"], cultures=["DE"]))
+    return [
         *text_probes("sewa2019", "label CSV (header)", "labels/Train_DE_01.csv",
                      TextLayout(";", header_lines=1, value_col=2, time_col=1, drop_col=2, name_col=0,
-                                other_name="Devel_DE_01"), sewa19),
+                                other_name="Devel_DE_01"), sewa),
         *text_probes("sewa2019", "FAU feature CSV", "visual_features/Train_DE_01.csv",
                      TextLayout(";", header_lines=1, value_col=4, time_col=1, drop_col=1, name_col=0,
-                                other_name="Devel_DE_01"), sewa19),
+                                other_name="Devel_DE_01"), sewa),
     ]
+
+
+def muse_car_probes(assets: Assets) -> list[Probe]:
+    """The partition table, a label file and a feature file of a training video."""
     muse = corpus_reader(_muse())
-    train_video = _muse_train_video(assets.folders["muse_car"])
-    probes += [
+    video = _muse_train_video(assets.folders["muse_car"])
+    return [
         *text_probes("muse_car", "partition CSV", "metadata/partition.csv",
                      TextLayout(",", header_lines=1, value_col=0, drop_col=1), muse,
                      skip=("truncated at a row boundary", "inf cell")),
-        *text_probes("muse_car", "label CSV", f"c1_muse_wild/label_segments/arousal/{train_video}.csv",
+        *text_probes("muse_car", "label CSV", f"c1_muse_wild/label_segments/arousal/{video}.csv",
                      TextLayout(",", header_lines=1, value_col=1, time_col=0, drop_col=1), muse),
-        *text_probes("muse_car", "feature CSV", f"c1_muse_wild/feature_segments/label_aligned/egemaps/{train_video}.csv",
+        *text_probes("muse_car", "feature CSV", f"c1_muse_wild/feature_segments/label_aligned/egemaps/{video}.csv",
                      TextLayout(",", header_lines=1, value_col=5, time_col=0, drop_col=0), muse),
     ]
+
+
+def cmu_mosei_probes(assets: Assets) -> list[Probe]:
+    """``.csd`` HDF5 files (labels and COVAREP) and the folds file, by default and ``strict=True``."""
     mosei = corpus_reader(_mosei_csd(assets.scratch))
+    probes = []
     for kind, target in (("labels .csd", "CMU_MOSEI_Labels.csd"), ("COVAREP .csd", "CMU_MOSEI_COVAREP.csd")):
         probes += binary_probes("cmu_mosei", kind, target, mosei, {
             "truncated HDF5": keep_fraction(0.5),
@@ -670,7 +726,12 @@ def corpus_probes(assets: Assets) -> list[Probe]:
         "video in two folds": _folds_overlap,
         "empty file": empty,
     })
-    probes += binary_probes("cmu_mosei_pkl", "aligned pickle", "aligned.pkl", corpus_reader(_mosei_pkl()), {
+    return probes
+
+
+def cmu_mosei_pkl_probes(assets: Assets) -> list[Probe]:
+    """The aligned pickle: damaged, a code payload, wrong layouts, NaN labels."""
+    probes = binary_probes("cmu_mosei_pkl", "aligned pickle", "aligned.pkl", corpus_reader(_mosei_pkl()), {
         "truncated pickle": keep_fraction(0.5),
         "code payload": replace_with(_with_payload),
         "a list, not a dict": _pickle_edit(lambda d: [d]),
@@ -751,12 +812,21 @@ def _shift_labels(config: dict) -> None:
     config["label_shift"] = float(config.get("label_shift") or 0.0) + 2.0
 
 
+#: asset → the probes of its files
+CATALOGUE: dict[str, Callable[[Assets], list[Probe]]] = {
+    "recola": recola_probes,
+    "sewa2017": sewa2017_probes,
+    "sewa2019": sewa2019_probes,
+    "muse_car": muse_car_probes,
+    "cmu_mosei": cmu_mosei_probes,
+    "cmu_mosei_pkl": cmu_mosei_pkl_probes,
+    "checkpoint": artifact_probes,
+}
+
+
 def catalogue(assets: Assets) -> list[Probe]:
     """Every probe whose asset was built."""
-    probes = corpus_probes(assets)
-    if "checkpoint" in assets.folders:
-        probes += artifact_probes(assets)
-    return probes
+    return [probe for asset, probes in CATALOGUE.items() if asset in assets.folders for probe in probes(assets)]
 
 
 # =========================================================================== running
@@ -833,7 +903,6 @@ def classify_error(probe: Probe, err: BaseException) -> tuple[str, str]:
 
 def run_probe(probe: Probe, assets: Assets, index: int, pristine: dict[tuple[str, int], str]) -> Result:
     """Corrupt a fresh copy of the probe's asset, load it, and classify what happened."""
-    start = time.perf_counter()
     copy = _copy_asset(assets, probe, index)
     try:
         probe.corrupt(copy / probe.target)
@@ -847,7 +916,7 @@ def run_probe(probe: Probe, assets: Assets, index: int, pristine: dict[tuple[str
             outcome, message = SILENT, "the pickle payload RAN: " + message
     finally:
         shutil.rmtree(copy, ignore_errors=True)
-    return Result(probe, outcome, message, time.perf_counter() - start)
+    return Result(probe, outcome, message)
 
 
 def _classify_accepted(probe: Probe, value: Any, notes: list[str],
@@ -855,11 +924,11 @@ def _classify_accepted(probe: Probe, value: Any, notes: list[str],
     mention = probe.mention or probe.target
     if not probe.compare:
         return SILENT, "loaded"
-    if digest(value) == pristine[(probe.asset, id(probe.load))]:
-        return HARMLESS, "accepted; the data read is identical to the pristine file's"
     named = [n for n in notes if mention in n]
     if named:
         return WARNED, named[0].splitlines()[0]
+    if digest(value) == pristine[(probe.asset, id(probe.load))]:
+        return HARMLESS, "accepted; the data read is identical to the pristine file's"
     if notes:
         return UNCLEAR, f"accepted with a warning without {mention}: {notes[0].splitlines()[0]}"
     return SILENT, "accepted; the data read differs from the pristine file's"
@@ -912,6 +981,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", help="run the probes whose 'asset: kind: name' contains this text")
     parser.add_argument("--verbose", action="store_true", help="one line per probe, not only the problems")
+    parser.add_argument("--corpora", help=f"comma-separated corpus assets to write and probe "
+                                           f"(default all: {','.join(WRITERS)})")
     parser.add_argument("--no-artifacts", action="store_true", help="skip the checkpoint and bundle probes "
                                                                    "(no training)")
     args = parser.parse_args(argv)
@@ -919,7 +990,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="zoo-probes-") as tmp:
-        assets = build_assets(Path(tmp), artifacts=not args.no_artifacts)
+        corpora = args.corpora.split(",") if args.corpora else None
+        unknown = sorted(set(corpora or ()) - set(WRITERS))
+        if unknown:
+            parser.error(f"unknown corpora {unknown}; choose from {list(WRITERS)}")
+        assets = build_assets(Path(tmp), corpora=corpora, artifacts=not args.no_artifacts)
         probes = [p for p in catalogue(assets) if not args.only or args.only in p.label]
         results = run_probes(probes, assets)
     print(format_table(results, verbose=args.verbose))
