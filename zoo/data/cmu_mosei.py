@@ -61,7 +61,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from . import register_datamodule
 from ._sequence import CorpusFormatError, FeatureStats, SequenceDataModule, compute_feature_stats
-from .mosei_align import EPSILON, FEATURE_FILES, LABEL_COLUMNS, WEIGHTINGS, iter_aligned_videos
+from .mosei_align import EPSILON, FEATURE_FILES, LABEL_COLUMNS, LABELS_FILE, REFERENCE, WEIGHTINGS, iter_aligned_videos
 from .synthetic import ensure_synthetic
 from .synthetic.cmu_mosei import PICKLE_VERSION, SYNTHETIC_VERSION, write_aligned_pickle, write_synthetic_cmu_mosei
 
@@ -559,6 +559,7 @@ class CmuMoseiDataModule(pl.LightningDataModule):
         if self.format == "csd" and root.is_file():
             raise CorpusFormatError(f"{root}: format='csd' needs the folder of .csd files, got a file")
         columns = [LABEL_COLUMNS.index(t) for t in self.target_names]
+        labels_file = self._csd_file("labels")
         segments, empty = [], 0
         missing: list[tuple[str, list[str]]] = []
         dropped: dict[str, int] = {}
@@ -567,12 +568,13 @@ class CmuMoseiDataModule(pl.LightningDataModule):
                                          weighting=self.weighting, eps=EPSILON, cache_dir=self.cache_dir,
                                          missing=missing):
             for what, count in video.dropped.items():
-                reason = f"{what} with non-finite intervals"
+                reason = f"{what} with non-finite intervals in {self._dropped_file(what)}"
                 dropped[reason] = dropped.get(reason, 0) + count
             for s in range(video.num_segments):
                 problem = _label_problem(video.segment_labels[s, columns], self.target_names)
                 if problem:
-                    dropped[f"segment(s) {problem}"] = dropped.get(f"segment(s) {problem}", 0) + 1
+                    reason = f"segment(s) {problem} in {labels_file}"
+                    dropped[reason] = dropped.get(reason, 0) + 1
                     continue
                 words = self._truncate(video.words_of(s))
                 if len(words) == 0:
@@ -597,6 +599,18 @@ class CmuMoseiDataModule(pl.LightningDataModule):
                     self.strict, unit="video(s)")
         _report(f"CMU-MOSEI {root} [{partition}]", dropped, self.strict, unit="item(s)")
         return segments
+
+    def _csd_file(self, name: str) -> str:
+        """File name of a feature set (or ``"labels"``) in the ``.csd`` folder."""
+        return {**FEATURE_FILES, "labels": LABELS_FILE, **self.csd_files}.get(name, name)
+
+    def _dropped_file(self, what: str) -> str:
+        """The file behind a :attr:`AlignedVideo.dropped` key (``words``, ``<set> frames``, ``segments``)."""
+        if what == "words":
+            return self._csd_file(REFERENCE)
+        if what == "segments":
+            return self._csd_file("labels")
+        return self._csd_file(what.removesuffix(" frames"))
 
     def _read_pkl(self, partition: str) -> list[Segment]:
         path = self._resolved_root()

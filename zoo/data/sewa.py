@@ -64,6 +64,7 @@ words written here.
 from __future__ import annotations
 
 import re
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
@@ -82,6 +83,7 @@ __all__ = [
     "INTERLOCUTOR_STRATEGIES",
     "RELEASES",
     "SewaDataModule",
+    "SewaDataWarning",
     "align_to_labels",
     "apply_interlocutor",
     "bag_of_words",
@@ -107,6 +109,10 @@ CULTURES = ("DE", "HU", "CN")
 TEST_ONLY_CULTURES = ("CN",)
 #: tolerance (s) on the 100 ms step of label and feature files (timestamps are written rounded)
 STEP_SLACK = 1e-3
+#: feature rows running past the last label by more than this many seconds (or this share of the
+#: labels' span, whichever is larger) get a :class:`SewaDataWarning`: the label file may be cut
+#: short, or the feature times be in other units (real feature files end within a frame or two)
+TAIL_WARN_S, TAIL_WARN_SHARE = 2.0, 0.05
 #: media extensions a feature file's name column may carry after the recording name
 MEDIA_SUFFIXES = (".wav", ".avi", ".mp4", ".webm")
 #: Frequent German function words (articles, pronouns, auxiliaries, conjunctions, particles).
@@ -125,6 +131,10 @@ _TOKEN = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 
 # --------------------------------------------------------------------------- low-level readers
+class SewaDataWarning(UserWarning):
+    """A SEWA file was read, but looks damaged (the message names the files and what is odd)."""
+
+
 def _read_lines(path: Path, what: str) -> list[str]:
     if not path.is_file():
         raise CorpusFormatError(f"{path}: {what} file not found")
@@ -307,8 +317,15 @@ def align_to_labels(
     label_times: np.ndarray,
     mode: str = "nearest",
     tolerance: float = LABEL_STEP,
+    *,
+    label_path: str | Path | None = None,
 ) -> np.ndarray:
     """Rows of ``features`` at the label timestamps.
+
+    Feature rows running far past the last label time (more than ``TAIL_WARN_S`` seconds and
+    ``TAIL_WARN_SHARE`` of the labels' span) are aligned all the same, with a
+    :class:`SewaDataWarning`: a label file cut short at a row boundary, or a feature time column
+    in other units, would otherwise go unnoticed.
 
     Args:
         path: the feature file (for messages).
@@ -318,10 +335,12 @@ def align_to_labels(
         mode: ``"nearest"`` (closest row within ``tolerance`` seconds) or ``"exact"`` (equal
             to 1 µs).
         tolerance: largest allowed distance in seconds for ``"nearest"``.
+        label_path: the label file (for the warning).
 
     Raises:
         CorpusFormatError: naming the file and the first label time that cannot be aligned.
     """
+    _warn_long_tail(path, feature_times, label_times, label_path)
     if mode not in ("nearest", "exact"):
         raise ValueError(f"align must be 'nearest' or 'exact', got {mode!r}")
     idx = np.clip(np.searchsorted(feature_times, label_times), 1, len(feature_times) - 1) if len(feature_times) > 1 \
@@ -343,6 +362,22 @@ def align_to_labels(
     return features[idx]
 
 
+def _warn_long_tail(path: str | Path, feature_times: np.ndarray, label_times: np.ndarray,
+                    label_path: str | Path | None) -> None:
+    """Warn when feature rows run far past the last label time (see :func:`align_to_labels`)."""
+    if not len(feature_times) or not len(label_times):
+        return
+    last, end = float(label_times[-1]), float(feature_times[-1])
+    tail = end - last
+    if tail > max(TAIL_WARN_S, TAIL_WARN_SHARE * (last - float(label_times[0]))):
+        labels = f" of {label_path}" if label_path is not None else ""
+        warnings.warn(
+            f"{path}: feature rows run to {end:.3f} s, {tail:.3f} s past the last label time "
+            f"{last:.3f} s{labels}; is the label file cut short, or the feature time column in other "
+            "units? The features past the labels are not used",
+            SewaDataWarning, stacklevel=3)
+
+
 def read_turns(path: str | Path) -> np.ndarray:
     """``turns/<name>.csv`` → ``(n, 2)`` float64 ``[start, end)`` seconds of the subject's turns."""
     path = Path(path)
@@ -355,10 +390,17 @@ def read_turns(path: str | Path) -> np.ndarray:
             if i == 1 and len(fields) >= 2:
                 continue  # header
             raise CorpusFormatError(f"{path}: line {i}: expected 'start;end' in seconds, got {line!r}")
+        for name, text in zip(("start", "end"), fields):
+            if not np.isfinite(float(text)):
+                raise CorpusFormatError(f"{path}: line {i}, field {name!r}: {text.strip()} is not a finite time "
+                                        "in seconds")
         start, end = float(fields[0]), float(fields[1])
         if end < start:
             raise CorpusFormatError(f"{path}: line {i}, field 'end': {end:g} s is before start {start:g} s")
         rows.append((start, end))
+    if not rows:
+        raise CorpusFormatError(f"{path}: no turns (expected 'start;end' rows in seconds); an empty turn "
+                                "file would mark the subject as never speaking")
     return np.asarray(rows, np.float64).reshape(-1, 2)
 
 
@@ -730,7 +772,9 @@ class SewaDataModule(SequenceDataModule):
         if not path.is_file():
             raise CorpusFormatError(f"{path}: feature file not found (feature set {feature!r}, recording {name})")
         ftimes, values = read_feature_file(path, recording=name)
-        return align_to_labels(path, ftimes, values, times, self.align, self.align_tolerance)
+        labels = root / "labels" / f"{name}.csv"
+        return align_to_labels(path, ftimes, values, times, self.align, self.align_tolerance,
+                               label_path=labels if labels.is_file() else None)
 
     # ------------------------------------------------------------------ text
     def vocabulary(self) -> list[str]:
