@@ -15,7 +15,9 @@ interleaved over several rounds:
   fresh process, with one added callback that stamps the start of each epoch.
 
 Same settings on both sides: features eGeMAPS + VGGFace (both z-normalised with train
-statistics; no segment-id input), target arousal, train windows of 200 frames every 100, validation on whole devel recordings,
+statistics; no segment-id input), target arousal, train windows of 200 frames every 100 (the last
+one of a recording the shorter rest, as their ``utils.segment_sample``: ``last_window=remainder``),
+validation on whole devel recordings,
 projection to 64, one self-attention layer of 4 heads, BiLSTM of 64 units per direction,
 64-unit output MLP, CCC loss (per-window CCC averaged over the batch where our recipe has
 ``loss.aggregation``), Adam (lr 0.005), batch 256, no dropout, ReduceLROnPlateau (×0.5
@@ -160,6 +162,7 @@ def our_overrides(corpus: Path, cache: Path, out_dir: Path, epochs: int, seed: i
     out = [
         f"data.args.root={corpus}", f"data.args.features=[{','.join(FEATURES)}]",
         f"data.args.targets=[{TARGET}]", "data.args.win_len=200", "data.args.hop_len=100",
+        "data.args.last_window=remainder",  # their segment_sample: the last window is the rest
         "data.args.batch_size=256", "data.args.normalize=true", "data.args.label_shift=0.0",
         f"data.args.cache_dir={cache}",
         "model.args.hidden_size=64", "model.args.num_heads=4", "model.args.num_attention_layers=1",

@@ -86,6 +86,16 @@ def test_copy_patches_only_the_verbose_argument(tmp_path: Path) -> None:
         vs_authors.copy_authors_code(src, tmp_path / "copy2")
 
 
+def test_our_side_pins_the_release_windowing(tmp_path: Path) -> None:
+    out = vs_authors.our_overrides(tmp_path, tmp_path, tmp_path, epochs=8, seed=1, tiny=False)
+    # their utils.segment_sample: 200-frame windows every 100, the last one the shorter rest
+    for pinned in ("data.args.win_len=200", "data.args.hop_len=100", "data.args.last_window=remainder"):
+        assert pinned in out
+    from zoo.config import load_recipe
+
+    load_recipe(str(vs_authors.RECIPE), [o for o in out if o.startswith("data.args.")])
+
+
 def test_script_skips_with_a_message_without_their_code(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "vs_authors.py"), str(tmp_path / "absent")],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)

@@ -258,7 +258,8 @@ def test_two_processes_building_at_once_share_one_entry(corpus: Path, tmp_path: 
 
 def test_reading_options_ignore_loader_settings(corpus: Path, tmp_path: Path):
     a = reading_options(make(corpus, tmp_path, batch_size=4, win_len=20, seed=1))
-    b = reading_options(make(corpus, tmp_path, batch_size=64, win_len=None, seed=2, num_workers=2))
+    b = reading_options(make(corpus, tmp_path, batch_size=64, win_len=None, seed=2, num_workers=2,
+                             last_window="remainder"))
     assert a == b
     c = reading_options(make(corpus, tmp_path, nan_policy="interpolate"))
     assert c != a and c["nan_policy"] == "interpolate"

@@ -20,6 +20,7 @@ from zoo.data._sequence import (
     shift_frames,
     window_starts,
 )
+from zoo.errors import ConfigError
 
 
 def test_window_starts_cover_every_frame_and_align_last_window_to_end():
@@ -29,6 +30,71 @@ def test_window_starts_cover_every_frame_and_align_last_window_to_end():
     assert window_starts(4, 4, 2) == [0]
     with pytest.raises(ValueError, match="positive"):
         window_starts(10, 0, 1)
+
+
+def test_window_starts_remainder_last_window_by_hand():
+    # T=450, win 200, hop 100: regular windows [0,200) [100,300) [200,400); 400 < 450, so one
+    # more window is needed for frames 400..449.
+    # align_end: a full window [250,450). remainder: the next hop, [300,450), 150 frames.
+    assert window_starts(450, 200, 100) == [0, 100, 200, 250]
+    assert window_starts(450, 200, 100, "remainder") == [0, 100, 200, 300]
+    # the recording ends exactly on a regular window: both policies agree
+    assert window_starts(400, 200, 100, "remainder") == [0, 100, 200]
+    assert window_starts(400, 200, 100, "align_end") == [0, 100, 200]
+    # T=250: align_end [0,200) [50,250); remainder [0,200) [100,250)
+    assert window_starts(250, 200, 100) == [0, 50]
+    assert window_starts(250, 200, 100, "remainder") == [0, 100]
+    # shorter than a window: one short window either way
+    assert window_starts(150, 200, 100, "remainder") == [0]
+    assert window_starts(200, 200, 100, "remainder") == [0]
+    # hop == win: T=450, win 200 → [0,200) [200,400) then [400,450) (50 frames)
+    assert window_starts(450, 200, 200, "remainder") == [0, 200, 400]
+    assert window_starts(450, 200, 200) == [0, 200, 250]
+    assert window_starts(11, 4, 3, "remainder") == [0, 3, 6, 9]  # last window [9,11)
+    with pytest.raises(ValueError, match="last_window"):
+        window_starts(450, 200, 100, "pad")
+
+
+def _windows_until_end(num_frames: int, win_len: int, hop_len: int) -> list[tuple[int, int]]:
+    """Reference: step by hop_len, cut each window at the end, stop once a window reaches it."""
+    out, start = [], 0
+    while True:
+        end = min(start + win_len, num_frames)
+        out.append((start, end))
+        if end == num_frames:
+            return out
+        start += hop_len
+
+
+@pytest.mark.parametrize("win_len,hop_len", [(200, 100), (200, 200), (200, 50), (4, 3), (5, 1)])
+def test_window_starts_remainder_equals_step_until_end(win_len, hop_len):
+    for num_frames in range(1, 3 * win_len + 7):
+        starts = window_starts(num_frames, win_len, hop_len, "remainder")
+        got = [(s, min(s + win_len, num_frames)) for s in starts]
+        assert got == _windows_until_end(num_frames, win_len, hop_len), num_frames
+        # same number of windows as align_end, and every frame covered
+        assert len(starts) == len(window_starts(num_frames, win_len, hop_len, "align_end"))
+        covered = np.zeros(num_frames, bool)
+        for s, e in got:
+            covered[s:e] = True
+        assert covered.all()
+
+
+def test_remainder_windows_are_padded_and_masked():
+    n = 450
+    x = np.arange(n, dtype=np.float32)[:, None]
+    y = np.linspace(-1, 1, n, dtype=np.float32)[:, None]
+    rec = Recording("r", {"a": x}, np.arange(n) * 0.25, y)
+    ds = SequenceDataset([rec], 1, win_len=200, hop_len=100, last_window="remainder")
+    assert [(s, e) for _, s, e in ds.index] == [(0, 200), (100, 300), (200, 400), (300, 450)]
+    assert [len(ds[i]["timestamps"]) for i in range(len(ds))] == [200, 200, 200, 150]
+    batch = collate_sequences([ds[i] for i in range(len(ds))])
+    assert batch["mask"].sum(1).tolist() == [200, 200, 200, 150]
+    assert not batch["mask"][3, 150:].any()
+    assert batch["features"]["a"][3, :150, 0].tolist() == list(range(300, 450))
+    assert batch["features"]["a"][3, 150:].abs().sum() == 0
+    assert batch["targets"][3, 150:].abs().sum() == 0
+    assert batch["starts"].tolist() == [0, 100, 200, 300]
 
 
 def test_shift_frames_repeats_edges():
@@ -128,11 +194,25 @@ def test_datamodule_uses_train_statistics_and_windows():
     assert len(spec["normalization"]["a"]["mean"]) == 3
 
 
+def test_datamodule_last_window_remainder():
+    dm = _ToyDataModule(root=".", features=["a"], win_len=10, hop_len=5, batch_size=4,
+                        last_window="remainder")
+    dm.setup("fit")
+    ds = dm.train_dataloader().dataset
+    # 23 → [0,10) [5,15) [10,20) [15,23); 9 → [0,9); 40 → [0,10) ... [30,40), 7 windows
+    assert [(s, e) for r, s, e in ds.index if r == 0] == [(0, 10), (5, 15), (10, 20), (15, 23)]
+    assert [(s, e) for r, s, e in ds.index if r == 1] == [(0, 9)]
+    assert [s for r, s, e in ds.index if r == 2] == [0, 5, 10, 15, 20, 25, 30]
+    assert _ToyDataModule(root=".", features=["a"], win_len=10, hop_len=5).last_window == "align_end"
+
+
 def test_datamodule_argument_errors():
     with pytest.raises(ValueError, match="unknown targets"):
         _ToyDataModule(features=["a"], targets=["liking"])
     with pytest.raises(ValueError, match="at least one feature"):
         _ToyDataModule(features=[])
+    with pytest.raises(ConfigError, match="last_window"):
+        _ToyDataModule(features=["a"], last_window="pad")
 
 
 def test_collate_keeps_raw_shapes_and_dtypes():

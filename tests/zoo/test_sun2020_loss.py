@@ -100,3 +100,39 @@ def test_emotion_task_passes_aggregation_to_the_loss():
                        loss={"name": "ccc", "aggregation": "per_sequence"})
     assert task.loss_fn.aggregation == "per_sequence"
     assert EmotionTask("sun2020_lstm_selfattn", spec, {"hidden_size": 8, "num_heads": 2}).loss_fn.aggregation == "pooled"
+
+
+def test_short_remainder_window_padded_in_a_batch_trains_as_if_alone():
+    """The release's last window of a recording is shorter than 200 frames (``last_window:
+    remainder``): padded into a batch, its padded frames must change neither the loss nor the
+    gradients. Batch = the 4 windows of a 450-frame recording (200, 200, 200, 150 frames); the
+    reference runs each window alone (no padding) and averages the per-window losses."""
+    from zoo.data._sequence import Recording, SequenceDataset, collate_sequences
+    from zoo.sun2020 import Sun2020Net
+
+    rng = np.random.default_rng(3)
+    n = 450
+    rec = Recording("v", {"a": rng.normal(size=(n, 5)).astype(np.float32)}, np.arange(n) * 0.25,
+                    np.cumsum(rng.normal(size=(n, 1)), 0).astype(np.float32) * 0.05)
+    ds = SequenceDataset([rec], 1, win_len=200, hop_len=100, last_window="remainder")
+    items = [ds[i] for i in range(len(ds))]
+    assert [len(it["timestamps"]) for it in items] == [200, 200, 200, 150]
+    torch.manual_seed(0)
+    net = Sun2020Net({"a": 5}, 1, hidden_size=8, num_heads=2, dropout=0.0, head_hidden_size=4)
+    loss_fn = build_loss("ccc", ["arousal"], aggregation="per_sequence")
+
+    b = collate_sequences(items)
+    b["features"]["a"][3, 150:] = 1e3  # whatever the padding holds
+    b["targets"][3, 150:] = -1e3
+    loss = loss_fn(net(b["features"], b["mask"]), b["targets"], b["mask"])
+    grads = torch.autograd.grad(loss, list(net.parameters()))
+
+    alone = []
+    for it in items:
+        one = collate_sequences([it])
+        alone.append(loss_fn(net(one["features"], one["mask"]), one["targets"], one["mask"]))
+    want = torch.stack(alone).mean()
+    want_grads = torch.autograd.grad(want, list(net.parameters()))
+    assert loss.item() == pytest.approx(want.item(), abs=1e-6)
+    for g, w in zip(grads, want_grads):
+        torch.testing.assert_close(g, w, atol=1e-5, rtol=1e-4)

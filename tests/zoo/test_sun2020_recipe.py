@@ -66,6 +66,8 @@ def test_release_values_where_the_paper_leaves_a_choice(cfg):
     assert (cfg["scheduler"]["monitor"], cfg["scheduler"]["mode"]) == ("val/ccc_mean", "max")
     assert (cfg["checkpoint"]["monitor"], cfg["checkpoint"]["mode"]) == ("val/ccc_mean", "max")
     assert cfg["loss"]["aggregation"] == "per_sequence"
+    # release utils.segment_sample: the last train window is the shorter rest, not end-aligned
+    assert cfg["data"]["args"]["last_window"] == "remainder"
 
 
 def test_model_layers_section_5_2(cfg):

@@ -78,6 +78,7 @@ POST_READ_ATTRIBUTES = frozenset(
     {
         "win_len",
         "hop_len",
+        "last_window",
         "batch_size",
         "eval_batch_size",
         "num_workers",

@@ -12,8 +12,9 @@ that is shared and lives here:
 * **normalisation** — per-dimension z-scoring with statistics from the train partition only,
   computed in one streaming pass over recordings (never on val/test data).
 * **windowing** — training recordings are cut into windows of ``win_len`` frames every
-  ``hop_len`` frames; the last window is aligned to the end so no frame is dropped. Val/test/
-  predict use whole recordings.
+  ``hop_len`` frames; the last window is aligned to the end (or, with ``last_window=
+  "remainder"``, is the shorter rest) so no frame is dropped. Val/test/predict use whole
+  recordings.
 * **padding + masks** — :func:`collate_sequences` pads to the longest item and yields the batch
   dict ``{"features": {name: (B,T,D)}, "targets": (B,T,K), "mask": (B,T), "ids": [...],
   "timestamps": (B,T), "has_targets": (B,)}``.
@@ -328,20 +329,38 @@ def _owned(x: np.ndarray) -> np.ndarray:
     return x if x.flags.writeable else np.array(x)
 
 
-def window_starts(num_frames: int, win_len: int, hop_len: int) -> list[int]:
+#: how the last training window of a recording is placed (see :func:`window_starts`)
+LAST_WINDOW_CHOICES = ("align_end", "remainder")
+
+
+def window_starts(
+    num_frames: int, win_len: int, hop_len: int, last_window: str = "align_end"
+) -> list[int]:
     """Start frames of training windows covering a recording.
 
-    Windows start every ``hop_len`` frames; when the last regular window does not reach the end,
-    one more window is aligned to the end, so every frame is used. A recording shorter than
-    ``win_len`` gives a single (shorter) window.
+    Windows start every ``hop_len`` frames. When the last regular window does not reach the end,
+    ``last_window`` says what covers the rest, so every frame is used either way:
+
+    * ``"align_end"`` (default): one more full ``win_len`` window, aligned to the end (it
+      overlaps the previous window by more than ``win_len - hop_len`` frames);
+    * ``"remainder"``: one more window starting ``hop_len`` after the previous one and cut at
+      the end, so it is shorter than ``win_len`` (the released code of Sun et al. 2020,
+      ``utils.segment_sample``).
+
+    Both give the same number of windows. A recording of at most ``win_len`` frames gives a
+    single (possibly shorter) window. Window ``i`` ends at ``min(start_i + win_len, num_frames)``.
     """
     if win_len <= 0 or hop_len <= 0:
         raise ValueError(f"win_len and hop_len must be positive, got {win_len} and {hop_len}")
+    if last_window not in LAST_WINDOW_CHOICES:
+        raise ValueError(
+            f"last_window must be one of {', '.join(LAST_WINDOW_CHOICES)}, got {last_window!r}"
+        )
     if num_frames <= win_len:
         return [0]
     starts = list(range(0, num_frames - win_len + 1, hop_len))
     if starts[-1] + win_len < num_frames:
-        starts.append(num_frames - win_len)
+        starts.append(num_frames - win_len if last_window == "align_end" else starts[-1] + hop_len)
     return starts
 
 
@@ -354,6 +373,7 @@ class SequenceDataset(Dataset):
         num_targets: K, used for recordings without labels.
         win_len: window length in frames, or ``None`` for whole recordings.
         hop_len: hop between windows in frames.
+        last_window: ``"align_end"`` or ``"remainder"`` (see :func:`window_starts`).
         prepare: delays and normalises each item's window when it is read (see
             :class:`WindowPreparer`); ``None`` serves the features as they are.
     """
@@ -365,6 +385,7 @@ class SequenceDataset(Dataset):
         win_len: int | None = None,
         hop_len: int | None = None,
         prepare: WindowPreparer | None = None,
+        last_window: str = "align_end",
     ) -> None:
         self.recordings = list(recordings)
         self.num_targets = num_targets
@@ -374,7 +395,8 @@ class SequenceDataset(Dataset):
             if win_len is None:
                 self.index.append((r, 0, rec.num_frames))
             else:
-                for start in window_starts(rec.num_frames, win_len, hop_len or win_len):
+                starts = window_starts(rec.num_frames, win_len, hop_len or win_len, last_window)
+                for start in starts:
                     self.index.append((r, start, min(start + win_len, rec.num_frames)))
 
     def __len__(self) -> int:
@@ -532,6 +554,9 @@ class SequenceDataModule(pl.LightningDataModule):
         win_len: training window length in label frames; ``None`` trains on whole recordings
             padded to the longest in the batch (as Atmaja & Akagi 2020).
         hop_len: hop between training windows in label frames.
+        last_window: the last training window of a recording: ``"align_end"`` (a full window
+            aligned to the recording's end) or ``"remainder"`` (the shorter rest after the last
+            regular window, as the released code of Sun et al. 2020); see :func:`window_starts`.
         batch_size: training batch size (windows).
         eval_batch_size: batch size of whole recordings for val/test/predict.
         num_workers: DataLoader worker processes; ``None`` → :func:`default_num_workers` (0 on
@@ -568,6 +593,7 @@ class SequenceDataModule(pl.LightningDataModule):
         targets: Sequence[str] = ("arousal", "valence"),
         win_len: int | None = 200,
         hop_len: int = 100,
+        last_window: str = "align_end",
         batch_size: int = 32,
         eval_batch_size: int = 8,
         num_workers: int | None = None,
@@ -600,6 +626,12 @@ class SequenceDataModule(pl.LightningDataModule):
         self.target_names = list(targets)
         self.win_len = int(win_len) if win_len else None
         self.hop_len = int(hop_len)
+        if last_window not in LAST_WINDOW_CHOICES:
+            raise ConfigError(
+                f"data.args.last_window must be one of {', '.join(LAST_WINDOW_CHOICES)}, "
+                f"found {last_window!r}"
+            )
+        self.last_window = str(last_window)
         self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
         self.num_workers = default_num_workers() if num_workers is None else int(num_workers)
         self.normalize = bool(normalize)
@@ -819,6 +851,7 @@ class SequenceDataModule(pl.LightningDataModule):
             win_len=self.win_len if windowed else None,  # None: whole recordings
             hop_len=self.hop_len,
             prepare=self.window_preparer(),
+            last_window=self.last_window,
         )
 
     def train_dataloader(self) -> DataLoader:
