@@ -53,10 +53,15 @@ class PlannedFeature:
 
 
 def is_media_input(path: str | Path) -> bool:
-    """Whether ``zoo predict MODEL INPUT`` got media: a file, or a folder with a media file in it."""
+    """Whether ``zoo predict MODEL INPUT`` got media: a file (or a missing one named like media), or a
+    folder with a media file in it."""
     from zoo.features.media import is_media
 
+    from zoo.features.media import MEDIA_SUFFIXES
+
     path = Path(path).expanduser()
+    if not path.exists():
+        return path.suffix.lower() in MEDIA_SUFFIXES  # then find_media says it is missing
     return path.is_file() or (path.is_dir() and any(is_media(p) for p in path.iterdir()))
 
 

@@ -50,7 +50,7 @@ def _edit_config(bundle: Path, tmp_path: Path, edit) -> Path:
 
 
 # --------------------------------------------------------------------------- provenance (fast)
-def test_provenance_from_settings_corpus_mapping_and_unknown(tmp_path: Path):
+def test_provenance_from_settings_corpus_mapping_and_unknown(tmp_path: Path, caplog):
     from zoo.features.provenance import feature_provenance
 
     extracted = tmp_path / "recola" / "features_audio"
@@ -69,6 +69,9 @@ def test_provenance_from_settings_corpus_mapping_and_unknown(tmp_path: Path):
     got = feature_provenance("muse_car", tmp_path / "muse", ["egemaps", "vggface"])
     assert (got["egemaps"]["extractor"], got["egemaps"]["hop"], got["egemaps"]["win"]) == ("egemaps", 0.25, 5.0)
     assert got["vggface"] is None
+    with caplog.at_level("WARNING"):  # a virtual set has no folder to look for: no warning
+        assert feature_provenance("muse_car", tmp_path / "muse", ["segment_id"]) == {"segment_id": None}
+    assert not caplog.records
     # the synthetic corpus (root None) and a raw-mode RECOLA model: no extractor made the inputs
     assert feature_provenance("muse_car", None, ["egemaps"]) == {"egemaps": None}
     assert feature_provenance("recola", tmp_path / "recola", ["audio"], {"mode": "raw"}) == {"audio": None}

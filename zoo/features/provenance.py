@@ -53,7 +53,8 @@ _DISTRIBUTORS = {
     "cmu_mosei": "the CMU-MultimodalSDK",
 }
 _VIRTUAL = {
-    ("muse_car", "segment_id"): "is the topic segment id of the MuSe-CaR label files, which raw media does not carry",
+    ("muse_car", "segment_id"): ("is the topic segment id of the MuSe-CaR files, which raw media does not carry "
+                                 "(a model trained with data.args.use_segment_id=false does without it)"),
     ("sewa", "text_bow"): "is computed by the SEWA datamodule from transcriptions/<id>.csv",
     ("sewa", "text_emb"): "is computed by the SEWA datamodule from transcriptions/<id>.csv",
 }
@@ -110,7 +111,7 @@ def feature_provenance(
 
     out: dict[str, dict[str, Any] | None] = {}
     for name in feature_names:
-        folder = feature_folder_of(datamodule, root, name, data_args)
+        folder = None if (str(datamodule), name) in _VIRTUAL else feature_folder_of(datamodule, root, name, data_args)
         entry = None
         if folder is not None and (folder / SETTINGS_FILE).is_file():
             entry = _from_settings(folder / SETTINGS_FILE)
