@@ -322,6 +322,7 @@ def export_bundle(ckpt: str | Path, out_dir: str | Path, overwrite: bool = False
     recipe = dict(hparams.get("recipe") or {})
     model_args = dict(hparams.get("model_args") or {})
     data = recipe.get("data") or {}
+    data_args = dict(data.get("args") or {})
     state = {k: v.detach().cpu().contiguous().clone() for k, v in task.net.state_dict().items()}
 
     run_dir = ckpt.resolve().parent.parent
@@ -353,8 +354,8 @@ def export_bundle(ckpt: str | Path, out_dir: str | Path, overwrite: bool = False
         "postprocess": task.postprocessor.to_dict() if task.postprocessor is not None else None,
         "backbone_weights": backbone_provenance(model_args),
         # which extractor made each training feature set (None: none registered did)
-        "feature_extractors": feature_provenance(data.get("name", spec.get("corpus")), (data.get("args") or {}).get("root"),
-                                                 spec["feature_names"], data.get("args") or {}),
+        "feature_extractors": feature_provenance(data.get("name", spec.get("corpus")), data_args.get("root"),
+                                                 spec["feature_names"], data_args),
         "results": results,
         "source_checkpoint": str(ckpt.resolve()),
     }

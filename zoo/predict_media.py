@@ -154,7 +154,8 @@ def media_extractors(model: Any, weights: Mapping[str, str | Path] | None = None
                                          weights=_weights(name, entry, weights or {}),
                                          **dict(entry.get("options") or {}))
         except (TypeError, ExtractorError) as err:
-            raise MediaPredictError(f"feature set {name!r}: cannot build extractor {entry['extractor']!r}: {err}") from None
+            raise MediaPredictError(
+                f"feature set {name!r}: cannot build extractor {entry['extractor']!r}: {err}") from None
         dim = int(config["feature_dims"][name])
         if extractor.output_dim() not in (None, dim):
             raise MediaPredictError(f"feature set {name!r}: extractor {entry['extractor']!r} gives "

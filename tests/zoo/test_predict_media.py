@@ -242,3 +242,21 @@ def test_non_extractable_and_old_bundles_exit_2_naming_the_set(media_bundle: Pat
     wrong_set = _edit_config(media_bundle, tmp_path / "ws", lambda c: c.update(feature_extractors={"vggish": None}))
     with pytest.raises(BundleError, match=r"field 'feature_extractors'"):
         load_bundle(wrong_set)
+
+
+def test_extractor_weights_come_from_the_record_or_weights_and_must_match_sha256(tmp_path: Path):
+    from zoo.features.cli import _sha256_path
+    from zoo.predict_media import MediaPredictError, _weights
+
+    good, other = tmp_path / "vggish.pth", tmp_path / "other.pth"
+    good.write_bytes(b"weights")
+    other.write_bytes(b"other weights")
+    entry = {"extractor": "vggish", "weights": str(good), "weights_sha256": _sha256_path(good)}
+    assert _weights("vggish", entry, {}) == good  # the recorded file, still there
+    assert _weights("vggish", {"extractor": "logmel"}, {}) is None  # needs none
+    with pytest.raises(MediaPredictError, match="other.pth: sha256 .* differs"):
+        _weights("vggish", entry, {"vggish": other})
+    gone = {**entry, "weights": str(tmp_path / "gone.pth")}
+    with pytest.raises(MediaPredictError, match=r"not found here\); pass --weights vggish=PATH \(sha256"):
+        _weights("vggish", gone, {})
+    assert _weights("vggish", gone, {"vggish": good}) == good

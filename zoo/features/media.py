@@ -18,7 +18,7 @@ from . import ExtractorError
 from .audio import AUDIO_SUFFIXES, read_audio
 from .visual import VIDEO_SUFFIXES
 
-__all__ = ["MEDIA_SUFFIXES", "find_media", "media_audio", "media_duration", "write_audio_wav"]
+__all__ = ["MEDIA_SUFFIXES", "find_media", "is_media", "media_audio", "media_duration", "write_audio_wav"]
 
 MEDIA_SUFFIXES = AUDIO_SUFFIXES + VIDEO_SUFFIXES
 
