@@ -6,7 +6,8 @@
       model.safetensors   the network's state dict (safetensors: tensors only, no pickle)
       config.json         format version, architecture, model arguments, features and dims,
                           targets, label step/shift, feature delay, normalisation statistics,
-                          fitted post-processing, backbone weights provenance
+                          fitted post-processing, backbone weights provenance, the
+                          extractor of each feature set (zoo.features.provenance)
       recipe.yaml         the resolved recipe of the training run
       README.md           model card: paper, corpus, features, figures of the run, licence note
       manifest.json       sha256 of every other file of the bundle
@@ -309,6 +310,7 @@ def export_bundle(ckpt: str | Path, out_dir: str | Path, overwrite: bool = False
         FileNotFoundError, CheckpointError: see :func:`zoo.pretrained.read_checkpoint`.
     """
     from zoo import __version__
+    from zoo.features.provenance import feature_provenance
     from zoo.pretrained import read_checkpoint, task_from_checkpoint
 
     ckpt, out_dir = Path(ckpt).expanduser(), Path(out_dir).expanduser()
@@ -320,6 +322,7 @@ def export_bundle(ckpt: str | Path, out_dir: str | Path, overwrite: bool = False
     recipe = dict(hparams.get("recipe") or {})
     model_args = dict(hparams.get("model_args") or {})
     data = recipe.get("data") or {}
+    data_args = dict(data.get("args") or {})
     state = {k: v.detach().cpu().contiguous().clone() for k, v in task.net.state_dict().items()}
 
     run_dir = ckpt.resolve().parent.parent
@@ -350,6 +353,9 @@ def export_bundle(ckpt: str | Path, out_dir: str | Path, overwrite: bool = False
         "reader_state": spec.get("reader_state"),
         "postprocess": task.postprocessor.to_dict() if task.postprocessor is not None else None,
         "backbone_weights": backbone_provenance(model_args),
+        # which extractor made each training feature set (None: none registered did)
+        "feature_extractors": feature_provenance(data.get("name", spec.get("corpus")), data_args.get("root"),
+                                                 spec["feature_names"], data_args),
         "results": results,
         "source_checkpoint": str(ckpt.resolve()),
     }
@@ -571,6 +577,29 @@ def _validate_config(config: Mapping[str, Any], path: Path) -> None:
     backbones = config.get("backbone_weights") or []
     if not isinstance(backbones, list) or not all(isinstance(b, dict) for b in backbones):
         fail("backbone_weights", "a list of objects", backbones)
+    extractors = config.get("feature_extractors", {})  # absent: exported before it was recorded
+    if not isinstance(extractors, dict) or ("feature_extractors" in config and set(extractors) != set(names)):
+        fail("feature_extractors", f"an object with one entry per feature set {names}", extractors)
+    for name, entry in extractors.items():
+        where = f"feature_extractors.{name}"
+        if entry is None:
+            continue  # no registered extractor made this set
+        if not isinstance(entry, dict):
+            fail(where, "null or an object with 'extractor', 'hop', 'win', 'options', 'weights_sha256'", entry)
+        if not isinstance(entry.get("extractor"), str) or not entry["extractor"]:
+            fail(f"{where}.extractor", "an extractor name", entry.get("extractor"))
+        if not _number(entry.get("hop")) or entry["hop"] <= 0:
+            fail(f"{where}.hop", "a finite number of seconds > 0", entry.get("hop"))
+        if entry.get("win") is not None and (not _number(entry["win"]) or entry["win"] <= 0):
+            fail(f"{where}.win", "null or a finite number of seconds > 0", entry["win"])
+        if not isinstance(entry.get("options", {}), dict):
+            fail(f"{where}.options", "an object of extractor options", entry.get("options"))
+        for key in ("weights", "source"):
+            if entry.get(key) is not None and not isinstance(entry[key], str):
+                fail(f"{where}.{key}", "a string or null", entry[key])
+        digest = entry.get("weights_sha256")
+        if digest is not None and not (isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest)):
+            fail(f"{where}.weights_sha256", "null or a sha256 hex digest", digest)
 
 
 def _read_config(folder: Path) -> dict[str, Any]:

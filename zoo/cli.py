@@ -7,6 +7,7 @@ Usage::
     zoo test RECIPE ckpt=PATH [...]         score the test partition (where labels exist)
     zoo predict RECIPE ckpt=PATH [...]      write predictions in the corpus's format
     zoo predict MODEL INPUT [--output DIR] [--plot]   MODEL: bundle folder or .ckpt; INPUT: feature folder
+    zoo predict BUNDLE MEDIA [--output DIR] [--plot]  MEDIA: WAV/MP4 file or folder (features extracted)
     zoo export CKPT OUT_DIR [--overwrite]   self-contained bundle (safetensors + config.json + card)
     zoo sweep SWEEP.yaml [--count N] [--dry-run]   W&B sweep (dry run: validate + print runs offline)
     zoo sweep SWEEP.yaml --local --count N [key=value ...]   the same search on this machine, no server

@@ -1,5 +1,8 @@
 """``zoo predict MODEL INPUT [--output DIR] [--plot]``: run a bundle or checkpoint on a folder.
 
+(``INPUT`` a WAV/MP4 file or a folder of media files: :mod:`zoo.predict_media` extracts the
+bundle's features first.)
+
 ``MODEL`` is a bundle folder (``zoo export``) or a ``.ckpt`` file of ``zoo fit``; ``INPUT`` is a
 folder of feature files in the corpus's layout (for MuSe-CaR a corpus root holding
 ``c1_muse_wild/feature_segments/label_aligned/<feature>/<id>.csv``, no ``metadata/partition.csv``
@@ -26,7 +29,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["is_model_path", "predict_folder", "plot_recording", "run_predict_cli"]
+__all__ = ["is_model_path", "predict_folder", "plot_recording", "prepare_output", "run_predict_cli"]
 
 
 def is_model_path(arg: str) -> bool:
@@ -94,6 +97,22 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
+def prepare_output(model_path: Path, input_path: Path, output_dir: str | Path | None) -> Path:
+    """The prediction folder: ``output_dir`` or ``./predictions/<model>-<date>-<time>``.
+
+    Raises:
+        ValueError: it lies inside the input folder, or exists and is not an empty folder.
+    """
+    if output_dir is None:
+        output_dir = Path("predictions") / f"{model_path.resolve().stem}-{datetime.now():%Y%m%d-%H%M%S}"
+    output_dir = Path(output_dir).expanduser()
+    if input_path.is_dir() and _inside(output_dir, input_path):
+        raise ValueError(f"--output {output_dir} lies inside the input folder {input_path}; choose a folder outside it")
+    if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())):
+        raise ValueError(f"--output {output_dir} exists and is not an empty folder; nothing was overwritten")
+    return output_dir
+
+
 def predict_folder(
     model_path: str | Path,
     input_root: str | Path,
@@ -127,13 +146,7 @@ def predict_folder(
     model_path, input_root = Path(model_path).expanduser(), Path(input_root).expanduser()
     if not input_root.is_dir():
         raise FileNotFoundError(f"input folder not found: {input_root}")
-    if output_dir is None:
-        output_dir = Path("predictions") / f"{model_path.resolve().stem}-{datetime.now():%Y%m%d-%H%M%S}"
-    output_dir = Path(output_dir).expanduser()
-    if _inside(output_dir, input_root):
-        raise ValueError(f"--output {output_dir} lies inside the input folder {input_root}; choose a folder outside it")
-    if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())):
-        raise ValueError(f"--output {output_dir} exists and is not an empty folder; nothing was overwritten")
+    output_dir = prepare_output(model_path, input_root, output_dir)
 
     model = load_pretrained(model_path)
     spec = model.spec
@@ -194,20 +207,36 @@ def predict_folder(
 
 def run_predict_cli(model: str, argv: Sequence[str]) -> dict[str, Any]:
     """``zoo predict MODEL INPUT [--output DIR] [--plot]``; returns ``{"exit_code", "run_dir", ...}``."""
+    from zoo.features import ExtractorError
+    from zoo.predict_media import is_media_input, predict_media
+
     parser = argparse.ArgumentParser(
-        prog=f"zoo predict {model}", description="predict a folder of feature files with a bundle or checkpoint"
+        prog=f"zoo predict {model}",
+        description="predict a folder of feature files, or media files (with a bundle), with a bundle or checkpoint",
     )
-    parser.add_argument("input", help="folder of feature files in the corpus layout (e.g. a MuSe-CaR root)")
+    parser.add_argument("input", help="folder of feature files in the corpus layout (e.g. a MuSe-CaR root), "
+                                      "or a WAV/MP4 file or folder of them (bundles: their features are extracted)")
     parser.add_argument("--output", default=None, help="prediction folder (new or empty, outside INPUT)")
     parser.add_argument("--plot", action="store_true",
                         help="PNG per recording: prediction over time (with the gold standard where labelled)")
+    parser.add_argument("--weights", action="append", default=[], metavar="SET=PATH",
+                        help="media input: weights of the extractor of feature set SET (repeatable)")
+    parser.add_argument("--transcripts", default=None, metavar="DIR",
+                        help="media input: folder of <id>.csv transcripts (start,end,word) for text features")
     args = parser.parse_args(list(argv))
     try:
-        out = predict_folder(model, args.input, args.output, args.plot)
-    except (ValueError, FileNotFoundError) as err:  # CorpusFormatError/BundleError are ValueErrors
-        print(f"zoo predict: {err}", file=sys.stderr)
+        if is_media_input(args.input):
+            weights = dict(item.split("=", 1) for item in args.weights if "=" in item)
+            if len(weights) != len(args.weights):
+                raise ValueError(f"--weights {args.weights}: expected SET=PATH")
+            out = predict_media(model, args.input, args.output, args.plot, weights, args.transcripts)
+        else:
+            out = predict_folder(model, args.input, args.output, args.plot)
+    except (ValueError, FileNotFoundError, ExtractorError) as err:  # CorpusFormatError/BundleError: ValueErrors
+        print(f"zoo predict: {' '.join(str(err).split())}", file=sys.stderr)
         return {"exit_code": 2}
-    print(f"{len(out['files'])} prediction files written to {out['output']}")
+    unit = f" (timestamp in {out['unit']})" if "unit" in out else ""
+    print(f"{len(out['files'])} prediction files written to {out['output']}{unit}")
     for group, values in out["scores"].items():
         where = "the recordings with labels" if group == "folder" else f"partition {group}"
         print(f"CCC on {where}: " + ", ".join(f"{k} {v:.4f}" for k, v in values.items()))

@@ -1,0 +1,150 @@
+"""Which extractor produced each training feature set of a model (recorded in its bundle).
+
+``zoo export`` records, per feature set of the model, the extractor that made its training
+features, so that ``zoo predict BUNDLE media.wav`` can compute the same features from raw media:
+
+* a feature folder written by ``zoo extract`` holds ``extract_settings.json``: its extractor,
+  hop, window, options, weights path and sha256 are recorded as they are;
+* a corpus's own distributed feature set that a registered extractor reproduces is recorded
+  from :data:`CORPUS_EXTRACTORS` (MuSe-CaR ``egemaps``: openSMILE eGeMAPS v02 functionals, 5 s
+  windows every 0.25 s, as MuSe 2020 computed them);
+* anything else is recorded as ``None``: the organisers' third-party features (VGGFace, AUs, bag
+  of audio words, ...), the synthetic corpus's features (random numbers with no media behind
+  them), the RECOLA raw-mode inputs and the virtual sets a datamodule computes itself.
+
+A bundle without the field (exported before provenance was recorded) has unknown provenance.
+:func:`missing_reason` says in one sentence why a feature set cannot be extracted from media.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+__all__ = [
+    "CORPUS_EXTRACTORS",
+    "PROVENANCE_KEYS",
+    "feature_folder_of",
+    "feature_provenance",
+    "missing_reason",
+]
+
+logger = logging.getLogger(__name__)
+
+#: keys of one recorded extractor (``source`` says where the record came from)
+PROVENANCE_KEYS = ("extractor", "hop", "win", "options", "weights", "weights_sha256", "source")
+
+#: (datamodule, feature set) of a corpus's distributed features -> the extractor reproducing them
+CORPUS_EXTRACTORS: dict[tuple[str, str], dict[str, Any]] = {
+    ("muse_car", "egemaps"): {
+        "extractor": "egemaps", "hop": 0.25, "win": 5.0, "options": {}, "weights": None,
+        "weights_sha256": None,
+        "source": "MuSe 2020 organisers' eGeMAPS: openSMILE eGeMAPSv02 functionals, 5 s windows every 0.25 s",
+    },
+}
+
+#: who distributed the feature sets of each corpus (for the messages)
+_DISTRIBUTORS = {
+    "muse_car": "the MuSe 2020 organisers",
+    "recola": "the AVEC 2016 organisers",
+    "sewa": "the AVEC 2017/2019 organisers",
+    "cmu_mosei": "the CMU-MultimodalSDK",
+}
+_VIRTUAL = {
+    ("muse_car", "segment_id"): ("is the topic segment id of the MuSe-CaR files, which raw media does not carry "
+                                 "(a model trained with data.args.use_segment_id=false does without it)"),
+    ("sewa", "text_bow"): "is computed by the SEWA datamodule from transcriptions/<id>.csv",
+    ("sewa", "text_emb"): "is computed by the SEWA datamodule from transcriptions/<id>.csv",
+}
+
+
+def feature_folder_of(datamodule: str | None, root: str | Path | None, name: str,
+                      data_args: Mapping[str, Any] | None = None) -> Path | None:
+    """The folder a corpus reader reads feature set ``name`` from, or ``None`` if it has none."""
+    from .writers import feature_folder
+
+    if root is None or datamodule not in ("muse_car", "recola", "sewa"):
+        return None
+    if datamodule == "recola":
+        from zoo.data.recola import FEATURE_FOLDERS
+
+        if (data_args or {}).get("mode", "features") != "features" or name not in FEATURE_FOLDERS:
+            return None
+        name = FEATURE_FOLDERS[name]
+    return feature_folder(datamodule, Path(root).expanduser(), name)
+
+
+def _from_settings(path: Path) -> dict[str, Any] | None:
+    """The extractor recorded in an ``extract_settings.json``; ``None`` if unreadable."""
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        logger.warning("%s: unreadable (%s); its feature set's extractor is not recorded", path, err)
+        return None
+    if not isinstance(settings, dict) or not isinstance(settings.get("extractor"), str):
+        logger.warning("%s: no 'extractor'; its feature set's extractor is not recorded", path)
+        return None
+    entry = {key: settings.get(key) for key in PROVENANCE_KEYS if key != "source"}
+    entry["options"] = dict(entry.get("options") or {})
+    entry["source"] = f"zoo extract ({path.parent.name}/{path.name})"
+    return entry
+
+
+def feature_provenance(
+    datamodule: str | None, root: str | Path | None, feature_names: Sequence[str],
+    data_args: Mapping[str, Any] | None = None,
+) -> dict[str, dict[str, Any] | None]:
+    """The extractor of every feature set, or ``None`` where no registered extractor made it.
+
+    Args:
+        datamodule: the run's datamodule name (``muse_car``, ``recola``, ``sewa``, ...).
+        root: the corpus folder of the run (``None``: the built-in synthetic corpus).
+        feature_names: the model's feature sets.
+        data_args: the run's ``data.args`` (RECOLA's ``mode``).
+
+    Returns:
+        ``{feature set: {extractor, hop, win, options, weights, weights_sha256, source} | None}``.
+    """
+    from .cli import SETTINGS_FILE
+
+    out: dict[str, dict[str, Any] | None] = {}
+    for name in feature_names:
+        folder = None if (str(datamodule), name) in _VIRTUAL else feature_folder_of(datamodule, root, name, data_args)
+        entry = None
+        if folder is not None and (folder / SETTINGS_FILE).is_file():
+            entry = _from_settings(folder / SETTINGS_FILE)
+        elif folder is not None and folder.is_dir():
+            entry = CORPUS_EXTRACTORS.get((str(datamodule), name))
+        elif folder is not None:
+            logger.warning("feature folder %s not found: the extractor of %r is not recorded (export "
+                           "where the training corpus is readable to record it)", folder, name)
+        out[name] = dict(entry) if entry is not None else None
+    return out
+
+
+def missing_reason(config: Mapping[str, Any], name: str, data_args: Mapping[str, Any] | None = None) -> str:
+    """Why feature set ``name`` of a bundle config has no recorded extractor (one clause).
+
+    Args:
+        config: the bundle's ``config.json``.
+        name: a feature set of the bundle.
+        data_args: the ``data.args`` of the bundle's recipe (RECOLA's ``mode``).
+    """
+    datamodule = str(config.get("datamodule") or config.get("corpus") or "")
+    if (datamodule, name) in _VIRTUAL:
+        return f"feature set {name!r} {_VIRTUAL[datamodule, name]}"
+    if datamodule == "recola" and (data_args or {}).get("mode") == "raw":
+        suffix = "wav" if name == "audio" else "mp4"
+        return (f"feature set {name!r} is RECOLA's raw {name}, read by the datamodule in raw mode: put the "
+                f"file into FOLDER/recordings_{name}/<name>.{suffix} and run `zoo predict BUNDLE FOLDER`")
+    if config.get("corpus_root") is None and datamodule in _DISTRIBUTORS:
+        return (f"feature set {name!r} of this bundle comes from the built-in synthetic corpus "
+                f"(random features, no media behind them); no extractor reproduces it")
+    who = _DISTRIBUTORS.get(datamodule)
+    if who is not None:
+        return f"feature set {name!r} was distributed by {who}; no extractor reproduces it"
+    return (f"feature set {name!r} was not written by `zoo extract` (no extract_settings.json) and no "
+            f"registered extractor is known to reproduce it")
+
