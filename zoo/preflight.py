@@ -19,7 +19,7 @@ __all__ = ["check_names", "check_monitors", "logged_keys", "OPTIMIZERS", "SCHEDU
 
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 SCHEDULERS = ("none", "plateau", "step")
-LOGGERS = ("csv", "wandb", "none")
+LOGGERS = ("csv", "wandb", "tensorboard", "none")  # or a list of them (zoo.loggers.logger_kinds)
 _MODES = ("min", "max")
 
 
@@ -44,8 +44,10 @@ def check_names(cfg: Mapping[str, Any]) -> None:
 
     _choice("model.name", cfg["model"]["name"], list_models())
     _choice("data.name", cfg["data"]["name"], list_datamodules())
-    logger = cfg.get("logger")
-    _choice("logger", "none" if logger in (None, False) else logger, LOGGERS)
+    from zoo.loggers import logger_kinds
+
+    for kind in logger_kinds(cfg.get("logger")):
+        _choice("logger", kind, LOGGERS)
     if is_estimator(cfg["model"]["name"]):
         return  # SVRs: no loss, optimiser, scheduler or Lightning metrics
     from zoo.losses import LOSSES
