@@ -87,6 +87,7 @@ def check_monitors(cfg: Mapping[str, Any], target_names: Sequence[str]) -> None:
         monitors.append(("early_stopping.monitor", cfg["early_stopping"]["monitor"]))
     if str(cfg["scheduler"]["name"]).lower() == "plateau":
         monitors.append(("scheduler.monitor", cfg["scheduler"]["monitor"]))
+    _check_plateau_interval(cfg)
     for key, monitor in monitors:
         if monitor is None and key == "checkpoint.monitor":
             continue  # Lightning then keeps the last epoch's weights
@@ -96,3 +97,20 @@ def check_monitors(cfg: Mapping[str, Any], target_names: Sequence[str]) -> None:
             raise ConfigError(
                 f"{key}: {monitor!r} is not a key this run logs.{hint} Logged keys: {', '.join(keys)}"
             )
+
+
+def _check_plateau_interval(cfg: Mapping[str, Any]) -> None:
+    """A plateau scheduler steps every epoch, so it cannot watch a value validated less often.
+
+    Raises:
+        ConfigError: ``scheduler.monitor`` is a ``val/`` key and ``trainer.check_val_every_n_epoch``
+            is above 1 (Lightning would stop at the first epoch without validation).
+    """
+    every = cfg["trainer"].get("check_val_every_n_epoch") or 1
+    monitor = str(cfg["scheduler"]["monitor"])
+    if str(cfg["scheduler"]["name"]).lower() == "plateau" and monitor.startswith("val/") and every > 1:
+        raise ConfigError(
+            f"scheduler.monitor: {monitor!r} is logged every {every} epochs (trainer.check_val_every_n_epoch="
+            f"{every}), but the plateau scheduler steps every epoch; use scheduler.monitor=train/loss, "
+            "another scheduler, or validate every epoch"
+        )
