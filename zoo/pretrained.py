@@ -296,9 +296,10 @@ def load_pretrained(path: str | Path, map_location: str | torch.device = "cpu", 
         zoo.hub.HubError: ``org/name`` is not in the cache and downloading was not allowed (the
             message says how to allow it), or it cannot be fetched.
     """
-    from zoo.hub import resolve_pretrained
+    from zoo.hub import is_repo_id, resolve_pretrained
 
-    path = resolve_pretrained(path, allow_download=allow_download, revision=revision)
+    if is_repo_id(path):  # anything else stays as given (a URL is refused by read_checkpoint)
+        path = resolve_pretrained(path, allow_download=allow_download, revision=revision)
     if Path(path).expanduser().is_dir():
         from zoo.bundle import load_bundle
 
