@@ -9,8 +9,14 @@
                           fitted post-processing, backbone weights provenance, the
                           extractor of each feature set (zoo.features.provenance)
       recipe.yaml         the resolved recipe of the training run
-      README.md           model card: paper, corpus, features, figures of the run, licence note
-      manifest.json       sha256 of every other file of the bundle
+      README.md           model card: paper, corpus, features, figures of the run, licence note,
+                          with the Hugging Face front matter (library_name, tags, datasets and a
+                          model-index with the CCC reached on which partition; zoo.hub)
+      manifest.json       sha256 of every other file of the bundle (README.md included)
+
+The folder is a valid Hugging Face model repository: ``zoo export CKPT OUT --push-to-hub org/name``
+uploads it (:func:`zoo.hub.push_to_hub`), and ``zoo.load_pretrained("org/name")`` reads it back
+from the Hugging Face cache (:func:`zoo.hub.resolve_pretrained`), through the same checks.
 
 :func:`load_bundle` (used by :func:`zoo.load_pretrained` for directories) reads only JSON, YAML
 (safe loader) and safetensors, and checks, before it builds anything:
@@ -232,6 +238,13 @@ def model_card(config: Mapping[str, Any], results: Mapping[str, float] | None) -
     return "\n".join(lines)
 
 
+def _card_text(config: Mapping[str, Any], results: Mapping[str, float] | None) -> str:
+    """``README.md`` of a bundle: :func:`model_card` under the Hub's YAML front matter."""
+    from zoo.hub import card_with_metadata
+
+    return card_with_metadata(model_card(config, results), config, results)
+
+
 def _links_in(folder: Path) -> list[Path]:
     """Symbolic links inside ``folder`` (never followed), as paths relative to it."""
     links = []
@@ -373,8 +386,8 @@ def export_bundle(ckpt: str | Path, out_dir: str | Path, overwrite: bool = False
         save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=False, allow_nan=False))
         OmegaConf.save(OmegaConf.create(_json_safe(recipe)), tmp / RECIPE_FILE)
-        (tmp / CARD_FILE).write_text(model_card(config, results))
-        fingerprint = _write_manifest(tmp)
+        (tmp / CARD_FILE).write_text(_card_text(config, results))
+        fingerprint = _write_manifest(tmp)  # last: it pins every file above, the card included
         if out_dir.exists():
             _check_export_target(out_dir, overwrite)  # again, right before the swap
             old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
@@ -655,12 +668,14 @@ def _model_args(config: Mapping[str, Any]) -> dict[str, Any]:
     return args
 
 
-def load_bundle(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
+def load_bundle(path: str | Path, map_location: str | torch.device = "cpu", allow_download: bool = False) -> Any:
     """Load a bundle written by :func:`export_bundle` as an eval-mode ``PretrainedModel``.
 
     Args:
-        path: the bundle folder.
+        path: the bundle folder, or a Hugging Face repository id ``org/name`` holding one
+            (read from the Hugging Face cache; see :func:`zoo.hub.resolve_pretrained`).
         map_location: device to put the weights on.
+        allow_download: fetch ``org/name`` from the Hub when the cache lacks it.
 
     Raises:
         BundleError: missing file, malformed JSON, unknown architecture, tensors with the wrong
@@ -670,7 +685,9 @@ def load_bundle(path: str | Path, map_location: str | torch.device = "cpu") -> A
     from zoo.postprocess import PostProcessor
     from zoo.pretrained import PretrainedModel
 
-    folder = Path(path).expanduser()
+    from zoo.hub import resolve_pretrained
+
+    folder = resolve_pretrained(path, allow_download=allow_download)
     if not folder.is_dir():
         raise BundleError(f"{folder}: not a bundle folder")
     _refuse_pickles(folder)

@@ -2,16 +2,17 @@
 
 Usage::
 
+    zoo show RECIPE [key=value ...]         the resolved recipe, each value with where it comes from
     zoo fit RECIPE [key=value ...]          train, then score val and test with the best checkpoint
     zoo validate RECIPE ckpt=PATH [...]     score the val partition
     zoo test RECIPE ckpt=PATH [...]         score the test partition (where labels exist)
     zoo predict RECIPE ckpt=PATH [...]      write predictions in the corpus's format
     zoo predict MODEL INPUT [--output DIR] [--plot]   MODEL: bundle folder or .ckpt; INPUT: feature folder
     zoo predict BUNDLE MEDIA [--output DIR] [--plot]  MEDIA: WAV/MP4 file or folder (features extracted)
-    zoo export CKPT OUT_DIR [--overwrite]   self-contained bundle (safetensors + config.json + card)
+    zoo export CKPT OUT_DIR [--overwrite] [--push-to-hub ORG/NAME]   bundle (safetensors + config + card)
     zoo sweep SWEEP.yaml [--count N] [--dry-run]   W&B sweep (dry run: validate + print runs offline)
     zoo sweep SWEEP.yaml --local --count N [key=value ...]   the same search on this machine, no server
-    zoo baseline [--draws N] RECIPE [...]   chance level: random draws of the training labels, scored
+    zoo baseline RECIPE [--draws N] [key=value ...]   chance level: random predictions, scored
     zoo report RUNS... [--baselines DIRS] [--output FILE]   papers' scores beside ours (docs/results.md)
     zoo list [recipes|models|datamodules] [PATTERN]   what ships and is registered
     zoo --version
@@ -20,6 +21,9 @@ Usage::
 ``RECIPE`` is a YAML path or ``<corpus>/<name>`` under the shipped ``recipes/``. Overrides are
 ``key=value`` or ``--key=value`` (the forms W&B sweep agents pass), e.g.
 ``trainer.max_epochs=5 model.args.hidden_size=64 trainer.devices=2 trainer.strategy=ddp``.
+Finding your way: ``zoo list recipes``; ``zoo show RECIPE`` (or ``--print_config`` after any
+``fit|validate|test|predict RECIPE ...``: print the resolved recipe and exit); ``zoo fit RECIPE
+--help`` lists every key of the recipe with its value; ``zoo COMMAND --help`` shows an example.
 
 Exit status: 0 done; 2 a configuration, corpus-format or input error, reported as one line on
 stderr (``--traceback`` anywhere on the command line, or ``AFFECT_ZOO_TRACEBACK=1``, shows the
@@ -38,6 +42,30 @@ from typing import Any, Sequence
 __all__ = ["main"]
 
 RUN_COMMANDS = ("fit", "validate", "test", "predict")
+_RECIPE = "muse_car/sun2020_lstm_selfattn"
+_CKPT = "runs/<run>/checkpoints/best.ckpt"
+#: one example per sub-command, shown at the end of ``zoo COMMAND --help``
+EXAMPLES = {
+    "show": f"zoo show {_RECIPE} trainer.max_epochs=5",
+    "fit": f"zoo fit {_RECIPE} trainer.max_epochs=5 model.args.hidden_size=64 logger=[csv,tensorboard]\n"
+           f"  zoo fit {_RECIPE} --help            # every key of the recipe, with its value",
+    "validate": f"zoo validate {_RECIPE} ckpt={_CKPT}",
+    "test": f"zoo test {_RECIPE} ckpt={_CKPT}",
+    "predict": f"zoo predict {_RECIPE} ckpt={_CKPT} data.args.predict_partition=val\n"
+               f"  zoo predict bundles/sun2020 /data/new-videos --output preds/ --plot",
+    "baseline": "zoo baseline cmu_mosei/williams2018_blstm --draws 30",
+    "sweep": "zoo sweep recipes/sweeps/sewa_atmaja2020.yaml --dry-run --count 5",
+    "export": f"zoo export {_CKPT} bundles/sun2020 --push-to-hub my-org/sun2020-muse-car",
+    "report": "zoo report runs/ --baselines runs/baselines --output docs/results.md",
+    "list": "zoo list recipes 'sewa/*'",
+    "extract": "zoo extract egemaps --input audio/ --output feats/ --layout muse_car",
+}
+
+
+def _sub(sub: Any, command: str, help_text: str) -> argparse.ArgumentParser:
+    """A sub-command parser whose ``--help`` ends with an example."""
+    return sub.add_parser(command, help=help_text, epilog=f"example:\n  {EXAMPLES[command]}",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,15 +76,19 @@ def _parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"affect-zoo {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    p = _sub(sub, "show", "print a recipe resolved over defaults.yaml, each value with its origin")
+    p.add_argument("recipe", help="recipe YAML (path or <corpus>/<name>)")
+    p.add_argument("overrides", nargs=argparse.REMAINDER, help="key=value or --key=value")
     for command in RUN_COMMANDS:
-        p = sub.add_parser(command, help=f"{command} a recipe")
-        p.add_argument("recipe", help="recipe YAML (path or <corpus>/<name>)")
-        p.add_argument("overrides", nargs=argparse.REMAINDER, help="key=value or --key=value")
-    p = sub.add_parser("baseline", help="chance level: score random draws of the training labels")
+        p = _sub(sub, command, f"{command} a recipe")
+        p.add_argument("recipe", help="recipe YAML (path or <corpus>/<name>); RECIPE --help lists its keys")
+        p.add_argument("overrides", nargs=argparse.REMAINDER,
+                       help="key=value or --key=value; --print_config prints the resolved recipe and exits")
+    p = _sub(sub, "baseline", "chance level: score random draws of the training labels")
     p.add_argument("--draws", type=int, default=10, help="random draws to average (default 10)")
     p.add_argument("recipe", help="recipe YAML (path or <corpus>/<name>)")
     p.add_argument("overrides", nargs=argparse.REMAINDER, help="key=value or --key=value")
-    p = sub.add_parser("sweep", help="run (or --dry-run) a W&B sweep over a recipe")
+    p = _sub(sub, "sweep", "run (or --dry-run) a W&B sweep over a recipe")
     p.add_argument("sweep_file", help="recipes/sweeps/<corpus>_<paper>.yaml")
     p.add_argument("--count", type=int, default=None, help="runs for the agent (dry run: default 5)")
     p.add_argument("--dry-run", action="store_true", help="validate and print the first runs' commands offline")
@@ -67,18 +99,21 @@ def _parser() -> argparse.ArgumentParser:
                    help="search on this machine without a W&B server: --count trials, ranked table + plot")
     p.add_argument("--output", default="runs", help="--local: parent folder of the sweep folder (default runs)")
     p.add_argument("overrides", nargs="*", help="--local: key=value applied to every trial (e.g. trainer.max_epochs=5)")
-    p = sub.add_parser("export", help="export a checkpoint as a self-contained bundle (safetensors)")
+    p = _sub(sub, "export", "export a checkpoint as a self-contained bundle (safetensors)")
     p.add_argument("ckpt", help="checkpoint of `zoo fit` (runs/<run>/checkpoints/best.ckpt)")
     p.add_argument("out_dir", help="bundle folder (new or empty)")
     p.add_argument("--overwrite", action="store_true", help="replace the bundle files in a non-empty OUT_DIR")
-    p = sub.add_parser("report", help="the papers' scores beside run results (Markdown)")
+    p.add_argument("--push-to-hub", metavar="ORG/NAME", default=None,
+                   help="then upload the bundle to this Hugging Face model repository (created if missing)")
+    p.add_argument("--private", action="store_true", help="--push-to-hub: create the repository private")
+    p = _sub(sub, "report", "the papers' scores beside run results (Markdown)")
     p.add_argument("runs", nargs="+", help="folders holding zoo fit run folders")
     p.add_argument("--baselines", nargs="*", default=[], help="folders holding zoo baseline run folders")
     p.add_argument("--output", default=None, help="write the report here (default: print it)")
-    p = sub.add_parser("list", help="list shipped recipes, registered models and datamodules")
+    p = _sub(sub, "list", "list shipped recipes, registered models and datamodules")
     p.add_argument("kind", nargs="?", choices=("recipes", "models", "datamodules"), default=None)
     p.add_argument("pattern", nargs="?", default="*")
-    p = sub.add_parser("extract", help="extract features from raw media into a corpus layout")
+    p = _sub(sub, "extract", "extract features from raw media into a corpus layout")
     from zoo.features.cli import add_arguments as _extract_arguments
 
     _extract_arguments(p)
@@ -140,20 +175,19 @@ def _run(argv: Sequence[str]) -> dict[str, Any]:
 
         return {"exit_code": run_extract(args)}
     if args.command == "export":
-        from zoo.bundle import export_bundle
-
-        try:
-            bundle = export_bundle(args.ckpt, args.out_dir, overwrite=args.overwrite)
-        except (FileExistsError, FileNotFoundError, ValueError) as err:
-            print(f"zoo export: {err}", file=sys.stderr)
-            return {"exit_code": 2}
-        print(f"bundle written to {bundle}")
-        return {"exit_code": 0, "run_dir": bundle}
+        return _export(args)
     if args.command == "predict":
         from zoo.predict_bundle import is_model_path, run_predict_cli
 
         if is_model_path(args.recipe):  # zoo predict BUNDLE|CKPT INPUT [--output DIR] [--plot]
             return run_predict_cli(args.recipe, args.overrides)
+    if args.command == "baseline":
+        args.draws, args.overrides = _pop_draws(args.draws, args.overrides)
+    if args.command in ("show", *RUN_COMMANDS, "baseline"):
+        shown = _finding_your_way(args.command, args.recipe, args.overrides)
+        if shown is not None:
+            print(shown, end="")
+            return {"exit_code": 0}
     if args.command == "report":
         from zoo.report import write_report
 
@@ -216,6 +250,67 @@ def _run(argv: Sequence[str]) -> dict[str, Any]:
     if rank_zero_only.rank == 0:  # once, also under DDP
         print(f"run folder: {out['run_dir']}", flush=True)
     return {"exit_code": 0, **out}
+
+
+def _export(args: argparse.Namespace) -> dict[str, Any]:
+    """``zoo export CKPT OUT_DIR [--overwrite] [--push-to-hub ORG/NAME [--private]]``."""
+    from zoo.bundle import bundle_fingerprint, export_bundle
+
+    try:
+        bundle = export_bundle(args.ckpt, args.out_dir, overwrite=args.overwrite)
+    except (FileExistsError, FileNotFoundError, ValueError) as err:
+        print(f"zoo export: {err}", file=sys.stderr)
+        return {"exit_code": 2}
+    print(f"bundle written to {bundle} (fingerprint sha256 {bundle_fingerprint(bundle)})")
+    out: dict[str, Any] = {"exit_code": 0, "run_dir": bundle}
+    if args.push_to_hub:
+        from zoo.hub import push_to_hub
+
+        out["commit_url"] = push_to_hub(bundle, args.push_to_hub, private=args.private)  # HubError: exit 2
+        print(f"bundle pushed to https://huggingface.co/{args.push_to_hub} ({out['commit_url']})")
+    return out
+
+
+def _pop_draws(draws: int, overrides: Sequence[str]) -> tuple[int, list[str]]:
+    """``--draws N`` / ``--draws=N`` given after the recipe (argparse leaves it among the overrides)."""
+    rest, i, items = [], 0, list(overrides)
+    while i < len(items):
+        item = items[i]
+        if item == "--draws" and i + 1 < len(items):
+            draws, i = _int_option("--draws", items[i + 1]), i + 2
+            continue
+        if item.startswith("--draws="):
+            draws = _int_option("--draws", item.split("=", 1)[1])
+        else:
+            rest.append(item)
+        i += 1
+    return draws, rest
+
+
+def _int_option(name: str, text: str) -> int:
+    from zoo.errors import ConfigError
+
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"{name}: expected an integer, got {text!r}") from None
+
+
+def _finding_your_way(command: str, recipe: str, overrides: list[str]) -> str | None:
+    """What ``zoo show``, ``--print_config`` and ``RECIPE --help`` print; ``None`` to run the command.
+
+    ``--print_config`` and ``--help`` are taken out of ``overrides`` (in place).
+    """
+    from zoo.show import recipe_keys_help, show_recipe
+
+    wants_help = any(o in ("--help", "-h") for o in overrides)
+    print_config = "--print_config" in overrides or "--print-config" in overrides
+    overrides[:] = [o for o in overrides if o not in ("--help", "-h", "--print_config", "--print-config")]
+    if wants_help:
+        return recipe_keys_help(recipe, command)
+    if command == "show" or print_config:
+        return show_recipe(recipe, overrides)
+    return None
 
 
 if __name__ == "__main__":

@@ -2,9 +2,12 @@
 
 As in dinov2's ``utils/config.py`` the three layers are merged with :func:`OmegaConf.merge`. Every
 key of a recipe or override must exist in ``defaults.yaml``; an unknown key is an error naming it,
-the closest valid key and all valid keys at that level. Only the argument blocks that are passed
+the closest valid key and all valid keys at that level. The argument blocks that are passed
 straight to a registered constructor (``model.args``, ``data.args``, ``optimizer.args``) are open;
-their keys are checked against the constructor's signature when it is built.
+their keys are checked against the constructor's signature when it is built. ``trainer`` and
+``callbacks`` are open too, and checked here against Lightning itself
+(:func:`zoo.trainer_args.check_trainer_args`, :func:`~zoo.trainer_args.check_callback_args`): every
+``pytorch_lightning.Trainer`` argument passes (``trainer.max_steps=3``), a typo does not.
 
 Overrides come as ``key=value`` (``${args_no_hyphens}`` of a W&B sweep) or ``--key=value``
 (``${args}``); values are parsed as YAML (``trainer.devices=2``, ``seeds=[1,2,3]``).
@@ -22,7 +25,9 @@ from zoo.errors import ConfigError
 
 __all__ = ["ConfigError", "OPEN_BLOCKS", "find_defaults", "parse_overrides", "load_recipe", "check_types"]
 
-OPEN_BLOCKS = ("model.args", "data.args", "optimizer.args", "optimizer.lr_multipliers")
+OPEN_BLOCKS = ("model.args", "data.args", "optimizer.args", "optimizer.lr_multipliers", "callbacks")
+#: open blocks whose keys are checked here, by the function that knows the valid ones
+_CHECKED_BLOCKS = ("trainer", "callbacks")
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"  # a link to the checkout's recipes/; a copy in the wheel
 
 
@@ -70,9 +75,23 @@ def _is_open(path: str) -> bool:
     return any(path == block or path.startswith(block + ".") for block in OPEN_BLOCKS)
 
 
+def _check_block(block: str, layer: Any, source: str) -> None:
+    """The keys of ``trainer`` / ``callbacks`` in one layer, checked against Lightning's signatures."""
+    from zoo.trainer_args import check_callback_args, check_trainer_args
+
+    check = {"trainer": check_trainer_args, "callbacks": check_callback_args}[block]
+    try:
+        check(OmegaConf.to_container(layer, resolve=False))
+    except ConfigError as err:
+        raise ConfigError(f"{source}: {err}") from None
+
+
 def _check_keys(layer: Any, schema: Any, source: str, prefix: str = "") -> None:
     """Raise :class:`ConfigError` for the first key of ``layer`` that ``schema`` lacks."""
     if not isinstance(layer, DictConfig) or not isinstance(schema, DictConfig):
+        return
+    if prefix.rstrip(".") in _CHECKED_BLOCKS:
+        _check_block(prefix.rstrip("."), layer, source)
         return
     for key in layer.keys():
         path = f"{prefix}{key}"
@@ -110,10 +129,10 @@ _TYPES: dict[str, tuple[Any, ...]] = {
     "trainer.max_epochs": (int,),
     "wandb.entity": (str, None),
     "wandb.mode": (str, None),
-    "logger": (str, bool, None),
+    "logger": (str, list, bool, None),  # csv, [csv,wandb], none
 }
 #: list keys whose items have one type
-_ITEM_TYPES: dict[str, type] = {"seeds": int, "metrics": str, "export_predictions": str}
+_ITEM_TYPES: dict[str, type] = {"seeds": int, "metrics": str, "export_predictions": str, "logger": str}
 _ITEM_NAMES = {int: "integers", str: "strings"}
 _TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
                list: "a list", dict: "a mapping", None: "null"}
@@ -227,7 +246,7 @@ def load_recipe(recipe: str | Path, overrides: Sequence[str] = ()) -> dict[str, 
     _check_keys(layer, defaults, str(recipe_path))
     _check_keys(cli, defaults, "command-line override")
     OmegaConf.set_struct(defaults, True)
-    for block in OPEN_BLOCKS:
+    for block in (*OPEN_BLOCKS, *_CHECKED_BLOCKS):
         node = OmegaConf.select(defaults, block)
         if node is not None:
             OmegaConf.set_struct(node, False)

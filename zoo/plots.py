@@ -1,12 +1,15 @@
-"""Figures every run folder gets in ``plots/``: learning curves and gold standard vs prediction.
+"""Figures every ``zoo fit`` run folder gets in ``plots/``: learning curves and gold vs prediction.
 
 * ``learning_curves.png`` — from the run's ``logs/metrics.csv`` (Lightning's CSV log): the train
   and val losses per epoch, and each logged val metric per epoch (``val/ccc_arousal`` …).
-* ``val_<recording>.png`` — for the first recordings of the validation partition, per target, the
-  gold standard and the best checkpoint's prediction over time (frame-level corpora), or a
-  scatter of prediction against gold over the partition's segments (segment-level corpora).
+* ``<partition>_<recording>.png`` — for the first recordings of the test partition (val when the
+  corpus does not distribute test labels), per target, the gold standard and the evaluated
+  checkpoint's raw prediction over time (frame-level corpora: RECOLA, SEWA, MuSe-CaR);
+  :func:`plot_segment_scatter` draws prediction against gold for segment-level data.
 
-Both are drawn with Matplotlib's Agg canvas (no display), on rank 0 only.
+All are drawn with Matplotlib's Agg canvas (no display), on rank 0 only; ``zoo fit`` turns a
+plotting error into one warning line (a figure never fails a finished run). With
+``logger=wandb`` the figures are logged to the W&B run as well (:mod:`zoo.loggers`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["read_epoch_metrics", "plot_learning_curves", "plot_segment_scatter"]
+__all__ = ["read_epoch_metrics", "plot_learning_curves", "plot_recording_prediction", "plot_segment_scatter"]
 
 
 def read_epoch_metrics(metrics_csv: Path) -> dict[str, list[tuple[int, float]]]:
@@ -43,12 +46,21 @@ def read_epoch_metrics(metrics_csv: Path) -> dict[str, list[tuple[int, float]]]:
     return {key: sorted((e, float(np.mean(v))) for e, v in per_epoch.items()) for key, per_epoch in sums.items()}
 
 
-def plot_learning_curves(metrics_csv: Path, out: Path) -> Path | None:
-    """Losses (left) and val metrics (right) per epoch; ``None`` when the log has no epoch row."""
+def plot_learning_curves(metrics_csv: Path, out: Path, last_epoch: int | None = None) -> Path | None:
+    """Losses (left) and val metrics (right) per epoch; ``None`` when the log has no epoch row.
+
+    Args:
+        metrics_csv: Lightning's CSV log.
+        out: the PNG to write.
+        last_epoch: the last training epoch; later rows (``zoo fit``'s final validate and test
+            of the evaluated checkpoint, logged one epoch on) are left out.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     series = read_epoch_metrics(metrics_csv)
+    if last_epoch is not None:
+        series = {k: kept for k, v in series.items() if (kept := [(e, x) for e, x in v if e <= last_epoch])}
     losses = {k: v for k, v in series.items() if k.endswith("/loss")}
     metrics = {k: v for k, v in series.items() if k.startswith("val/") and not k.endswith("/loss")}
     if not losses and not metrics:
@@ -65,6 +77,29 @@ def plot_learning_curves(metrics_csv: Path, out: Path) -> Path | None:
         ax.grid(alpha=0.3)
         if group:
             ax.legend(fontsize=8)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, format="png")
+    return out
+
+
+def plot_recording_prediction(out: Path, timestamps: np.ndarray, preds: np.ndarray, golds: np.ndarray,
+                              target_names: Sequence[str], title: str) -> Path:
+    """One recording: per target, the gold standard and the prediction over time (seconds)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 2.4 * len(target_names)), dpi=100)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(target_names), 1, squeeze=False)[:, 0]
+    for k, (ax, target) in enumerate(zip(axes, target_names)):
+        ax.plot(timestamps, golds[:, k], color="black", linewidth=1.2, label="gold standard")
+        ax.plot(timestamps, preds[:, k], color="tab:red", linewidth=1.0, label="prediction")
+        ax.set_ylabel(target)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper right", fontsize=8)
+    axes[0].set_title(title, fontsize=10)
+    axes[-1].set_xlabel("time (s)")
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, format="png")

@@ -19,7 +19,7 @@ __all__ = ["check_names", "check_monitors", "logged_keys", "OPTIMIZERS", "SCHEDU
 
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 SCHEDULERS = ("none", "plateau", "step")
-LOGGERS = ("csv", "wandb", "none")
+LOGGERS = ("csv", "wandb", "tensorboard", "none")  # or a list of them (zoo.loggers.logger_kinds)
 _MODES = ("min", "max")
 
 
@@ -44,8 +44,10 @@ def check_names(cfg: Mapping[str, Any]) -> None:
 
     _choice("model.name", cfg["model"]["name"], list_models())
     _choice("data.name", cfg["data"]["name"], list_datamodules())
-    logger = cfg.get("logger")
-    _choice("logger", "none" if logger in (None, False) else logger, LOGGERS)
+    from zoo.loggers import logger_kinds
+
+    for kind in logger_kinds(cfg.get("logger")):
+        _choice("logger", kind, LOGGERS)
     if is_estimator(cfg["model"]["name"]):
         return  # SVRs: no loss, optimiser, scheduler or Lightning metrics
     from zoo.losses import LOSSES
@@ -85,6 +87,7 @@ def check_monitors(cfg: Mapping[str, Any], target_names: Sequence[str]) -> None:
         monitors.append(("early_stopping.monitor", cfg["early_stopping"]["monitor"]))
     if str(cfg["scheduler"]["name"]).lower() == "plateau":
         monitors.append(("scheduler.monitor", cfg["scheduler"]["monitor"]))
+    _check_plateau_interval(cfg)
     for key, monitor in monitors:
         if monitor is None and key == "checkpoint.monitor":
             continue  # Lightning then keeps the last epoch's weights
@@ -94,3 +97,20 @@ def check_monitors(cfg: Mapping[str, Any], target_names: Sequence[str]) -> None:
             raise ConfigError(
                 f"{key}: {monitor!r} is not a key this run logs.{hint} Logged keys: {', '.join(keys)}"
             )
+
+
+def _check_plateau_interval(cfg: Mapping[str, Any]) -> None:
+    """A plateau scheduler steps every epoch, so it cannot watch a value validated less often.
+
+    Raises:
+        ConfigError: ``scheduler.monitor`` is a ``val/`` key and ``trainer.check_val_every_n_epoch``
+            is above 1 (Lightning would stop at the first epoch without validation).
+    """
+    every = cfg["trainer"].get("check_val_every_n_epoch") or 1
+    monitor = str(cfg["scheduler"]["monitor"])
+    if str(cfg["scheduler"]["name"]).lower() == "plateau" and monitor.startswith("val/") and every > 1:
+        raise ConfigError(
+            f"scheduler.monitor: {monitor!r} is logged every {every} epochs (trainer.check_val_every_n_epoch="
+            f"{every}), but the plateau scheduler steps every epoch; use scheduler.monitor=train/loss, "
+            "another scheduler, or validate every epoch"
+        )

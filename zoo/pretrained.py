@@ -8,9 +8,10 @@ containers are unpickled, so a file carrying a code payload is refused.
 
 Every command that loads a checkpoint goes through :func:`read_checkpoint` (``zoo fit ckpt=`` to
 resume, ``zoo validate|test|predict ckpt=``, ``zoo export``, ``zoo predict MODEL``,
-:func:`load_pretrained`). Only local files are read: a URL (``https://``, ``s3://``, ...) is
-refused, because remote checkpoints are what Lightning would unpickle with
-``weights_only=False``.
+:func:`load_pretrained`). Only local checkpoint files are read: a URL (``https://``, ``s3://``,
+...) is refused, because remote checkpoints are what Lightning would unpickle with
+``weights_only=False``. A Hugging Face ``org/name`` given to :func:`load_pretrained` names a
+bundle (safetensors and JSON only), read from the local Hugging Face cache (:mod:`zoo.hub`).
 """
 
 from __future__ import annotations
@@ -267,7 +268,8 @@ class PretrainedModel(nn.Module):
             normalization=self.normalization,
         )
         device = next(self.net.parameters()).device
-        inputs = {n: torch.from_numpy(x).unsqueeze(0).to(device) for n, x in prepared.items()}
+        # prepare_features may hand back a read-only view of the caller's array: copy, never alias it
+        inputs = {n: torch.from_numpy(np.array(x)).unsqueeze(0).to(device) for n, x in prepared.items()}
         mask = torch.ones(1, lengths.pop(), dtype=torch.bool, device=device)
         preds = self.net(inputs, mask)[0].float().cpu().numpy()
         if self.postprocessor is not None:
@@ -275,13 +277,18 @@ class PretrainedModel(nn.Module):
         return preds
 
 
-def load_pretrained(path: str | Path, map_location: str | torch.device = "cpu") -> PretrainedModel:
+def load_pretrained(path: str | Path, map_location: str | torch.device = "cpu", allow_download: bool = False,
+                    revision: str | None = None) -> PretrainedModel:
     """Load a checkpoint written by ``zoo fit``, or a bundle of ``zoo export``, for inference.
 
     Args:
-        path: a Lightning ``.ckpt`` file from a run folder, or a bundle folder (holding
-            ``config.json`` and ``model.safetensors``; see :mod:`zoo.bundle`).
+        path: a Lightning ``.ckpt`` file from a run folder, a bundle folder (holding
+            ``config.json`` and ``model.safetensors``; see :mod:`zoo.bundle`), or a Hugging Face
+            repository id ``org/name`` holding a bundle, read from the Hugging Face cache.
         map_location: device to put the weights on.
+        allow_download: fetch ``org/name`` from the Hub when the cache lacks it (default: never;
+            ``HF_HUB_OFFLINE=1`` forbids it in any case). Only the bundle's files are fetched.
+        revision: a branch, tag or commit of ``org/name``.
 
     Returns:
         An eval-mode :class:`PretrainedModel`.
@@ -289,7 +296,13 @@ def load_pretrained(path: str | Path, map_location: str | torch.device = "cpu") 
     Raises:
         FileNotFoundError, CheckpointError: see :func:`read_checkpoint`.
         zoo.bundle.BundleError: a folder that is not a loadable bundle.
+        zoo.hub.HubError: ``org/name`` is not in the cache and downloading was not allowed (the
+            message says how to allow it), or it cannot be fetched.
     """
+    from zoo.hub import is_repo_id, resolve_pretrained
+
+    if is_repo_id(path):  # anything else stays as given (a URL is refused by read_checkpoint)
+        path = resolve_pretrained(path, allow_download=allow_download, revision=revision)
     if Path(path).expanduser().is_dir():
         from zoo.bundle import load_bundle
 

@@ -4,9 +4,16 @@ validate, test or predict. One run writes one folder::
     runs/<run_name>/
       config.yaml            the resolved recipe (defaults ← recipe ← overrides)
       checkpoints/best.ckpt  best on checkpoint.monitor (val/ccc_mean), and last.ckpt
-      logs/metrics.csv       Lightning's CSV log (logger=csv)
+                             (swa.ckpt: the averaged weights, with callbacks.swa)
+      logs/metrics.csv       Lightning's CSV log (logger=csv; tensorboard/ and wandb/ for the others)
+      plots/                 learning curves, gold vs prediction of a few recordings (zoo.plots)
       predictions/<partition>/...   test predictions in the corpus's own format
+      bundle/                with export_bundle=true: the bundle of the evaluated checkpoint
       results.json           final metrics of the command
+
+``trainer.*`` is handed to Lightning's Trainer as it is (any of its arguments; a string
+``trainer.profiler`` writes its report into the run folder), ``callbacks.*`` adds Lightning's
+callbacks and ``logger`` one or several loggers (:mod:`zoo.trainer_args`, :mod:`zoo.loggers`).
 
 Under DDP, Lightning re-launches the command line in each process; the run folder chosen by the
 first process travels to the others in the ``AFFECT_ZOO_RUN_DIR`` environment variable.
@@ -37,21 +44,23 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from omegaconf import OmegaConf
-from pytorch_lightning.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
-from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
-from pytorch_lightning.utilities import rank_zero_info, rank_zero_only
+from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, StochasticWeightAveraging
+from pytorch_lightning.loggers import CSVLogger, Logger
+from pytorch_lightning.utilities import rank_zero_info, rank_zero_only, rank_zero_warn
 from torch.utils.data import DataLoader
 
 from zoo.data import create_datamodule
-from zoo.data._sequence import SequenceDataset, collate_sequences
+from zoo.data._sequence import SequenceDataModule, SequenceDataset, collate_sequences
 from zoo._registry import is_estimator
 from zoo.callbacks import CorpusPredictionWriter, RandomStateCheckpoint
 from zoo.errors import ConfigError, RunInterrupted
+from zoo.loggers import build_loggers, log_run_outputs
 from zoo.postprocess import fit_postprocessor
 from zoo.pretrained import merge_reader_state, resume_checkpoint, store_postprocessor, task_from_checkpoint
 from zoo.preflight import check_monitors, check_names
 from zoo.seeds import run_seeds
 from zoo.task import EmotionTask
+from zoo.trainer_args import build_callbacks
 
 __all__ = ["run_command", "make_run_dir", "build_trainer", "format_results"]
 
@@ -210,38 +219,50 @@ def _rows_before(metrics_csv: Path, ckpt: str) -> list[dict[str, float]]:
     return rows
 
 
-def _build_logger(cfg: Mapping[str, Any], run_dir: Path, resume_from: str | None = None) -> Logger | bool:
-    kind = cfg["logger"]
-    if kind in (None, "none", False):
-        return False
-    if kind == "csv":
-        logger = CSVLogger(save_dir=str(run_dir), name="", version="logs")
-        metrics_csv = run_dir / "logs" / "metrics.csv"
-        if resume_from and metrics_csv.is_file() and rank_zero_only.rank == 0:
-            # Lightning's CSV writer deletes an existing metrics.csv; a resumed run keeps the rows
-            # of the epochs its checkpoint completed and appends the rest.
-            rows = _rows_before(metrics_csv, resume_from)
-            for old in (metrics_csv, run_dir / "logs" / "hparams.yaml"):
-                old.unlink(missing_ok=True)
-            logger.experiment.metrics[:0] = rows
-        return logger
-    if kind == "wandb":
-        w = cfg["wandb"]
-        kwargs: dict[str, Any] = {"project": w["project"], "save_dir": str(run_dir), "name": run_dir.name,
-                                  "tags": list(w["tags"]), "config": dict(cfg)}
-        if w.get("entity"):
-            kwargs["entity"] = w["entity"]
-        if w.get("mode"):
-            kwargs["mode"] = w["mode"]
-            kwargs["offline"] = w["mode"] == "offline"
-        return WandbLogger(**kwargs)
-    raise ValueError(f"unknown logger {kind!r}; choose csv, wandb or none")
+def _keep_csv_rows(logger: CSVLogger, run_dir: Path, resume_from: str) -> None:
+    """A resumed run keeps the CSV rows of the epochs its checkpoint completed.
+
+    Lightning's CSV writer deletes an existing ``metrics.csv``; the rows are put back into the
+    writer, which appends the later epochs to them.
+    """
+    metrics_csv = run_dir / "logs" / "metrics.csv"
+    if not metrics_csv.is_file() or rank_zero_only.rank != 0:
+        return
+    rows = _rows_before(metrics_csv, resume_from)
+    for old in (metrics_csv, run_dir / "logs" / "hparams.yaml"):
+        old.unlink(missing_ok=True)
+    logger.experiment.metrics[:0] = rows
+
+
+def _loggers(cfg: Mapping[str, Any], run_dir: Path, resume_from: str | None = None) -> list[Logger]:
+    """The recipe's loggers (:func:`zoo.loggers.build_loggers`), a resumed CSV log kept."""
+    loggers = build_loggers(cfg, run_dir)
+    for logger in loggers:
+        if resume_from and isinstance(logger, CSVLogger):
+            _keep_csv_rows(logger, run_dir, resume_from)
+    return loggers
+
+
+def _profiler(value: Any, run_dir: Path) -> Any:
+    """``trainer.profiler=simple|advanced|pytorch`` writes ``<stage>-profile.txt`` into the run folder."""
+    from pytorch_lightning.profilers import AdvancedProfiler, PyTorchProfiler, SimpleProfiler
+
+    kinds = {"simple": SimpleProfiler, "advanced": AdvancedProfiler, "pytorch": PyTorchProfiler}
+    if isinstance(value, str) and value in kinds:
+        return kinds[value](dirpath=str(run_dir), filename="profile")
+    return value  # anything else is Lightning's to accept or refuse
 
 
 def build_trainer(cfg: Mapping[str, Any], run_dir: Path, fitting: bool) -> pl.Trainer:
-    """Lightning's Trainer with the recipe's settings, callbacks and logger."""
+    """Lightning's Trainer with the recipe's settings, callbacks and loggers.
+
+    Every ``trainer.*`` key is a Trainer argument (checked when the recipe was loaded); the
+    arguments zoo owns (``logger``, ``callbacks``, ...) come from their own recipe keys.
+    """
     trainer_args = {k: v for k, v in cfg["trainer"].items() if v is not None}
-    logger = _build_logger(cfg, run_dir, resume_from=cfg.get("ckpt") if fitting else None)
+    if "profiler" in trainer_args:
+        trainer_args["profiler"] = _profiler(trainer_args["profiler"], run_dir)
+    loggers = _loggers(cfg, run_dir, resume_from=cfg.get("ckpt") if fitting else None)
     callbacks: list[pl.Callback] = [CorpusPredictionWriter(run_dir / "predictions")]
     if fitting:
         callbacks.append(RandomStateCheckpoint())
@@ -254,17 +275,16 @@ def build_trainer(cfg: Mapping[str, Any], run_dir: Path, fitting: bool) -> pl.Tr
         if es["enabled"]:
             callbacks.append(EarlyStopping(monitor=es["monitor"], mode=es["mode"], patience=es["patience"],
                                            min_delta=es["min_delta"]))
-        if logger:
-            callbacks.append(LearningRateMonitor(logging_interval="epoch"))
+        callbacks += build_callbacks(cfg.get("callbacks"), has_logger=bool(loggers))
     quiet_library_noise()
+    # Lightning's summary table goes to stdout (among the results) and reports "Total FLOPs: 0"
+    # for these models; one line on stderr instead (see _run), unless callbacks.model_summary asks
+    trainer_args.setdefault("enable_model_summary", False)
     return pl.Trainer(
         default_root_dir=str(run_dir),
-        logger=logger,
+        logger=loggers or False,
         callbacks=callbacks,
         enable_checkpointing=fitting,
-        # Lightning's summary table goes to stdout (among the results) and reports "Total FLOPs:
-        # 0" for these models; one line on stderr instead (see _run)
-        enable_model_summary=False,
         # The datamodule places its own samplers under DDP (no duplicated eval recordings).
         use_distributed_sampler=False,
         **trainer_args,
@@ -392,9 +412,9 @@ def _run(command: str, cfg: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
         # resuming: a local affect-zoo checkpoint, checked and read with weights_only=True only
         resume = resume_checkpoint(cfg["ckpt"]) if cfg.get("ckpt") else None
         trainer.fit(task, datamodule=datamodule, ckpt_path=resume, weights_only=True)
-        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         if cfg["trainer"].get("fast_dev_run"):
             return out
+        best = _evaluated_checkpoint(trainer, run_dir)
         out["best_ckpt"] = best or None
         if best:
             task = task_from_checkpoint(best)
@@ -407,6 +427,8 @@ def _run(command: str, cfg: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
             trainer.predict(task, datamodule=datamodule, return_predictions=False)
             rank_zero_info("test labels are not distributed: predictions written, no test score")
         _export_predictions(cfg, task, datamodule, trainer)
+        if trainer.is_global_zero:
+            out.update(_finish_fit(cfg, task, datamodule, trainer, out, run_dir))
         return out
 
     if not cfg.get("ckpt"):
@@ -434,13 +456,81 @@ def _run(command: str, cfg: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
     return out
 
 
+def _evaluated_checkpoint(trainer: pl.Trainer, run_dir: Path) -> str:
+    """The checkpoint ``zoo fit`` scores: ``best.ckpt``, or with SWA the averaged weights.
+
+    :class:`~pytorch_lightning.callbacks.StochasticWeightAveraging` puts the average into the
+    model when training ends, after the last checkpoint was written; it is saved as
+    ``checkpoints/swa.ckpt``. Training stopped before SWA's last epoch (early stopping) leaves
+    no average, and ``best.ckpt`` is scored.
+    """
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    swa = next((c for c in trainer.callbacks if isinstance(c, StochasticWeightAveraging)), None)
+    if swa is None:
+        return best
+    if trainer.max_epochs != -1 and trainer.current_epoch - 1 != swa.swa_end:
+        rank_zero_warn(f"callbacks.swa: training stopped after epoch {trainer.current_epoch - 1}, before SWA's "
+                       f"last epoch {swa.swa_end} (early stopping?); scoring {best or 'the last weights'}")
+        return best
+    path = run_dir / "checkpoints" / "swa.ckpt"
+    trainer.save_checkpoint(path, weights_only=False)  # read back with weights_only loading all the same
+    rank_zero_info(f"SWA: averaged weights saved as {path}; they are scored instead of best.ckpt")
+    return str(path)
+
+
+def _finish_fit(cfg: Mapping[str, Any], task: EmotionTask, datamodule: Any, trainer: pl.Trainer,
+                out: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
+    """Rank 0 after a fit: figures, the optional bundle, and what W&B is given."""
+    plots = _write_plots(task, datamodule, run_dir, last_epoch=trainer.current_epoch - 1)
+    bundle = None
+    if cfg.get("export_bundle") and out.get("best_ckpt"):
+        from zoo.bundle import export_bundle
+
+        bundle = export_bundle(out["best_ckpt"], run_dir / "bundle")
+        rank_zero_info(f"bundle written to {bundle}")
+    log_run_outputs(trainer.loggers, out["results"], task.target_names, plots=plots, bundle=bundle)
+    return {"plots": plots, "bundle": bundle}
+
+
+#: recordings whose gold standard and prediction ``plots/`` shows
+PLOT_RECORDINGS = 3
+
+
+def _write_plots(task: EmotionTask, datamodule: Any, run_dir: Path, last_epoch: int) -> list[Path]:
+    """``plots/``: learning curves and, for frame-level corpora, gold vs prediction of a few
+    test (or, without test labels, val) recordings. A plotting error is one warning line."""
+    from zoo.plots import plot_learning_curves, plot_recording_prediction
+
+    plots: list[Path] = []
+    try:
+        metrics_csv = run_dir / "logs" / "metrics.csv"
+        if metrics_csv.is_file():
+            plots.append(plot_learning_curves(metrics_csv, run_dir / "plots" / "learning_curves.png", last_epoch))
+        if isinstance(datamodule, SequenceDataModule):
+            partition = "test" if _has_labels(datamodule, "test") else "val"
+            recordings = datamodule.raw_recordings(partition)[:PLOT_RECORDINGS]
+            preds, golds = predict_recordings(task, datamodule, partition, limit=PLOT_RECORDINGS)
+            for rec, pred, gold in zip(recordings, preds, golds):
+                plots.append(plot_recording_prediction(
+                    run_dir / "plots" / f"{partition}_{rec.id}.png", rec.timestamps, pred, gold,
+                    task.target_names, f"{partition} recording {rec.id}"))
+    except Exception as err:  # a figure is never worth a finished run
+        print(f"warning: plots/ incomplete, drawing failed: {type(err).__name__}: {' '.join(str(err).split())}",
+              file=sys.stderr)
+    return [p for p in plots if p is not None]
+
+
 @torch.no_grad()
-def predict_recordings(task: EmotionTask, datamodule: Any, stage_partition: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Raw ``(T, K)`` predictions and labels of every recording of a partition, in one process.
+def predict_recordings(task: EmotionTask, datamodule: Any, stage_partition: str,
+                       limit: int | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Raw ``(T, K)`` predictions and labels of the recordings of a partition, in one process.
 
     Runs without a distributed sampler, so every DDP process gets the same, complete result.
+    Each recording is delayed and normalised as the dataloaders do it (the datamodule's
+    window preparer); ``limit`` keeps the first recordings only.
     """
-    dataset = SequenceDataset(datamodule.recordings(stage_partition), len(task.target_names))
+    dataset = SequenceDataset(datamodule.raw_recordings(stage_partition)[:limit], len(task.target_names),
+                              prepare=datamodule.window_preparer())
     loader = DataLoader(dataset, batch_size=datamodule.eval_batch_size, collate_fn=collate_sequences)
     was_training = task.training
     task.eval()

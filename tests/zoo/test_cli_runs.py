@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,9 @@ from omegaconf import OmegaConf
 import zoo
 
 from zoo.cli import main
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _wandb_records import read_wandb_records as _read_wandb_records  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPE = "muse_car/sun2020_lstm_selfattn"
@@ -136,29 +138,6 @@ def test_wandb_logger_offline_records_config_and_metrics(tmp_path: Path, zoo_cli
     assert {"model", "data_spec", "recipe"} <= keys["config"]
     assert {"train/loss", "val/ccc_mean", "val/ccc_arousal"} <= keys["history"]
     assert "test/ccc_mean" in keys["summary"] | keys["history"]
-
-
-def _read_wandb_records(path: Path) -> list:
-    """Parse a W&B run log: a 7-byte header, then LevelDB-log blocks of 32 KiB whose chunks
-    (crc32 u32, length u16, type u8: 1 full, 2 first, 3 middle, 4 last) carry protobuf Records."""
-    from wandb.proto import wandb_internal_pb2
-
-    data, pos, block, records, pending = path.read_bytes(), 7, 32768, [], b""
-    assert data[:4] == b":W&B"
-    while pos + 7 <= len(data):
-        if block - pos % block < 7:
-            pos += block - pos % block
-            continue
-        _, length, kind = struct.unpack("<IHB", data[pos:pos + 7])
-        payload, pos = data[pos + 7:pos + 7 + length], pos + 7 + length
-        if kind == 0:
-            break
-        pending = payload if kind in (1, 2) else pending + payload
-        if kind in (1, 4):
-            record = wandb_internal_pb2.Record()
-            record.ParseFromString(pending)
-            records.append(record)
-    return records
 
 
 def test_unknown_override_is_a_clear_error(capsys):

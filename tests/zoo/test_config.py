@@ -37,7 +37,22 @@ def test_unknown_override_names_key_and_valid_keys(recipe_dir: Path):
         load_recipe(recipe_dir / "corpus" / "r.yaml", ["trainer.max_epoch=3"])
     msg = str(err.value)
     assert "trainer.max_epoch" in msg and "Did you mean trainer.max_epochs" in msg
-    assert "devices, max_epochs" in msg
+    valid = msg.split("Valid keys: ")[1].split(", ")  # trainer.*: the arguments of Lightning's Trainer
+    assert {"devices", "max_epochs", "max_steps", "profiler"} <= set(valid) and "logger" not in valid
+
+
+def test_trainer_block_takes_every_lightning_argument(recipe_dir: Path):
+    """Keys that defaults.yaml does not list pass when Trainer takes them; known keys keep their type."""
+    cfg = load_recipe(recipe_dir / "corpus" / "r.yaml", ["trainer.max_steps=3", "trainer.check_val_every_n_epoch=2",
+                                                          "trainer.profiler=simple"])
+    assert cfg["trainer"] == {"max_epochs": 10, "devices": 1, "max_steps": 3, "check_val_every_n_epoch": 2,
+                              "profiler": "simple"}
+    recipe = recipe_dir / "corpus" / "t.yaml"
+    recipe.write_text("data: {name: x}\nmodel: {name: m}\ntrainer: {detect_anomaly: true, max_step: 3}\n")
+    with pytest.raises(ConfigError, match=r"t.yaml: unknown key 'trainer.max_step'\. Did you mean trainer.max_steps\?"):
+        load_recipe(recipe)
+    with pytest.raises(ConfigError, match=r"trainer.logger is set by zoo itself; use logger"):
+        load_recipe(recipe_dir / "corpus" / "r.yaml", ["trainer.logger=false"])
 
 
 def test_unknown_recipe_key_names_file(recipe_dir: Path):
