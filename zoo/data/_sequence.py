@@ -36,13 +36,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
+from zoo.data._buffers import BatchBufferPool
 from zoo.data._normalize import zscore_numpy
 from zoo.errors import ConfigError, CorpusFormatError
 
@@ -57,6 +58,7 @@ __all__ = [
     "SequenceDataset",
     "WindowPreparer",
     "collate_sequences",
+    "SequenceCollator",
     "EvalShardSampler",
     "ShardPaddedDataset",
     "default_num_workers",
@@ -263,7 +265,8 @@ class WindowPreparer:
     without normalisation, for every set, number for number, but reads only the rows the window
     needs (its own rows, or the edge-repeated rows shifted in by the delay), so a memory-mapped
     recording is never copied whole. Features come out as float32 (uint8 images keep their
-    dtype), *not* normalised: the training step normalises the batch on the model's device
+    dtype) — an undelayed float32 window is a read-only view of the recording, copied only by
+    :func:`collate_sequences` into the batch — and *not* normalised: the training step normalises the batch on the model's device
     (:class:`~zoo.data._normalize.FeatureNormalizer`), which keeps the per-window work of the
     loader independent of the normalisation. Build it with :meth:`from_options`, which validates
     like :func:`prepare_features`.
@@ -308,11 +311,10 @@ class WindowPreparer:
             x = features[name]
             shift = self.shifts[name]
             if shift == 0 or len(x) == 0:
-                window = x[start:end]
+                window = x[start:end]  # a view: collate_sequences copies it into the batch once
             else:
                 window = x[np.clip(np.arange(start, end) - shift, 0, len(x) - 1)]
-            dtype = np.uint8 if x.dtype == np.uint8 else np.float32
-            out[name] = np.ascontiguousarray(np.array(window, dtype=dtype))
+            out[name] = np.asarray(window, dtype=np.uint8 if x.dtype == np.uint8 else np.float32)
         return out
 
 
@@ -416,26 +418,39 @@ def default_num_workers(cuda: bool | None = None) -> int:
     return max(1, min(4, (os.cpu_count() or 2) // 2))
 
 
-def collate_sequences(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Pad items to the longest one and stack them into the batch dict (see module docstring)."""
+def collate_sequences(
+    items: Sequence[dict[str, Any]], allocate: Callable[[tuple[int, ...], torch.dtype], torch.Tensor] | None = None
+) -> dict[str, Any]:
+    """Pad items to the longest one and stack them into the batch dict (see module docstring).
+
+    Args:
+        items: dataset items (``features``, ``targets``, ``timestamps``, ``id``, ``start`` …).
+        allocate: makes the uninitialised ``(B, T, D)`` feature tensors, every element of which
+            is then written; ``None`` → ``torch.empty`` (:class:`SequenceCollator` passes a
+            :class:`~zoo.data._buffers.BatchBufferPool`'s reused buffers).
+    """
     lengths = [len(item["timestamps"]) for item in items]
     batch_size, max_len = len(items), max(lengths)
     first = items[0]
+    allocate = allocate or (lambda shape, dtype: torch.empty(shape, dtype=dtype))
     # empty, not zeros: training windows are mostly full length, and zero-filling a batch of a
     # 4096-d set (100 MB) cost as much as filling it; only the padding rows are zeroed below
     features = {
-        name: torch.empty(batch_size, max_len, *x.shape[1:], dtype=torch.from_numpy(x[:0]).dtype)
+        name: allocate((batch_size, max_len, *x.shape[1:]), torch.from_numpy(np.empty(0, x.dtype)).dtype)
         for name, x in first["features"].items()
     }
     num_targets = first["targets"].shape[1]
     targets = torch.zeros(batch_size, max_len, num_targets, dtype=torch.float32)
     timestamps = torch.zeros(batch_size, max_len, dtype=torch.float64)
     mask = torch.zeros(batch_size, max_len, dtype=torch.bool)
+    # NumPy views of the batch tensors: windows (possibly read-only memory-mapped views) are
+    # copied straight into their rows, with no intermediate array
+    feature_rows = {name: tensor.numpy() for name, tensor in features.items()}
     for b, (item, length) in enumerate(zip(items, lengths)):
         for name, x in item["features"].items():
-            features[name][b, :length] = torch.from_numpy(np.ascontiguousarray(x))
+            feature_rows[name][b, :length] = x
             if length < max_len:
-                features[name][b, length:] = 0
+                feature_rows[name][b, length:] = 0
         targets[b, :length] = torch.from_numpy(np.ascontiguousarray(item["targets"]))
         timestamps[b, :length] = torch.from_numpy(np.asarray(item["timestamps"], np.float64))
         mask[b, :length] = True
@@ -449,6 +464,27 @@ def collate_sequences(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "has_targets": torch.tensor([item["has_targets"] for item in items], dtype=torch.bool),
         "padding": torch.tensor([bool(item.get("padding", False)) for item in items], dtype=torch.bool),
     }
+
+
+class SequenceCollator:
+    """:func:`collate_sequences` into reused feature buffers (the training loaders' collate_fn).
+
+    The feature tensors of a batch come from a :class:`~zoo.data._buffers.BatchBufferPool`: a
+    buffer is written again only once nothing holds the batch that carried it, so the numbers a
+    step sees are exactly :func:`collate_sequences`'s, without faulting in a fresh 100 MB
+    allocation per batch of a wide feature set (measured in ``benchmarks/data_wait.py``). In a
+    DataLoader worker every batch is a fresh allocation (it leaves through shared memory).
+
+    Args:
+        max_buffers: buffers the pool keeps (Lightning holds one prefetched batch besides the
+            current one; a few more cover the last, shorter batch and evaluation batches).
+    """
+
+    def __init__(self, max_buffers: int = 4) -> None:
+        self.pool = BatchBufferPool(max_buffers)
+
+    def __call__(self, items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        return collate_sequences(items, allocate=self.pool.empty)
 
 
 class ShardPaddedDataset(Dataset):
@@ -790,7 +826,7 @@ class SequenceDataModule(pl.LightningDataModule):
             # a private generator: creating the loader's iterator never draws from the global
             # torch RNG (which drives dropout and is restored on resume)
             generator=torch.Generator().manual_seed(self.seed),
-            collate_fn=collate_sequences,
+            collate_fn=SequenceCollator(),
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
