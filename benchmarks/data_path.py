@@ -125,6 +125,7 @@ def epoch_child(root: str, cache: str, use_cache: bool, tiny: bool) -> dict:
         except StopIteration:
             break
         t1 = time.perf_counter()
+        batch = task.normalize_batch(batch)  # the step's first op, as in Lightning's loop
         loss = task.loss_fn(task(batch["features"], batch["mask"]).float(), batch["targets"], batch["mask"])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -62,6 +62,7 @@ def bare_step_seconds(task: EmotionTask, loader: DataLoader, warmup: int) -> lis
     task.train()
     stamps = []
     for batch in loader:
+        batch = task.normalize_batch(batch)  # the first op of EmotionTask's steps
         preds = task(batch["features"], batch["mask"])
         loss = task.loss_fn(preds.float(), batch["targets"], batch["mask"])
         optimizer.zero_grad(set_to_none=True)

@@ -28,7 +28,8 @@ import torch
 from torch import nn
 
 from zoo._registry import building_from_checkpoint
-from zoo.data._sequence import FeatureStats, prepare_features
+from zoo.data._normalize import FeatureNormalizer
+from zoo.data._sequence import prepare_features
 from zoo.postprocess import PostProcessor
 
 __all__ = [
@@ -218,10 +219,8 @@ class PretrainedModel(nn.Module):
         self.postprocessor = postprocessor
         self.spec = dict(spec)
         self.recipe = dict(recipe or {})
-        normalization = spec.get("normalization")
-        self.normalization = (
-            {n: FeatureStats.from_dict(s) for n, s in normalization.items()} if normalization else None
-        )
+        #: the train-partition z-normalisation, the same module the training step uses
+        self.normalizer = FeatureNormalizer.from_spec(spec.get("normalization"))
         self.eval()
 
     @property
@@ -259,18 +258,20 @@ class PretrainedModel(nn.Module):
         lengths = {np.shape(features[n])[0] for n in names}
         if len(lengths) != 1:
             raise ValueError(f"predict: feature sets have different lengths {sorted(lengths)}")
-        prepared = prepare_features(
+        delayed = prepare_features(
             features,
             feature_names=names,
             label_step=float(self.spec["label_step"]),
             label_shift=float(self.spec.get("label_shift", 0.0)),
             feature_delay=self.spec.get("feature_delay"),
-            normalization=self.normalization,
         )
         device = next(self.net.parameters()).device
-        # prepare_features may hand back a read-only view of the caller's array: copy, never alias it
-        inputs = {n: torch.from_numpy(np.array(x)).unsqueeze(0).to(device) for n, x in prepared.items()}
+        # (a read-only, memory-mapped input is copied: torch tensors must be writable)
+        inputs = {n: torch.from_numpy(x if x.flags.writeable else np.array(x)).unsqueeze(0).to(device)
+                  for n, x in delayed.items()}
         mask = torch.ones(1, lengths.pop(), dtype=torch.bool, device=device)
+        # on the device, as in training; not in place: on the CPU the tensors may be the caller's arrays
+        inputs = self.normalizer(inputs, mask)
         preds = self.net(inputs, mask)[0].float().cpu().numpy()
         if self.postprocessor is not None:
             preds = self.postprocessor.apply(preds, self.target_names)

@@ -11,6 +11,12 @@ over the whole partition and merged exactly across DDP processes by torchmetrics
 and ``test/loss`` are the mean of the per-batch losses weighted by batch size, kept as a sum and
 a count that are summed across processes, so uneven DDP shards give the single-process value.
 A non-finite training loss stops the run with a :class:`~zoo.errors.TrainingError`.
+
+Inputs: the datamodules' loaders yield raw (delayed, windowed, zero-padded) features; the first
+operation of every training/validation/test/predict step z-normalises the batch with the train
+statistics of ``data_spec``, on the model's device and in float32 (autocast is switched off for
+it), padded frames set back to 0 (:meth:`EmotionTask.normalize_batch`).
+:meth:`EmotionTask.forward` takes normalised features.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from torch import nn
 from torchmetrics import Metric
 
 from zoo._registry import create_model
+from zoo.data._normalize import FeatureNormalizer
 from zoo.errors import TrainingError
 from zoo.losses import build_loss
 from zoo.metrics import build_metric
@@ -163,7 +170,8 @@ class EmotionTask(pl.LightningModule):
     Args:
         model: registry name of the network.
         data_spec: the datamodule's :meth:`data_spec` (feature names/dims, target names, label
-            step, normalisation statistics) — stored so a checkpoint is self-contained.
+            step, normalisation statistics) — stored so a checkpoint is self-contained; its
+            statistics normalise every batch (:attr:`normalizer`).
         model_args: keyword arguments of the model variant.
         loss: ``{"name": "ccc"|"mse"|"mae", "weights": per-target weights or None}``.
         metrics: metric names (see :mod:`zoo.metrics`) evaluated on val and test.
@@ -186,6 +194,9 @@ class EmotionTask(pl.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.target_names: list[str] = list(data_spec["target_names"])
+        #: train-partition z-normalisation of the raw batches (statistics from ``data_spec``,
+        #: non-persistent buffers: the checkpoint keeps them in the hyper-parameters)
+        self.normalizer = FeatureNormalizer.from_spec(data_spec.get("normalization"))
         self.net: nn.Module = create_model(
             model,
             feature_dims=dict(data_spec["feature_dims"]),
@@ -212,8 +223,26 @@ class EmotionTask(pl.LightningModule):
 
     # ------------------------------------------------------------------ forward
     def forward(self, features: Mapping[str, torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
-        """Per-frame predictions ``(B, T, K)``."""
+        """Per-frame predictions ``(B, T, K)`` from *normalised* features (see
+        :meth:`normalize_batch`)."""
         return self.net(features, mask)
+
+    def normalize_batch(self, batch: Mapping[str, Any]) -> dict[str, Any]:
+        """The batch with its features z-normalised by :attr:`normalizer` (padded frames 0).
+
+        Runs in float32 with autocast switched off, so under ``bf16-mixed`` / ``16-mixed`` the
+        statistics are applied exactly as in a ``32`` run.
+
+        Args:
+            batch: a loader batch of raw features (``"features"`` and ``"mask"``), on any device.
+
+        Returns:
+            A new batch dict with new feature tensors for the normalised sets; the input batch is
+            left as it was (a loader may serve the same tensors again, e.g. a cached list).
+        """
+        with torch.autocast(device_type=batch["mask"].device.type, enabled=False):
+            features = self.normalizer(batch["features"], batch["mask"])
+        return {**batch, "features": features}
 
     @staticmethod
     def target_mask(preds: torch.Tensor, batch: Mapping[str, Any]) -> torch.Tensor | None:
@@ -222,6 +251,8 @@ class EmotionTask(pl.LightningModule):
         return batch["mask"] if preds.ndim == 3 else None
 
     def _shared_step(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Predictions and loss of a loader batch of raw features (normalised first)."""
+        batch = self.normalize_batch(batch)
         preds = self(batch["features"], batch["mask"])
         loss = self.loss_fn(preds.float(), batch["targets"], self.target_mask(preds, batch))
         return preds, loss
@@ -284,7 +315,7 @@ class EmotionTask(pl.LightningModule):
         return self._eval_step(batch, "test")
 
     def predict_step(self, batch: Mapping[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
-        batch = self._drop_padding(batch)
+        batch = self.normalize_batch(self._drop_padding(batch))
         preds = self._postprocess(self(batch["features"], batch["mask"]), batch)
         return {"preds": preds.float(), "mask": batch["mask"], "ids": batch["ids"]}
 

@@ -59,8 +59,8 @@ def test_precision_devices_tiny(tmp_path: Path):
 @pytest.mark.slow
 def test_data_wait_tiny(tmp_path: Path):
     text = run_benchmark("data_wait", tmp_path)
-    for row in ("| 88 | current (per-window normalise + collate) |", "| 300 | fused into a reused buffer |",
-                "| 300 | on the device (in-place, in the step) |", "| 88 | normalised cache (mmap) |"):
+    for row in ("| 88 | before: per-window host normalise + collate |",
+                "| 300 | shipped: raw windows + collate into reused buffers, normalised in the step |"):
         assert row in text
     assert "data wait % of step" in text
 

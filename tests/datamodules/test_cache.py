@@ -15,6 +15,7 @@ import pytest
 import torch
 
 import zoo.data._sequence as sequence
+from zoo.data._normalize import FeatureNormalizer
 from zoo.data._cache import CorpusCache, open_array, reading_options
 from zoo.data._sequence import (
     Recording,
@@ -171,13 +172,16 @@ def test_batches_identical_with_and_without_cache_and_to_whole_recording_prepara
                 assert torch.equal(a["features"][name], b["features"][name])
             assert torch.equal(a["targets"], b["targets"]) and torch.equal(a["mask"], b["mask"])
             assert a["ids"] == b["ids"] and torch.equal(a["starts"], b["starts"])
-    # per-window preparation == prepare_features on whole recordings, then the window
+    # per-window delay + the step's normalisation == prepare_features on whole recordings, then
+    # the window
     prepared = SequenceDataset(cached.recordings("train"), 2, win_len=20, hop_len=10)
     lazy = cached.train_dataloader().dataset
+    normalizer = FeatureNormalizer.from_spec(cached.data_spec()["normalization"])
     assert len(prepared) == len(lazy)
     for i in range(len(lazy)):
+        window = normalizer({n: torch.from_numpy(x) for n, x in lazy[i]["features"].items()})
         for name in ("egemaps", "vggish"):
-            np.testing.assert_array_equal(lazy[i]["features"][name], prepared[i]["features"][name])
+            np.testing.assert_array_equal(window[name].numpy(), prepared[i]["features"][name])
 
 
 def test_normalisation_stats_stream_over_memmaps_in_chunks(corpus: Path, tmp_path: Path, monkeypatch):

@@ -10,6 +10,7 @@ import torch
 
 import zoo
 from zoo.data import create_datamodule
+from zoo.data._normalize import FeatureNormalizer
 from zoo.pretrained import CheckpointError, read_checkpoint
 
 
@@ -18,13 +19,15 @@ def test_load_pretrained_predicts_like_the_trained_task(trained_muse_run: Path):
     ckpt = trained_muse_run / "checkpoints" / "best.ckpt"
     model = zoo.load_pretrained(ckpt)
     assert not model.training and model.target_names == list(model.recipe["data"]["args"]["targets"])
-    # Reference path: the datamodule prepares inputs (its own normalisation from train) and the
-    # network runs on the padded batch; load_pretrained must reproduce it from raw features.
+    # Reference path: the datamodule prepares inputs (raw, delayed), the task's normalisation
+    # (train statistics of the datamodule) and the network run on the padded batch;
+    # load_pretrained must reproduce it from raw features.
     dm = create_datamodule("muse_car", **{**model.recipe["data"]["args"], "batch_size": 4})  # as trained
     dm.setup("validate")
     batch = next(iter(dm.val_dataloader()))
+    normalizer = FeatureNormalizer.from_spec(dm.data_spec()["normalization"])
     with torch.no_grad():
-        ref = model.net(batch["features"], batch["mask"]).numpy()
+        ref = model.net(normalizer(batch["features"], batch["mask"]), batch["mask"]).numpy()
     raw = {r.id: r for r in dm.raw_recordings("val")}
     for b, rec_id in enumerate(batch["ids"]):
         got = model.predict(raw[rec_id].features)

@@ -10,7 +10,12 @@ that is shared and lives here:
   metrics, timestamps and exported predictions all stay on the corpus's own label timeline and no
   label frame is lost. Frames shifted in from outside the recording repeat its edge frame.
 * **normalisation** — per-dimension z-scoring with statistics from the train partition only,
-  computed in one streaming pass over recordings (never on val/test data).
+  computed in one streaming pass over recordings (never on val/test data). The loaders yield
+  *raw* features; the statistics travel in :meth:`SequenceDataModule.data_spec` to
+  :class:`~zoo.task.EmotionTask`, whose :class:`~zoo.data._normalize.FeatureNormalizer`
+  normalises each batch on the model's device before the step (and zeroes padded frames again).
+  Host paths that need normalised arrays (:meth:`SequenceDataModule.recordings`,
+  :func:`prepare_features`) use the same arithmetic (:func:`~zoo.data._normalize.zscore`).
 * **windowing** — training recordings are cut into windows of ``win_len`` frames every
   ``hop_len`` frames; the last window is aligned to the end (or, with ``last_window=
   "remainder"``, is the shorter rest) so no frame is dropped. Val/test/predict use whole
@@ -21,9 +26,10 @@ that is shared and lives here:
 * **fast data path** — :meth:`SequenceDataModule.raw_recordings` goes through the corpus cache
   (:mod:`zoo.data._cache`): a corpus whose datamodule lists its files (``source_files``) is
   parsed once and then memory-mapped from ``.npy`` files. The loaders never materialise
-  delayed/normalised copies of the corpus: :class:`SequenceDataset` delays and normalises each
-  window when it is read (the same numbers as :func:`prepare_features`), so resident memory does
-  not grow with the corpus size.
+  delayed copies of the corpus: :class:`SequenceDataset` delays each window when it is read
+  (the same rows as :func:`prepare_features`), so resident memory does not grow with the corpus
+  size, and the per-window work does not grow with the normalisation (measured in
+  ``benchmarks/data_wait.py``).
 """
 
 from __future__ import annotations
@@ -31,13 +37,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
+from zoo.data._buffers import BatchBufferPool
+from zoo.data._normalize import zscore_numpy
 from zoo.errors import ConfigError, CorpusFormatError
 
 __all__ = [
@@ -51,6 +59,7 @@ __all__ = [
     "SequenceDataset",
     "WindowPreparer",
     "collate_sequences",
+    "SequenceCollator",
     "EvalShardSampler",
     "ShardPaddedDataset",
     "default_num_workers",
@@ -122,13 +131,11 @@ class FeatureStats:
         """``(x - mean) / std`` in float32, as a new array (``x`` is never modified).
 
         The statistics are kept in float64 (they are accumulated and stored that way) but applied
-        in float32, the features' own precision: one output array and no float64 temporaries,
-        which matters for wide sets (a window of 200 frames of 4096-d DeepSpectrum is 3 MB, and
-        the float64 route made three 6 MB temporaries per window).
+        in float32, the features' own precision, by :func:`~zoo.data._normalize.zscore` — the
+        arithmetic the training step applies on the device, so host and device paths give the
+        same numbers.
         """
-        out = np.subtract(x, self.mean.astype(np.float32), dtype=np.float32)
-        np.divide(out, self.std.astype(np.float32), out=out)
-        return out
+        return zscore_numpy(x, self.mean, self.std)
 
 
 def compute_feature_stats(
@@ -206,8 +213,11 @@ def prepare_features(
 ) -> dict[str, np.ndarray]:
     """Turn one recording's raw features into model inputs: delay, then z-normalise.
 
-    This is the one function used by the datamodules and by :func:`zoo.load_pretrained`, so a
-    loaded model sees exactly what it was trained on.
+    The whole-recording host path (:meth:`SequenceDataModule.recordings`, estimators, turn
+    features); the loaders delay per window with :class:`WindowPreparer` and the step normalises
+    (:class:`~zoo.data._normalize.FeatureNormalizer`), with the same numbers. Without
+    ``normalization`` it only delays, as :func:`zoo.load_pretrained` uses it before normalising
+    on the model's device.
 
     Args:
         features: feature set name → ``(T, D)`` array.
@@ -250,29 +260,26 @@ def prepare_features(
 
 
 class WindowPreparer:
-    """:func:`prepare_features` applied to one window ``[start, end)`` at a time.
+    """The delay of :func:`prepare_features` applied to one window ``[start, end)`` at a time.
 
     ``preparer(features, start, end)`` equals ``prepare_features(features, ...)[name][start:end]``
-    for every set, number for number, but reads only the rows the window needs (its own rows, or
-    the edge-repeated rows shifted in by the delay), so a memory-mapped recording is never
-    copied whole. Build it with :meth:`from_options`, which validates like
-    :func:`prepare_features`.
+    without normalisation, for every set, number for number, but reads only the rows the window
+    needs (its own rows, or the edge-repeated rows shifted in by the delay), so a memory-mapped
+    recording is never copied whole. Features come out as float32 (uint8 images keep their
+    dtype) — an undelayed float32 window is a read-only view of the recording, copied only by
+    :func:`collate_sequences` into the batch — and *not* normalised: the training step normalises the batch on the model's device
+    (:class:`~zoo.data._normalize.FeatureNormalizer`), which keeps the per-window work of the
+    loader independent of the normalisation. Build it with :meth:`from_options`, which validates
+    like :func:`prepare_features`.
 
     Args:
         feature_names: the sets to keep, in model order.
         shifts: delay in frames per set (``out[t] = x[clip(t - shift, 0, T - 1)]``).
-        normalization: statistics per set to z-normalise with.
     """
 
-    def __init__(
-        self,
-        feature_names: Sequence[str],
-        shifts: Mapping[str, int],
-        normalization: Mapping[str, FeatureStats],
-    ) -> None:
+    def __init__(self, feature_names: Sequence[str], shifts: Mapping[str, int]) -> None:
         self.feature_names = list(feature_names)
         self.shifts = {n: int(shifts.get(n, 0)) for n in self.feature_names}
-        self.normalization = {n: s for n, s in normalization.items() if n in self.feature_names}
 
     @classmethod
     def from_options(
@@ -282,9 +289,9 @@ class WindowPreparer:
         label_step: float,
         label_shift: float = 0.0,
         feature_delay: Mapping[str, float] | None = None,
-        normalization: Mapping[str, FeatureStats] | None = None,
     ) -> "WindowPreparer":
-        """Same arguments (and errors) as :func:`prepare_features`, minus the features."""
+        """Same arguments (and errors) as :func:`prepare_features`, minus the features and the
+        normalisation."""
         delays = dict(feature_delay or {})
         unknown = set(delays) - set(feature_names)
         if unknown:
@@ -295,7 +302,7 @@ class WindowPreparer:
         shifts = {
             n: seconds_to_frames(label_shift + delays.get(n, 0.0), label_step) for n in feature_names
         }
-        return cls(feature_names, shifts, dict(normalization or {}))
+        return cls(feature_names, shifts)
 
     def __call__(self, features: Mapping[str, np.ndarray], start: int, end: int) -> dict[str, np.ndarray]:
         out = {}
@@ -305,22 +312,10 @@ class WindowPreparer:
             x = features[name]
             shift = self.shifts[name]
             if shift == 0 or len(x) == 0:
-                window = x[start:end]
+                window = x[start:end]  # a view: collate_sequences copies it into the batch once
             else:
                 window = x[np.clip(np.arange(start, end) - shift, 0, len(x) - 1)]
-            stats = self.normalization.get(name)
-            if stats is not None:
-                if stats.mean.shape[0] != x.shape[1]:
-                    raise ValueError(
-                        f"feature set {name!r} has {x.shape[1]} dimensions but its normalisation "
-                        f"statistics have {stats.mean.shape[0]}"
-                    )
-                window = stats.normalise(window)
-            elif x.dtype != np.uint8:
-                window = np.array(window, dtype=np.float32)
-            else:
-                window = np.array(window)
-            out[name] = np.ascontiguousarray(window)
+            out[name] = np.asarray(window, dtype=np.uint8 if x.dtype == np.uint8 else np.float32)
         return out
 
 
@@ -368,14 +363,14 @@ class SequenceDataset(Dataset):
     """Items are (possibly windowed) slices of recordings.
 
     Args:
-        recordings: recordings whose features are already prepared (delayed, normalised), or raw
-            (possibly memory-mapped) recordings together with ``prepare``.
+        recordings: recordings whose features are already prepared (delayed; normalised or
+            not), or raw (possibly memory-mapped) recordings together with ``prepare``.
         num_targets: K, used for recordings without labels.
         win_len: window length in frames, or ``None`` for whole recordings.
         hop_len: hop between windows in frames.
         last_window: ``"align_end"`` or ``"remainder"`` (see :func:`window_starts`).
-        prepare: delays and normalises each item's window when it is read (see
-            :class:`WindowPreparer`); ``None`` serves the features as they are.
+        prepare: delays each item's window when it is read (see :class:`WindowPreparer`);
+            ``None`` serves the features as they are.
     """
 
     def __init__(
@@ -445,26 +440,39 @@ def default_num_workers(cuda: bool | None = None) -> int:
     return max(1, min(4, (os.cpu_count() or 2) // 2))
 
 
-def collate_sequences(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Pad items to the longest one and stack them into the batch dict (see module docstring)."""
+def collate_sequences(
+    items: Sequence[dict[str, Any]], allocate: Callable[[tuple[int, ...], torch.dtype], torch.Tensor] | None = None
+) -> dict[str, Any]:
+    """Pad items to the longest one and stack them into the batch dict (see module docstring).
+
+    Args:
+        items: dataset items (``features``, ``targets``, ``timestamps``, ``id``, ``start`` …).
+        allocate: makes the uninitialised ``(B, T, D)`` feature tensors, every element of which
+            is then written; ``None`` → ``torch.empty`` (:class:`SequenceCollator` passes a
+            :class:`~zoo.data._buffers.BatchBufferPool`'s reused buffers).
+    """
     lengths = [len(item["timestamps"]) for item in items]
     batch_size, max_len = len(items), max(lengths)
     first = items[0]
+    allocate = allocate or (lambda shape, dtype: torch.empty(shape, dtype=dtype))
     # empty, not zeros: training windows are mostly full length, and zero-filling a batch of a
     # 4096-d set (100 MB) cost as much as filling it; only the padding rows are zeroed below
     features = {
-        name: torch.empty(batch_size, max_len, *x.shape[1:], dtype=torch.from_numpy(x[:0]).dtype)
+        name: allocate((batch_size, max_len, *x.shape[1:]), torch.from_numpy(np.empty(0, x.dtype)).dtype)
         for name, x in first["features"].items()
     }
     num_targets = first["targets"].shape[1]
     targets = torch.zeros(batch_size, max_len, num_targets, dtype=torch.float32)
     timestamps = torch.zeros(batch_size, max_len, dtype=torch.float64)
     mask = torch.zeros(batch_size, max_len, dtype=torch.bool)
+    # NumPy views of the batch tensors: windows (possibly read-only memory-mapped views) are
+    # copied straight into their rows, with no intermediate array
+    feature_rows = {name: tensor.numpy() for name, tensor in features.items()}
     for b, (item, length) in enumerate(zip(items, lengths)):
         for name, x in item["features"].items():
-            features[name][b, :length] = torch.from_numpy(np.ascontiguousarray(x))
+            feature_rows[name][b, :length] = x
             if length < max_len:
-                features[name][b, length:] = 0
+                feature_rows[name][b, length:] = 0
         targets[b, :length] = torch.from_numpy(np.ascontiguousarray(item["targets"]))
         timestamps[b, :length] = torch.from_numpy(np.asarray(item["timestamps"], np.float64))
         mask[b, :length] = True
@@ -478,6 +486,27 @@ def collate_sequences(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "has_targets": torch.tensor([item["has_targets"] for item in items], dtype=torch.bool),
         "padding": torch.tensor([bool(item.get("padding", False)) for item in items], dtype=torch.bool),
     }
+
+
+class SequenceCollator:
+    """:func:`collate_sequences` into reused feature buffers (the training loaders' collate_fn).
+
+    The feature tensors of a batch come from a :class:`~zoo.data._buffers.BatchBufferPool`: a
+    buffer is written again only once nothing holds the batch that carried it, so the numbers a
+    step sees are exactly :func:`collate_sequences`'s, without faulting in a fresh 100 MB
+    allocation per batch of a wide feature set (measured in ``benchmarks/data_wait.py``). In a
+    DataLoader worker every batch is a fresh allocation (it leaves through shared memory).
+
+    Args:
+        max_buffers: buffers the pool keeps (Lightning holds one prefetched batch besides the
+            current one; a few more cover the last, shorter batch and evaluation batches).
+    """
+
+    def __init__(self, max_buffers: int = 4) -> None:
+        self.pool = BatchBufferPool(max_buffers)
+
+    def __call__(self, items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        return collate_sequences(items, allocate=self.pool.empty)
 
 
 class ShardPaddedDataset(Dataset):
@@ -562,7 +591,9 @@ class SequenceDataModule(pl.LightningDataModule):
         num_workers: DataLoader worker processes; ``None`` → :func:`default_num_workers` (0 on
             CPU, where loading in the main process is fastest; up to 4 with a GPU). Workers are
             kept alive between epochs (``persistent_workers``).
-        normalize: z-normalise features with train-partition statistics.
+        normalize: z-normalise features with train-partition statistics (computed here, carried
+            by :meth:`data_spec`; the loaders yield raw features and the model normalises each
+            batch on its device, see :class:`~zoo.data._normalize.FeatureNormalizer`).
         label_shift: seconds by which labels lag the features (annotation delay).
         feature_delay: extra delay in seconds per feature set.
         normalization_stats: statistics to use instead of computing them (e.g. from a checkpoint),
@@ -723,11 +754,11 @@ class SequenceDataModule(pl.LightningDataModule):
                     )
 
     def recordings(self, stage_partition: str) -> list[Recording]:
-        """Recordings of a stage partition with features delayed and normalised.
+        """Recordings of a stage partition with features delayed and normalised, on the host.
 
         This materialises prepared in-memory copies (kept for inspection and whole-recording
-        tools); the dataloaders do not use it — they prepare each window on the fly from
-        :meth:`raw_recordings`.
+        tools such as estimators); the dataloaders do not use it — they delay each window on the
+        fly from :meth:`raw_recordings` and leave the normalisation to the step.
         """
         if stage_partition not in self._prepared:
             raw = self.raw_recordings(stage_partition)
@@ -827,21 +858,23 @@ class SequenceDataModule(pl.LightningDataModule):
             # a private generator: creating the loader's iterator never draws from the global
             # torch RNG (which drives dropout and is restored on resume)
             generator=torch.Generator().manual_seed(self.seed),
-            collate_fn=collate_sequences,
+            collate_fn=SequenceCollator(),
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
         )
 
     def window_preparer(self) -> WindowPreparer:
-        """Delay + normalisation of this datamodule, applied per window by the datasets."""
-        self._ensure_normalization()
+        """The delay of this datamodule, applied per window by the datasets.
+
+        The loaders yield raw (delayed, unnormalised) features; the statistics reach the model
+        through :meth:`data_spec` and :class:`~zoo.task.EmotionTask` normalises each batch.
+        """
         return WindowPreparer.from_options(
             feature_names=self.feature_names,
             label_step=self.label_step,
             label_shift=self.label_shift,
             feature_delay=self.feature_delay,
-            normalization=self.normalization if self.normalize else None,
         )
 
     def _dataset(self, stage_partition: str, windowed: bool) -> SequenceDataset:

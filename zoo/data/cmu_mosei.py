@@ -677,7 +677,12 @@ class CmuMoseiDataModule(pl.LightningDataModule):
         self.normalization = stats
 
     def segments(self, stage_partition: str) -> list[Segment]:
-        """Segments of a stage partition with normalised features."""
+        """Segments of a stage partition with normalised features, on the host.
+
+        For inspection and host-side tools; the loaders serve the raw segments and
+        :class:`~zoo.task.EmotionTask` normalises each batch on its device with the statistics of
+        :meth:`data_spec` (the same numbers, padded steps kept at 0).
+        """
         if stage_partition not in self._prepared:
             raw = self.raw_recordings(stage_partition)
             self._ensure_normalization()
@@ -696,7 +701,8 @@ class CmuMoseiDataModule(pl.LightningDataModule):
         needed = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",),
                   "predict": (self.predict_partition,), None: ("train", "val", "test")}[stage]
         for part in needed:
-            self.segments(part)
+            self.raw_recordings(part)
+        self._ensure_normalization()
 
     def data_spec(self) -> dict[str, Any]:
         """Everything a checkpoint needs to rebuild the model and its inputs (plain types)."""
@@ -720,7 +726,8 @@ class CmuMoseiDataModule(pl.LightningDataModule):
 
     # ----------------------------------------------------------------- loaders
     def _loader(self, stage_partition: str, batch_size: int, shuffle: bool) -> DataLoader:
-        dataset = SegmentDataset(self.segments(stage_partition), len(self.target_names))
+        # raw segments: the model normalises each batch (zoo.data._normalize.FeatureNormalizer)
+        dataset = SegmentDataset(self.raw_recordings(stage_partition), len(self.target_names))
         # the sampler logic of SequenceDataModule (DistributedSampler / UnrepeatedDistributedSampler)
         sampler = SequenceDataModule._distributed_sampler(self, dataset, shuffle)
         generator = torch.Generator().manual_seed(self.seed) if shuffle and sampler is None else None
