@@ -60,14 +60,10 @@ class BatchBufferPool:
         shape = tuple(int(s) for s in shape)
         if get_worker_info() is not None:
             return torch.empty(shape, dtype=dtype)
+        # indices, not a loop variable: a local reference would make every buffer look held
         for index in range(len(self._buffers)):
-            buffer = self._buffers[index]
-            if buffer.shape == shape and buffer.dtype == dtype:
-                del buffer  # our own reference would make it look held
-                if self._is_free(index):
-                    return self._buffers[index]
-            else:
-                del buffer
+            if self._buffers[index].shape == shape and self._buffers[index].dtype == dtype and self._is_free(index):
+                return self._buffers[index]
         tensor = torch.empty(shape, dtype=dtype)
         if len(self._buffers) >= self.max_buffers:
             self._buffers.pop(0)
