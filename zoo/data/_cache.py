@@ -2,35 +2,36 @@
 
 Parsing text corpora is slow (MuSe-CaR's DeepSpectrum set alone is ~500 k rows × 4096 columns of
 CSV) and holding the parsed arrays in every process costs their full size in RAM. The first load
-of a partition therefore calls the datamodule's own reader (``load_partition``) once and writes
-every array of every recording to a cache folder as ``.npy``; later loads open those files with
-``np.load(mmap_mode="r")``, so a training run touches (and keeps resident) only the pages of the
-windows it reads, and the operating system's page cache is shared by all DataLoader workers and
-DDP processes on a machine.
+of a partition therefore calls the corpus reader (:meth:`~zoo.data.corpus.Corpus.read`) once and
+writes every array of every recording to a cache folder as ``.npy``; later loads open those
+files with ``np.load(mmap_mode="r")``, so a training run touches (and keeps resident) only the
+pages of the windows it reads, and the operating system's page cache is shared by all DataLoader
+workers and DDP processes on a machine.
 
 Layout (outside the user's data folder, which is only ever read)::
 
     <cache_dir>/<corpus_name>/<options hash>/<partition>-<sources hash>/
-        manifest.json        format version, options, recordings and their arrays
+        manifest.json        format version, options, source files, recordings and their arrays
         r<i>.f<j>.npy        feature set j of recording i (also .t timestamps, .y targets, .m<j> meta)
 
-* **options hash** — the datamodule class, its reading options (every plain-typed attribute not
-  in :data:`POST_READ_ATTRIBUTES`: root, features, targets, ``nan_policy``, ...) and the cache
-  format version. Two datamodules reading the same files differently never share an entry.
-* **sources hash** — path, size and modification time (ns) of every file the partition reads, as
-  listed by the datamodule's optional hook ``source_files(partition) -> list[Path]``. Changing,
-  touching, adding or removing one file changes the hash, so the partition's entry is rebuilt
-  (invalidation is per partition: readers parse a whole partition at a time). Superseded
-  entries of the same partition are deleted after the rebuild.
+* **options hash** — the reader class, its reading options (every plain-typed public attribute
+  of the reader not in :data:`POST_READ_ATTRIBUTES`: root, features, targets, ``nan_policy``,
+  ...) and the cache format version. Two readers reading the same files differently never share
+  an entry.
+* **source files** — every file the reader opened or looked for while it parsed the partition,
+  as logged through :func:`~zoo.data.sources.note_source` (there is no list of files to keep in
+  step with the reader), with its size and modification time (ns). An entry is used only while
+  all of them are unchanged: changing, touching, adding or removing one (a listed folder counts
+  too) rebuilds the partition's entry, and superseded entries are deleted.
 * **atomic, concurrent-safe writes** — an entry is written into a private temporary folder and
   renamed into place; when two processes (e.g. DDP ranks) build the same entry at once, the
   second rename fails, that process discards its copy and opens the winner's. Readers only ever
   see a complete entry or none.
 * **corruption** — an entry whose manifest is not valid JSON, or whose arrays are missing,
   truncated or of the wrong shape/dtype, is removed and rebuilt with a warning.
-* **datamodules without the hook** (returning ``None``) are not cached: their partitions are
-  parsed on every load, as before. A cache folder that cannot be written (read-only home,
-  full disk) also falls back to the parsed arrays, with a warning.
+* a read that noted no file, or during which a file changed, is used but not cached. A cache
+  folder that cannot be written (read-only home, full disk) also falls back to the parsed
+  arrays, with a warning.
 
 Arrays opened from the cache are :class:`CachedArray` (an ``np.memmap``) that pickle as their
 file path, so DataLoader workers started with *spawn*/*forkserver* reopen the file instead of
@@ -47,12 +48,16 @@ import shutil
 import uuid
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from zoo.data.synthetic import cache_dir
+from zoo.data.sources import recording_sources, sources_state
+from zoo.data.types import Recording
+
 if TYPE_CHECKING:  # pragma: no cover
-    from ._sequence import Recording, SequenceDataModule
+    from zoo.data.corpus import Corpus
 
 __all__ = [
     "CACHE_FORMAT",
@@ -60,16 +65,16 @@ __all__ = [
     "CachedArray",
     "CorpusCache",
     "default_cache_dir",
-    "load_partition_cached",
+    "CorruptEntry",
+    "read_partition_cached",
     "open_array",
     "reading_options",
-    "sources_digest",
 ]
 
 logger = logging.getLogger(__name__)
 
 #: Bump when the entry layout changes; part of the options hash, so old entries are ignored.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: entries carry their source files (format 1 was keyed by a hash of them)
 MANIFEST = "manifest.json"
 
 #: Datamodule attributes that act after reading (windowing, normalisation, loaders, the cache
@@ -96,14 +101,13 @@ POST_READ_ATTRIBUTES = frozenset(
         "feature_dims",
         "prepare_data_per_node",
         "allow_zero_length_dataloader_with_multiple_devices",
+        "raw_feature_names",
     }
 )
 
 
 def default_cache_dir() -> Path:
     """``<affect-zoo cache>/corpus-cache`` (see :func:`zoo.data.synthetic.cache_dir`)."""
-    from .synthetic import cache_dir
-
     return cache_dir() / "corpus-cache"
 
 
@@ -151,18 +155,18 @@ def _plain(value: Any) -> Any:
 _NOT_PLAIN = object()
 
 
-def reading_options(datamodule: Any) -> dict[str, Any]:
+def reading_options(reader: Any) -> dict[str, Any]:
     """What determines the parsed arrays besides the files: class and plain reading attributes.
 
     Every public, plain-typed (str/number/bool/None/path, and lists/dicts of those) instance
-    attribute counts except :data:`POST_READ_ATTRIBUTES`, so a subclass's reader options
-    (``nan_policy``, ``use_segment_id``, ...) are included without declaring them.
+    attribute counts except :data:`POST_READ_ATTRIBUTES`, so a reader's options (``nan_policy``,
+    ``use_segment_id``, ...) are included without declaring them.
     """
     options: dict[str, Any] = {
         "format": CACHE_FORMAT,
-        "class": f"{type(datamodule).__module__}.{type(datamodule).__qualname__}",
+        "class": f"{type(reader).__module__}.{type(reader).__qualname__}",
     }
-    for name, value in sorted(vars(datamodule).items()):
+    for name, value in sorted(vars(reader).items()):
         if name.startswith("_") or name in POST_READ_ATTRIBUTES:
             continue
         plain = _plain(value)
@@ -175,93 +179,114 @@ def _digest(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-def sources_digest(files: Iterable[str | os.PathLike]) -> str:
-    """Hash of the paths, sizes and modification times (ns) of ``files`` (missing files count)."""
-    entries = []
-    for path in sorted({os.path.abspath(os.fspath(f)) for f in files}):
-        try:
-            st = os.stat(path)
-            entries.append([path, st.st_size, st.st_mtime_ns])
-        except FileNotFoundError:
-            entries.append([path, None, None])
-    return _digest(entries)
-
-
 # --------------------------------------------------------------------------- the cache
+class CorruptEntry(ValueError):
+    """A cache entry that cannot be used (bad manifest, missing or short array)."""
+
+    def __init__(self, entry: Path, message: str) -> None:
+        super().__init__(message)
+        self.entry = entry
+
+
 class CorpusCache:
-    """Entries of one datamodule configuration under ``<cache_dir>/<corpus>/<options hash>/``.
+    """Entries of one reader configuration under ``<cache_dir>/<corpus>/<options hash>/``.
 
     Args:
         cache_dir: root of all corpus caches.
         corpus_name: corpus name (a readable first folder level).
-        options: :func:`reading_options` of the datamodule.
+        options: :func:`reading_options` of the reader.
     """
 
     def __init__(self, cache_dir: str | Path, corpus_name: str, options: dict[str, Any]) -> None:
         self.options = options
         self.folder = Path(cache_dir).expanduser() / corpus_name / _digest(options)[:20]
 
-    def entry_path(self, partition: str, digest: str) -> Path:
-        """Folder of the entry of ``partition`` for sources hashing to ``digest``."""
-        return self.folder / f"{partition}-{digest[:20]}"
+    def entry_path(self, partition: str, sources: list[list]) -> Path:
+        """Folder of the entry of ``partition`` read from files in the state ``sources``."""
+        return self.folder / f"{partition}-{_digest(sources)[:20]}"
+
+    def _entries(self, partition: str) -> list[Path]:
+        if not self.folder.is_dir():
+            return []
+        prefix = f"{partition}-"
+        return sorted(p for p in self.folder.iterdir()
+                      if p.name.startswith(prefix) and len(p.name) == len(prefix) + 20 and p.is_dir())
 
     # ---------------------------------------------------------------- read
-    def open(self, partition: str, digest: str) -> list["Recording"] | None:
-        """The cached recordings, or ``None`` when there is no entry.
+    def open(self, partition: str) -> list["Recording"] | None:
+        """The cached recordings of an entry whose source files are all unchanged, or ``None``.
 
         Raises:
-            ValueError: the entry exists but is corrupt (bad manifest, missing/short array).
+            CorruptEntry: an entry exists but is corrupt (bad manifest, missing/short array).
         """
-        from ._sequence import Recording
+        for entry in self._entries(partition):
+            manifest = self._manifest(entry)
+            if manifest.get("partition") != partition:
+                continue
+            stored = manifest.get("sources")
+            if not isinstance(stored, list) or not all(isinstance(s, list) and s for s in stored):
+                raise CorruptEntry(entry, f"{entry / MANIFEST}: malformed source list")
+            if sources_state([s[0] for s in stored]) == stored:
+                return self.load(entry, manifest)
+        return None
 
-        entry = self.entry_path(partition, digest)
+    def _manifest(self, entry: Path) -> dict[str, Any]:
         manifest_path = entry / MANIFEST
-        if not entry.is_dir():
-            return None
         try:
             manifest = json.loads(manifest_path.read_text())
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise ValueError(f"{manifest_path}: unreadable manifest ({err})") from None
+            raise CorruptEntry(entry, f"{manifest_path}: unreadable manifest ({err})") from None
         if not isinstance(manifest, dict) or manifest.get("format") != CACHE_FORMAT:
-            raise ValueError(f"{manifest_path}: not a format-{CACHE_FORMAT} cache manifest")
+            raise CorruptEntry(entry, f"{manifest_path}: not a format-{CACHE_FORMAT} cache manifest")
+        return manifest
 
-        def load(spec: dict[str, Any]) -> np.ndarray:
+    def load(self, entry: Path, manifest: dict[str, Any] | None = None) -> list["Recording"]:
+        """The recordings of ``entry``, memory-mapped.
+
+        Raises:
+            CorruptEntry: a bad manifest or a missing, short or mistyped array.
+        """
+        manifest = self._manifest(entry) if manifest is None else manifest
+        manifest_path = entry / MANIFEST
+
+        def load_array(spec: dict[str, Any]) -> np.ndarray:
             path = entry / spec["file"]
             try:
                 array = open_array(path)
             except (OSError, ValueError, EOFError) as err:
-                raise ValueError(f"{path}: unreadable cache array ({err})") from None
+                raise CorruptEntry(entry, f"{path}: unreadable cache array ({err})") from None
             if list(array.shape) != list(spec["shape"]) or array.dtype.str != spec["dtype"]:
-                raise ValueError(
+                raise CorruptEntry(
+                    entry,
                     f"{path}: shape {array.shape} / dtype {array.dtype.str}, manifest says "
-                    f"{tuple(spec['shape'])} / {spec['dtype']}"
+                    f"{tuple(spec['shape'])} / {spec['dtype']}",
                 )
             return array
 
         try:
-            recordings = []
-            for rec in manifest["recordings"]:
-                recordings.append(
-                    Recording(
-                        id=rec["id"],
-                        features={n: load(s) for n, s in rec["features"].items()},
-                        timestamps=load(rec["timestamps"]),
-                        targets=None if rec["targets"] is None else load(rec["targets"]),
-                        meta={n: load(s) for n, s in rec["meta"].items()},
-                    )
+            return [
+                Recording(
+                    id=rec["id"],
+                    features={n: load_array(s) for n, s in rec["features"].items()},
+                    timestamps=load_array(rec["timestamps"]),
+                    targets=None if rec["targets"] is None else load_array(rec["targets"]),
+                    meta={n: load_array(s) for n, s in rec["meta"].items()},
+                    level=rec.get("level", "frame"),
                 )
+                for rec in manifest["recordings"]
+            ]
         except (KeyError, TypeError) as err:
-            raise ValueError(f"{manifest_path}: malformed manifest ({err!r})") from None
-        return recordings
+            raise CorruptEntry(entry, f"{manifest_path}: malformed manifest ({err!r})") from None
 
     # ---------------------------------------------------------------- write
-    def write(self, partition: str, digest: str, recordings: Sequence["Recording"]) -> Path:
+    def write(self, partition: str, sources: list[list], recordings: Sequence["Recording"]) -> Path:
         """Write an entry atomically (temp folder + rename) and return its folder.
 
-        When another process finished the same entry first, its copy is kept and ours dropped.
-        Older entries of ``partition`` (other source hashes) are removed afterwards.
+        ``sources`` (:func:`~zoo.data.sources.sources_state` of the files the read noted) is
+        stored in the manifest. When another process finished the same entry first, its copy is
+        kept and ours dropped. Other entries of ``partition`` are removed afterwards.
         """
-        entry = self.entry_path(partition, digest)
+        entry = self.entry_path(partition, sources)
         self.folder.mkdir(parents=True, exist_ok=True)
         staging = self.folder / f".{entry.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         staging.mkdir()
@@ -269,7 +294,7 @@ class CorpusCache:
             records = []
             for i, rec in enumerate(recordings):
 
-                def save(array: np.ndarray, stem: str) -> dict[str, Any]:
+                def save(array: np.ndarray, stem: str, rec: "Recording" = rec, i: int = i) -> dict[str, Any]:
                     array = np.ascontiguousarray(array)
                     if array.dtype.hasobject:
                         raise TypeError(f"recording {rec.id}: object arrays cannot be cached")
@@ -280,15 +305,14 @@ class CorpusCache:
                 records.append(
                     {
                         "id": rec.id,
-                        "features": {
-                            n: save(x, f"f{j}") for j, (n, x) in enumerate(rec.features.items())
-                        },
+                        "level": rec.level,
+                        "features": {n: save(x, f"f{j}") for j, (n, x) in enumerate(rec.features.items())},
                         "timestamps": save(np.asarray(rec.timestamps), "t"),
                         "targets": None if rec.targets is None else save(rec.targets, "y"),
                         "meta": {n: save(np.asarray(x), f"m{j}") for j, (n, x) in enumerate(rec.meta.items())},
                     }
                 )
-            manifest = {"format": CACHE_FORMAT, "partition": partition, "sources": digest,
+            manifest = {"format": CACHE_FORMAT, "partition": partition, "sources": sources,
                         "options": self.options, "recordings": records}
             (staging / MANIFEST).write_text(json.dumps(manifest, indent=1))
             try:
@@ -300,12 +324,13 @@ class CorpusCache:
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
-        self._remove_stale(partition, keep=entry)
+        for other in self._entries(partition):
+            if other != entry:
+                self.discard(other)
         return entry
 
-    def discard(self, partition: str, digest: str) -> None:
+    def discard(self, entry: Path) -> None:
         """Remove an entry (e.g. a corrupt one): renamed aside first, so the removal is atomic."""
-        entry = self.entry_path(partition, digest)
         trash = self.folder / f".{entry.name}.trash-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         try:
             os.rename(entry, trash)
@@ -313,61 +338,58 @@ class CorpusCache:
             return  # already gone (another process discarded it)
         shutil.rmtree(trash, ignore_errors=True)
 
-    def _remove_stale(self, partition: str, keep: Path) -> None:
-        prefix = f"{partition}-"
-        for other in self.folder.iterdir():
-            if other != keep and other.name.startswith(prefix) and len(other.name) == len(keep.name):
-                shutil.rmtree(other, ignore_errors=True)
-
 
 # --------------------------------------------------------------------------- entry point
-def load_partition_cached(datamodule: "SequenceDataModule", partition: str) -> list["Recording"]:
-    """``datamodule.load_partition(partition)`` through the corpus cache.
+def read_partition_cached(
+    corpus: "Corpus", partition: str, cache_dir: str | Path | None = None, use_cache: bool = True
+) -> list["Recording"]:
+    """``corpus.read(partition)`` through the corpus cache.
 
-    Used by :meth:`SequenceDataModule.raw_recordings`. Falls back to the plain reader when the
-    datamodule has caching off (``use_cache=False``), does not list its source files
-    (``source_files`` returns ``None``), or the cache folder cannot be written.
+    The first read logs every file the reader opens or looks for
+    (:func:`~zoo.data.sources.note_source`) and stores that list, with each file's size and
+    modification time, in the entry; a later read reuses the entry while all of them are
+    unchanged. Falls back to the plain reader with ``use_cache=False``, when the reader noted no
+    file (nothing to check the entry against), when a file changed during the read, or when the
+    cache folder cannot be written.
 
     Args:
-        datamodule: the datamodule (its root must already be resolved).
+        corpus: the reader (its root is resolved here).
         partition: the corpus's own partition name.
+        cache_dir: root of the corpus caches; ``None`` → :func:`default_cache_dir`.
+        use_cache: ``False`` parses on every call.
 
     Returns:
         The partition's recordings, memory-mapped from the cache when it is used.
     """
-    if not getattr(datamodule, "use_cache", False):
-        return datamodule.load_partition(partition)
-    files = datamodule.source_files(partition)
-    if files is None:
-        return datamodule.load_partition(partition)
-    cache_dir = getattr(datamodule, "cache_dir", None) or default_cache_dir()
-    cache = CorpusCache(cache_dir, datamodule.corpus_name, reading_options(datamodule))
-    digest = sources_digest(files)
+    corpus.resolve_root()
+    if not use_cache:
+        return corpus.read(partition)
+    cache = CorpusCache(cache_dir or default_cache_dir(), corpus.name, reading_options(corpus))
     try:
-        cached = cache.open(partition, digest)
-    except ValueError as err:
+        cached = cache.open(partition)
+    except CorruptEntry as err:
         warnings.warn(f"corrupt corpus cache entry, rebuilding it: {err}", RuntimeWarning, stacklevel=2)
         logger.warning("corrupt corpus cache entry, rebuilding it: %s", err)
-        cache.discard(partition, digest)
+        cache.discard(err.entry)
         cached = None
     if cached is not None:
-        logger.debug("%s/%s: opened from cache %s", datamodule.corpus_name, partition, cache.folder)
+        logger.debug("%s/%s: opened from cache %s", corpus.name, partition, cache.folder)
         return cached
-    recordings = datamodule.load_partition(partition)
-    if not recordings:
-        return recordings
-    if sources_digest(datamodule.source_files(partition) or []) != digest:
-        # a file changed while it was being parsed: use the data, do not cache it
+    with recording_sources() as log:
+        recordings = corpus.read(partition)
+    if not recordings or not log.paths or not log.unchanged_since_read():
+        # nothing read, nothing to validate an entry against, or a file changed while it was
+        # parsed: use the data, do not cache it
         return recordings
     try:
-        cache.write(partition, digest, recordings)
-        cached = cache.open(partition, digest)
+        entry = cache.write(partition, log.state_when_read(), recordings)
+        cached = cache.load(entry)
     except (OSError, TypeError, ValueError) as err:
         warnings.warn(
-            f"{datamodule.corpus_name}/{partition}: corpus cache not written under {cache.folder} "
+            f"{corpus.name}/{partition}: corpus cache not written under {cache.folder} "
             f"({err}); using the parsed arrays in memory",
             RuntimeWarning,
             stacklevel=2,
         )
         return recordings
-    return cached if cached is not None else recordings
+    return cached

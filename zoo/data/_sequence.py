@@ -1,7 +1,4 @@
-"""Shared machinery for frame-level sequence corpora.
-
-Every corpus datamodule reads its own files into :class:`Recording` objects; everything after
-that is shared and lives here:
+"""Frame-level machinery of :class:`~zoo.data.datamodule.CorpusDataModule`.
 
 * **feature delay / label shift** — raters react late, so the label at time ``t`` describes the
   signal at ``t - delay``. ``label_shift=s`` (seconds, positive or negative) pairs the label at
@@ -9,13 +6,11 @@ that is shared and lives here:
   set (Chen et al. 2017 delay text by 1 s). The shift is applied to the *features*, so targets,
   metrics, timestamps and exported predictions all stay on the corpus's own label timeline and no
   label frame is lost. Frames shifted in from outside the recording repeat its edge frame.
-* **normalisation** — per-dimension z-scoring with statistics from the train partition only,
-  computed in one streaming pass over recordings (never on val/test data). The loaders yield
-  *raw* features; the statistics travel in :meth:`SequenceDataModule.data_spec` to
-  :class:`~zoo.task.EmotionTask`, whose :class:`~zoo.data._normalize.FeatureNormalizer`
-  normalises each batch on the model's device before the step (and zeroes padded frames again).
-  Host paths that need normalised arrays (:meth:`SequenceDataModule.recordings`,
-  :func:`prepare_features`) use the same arithmetic (:func:`~zoo.data._normalize.zscore`).
+* **normalisation statistics** — per-dimension mean/std from the train partition only, computed
+  in one streaming pass over recordings (:func:`compute_feature_stats`). The loaders yield *raw*
+  features; :class:`~zoo.task.EmotionTask`'s :class:`~zoo.data._normalize.FeatureNormalizer`
+  normalises each batch on the model's device. Host paths that need normalised arrays
+  (:func:`prepare_features`) use the same arithmetic (:func:`~zoo.data._normalize.zscore`).
 * **windowing** — training recordings are cut into windows of ``win_len`` frames every
   ``hop_len`` frames; the last window is aligned to the end (or, with ``last_window=
   "remainder"``, is the shorter rest) so no frame is dropped. Val/test/predict use whole
@@ -23,30 +18,26 @@ that is shared and lives here:
 * **padding + masks** — :func:`collate_sequences` pads to the longest item and yields the batch
   dict ``{"features": {name: (B,T,D)}, "targets": (B,T,K), "mask": (B,T), "ids": [...],
   "timestamps": (B,T), "has_targets": (B,)}``.
-* **fast data path** — :meth:`SequenceDataModule.raw_recordings` goes through the corpus cache
-  (:mod:`zoo.data._cache`): a corpus whose datamodule lists its files (``source_files``) is
-  parsed once and then memory-mapped from ``.npy`` files. The loaders never materialise
-  delayed copies of the corpus: :class:`SequenceDataset` delays each window when it is read
-  (the same rows as :func:`prepare_features`), so resident memory does not grow with the corpus
-  size, and the per-window work does not grow with the normalisation (measured in
-  ``benchmarks/data_wait.py``).
+* **no copies of the corpus** — :class:`SequenceDataset` delays each window of the (possibly
+  memory-mapped) recordings when it is read (the same rows as :func:`prepare_features`), so
+  resident memory does not grow with the corpus size (measured in ``benchmarks/data_wait.py``).
+* **evaluation shards** — :class:`EvalShardSampler` and :class:`ShardPaddedDataset`.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+from torch.utils.data import Dataset, Sampler
 
 from zoo.data._buffers import BatchBufferPool
 from zoo.data._normalize import zscore_numpy
-from zoo.errors import ConfigError, CorpusFormatError
+from zoo.data.types import Recording
+from zoo.errors import CorpusFormatError
 
 __all__ = [
     "CorpusFormatError",
@@ -63,52 +54,11 @@ __all__ = [
     "EvalShardSampler",
     "ShardPaddedDataset",
     "default_num_workers",
-    "SequenceDataModule",
+    "LAST_WINDOW_CHOICES",
 ]
 
-STAGE_PARTITIONS = ("train", "val", "test")
 #: bytes of float64 work per chunk in :func:`compute_feature_stats` (bounds its memory)
 _STATS_CHUNK_BYTES = 32 * 2**20
-
-
-@dataclass
-class Recording:
-    """One recording (video/session) of a corpus, on its label timeline.
-
-    Attributes:
-        id: the corpus's own recording name (e.g. ``"17"``, ``"Train_01"``).
-        features: feature set name → ``(T, D)`` float32 array, row ``t`` at ``timestamps[t]``;
-            raw inputs may have more axes (``(T, 640)`` audio samples, ``(T, H, W, 3)`` uint8
-            face crops) and keep their dtype.
-        timestamps: ``(T,)`` float64 seconds of the label frames.
-        targets: ``(T, K)`` float32 labels in the datamodule's target order; ``None`` when the
-            partition's labels are not distributed (e.g. challenge test sets).
-        meta: per-frame extras needed to write predictions back (e.g. ``segment_id``).
-    """
-
-    id: str
-    features: dict[str, np.ndarray]
-    timestamps: np.ndarray
-    targets: np.ndarray | None
-    meta: dict[str, np.ndarray] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        n = len(self.timestamps)
-        for name, array in self.features.items():
-            if array.ndim < 2 or array.shape[0] != n:
-                raise CorpusFormatError(
-                    f"recording {self.id}: feature set {name!r} has shape {array.shape}, "
-                    f"expected ({n}, ...) to match its {n} label frames"
-                )
-        if self.targets is not None and (self.targets.ndim != 2 or self.targets.shape[0] != n):
-            raise CorpusFormatError(
-                f"recording {self.id}: targets have shape {self.targets.shape}, expected ({n}, K)"
-            )
-
-    @property
-    def num_frames(self) -> int:
-        """Number of label frames."""
-        return len(self.timestamps)
 
 
 @dataclass
@@ -567,371 +517,3 @@ class EvalShardSampler(Sampler):
 
     def set_epoch(self, epoch: int) -> None:  # noqa: D102 - the order never changes
         pass
-
-
-class SequenceDataModule(pl.LightningDataModule):
-    """Base datamodule for corpora with per-frame features and continuous labels.
-
-    Subclasses set :attr:`corpus_name`, :attr:`label_step` and :attr:`partitions` and implement
-    :meth:`default_root`, :meth:`load_partition` and :meth:`write_predictions`; everything else
-    (delay, normalisation, windowing, loaders) is shared.
-
-    Args:
-        root: corpus folder in the distributed layout; ``None`` → the synthetic corpus.
-        features: feature sets to use together (early fusion), in model order.
-        targets: target dimensions, in output order.
-        win_len: training window length in label frames; ``None`` trains on whole recordings
-            padded to the longest in the batch (as Atmaja & Akagi 2020).
-        hop_len: hop between training windows in label frames.
-        last_window: the last training window of a recording: ``"align_end"`` (a full window
-            aligned to the recording's end) or ``"remainder"`` (the shorter rest after the last
-            regular window, as the released code of Sun et al. 2020); see :func:`window_starts`.
-        batch_size: training batch size (windows).
-        eval_batch_size: batch size of whole recordings for val/test/predict.
-        num_workers: DataLoader worker processes; ``None`` → :func:`default_num_workers` (0 on
-            CPU, where loading in the main process is fastest; up to 4 with a GPU). Workers are
-            kept alive between epochs (``persistent_workers``).
-        normalize: z-normalise features with train-partition statistics (computed here, carried
-            by :meth:`data_spec`; the loaders yield raw features and the model normalises each
-            batch on its device, see :class:`~zoo.data._normalize.FeatureNormalizer`).
-        label_shift: seconds by which labels lag the features (annotation delay).
-        feature_delay: extra delay in seconds per feature set.
-        normalization_stats: statistics to use instead of computing them (e.g. from a checkpoint),
-            as ``{name: {"mean": [...], "std": [...]}}``.
-        predict_partition: stage partition (``"train"``, ``"val"`` or ``"test"``) used by predict.
-        seed: seed of the training shuffle (``zoo`` passes the recipe's ``seed``).
-        synthetic_seed: seed of the built-in synthetic corpus (``root=None``). Independent of
-            ``seed``: every training seed of ``seeds=[1,2,3]`` trains on the same corpus, and
-            ``zoo test`` of any seed's checkpoint scores that corpus.
-        pin_memory: pin host memory for GPU transfer; ``None`` → when CUDA is available.
-        cache_dir: folder of the corpus cache (:mod:`zoo.data._cache`); ``None`` →
-            ``<affect-zoo cache>/corpus-cache``. Never inside the corpus folder.
-        use_cache: parse the corpus once and memory-map it afterwards (for datamodules that
-            implement :meth:`source_files`); ``False`` parses on every load.
-    """
-
-    corpus_name: str = "sequence"
-    label_step: float = 1.0
-    #: feature sets never z-normalised with corpus statistics (raw waveforms, images)
-    raw_feature_names: tuple[str, ...] = ()
-    partitions: dict[str, str] = {"train": "train", "val": "devel", "test": "test"}
-    available_targets: tuple[str, ...] = ("arousal", "valence")
-
-    def __init__(
-        self,
-        root: str | Path | None = None,
-        features: Sequence[str] = (),
-        targets: Sequence[str] = ("arousal", "valence"),
-        win_len: int | None = 200,
-        hop_len: int = 100,
-        last_window: str = "align_end",
-        batch_size: int = 32,
-        eval_batch_size: int = 8,
-        num_workers: int | None = None,
-        normalize: bool = True,
-        label_shift: float = 0.0,
-        feature_delay: Mapping[str, float] | None = None,
-        normalization_stats: Mapping[str, Mapping[str, Sequence[float]]] | None = None,
-        predict_partition: str = "test",
-        seed: int = 0,
-        pin_memory: bool | None = None,
-        cache_dir: str | Path | None = None,
-        use_cache: bool = True,
-        synthetic_seed: int = 0,
-    ) -> None:
-        super().__init__()
-        if not features:
-            raise ValueError(f"{type(self).__name__}: give at least one feature set in `features`")
-        unknown = [t for t in targets if t not in self.available_targets]
-        if unknown or not targets:
-            raise ValueError(
-                f"{type(self).__name__}: unknown targets {unknown or list(targets)}; "
-                f"available: {list(self.available_targets)}"
-            )
-        if predict_partition not in STAGE_PARTITIONS:
-            raise ValueError(
-                f"predict_partition must be one of {STAGE_PARTITIONS}, got {predict_partition!r}"
-            )
-        self.root = Path(root).expanduser() if root is not None else None
-        self.feature_names = list(features)
-        self.target_names = list(targets)
-        self.win_len = int(win_len) if win_len else None
-        self.hop_len = int(hop_len)
-        if last_window not in LAST_WINDOW_CHOICES:
-            raise ConfigError(
-                f"data.args.last_window must be one of {', '.join(LAST_WINDOW_CHOICES)}, "
-                f"found {last_window!r}"
-            )
-        self.last_window = str(last_window)
-        self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
-        self.num_workers = default_num_workers() if num_workers is None else int(num_workers)
-        self.normalize = bool(normalize)
-        self.label_shift = float(label_shift)
-        self.feature_delay = dict(feature_delay or {})
-        self.predict_partition = predict_partition
-        self.seed = int(seed)
-        self.synthetic_seed = int(synthetic_seed)
-        if self.win_len is not None and self.hop_len > self.win_len:
-            raise ConfigError(
-                f"data.args.hop_len must be at most data.args.win_len ({self.win_len} frames), "
-                f"found {self.hop_len}: the frames between windows would never be trained on"
-            )
-        self.pin_memory = torch.cuda.is_available() if pin_memory is None else bool(pin_memory)
-        self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else None
-        self.use_cache = bool(use_cache)
-        self.normalization: dict[str, FeatureStats] | None = (
-            {n: FeatureStats.from_dict(s) for n, s in normalization_stats.items()}
-            if normalization_stats is not None
-            else None
-        )
-        self._raw: dict[str, list[Recording]] = {}
-        self._prepared: dict[str, list[Recording]] = {}
-        self.feature_dims: dict[str, int] = {}
-
-    # ----------------------------------------------------------------- subclass hooks
-    def default_root(self) -> Path:
-        """Write the synthetic corpus once (if missing) and return its folder."""
-        raise NotImplementedError
-
-    def load_partition(self, partition: str) -> list[Recording]:
-        """Read one partition (the corpus's own name) from :attr:`root`."""
-        raise NotImplementedError
-
-    def source_files(self, partition: str) -> list[Path] | None:
-        """Optional: every file :meth:`load_partition` reads for ``partition``.
-
-        Implementing it turns on the corpus cache (:mod:`zoo.data._cache`): the partition is
-        parsed once, later loads memory-map the cached arrays, and a change to any listed file
-        (size or modification time) rebuilds the entry. ``None`` (the default) → not cached.
-        """
-        return None
-
-    def write_predictions(
-        self, out_dir: Path, recording: Recording, preds: np.ndarray, target_names: Sequence[str]
-    ) -> None:
-        """Write one recording's ``(T, K)`` predictions in the corpus's submission format."""
-        raise NotImplementedError
-
-    # ----------------------------------------------------------------- lifecycle
-    def prepare_data(self) -> None:
-        """Generate the synthetic corpus when no root is given (called on one process)."""
-        if self.root is None:
-            self.default_root()
-
-    def _resolved_root(self) -> Path:
-        if self.root is None:
-            self.root = self.default_root()
-        if not self.root.is_dir():
-            raise FileNotFoundError(f"{self.corpus_name} corpus folder not found: {self.root}")
-        return self.root
-
-    def raw_recordings(self, stage_partition: str) -> list[Recording]:
-        """Recordings of a stage partition (``train``/``val``/``test``) as read from disk."""
-        if stage_partition not in self._raw:
-            from ._cache import load_partition_cached
-
-            self._resolved_root()
-            recordings = load_partition_cached(self, self.partitions[stage_partition])
-            if not recordings:
-                raise CorpusFormatError(
-                    f"{self.corpus_name}: partition {self.partitions[stage_partition]!r} of "
-                    f"{self.root} holds no recordings"
-                )
-            self._raw[stage_partition] = recordings
-            self._check_dims(recordings)
-        return self._raw[stage_partition]
-
-    def _check_dims(self, recordings: Sequence[Recording]) -> None:
-        for rec in recordings:
-            for name in self.feature_names:
-                shape = rec.features[name].shape[1:]
-                dim = int(shape[0]) if len(shape) == 1 else [int(d) for d in shape]
-                expected = self.feature_dims.setdefault(name, dim)
-                if dim != expected:
-                    raise CorpusFormatError(
-                        f"{self.corpus_name}: feature set {name!r} of recording {rec.id} has "
-                        f"{dim} dimensions, other recordings have {expected}"
-                    )
-
-    def recordings(self, stage_partition: str) -> list[Recording]:
-        """Recordings of a stage partition with features delayed and normalised, on the host.
-
-        This materialises prepared in-memory copies (kept for inspection and whole-recording
-        tools such as estimators); the dataloaders do not use it — they delay each window on the
-        fly from :meth:`raw_recordings` and leave the normalisation to the step.
-        """
-        if stage_partition not in self._prepared:
-            raw = self.raw_recordings(stage_partition)
-            self._ensure_normalization()
-            self._prepared[stage_partition] = [
-                Recording(
-                    id=rec.id,
-                    features=prepare_features(
-                        rec.features,
-                        feature_names=self.feature_names,
-                        label_step=self.label_step,
-                        label_shift=self.label_shift,
-                        feature_delay=self.feature_delay,
-                        normalization=self.normalization if self.normalize else None,
-                    ),
-                    timestamps=rec.timestamps,
-                    targets=rec.targets,
-                    meta=rec.meta,
-                )
-                for rec in raw
-            ]
-        return self._prepared[stage_partition]
-
-    @property
-    def normalized_feature_names(self) -> list[str]:
-        """Feature sets z-normalised with train statistics (all but the raw ones)."""
-        return [n for n in self.feature_names if n not in self.raw_feature_names]
-
-    def _ensure_normalization(self) -> None:
-        if self.normalize and self.normalization is None and self.normalized_feature_names:
-            self.normalization = compute_feature_stats(
-                self.raw_recordings("train"), self.normalized_feature_names
-            )
-
-    def setup(self, stage: str | None = None) -> None:
-        """Load what ``stage`` needs; normalisation statistics always come from train."""
-        needed = {
-            "fit": ("train", "val"),
-            "validate": ("val",),
-            "test": ("test",),
-            "predict": (self.predict_partition,),
-            None: ("train", "val", "test"),
-        }[stage]
-        for part in needed:
-            self.raw_recordings(part)
-        self._ensure_normalization()
-
-    def data_spec(self) -> dict[str, Any]:
-        """Everything a checkpoint needs to rebuild the model and its inputs (plain types)."""
-        if not self.feature_dims:
-            self.raw_recordings("train")
-        self._ensure_normalization()
-        return {
-            "corpus": self.corpus_name,
-            "feature_names": list(self.feature_names),
-            "feature_dims": {n: self.feature_dims[n] for n in self.feature_names},
-            "target_names": list(self.target_names),
-            "label_step": float(self.label_step),
-            "label_shift": self.label_shift,
-            "feature_delay": dict(self.feature_delay),
-            "normalization": (
-                {n: s.to_dict() for n, s in self.normalization.items()}
-                if self.normalize and self.normalization is not None
-                else None
-            ),
-        }
-
-    # ----------------------------------------------------------------- loaders
-    def _distributed_sampler(self, dataset: Dataset, shuffle: bool) -> Sampler | None:
-        """Our own sampler under DDP (the trainer runs with ``use_distributed_sampler=False``).
-
-        Lightning's default evaluation sampler pads shards by repeating recordings, which would
-        bias a pooled CCC; :class:`EvalShardSampler` gives every recording to exactly one process
-        (a process left without one evaluates a padding item that counts nowhere), and the
-        metrics and the loss merge the uneven shards exactly.
-        """
-        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
-            return None
-        if shuffle:
-            return DistributedSampler(dataset, shuffle=True, seed=self.seed, drop_last=False)
-        return EvalShardSampler(dataset)
-
-    def _loader(self, dataset: Dataset, batch_size: int, shuffle: bool) -> DataLoader:
-        if not shuffle and torch.distributed.is_available() and torch.distributed.is_initialized():
-            dataset = ShardPaddedDataset(dataset)  # a rank may get no recording (see EvalShardSampler)
-        sampler = self._distributed_sampler(dataset, shuffle)
-        if shuffle and sampler is None:
-            # One process: the same sampler with one replica. Its order is a function of (seed,
-            # epoch) alone (Lightning calls set_epoch), so a run resumed from last.ckpt shuffles
-            # the remaining epochs exactly as the uninterrupted run did.
-            sampler = DistributedSampler(dataset, num_replicas=1, rank=0, shuffle=True, seed=self.seed)
-        return DataLoader(
-            dataset,
-            batch_size=batch_size,
-            shuffle=False,
-            sampler=sampler,
-            # a private generator: creating the loader's iterator never draws from the global
-            # torch RNG (which drives dropout and is restored on resume)
-            generator=torch.Generator().manual_seed(self.seed),
-            collate_fn=SequenceCollator(),
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0,
-        )
-
-    def window_preparer(self) -> WindowPreparer:
-        """The delay of this datamodule, applied per window by the datasets.
-
-        The loaders yield raw (delayed, unnormalised) features; the statistics reach the model
-        through :meth:`data_spec` and :class:`~zoo.task.EmotionTask` normalises each batch.
-        """
-        return WindowPreparer.from_options(
-            feature_names=self.feature_names,
-            label_step=self.label_step,
-            label_shift=self.label_shift,
-            feature_delay=self.feature_delay,
-        )
-
-    def _dataset(self, stage_partition: str, windowed: bool) -> SequenceDataset:
-        return SequenceDataset(
-            self.raw_recordings(stage_partition),
-            num_targets=len(self.target_names),
-            win_len=self.win_len if windowed else None,  # None: whole recordings
-            hop_len=self.hop_len,
-            prepare=self.window_preparer(),
-            last_window=self.last_window,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader(self._dataset("train", windowed=True), self.batch_size, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self._dataset("val", False), self.eval_batch_size, shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader(self._dataset("test", False), self.eval_batch_size, shuffle=False)
-
-    def predict_dataloader(self) -> DataLoader:
-        return self._loader(
-            self._dataset(self.predict_partition, False), self.eval_batch_size, shuffle=False
-        )
-
-    def write_batch_predictions(
-        self,
-        out_dir: Path,
-        stage_partition: str,
-        ids: Sequence[str],
-        preds: np.ndarray,
-        mask: np.ndarray,
-        target_names: Sequence[str],
-    ) -> None:
-        """Write a batch of whole-recording predictions ``(B, T, K)`` via :meth:`write_predictions`.
-
-        Files go to ``out_dir/<the corpus's partition name>/``.
-        """
-        by_id = {rec.id: rec for rec in self.raw_recordings(stage_partition)}
-        for b, rec_id in enumerate(ids):
-            rec = by_id[rec_id]
-            valid = preds[b][mask[b]]
-            if len(valid) != rec.num_frames:
-                raise RuntimeError(
-                    f"recording {rec_id}: {len(valid)} predicted frames for {rec.num_frames} label "
-                    "frames; prediction writing needs whole recordings"
-                )
-            self.write_predictions(out_dir / self.partitions[stage_partition], rec, valid, target_names)
-
-    def total_frames(self, stage_partition: str) -> int:
-        """Number of label frames in a stage partition."""
-        return sum(r.num_frames for r in self.raw_recordings(stage_partition))
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(root={self.root}, features={self.feature_names}, "
-            f"targets={self.target_names}, label_step={self.label_step})"
-        )
-

@@ -28,7 +28,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ._sequence import CorpusFormatError
+from zoo.data.sources import note_source
+from zoo.errors import CorpusFormatError
 
 __all__ = ["ArffAttribute", "ArffData", "read_arff", "write_arff", "format_arff", "NUMERIC_TYPES"]
 
@@ -227,7 +228,7 @@ def read_arff(path: str | Path) -> ArffData:
             values, a non-numeric value in a numeric column, a value outside a nominal set, a
             sparse row — naming the file, line and attribute.
     """
-    path = Path(path)
+    path = note_source(path)
     if not path.is_file():
         raise CorpusFormatError(f"{path}: ARFF file not found")
     try:

@@ -55,22 +55,20 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
 
-from . import register_datamodule
-from ._sequence import CorpusFormatError, FeatureStats, SequenceDataModule, compute_feature_stats
-from .mosei_align import EPSILON, FEATURE_FILES, LABEL_COLUMNS, LABELS_FILE, REFERENCE, WEIGHTINGS, iter_aligned_videos
-from .synthetic import ensure_synthetic
-from .synthetic.cmu_mosei import PICKLE_VERSION, SYNTHETIC_VERSION, write_aligned_pickle, write_synthetic_cmu_mosei
+from zoo.data.corpus import Corpus
+from zoo.data.registry import register_corpus
+from zoo.data.sources import note_source
+from zoo.data.synthetic import ensure_synthetic
+from zoo.data.types import Recording
+from zoo.errors import ConfigError, CorpusFormatError
+from zoo.data.mosei_align import EPSILON, FEATURE_FILES, LABEL_COLUMNS, LABELS_FILE, REFERENCE, WEIGHTINGS, iter_aligned_videos
+from zoo.data.synthetic.cmu_mosei import PICKLE_VERSION, SYNTHETIC_VERSION, write_aligned_pickle, write_synthetic_cmu_mosei
 
 __all__ = [
-    "CmuMoseiDataModule",
+    "CmuMoseiCorpus",
     "MoseiDataWarning",
-    "Segment",
-    "SegmentDataset",
-    "collate_segments",
     "load_folds",
     "read_aligned_pickle",
     "STANDARD_FOLDS_PATH",
@@ -126,68 +124,6 @@ def _label_problem(values: np.ndarray, names: Sequence[str]) -> str | None:
     return None
 
 
-# --------------------------------------------------------------------------- items
-@dataclass
-class Segment:
-    """One labelled segment.
-
-    Attributes:
-        id: segment id (``"<video>[<row>]"`` for ``.csd`` corpora, the pickle's ``id`` otherwise).
-        features: feature set → ``(L, D)`` float32 word steps (``L ≤ maxlen``).
-        targets: ``(K,)`` float32 in the datamodule's target order, or ``None``.
-    """
-
-    id: str
-    features: dict[str, np.ndarray]
-    targets: np.ndarray | None
-
-    @property
-    def num_steps(self) -> int:
-        """Number of word steps."""
-        return len(next(iter(self.features.values())))
-
-
-class SegmentDataset(Dataset):
-    """Segments as dataset items (features already prepared)."""
-
-    def __init__(self, segments: Sequence[Segment], num_targets: int) -> None:
-        self.segments = list(segments)
-        self.num_targets = num_targets
-
-    def __len__(self) -> int:
-        return len(self.segments)
-
-    def __getitem__(self, i: int) -> Segment:
-        return self.segments[i]
-
-
-def collate_segments(items: Sequence[Segment]) -> dict[str, Any]:
-    """Batch ``{"features": {name: (B, L, D)}, "targets": (B, K), "mask": (B, L), "ids", "has_targets"}``.
-
-    Steps are right-padded with zeros; ``mask`` is True on the (left-aligned) real word steps.
-    """
-    lengths = [item.num_steps for item in items]
-    batch, max_len = len(items), max(lengths)
-    first = items[0]
-    features = {n: torch.zeros(batch, max_len, x.shape[1]) for n, x in first.features.items()}
-    mask = torch.zeros(batch, max_len, dtype=torch.bool)
-    k = next((len(i.targets) for i in items if i.targets is not None), 0)
-    targets = torch.zeros(batch, k)
-    for b, (item, length) in enumerate(zip(items, lengths)):
-        for name, x in item.features.items():
-            features[name][b, :length] = torch.from_numpy(x)
-        mask[b, :length] = True
-        if item.targets is not None:
-            targets[b] = torch.from_numpy(item.targets)
-    return {
-        "features": features,
-        "targets": targets,
-        "mask": mask,
-        "ids": [item.id for item in items],
-        "has_targets": torch.tensor([item.targets is not None for item in items], dtype=torch.bool),
-    }
-
-
 # --------------------------------------------------------------------------- folds
 def load_folds(path: str | Path) -> dict[str, list[str]]:
     """Read a split file ``{"train": [...], "valid": [...], "test": [...]}`` of video ids.
@@ -195,7 +131,7 @@ def load_folds(path: str | Path) -> dict[str, list[str]]:
     Raises:
         CorpusFormatError: missing file, not JSON, a missing partition, or a non-string id.
     """
-    path = Path(path)
+    path = note_source(path)
     if not path.is_file():
         raise CorpusFormatError(f"{path}: CMU-MOSEI folds file not found")
     try:
@@ -248,6 +184,7 @@ class _ArrayUnpickler(pickle.Unpickler):
 
 
 def _load_pickle(path: Path) -> Any:
+    note_source(path)
     try:
         with open(path, "rb") as f:
             return _ArrayUnpickler(f, encoding="latin1").load()
@@ -389,131 +326,108 @@ def read_aligned_pickle(
 
 
 # --------------------------------------------------------------------------- datamodule
-@register_datamodule("cmu_mosei")
-class CmuMoseiDataModule(pl.LightningDataModule):
+@register_corpus
+class CmuMoseiCorpus(Corpus):
     """CMU-MOSEI segments with word-level early-fusion inputs (see the module docstring).
 
     Args:
         root: corpus folder with the ``.csd`` files (``format="csd"``), or the aligned pickle /
             a folder holding one (``format="pkl"``); ``None`` → the synthetic corpus.
-        format: ``"csd"`` or ``"pkl"``.
-        modalities: modality aliases (``text``, ``audio``, ``video``) and/or feature set names
+        features: modality aliases (``text``, ``audio``, ``video``) and/or feature set names
             (``glove_vectors``, ``COVAREP``, ``FACET 4.2``, ``OpenFace_2``; pickle keys ``text``,
-            ``audio``, ``vision``), fused in this order.
-        features: same as ``modalities`` (give one of the two).
+            ``audio``, ``vision``), fused in this order; default text, audio, video.
         targets: target columns; default the six emotions; ``sentiment`` is also available.
+        synthetic_seed: seed of the synthetic corpus.
+        format: ``"csd"`` or ``"pkl"``.
+        modalities: same as ``features`` (give one of the two).
         maxlen: most word steps per segment (Williams et al.: 15, 20, 25, 30).
         truncate: ``"last"`` (keep the last ``maxlen`` words, as the paper) or ``"first"``.
-        batch_size: training batch size (paper: 64).
-        eval_batch_size: batch size for val/test/predict.
         folds: ``None`` (standard folds; the synthetic corpus's own for ``root=None``) or a JSON
             split file.
-        num_workers: DataLoader workers.
-        normalize: ``True``/``"zscore"``, ``"maxabs"`` or ``False``.
-        normalization_stats: statistics to use instead of computing them (from a checkpoint).
         weighting: word-alignment weighting (``overlap`` or ``uniform``), ``.csd`` only.
         csd_files: file names overriding the release's (feature set or ``labels`` → file name).
-        cache_dir: alignment cache base folder (default: the affect-zoo cache).
+        cache_dir: alignment cache base folder (default: the affect-zoo cache); the datamodule's
+            corpus cache uses the same option.
         label_key: label key of the pickle (default ``regression_labels`` then ``labels``).
-        predict_partition: ``train``, ``val`` or ``test``.
-        seed: seed of the training shuffle (the recipe's ``seed``).
-        synthetic_seed: seed of the built-in synthetic corpus (``root=None``); independent of
-            ``seed``, so every training seed sees the same corpus.
-        pin_memory: pin host memory; ``None`` → when CUDA is available.
         strict: make dropped segments/videos (bad labels, non-finite intervals, fold videos
             missing from a file) errors instead of :class:`MoseiDataWarning` warnings.
     """
 
-    corpus_name = "cmu_mosei"
+    name = "cmu_mosei"
+    level = "segment"
     label_step = 0.0
     partitions = {"train": "train", "val": "valid", "test": "test"}
-    available_targets = LABEL_COLUMNS
+    targets = LABEL_COLUMNS
+    default_targets = EMOTIONS
+    default_features = ("text", "audio", "video")
+    prediction_format = "<out>/<partition>.csv with segment_id,<targets> (one row per segment)"
+    synthetic_version = SYNTHETIC_VERSION
+    #: Williams et al. 2018 train with batches of 64 segments; whole segments, no windows. The
+    #: corpus cache stays off: segments would be tens of thousands of tiny memory-mapped files,
+    #: and the ``.csd`` alignment already has its own cache (:mod:`zoo.data.mosei_align`).
+    datamodule_defaults = {"batch_size": 64, "eval_batch_size": 256, "num_workers": 0, "win_len": None,
+                           "use_cache": False}
 
     def __init__(
         self,
         root: str | Path | None = None,
+        features: Sequence[str] | None = None,
+        targets: Sequence[str] | None = None,
+        synthetic_seed: int = 0,
         format: str = "csd",
         modalities: Sequence[str] | None = None,
-        features: Sequence[str] | None = None,
-        targets: Sequence[str] = EMOTIONS,
         maxlen: int = 20,
         truncate: str = "last",
-        batch_size: int = 64,
-        eval_batch_size: int = 256,
         folds: str | Path | None = None,
-        num_workers: int = 0,
-        normalize: bool | str = True,
-        normalization_stats: Mapping[str, Mapping[str, Sequence[float]]] | None = None,
         weighting: str = "overlap",
         csd_files: Mapping[str, str] | None = None,
         cache_dir: str | Path | None = None,
         label_key: str | None = None,
-        predict_partition: str = "test",
-        seed: int = 0,
-        pin_memory: bool | None = None,
-        synthetic_seed: int = 0,
         strict: bool = False,
     ) -> None:
-        super().__init__()
         if format not in FORMATS:
-            raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
+            raise ConfigError(f"data.args.format must be one of {FORMATS}, got {format!r}")
         if truncate not in TRUNCATIONS:
-            raise ValueError(f"truncate must be one of {TRUNCATIONS}, got {truncate!r}")
+            raise ConfigError(f"data.args.truncate must be one of {TRUNCATIONS}, got {truncate!r}")
         if weighting not in WEIGHTINGS:
-            raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
-        if normalize not in (True, False, "zscore", "maxabs"):
-            raise ValueError(f"normalize must be true, false, 'zscore' or 'maxabs', got {normalize!r}")
-        if predict_partition not in self.partitions:
-            raise ValueError(f"predict_partition must be one of {list(self.partitions)}, got {predict_partition!r}")
+            raise ConfigError(f"data.args.weighting must be one of {WEIGHTINGS}, got {weighting!r}")
         if modalities is not None and features is not None and list(modalities) != list(features):
-            raise ValueError("give `modalities` or `features`, not both")
+            raise ConfigError("give `modalities` or `features`, not both")
         chosen = list(modalities if modalities is not None else features if features is not None else
-                      ("text", "audio", "video"))
+                      self.default_features)
         if not chosen:
-            raise ValueError("CmuMoseiDataModule: give at least one modality / feature set")
+            raise ConfigError("cmu_mosei: give at least one modality / feature set")
         known = PKL_FEATURES if format == "pkl" else tuple(FEATURE_FILES) + tuple(csd_files or {})
         names = [ALIASES[format].get(m, m) for m in chosen]
         unknown = [m for m, n in zip(chosen, names) if n not in known]
         if unknown:
-            raise ValueError(f"unknown modalities/feature sets {unknown} for format={format!r}; use "
-                             f"{sorted(ALIASES[format])} or {sorted(set(known))}")
-        bad_targets = [t for t in targets if t not in self.available_targets]
-        if bad_targets or not targets:
-            raise ValueError(f"unknown targets {bad_targets or list(targets)}; available: {list(self.available_targets)}")
+            raise ConfigError(f"unknown modalities/feature sets {unknown} for format={format!r}; use "
+                              f"{sorted(ALIASES[format])} or {sorted(set(known))}")
         if int(maxlen) < 1:
-            raise ValueError(f"maxlen must be positive, got {maxlen}")
-        self.root = Path(root).expanduser() if root is not None else None
+            raise ConfigError(f"data.args.maxlen must be positive, got {maxlen}")
+        super().__init__(root, list(dict.fromkeys(names)), targets, synthetic_seed)
         self._synthetic = root is None
         self.format = format
-        self.feature_names = list(dict.fromkeys(names))
-        self.target_names = list(targets)
         self.maxlen = int(maxlen)
         self.truncate = truncate
-        self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
         self.folds_path = Path(folds).expanduser() if folds is not None else None
-        self.num_workers = int(num_workers)
-        self.normalize = normalize
         self.weighting = weighting
         self.csd_files = dict(csd_files or {})
         self.cache_dir = cache_dir
         self.label_key = label_key
-        self.predict_partition = predict_partition
-        self.seed = int(seed)
-        self.synthetic_seed = int(synthetic_seed)
         self.strict = bool(strict)
-        self.pin_memory = torch.cuda.is_available() if pin_memory is None else bool(pin_memory)
-        self.normalization: dict[str, FeatureStats] | None = (
-            {n: FeatureStats.from_dict(s) for n, s in normalization_stats.items()} if normalization_stats else None
-        )
-        self.feature_dims: dict[str, int] = {}
-        self._raw: dict[str, list[Segment]] = {}
-        self._prepared: dict[str, list[Segment]] = {}
         self._written: set[Path] = set()
+        self._read_back: dict[Path, tuple[int, int, dict[str, np.ndarray], list[str]]] = {}
 
     # ----------------------------------------------------------------- corpus location
-    def default_root(self) -> Path:
-        """The cached synthetic corpus (``.csd`` folder, or the pickle for ``format="pkl"``)."""
-        csd_root = ensure_synthetic("cmu_mosei", write_synthetic_cmu_mosei, seed=self.synthetic_seed, version=SYNTHETIC_VERSION)
+    @classmethod
+    def write_synthetic(cls, out_dir: Path, seed: int = 0, **options: Any) -> Path:
+        """The synthetic CMU-MOSEI ``.csd`` folder (:mod:`zoo.data.synthetic.cmu_mosei`)."""
+        return write_synthetic_cmu_mosei(out_dir, seed=seed, **options)
+
+    def _synthetic_root(self) -> Path:
+        csd_root = ensure_synthetic("cmu_mosei", type(self).write_synthetic, seed=self.synthetic_seed,
+                                    version=SYNTHETIC_VERSION)
         if self.format == "csd":
             return csd_root
 
@@ -525,14 +439,10 @@ class CmuMoseiDataModule(pl.LightningDataModule):
         return ensure_synthetic("cmu_mosei_pkl", writer, seed=self.synthetic_seed,
                                 version=f"{SYNTHETIC_VERSION}.{PICKLE_VERSION}") / "aligned_50.pkl"
 
-    def prepare_data(self) -> None:
-        """Write the synthetic corpus when no root is given (called on one process)."""
+    def resolve_root(self) -> Path:
+        """The ``.csd`` folder or the pickle file (the synthetic one for ``root=None``)."""
         if self.root is None:
-            self.default_root()
-
-    def _resolved_root(self) -> Path:
-        if self.root is None:
-            self.root = self.default_root()
+            self.root = self._synthetic_root()
         if self.format == "pkl" and self.root.is_dir():
             found = sorted(self.root.glob("*.pkl"))
             if len(found) != 1:
@@ -547,15 +457,30 @@ class CmuMoseiDataModule(pl.LightningDataModule):
         if self.folds_path is not None:
             return load_folds(self.folds_path)
         if self._synthetic:
-            return load_folds(self._resolved_root() / "folds.json")  # the synthetic corpus's own folds
+            return load_folds(self.resolve_root().parent / "folds.json" if self.format == "pkl"
+                              else self.resolve_root() / "folds.json")  # the synthetic corpus's own folds
         return load_folds(STANDARD_FOLDS_PATH)
 
+    def describe(self) -> dict[str, Any]:
+        """Word steps, truncation and format (kept in the checkpoint, restore nothing)."""
+        return {"maxlen": self.maxlen, "truncate": self.truncate, "format": self.format}
+
     # ----------------------------------------------------------------- reading
+    def read(self, partition: str) -> list[Recording]:
+        """Segments of ``partition`` (``train``/``valid``/``test``), features as read."""
+        self.resolve_root()
+        return self._read_pkl(partition) if self.format == "pkl" else self._read_csd(partition)
+
+    def _segment(self, seg_id: str, features: dict[str, np.ndarray], targets: np.ndarray) -> Recording:
+        steps = len(next(iter(features.values())))
+        return Recording(id=seg_id, features=features, timestamps=np.arange(steps, dtype=np.float64),
+                         targets=targets, level="segment")
+
     def _truncate(self, idx: np.ndarray) -> np.ndarray:
         return idx[-self.maxlen:] if self.truncate == "last" else idx[: self.maxlen]
 
-    def _read_csd(self, partition: str) -> list[Segment]:
-        root = self._resolved_root()
+    def _read_csd(self, partition: str) -> list[Recording]:
+        root = self.resolve_root()
         if self.format == "csd" and root.is_file():
             raise CorpusFormatError(f"{root}: format='csd' needs the folder of .csd files, got a file")
         columns = [LABEL_COLUMNS.index(t) for t in self.target_names]
@@ -580,10 +505,10 @@ class CmuMoseiDataModule(pl.LightningDataModule):
                 if len(words) == 0:
                     empty += 1
                     continue
-                segments.append(Segment(
-                    id=video.segment_id(s),
-                    features={n: np.ascontiguousarray(video.features[n][words]) for n in self.feature_names},
-                    targets=video.segment_labels[s, columns].astype(np.float32),
+                segments.append(self._segment(
+                    video.segment_id(s),
+                    {n: np.ascontiguousarray(video.features[n][words]) for n in self.feature_names},
+                    video.segment_labels[s, columns].astype(np.float32),
                 ))
         if empty:
             logger.warning("CMU-MOSEI %s: %d segment(s) without any word were skipped", partition, empty)
@@ -612,8 +537,8 @@ class CmuMoseiDataModule(pl.LightningDataModule):
             return self._csd_file("labels")
         return self._csd_file(what.removesuffix(" frames"))
 
-    def _read_pkl(self, partition: str) -> list[Segment]:
-        path = self._resolved_root()
+    def _read_pkl(self, partition: str) -> list[Recording]:
+        path = self.resolve_root()
         ids, arrays, labels, columns, valid = read_aligned_pickle(path, partition, self.feature_names, self.label_key)
         missing = [t for t in self.target_names if t not in columns]
         if missing:
@@ -637,7 +562,7 @@ class CmuMoseiDataModule(pl.LightningDataModule):
             for name, x in arrays.items():
                 v = np.asarray(x[i, steps], dtype=np.float32)
                 feats[name] = np.where(np.isfinite(v), v, 0.0).astype(np.float32)
-            segments.append(Segment(seg_id, feats, labels[i, index].astype(np.float32)))
+            segments.append(self._segment(seg_id, feats, labels[i, index].astype(np.float32)))
         if any(nonfinite.values()):
             logger.info("CMU-MOSEI pickle %s [%s]: non-finite values replaced by 0: %s", path.name, partition,
                         ", ".join(f"{n}={c}" for n, c in nonfinite.items()))
@@ -646,145 +571,86 @@ class CmuMoseiDataModule(pl.LightningDataModule):
         _report(f"CMU-MOSEI pickle {path} [{partition}]", dropped, self.strict)
         return segments
 
-    def raw_recordings(self, stage_partition: str) -> list[Segment]:
-        """Segments of a stage partition (``train``/``val``/``test``) as read (not normalised)."""
-        if stage_partition not in self._raw:
-            partition = self.partitions[stage_partition]
-            segments = self._read_pkl(partition) if self.format == "pkl" else self._read_csd(partition)
-            if not segments:
-                raise CorpusFormatError(f"cmu_mosei: partition {partition!r} of {self.root} holds no segments")
-            for seg in segments:
-                for name, x in seg.features.items():
-                    dim = self.feature_dims.setdefault(name, int(x.shape[1]))
-                    if dim != x.shape[1]:
-                        raise CorpusFormatError(f"cmu_mosei: feature set {name!r} of segment {seg.id} has "
-                                                f"{x.shape[1]} dimensions, other segments have {dim}")
-            self._raw[stage_partition] = segments
-        return self._raw[stage_partition]
-
-    def _ensure_normalization(self) -> None:
-        if not self.normalize or self.normalization is not None:
-            return
-        train = self.raw_recordings("train")
-        if self.normalize == "maxabs":
-            stats = {}
-            for name in self.feature_names:
-                scale = np.max([np.abs(s.features[name]).max(axis=0) for s in train if len(s.features[name])],
-                               axis=0).astype(np.float64)
-                stats[name] = FeatureStats(np.zeros_like(scale), np.where(scale > 0, scale, 1.0))
-        else:  # the shared streaming mean/std (population, Chan et al.'s merge)
-            stats = compute_feature_stats(train, self.feature_names, min_std=1e-8)
-        self.normalization = stats
-
-    def segments(self, stage_partition: str) -> list[Segment]:
-        """Segments of a stage partition with normalised features, on the host.
-
-        For inspection and host-side tools; the loaders serve the raw segments and
-        :class:`~zoo.task.EmotionTask` normalises each batch on its device with the statistics of
-        :meth:`data_spec` (the same numbers, padded steps kept at 0).
-        """
-        if stage_partition not in self._prepared:
-            raw = self.raw_recordings(stage_partition)
-            self._ensure_normalization()
-            stats = self.normalization if self.normalize else None
-            if stats is None:
-                self._prepared[stage_partition] = raw
-            else:
-                self._prepared[stage_partition] = [
-                    Segment(s.id, {n: stats[n].normalise(x) for n, x in s.features.items()}, s.targets)
-                    for s in raw
-                ]
-        return self._prepared[stage_partition]
-
-    def setup(self, stage: str | None = None) -> None:
-        """Load what ``stage`` needs; normalisation statistics always come from train."""
-        needed = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",),
-                  "predict": (self.predict_partition,), None: ("train", "val", "test")}[stage]
-        for part in needed:
-            self.raw_recordings(part)
-        self._ensure_normalization()
-
-    def data_spec(self) -> dict[str, Any]:
-        """Everything a checkpoint needs to rebuild the model and its inputs (plain types)."""
-        if not self.feature_dims:
-            self.raw_recordings("train")
-        self._ensure_normalization()
-        return {
-            "corpus": self.corpus_name,
-            "feature_names": list(self.feature_names),
-            "feature_dims": {n: int(self.feature_dims[n]) for n in self.feature_names},
-            "target_names": list(self.target_names),
-            "label_step": float(self.label_step),
-            "label_shift": 0.0,
-            "feature_delay": {},
-            "normalization": ({n: s.to_dict() for n, s in self.normalization.items()}
-                              if self.normalize and self.normalization is not None else None),
-            "maxlen": self.maxlen,
-            "truncate": self.truncate,
-            "format": self.format,
-        }
-
-    # ----------------------------------------------------------------- loaders
-    def _loader(self, stage_partition: str, batch_size: int, shuffle: bool) -> DataLoader:
-        # raw segments: the model normalises each batch (zoo.data._normalize.FeatureNormalizer)
-        dataset = SegmentDataset(self.raw_recordings(stage_partition), len(self.target_names))
-        # the sampler logic of SequenceDataModule (DistributedSampler / UnrepeatedDistributedSampler)
-        sampler = SequenceDataModule._distributed_sampler(self, dataset, shuffle)
-        generator = torch.Generator().manual_seed(self.seed) if shuffle and sampler is None else None
-        return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
-                          generator=generator, collate_fn=collate_segments, num_workers=self.num_workers,
-                          pin_memory=self.pin_memory, persistent_workers=self.num_workers > 0)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", self.batch_size, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", self.eval_batch_size, shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", self.eval_batch_size, shuffle=False)
-
-    def predict_dataloader(self) -> DataLoader:
-        return self._loader(self.predict_partition, self.eval_batch_size, shuffle=False)
-
     # ----------------------------------------------------------------- predictions
-    def write_batch_predictions(
-        self,
-        out_dir: Path,
-        stage_partition: str,
-        ids: Sequence[str],
-        preds: np.ndarray,
-        mask: np.ndarray,
+    def _prediction_file(self, out_dir: Path, partition: str | None) -> Path:
+        name = partition or "predictions"
+        if torch.distributed.is_available() and torch.distributed.is_initialized() \
+                and torch.distributed.get_world_size() > 1:
+            return Path(out_dir) / f"{name}.rank{torch.distributed.get_rank()}.csv"  # one file per process
+        return Path(out_dir) / f"{name}.csv"
+
+    def write_predictions(
+        self, out_dir: Path, partition: str | None, recording: Recording, preds: np.ndarray,
         target_names: Sequence[str],
-    ) -> Path:
-        """Append a batch of ``(B, K)`` segment predictions to ``<out_dir>/<partition>.csv``.
+    ) -> None:
+        """Append one segment's ``(K,)`` predictions to ``<out_dir>/<partition>.csv``.
 
         Columns ``segment_id,<targets>``. Under DDP each process writes its own file
         ``<partition>.rank<r>.csv``. The first write of a run (re)creates the file.
         """
         preds = np.asarray(preds, dtype=np.float64)
-        if preds.ndim != 2 or preds.shape != (len(ids), len(target_names)):
-            raise ValueError(f"segment predictions must be (B, K) = ({len(ids)}, {len(target_names)}), "
+        if preds.shape != (len(target_names),):
+            raise ValueError(f"segment {recording.id}: predictions must be (K,) = ({len(target_names)},), "
                              f"got {preds.shape}")
-        rank, world = 0, 1
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
-        partition = self.partitions[stage_partition]
-        name = f"{partition}.csv" if world == 1 else f"{partition}.rank{rank}.csv"
-        path = Path(out_dir) / name
+        path = self._prediction_file(out_dir, partition)
         path.parent.mkdir(parents=True, exist_ok=True)
         first = path not in self._written
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         if first:
             writer.writerow(["segment_id", *target_names])
-        for seg_id, row in zip(ids, preds):
-            writer.writerow([seg_id, *(f"{v:.6f}" for v in row)])
+        writer.writerow([recording.id, *(f"{v:.6f}" for v in preds)])
         with open(path, "w" if first else "a", newline="") as f:
             f.write(buffer.getvalue())
         self._written.add(path)
-        return path
 
-    def __repr__(self) -> str:
-        return (f"{type(self).__name__}(root={self.root}, format={self.format!r}, features={self.feature_names}, "
-                f"targets={self.target_names}, maxlen={self.maxlen})")
+    def read_predictions(
+        self, out_dir: Path, partition: str | None, recording: Recording, target_names: Sequence[str]
+    ) -> np.ndarray:
+        """One segment's ``(K,)`` predictions from ``<out_dir>/<partition>.csv``.
+
+        Raises:
+            CorpusFormatError: a missing file, a missing column or segment, a duplicated segment
+                or a value that is not a number (naming the file, line and field).
+        """
+        path = note_source(Path(out_dir) / f"{partition or 'predictions'}.csv")
+        if not path.is_file():
+            raise CorpusFormatError(f"{path}: prediction file not found (segment {recording.id})")
+        st = path.stat()
+        cached = self._read_back.get(path)
+        if cached is None or cached[:2] != (st.st_size, st.st_mtime_ns):
+            cached = (st.st_size, st.st_mtime_ns, *_read_segment_predictions(path))
+            self._read_back[path] = cached
+        rows, header = cached[2], cached[3]
+        missing = [t for t in target_names if t not in header]
+        if missing:
+            raise CorpusFormatError(f"{path}: line 1 has no column(s) {missing} (header {header})")
+        if recording.id not in rows:
+            raise CorpusFormatError(f"{path}: no row for segment {recording.id!r}")
+        values = rows[recording.id]
+        return np.asarray([values[header.index(t) - 1] for t in target_names], np.float32)
+
+
+def _read_segment_predictions(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
+    """``({segment id: values}, header)`` of a segment prediction CSV."""
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows or not rows[0] or rows[0][0] != "segment_id":
+        raise CorpusFormatError(f"{path}: line 1 must be the header segment_id,<targets>")
+    header = [c.strip() for c in rows[0]]
+    out: dict[str, np.ndarray] = {}
+    for line, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise CorpusFormatError(f"{path}: line {line} has {len(row)} fields, the header {len(header)}")
+        if row[0] in out:
+            raise CorpusFormatError(f"{path}: line {line}, field 'segment_id': segment {row[0]!r} appears twice")
+        try:
+            values = np.asarray([float(v) for v in row[1:]], np.float32)
+        except ValueError:
+            raise CorpusFormatError(f"{path}: line {line}: a prediction is not a number ({row[1:]})") from None
+        if not np.all(np.isfinite(values)):
+            raise CorpusFormatError(f"{path}: line {line}: non-finite prediction ({row[1:]})")
+        out[row[0]] = values
+    return out, header

@@ -29,7 +29,8 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
-from ._sequence import CorpusFormatError
+from zoo.data.sources import note_source
+from zoo.errors import CorpusFormatError
 
 __all__ = ["ComputationalSequence", "decode_metadata_value", "write_csd", "SDK_METADATA_KEYS"]
 
@@ -86,7 +87,7 @@ class ComputationalSequence:
         import h5py
 
         self.path = Path(path)
-        if not self.path.is_file():
+        if not note_source(self.path).is_file():
             raise CorpusFormatError(f"{self.path}: computational sequence file not found")
         try:
             self._file = h5py.File(self.path, "r")

@@ -13,7 +13,7 @@ reads their per-frame predictions. This datamodule serves those predictions as f
   share a name), with one column per target that source predicted.
 * **labels, timestamps, partitions** — from the corpus datamodule built from the first source's
   ``config.yaml`` data arguments (``root: null`` → the same synthetic corpus). Prediction files
-  are read by that datamodule's ``read_predictions(path_dir, recording, target_names)``, so the
+  are read by that corpus reader's ``read_predictions``, so the
   corpus's own prediction format applies (MuSe-CaR: ``<partition>/<target>/<id>.csv`` with
   ``timestamp,value,segment_id``), and predictions are written back in the same format.
 
@@ -31,10 +31,13 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from omegaconf import OmegaConf
 
-from . import create_datamodule, datamodule_class, register_datamodule
-from ._sequence import CorpusFormatError, Recording, SequenceDataModule
+from zoo.data.corpus import Corpus
+from zoo.data.registry import corpus_class, register_corpus
+from zoo.data.sources import note_source
+from zoo.data.types import Recording
+from zoo.errors import CorpusFormatError
 
-__all__ = ["PredictionFusionDataModule", "SourceRun", "read_source_run"]
+__all__ = ["PredictionFusionCorpus", "SourceRun", "read_source_run"]
 
 _EXPORT_HINT = "re-run it with export_predictions=[train,val,test]"
 
@@ -60,8 +63,8 @@ class SourceRun:
         self.data_args = dict(data.get("args") or {})
         targets = self.data_args.get("targets")
         if targets is None:  # the datamodule's own default
-            default = inspect.signature(datamodule_class(self.corpus)).parameters.get("targets")
-            targets = default.default if default is not None else ()
+            corpus = corpus_class(self.corpus)
+            targets = corpus.default_targets or corpus.targets
         self.targets = [str(t) for t in targets]
 
     def corpus_identity(self) -> tuple[str, str, Any]:
@@ -109,20 +112,22 @@ def _source_names(runs: Sequence[SourceRun]) -> list[str]:
     return names
 
 
-@register_datamodule("prediction_fusion")
-class PredictionFusionDataModule(SequenceDataModule):
+@register_corpus
+class PredictionFusionCorpus(Corpus):
     """Per-frame predictions of several runs as feature sets, labels from their corpus.
+
+    A derived corpus: its files are other runs' prediction files plus the labels of the corpus
+    those runs were trained on, read by that corpus's own reader (whose name, level, label step,
+    partitions and prediction format it takes over).
 
     Args:
         sources: run folders of ``zoo fit`` whose predictions are fused (at least one).
-        corpus: the underlying corpus datamodule name; default (and it must equal) the one in
-            the sources' ``config.yaml``.
+        corpus: the underlying corpus name; default (and it must equal) the one in the sources'
+            ``config.yaml``.
         root: corpus folder for the labels; default the first source's ``data.args.root``
             (``None`` there → the same synthetic corpus). Give it when the corpus has moved.
         targets: targets of the fusion model; default the first source's targets.
-        **kwargs: the other arguments of :class:`~zoo.data._sequence.SequenceDataModule`
-            (``win_len``, ``hop_len``, ``batch_size``, ``normalize``, ...); ``features`` is not
-            accepted (the feature sets are the sources).
+        synthetic_seed: seed of the synthetic corpus; default the first source's.
 
     Raises:
         FileNotFoundError: a source folder or its ``config.yaml`` is missing.
@@ -130,21 +135,17 @@ class PredictionFusionDataModule(SequenceDataModule):
             not theirs.
     """
 
-    corpus_name = "prediction_fusion"
+    name = "prediction_fusion"
+    derived = True
 
     def __init__(
         self,
-        sources: Sequence[str | Path],
+        sources: Sequence[str | Path] = (),
         corpus: str | None = None,
         root: str | Path | None = None,
         targets: Sequence[str] | None = None,
-        **kwargs: Any,
+        synthetic_seed: int | None = None,
     ) -> None:
-        if "features" in kwargs:
-            raise ValueError(
-                "prediction_fusion: `features` cannot be set; the feature sets are the sources' "
-                "predictions (one per entry of `sources`)"
-            )
         if isinstance(sources, (str, Path)) or not sources:
             raise ValueError(
                 "prediction_fusion: `sources` must be a non-empty list of run folders, e.g. "
@@ -164,55 +165,57 @@ class PredictionFusionDataModule(SequenceDataModule):
                 f"prediction_fusion: corpus={corpus!r}, but the sources were trained on "
                 f"{first.corpus!r} ({first.path / 'config.yaml'})"
             )
-        label_args = dict(first.data_args)
+        base_cls = corpus_class(first.corpus)
+        if base_cls.derived:
+            raise ValueError(f"prediction_fusion: the sources were trained on the derived corpus {first.corpus!r}")
+        accepted = inspect.signature(base_cls.__init__).parameters
+        label_args = {k: v for k, v in first.data_args.items() if k in accepted}
         if root is not None:
             label_args["root"] = root
-        #: the corpus datamodule giving labels, timestamps and the prediction file format
-        self.corpus_dm = create_datamodule(first.corpus, **label_args)
-        for attr in ("read_predictions", "write_predictions"):
-            if not callable(getattr(self.corpus_dm, attr, None)):
-                raise ValueError(f"prediction_fusion: datamodule {first.corpus!r} has no {attr}()")
-        self.corpus_name = first.corpus
-        self.label_step = float(self.corpus_dm.label_step)
-        self.partitions = dict(self.corpus_dm.partitions)
-        self.available_targets = tuple(self.corpus_dm.available_targets)
+        #: the reader of the corpus giving labels, timestamps and the prediction file format
+        self.base = base_cls(**label_args)
+        # this reader stands for the underlying corpus: checkpoints and caches name it
+        self.name = base_cls.name
+        self.level = base_cls.level
+        self.label_step = base_cls.label_step
+        self.partitions = dict(base_cls.partitions)
+        self.targets = tuple(base_cls.targets)
+        self.prediction_format = base_cls.prediction_format
         self.source_names = _source_names(self.sources)
-        kwargs.setdefault("synthetic_seed", first.data_args.get("synthetic_seed", 0))
         super().__init__(
             root=root,
             features=self.source_names,
-            targets=list(targets) if targets is not None else list(self.corpus_dm.target_names),
-            **kwargs,
+            targets=list(targets) if targets is not None else list(self.base.target_names),
+            synthetic_seed=first.data_args.get("synthetic_seed", 0) if synthetic_seed is None else synthetic_seed,
         )
+        #: plain reading options, part of the corpus cache key with the prediction files
+        self.source_paths = [str(run.path.resolve()) for run in self.sources]
+        self.label_args = {k: (str(v) if isinstance(v, Path) else v) for k, v in label_args.items()}
 
-    # ----------------------------------------------------------------- hooks
-    def prepare_data(self) -> None:
-        """Let the corpus datamodule generate its synthetic corpus when needed."""
-        self.corpus_dm.prepare_data()
-
-    def default_root(self) -> Path:
+    def resolve_root(self) -> Path:
         """The corpus folder the labels come from."""
-        return self.corpus_dm._resolved_root()
+        self.root = self.base.resolve_root()
+        return self.root
 
     def _prediction_dir(self, run: SourceRun, partition: str) -> Path:
-        folder = run.path / "predictions" / partition
-        if not folder.is_dir():
+        folder = note_source(run.path / "predictions" / partition)
+        if not folder.exists():
             raise CorpusFormatError(
                 f"fusion source {run.path}: no predictions of partition {partition!r} "
                 f"({folder} is missing); {_EXPORT_HINT}"
             )
         return folder
 
-    def load_partition(self, partition: str) -> list[Recording]:
+    def read(self, partition: str) -> list[Recording]:
         """Labels of ``partition`` from the corpus, features from the sources' prediction files."""
-        stage = next(s for s, p in self.partitions.items() if p == partition)
-        folders = [self._prediction_dir(run, partition) for run in self.sources]
+        for run in self.sources:
+            self._prediction_dir(run, partition)
         recordings = []
-        for rec in self.corpus_dm.raw_recordings(stage):
+        for rec in self.base.read(partition):
             features = {}
-            for run, name, folder in zip(self.sources, self.source_names, folders):
+            for run, name in zip(self.sources, self.source_names):
                 try:
-                    values = self.corpus_dm.read_predictions(folder, rec, run.targets)
+                    values = self.base.read_predictions(run.path / "predictions", partition, rec, run.targets)
                 except CorpusFormatError as err:
                     if "not found" in str(err):
                         raise CorpusFormatError(f"fusion source {run.path}: {err}; {_EXPORT_HINT}") from None
@@ -220,7 +223,7 @@ class PredictionFusionDataModule(SequenceDataModule):
                 features[name] = np.asarray(values, dtype=np.float32)
             targets = None
             if rec.targets is not None:
-                columns = [self.corpus_dm.target_names.index(t) for t in self.target_names]
+                columns = [self.base.target_names.index(t) for t in self.target_names]
                 targets = np.asarray(rec.targets)[:, columns]
             recordings.append(
                 Recording(id=rec.id, features=features, timestamps=np.asarray(rec.timestamps),
@@ -229,13 +232,14 @@ class PredictionFusionDataModule(SequenceDataModule):
         return recordings
 
     def write_predictions(
-        self, out_dir: Path, recording: Recording, preds: np.ndarray, target_names: Sequence[str]
+        self, out_dir: Path, partition: str | None, recording: Recording, preds: np.ndarray,
+        target_names: Sequence[str],
     ) -> None:
         """Write in the underlying corpus's prediction format."""
-        self.corpus_dm.write_predictions(out_dir, recording, preds, target_names)
+        self.base.write_predictions(out_dir, partition, recording, preds, target_names)
 
     def read_predictions(
-        self, path_dir: Path, recording: Recording, target_names: Sequence[str] | None = None
+        self, out_dir: Path, partition: str | None, recording: Recording, target_names: Sequence[str]
     ) -> np.ndarray:
         """Read in the underlying corpus's prediction format (so fused runs can be fused again)."""
-        return self.corpus_dm.read_predictions(path_dir, recording, target_names or self.target_names)
+        return self.base.read_predictions(out_dir, partition, recording, target_names)

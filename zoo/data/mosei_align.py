@@ -51,8 +51,8 @@ from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from ._sequence import CorpusFormatError
-from .csd import ComputationalSequence
+from zoo.data.csd import ComputationalSequence
+from zoo.errors import CorpusFormatError
 
 __all__ = [
     "ALIGN_VERSION",

@@ -34,17 +34,19 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
-from . import register_datamodule
-from ._sequence import CorpusFormatError, Recording, SequenceDataModule
-from .synthetic import ensure_synthetic
-from .synthetic.muse_car import SYNTHETIC_VERSION, write_synthetic_muse_car
+from zoo.data.corpus import Corpus
+from zoo.data.registry import register_corpus
+from zoo.data.sources import note_source
+from zoo.data.synthetic.muse_car import SYNTHETIC_VERSION, write_synthetic_muse_car
+from zoo.data.types import Recording
+from zoo.errors import ConfigError, CorpusFormatError
 
 __all__ = [
     "CorpusFormatError",
     "LABEL_STEP_MS",
     "PARTITION_NAMES",
     "SEGMENT_FEATURE",
-    "MuSeCaRDataModule",
+    "MuSeCaRCorpus",
     "available_feature_sets",
     "feature_path",
     "label_path",
@@ -97,7 +99,7 @@ def _line(row: int) -> int:
 
 def _read_csv(path: Path, what: str, **kwargs) -> pd.DataFrame:
     """Read a CSV with a header; column names are stripped of surrounding spaces."""
-    path = Path(path)
+    path = note_source(path)
     if not path.is_file():
         raise CorpusFormatError(f"{path}: {what} file not found")
     try:
@@ -413,7 +415,7 @@ def _read_targets(
 
     Returns ``None`` when no requested label file exists and ``allow_missing`` is true.
     """
-    paths = [label_path(root, t, video_id) for t in targets]
+    paths = [note_source(label_path(root, t, video_id)) for t in targets]
     present = [p.is_file() for p in paths]
     if not any(present) and allow_missing:
         return None
@@ -440,7 +442,7 @@ def _folder_ids(root: Path, file_features: Sequence[str]) -> list[str]:
                 f"{feature_path(root, name, 'x').parent}: feature folder not found (needed: "
                 f"{list(file_features)}; {root} has {available_feature_sets(root)})"
             )
-    folder = feature_path(root, file_features[0], "x").parent
+    folder = note_source(feature_path(root, file_features[0], "x").parent)
     ids = sorted((p.stem for p in folder.glob("*.csv")),
                  key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s))
     if not ids:
@@ -546,133 +548,101 @@ def _check_dim(dims: dict[str, tuple[int, Path]], name: str, path: Path, dim: in
         )
 
 
-# --------------------------------------------------------------------------- datamodule
-@register_datamodule("muse_car")
-class MuSeCaRDataModule(SequenceDataModule):
+# --------------------------------------------------------------------------- reader
+@register_corpus
+class MuSeCaRCorpus(Corpus):
     """MuSe-CaR arousal/valence at 250 ms (MuSe 2020 MuSe-Wild), any label-aligned features.
 
-    Stage partitions map to the corpus's ``train``/``devel``/``test``. Without ``root`` the
-    synthetic corpus (generated once into the cache, see :mod:`zoo.data.synthetic`) is used;
-    its seed is ``synthetic_seed``.
+    Stage partitions map to the corpus's ``train``/``devel``/``test``.
 
     Args:
         root: corpus folder in the challenge layout, or ``None`` for the synthetic corpus.
         features: feature set folder names, e.g. ``["egemaps", "vggish"]`` (early fusion).
         targets: ``"arousal"`` and/or ``"valence"``.
+        synthetic_seed: seed of the synthetic corpus.
         use_segment_id: add the 1-d feature ``"segment_id"`` (topic segment id; Sun et al. 2020
             §5.2 add it to the input features).
         nan_policy: ``"error"`` or ``"interpolate"`` NaN feature cells (see
             :func:`read_feature_file`).
-        normalize_features: the feature sets z-normalised with train statistics when
-            ``normalize`` is true; ``None`` (default) = all of them. Sun et al. 2020 (§5.2)
+        normalize_features: the feature sets z-normalised with train statistics when the
+            datamodule normalises; ``None`` (default) = all of them. Sun et al. 2020 (§5.2)
             standardise only the hand-crafted sets, e.g. ``["egemaps", "openpose"]``; the others
             (and ``segment_id`` unless listed) enter the model as stored. Listed sets that are not
             among ``features`` are ignored.
-        **kwargs: the arguments of :class:`~zoo.data._sequence.SequenceDataModule`
-            (``win_len``, ``hop_len``, ``batch_size``, ``label_shift``, ``seed``, ...).
     """
 
-    corpus_name = "muse_car"
+    name = "muse_car"
+    level = "frame"
     label_step = LABEL_STEP_MS / 1000.0
     partitions = {"train": "train", "val": "devel", "test": "test"}
-    available_targets = TARGET_NAMES
+    targets = TARGET_NAMES
+    default_features = ("egemaps",)
+    prediction_format = "<out>/<partition>/<target>/<id>.csv with timestamp,value,segment_id (MuSe 2020)"
+    synthetic_version = SYNTHETIC_VERSION
 
     def __init__(
         self,
         root: str | Path | None = None,
-        features: Sequence[str] = ("egemaps",),
-        targets: Sequence[str] = TARGET_NAMES,
+        features: Sequence[str] | None = None,
+        targets: Sequence[str] | None = None,
+        synthetic_seed: int = 0,
         use_segment_id: bool = False,
         nan_policy: str = "error",
         normalize_features: Sequence[str] | None = None,
-        **kwargs,
     ) -> None:
         if nan_policy not in NAN_POLICIES:
-            raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
-        super().__init__(root=root, features=features, targets=targets, **kwargs)
+            raise ConfigError(f"data.args.nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
+        super().__init__(root, features, targets, synthetic_seed)
         self.use_segment_id = bool(use_segment_id) or SEGMENT_FEATURE in self.feature_names
         self.nan_policy = nan_policy
         if self.use_segment_id and SEGMENT_FEATURE not in self.feature_names:
             self.feature_names.append(SEGMENT_FEATURE)
         if isinstance(normalize_features, str):
-            raise ValueError(
-                f"normalize_features must be a list of feature set names, got {normalize_features!r}"
+            raise ConfigError(
+                f"data.args.normalize_features must be a list of feature set names, got {normalize_features!r}"
             )
         self.normalize_features = None if normalize_features is None else list(normalize_features)
         if self.normalize_features is not None:
-            # sets outside the list are passed through as stored (see SequenceDataModule); listed
-            # sets that are not used are ignored, so a recipe can name every hand-crafted set
-            self.raw_feature_names = tuple(
-                n for n in self.feature_names if n not in self.normalize_features
-            )
+            # sets outside the list are passed through as stored; listed sets that are not used
+            # are ignored, so a recipe can name every hand-crafted set
+            self.raw_feature_names = tuple(n for n in self.feature_names if n not in self.normalize_features)
 
-    def default_root(self) -> Path:
-        """The cached synthetic corpus for ``seed`` (written on first use)."""
-        return ensure_synthetic(
-            "muse_car", write_synthetic_muse_car, seed=self.synthetic_seed, version=SYNTHETIC_VERSION
-        )
+    @classmethod
+    def write_synthetic(cls, out_dir: Path, seed: int = 0, **options) -> Path:
+        """The synthetic MuSe-CaR corpus (:mod:`zoo.data.synthetic.muse_car`)."""
+        return write_synthetic_muse_car(out_dir, seed=seed, **options)
 
-    def load_partition(self, partition: str) -> list[Recording]:
-        """Read ``partition`` (``train``/``devel``/``test``) from :attr:`root`."""
+    def read(self, partition: str) -> list[Recording]:
+        """Read ``partition`` (``train``/``devel``/``test``)."""
         return load_muse_car_recordings(
-            self._resolved_root(),
-            partition,
-            self.feature_names,
-            self.target_names,
-            use_segment_id=self.use_segment_id,
-            nan_policy=self.nan_policy,
-        )
-
-    def load_folder(self) -> list[Recording]:
-        """Every video with feature files under :attr:`root` (no partition table needed), labelled
-        where label files exist: a user's own videos in the MuSe layout, for
-        ``zoo predict MODEL FOLDER``."""
-        return load_muse_car_recordings(
-            self._resolved_root(), None, self.feature_names, self.target_names,
+            self.resolve_root(), partition, self.feature_names, self.target_names,
             use_segment_id=self.use_segment_id, nan_policy=self.nan_policy,
         )
 
-    def source_files(self, partition: str) -> list[Path]:
-        """Files :meth:`load_partition` reads: the partition table, then per video its label and
-        feature files (absent test label files are listed too, so adding them later invalidates
-        the corpus cache). Turns on the corpus cache, see :mod:`zoo.data._cache`."""
-        root = self._resolved_root()
-        files = [partition_path(root)]
-        for video_id in _partition_ids(root, partition):
-            files += [label_path(root, t, video_id) for t in self.target_names]
-            files += [
-                feature_path(root, f, video_id) for f in self.feature_names if f != SEGMENT_FEATURE
-            ]
-        return files
+    def read_folder(self) -> list[Recording]:
+        """Every video with feature files under :attr:`root` (no partition table needed),
+        labelled where label files exist: a user's own videos in the MuSe layout."""
+        return load_muse_car_recordings(
+            self.resolve_root(), None, self.feature_names, self.target_names,
+            use_segment_id=self.use_segment_id, nan_policy=self.nan_policy,
+        )
 
     def write_predictions(
-        self, out_dir: Path, recording: Recording, preds: np.ndarray, target_names: Sequence[str]
+        self, out_dir: Path, partition: str | None, recording: Recording, preds: np.ndarray,
+        target_names: Sequence[str],
     ) -> None:
-        """Write MuSe prediction files ``<out_dir>/<target>/<id>.csv``.
+        """Write MuSe prediction files ``<out_dir>/<partition>/<target>/<id>.csv``.
 
         Each file has the header ``timestamp,value,segment_id`` (timestamp in integer
         milliseconds, segment ids from ``recording.meta``), one row per label frame.
-
-        Args:
-            out_dir: prediction folder.
-            recording: the recording the predictions belong to.
-            preds: ``(T, K)`` predictions, column ``k`` for ``target_names[k]``.
-            target_names: target names of the columns.
         """
-        write_muse_predictions(out_dir, recording, preds, target_names)
+        folder = out_dir / partition if partition else out_dir
+        write_muse_predictions(folder, recording, preds, target_names)
 
     def read_predictions(
-        self, path_dir: Path, recording: Recording, target_names: Sequence[str] | None = None
+        self, out_dir: Path, partition: str | None, recording: Recording, target_names: Sequence[str]
     ) -> np.ndarray:
-        """Read one recording's MuSe prediction files ``<path_dir>/<target>/<id>.csv``.
-
-        The inverse of :meth:`write_predictions` (e.g. for late fusion of several runs).
-
-        Args:
-            path_dir: prediction folder of one partition (``<run>/predictions/<partition>``).
-            recording: the recording whose label frames the predictions must cover.
-            target_names: the target folders to read, in column order; default: this
-                datamodule's targets.
+        """Read one recording's MuSe prediction files ``<out_dir>/<partition>/<target>/<id>.csv``.
 
         Returns:
             ``(T, K)`` float32 predictions, column ``k`` for ``target_names[k]``.
@@ -681,10 +651,11 @@ class MuSeCaRDataModule(SequenceDataModule):
             CorpusFormatError: a missing file, a malformed row, or timestamps that are not the
                 recording's label frames (naming the file, line and first mismatching timestamp).
         """
+        folder = out_dir / partition if partition else out_dir
         expected = np.rint(np.asarray(recording.timestamps) * 1000.0).astype(np.int64)
         columns = []
-        for target in target_names or self.target_names:
-            path = Path(path_dir) / target / f"{recording.id}.csv"
+        for target in target_names:
+            path = note_source(Path(folder) / target / f"{recording.id}.csv")
             if not path.is_file():
                 raise CorpusFormatError(
                     f"{path}: prediction file not found (target {target!r}, video {recording.id})"

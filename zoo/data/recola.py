@@ -52,13 +52,15 @@ from typing import Sequence
 
 import numpy as np
 
-from . import register_datamodule
-from ._sequence import CorpusFormatError, Recording, SequenceDataModule
-from .arff import read_arff, write_arff
-from .synthetic import ensure_synthetic
+from zoo.data.arff import read_arff, write_arff
+from zoo.data.corpus import Corpus
+from zoo.data.registry import register_corpus
+from zoo.data.sources import note_source
+from zoo.data.types import Recording
+from zoo.errors import ConfigError, CorpusFormatError
 
 __all__ = [
-    "RecolaDataModule",
+    "RecolaCorpus",
     "FEATURE_FOLDERS",
     "RAW_FEATURES",
     "SAMPLE_RATE",
@@ -134,7 +136,7 @@ def recording_names(root: str | Path, partition: str | None) -> list[str]:
     folders = [root / "recordings_audio", root / "recordings_video"]
     folders += [root / "ratings_gold_standard" / t for t in TARGET_NAMES]
     folders += [root / f / t for f in FEATURE_FOLDERS.values() for t in TARGET_NAMES]
-    names = {p.stem for folder in folders if folder.is_dir() for p in folder.iterdir()
+    names = {p.stem for folder in folders if note_source(folder).is_dir() for p in folder.iterdir()
              if pattern.match(p.stem) and p.suffix in (".wav", ".mp4", ".arff")}
     return sorted(names, key=_natural_key)
 
@@ -238,7 +240,7 @@ def read_individual_ratings(path: str | Path) -> tuple[np.ndarray, list[str], np
     Returns:
         ``(times (T,), rater names, ratings float32 (T, R))``.
     """
-    path = Path(path)
+    path = note_source(path)
     if not path.is_file():
         raise CorpusFormatError(f"{path}: individual ratings file not found")
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -286,7 +288,7 @@ def read_individual_ratings(path: str | Path) -> tuple[np.ndarray, list[str], np
     return table[:, 0], columns[1:], table[:, 1:].astype(np.float32)
 
 
-def _check_times(ref_path: Path, ref: np.ndarray, path: Path, times: np.ndarray) -> None:
+def _check_times(ref_path: Path | str, ref: np.ndarray, path: Path, times: np.ndarray) -> None:
     """Raise unless ``times`` equal ``ref`` (within 0.1 ms), naming the first mismatch."""
     n = min(len(ref), len(times))
     differ = np.flatnonzero(np.abs(ref[:n] - times[:n]) > _TIME_TOLERANCE)
@@ -342,7 +344,7 @@ def read_audio_frames(
     """
     import soundfile as sf
 
-    path = Path(path)
+    path = note_source(path)
     if not path.is_file():
         raise CorpusFormatError(f"{path}: audio file not found")
     try:
@@ -436,7 +438,7 @@ def read_video_frames(
     """
     import av
 
-    path = Path(path)
+    path = note_source(path)
     if not path.is_file():
         raise CorpusFormatError(f"{path}: video file not found")
     timestamps = np.asarray(timestamps, np.float64)
@@ -485,7 +487,7 @@ def _targets(
     root: Path, name: str, targets: Sequence[str], ratings: str, allow_missing: bool
 ) -> tuple[Path, np.ndarray, np.ndarray] | None:
     """``(reference file, times, (T, K) targets)`` of one recording, or None if unlabelled."""
-    gold_paths = [_gold_path(root, t, name) for t in targets]
+    gold_paths = [note_source(_gold_path(root, t, name)) for t in targets]
     present = [p.is_file() for p in gold_paths]
     if not any(present) and allow_missing:
         return None
@@ -517,7 +519,7 @@ def _audio_timeline(path: Path) -> np.ndarray:
     """Label frame times 0, 0.04, … covering an audio file (as the gold standard would)."""
     import soundfile as sf
 
-    if not path.is_file():
+    if not note_source(path).is_file():
         raise CorpusFormatError(f"{path}: audio file not found (needed for the frame times of an unlabelled recording)")
     info = sf.info(str(path))
     n = int(np.floor(info.frames / info.samplerate / LABEL_STEP + 1e-9)) + 1
@@ -582,7 +584,7 @@ def load_recola_recordings(
         arrays: dict[str, np.ndarray] = {}
         if mode == "features":
             for feature in features:
-                path = _feature_path(root, feature, feature_target, name)
+                path = note_source(_feature_path(root, feature, feature_target, name))
                 if not path.is_file():
                     raise CorpusFormatError(f"{path}: feature file not found (feature set {feature!r}, recording {name})")
                 f_times, values = read_feature_arff(path)
@@ -606,20 +608,20 @@ def load_recola_recordings(
     return recordings
 
 
-# --------------------------------------------------------------------------- datamodule
-@register_datamodule("recola")
-class RecolaDataModule(SequenceDataModule):
+# --------------------------------------------------------------------------- reader
+@register_corpus
+class RecolaCorpus(Corpus):
     """RECOLA arousal/valence at 40 ms (AVEC 2016 release), organiser features or raw media.
 
     Stage partitions map to the corpus's ``train``/``dev``/``test``; the official score is the
-    CCC over the dev recordings concatenated (``val/ccc_*``). Without ``root`` the synthetic
-    corpus (:mod:`zoo.data.synthetic.recola`, generated once into the cache) is used.
+    CCC over the dev recordings concatenated (``val/ccc_*``).
 
     Args:
         root: corpus folder in the AVEC 2016 layout, or ``None`` for the synthetic corpus.
-        mode: ``"features"`` (organiser ARFF features) or ``"raw"`` (waveform and face crops).
         features: feature sets (default ``["audio"]``); see :func:`load_recola_recordings`.
         targets: ``"arousal"`` and/or ``"valence"``.
+        synthetic_seed: seed of the synthetic corpus.
+        mode: ``"features"`` (organiser ARFF features) or ``"raw"`` (waveform and face crops).
         ratings: ``"gold"``, ``"mean"`` or a rater name (``"FM1"``, ...).
         feature_target: feature sub-folder read in ``features`` mode (``"arousal"``).
         face_size: raw video crop size (96, as Tzirakis et al. 2017).
@@ -630,47 +632,46 @@ class RecolaDataModule(SequenceDataModule):
             waveform as a whole before it is cut into frames and windows, so that training
             windows and whole evaluation recordings see the same samples (Tzirakis et al. 2017
             §III-B); ``"none"`` keeps the samples as read.
-        win_len: training window in frames (150 = 6 s, as Tzirakis et al. 2017).
-        hop_len: hop between training windows in frames.
-        **kwargs: the other arguments of :class:`~zoo.data._sequence.SequenceDataModule`.
     """
 
-    corpus_name = "recola"
+    name = "recola"
+    level = "frame"
     label_step = LABEL_STEP
     partitions = {"train": "train", "val": "dev", "test": "test"}
-    available_targets = TARGET_NAMES
+    targets = TARGET_NAMES
+    default_features = ("audio",)
+    prediction_format = "<out>/<partition>/<target>/<name>.arff in the gold-standard ARFF format"
+    #: 6 s training windows with 50 % overlap (Tzirakis et al. 2017 train on 6 s sequences)
+    datamodule_defaults = {"win_len": 150, "hop_len": 75}
 
     def __init__(
         self,
         root: str | Path | None = None,
-        mode: str = "features",
         features: Sequence[str] | None = None,
-        targets: Sequence[str] = TARGET_NAMES,
+        targets: Sequence[str] | None = None,
+        synthetic_seed: int = 0,
+        mode: str = "features",
         ratings: str = "gold",
         feature_target: str = "arousal",
         face_size: int = 96,
         crop_box: Sequence[int] | None = None,
         synthetic_test_labels: bool = True,
         audio_normalization: str = "recording",
-        win_len: int | None = 150,
-        hop_len: int = 75,
-        **kwargs,
     ) -> None:
         if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        features = list(features) if features is not None else ["audio"]
+            raise ConfigError(f"data.args.mode must be one of {MODES}, got {mode!r}")
+        super().__init__(root, features, targets, synthetic_seed)
         valid = RAW_FEATURES if mode == "raw" else tuple(FEATURE_FOLDERS)
-        unknown = [f for f in features if f not in valid]
+        unknown = [f for f in self.feature_names if f not in valid]
         if unknown:
-            raise ValueError(f"features {unknown} are not available in {mode!r} mode; choose from {list(valid)}")
+            raise ConfigError(f"features {unknown} are not available in {mode!r} mode; choose from {list(valid)}")
         if feature_target not in TARGET_NAMES:
-            raise ValueError(f"feature_target must be one of {TARGET_NAMES}, got {feature_target!r}")
+            raise ConfigError(f"data.args.feature_target must be one of {TARGET_NAMES}, got {feature_target!r}")
         if audio_normalization not in AUDIO_NORMALIZATIONS:
-            raise ValueError(
-                f"audio_normalization must be one of {AUDIO_NORMALIZATIONS}, got {audio_normalization!r}")
+            raise ConfigError(
+                f"data.args.audio_normalization must be one of {AUDIO_NORMALIZATIONS}, got {audio_normalization!r}")
         if crop_box is not None and len(crop_box) != 4:
-            raise ValueError(f"crop_box must be (left, top, width, height), got {crop_box!r}")
-        super().__init__(root=root, features=features, targets=targets, win_len=win_len, hop_len=hop_len, **kwargs)
+            raise ConfigError(f"data.args.crop_box must be (left, top, width, height), got {crop_box!r}")
         self.mode = mode
         self.ratings = str(ratings)
         self.feature_target = feature_target
@@ -682,70 +683,71 @@ class RecolaDataModule(SequenceDataModule):
         #: raw waveforms and images are never z-normalised with train-partition statistics
         self.raw_feature_names = RAW_FEATURES if mode == "raw" else ()
 
-    def default_root(self) -> Path:
-        """The cached synthetic corpus for ``seed`` (written on first use)."""
-        from functools import partial
-
-        from .synthetic.recola import SYNTHETIC_VERSION, write_synthetic_recola
-
+    def synthetic_variant(self) -> tuple[str, dict]:
+        """``recola`` (test labels written) or ``recola-nolabels`` (as the real release)."""
         name = "recola" if self.synthetic_test_labels else "recola-nolabels"
-        writer = partial(write_synthetic_recola, with_test_labels=self.synthetic_test_labels)
-        return ensure_synthetic(name, writer, seed=self.synthetic_seed, version=SYNTHETIC_VERSION)
+        return name, {"with_test_labels": self.synthetic_test_labels}
 
-    def load_partition(self, partition: str) -> list[Recording]:
-        """Read ``partition`` (``train``/``dev``/``test``) from :attr:`root`."""
+    @classmethod
+    def write_synthetic(cls, out_dir: Path, seed: int = 0, **options) -> Path:
+        """The synthetic RECOLA corpus (:mod:`zoo.data.synthetic.recola`)."""
+        from zoo.data.synthetic.recola import write_synthetic_recola
+
+        return write_synthetic_recola(out_dir, seed=seed, **options)
+
+    def _load(self, partition: str | None) -> list[Recording]:
         return load_recola_recordings(
-            self._resolved_root(), partition, self.feature_names, self.target_names,
+            self.resolve_root(), partition, self.feature_names, self.target_names,
             mode=self.mode, ratings=self.ratings, feature_target=self.feature_target,
             face_size=self.face_size, crop_box=self.crop_box, audio_normalization=self.audio_normalization,
         )
 
-    def load_folder(self) -> list[Recording]:
+    def read(self, partition: str) -> list[Recording]:
+        """Read ``partition`` (``train``/``dev``/``test``)."""
+        return self._load(partition)
+
+    def read_folder(self) -> list[Recording]:
         """Every recording of :attr:`root` whatever its name, labelled where a gold standard is
         present: a user's own recordings in the AVEC 2016 layout, for ``zoo predict MODEL FOLDER``.
 
         Raises:
             CorpusFormatError: no recording found, or the errors of :func:`load_recola_recordings`.
         """
-        root = self._resolved_root()
-        recordings = load_recola_recordings(
-            root, None, self.feature_names, self.target_names, mode=self.mode, ratings=self.ratings,
-            feature_target=self.feature_target, face_size=self.face_size, crop_box=self.crop_box,
-            audio_normalization=self.audio_normalization,
-        )
+        recordings = self._load(None)
         if not recordings:
             raise CorpusFormatError(
-                f"{root}: no recordings found (expected recordings_audio/<name>.wav, "
+                f"{self.root}: no recordings found (expected recordings_audio/<name>.wav, "
                 f"ratings_gold_standard/<target>/<name>.arff or features_*/<target>/<name>.arff)"
             )
         return recordings
 
-    def source_files(self, partition: str) -> list[Path]:
-        """Files :meth:`load_partition` reads for ``partition``: per recording its gold standard
-        (absent test files are listed too, so adding them later invalidates the cache), the
-        individual ratings when they are the targets, and the ARFF features or the WAV/MP4
-        media. Turns on the corpus cache (:mod:`zoo.data._cache`), which matters most in raw
-        mode: decoded face crops are memory-mapped instead of decoded again on every run."""
-        root = self._resolved_root()
-        files: list[Path] = []
-        for name in recording_names(root, partition):
-            for target in self.target_names:
-                files.append(_gold_path(root, target, name))
-                if self.ratings != "gold":
-                    files.append(_ratings_path(root, target, name))
-            if self.mode == "features":
-                files += [_feature_path(root, f, self.feature_target, name) for f in self.feature_names]
-            else:
-                files.append(_audio_path(root, name))  # also the timeline of unlabelled recordings
-                if "video" in self.feature_names:
-                    files.append(_video_path(root, name))
-        return files
-
     def write_predictions(
-        self, out_dir: Path, recording: Recording, preds: np.ndarray, target_names: Sequence[str]
+        self, out_dir: Path, partition: str | None, recording: Recording, preds: np.ndarray,
+        target_names: Sequence[str],
     ) -> None:
-        """Write ``<out_dir>/<target>/<name>.arff`` in the gold-standard format."""
-        write_recola_predictions(out_dir, recording, preds, target_names)
+        """Write ``<out_dir>/<partition>/<target>/<name>.arff`` in the gold-standard format."""
+        write_recola_predictions(out_dir / partition if partition else out_dir, recording, preds, target_names)
+
+    def read_predictions(
+        self, out_dir: Path, partition: str | None, recording: Recording, target_names: Sequence[str]
+    ) -> np.ndarray:
+        """Read ``<out_dir>/<partition>/<target>/<name>.arff`` back → ``(T, K)`` float32.
+
+        Raises:
+            CorpusFormatError: a missing or malformed file, or frame times that are not the
+                recording's label frames (naming the file and the first differing frame).
+        """
+        folder = out_dir / partition if partition else out_dir
+        columns = []
+        for target in target_names:
+            path = Path(folder) / target / f"{recording.id}.arff"
+            if not path.is_file():
+                raise CorpusFormatError(f"{path}: prediction file not found (target {target!r}, recording {recording.id})")
+            times, values = read_gold_standard(path)
+            _check_times(f"the label frames of recording {recording.id}",
+                         np.asarray(recording.timestamps, np.float64), path, times)
+            columns.append(np.asarray(values, np.float32).reshape(-1))
+        return np.stack(columns, axis=1)
 
 
 def write_recola_predictions(

@@ -51,7 +51,7 @@ Turn-level text features (virtual sets, computed from ``transcriptions/``):
   (word2vec/GloVe text format: optional ``<count> <dim>`` header, then ``word v1 ... vD``).
 
 Both are repeated over the frames of their turn and zero elsewhere. For non-temporal
-(turn-level) models, :meth:`SewaDataModule.turn_data` gives one sample per subject turn whose
+(turn-level) models, :meth:`SewaCorpus.turn_data` gives one sample per subject turn whose
 label is the Gaussian-weighted mean of the frame labels in the turn: weights
 ``exp(-(t - c)² / (2σ²))`` with ``c`` the turn centre and ``σ = turn_sigma × duration``
 (default ``turn_sigma = 0.25``, so the turn spans ±2σ).
@@ -66,23 +66,26 @@ from __future__ import annotations
 import re
 import warnings
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
-from . import register_datamodule
-from ._sequence import CorpusFormatError, Recording, SequenceDataModule
-from .synthetic import ensure_synthetic
-from .synthetic.sewa import SYNTHETIC_VERSION, write_synthetic_sewa
+from zoo.data.corpus import Corpus
+from zoo.data.registry import register_corpus
+from zoo.data.sources import note_source
+from zoo.data.synthetic.sewa import SYNTHETIC_VERSION, write_synthetic_sewa
+from zoo.data.types import Recording
+from zoo.errors import ConfigError, CorpusFormatError
 
 __all__ = [
     "CorpusFormatError",
     "GERMAN_STOP_WORDS",
     "INTERLOCUTOR_STRATEGIES",
     "RELEASES",
-    "SewaDataModule",
+    "SewaCorpus",
     "SewaDataWarning",
     "align_to_labels",
     "apply_interlocutor",
@@ -136,6 +139,7 @@ class SewaDataWarning(UserWarning):
 
 
 def _read_lines(path: Path, what: str) -> list[str]:
+    path = note_source(path)
     if not path.is_file():
         raise CorpusFormatError(f"{path}: {what} file not found")
     try:
@@ -535,7 +539,7 @@ def turns_to_frames(spans: np.ndarray, preds: np.ndarray, num_frames: int) -> np
 
 
 def read_prediction_file(path: str | Path, target_names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Read a prediction file written by :meth:`SewaDataModule.write_predictions`.
+    """Read a prediction file written by :meth:`SewaCorpus.write_predictions`.
 
     Returns:
         ``(timestamps (T,), values float32 (T, K))`` with columns in ``target_names`` order.
@@ -555,8 +559,20 @@ def read_prediction_file(path: str | Path, target_names: Sequence[str]) -> tuple
 
 
 # --------------------------------------------------------------------------- datamodule
-@register_datamodule("sewa")
-class SewaDataModule(SequenceDataModule):
+@dataclass
+class SewaState:
+    """What a model trained on SEWA depends on besides its weights.
+
+    Attributes:
+        vocabulary: the ``text_bow`` vocabulary of the train transcriptions (``None`` without
+            ``text_bow``), so that new data is encoded with the same columns.
+    """
+
+    vocabulary: list[str] | None = None
+
+
+@register_corpus
+class SewaCorpus(Corpus):
     """SEWA arousal/valence/liking at 100 ms, AVEC 2017 or AVEC 2019 (CES) release.
 
     Stage partitions map to the corpus's ``Train``/``Devel``/``Test`` (AVEC 2019: the recordings
@@ -565,10 +581,11 @@ class SewaDataModule(SequenceDataModule):
 
     Args:
         root: corpus folder, or ``None`` for the synthetic corpus.
-        release: ``"avec2017"`` or ``"avec2019"``.
         features: feature folder names (e.g. ``audio_features_xbow_6s``) and/or the turn-level
             text sets ``text_bow`` / ``text_emb``; concatenated per frame in this order.
         targets: any of ``arousal``, ``valence``, ``liking``.
+        synthetic_seed: seed of the synthetic corpus.
+        release: ``"avec2017"`` or ``"avec2019"``.
         cultures: AVEC 2019 only: any of ``DE``, ``HU`` and ``CN`` (default all three). ``CN``
             (Chinese) has test recordings only (``Test_CN_01..70``: no train or devel), so it
             only adds recordings to the ``Test`` partition; a CES submission covers
@@ -583,23 +600,29 @@ class SewaDataModule(SequenceDataModule):
         embedding_file: word vectors for ``text_emb``.
         turn_sigma: σ of the Gaussian turn-label weights, as a fraction of the turn duration.
         with_test_labels: synthetic corpus only: write test labels (default true).
-        vocabulary: a fixed ``text_bow`` vocabulary (a trained model's, from its checkpoint's
-            ``reader_state``) instead of the one built from the train transcriptions.
-        **kwargs: :class:`~zoo.data._sequence.SequenceDataModule` arguments (``win_len``,
-            ``hop_len``, ``batch_size``, ``label_shift``, ``feature_delay``, ``seed``, ...).
+        vocabulary: a fixed ``text_bow`` vocabulary (a trained model's, restored from its
+            checkpoint's ``reader_state``, see :class:`SewaState`) instead of the one built from
+            the train transcriptions.
     """
 
-    corpus_name = "sewa"
+    name = "sewa"
+    level = "frame"
     label_step = LABEL_STEP
     partitions = {"train": "Train", "val": "Devel", "test": "Test"}
-    available_targets = TARGET_NAMES
+    targets = TARGET_NAMES
+    default_features = ("audio_features_xbow_6s",)
+    prediction_format = ("<out>/<partition>/<name>.csv: 'name';time;<targets>, ';'-separated "
+                         "(AVEC 2019 with a header line)")
+    State = SewaState
+    synthetic_version = SYNTHETIC_VERSION
 
     def __init__(
         self,
         root: str | Path | None = None,
+        features: Sequence[str] | None = None,
+        targets: Sequence[str] | None = None,
+        synthetic_seed: int = 0,
         release: str = "avec2017",
-        features: Sequence[str] = ("audio_features_xbow_6s",),
-        targets: Sequence[str] = TARGET_NAMES,
         cultures: Sequence[str] = CULTURES,
         align: str = "nearest",
         align_tolerance: float = LABEL_STEP,
@@ -610,18 +633,17 @@ class SewaDataModule(SequenceDataModule):
         turn_sigma: float = 0.25,
         with_test_labels: bool = True,
         vocabulary: Sequence[str] | None = None,
-        **kwargs: Any,
     ) -> None:
         if release not in RELEASES:
-            raise ValueError(f"release must be one of {RELEASES}, got {release!r}")
+            raise ConfigError(f"data.args.release must be one of {RELEASES}, got {release!r}")
         if interlocutor not in INTERLOCUTOR_STRATEGIES:
-            raise ValueError(f"interlocutor must be one of {INTERLOCUTOR_STRATEGIES}, got {interlocutor!r}")
+            raise ConfigError(f"data.args.interlocutor must be one of {INTERLOCUTOR_STRATEGIES}, got {interlocutor!r}")
         if align not in ("nearest", "exact"):
-            raise ValueError(f"align must be 'nearest' or 'exact', got {align!r}")
+            raise ConfigError(f"data.args.align must be 'nearest' or 'exact', got {align!r}")
         bad = [c for c in cultures if c not in CULTURES]
         if bad or not cultures:
-            raise ValueError(f"cultures must be a non-empty subset of {list(CULTURES)}, got {list(cultures)}")
-        super().__init__(root=root, features=features, targets=targets, **kwargs)
+            raise ConfigError(f"data.args.cultures must be a non-empty subset of {list(CULTURES)}, got {list(cultures)}")
+        super().__init__(root, features, targets, synthetic_seed)
         self.release = release
         self.cultures = list(cultures)
         self.align, self.align_tolerance = align, float(align_tolerance)
@@ -632,9 +654,9 @@ class SewaDataModule(SequenceDataModule):
         )
         unknown = set(self.interlocutor_features) - set(self.feature_names)
         if unknown:
-            raise ValueError(f"interlocutor_features names {sorted(unknown)}, not among features {self.feature_names}")
+            raise ConfigError(f"interlocutor_features names {sorted(unknown)}, not among features {self.feature_names}")
         if "text_emb" in self.feature_names and embedding_file is None:
-            raise ValueError("feature 'text_emb' needs embedding_file=<word2vec/GloVe text file>")
+            raise ConfigError("feature 'text_emb' needs embedding_file=<word2vec/GloVe text file>")
         self.bow_min_count = int(bow_min_count)
         self.embedding_file = Path(embedding_file) if embedding_file is not None else None
         self.turn_sigma = float(turn_sigma)
@@ -644,23 +666,31 @@ class SewaDataModule(SequenceDataModule):
         self.fixed_vocabulary = list(vocabulary) if vocabulary is not None else None
         self._vocabulary: list[str] | None = self.fixed_vocabulary
         self._embeddings: dict[str, np.ndarray] | None = None
-        self._turns: dict[str, dict[str, Any]] = {}
 
-    # ------------------------------------------------------------------ hooks
-    def default_root(self) -> Path:
-        """The cached synthetic corpus of this release and seed (written on first use)."""
+    # ------------------------------------------------------------------ synthetic corpus
+    def synthetic_variant(self) -> tuple[str, dict[str, Any]]:
+        """One synthetic corpus per release (and with/without test labels)."""
         labels = "" if self.with_test_labels else "-notestlabels"
+        return f"sewa-{self.release}{labels}", {"release": self.release, "with_test_labels": self.with_test_labels}
 
-        def writer(out_dir: Path, seed: int) -> Path:
-            return write_synthetic_sewa(out_dir, seed=seed, release=self.release,
-                                        with_test_labels=self.with_test_labels)
+    @classmethod
+    def write_synthetic(cls, out_dir: Path, seed: int = 0, **options: Any) -> Path:
+        """The synthetic SEWA corpus of a release (:mod:`zoo.data.synthetic.sewa`)."""
+        return write_synthetic_sewa(out_dir, seed=seed, **options)
 
-        return ensure_synthetic(f"sewa-{self.release}{labels}", writer, seed=self.synthetic_seed,
-                                version=SYNTHETIC_VERSION)
+    # ------------------------------------------------------------------ state
+    def state(self) -> SewaState | None:
+        """The ``text_bow`` vocabulary (``None`` without ``text_bow``)."""
+        return SewaState(vocabulary=list(self.vocabulary())) if "text_bow" in self.feature_names else None
+
+    def describe(self) -> dict[str, Any]:
+        """Release and interlocutor strategy (kept in the checkpoint, restore nothing)."""
+        return {"release": self.release, "interlocutor": self.interlocutor,
+                "interlocutor_features": list(self.interlocutor_features)}
 
     def _names(self, partition: str | None) -> list[str]:
         """Recording names of a partition; ``None`` = every recording whatever its name."""
-        root = self._resolved_root()
+        root = self.resolve_root()
         if partition is None:
             pattern = re.compile(r"^.+$")
         elif self.release == "avec2017":
@@ -679,18 +709,18 @@ class SewaDataModule(SequenceDataModule):
             folders.append(root / "transcriptions")
         names: set[str] = set()
         for folder in folders:
-            if folder.is_dir():
+            if note_source(folder).is_dir():
                 names.update(p.stem for p in folder.glob("*.csv") if pattern.match(p.stem))
         for name in self.feature_names:
             if name not in TEXT_SETS and not (root / name).is_dir():
                 raise CorpusFormatError(f"{root / name}: feature folder not found (feature set {name!r})")
         return sorted(names)
 
-    def load_partition(self, partition: str) -> list[Recording]:
+    def read(self, partition: str) -> list[Recording]:
         """Read ``Train``/``Devel``/``Test`` recordings of :attr:`root`."""
         return self._load(self._names(partition), allow_missing=partition == "Test")
 
-    def load_folder(self) -> list[Recording]:
+    def read_folder(self) -> list[Recording]:
         """Every recording of :attr:`root` whatever its name, labelled where a label file is
         present: a user's own recordings in the release's layout, for ``zoo predict MODEL FOLDER``.
 
@@ -700,16 +730,16 @@ class SewaDataModule(SequenceDataModule):
         names = self._names(None)
         if not names:
             raise CorpusFormatError(
-                f"{self._resolved_root()}: no recordings found (expected <feature folder>/<name>.csv "
+                f"{self.resolve_root()}: no recordings found (expected <feature folder>/<name>.csv "
                 f"for the feature sets {self.feature_names})"
             )
         return self._load(names, allow_missing=True)
 
     def _load(self, names: Sequence[str], allow_missing: bool) -> list[Recording]:
-        root = self._resolved_root()
+        root = self.resolve_root()
         recordings = []
         for name in names:
-            label_file = root / "labels" / f"{name}.csv"
+            label_file = note_source(root / "labels" / f"{name}.csv")
             if label_file.is_file():
                 times, targets = read_label_file(label_file, self.target_names)
             elif allow_missing:
@@ -724,30 +754,8 @@ class SewaDataModule(SequenceDataModule):
             recordings.append(Recording(id=name, features=features, timestamps=times, targets=targets))
         return recordings
 
-    def source_files(self, partition: str) -> list[Path]:
-        """Files :meth:`load_partition` reads for ``partition``, which turns on the corpus cache
-        (:mod:`zoo.data._cache`): per recording its label file (listed even when absent, so a
-        later release of test labels invalidates the cache), its feature files, its turn file
-        (interlocutor strategies) and transcription (text sets); for ``text_bow`` also every
-        train transcription (the vocabulary) and for ``text_emb`` the embedding file."""
-        root = self._resolved_root()
-        text = [n for n in self.feature_names if n in TEXT_SETS]
-        files: list[Path] = []
-        for name in self._names(partition):
-            files.append(root / "labels" / f"{name}.csv")
-            files += [root / n / f"{name}.csv" for n in self.feature_names if n not in TEXT_SETS]
-            if self.interlocutor != "mixed" and self.interlocutor_features:
-                files.append(root / "turns" / f"{name}.csv")
-            if text:
-                files.append(root / "transcriptions" / f"{name}.csv")
-        if "text_bow" in text and self.fixed_vocabulary is None:
-            files += [root / "transcriptions" / f"{name}.csv" for name in self._names("Train")]
-        if "text_emb" in text and self.embedding_file is not None:
-            files.append(self.embedding_file)
-        return files
-
     def _timeline_without_labels(self, name: str) -> np.ndarray:
-        root = self._resolved_root()
+        root = self.resolve_root()
         for n in self.feature_names:
             if n not in TEXT_SETS:
                 times, _ = read_feature_file(root / n / f"{name}.csv", recording=name)
@@ -756,7 +764,7 @@ class SewaDataModule(SequenceDataModule):
         return np.round(np.arange(0.0, end + 1e-9, LABEL_STEP), 6)
 
     def _subject_turns(self, name: str) -> np.ndarray:
-        path = self._resolved_root() / "turns" / f"{name}.csv"
+        path = note_source(self.resolve_root() / "turns" / f"{name}.csv")
         if not path.is_file():
             raise CorpusFormatError(
                 f"{path}: turn file not found; interlocutor={self.interlocutor!r} and turn-level "
@@ -765,14 +773,14 @@ class SewaDataModule(SequenceDataModule):
         return read_turns(path)
 
     def _read_set(self, name: str, feature: str, times: np.ndarray) -> np.ndarray:
-        root = self._resolved_root()
+        root = self.resolve_root()
         if feature in TEXT_SETS:
             return self._text_features(name, feature, times)
-        path = root / feature / f"{name}.csv"
+        path = note_source(root / feature / f"{name}.csv")
         if not path.is_file():
             raise CorpusFormatError(f"{path}: feature file not found (feature set {feature!r}, recording {name})")
         ftimes, values = read_feature_file(path, recording=name)
-        labels = root / "labels" / f"{name}.csv"
+        labels = note_source(root / "labels" / f"{name}.csv")
         return align_to_labels(path, ftimes, values, times, self.align, self.align_tolerance,
                                label_path=labels if labels.is_file() else None)
 
@@ -780,7 +788,7 @@ class SewaDataModule(SequenceDataModule):
     def vocabulary(self) -> list[str]:
         """The ``text_bow`` vocabulary, from the train partition's transcriptions only."""
         if self._vocabulary is None:
-            root = self._resolved_root()
+            root = self.resolve_root()
             texts = [t for name in self._names("Train")
                      for _, _, t in read_transcription(root / "transcriptions" / f"{name}.csv")]
             self._vocabulary = build_vocabulary(texts, self.bow_min_count)
@@ -789,7 +797,7 @@ class SewaDataModule(SequenceDataModule):
         return self._vocabulary
 
     def _turn_vectors(self, name: str, feature: str) -> tuple[list[tuple[float, float, str]], np.ndarray]:
-        rows = read_transcription(self._resolved_root() / "transcriptions" / f"{name}.csv")
+        rows = read_transcription(self.resolve_root() / "transcriptions" / f"{name}.csv")
         if feature == "text_bow":
             vocab = self.vocabulary()
             vectors = [bag_of_words(t, vocab) for _, _, t in rows]
@@ -813,7 +821,7 @@ class SewaDataModule(SequenceDataModule):
         return out
 
     # ------------------------------------------------------------------ turn level
-    def turn_data(self, stage_partition: str) -> list[dict[str, Any]]:
+    def turn_data(self, recordings: Sequence[Recording]) -> list[dict[str, Any]]:
         """One sample per subject turn, for non-temporal models (e.g. Chen et al.'s SVR).
 
         Turns are the transcription rows whose centre lies in one of the subject's turns (all
@@ -826,8 +834,8 @@ class SewaDataModule(SequenceDataModule):
             "targets": (n, K) or None, "num_frames"}``, turns in time order.
         """
         out = []
-        root = self._resolved_root()
-        for rec in self.recordings(stage_partition):
+        root = self.resolve_root()
+        for rec in recordings:
             trans_path = root / "transcriptions" / f"{rec.id}.csv"
             turn_path = root / "turns" / f"{rec.id}.csv"
             if trans_path.is_file():
@@ -861,27 +869,31 @@ class SewaDataModule(SequenceDataModule):
 
     # ------------------------------------------------------------------ predictions
     def write_predictions(
-        self, out_dir: Path, recording: Recording, preds: np.ndarray, target_names: Sequence[str]
+        self, out_dir: Path, partition: str | None, recording: Recording, preds: np.ndarray,
+        target_names: Sequence[str],
     ) -> None:
-        """Write ``<out_dir>/<name>.csv``: ``'name';time;<one column per target>``, ``;``-separated.
-
-        AVEC 2017: no header (as the label files); AVEC 2019: header ``name;timestamp;<targets>``.
-        """
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
+        """Write ``<out_dir>/<partition>/<name>.csv``: ``'name';time;<one column per target>``,
+        ``;``-separated. AVEC 2017: no header (as the label files); AVEC 2019: header
+        ``name;timestamp;<targets>``."""
+        folder = out_dir / partition if partition else out_dir
+        folder.mkdir(parents=True, exist_ok=True)
         preds = np.asarray(preds, np.float64).reshape(recording.num_frames, -1)
         lines = [] if self.release == "avec2017" else [";".join(["name", "timestamp", *target_names])]
         for t, row in zip(recording.timestamps, preds):
             lines.append(";".join([f"'{recording.id}'", f"{t:.6f}", *(f"{v:.6f}" for v in row)]))
-        (out_dir / f"{recording.id}.csv").write_text("\n".join(lines) + "\n")
+        (folder / f"{recording.id}.csv").write_text("\n".join(lines) + "\n")
 
-    def read_predictions(self, folder: Path, recording: Recording, target_names: Sequence[str]) -> np.ndarray:
-        """Read back ``<folder>/<name>.csv`` written by :meth:`write_predictions` → ``(T, K)``.
+    def read_predictions(
+        self, out_dir: Path, partition: str | None, recording: Recording, target_names: Sequence[str]
+    ) -> np.ndarray:
+        """Read back ``<out_dir>/<partition>/<name>.csv`` written by :meth:`write_predictions` →
+        ``(T, K)``.
 
         Raises:
             CorpusFormatError: missing file, or rows that are not the recording's label frames.
         """
-        path = Path(folder) / f"{recording.id}.csv"
+        folder = out_dir / partition if partition else out_dir
+        path = note_source(Path(folder) / f"{recording.id}.csv")
         if not path.is_file():
             raise CorpusFormatError(f"{path}: prediction file not found (recording {recording.id})")
         times, values = read_prediction_file(path, target_names)
@@ -891,14 +903,3 @@ class SewaDataModule(SequenceDataModule):
                 f"recording {recording.id}"
             )
         return values
-
-    def data_spec(self) -> dict[str, Any]:
-        """Base spec plus the release and interlocutor strategy; with ``text_bow``, the training
-        vocabulary as ``reader_state`` (passed back as ``vocabulary=`` when a checkpoint or bundle
-        reads new data, so the bag-of-words columns mean the same words)."""
-        spec = super().data_spec()
-        spec.update(release=self.release, interlocutor=self.interlocutor,
-                    interlocutor_features=list(self.interlocutor_features))
-        if "text_bow" in self.feature_names:
-            spec["reader_state"] = {"vocabulary": list(self.vocabulary())}
-        return spec

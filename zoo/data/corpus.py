@@ -1,0 +1,227 @@
+"""The one shape of a corpus: a plain reader of the files as their owners distribute them.
+
+A :class:`Corpus` knows its corpus's layout and nothing else — no windows, batches, loaders or
+Lightning; :class:`~zoo.data.datamodule.CorpusDataModule` does all of that for every corpus. A
+reader declares, as class attributes:
+
+* ``name`` (the recipes' ``data.name``), ``level`` (``"frame"`` or ``"segment"``), ``label_step``
+  (seconds; 0 at segment level), ``partitions`` (stage → the corpus's own partition name),
+  ``targets`` (every target it can read), ``default_features``, ``prediction_format``;
+* ``State``: a dataclass of what a trained model depends on besides its weights (SEWA's
+  bag-of-words vocabulary), stored in :class:`~zoo.data.types.DataSpec` ``reader_state`` and given
+  back to the reader's constructor when new data is read; ``None`` when there is none;
+* ``datamodule_defaults``: the corpus's own defaults of datamodule options (``win_len``,
+  ``batch_size``, ...), which a recipe can still override;
+
+and implements:
+
+* ``__init__(root, features, targets, synthetic_seed, **options)`` with its reading options as
+  explicit keyword arguments (they are the ``data.args`` a recipe may give the reader);
+* :meth:`read` (one partition → :class:`~zoo.data.types.Recording` list), calling
+  :func:`~zoo.data.sources.note_source` on every file it opens or looks for (that log keys the
+  corpus cache; there is no separate list of files to keep in sync);
+* :meth:`write_synthetic` (a small corpus in the real layout, with a learnable signal);
+* :meth:`write_predictions` / :meth:`read_predictions` (the corpus's submission format);
+* optionally :meth:`read_folder` (a user's own recordings in the layout, for ``zoo predict``).
+
+Readers register with :func:`~zoo.data.registry.register_corpus`; ``docs/adding_a_corpus.md``
+walks through adding one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, ClassVar, Mapping, Sequence
+
+import numpy as np
+
+from zoo.data.synthetic import ensure_synthetic
+from zoo.data.types import LEVELS, STAGE_PARTITIONS, Recording
+from zoo.errors import ConfigError, CorpusFormatError
+
+__all__ = ["Corpus"]
+
+
+class Corpus:
+    """Base class of the corpus readers (see the module docstring).
+
+    Args:
+        root: corpus folder in the distributed layout; ``None`` → the synthetic corpus, written
+            once into the cache by :meth:`write_synthetic`.
+        features: feature sets to read, in model input order; ``None`` → ``default_features``.
+        targets: targets to read, in output order; ``None`` → ``default_targets``.
+        synthetic_seed: seed of the synthetic corpus (``root=None``).
+
+    Raises:
+        ConfigError: an empty feature list or an unknown target.
+    """
+
+    name: ClassVar[str] = ""
+    level: ClassVar[str] = "frame"
+    label_step: ClassVar[float] = 0.0
+    partitions: ClassVar[Mapping[str, str]] = {"train": "train", "val": "devel", "test": "test"}
+    targets: ClassVar[tuple[str, ...]] = ()
+    #: targets read when none are given; ``None`` → all of :attr:`targets`
+    default_targets: ClassVar[tuple[str, ...] | None] = None
+    default_features: ClassVar[tuple[str, ...]] = ()
+    #: one line saying where and how predictions are written
+    prediction_format: ClassVar[str] = ""
+    #: dataclass of the reader's trained state (see the module docstring), or ``None``
+    State: ClassVar[type | None] = None
+    #: the corpus's own defaults for datamodule options (``win_len``, ``batch_size``, ...)
+    datamodule_defaults: ClassVar[Mapping[str, Any]] = {}
+    #: bump whenever :meth:`write_synthetic` writes different bytes (cached corpora are rebuilt)
+    synthetic_version: ClassVar[str] = "1"
+    #: a derived corpus (e.g. prediction fusion) has no synthetic corpus of its own and is left
+    #: out of :func:`~zoo.data.registry.list_corpora` by default
+    derived: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        root: str | Path | None = None,
+        features: Sequence[str] | None = None,
+        targets: Sequence[str] | None = None,
+        synthetic_seed: int = 0,
+    ) -> None:
+        self.root = Path(root).expanduser() if root is not None else None
+        self.feature_names = list(features) if features is not None else list(self.default_features)
+        if not self.feature_names:
+            raise ConfigError(f"{self.name}: give at least one feature set in data.args.features")
+        if isinstance(features, str):
+            raise ConfigError(f"{self.name}: data.args.features must be a list, got {features!r}")
+        self.target_names = list(targets) if targets is not None else list(self.default_targets or self.targets)
+        unknown = [t for t in self.target_names if t not in self.targets]
+        if unknown or not self.target_names:
+            raise ConfigError(
+                f"{self.name}: unknown targets {unknown or self.target_names}; available: {list(self.targets)}"
+            )
+        self.synthetic_seed = int(synthetic_seed)
+        #: feature sets never z-normalised with train statistics (raw waveforms, images, ids)
+        self.raw_feature_names: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.level not in LEVELS:
+            raise TypeError(f"{cls.__qualname__}.level must be one of {LEVELS}, got {cls.level!r}")
+        if set(cls.partitions) != set(STAGE_PARTITIONS):
+            raise TypeError(f"{cls.__qualname__}.partitions must map exactly {STAGE_PARTITIONS}")
+        if cls.State is not None and not dataclasses.is_dataclass(cls.State):
+            raise TypeError(f"{cls.__qualname__}.State must be a dataclass or None")
+
+    # ----------------------------------------------------------------- location
+    def synthetic_variant(self) -> tuple[str, dict[str, Any]]:
+        """Cache folder name and :meth:`write_synthetic` options of this reader's synthetic
+        corpus (a reader whose options change the synthetic corpus overrides it)."""
+        return self.name, {}
+
+    def resolve_root(self) -> Path:
+        """:attr:`root`, writing the synthetic corpus first when it is ``None``.
+
+        Raises:
+            FileNotFoundError: the given root does not exist.
+        """
+        if self.root is None:
+            folder_name, options = self.synthetic_variant()
+            writer = type(self).write_synthetic
+
+            def write(out_dir: Path, seed: int) -> Path:
+                return writer(out_dir, seed=seed, **options)
+
+            self.root = ensure_synthetic(folder_name, write, seed=self.synthetic_seed, version=self.synthetic_version)
+        if not self.root.exists():
+            raise FileNotFoundError(f"{self.name} corpus not found: {self.root}")
+        return self.root
+
+    # ----------------------------------------------------------------- reading
+    def read(self, partition: str) -> list[Recording]:
+        """Read one partition (the corpus's own name, a value of :attr:`partitions`).
+
+        Every file opened or looked for goes through :func:`~zoo.data.sources.note_source`.
+
+        Raises:
+            CorpusFormatError: a file that does not have the expected layout, naming the file,
+                the line or field, and what was expected.
+        """
+        raise NotImplementedError
+
+    def read_folder(self) -> list[Recording]:
+        """Every recording under :attr:`root` whatever its name (no partition list needed),
+        labelled where labels exist: a user's own recordings, for ``zoo predict MODEL FOLDER``.
+
+        Raises:
+            CorpusFormatError: this corpus cannot read loose folders, or the read failed.
+        """
+        raise CorpusFormatError(
+            f"{self.name}: reading a folder of new recordings is not supported; give the corpus "
+            "in its distributed layout"
+        )
+
+    @classmethod
+    def write_synthetic(cls, out_dir: Path, seed: int = 0, **options: Any) -> Path:
+        """Write a small synthetic corpus in the real layout into the new folder ``out_dir``."""
+        raise NotImplementedError
+
+    def turn_data(self, recordings: Sequence[Recording]) -> list[dict[str, Any]]:
+        """One sample per speaker turn of prepared ``recordings``, for non-temporal models
+        (e.g. Chen et al. 2017's SVR); only corpora with turn annotations have them.
+
+        Raises:
+            CorpusFormatError: this corpus has no turn annotations.
+        """
+        raise CorpusFormatError(f"{self.name} has no turn annotations, so no turn-level data")
+
+    # ----------------------------------------------------------------- state
+    def state(self) -> Any:
+        """The reader's trained state (an instance of :attr:`State`), or ``None``."""
+        return None
+
+    def reader_state(self) -> dict[str, Any]:
+        """:meth:`state` as plain types, for :class:`~zoo.data.types.DataSpec`."""
+        state = self.state()
+        return {} if state is None else dataclasses.asdict(state)
+
+    @classmethod
+    def restore_state(cls, reader_state: Mapping[str, Any], source: str) -> dict[str, Any]:
+        """Reader options that restore a stored ``reader_state`` (only :attr:`State`'s fields).
+
+        Raises:
+            ConfigError: a field :attr:`State` does not declare, naming ``source``.
+        """
+        if not reader_state:
+            return {}
+        if cls.State is None:
+            raise ConfigError(f"{source}: data_spec.reader_state {sorted(reader_state)} given, but the "
+                              f"{cls.name} reader declares no state")
+        declared = {f.name for f in dataclasses.fields(cls.State)}
+        unknown = sorted(set(reader_state) - declared)
+        if unknown:
+            raise ConfigError(f"{source}: data_spec.reader_state has fields {unknown}, the {cls.name} reader "
+                              f"declares only {sorted(declared)}")
+        return dataclasses.asdict(cls.State(**reader_state))
+
+    def describe(self) -> dict[str, Any]:
+        """Descriptive reading options kept in the checkpoint (``DataSpec.reader_info``)."""
+        return {}
+
+    # ----------------------------------------------------------------- predictions
+    def write_predictions(
+        self, out_dir: Path, partition: str, recording: Recording, preds: np.ndarray, target_names: Sequence[str]
+    ) -> None:
+        """Write one recording's predictions (frame level ``(T, K)``, segment level ``(K,)``) for
+        ``partition`` under the run's prediction folder ``out_dir``, in the corpus's format."""
+        raise NotImplementedError
+
+    def read_predictions(
+        self, out_dir: Path, partition: str, recording: Recording, target_names: Sequence[str]
+    ) -> np.ndarray:
+        """Read back what :meth:`write_predictions` wrote for ``recording``.
+
+        Raises:
+            CorpusFormatError: a missing file or rows that do not match ``recording``.
+        """
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(root={self.root}, features={self.feature_names}, "
+                f"targets={self.target_names})")
