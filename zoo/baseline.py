@@ -64,7 +64,7 @@ def _labelled_batches(datamodule: Any, stage: str) -> Iterator[tuple[torch.Tenso
         if not bool(torch.as_tensor(batch["has_targets"]).all()):
             raise RuntimeError(f"the {stage} partition has recordings without labels; it cannot be scored")
         targets = batch["targets"]
-        yield targets, (batch["mask"] if targets.ndim == 3 else None)
+        yield targets, (batch["mask"] if datamodule.level == "frame" else None)
 
 
 def _valid_rows(targets: torch.Tensor, mask: torch.Tensor | None) -> np.ndarray:

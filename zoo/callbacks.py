@@ -23,7 +23,7 @@ class RandomStateCheckpoint(pl.Callback):
     at the start of the first resumed epoch — the point where the uninterrupted run continued
     from the same states. The states are plain tensors, lists and ints, so the checkpoint still
     loads with ``torch.load(weights_only=True)``. (The training shuffle needs nothing: its order
-    is a function of the seed and the epoch, see ``SequenceDataModule._loader``.)
+    is a function of the seed and the epoch, see ``CorpusDataModule._loader``.)
     """
 
     def __init__(self) -> None:

@@ -254,14 +254,12 @@ def _source_targets(run_dir: Path, dm: Any) -> list[str]:
     cfg = OmegaConf.to_container(OmegaConf.load(cfg_path), resolve=True)
     targets = (cfg.get("data", {}).get("args") or {}).get("targets")
     if targets is None:
-        targets = inspect.signature(type(dm)).parameters["targets"].default
+        targets = dm.corpus.default_targets or dm.corpus.targets
     return list(targets)
 
 
 def _source_inputs(dm: Any, stage: str, sources: Sequence[str]) -> list[np.ndarray]:
     """Per recording: the predictions of every source run, side by side ``(T, Σ K_s)``."""
-    if not hasattr(dm, "read_predictions"):
-        raise TypeError(f"datamodule {type(dm).__name__} cannot read predictions back (no read_predictions)")
     recs = dm.raw_recordings(stage)
     columns: list[list[np.ndarray]] = [[] for _ in recs]
     for source in sources:
@@ -274,9 +272,7 @@ def _source_inputs(dm: Any, stage: str, sources: Sequence[str]) -> list[np.ndarr
 
 
 def _turn_inputs(dm: Any, stage: str) -> tuple[list[dict[str, Any]], list[np.ndarray], list[np.ndarray] | None]:
-    if not hasattr(dm, "turn_data"):
-        raise TypeError(f"datamodule {type(dm).__name__} has no turn-level data (turn_data)")
-    turns = dm.turn_data(stage)
+    turns = dm.corpus.turn_data(dm.recordings(stage))  # an error for corpora without turns
     xs = [t["features"] for t in turns]
     ys = None if any(t["targets"] is None for t in turns) else [t["targets"] for t in turns]
     return turns, xs, ys

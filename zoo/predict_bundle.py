@@ -78,9 +78,9 @@ def recording_partitions(datamodule_cls: Any, input_root: Path, ids: Sequence[st
     MuSe-CaR folders with ``metadata/partition.csv`` use that table; otherwise an id
     ``<partition>_...`` (RECOLA ``dev_3``, SEWA ``Devel_DE_01``) names its partition.
     """
-    names = [str(v) for v in getattr(datamodule_cls, "partitions", {}).values()]
+    names = [str(v) for v in datamodule_cls.partitions.values()]
     table: dict[str, str] = {}
-    if getattr(datamodule_cls, "corpus_name", "") == "muse_car":
+    if datamodule_cls.name == "muse_car":
         from zoo.data.muse_car import partition_path, read_partition_table
 
         if partition_path(input_root).is_file():
@@ -139,7 +139,7 @@ def predict_folder(
     """
     import torch
 
-    from zoo.data import datamodule_class
+    from zoo.data import corpus_class, create_datamodule
     from zoo.ccc import concordance_cc
     from zoo.pretrained import load_pretrained, merge_reader_state
 
@@ -154,7 +154,7 @@ def predict_folder(
     datamodule_name = data.get("name") or spec.get("corpus")
     data_args = dict(data.get("args") or {})
     try:
-        dm_cls = datamodule_class(datamodule_name)
+        dm_cls = corpus_class(datamodule_name)
     except KeyError as err:
         raise ValueError(f"the model's datamodule: {err.args[0]}") from None
     features, targets = list(spec["feature_names"]), list(spec["target_names"])
@@ -163,13 +163,8 @@ def predict_folder(
     reader_args = merge_reader_state({"root": input_root, **reader_args}, spec.get("reader_state"),
                                      str(model_path))  # e.g. SEWA's training vocabulary
     reader_args.update(features=features, targets=targets)
-    writer = dm_cls(**reader_args)
-    if not hasattr(writer, "load_folder"):
-        raise ValueError(
-            f"`zoo predict MODEL INPUT` reads folders with the datamodule's load_folder(); "
-            f"{datamodule_name!r} has none. Use `zoo predict RECIPE ckpt=...`."
-        )
-    recordings = writer.load_folder()
+    writer = create_datamodule(datamodule_name, **reader_args)
+    recordings = writer.load_folder()  # a clear error for corpora that cannot read loose folders
 
     output_dir.mkdir(parents=True, exist_ok=True)
     files, plots = [], []

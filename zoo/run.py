@@ -49,8 +49,8 @@ from pytorch_lightning.loggers import CSVLogger, Logger
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_only, rank_zero_warn
 from torch.utils.data import DataLoader
 
-from zoo.data import create_datamodule
-from zoo.data._sequence import SequenceDataModule, SequenceDataset, collate_sequences
+from zoo.data import corpus_class, create_datamodule
+from zoo.data._sequence import SequenceDataset, collate_sequences
 from zoo._registry import is_estimator
 from zoo.callbacks import CorpusPredictionWriter, RandomStateCheckpoint
 from zoo.errors import ConfigError, RunInterrupted
@@ -151,7 +151,9 @@ def build_datamodule(cfg: Mapping[str, Any], data_spec: Mapping[str, Any] | None
     if data_spec is not None and data_spec.get("normalization") is not None:
         args["normalization_stats"] = data_spec["normalization"]
     if data_spec is not None and data_spec.get("reader_state"):  # e.g. SEWA's bag-of-words vocabulary
-        args = merge_reader_state(args, data_spec["reader_state"], str(cfg.get("ckpt") or "the checkpoint"))
+        source = str(cfg.get("ckpt") or "the checkpoint")
+        args = merge_reader_state(args, data_spec["reader_state"], source)
+        corpus_class(cfg["data"]["name"]).restore_state(data_spec["reader_state"], source)  # declared fields only
     try:
         datamodule = create_datamodule(cfg["data"]["name"], **args)
     except TypeError as err:
@@ -506,7 +508,7 @@ def _write_plots(task: EmotionTask, datamodule: Any, run_dir: Path, last_epoch: 
         metrics_csv = run_dir / "logs" / "metrics.csv"
         if metrics_csv.is_file():
             plots.append(plot_learning_curves(metrics_csv, run_dir / "plots" / "learning_curves.png", last_epoch))
-        if isinstance(datamodule, SequenceDataModule):
+        if datamodule.level == "frame":
             partition = "test" if _has_labels(datamodule, "test") else "val"
             recordings = datamodule.raw_recordings(partition)[:PLOT_RECORDINGS]
             preds, golds = predict_recordings(task, datamodule, partition, limit=PLOT_RECORDINGS)

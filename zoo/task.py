@@ -30,6 +30,7 @@ from torchmetrics import Metric
 
 from zoo._registry import create_model
 from zoo.data._normalize import FeatureNormalizer
+from zoo.data.types import DataSpec
 from zoo.errors import TrainingError
 from zoo.losses import build_loss
 from zoo.metrics import build_metric
@@ -169,8 +170,8 @@ class EmotionTask(pl.LightningModule):
 
     Args:
         model: registry name of the network.
-        data_spec: the datamodule's :meth:`data_spec` (feature names/dims, target names, label
-            step, normalisation statistics) — stored so a checkpoint is self-contained; its
+        data_spec: the datamodule's :class:`~zoo.data.types.DataSpec` (or its dict; feature
+            names/dims, target names, level, label step, normalisation statistics) — stored so a checkpoint is self-contained; its
             statistics normalise every batch (:attr:`normalizer`).
         model_args: keyword arguments of the model variant.
         loss: ``{"name": "ccc"|"mse"|"mae", "weights": per-target weights or None}``.
@@ -183,7 +184,7 @@ class EmotionTask(pl.LightningModule):
     def __init__(
         self,
         model: str,
-        data_spec: Mapping[str, Any],
+        data_spec: Mapping[str, Any] | DataSpec,
         model_args: Mapping[str, Any] | None = None,
         loss: Mapping[str, Any] | None = None,
         metrics: Sequence[str] = ("ccc",),
@@ -192,7 +193,13 @@ class EmotionTask(pl.LightningModule):
         recipe: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        # a typed spec (old checkpoints' specs are upgraded); stored as plain types
+        spec = DataSpec.from_dict(data_spec)
+        data_spec = spec.to_dict()
         self.save_hyperparameters()
+        #: ``"frame"`` (outputs ``(B, T, K)``, masked by the frame mask) or ``"segment"``
+        #: (outputs ``(B, K)``), as the corpus declares
+        self.level: str = spec.level
         self.target_names: list[str] = list(data_spec["target_names"])
         #: train-partition z-normalisation of the raw batches (statistics from ``data_spec``,
         #: non-persistent buffers: the checkpoint keeps them in the hyper-parameters)
@@ -244,11 +251,18 @@ class EmotionTask(pl.LightningModule):
             features = self.normalizer(batch["features"], batch["mask"])
         return {**batch, "features": features}
 
-    @staticmethod
-    def target_mask(preds: torch.Tensor, batch: Mapping[str, Any]) -> torch.Tensor | None:
-        """The mask that applies to the targets: the frame mask for ``(B, T, K)`` outputs, none for
-        segment-level ``(B, K)`` outputs (whose input mask only marks padded input steps)."""
-        return batch["mask"] if preds.ndim == 3 else None
+    def target_mask(self, preds: torch.Tensor, batch: Mapping[str, Any]) -> torch.Tensor | None:
+        """The mask that applies to the targets: the frame mask at frame level, none at segment
+        level (whose input mask only marks padded input steps).
+
+        Raises:
+            ValueError: outputs whose shape is not the declared level's (``(B, T, K)`` / ``(B, K)``).
+        """
+        expected = 3 if self.level == "frame" else 2
+        if preds.ndim != expected:
+            raise ValueError(f"{self.hparams['model']}: {self.level}-level data needs outputs with {expected} "
+                             f"dimensions, the model gave {tuple(preds.shape)}")
+        return batch["mask"] if self.level == "frame" else None
 
     def _shared_step(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
         """Predictions and loss of a loader batch of raw features (normalised first)."""
@@ -321,7 +335,7 @@ class EmotionTask(pl.LightningModule):
 
     def _postprocess(self, preds: torch.Tensor, batch: Mapping[str, Any]) -> torch.Tensor:
         """Apply the fitted post-processing chain (if any) to whole-recording predictions."""
-        if self.postprocessor is None or preds.ndim != 3:
+        if self.postprocessor is None or self.level != "frame":
             return preds
         return self.postprocessor.apply_batch(preds, batch["mask"], self.target_names)
 

@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 
 from zoo.data.sewa import (
-    SewaDataModule,
+    SewaCorpus,
     apply_interlocutor,
     inside_turns,
     read_feature_file,
@@ -146,10 +146,10 @@ def test_is10_signal_is_learnable_and_interlocutor_strategies_matter(corpus):
 
 
 def test_datamodule_doubles_only_the_named_acoustic_sets(corpus):
-    dm = SewaDataModule(root=corpus, release="avec2017", interlocutor="doubled",
+    reader = SewaCorpus(root=corpus, release="avec2017", interlocutor="doubled",
                         features=["audio_features_is10", "video_features_vggface_conv5", "text_features_wordvec_de"],
                         interlocutor_features=["audio_features_is10"], targets=["arousal"])
-    rec = dm.load_partition("Devel")[0]
+    rec = reader.read("Devel")[0]
     assert rec.features["audio_features_is10"].shape[1] == 2 * SHORT_TIME_DIMS["is10"]
     assert rec.features["video_features_vggface_conv5"].shape[1] == SHORT_TIME_DIMS["vggface_conv5"]
     assert rec.features["text_features_wordvec_de"].shape[1] == SHORT_TIME_DIMS["wordvec_de"]

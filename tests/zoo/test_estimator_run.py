@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from zoo.data.sewa import SewaDataModule
+from zoo.data import create_datamodule
 from zoo.data.synthetic.sewa import write_synthetic_sewa
 from zoo.estimator_run import SVRBank, load_estimator
 
@@ -38,7 +38,7 @@ def corpus(tmp_path_factory):
 
 def _fake_source(run: Path, root: Path, noise: float, seed: int, targets=TARGETS) -> Path:
     """A run folder with config.yaml and noisy devel/test predictions, as a trained model exports."""
-    dm = SewaDataModule(root=root, release="avec2019", features=["visual_features_xbow"], targets=targets)
+    dm = create_datamodule("sewa", root=root, release="avec2019", features=["visual_features_xbow"], targets=targets)
     rng = np.random.default_rng(seed)
     for stage in ("val", "test"):
         for rec in dm.raw_recordings(stage):
@@ -104,7 +104,7 @@ def test_chen_svr_run_saves_and_reloads_identically(zoo_cli, tmp_path):
     assert set(results) >= {f"{s}/ccc_{t}" for s in ("val", "test") for t in TARGETS + ["mean"]}
     assert results["val/ccc_valence"] > 0.2
     estimator, info = load_estimator(run / "checkpoints" / "estimator.json")
-    dm = SewaDataModule(features=["video_features_xbow_6s"], normalization_stats=info["data_spec"]["normalization"])
+    dm = create_datamodule("sewa", features=["video_features_xbow_6s"], normalization_stats=info["data_spec"]["normalization"])
     recs = dm.recordings("val")
     x = [r.features["video_features_xbow_6s"] for r in recs]
     written = [dm.read_predictions(run / "predictions" / "Devel", r, TARGETS) for r in recs]
@@ -125,7 +125,7 @@ def test_chen_svr_smoothing_fitted_on_val_applied_to_test_and_reloaded(zoo_cli, 
     window = pp["targets"]["valence"]["mean"]
     assert window > 1 and results["val_postprocessed/ccc_valence"] > results["val/ccc_valence"]
     estimator, info = load_estimator(run / "checkpoints")
-    dm = SewaDataModule(features=["video_features_xbow_6s"], targets=["valence"],
+    dm = create_datamodule("sewa", features=["video_features_xbow_6s"], targets=["valence"],
                         normalization_stats=info["data_spec"]["normalization"])
     recs = dm.recordings("test")
     raw = estimator.predict([r.features["video_features_xbow_6s"] for r in recs])

@@ -140,9 +140,9 @@ loss:
     shutil.copy(corpus / "transcriptions" / "Devel_01.csv", user / "transcriptions" / "call_1.csv")
     out = zoo_cli("predict", str(ckpt), str(user), "--output", str(tmp_path / "preds"))
     assert (out / "call_1.csv").is_file()
-    from zoo.data.sewa import SewaDataModule
+    from zoo.data import create_datamodule
 
-    direct = SewaDataModule(root=corpus, features=["text_bow"], targets=["liking"])
+    direct = create_datamodule("sewa", root=corpus, features=["text_bow"], targets=["liking"])
     devel = {r.id: r for r in direct.raw_recordings("val")}["Devel_01"]
     _, values = read_prediction_file(out / "call_1.csv", ["liking"])
     # without labels the timeline ends with the last turn: a prefix of Devel_01's label frames;
