@@ -122,7 +122,7 @@ def read_timeline(folder: Path, recording_id: str) -> tuple[np.ndarray, np.ndarr
     with open(path, encoding="utf-8", errors="replace") as handle:
         first = handle.readline()
     if first.count(";") >= 2:
-        from zoo.data._sequence import CorpusFormatError
+        from zoo.errors import CorpusFormatError
         from zoo.data.sewa import read_label_file
 
         try:
