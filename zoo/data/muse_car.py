@@ -35,6 +35,7 @@ import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
 from zoo.data.corpus import Corpus
+from zoo.data.formats.muse import feature_path, label_aligned_folder, label_path, partition_path
 from zoo.data.registry import register_corpus
 from zoo.data.sources import note_source
 from zoo.data.synthetic.muse_car import SYNTHETIC_VERSION, write_synthetic_muse_car
@@ -66,28 +67,15 @@ TARGET_NAMES = ("arousal", "valence")
 #: Name of the optional 1-d feature holding the topic segment id (not a folder on disk).
 SEGMENT_FEATURE = "segment_id"
 NAN_POLICIES = ("error", "interpolate")
-_WILD = "c1_muse_wild"
 
 
 # --------------------------------------------------------------------------- paths
-def partition_path(root: Path) -> Path:
-    """``<root>/metadata/partition.csv``."""
-    return Path(root) / "metadata" / "partition.csv"
-
-
-def label_path(root: Path, target: str, video_id: str) -> Path:
-    """``<root>/c1_muse_wild/label_segments/<target>/<id>.csv``."""
-    return Path(root) / _WILD / "label_segments" / target / f"{video_id}.csv"
-
-
-def feature_path(root: Path, feature: str, video_id: str) -> Path:
-    """``<root>/c1_muse_wild/feature_segments/label_aligned/<feature>/<id>.csv``."""
-    return Path(root) / _WILD / "feature_segments" / "label_aligned" / feature / f"{video_id}.csv"
+# the layout is stated once, in zoo.data.formats.muse (partition_path, label_path, feature_path)
 
 
 def available_feature_sets(root: Path) -> list[str]:
     """Names of the label-aligned feature sets present under ``root``, sorted."""
-    folder = Path(root) / _WILD / "feature_segments" / "label_aligned"
+    folder = label_aligned_folder(root)
     return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
 
 

@@ -43,6 +43,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from ..formats.muse import (PARTITION_HEADER, feature_path, feature_table, format_fixed, label_path, label_table,
+                            partition_path)
 from ._random import component_rng, smooth
 
 __all__ = [
@@ -235,54 +237,8 @@ def _column_decimals(values: np.ndarray, significant: int = _SIGNIFICANT_DIGITS)
     return np.clip(significant - 1 - magnitude, 0, 8).astype(np.int64)
 
 
-def _format_rows(values: np.ndarray, decimals: np.ndarray) -> bytes:
-    """Fixed-point CSV rows of a (T, C) matrix, vectorised (no per-cell Python formatting).
-
-    Each cell is rounded to ``decimals[c]`` digits and written without padding, e.g. ``-12.5``,
-    ``0.0310``, ``1750``; rows end with ``\\n``. Each cell's characters are first put in
-    "slots" (digit k of the integer ``round(x * 10**decimals)`` in slot k, then the sign, then
-    ``.``/``,``/newline), gathered into output order per column, and the unused 0 bytes dropped.
-    """
-    if values.size == 0:
-        return b""
-    decimals = np.asarray(decimals, np.int64)
-    q = np.rint(values * 10.0**decimals).astype(np.int64)
-    neg, rest = q < 0, np.abs(q)
-    n_slots = max(len(str(int(rest.max()))), int(decimals.max()) + 1)  # digit slots
-    n_digits = np.maximum(1, decimals + 1)  # at least one digit before the point
-    n_digits = np.broadcast_to(n_digits, q.shape).copy()
-    for k in range(1, n_slots):
-        n_digits = np.maximum(n_digits, np.where(rest >= 10**k, k + 1, 0))
-    sign, blank, dot, comma, newline = range(n_slots, n_slots + 5)
-    slots = np.zeros(q.shape + (n_slots + 5,), np.uint8)
-    for k in range(n_slots):
-        rest, digit = np.divmod(rest, 10)
-        slots[..., k] = (digit + 48) * (n_digits > k)
-    # a minus sign goes into the (otherwise empty) slot right after the number's last digit
-    for k in range(n_slots + 1):
-        at_k = neg & (n_digits == k)
-        if at_k.any():
-            slots[..., k] = np.where(at_k, ord("-"), slots[..., k])
-    slots[..., dot], slots[..., comma], slots[..., newline] = ord("."), ord(","), ord("\n")
-    # output position p (0 = rightmost char of the number) → slot, per column
-    has_dot = decimals > 0
-    width = n_slots + 2  # digits, sign and point
-    pos = np.arange(width)[None, :]
-    dec = decimals[:, None]
-    slot = pos - (has_dot[:, None] & (pos > dec))
-    slot = np.where(has_dot[:, None] & (pos == dec), dot, np.where(slot > sign, blank, slot))
-    order = np.empty((q.shape[1], width + 1), np.int64)
-    order[:, :width] = slot[:, ::-1]
-    order[:, width] = comma
-    order[-1, width] = newline
-    flat = slots[:, np.arange(q.shape[1])[:, None], order].reshape(-1)
-    return flat[flat != 0].tobytes()
-
-
-def _csv_bytes(header: Sequence[str], columns: Sequence[np.ndarray], decimals: np.ndarray) -> bytes:
-    """A whole CSV file: header line, then the columns (each (T,) or (T, D)) side by side."""
-    matrix = np.column_stack([np.asarray(c, np.float64).reshape(len(c), -1) for c in columns])
-    return (",".join(header) + "\n").encode() + _format_rows(matrix, decimals)
+#: the vectorised fixed-point CSV writer (kept under its old name for the tests)
+_format_rows = format_fixed
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -313,7 +269,6 @@ def _readme(seed: int, n_videos: Mapping[str, int], feature_sets: Sequence[str],
 def _write_corpus(folder: Path, seed: int, n_videos: Mapping[str, int],
                   feature_sets: Sequence[str], with_test_labels: bool) -> None:
     videos = _plan_videos(seed, n_videos)
-    wild = folder / "c1_muse_wild"
     mappings = {n: _feature_mapping(seed, n, FEATURE_SPECS[n]) for n in feature_sets}
     for video in videos:
         latent = _latent(seed, video)
@@ -322,20 +277,15 @@ def _write_corpus(folder: Path, seed: int, n_videos: Mapping[str, int],
         segment_ids = np.repeat(np.arange(1, len(video.segment_lengths) + 1), video.segment_lengths)
         if video.partition != "test" or with_test_labels:
             for k, target in enumerate(TARGETS):
-                data = _csv_bytes(
-                    ["timestamp", "value", "segment_id"],
-                    [timestamps, latent[:n, k], segment_ids],
-                    np.array([0, 5, 0]),
-                )
-                _write(wild / "label_segments" / target / f"{video.id}.csv", data)
+                data = label_table(timestamps, latent[:n, k], segment_ids, number_format=5)
+                _write(label_path(folder, target, video.id), data)
         for name in feature_sets:
             spec = FEATURE_SPECS[name]
             x = _features(seed, name, spec, mappings[name], video, latent)
-            header = ["timestamp", "segment_id"] + [f"{name}_{j}" for j in range(spec.dim)]
-            decimals = np.concatenate([[0, 0], _column_decimals(x)])
-            data = _csv_bytes(header, [timestamps, segment_ids, x], decimals)
-            _write(wild / "feature_segments" / "label_aligned" / name / f"{video.id}.csv", data)
-    _write(folder / "metadata" / "partition.csv", _partition_csv(seed, videos))
+            columns = [f"{name}_{j}" for j in range(spec.dim)]
+            data = feature_table(timestamps, segment_ids, x, columns, number_format=_column_decimals(x))
+            _write(feature_path(folder, name, video.id), data)
+    _write(partition_path(folder), _partition_csv(seed, videos))
     n_frames = {p: sum(v.num_frames for v in videos if v.partition == p) for p in n_videos}
     _write(folder / "README.txt",
            _readme(seed, n_videos, feature_sets, with_test_labels, n_frames).encode())
@@ -347,7 +297,7 @@ def _partition_csv(seed: int, videos: Sequence[_Video]) -> bytes:
     rng = component_rng(seed, "partition")
     for i in sorted(rng.choice(len(rows), size=min(2, len(rows)), replace=False), reverse=True):
         rows.insert(int(i) + 1, rows[int(i)])
-    return ("Id,Proposal\n" + "".join(f"{i},{p}\n" for i, p in rows)).encode()
+    return (",".join(PARTITION_HEADER) + "\n" + "".join(f"{i},{p}\n" for i, p in rows)).encode()
 
 
 def write_synthetic_muse_car(
