@@ -64,7 +64,6 @@ by nearest timestamp).
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import uuid
@@ -73,6 +72,8 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from ..formats.sewa import feature_path, format_table, label_path, transcription_path, turns_path
 
 __all__ = [
     "SYNTHETIC_VERSION",
@@ -312,22 +313,10 @@ def _word_rates(s: _Session, transcript: list[tuple[float, float, str]]) -> np.n
 
 
 # --------------------------------------------------------------------------- formatting
-def _fmt(x: float) -> str:
-    return f"{x:.6f}"
-
-
-def _table(names: str, times: np.ndarray, values: np.ndarray, sep: str, header: Sequence[str] | None,
-           quote: bool = True, decimals: int = 6) -> str:
-    buf = io.StringIO()
-    if header is not None:
-        buf.write(sep.join(header) + "\n")
-    name = f"'{names}'" if quote else names
-    body = np.column_stack([times, values])
-    lines = io.StringIO()
-    np.savetxt(lines, body, fmt=f"%.{decimals}f", delimiter=sep)
-    for line in lines.getvalue().splitlines():
-        buf.write(f"{name}{sep}{line}\n")
-    return buf.getvalue()
+def _table(name: str, times: np.ndarray, values: np.ndarray, sep: str, header: Sequence[str] | None,
+           decimals: int = 6) -> str:
+    """A SEWA table (:func:`zoo.data.formats.sewa.format_table`), times and values with ``decimals``."""
+    return format_table(name, times, values, sep=sep, header=header, value_format=f".{decimals}f")
 
 
 def _write(path: Path, text: str) -> None:
@@ -362,9 +351,9 @@ def _write_corpus(folder: Path, seed: int, release: str, counts: dict[str, int],
         always = np.ones(len(face), bool)
         if part != "Test" or with_test_labels:
             if release == "avec2017":
-                _write(folder / "labels" / f"{name}.csv", _table(name, times, labels, ";", None))
+                _write(label_path(folder, name), _table(name, times, labels, ";", None))
             else:
-                _write(folder / "labels" / f"{name}.csv",
+                _write(label_path(folder, name),
                        _table(name, times, labels, ";", ["name", "timestamp", "arousal", "valence", "liking"]))
         if release == "avec2017":
             audio = _xbow(seed, s, index, "audio", XBOW_DIMS["audio"], drive, speaking)
@@ -374,11 +363,11 @@ def _write_corpus(folder: Path, seed: int, release: str, counts: dict[str, int],
             text = _xbow(seed, s, index, "text", XBOW_DIMS["text"], rates - rates.mean(0), always, width=30)
             for folder_name, x in (("audio_features_xbow_6s", audio), ("video_features_xbow_6s", video),
                                    ("text_features_xbow_6s", text)):
-                _write(folder / folder_name / f"{name}.csv", _table(name, times, x, ";", None))
+                _write(feature_path(folder, folder_name, name), _table(name, times, x, ";", None))
             _write_short_time(folder, seed, index, name, times, drive, speaking, face, transcript)
-            _write(folder / "turns" / f"{name}.csv",
+            _write(turns_path(folder, name),
                    "".join(f"{a:.1f};{b:.1f}\n" for a, b, who in s.turns if who == "S"))
-            _write(folder / "transcriptions" / f"{name}.csv",
+            _write(transcription_path(folder, name),
                    "".join(f"{a:.1f};{b:.1f};{t}\n" for a, b, t in transcript))
         else:
             _write_avec2019(folder, seed, s, index, name, times, drive, speaking, face, offset)
@@ -391,27 +380,27 @@ def _write_avec2019(folder: Path, seed: int, s: _Session, index: int, name: str,
     # audio: eGeMAPS and MFCC low-level descriptors at 10 ms, their 4 s functionals and BoAW at 100 ms
     for lld_name, dim, header in (("egemaps", EGEMAPS_DIM, EGEMAPS_LLD_NAMES), ("mfcc", MFCC_DIM, MFCC_LLD_NAMES)):
         fine_t, fine = _lld(seed, s, index, lld_name, dim, drive, speaking, offset)
-        _write(folder / f"audio_features_{lld_name}" / f"{name}.csv",
+        _write(feature_path(folder, f"audio_features_{lld_name}", name),
                _table(name, fine_t, fine, ";", ["name", "frameTime", *header], decimals=3))
-        _write(folder / f"audio_features_{lld_name}_functionals" / f"{name}.csv",
+        _write(feature_path(folder, f"audio_features_{lld_name}_functionals", name),
                _table(name, times, _functionals(fine, AUDIO_LLD_FPS, len(times)), ";", None))
         xbow = _xbow(seed, s, index, "audio19" if lld_name == "egemaps" else f"{lld_name}_xbow19", XBOW_DIMS["audio"],
                      drive, speaking, offset=offset)
-        _write(folder / f"audio_features_{lld_name}_xbow" / f"{name}.csv", _table(name, times, xbow, ";", None))
+        _write(feature_path(folder, f"audio_features_{lld_name}_xbow", name), _table(name, times, xbow, ";", None))
     deep = _xbow(seed, s, index, "deepspectrum19", DEEP_DIM, drive, speaking, width=10, offset=offset)
-    _write(folder / "audio_features_deepspectrum" / f"{name}.csv",
+    _write(feature_path(folder, "audio_features_deepspectrum", name),
            _table(name, times, deep, ",", ["name", "timeStamp", *(f"neuron_{j}" for j in range(1, DEEP_DIM + 1))]))
     # visual: FAU intensities at 25 fps, their 4 s functionals, BoVW and CNN face embeddings at 100 ms
     fau_t, fau = _fau(seed, s, index, face, speaking)
-    _write(folder / "visual_features" / f"{name}.csv",
+    _write(feature_path(folder, "visual_features", name),
            _table(name, fau_t, fau, ";", ["name", "frameTime", "confidence", *FAU_NAMES], decimals=4))
-    _write(folder / "visual_features_functionals" / f"{name}.csv",
+    _write(feature_path(folder, "visual_features_functionals", name),
            _table(name, times, _functionals(fau, FAU_FPS, len(times)), ";", None))
     vxbow = _xbow(seed, s, index, "video19", XBOW_DIMS["video"], face, always, noise=2.5)
-    _write(folder / "visual_features_xbow" / f"{name}.csv", _table(name, times, vxbow, ",", None))
+    _write(feature_path(folder, "visual_features_xbow", name), _table(name, times, vxbow, ",", None))
     for cnn in ("resnet", "vgg"):
         emb = _xbow(seed, s, index, f"{cnn}19", DEEP_DIM, face, always, noise=2.0, width=5)
-        _write(folder / f"visual_features_{cnn}" / f"{name}.csv", _table(name, times, emb, ";", None))
+        _write(feature_path(folder, f"visual_features_{cnn}", name), _table(name, times, emb, ";", None))
 
 
 def _lld(seed: int, s: _Session, index: int, name: str, dim: int, drive: np.ndarray, active: np.ndarray,
@@ -459,7 +448,7 @@ def _write_short_time(folder: Path, seed: int, index: int, name: str, times: np.
     table = _word_table(seed, dims["wordvec_de"])
     sets["text_features_wordvec_de"] = _turn_vectors(times, transcript, table)
     for folder_name, x in sets.items():
-        _write(folder / folder_name / f"{name}.csv", _table(name, times, x, ";", None, decimals=4))
+        _write(feature_path(folder, folder_name, name), _table(name, times, x, ";", None, decimals=4))
     embeddings = folder / "word_embeddings" / "wordvec_de.txt"
     if not embeddings.exists():
         _write(embeddings, f"{len(table)} {dims['wordvec_de']}\n"
