@@ -54,6 +54,12 @@ import numpy as np
 
 from zoo.data.arff import read_arff, write_arff
 from zoo.data.corpus import Corpus
+from zoo.data.formats.recola import (AUDIO_FOLDER, FEATURE_FOLDERS, GOLD_ATTRIBUTES, GOLD_FLOAT_FORMAT, GOLD_FOLDER,
+                                     GOLD_RELATION, VIDEO_FOLDER, feature_path)
+from zoo.data.formats.recola import audio_path as _audio_path
+from zoo.data.formats.recola import gold_path as _gold_path
+from zoo.data.formats.recola import ratings_path as _ratings_path
+from zoo.data.formats.recola import video_path as _video_path
 from zoo.data.registry import register_corpus
 from zoo.data.sources import note_source
 from zoo.data.types import Recording
@@ -78,11 +84,6 @@ __all__ = [
 LABEL_STEP = 0.04
 TARGET_NAMES = ("arousal", "valence")
 PARTITION_NAMES = ("train", "dev", "test")
-FEATURE_FOLDERS = {
-    "audio": "features_audio",
-    "video_appearance": "features_video_appearance",
-    "video_geometric": "features_video_geometric",
-}
 RAW_FEATURES = ("audio", "video")
 MODES = ("features", "raw")
 SAMPLE_RATE = 16000
@@ -96,24 +97,10 @@ AUDIO_NORMALIZATIONS = ("recording", "none")
 
 
 # --------------------------------------------------------------------------- paths
-def _audio_path(root: Path, name: str) -> Path:
-    return root / "recordings_audio" / f"{name}.wav"
-
-
-def _video_path(root: Path, name: str) -> Path:
-    return root / "recordings_video" / f"{name}.mp4"
-
-
-def _gold_path(root: Path, target: str, name: str) -> Path:
-    return root / "ratings_gold_standard" / target / f"{name}.arff"
-
-
-def _ratings_path(root: Path, target: str, name: str) -> Path:
-    return root / "ratings_individual" / target / f"{name}.csv"
-
-
+# the layout is stated once, in zoo.data.formats.recola
 def _feature_path(root: Path, feature: str, target: str, name: str) -> Path:
-    return root / FEATURE_FOLDERS[feature] / target / f"{name}.arff"
+    """``<root>/<FEATURE_FOLDERS[feature]>/<target>/<name>.arff``."""
+    return feature_path(root, FEATURE_FOLDERS[feature], target, name)
 
 
 def _natural_key(name: str) -> tuple:
@@ -133,8 +120,8 @@ def recording_names(root: str | Path, partition: str | None) -> list[str]:
         raise ValueError(f"unknown RECOLA partition {partition!r}; expected {PARTITION_NAMES}")
     else:
         pattern = re.compile(rf"^{partition}_(\d+)$")
-    folders = [root / "recordings_audio", root / "recordings_video"]
-    folders += [root / "ratings_gold_standard" / t for t in TARGET_NAMES]
+    folders = [root / AUDIO_FOLDER, root / VIDEO_FOLDER]
+    folders += [root / GOLD_FOLDER / t for t in TARGET_NAMES]
     folders += [root / f / t for f in FEATURE_FOLDERS.values() for t in TARGET_NAMES]
     names = {p.stem for folder in folders if note_source(folder).is_dir() for p in folder.iterdir()
              if pattern.match(p.stem) and p.suffix in (".wav", ".mp4", ".arff")}
@@ -774,9 +761,9 @@ def write_recola_predictions(
     for k, target in enumerate(target_names):
         written.append(write_arff(
             Path(out_dir) / target / f"{recording.id}.arff",
-            "GOLDSTANDARD",
-            [("Instance_name", "string"), ("frameTime", "numeric"), ("GoldStandard", "numeric")],
+            GOLD_RELATION,
+            GOLD_ATTRIBUTES,
             [[recording.id] * recording.num_frames, np.asarray(recording.timestamps), preds[:, k]],
-            float_format=["%.2f", "%.2f", "%.6f"],
+            float_format=GOLD_FLOAT_FORMAT,
         ))
     return written

@@ -55,6 +55,9 @@ import numpy as np
 from ._random import component_rng, smooth
 
 from ..arff import format_arff
+from ..formats.recola import (AUDIO_FOLDER, FEATURE_FOLDERS, GOLD_ATTRIBUTES, GOLD_FLOAT_FORMAT, GOLD_RELATION,
+                              TARGETS, VIDEO_FOLDER, audio_path, feature_path, format_ratings, gold_path, ratings_path,
+                              video_path)
 
 __all__ = [
     "SYNTHETIC_VERSION",
@@ -71,7 +74,6 @@ SYNTHETIC_VERSION = "1"
 #: Seconds by which the gold standard lags the signals.
 DELAY_S = 2.0
 FRAME_STEP = 0.04
-TARGETS = ("arousal", "valence")
 #: Rater column names as written in the header (trailing spaces on some, as in the release).
 RATERS = ("FM1 ", "FM2", "FM3 ", "FF1", "FF2 ", "FF3")
 #: feature folder suffix → (columns, arousal weight, valence weight, informative share, noise)
@@ -294,39 +296,32 @@ def write_synthetic_recola(
     n_frames = int(round(duration_s / FRAME_STEP)) + 1
     delay = int(round(DELAY_S / FRAME_STEP))
     times = np.arange(n_frames) * FRAME_STEP
-    folders = {"audio": out_dir / "recordings_audio", "video": out_dir / "recordings_video"}
-    for folder in folders.values():
-        folder.mkdir()
+    for folder in (AUDIO_FOLDER, VIDEO_FOLDER):
+        (out_dir / folder).mkdir()
     for name in recording_names(n_per_partition):
         extended = _latent(seed, name, n_frames + delay)
         gold = extended[:n_frames]  # gold[t] = latent(t - delay)
         signal = extended[delay:]  # what the signals show at t
-        sf.write(folders["audio"] / f"{name}.wav",
+        sf.write(audio_path(out_dir, name),
                  _audio(seed, name, signal, duration_s, sample_rate), sample_rate, subtype="PCM_16")
-        _write_video(folders["video"] / f"{name}.mp4",
+        _write_video(video_path(out_dir, name),
                      _frames(seed, name, signal, fps, duration_s, video_size), fps, video_size)
         labelled = with_test_labels or not name.startswith("test")
         for k, target in enumerate(TARGETS):
             if labelled:
-                text = format_arff(
-                    "GOLDSTANDARD",
-                    [("Instance_name", "string"), ("frameTime", "numeric"), ("GoldStandard", "numeric")],
-                    [[name] * n_frames, times, gold[:, k]],
-                    float_format=["%.2f", "%.2f", "%.6f"],
-                )
-                path = out_dir / "ratings_gold_standard" / target / f"{name}.arff"
+                text = format_arff(GOLD_RELATION, GOLD_ATTRIBUTES, [[name] * n_frames, times, gold[:, k]],
+                                   float_format=GOLD_FLOAT_FORMAT)
+                path = gold_path(out_dir, target, name)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text)
                 ratings = _ratings(seed, name, target, gold[:, k])
-                lines = [";".join(("time",) + RATERS)]
-                lines += [f"{t:.2f};" + ";".join(f"{r:.6f}" for r in row) for t, row in zip(times, ratings)]
-                path = out_dir / "ratings_individual" / target / f"{name}.csv"
+                path = ratings_path(out_dir, target, name)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text("\n".join(lines) + "\n")
+                path.write_text(format_ratings(times, RATERS, ratings))
         for kind in feature_sets:
             text = _feature_arff(name, kind, times, _features(seed, name, kind, signal))
             for target in TARGETS:
-                path = out_dir / f"features_{kind}" / target / f"{name}.arff"
+                path = feature_path(out_dir, FEATURE_FOLDERS[kind], target, name)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text)
     (out_dir / "README.txt").write_text(_readme(seed, n_per_partition, duration_s, with_test_labels))
