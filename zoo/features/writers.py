@@ -32,27 +32,33 @@ __all__ = ["LAYOUTS", "RECOLA_TARGETS", "feature_folder", "output_path", "output
 
 LAYOUTS = ("muse_car", "sewa", "recola")
 RECOLA_TARGETS = ("arousal", "valence")
+#: Python format spec of the feature values: 9 significant digits (exact for float32).
+_NUMBER_FORMAT = ".9g"
 
 
 def output_paths(layout: str, output: str | Path, feature: str, recording_id: str) -> list[Path]:
     """The file(s) ``layout`` keeps for feature folder ``feature`` of ``recording_id``."""
-    output = Path(output)
+    from zoo.data.formats import muse, recola, sewa  # lazily: zoo.data imports the datamodule
+
     if layout == "muse_car":
-        return [output / "c1_muse_wild" / "feature_segments" / "label_aligned" / feature / f"{recording_id}.csv"]
+        return [muse.feature_path(output, feature, recording_id)]
     if layout == "sewa":
-        return [output / feature / f"{recording_id}.csv"]
+        return [sewa.feature_path(output, feature, recording_id)]
     if layout == "recola":
-        return [output / feature / target / f"{recording_id}.arff" for target in RECOLA_TARGETS]
+        return [recola.feature_path(output, feature, target, recording_id) for target in RECOLA_TARGETS]
     raise ValueError(f"unknown layout {layout!r}; expected one of {LAYOUTS}")
 
 
 def feature_folder(layout: str, output: str | Path, feature: str) -> Path:
     """The folder that holds feature ``feature`` of every recording (and its settings record)."""
-    output = Path(output)
+    from zoo.data.formats import muse, recola, sewa
+
     if layout == "muse_car":
-        return output / "c1_muse_wild" / "feature_segments" / "label_aligned" / feature
-    if layout in ("sewa", "recola"):
-        return output / feature
+        return muse.feature_folder(output, feature)
+    if layout == "sewa":
+        return sewa.feature_folder(output, feature)
+    if layout == "recola":
+        return recola.feature_folder(output, feature)
     raise ValueError(f"unknown layout {layout!r}; expected one of {LAYOUTS}")
 
 
@@ -63,23 +69,22 @@ def output_path(layout: str, output: str | Path, feature: str, recording_id: str
 
 def _fmt(values: np.ndarray) -> list[str]:
     """Comma-joined rows, 9 significant digits (exact for float32)."""
-    return [",".join(f"{v:.9g}" for v in row) for row in np.asarray(values, dtype=np.float64)]
+    return [",".join(f"{v:{_NUMBER_FORMAT}}" for v in row) for row in np.asarray(values, dtype=np.float64)]
 
 
 def _muse_car(buf: io.StringIO, rec_id: str, out: FeatureOutput, segment_ids: np.ndarray | None) -> None:
+    from zoo.data.formats.muse import feature_table
+
     ms = np.rint(out.timestamps * 1000.0).astype(np.int64)
     seg = np.zeros(len(ms), dtype=np.int64) if segment_ids is None else np.asarray(segment_ids, np.int64)
-    cols = [c.replace(",", "_") for c in out.columns]
-    buf.write(",".join(["timestamp", "segment_id", *cols]) + "\n")
-    for t, s, row in zip(ms, seg, _fmt(out.values)):
-        buf.write(f"{t},{s},{row}\n")
+    buf.write(feature_table(ms, seg, out.values, out.columns, number_format=_NUMBER_FORMAT).decode("utf-8"))
 
 
 def _sewa(buf: io.StringIO, rec_id: str, out: FeatureOutput, segment_ids) -> None:
-    cols = [c.replace(";", "_") for c in out.columns]
-    buf.write(";".join(["name", "time", *cols]) + "\n")
-    for t, row in zip(out.timestamps, _fmt(out.values)):
-        buf.write(f"'{rec_id}';{t:.6f};{row.replace(',', ';')}\n")
+    from zoo.data.formats.sewa import format_table
+
+    buf.write(format_table(rec_id, out.timestamps, out.values, sep=";", header=["name", "time", *out.columns],
+                           value_format=_NUMBER_FORMAT, time_format=".6f"))
 
 
 def _arff_name(name: str) -> str:
