@@ -74,6 +74,7 @@ import numpy as np
 import pandas as pd
 
 from zoo.data.corpus import Corpus
+from zoo.data.formats.sewa import LABELS, TRANSCRIPTIONS, feature_path, label_path, transcription_path, turns_path
 from zoo.data.registry import register_corpus
 from zoo.data.sources import note_source
 from zoo.data.synthetic.sewa import SYNTHETIC_VERSION, write_synthetic_sewa
@@ -704,9 +705,9 @@ class SewaCorpus(Corpus):
                     f"{'/'.join(TEST_ONLY_CULTURES)} is a test-only culture of AVEC 2019 CES; add DE or HU"
                 )
             pattern = re.compile(rf"^{partition}_({'|'.join(cultures)})_\d+$")
-        folders = [root / "labels"] + [root / f for f in self.feature_names if f not in TEXT_SETS]
+        folders = [root / LABELS] + [root / f for f in self.feature_names if f not in TEXT_SETS]
         if any(f in TEXT_SETS for f in self.feature_names):
-            folders.append(root / "transcriptions")
+            folders.append(root / TRANSCRIPTIONS)
         names: set[str] = set()
         for folder in folders:
             if note_source(folder).is_dir():
@@ -739,7 +740,7 @@ class SewaCorpus(Corpus):
         root = self.resolve_root()
         recordings = []
         for name in names:
-            label_file = note_source(root / "labels" / f"{name}.csv")
+            label_file = note_source(label_path(root, name))
             if label_file.is_file():
                 times, targets = read_label_file(label_file, self.target_names)
             elif allow_missing:
@@ -758,13 +759,13 @@ class SewaCorpus(Corpus):
         root = self.resolve_root()
         for n in self.feature_names:
             if n not in TEXT_SETS:
-                times, _ = read_feature_file(root / n / f"{name}.csv", recording=name)
+                times, _ = read_feature_file(feature_path(root, n, name), recording=name)
                 return np.round(np.arange(0.0, times[-1] + 1e-9, LABEL_STEP), 6)
-        end = max(e for _, e, _ in read_transcription(root / "transcriptions" / f"{name}.csv"))
+        end = max(e for _, e, _ in read_transcription(transcription_path(root, name)))
         return np.round(np.arange(0.0, end + 1e-9, LABEL_STEP), 6)
 
     def _subject_turns(self, name: str) -> np.ndarray:
-        path = note_source(self.resolve_root() / "turns" / f"{name}.csv")
+        path = note_source(turns_path(self.resolve_root(), name))
         if not path.is_file():
             raise CorpusFormatError(
                 f"{path}: turn file not found; interlocutor={self.interlocutor!r} and turn-level "
@@ -776,11 +777,11 @@ class SewaCorpus(Corpus):
         root = self.resolve_root()
         if feature in TEXT_SETS:
             return self._text_features(name, feature, times)
-        path = note_source(root / feature / f"{name}.csv")
+        path = note_source(feature_path(root, feature, name))
         if not path.is_file():
             raise CorpusFormatError(f"{path}: feature file not found (feature set {feature!r}, recording {name})")
         ftimes, values = read_feature_file(path, recording=name)
-        labels = note_source(root / "labels" / f"{name}.csv")
+        labels = note_source(label_path(root, name))
         return align_to_labels(path, ftimes, values, times, self.align, self.align_tolerance,
                                label_path=labels if labels.is_file() else None)
 
@@ -790,14 +791,14 @@ class SewaCorpus(Corpus):
         if self._vocabulary is None:
             root = self.resolve_root()
             texts = [t for name in self._names("Train")
-                     for _, _, t in read_transcription(root / "transcriptions" / f"{name}.csv")]
+                     for _, _, t in read_transcription(transcription_path(root, name))]
             self._vocabulary = build_vocabulary(texts, self.bow_min_count)
             if not self._vocabulary:
                 raise CorpusFormatError(f"{root / 'transcriptions'}: no words in the train transcriptions")
         return self._vocabulary
 
     def _turn_vectors(self, name: str, feature: str) -> tuple[list[tuple[float, float, str]], np.ndarray]:
-        rows = read_transcription(self.resolve_root() / "transcriptions" / f"{name}.csv")
+        rows = read_transcription(transcription_path(self.resolve_root(), name))
         if feature == "text_bow":
             vocab = self.vocabulary()
             vectors = [bag_of_words(t, vocab) for _, _, t in rows]
@@ -836,8 +837,8 @@ class SewaCorpus(Corpus):
         out = []
         root = self.resolve_root()
         for rec in recordings:
-            trans_path = root / "transcriptions" / f"{rec.id}.csv"
-            turn_path = root / "turns" / f"{rec.id}.csv"
+            trans_path = transcription_path(root, rec.id)
+            turn_path = turns_path(root, rec.id)
             if trans_path.is_file():
                 rows = [(s, e) for s, e, _ in read_transcription(trans_path)]
                 if turn_path.is_file():
