@@ -27,8 +27,9 @@ import os
 import pickle
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,7 @@ from zoo.data.synthetic.recola import write_synthetic_recola
 from zoo.data.synthetic.sewa import write_synthetic_sewa
 
 
-def _canonical(value: Any, digest: "hashlib._Hash") -> None:
+def _canonical(value: Any, digest: hashlib._Hash) -> None:
     """Feed a canonical encoding of a loaded pickle / HDF5 value into ``digest``."""
     if isinstance(value, dict):
         digest.update(b"{")
@@ -75,7 +76,7 @@ def _h5_content(path: Path) -> dict:
         return walk(handle)
 
 
-def file_digest(path: Path, digest: "hashlib._Hash") -> None:
+def file_digest(path: Path, digest: hashlib._Hash) -> None:
     """Feed one file into ``digest``: its bytes, or its content for ``.csd``/``.pkl``."""
     if path.suffix == ".csd":
         _canonical(_h5_content(path), digest)

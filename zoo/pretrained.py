@@ -20,8 +20,9 @@ import os
 import pickle
 import re
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -252,8 +253,7 @@ class PretrainedModel(nn.Module):
             expected = self.spec["feature_dims"][name]
             if np.ndim(features[name]) != 2 or np.shape(features[name])[1] != expected:
                 raise ValueError(
-                    f"predict: feature set {name!r} has shape {np.shape(features[name])}, "
-                    f"expected (T, {expected})"
+                    f"predict: feature set {name!r} has shape {np.shape(features[name])}, expected (T, {expected})"
                 )
         lengths = {np.shape(features[n])[0] for n in names}
         if len(lengths) != 1:
@@ -267,8 +267,10 @@ class PretrainedModel(nn.Module):
         )
         device = next(self.net.parameters()).device
         # (a read-only, memory-mapped input is copied: torch tensors must be writable)
-        inputs = {n: torch.from_numpy(x if x.flags.writeable else np.array(x)).unsqueeze(0).to(device)
-                  for n, x in delayed.items()}
+        inputs = {
+            n: torch.from_numpy(x if x.flags.writeable else np.array(x)).unsqueeze(0).to(device)
+            for n, x in delayed.items()
+        }
         mask = torch.ones(1, lengths.pop(), dtype=torch.bool, device=device)
         # on the device, as in training; not in place: on the CPU the tensors may be the caller's arrays
         inputs = self.normalizer(inputs, mask)
@@ -278,8 +280,12 @@ class PretrainedModel(nn.Module):
         return preds
 
 
-def load_pretrained(path: str | Path, map_location: str | torch.device = "cpu", allow_download: bool = False,
-                    revision: str | None = None) -> PretrainedModel:
+def load_pretrained(
+    path: str | Path,
+    map_location: str | torch.device = "cpu",
+    allow_download: bool = False,
+    revision: str | None = None,
+) -> PretrainedModel:
     """Load a checkpoint written by ``zoo fit``, or a bundle of ``zoo export``, for inference.
 
     Args:

@@ -99,4 +99,4 @@ def test_collator_in_a_dataloader_gives_every_batch_unchanged(workers):
     loader = DataLoader(data, batch_size=3, collate_fn=SequenceCollator(), num_workers=workers)
     held = list(loader)  # every batch held at once: none may share a buffer
     for k, batch in enumerate(held):
-        np.testing.assert_array_equal(batch["features"]["x"].numpy(), _expected(data[3 * k: 3 * k + 3]))
+        np.testing.assert_array_equal(batch["features"]["x"].numpy(), _expected(data[3 * k : 3 * k + 3]))

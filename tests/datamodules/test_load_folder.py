@@ -17,8 +17,12 @@ from zoo.data.synthetic.muse_car import write_synthetic_muse_car
 
 @pytest.fixture(scope="module")
 def muse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_synthetic_muse_car(tmp_path_factory.mktemp("muse") / "c", seed=5,
-                                    n_videos={"train": 2, "devel": 1, "test": 1}, feature_sets=["egemaps"])
+    return write_synthetic_muse_car(
+        tmp_path_factory.mktemp("muse") / "c",
+        seed=5,
+        n_videos={"train": 2, "devel": 1, "test": 1},
+        feature_sets=["egemaps"],
+    )
 
 
 def test_muse_folder_without_partition_table_reads_every_video(muse: Path, tmp_path: Path):
@@ -26,8 +30,11 @@ def test_muse_folder_without_partition_table_reads_every_video(muse: Path, tmp_p
     (user / "metadata" / "partition.csv").unlink()
     dm = MuSeCaRDataModule(root=user, features=["egemaps"])
     recordings = dm.load_folder()
-    reference = {r.id: r for part in ("train", "val", "test")
-                 for r in MuSeCaRDataModule(root=muse, features=["egemaps"], use_cache=False).raw_recordings(part)}
+    reference = {
+        r.id: r
+        for part in ("train", "val", "test")
+        for r in MuSeCaRDataModule(root=muse, features=["egemaps"], use_cache=False).raw_recordings(part)
+    }
     assert sorted(r.id for r in recordings) == sorted(reference)
     for rec in recordings:
         np.testing.assert_array_equal(rec.features["egemaps"], reference[rec.id].features["egemaps"])

@@ -19,7 +19,8 @@ grow with the feature width (29.7 % of a step at 4184-d); on the device it is a 
 from __future__ import annotations
 
 import warnings
-from typing import Mapping, Protocol, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -81,8 +82,9 @@ def zscore_numpy(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray
         mean: ``(D,)`` means.
         std: ``(D,)`` standard deviations.
     """
-    out = zscore(_host_tensor(x), torch.from_numpy(np.asarray(mean, np.float32)),
-                 torch.from_numpy(np.asarray(std, np.float32)))
+    out = zscore(
+        _host_tensor(x), torch.from_numpy(np.asarray(mean, np.float32)), torch.from_numpy(np.asarray(std, np.float32))
+    )
     return out.numpy()
 
 
@@ -117,7 +119,7 @@ class FeatureNormalizer(nn.Module):
             self.register_buffer(f"std_{i}", torch.from_numpy(std.astype(np.float32)), persistent=False)
 
     @classmethod
-    def from_spec(cls, normalization: Mapping[str, Mapping[str, Sequence[float]]] | None) -> "FeatureNormalizer":
+    def from_spec(cls, normalization: Mapping[str, Mapping[str, Sequence[float]]] | None) -> FeatureNormalizer:
         """From the ``normalization`` entry of a data spec (``{name: {"mean": [...], "std": [...]}}``)."""
         from zoo.data._sequence import FeatureStats
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 import io
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -83,8 +83,17 @@ def _muse_car(buf: io.StringIO, rec_id: str, out: FeatureOutput, segment_ids: np
 def _sewa(buf: io.StringIO, rec_id: str, out: FeatureOutput, segment_ids) -> None:
     from zoo.data.formats.sewa import format_table
 
-    buf.write(format_table(rec_id, out.timestamps, out.values, sep=";", header=["name", "time", *out.columns],
-                           value_format=_NUMBER_FORMAT, time_format=".6f"))
+    buf.write(
+        format_table(
+            rec_id,
+            out.timestamps,
+            out.values,
+            sep=";",
+            header=["name", "time", *out.columns],
+            value_format=_NUMBER_FORMAT,
+            time_format=".6f",
+        )
+    )
 
 
 def _arff_name(name: str) -> str:

@@ -14,8 +14,9 @@ CSV tables; their ``number_format`` decides how the values are written (see
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence, Union
+from typing import Union
 
 import numpy as np
 
@@ -188,9 +189,7 @@ def label_table(
     header = _header(LABEL_HEADER)
     values = np.asarray(values, np.float64).reshape(-1)
     if isinstance(number_format, str):
-        body = "".join(
-            f"{t},{format(v, number_format)},{s}\n" for t, v, s in zip(timestamps_ms, values, segment_ids)
-        )
+        body = "".join(f"{t},{format(v, number_format)},{s}\n" for t, v, s in zip(timestamps_ms, values, segment_ids))
         return header + body.encode()
     decimals = np.array([0, int(_fixed_decimals(number_format, 1)[0]), 0])
     matrix = np.column_stack([np.asarray(timestamps_ms, np.float64), values, np.asarray(segment_ids, np.float64)])

@@ -13,8 +13,8 @@ ARFF itself is read and written by :mod:`zoo.data.arff`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

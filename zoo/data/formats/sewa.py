@@ -14,8 +14,8 @@ Every table has the recording name in its first column and the time in seconds i
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

@@ -37,14 +37,21 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..formats.muse import (PARTITION_HEADER, feature_path, feature_table, format_fixed, label_path, label_table,
-                            partition_path)
+from ..formats.muse import (
+    PARTITION_HEADER,
+    feature_path,
+    feature_table,
+    format_fixed,
+    label_path,
+    label_table,
+    partition_path,
+)
 from ._random import component_rng, smooth
 
 __all__ = [
@@ -161,9 +168,7 @@ def _latent(seed: int, video: _Video) -> np.ndarray:
 def _basis(latent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Linear and non-linear functions of (arousal, valence) and their arousal/valence share."""
     a, v = latent[:, 0], latent[:, 1]
-    terms = np.stack(
-        [a, v, np.tanh(2.5 * a), np.tanh(2.5 * v), a**2, v**2, a * v, np.sin(3 * a) * v], axis=1
-    )
+    terms = np.stack([a, v, np.tanh(2.5 * a), np.tanh(2.5 * v), a**2, v**2, a * v, np.sin(3 * a) * v], axis=1)
     # share of arousal in each term (0 = valence only)
     arousal_share = np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.5, 0.5])
     return terms - terms.mean(0), arousal_share
@@ -247,8 +252,13 @@ def _write(path: Path, data: bytes) -> None:
 
 
 # --------------------------------------------------------------------------- writer
-def _readme(seed: int, n_videos: Mapping[str, int], feature_sets: Sequence[str],
-            with_test_labels: bool, n_frames: Mapping[str, int]) -> str:
+def _readme(
+    seed: int,
+    n_videos: Mapping[str, int],
+    feature_sets: Sequence[str],
+    with_test_labels: bool,
+    n_frames: Mapping[str, int],
+) -> str:
     sets = "\n".join(f"  {n}: {FEATURE_SPECS[n].dim} dimensions" for n in feature_sets)
     frames = ", ".join(f"{p}: {n} frames" for p, n in n_frames.items())
     return (
@@ -266,8 +276,9 @@ def _readme(seed: int, n_videos: Mapping[str, int], feature_sets: Sequence[str],
     )
 
 
-def _write_corpus(folder: Path, seed: int, n_videos: Mapping[str, int],
-                  feature_sets: Sequence[str], with_test_labels: bool) -> None:
+def _write_corpus(
+    folder: Path, seed: int, n_videos: Mapping[str, int], feature_sets: Sequence[str], with_test_labels: bool
+) -> None:
     videos = _plan_videos(seed, n_videos)
     mappings = {n: _feature_mapping(seed, n, FEATURE_SPECS[n]) for n in feature_sets}
     for video in videos:
@@ -287,8 +298,7 @@ def _write_corpus(folder: Path, seed: int, n_videos: Mapping[str, int],
             _write(feature_path(folder, name, video.id), data)
     _write(partition_path(folder), _partition_csv(seed, videos))
     n_frames = {p: sum(v.num_frames for v in videos if v.partition == p) for p in n_videos}
-    _write(folder / "README.txt",
-           _readme(seed, n_videos, feature_sets, with_test_labels, n_frames).encode())
+    _write(folder / "README.txt", _readme(seed, n_videos, feature_sets, with_test_labels, n_frames).encode())
 
 
 def _partition_csv(seed: int, videos: Sequence[_Video]) -> bytes:
