@@ -125,11 +125,11 @@ def test_training_seed_does_not_change_the_synthetic_corpus(tmp_path: Path, monk
     roots = {}
     for seed in (1, 2, 3):
         dm = zoo.run.build_datamodule(load_recipe(RECIPE, [f"seed={seed}", "data.args.features=[egemaps]"]))
-        roots[seed] = dm.default_root()
+        roots[seed] = dm.corpus.resolve_root()
         assert dm.seed == seed  # the training shuffle still follows the seed
     assert len({_corpus_digest(r) for r in roots.values()}) == 1
     other = zoo.run.build_datamodule(load_recipe(RECIPE, ["data.args.synthetic_seed=5",
-                                                          "data.args.features=[egemaps]"])).default_root()
+                                                          "data.args.features=[egemaps]"])).corpus.resolve_root()
     assert _corpus_digest(other) != _corpus_digest(roots[1])
 
 
