@@ -44,3 +44,40 @@ def test_unknown_names_suggest_the_registered_ones():
         corpus_registry.corpus_class("muse_carr")
     with pytest.raises(KeyError, match="Did you mean sun2020_lstm"):
         model_registry.model_entrypoint("sun2020_lstmm")
+
+
+def test_a_second_class_under_a_taken_corpus_name_is_refused():
+    from zoo.data.corpus import Corpus
+
+    class MuSeCaRCorpus(Corpus):  # same class name as the built-in reader, another module
+        name = "muse_car"
+
+    corpus_registry.list_corpora()
+    with pytest.raises(ValueError, match="already registered by zoo.data.muse_car.MuSeCaRCorpus"):
+        corpus_registry.register_corpus(MuSeCaRCorpus)
+
+
+def test_installed_packages_add_corpora_through_entry_points(monkeypatch, tmp_path):
+    """A package's ``affect_zoo.corpora`` entry point is loaded with the built-ins; one that
+    registers nothing is an error naming it."""
+    from importlib.metadata import EntryPoint
+
+    (tmp_path / "my_corpus_pkg.py").write_text(
+        "from zoo.data import register_corpus\n"
+        "from zoo.data.corpus import Corpus\n"
+        "@register_corpus\n"
+        "class PluginCorpus(Corpus):\n"
+        "    name = 'plugin_corpus'\n"
+    )
+    (tmp_path / "empty_pkg.py").write_text("x = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    good = EntryPoint("plugin_corpus", "my_corpus_pkg", corpus_registry.ENTRY_POINT_GROUP)
+    bad = EntryPoint("ghost", "empty_pkg", corpus_registry.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(corpus_registry, "entry_points", lambda group: [good] if group == corpus_registry.ENTRY_POINT_GROUP else [])
+    monkeypatch.setattr(corpus_registry, "_loaded", False)
+    assert "plugin_corpus" in corpus_registry.list_corpora()
+    monkeypatch.setattr(corpus_registry, "entry_points", lambda group: [bad])
+    monkeypatch.setattr(corpus_registry, "_loaded", False)
+    with pytest.raises(ImportError, match="entry point 'ghost' .* registered no corpus 'ghost'"):
+        corpus_registry.list_corpora()
+    corpus_registry._CORPORA.pop("plugin_corpus", None)
