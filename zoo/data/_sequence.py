@@ -27,7 +27,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -35,7 +34,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from zoo.data._buffers import BatchBufferPool
-from zoo.data._normalize import zscore_numpy
+from zoo.data._normalize import FeatureStats
 from zoo.data.types import Recording
 from zoo.errors import CorpusFormatError
 
@@ -59,33 +58,6 @@ __all__ = [
 
 #: bytes of float64 work per chunk in :func:`compute_feature_stats` (bounds its memory)
 _STATS_CHUNK_BYTES = 32 * 2**20
-
-
-@dataclass
-class FeatureStats:
-    """Mean and standard deviation per dimension of one feature set (train partition)."""
-
-    mean: np.ndarray
-    std: np.ndarray
-
-    def to_dict(self) -> dict[str, list[float]]:
-        """Plain lists, safe for ``torch.load(weights_only=True)`` checkpoints and JSON."""
-        return {"mean": self.mean.astype(float).tolist(), "std": self.std.astype(float).tolist()}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Sequence[float]]) -> "FeatureStats":
-        """Inverse of :meth:`to_dict`."""
-        return cls(np.asarray(data["mean"], np.float64), np.asarray(data["std"], np.float64))
-
-    def normalise(self, x: np.ndarray) -> np.ndarray:
-        """``(x - mean) / std`` in float32, as a new array (``x`` is never modified).
-
-        The statistics are kept in float64 (they are accumulated and stored that way) but applied
-        in float32, the features' own precision, by :func:`~zoo.data._normalize.zscore` — the
-        arithmetic the training step applies on the device, so host and device paths give the
-        same numbers.
-        """
-        return zscore_numpy(x, self.mean, self.std)
 
 
 def compute_feature_stats(
