@@ -15,7 +15,7 @@
       manifest.json       sha256 of every other file of the bundle (README.md included)
 
 The folder is a valid Hugging Face model repository: ``zoo export CKPT OUT --push-to-hub org/name``
-uploads it (:func:`zoo.hub.push_to_hub`), and ``zoo.load_pretrained("org/name")`` reads it back
+uploads it (:func:`push_to_hub`), and ``zoo.load_pretrained("org/name")`` reads it back
 from the Hugging Face cache (:func:`zoo.hub.resolve_pretrained`), through the same checks.
 
 :func:`load_bundle` (used by :func:`zoo.load_pretrained` for directories) reads only JSON, YAML
@@ -65,6 +65,7 @@ __all__ = [
     "bundle_fingerprint",
     "export_bundle",
     "load_bundle",
+    "push_to_hub",
     "model_card",
     "backbone_provenance",
     "paper_reference",
@@ -322,9 +323,9 @@ def export_bundle(ckpt: str | Path, out_dir: str | Path, overwrite: bool = False
             or holds files that are not a bundle's.
         FileNotFoundError, CheckpointError: see :func:`zoo.pretrained.read_checkpoint`.
     """
-    from zoo import __version__
+    from zoo._version import __version__
     from zoo.features.provenance import feature_provenance
-    from zoo.pretrained import read_checkpoint, task_from_checkpoint
+    from zoo.checkpoint_io import read_checkpoint, task_from_checkpoint
 
     ckpt, out_dir = Path(ckpt).expanduser(), Path(out_dir).expanduser()
     _check_export_target(out_dir, overwrite)
@@ -573,7 +574,7 @@ def _validate_config(config: Mapping[str, Any], path: Path) -> None:
             fail("postprocess.label_step", f"the bundle's label_step {config['label_step']}", post.get("label_step"))
     state = config.get("reader_state")
     if state is not None:
-        from zoo.pretrained import CheckpointError, merge_reader_state
+        from zoo.checkpoint_io import CheckpointError, merge_reader_state
 
         try:
             merge_reader_state({}, state, str(path))
@@ -683,7 +684,7 @@ def load_bundle(path: str | Path, map_location: str | torch.device = "cpu", allo
     """
     from zoo._registry import building_from_checkpoint, create_model
     from zoo.postprocess import PostProcessor
-    from zoo.pretrained import PretrainedModel
+    from zoo.inference import PretrainedModel
 
     from zoo.hub import resolve_pretrained
 
@@ -752,3 +753,33 @@ def load_bundle(path: str | Path, map_location: str | torch.device = "cpu", allo
     model.bundle_config = config
     model.bundle_sha256 = fingerprint
     return model.to(map_location)
+
+
+def push_to_hub(bundle_dir: str | Path, repo_id: str, private: bool = False, token: str | None = None,
+                api: Any = None) -> str:
+    """Upload a bundle folder to ``repo_id`` (created if missing); returns the commit URL.
+
+    The folder is loaded first (manifest, config and weights verified), so a damaged bundle is
+    never published; only the bundle's own files are sent.
+
+    Raises:
+        HubError: ``repo_id`` is not ``org/name``; or the bundle does not load (the reason).
+    """
+    from zoo.hub import BUNDLE_PATTERNS, HubError, is_repo_name
+
+    if not is_repo_name(repo_id):
+        raise HubError(f"--push-to-hub: expected a repository id org/name, got {repo_id!r}")
+    folder = Path(bundle_dir).expanduser()
+    try:
+        load_bundle(folder)
+    except Exception as err:
+        raise HubError(f"{folder}: not pushed, the bundle does not load: {err}") from None
+    if api is None:
+        from huggingface_hub import HfApi
+
+        api = HfApi(token=token)
+    api.create_repo(repo_id=repo_id, repo_type="model", private=private, exist_ok=True)
+    commit = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="model",
+                               allow_patterns=BUNDLE_PATTERNS,
+                               commit_message=f"affect-zoo bundle {folder.name}")
+    return str(getattr(commit, "commit_url", commit))

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import Extractor, ExtractorError, FeatureOutput, register_extractor
+from .base import Extractor, ExtractorError, FeatureOutput, register_extractor
 from ._align import pool_to_labels
 
 __all__ = ["read_audio", "OpenSmileFunctionals", "OpenSmileLLD", "IS10LLD", "LogMel", "VGGishExtractor"]

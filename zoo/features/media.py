@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import ExtractorError
+from .base import ExtractorError
 from .audio import AUDIO_SUFFIXES, read_audio
 from .visual import VIDEO_SUFFIXES
 

@@ -26,7 +26,7 @@ from typing import Iterator
 
 import numpy as np
 
-from . import Extractor, ExtractorError, FeatureOutput, register_extractor
+from .base import Extractor, ExtractorError, FeatureOutput, register_extractor
 from ._align import assign_frames
 
 __all__ = ["TimmFaceExtractor", "read_boxes"]
