@@ -120,7 +120,10 @@ def shift_frames(x: np.ndarray, frames: int) -> np.ndarray:
 
 
 def seconds_to_frames(seconds: float, label_step: float) -> int:
-    """Nearest whole number of label frames in ``seconds``."""
+    """Nearest whole number of label frames in ``seconds`` (0 for no time at all, whatever the
+    step: segment-level corpora have no frame step)."""
+    if seconds == 0:
+        return 0
     return int(round(seconds / label_step))
 
 

@@ -495,5 +495,14 @@ DATAMODULE_OPTIONS = tuple(_GENERIC_DEFAULTS)
 
 
 def _reader_parameters(corpus_cls: type[Corpus]) -> set[str]:
-    params = inspect.signature(corpus_cls.__init__).parameters
-    return {n for n, p in params.items() if n != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    """Keyword arguments a reader's constructor takes, following ``**kwargs`` up to the base class."""
+    names: set[str] = set()
+    for cls in corpus_cls.__mro__:
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters.values()
+        names |= {p.name for p in params if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            break
+    return names
