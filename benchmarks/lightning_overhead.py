@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from zoo.data.muse_car import MuSeCaRDataModule
+from zoo.data import create_datamodule
 from zoo.task import EmotionTask, build_optimizer
 
 
@@ -41,7 +41,7 @@ def _identity(batch: Any) -> Any:
 
 def make_batches(root: Path, features: list[str], n: int, batch_size: int, win_len: int) -> tuple[list, dict]:
     """``n`` training batches (cycled) and the datamodule's data spec."""
-    dm = MuSeCaRDataModule(root=root, features=features, win_len=win_len, hop_len=win_len // 2,
+    dm = create_datamodule("muse_car", root=root, features=features, win_len=win_len, hop_len=win_len // 2,
                            batch_size=batch_size, use_cache=False)
     dm.setup("fit")
     batches: list = []

@@ -80,9 +80,9 @@ def write_corpus(folder: Path, cfg: dict) -> Path:
 def model_batches(root: Path, cfg: dict) -> tuple[list, dict]:
     """``cfg["steps"]`` pre-collated training batches and the data spec."""
     if cfg["model"] == "tzirakis2017_visual":
-        from zoo.data.recola import RecolaDataModule
+        from zoo.data import create_datamodule
 
-        dm = RecolaDataModule(root=root, mode="raw", features=["video"], face_size=cfg["face"],
+        dm = create_datamodule("recola", root=root, mode="raw", features=["video"], face_size=cfg["face"],
                               win_len=cfg["win"], hop_len=cfg["win"] // 2, batch_size=cfg["batch"],
                               use_cache=False, num_workers=0)
         dm.setup("fit")
