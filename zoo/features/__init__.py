@@ -25,7 +25,8 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
-from zoo.features.base import _EXTRACTORS, Extractor, ExtractorError, FeatureOutput, label_times, register_extractor
+from zoo.features import base as _base
+from zoo.features.base import Extractor, ExtractorError, FeatureOutput, label_times, register_extractor
 
 __all__ = [
     "Extractor",
@@ -46,9 +47,10 @@ def _load_builtin() -> None:
 def extractor_class(name: str) -> type[Extractor]:
     """The registered class of ``name``; unknown names list the available ones."""
     _load_builtin()
-    if name not in _EXTRACTORS:
-        raise KeyError(f"unknown extractor {name!r}; available: {', '.join(sorted(_EXTRACTORS))}")
-    return _EXTRACTORS[name]
+    registry = _base._EXTRACTORS
+    if name not in registry:
+        raise KeyError(f"unknown extractor {name!r}; available: {', '.join(sorted(registry))}")
+    return registry[name]
 
 
 def create_extractor(name: str, **kwargs: Any) -> Extractor:
@@ -59,4 +61,4 @@ def create_extractor(name: str, **kwargs: Any) -> Extractor:
 def list_extractors(pattern: str = "*") -> list[str]:
     """Registered extractor names matching the glob ``pattern``, sorted."""
     _load_builtin()
-    return sorted(n for n in _EXTRACTORS if fnmatch.fnmatch(n, pattern))
+    return sorted(n for n in _base._EXTRACTORS if fnmatch.fnmatch(n, pattern))
