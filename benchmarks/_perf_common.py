@@ -12,8 +12,9 @@ import platform
 import re
 import sys
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as `python benchmarks/x.py` from a checkout
@@ -36,8 +37,10 @@ def machine() -> str:
     except OSError:
         pass
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (f"{cpu}, {os.cpu_count()} cores, {gpu}; torch {torch.__version__}, "
-            f"{torch.get_num_threads()} intra-op threads; Python {platform.python_version()}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {gpu}; torch {torch.__version__}, "
+        f"{torch.get_num_threads()} intra-op threads; Python {platform.python_version()}"
+    )
 
 
 def table(rows: Sequence[Mapping[str, Any]], title: str = "") -> str:
@@ -82,8 +85,9 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", ".*Total length of.*")
 
 
-def synthetic_corpus(folder: Path, scale: float, feature_sets: Sequence[str], seed: int = 0,
-                     base: Mapping[str, int] | None = None) -> Path:
+def synthetic_corpus(
+    folder: Path, scale: float, feature_sets: Sequence[str], seed: int = 0, base: Mapping[str, int] | None = None
+) -> Path:
     """A synthetic MuSe-CaR with ``scale`` × the videos of ``base`` per partition (written once)."""
     from zoo.data.synthetic.muse_car import write_synthetic_muse_car
 
@@ -98,9 +102,17 @@ def lean_trainer(**kw: Any):
     """A ``pl.Trainer`` without progress bar, logger, checkpoints, model summary or validation."""
     import pytorch_lightning as pl
 
-    args = dict(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-                enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-                limit_val_batches=0, use_distributed_sampler=False)
+    args = dict(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+        use_distributed_sampler=False,
+    )
     args.update(kw)
     return pl.Trainer(**args)
 

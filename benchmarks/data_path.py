@@ -35,9 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from _perf_common import ROOT, header, quiet_lightning, synthetic_corpus, table
-
 import numpy as np
+from _perf_common import ROOT, header, quiet_lightning, synthetic_corpus, table
 
 from zoo.data.datamodule import CorpusDataModule
 from zoo.data.muse_car import MuSeCaRCorpus, feature_path, label_path
@@ -108,15 +107,25 @@ def epoch_child(root: str, cache: str, use_cache: bool, tiny: bool) -> dict:
     quiet_lightning()
     baseline = rss_anon_kb()
     # the class the parent process built the cache with (the class is part of the cache key)
-    dm = timed_muse_car(root=root, features=["egemaps", DEEP], win_len=200, hop_len=100,
-                      batch_size=32, cache_dir=cache, use_cache=use_cache)
+    dm = timed_muse_car(
+        root=root,
+        features=["egemaps", DEEP],
+        win_len=200,
+        hop_len=100,
+        batch_size=32,
+        cache_dir=cache,
+        use_cache=use_cache,
+    )
     t0 = time.perf_counter()
     dm.setup("fit")
     load_s = time.perf_counter() - t0
     torch.manual_seed(0)
-    task = EmotionTask("sun2020_lstm_selfattn", dm.data_spec(),
-                       model_args={"hidden_size": 16 if tiny else 32, "num_heads": 2, "head_hidden_size": 16},
-                       optimizer={"name": "adam", "lr": 0.003})
+    task = EmotionTask(
+        "sun2020_lstm_selfattn",
+        dm.data_spec(),
+        model_args={"hidden_size": 16 if tiny else 32, "num_heads": 2, "head_hidden_size": 16},
+        optimizer={"name": "adam", "lr": 0.003},
+    )
     optimizer = build_optimizer(task.parameters(), {"name": "adam", "lr": 0.003})
     wait = compute = 0.0
     peak_anon = rss_anon_kb()
@@ -141,9 +150,13 @@ def epoch_child(root: str, cache: str, use_cache: bool, tiny: bool) -> dict:
         peak_anon = max(peak_anon, rss_anon_kb())
     epoch_s = time.perf_counter() - t_epoch
     return {
-        "setup_s": load_s, "epoch_s": epoch_s, "steps": steps, "wait_frac": wait / (wait + compute),
+        "setup_s": load_s,
+        "epoch_s": epoch_s,
+        "steps": steps,
+        "wait_frac": wait / (wait + compute),
         "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "peak_anon_mb": peak_anon / 1024, "baseline_anon_mb": baseline / 1024,
+        "peak_anon_mb": peak_anon / 1024,
+        "baseline_anon_mb": baseline / 1024,
         "workers": dm.num_workers,
     }
 
@@ -196,23 +209,38 @@ def main(argv: list[str] | None = None) -> list[dict]:
             assert TimedMuSeCaRReader.parse_calls == calls, "the cached load parsed again"
             assert isinstance(recs[0].features[DEEP], np.memmap)
             del first, again, recs
-            rows.append({
-                "scale": f"{scale:g}×", "frames (train+devel)": frames, "CSV MB": dir_bytes(root) / 2**20,
-                "cache MB": dir_bytes(cache) / 2**20, "parse s": parse_s, "first load s (parse + write)": first_s,
-                "cached load s": cached_s, "parse / cached": parse_s / cached_s,
-            })
+            rows.append(
+                {
+                    "scale": f"{scale:g}×",
+                    "frames (train+devel)": frames,
+                    "CSV MB": dir_bytes(root) / 2**20,
+                    "cache MB": dir_bytes(cache) / 2**20,
+                    "parse s": parse_s,
+                    "first load s (parse + write)": first_s,
+                    "cached load s": cached_s,
+                    "parse / cached": parse_s / cached_s,
+                }
+            )
             if args.tiny and scale != scales[-1]:
                 continue  # tiny: one epoch subprocess only (each costs a Python + torch start)
-            for use_cache in ((True,) if args.tiny else (True, False)):
+            for use_cache in (True,) if args.tiny else (True, False):
                 r = run_child(root, cache, use_cache, args.tiny)
-                epochs.append({
-                    "scale": f"{scale:g}×", "data": "cache (mmap)" if use_cache else "parsed in memory",
-                    "setup s": r["setup_s"], "epoch s": r["epoch_s"], "steps": r["steps"],
-                    "peak RSS MB (ru_maxrss)": r["maxrss_mb"], "peak anon RSS MB": r["peak_anon_mb"],
-                    "data wait % of step": 100 * r["wait_frac"], "num_workers": r["workers"],
-                })
-            print(f"scale {scale:g}× done: {json.dumps(rows[-1])} {json.dumps(epochs[-2:])}",
-                  file=sys.stderr, flush=True)
+                epochs.append(
+                    {
+                        "scale": f"{scale:g}×",
+                        "data": "cache (mmap)" if use_cache else "parsed in memory",
+                        "setup s": r["setup_s"],
+                        "epoch s": r["epoch_s"],
+                        "steps": r["steps"],
+                        "peak RSS MB (ru_maxrss)": r["maxrss_mb"],
+                        "peak anon RSS MB": r["peak_anon_mb"],
+                        "data wait % of step": 100 * r["wait_frac"],
+                        "num_workers": r["workers"],
+                    }
+                )
+            print(
+                f"scale {scale:g}× done: {json.dumps(rows[-1])} {json.dumps(epochs[-2:])}", file=sys.stderr, flush=True
+            )
     print(table(rows, f"first load vs cached load (egemaps 88-d + {DEEP} {dim}-d, train + devel)"))
     print(table(epochs, "one training epoch in a fresh process (Sun 2020 net, windows 200/100, batch 32)"))
     return rows

@@ -31,17 +31,24 @@ import argparse
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
-
-from _perf_common import header, median, quiet_lightning, table
+from typing import Any
 
 import numpy as np
 import torch
+from _perf_common import header, median, quiet_lightning, table
 from torch.utils.data import DataLoader
 
-from zoo.data._sequence import (FeatureStats, Recording, SequenceCollator, SequenceDataset, WindowPreparer,
-                                collate_sequences, compute_feature_stats)
+from zoo.data._sequence import (
+    FeatureStats,
+    Recording,
+    SequenceCollator,
+    SequenceDataset,
+    WindowPreparer,
+    collate_sequences,
+    compute_feature_stats,
+)
 from zoo.task import EmotionTask, build_optimizer
 
 NAME = "x"  # one concatenated feature set per width (the model concatenates sets anyway)
@@ -63,9 +70,14 @@ def write_recordings(folder: Path, dim: int, n: int, frames: int, seed: int = 0)
             arr[lo:hi] = rng.normal(3.0, 2.0, (hi - lo, dim)).astype(np.float32)
         arr.flush()
         del arr
-        recs.append(Recording(id=str(i), features={NAME: np.load(path, mmap_mode="r")},
-                              timestamps=np.arange(frames) * 0.25,
-                              targets=rng.uniform(-1, 1, (frames, 1)).astype(np.float32)))
+        recs.append(
+            Recording(
+                id=str(i),
+                features={NAME: np.load(path, mmap_mode="r")},
+                timestamps=np.arange(frames) * 0.25,
+                targets=rng.uniform(-1, 1, (frames, 1)).astype(np.float32),
+            )
+        )
     return recs
 
 
@@ -93,8 +105,12 @@ class HostNormalisingPreparer(WindowPreparer):
 def make_step(spec: dict[str, Any], hidden: int) -> Callable[[dict], float]:
     """One training step of the Sun network in an ``EmotionTask``; seconds, normalisation included."""
     torch.manual_seed(0)
-    task = EmotionTask("sun2020_lstm_selfattn", spec, loss={"name": "ccc"},
-                       model_args={"hidden_size": hidden, "num_heads": 4, "head_hidden_size": 64, "dropout": 0.0})
+    task = EmotionTask(
+        "sun2020_lstm_selfattn",
+        spec,
+        loss={"name": "ccc"},
+        model_args={"hidden_size": hidden, "num_heads": 4, "head_hidden_size": 64, "dropout": 0.0},
+    )
     opt = build_optimizer(task.parameters(), {"name": "adam", "lr": 0.003})
 
     def step(batch: dict) -> float:
@@ -116,8 +132,9 @@ def cycle(loader_factory: Callable[[], DataLoader]) -> Iterator[dict]:
         yield from loader_factory()
 
 
-def time_alternating(paths: Mapping[str, tuple[Iterator[dict], Callable[[dict], float]]],
-                     n: int) -> dict[str, tuple[float, float]]:
+def time_alternating(
+    paths: Mapping[str, tuple[Iterator[dict], Callable[[dict], float]]], n: int
+) -> dict[str, tuple[float, float]]:
     """Median (wait, step) seconds per path over ``n`` batches after one warm-up batch each.
 
     The paths take turns batch by batch, so a change in the machine's load hits all of them.
@@ -144,19 +161,32 @@ def measure(folder: Path, dim: int, tiny: bool) -> list[dict[str, Any]]:
     hidden = 16 if tiny else 64
     recs = write_recordings(folder, dim, n_rec, frames)
     stats = compute_feature_stats(recs, [NAME])
-    spec = {"feature_names": [NAME], "feature_dims": {NAME: dim}, "target_names": ["arousal"],
-            "label_step": 0.25, "normalization": {NAME: stats[NAME].to_dict()}}
+    spec = {
+        "feature_names": [NAME],
+        "feature_dims": {NAME: dim},
+        "target_names": ["arousal"],
+        "label_step": 0.25,
+        "normalization": {NAME: stats[NAME].to_dict()},
+    }
 
     def loader(prepare: WindowPreparer, collate: Callable, workers: int = 0) -> Callable[[], DataLoader]:
         dataset = SequenceDataset(recs, 1, win, hop, prepare=prepare)
-        return lambda: DataLoader(dataset, batch_size=batch, shuffle=True, collate_fn=collate,
-                                  num_workers=workers, persistent_workers=workers > 0)
+        return lambda: DataLoader(
+            dataset,
+            batch_size=batch,
+            shuffle=True,
+            collate_fn=collate,
+            num_workers=workers,
+            persistent_workers=workers > 0,
+        )
 
     shipped = WindowPreparer.from_options(feature_names=[NAME], label_step=0.25)
     paths = {
         # before issue 14: host normalisation per window, a fresh batch allocation per batch
-        BEFORE: (cycle(loader(HostNormalisingPreparer(stats), collate_sequences)),
-                 make_step({**spec, "normalization": None}, hidden)),
+        BEFORE: (
+            cycle(loader(HostNormalisingPreparer(stats), collate_sequences)),
+            make_step({**spec, "normalization": None}, hidden),
+        ),
         # the training loaders' collate_fn (reused buffers), normalisation in the step
         SHIPPED: (cycle(loader(shipped, SequenceCollator())), make_step(spec, hidden)),
     }
@@ -164,8 +194,15 @@ def measure(folder: Path, dim: int, tiny: bool) -> list[dict[str, Any]]:
         paths[WORKERS] = (cycle(loader(shipped, SequenceCollator(), workers=2)), make_step(spec, hidden))
     rows = []
     for name, (wait, step_s) in time_alternating(paths, steps).items():
-        rows.append({"width": dim, "data path": name, "wait ms/batch": 1e3 * wait, "step ms": 1e3 * step_s,
-                     "data wait % of step": 100 * wait / (wait + step_s)})
+        rows.append(
+            {
+                "width": dim,
+                "data path": name,
+                "wait ms/batch": 1e3 * wait,
+                "step ms": 1e3 * step_s,
+                "data wait % of step": 100 * wait / (wait + step_s),
+            }
+        )
         print(f"{dim}-d {name}: {rows[-1]}", file=sys.stderr, flush=True)
     # The steps differ only by noise and by the shipped path's normalisation (a few ms): the share
     # against the width's median step is the steadier figure on a busy machine.

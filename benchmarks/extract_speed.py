@@ -23,8 +23,9 @@ import os
 import platform
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -38,8 +39,9 @@ def _speech(seconds: float, seed: int = 0) -> np.ndarray:
     f0 = 140 + 40 * np.sin(2 * np.pi * 0.7 * t)
     phase = 2 * np.pi * np.cumsum(f0) / SR
     env = np.clip(np.sin(2 * np.pi * 2.3 * t), 0, None)
-    return (0.3 * env * sum(np.sin(k * phase) / k for k in range(1, 6))
-            + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
+    return (0.3 * env * sum(np.sin(k * phase) / k for k in range(1, 6)) + 0.01 * rng.standard_normal(len(t))).astype(
+        np.float32
+    )
 
 
 def _media(folder: Path, seconds: float, tiny: bool) -> dict[str, Path]:
@@ -83,17 +85,39 @@ def _weights(folder: Path, tiny: bool) -> dict[str, dict[str, Any]]:
     torch.save(VGGish().state_dict(), folder / "vggish.pth")
     arch, image = ("resnet18", 64) if tiny else ("resnet50", 224)
     torch.save(timm.create_model(arch, pretrained=False).state_dict(), folder / "timm.pth")
-    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "car", "is", "fast", "and", "red",
-             "it", "drive", "##s", "very", "well"]
+    words = [
+        "[PAD]",
+        "[UNK]",
+        "[CLS]",
+        "[SEP]",
+        "[MASK]",
+        "the",
+        "car",
+        "is",
+        "fast",
+        "and",
+        "red",
+        "it",
+        "drive",
+        "##s",
+        "very",
+        "well",
+    ]
     (folder / "vocab.txt").write_text("\n".join(words) + "\n")
     width, layers = (32, 4) if tiny else (768, 12)
-    config = BertConfig(vocab_size=len(words), hidden_size=width, num_hidden_layers=layers,
-                        num_attention_heads=4 if tiny else 12, intermediate_size=4 * width)
+    config = BertConfig(
+        vocab_size=len(words),
+        hidden_size=width,
+        num_hidden_layers=layers,
+        num_attention_heads=4 if tiny else 12,
+        intermediate_size=4 * width,
+    )
     BertModel(config).save_pretrained(folder / "bert")
     BertTokenizer(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder / "bert")
     rng = np.random.default_rng(0)
     (folder / "glove.txt").write_text(
-        "".join(w + " " + " ".join(f"{v:.4f}" for v in rng.normal(size=300)) + "\n" for w in words[5:]))
+        "".join(w + " " + " ".join(f"{v:.4f}" for v in rng.normal(size=300)) + "\n" for w in words[5:])
+    )
     return {
         "vggish": {"weights": folder / "vggish.pth"},
         "timm_face": {"weights": folder / "timm.pth", "arch": arch, "image_size": image, "fps": FPS},
@@ -104,8 +128,12 @@ def _weights(folder: Path, tiny: bool) -> dict[str, dict[str, Any]]:
     }
 
 
-def run_benchmarks(tiny: bool = False, only: Sequence[str] | None = None,
-                   log: Callable[[str], None] = print, seconds: float | None = None) -> list[dict[str, Any]]:
+def run_benchmarks(
+    tiny: bool = False,
+    only: Sequence[str] | None = None,
+    log: Callable[[str], None] = print,
+    seconds: float | None = None,
+) -> list[dict[str, Any]]:
     """Time each extractor; returns rows ``{extractor, modality, media_s, seconds, s_per_min, dim}``.
 
     Args:
@@ -135,9 +163,17 @@ def run_benchmarks(tiny: bool = False, only: Sequence[str] | None = None,
             start = time.perf_counter()
             out = ex.extract(media[key], label_times(ex.duration(media[key]), 0.25))
             elapsed = time.perf_counter() - start
-            rows.append({"extractor": name, "modality": cls.modality, "media_s": seconds,
-                         "seconds": round(elapsed, 3), "s_per_min": round(elapsed * 60 / seconds, 3),
-                         "dim": int(out.values.shape[1]), "threads": torch.get_num_threads()})
+            rows.append(
+                {
+                    "extractor": name,
+                    "modality": cls.modality,
+                    "media_s": seconds,
+                    "seconds": round(elapsed, 3),
+                    "s_per_min": round(elapsed * 60 / seconds, 3),
+                    "dim": int(out.values.shape[1]),
+                    "threads": torch.get_num_threads(),
+                }
+            )
             log(f"{name:<14} {rows[-1]['s_per_min']:>9.2f} s per minute  (dim {rows[-1]['dim']})")
     return rows
 
@@ -154,8 +190,10 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} "
-            f"({torch.get_num_threads()} threads), Python {platform.python_version()}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), Python {platform.python_version()}"
+    )
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:

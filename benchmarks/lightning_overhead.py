@@ -25,10 +25,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _perf_common import SUN_FEATURES, fit_step_seconds, header, median, quiet_lightning, synthetic_corpus, table
-
 import numpy as np
 import torch
+from _perf_common import SUN_FEATURES, fit_step_seconds, header, median, quiet_lightning, synthetic_corpus, table
 from torch.utils.data import DataLoader
 
 from zoo.data import create_datamodule
@@ -41,8 +40,15 @@ def _identity(batch: Any) -> Any:
 
 def make_batches(root: Path, features: list[str], n: int, batch_size: int, win_len: int) -> tuple[list, dict]:
     """``n`` training batches (cycled) and the datamodule's data spec."""
-    dm = create_datamodule("muse_car", root=root, features=features, win_len=win_len, hop_len=win_len // 2,
-                           batch_size=batch_size, use_cache=False)
+    dm = create_datamodule(
+        "muse_car",
+        root=root,
+        features=features,
+        win_len=win_len,
+        hop_len=win_len // 2,
+        batch_size=batch_size,
+        use_cache=False,
+    )
     dm.setup("fit")
     batches: list = []
     while len(batches) < n:
@@ -52,8 +58,7 @@ def make_batches(root: Path, features: list[str], n: int, batch_size: int, win_l
 
 def build_task(spec: dict, model_args: dict, seed: int) -> EmotionTask:
     torch.manual_seed(seed)
-    return EmotionTask("sun2020_lstm_selfattn", spec, model_args=model_args,
-                       optimizer={"name": "adam", "lr": 0.003})
+    return EmotionTask("sun2020_lstm_selfattn", spec, model_args=model_args, optimizer={"name": "adam", "lr": 0.003})
 
 
 def bare_step_seconds(task: EmotionTask, loader: DataLoader, warmup: int) -> list[float]:
@@ -84,9 +89,17 @@ def default_step_seconds(task: EmotionTask, loader: DataLoader, warmup: int, ste
             stamps.append(time.perf_counter())
 
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = pl.Trainer(accelerator="cpu", devices=1, max_steps=steps, max_epochs=1,
-                             default_root_dir=tmp, logger=CSVLogger(tmp), limit_val_batches=0,
-                             num_sanity_val_steps=0, callbacks=[Stamp()])
+        trainer = pl.Trainer(
+            accelerator="cpu",
+            devices=1,
+            max_steps=steps,
+            max_epochs=1,
+            default_root_dir=tmp,
+            logger=CSVLogger(tmp),
+            limit_val_batches=0,
+            num_sanity_val_steps=0,
+            callbacks=[Stamp()],
+        )
         trainer.fit(task, train_dataloaders=loader)
     return list(np.diff(stamps[warmup:]))
 
@@ -106,8 +119,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
     rounds = args.rounds or (1 if tiny else 3)
     warmup = 2 if tiny else 10
     features = ["egemaps"] if tiny else SUN_FEATURES
-    model_args = ({"hidden_size": 16, "num_heads": 2, "head_hidden_size": 16} if tiny else
-                  {"hidden_size": 64, "num_heads": 4, "head_hidden_size": 64, "dropout": 0.1})
+    model_args = (
+        {"hidden_size": 16, "num_heads": 2, "head_hidden_size": 16}
+        if tiny
+        else {"hidden_size": 64, "num_heads": 4, "head_hidden_size": 64, "dropout": 0.1}
+    )
     print(header("lightning_overhead", sys.argv[1:] if argv is None else argv))
     with tempfile.TemporaryDirectory() as tmp:
         root = synthetic_corpus(Path(tmp) / "muse", 0.25 if tiny else 1.0, features)
@@ -120,20 +136,33 @@ def main(argv: list[str] | None = None) -> list[dict]:
             bare += bare_step_seconds(t_bare, loader, warmup)
             t_lean = build_task(spec, model_args, seed=r)
             lean += fit_step_seconds({"max_steps": steps, "max_epochs": 1}, t_lean, loader, warmup)
-            weights_differ = max(weights_differ, max(
-                float((a - b).abs().max()) for a, b in zip(t_bare.parameters(), t_lean.parameters())))
+            weights_differ = max(
+                weights_differ,
+                max(float((a - b).abs().max()) for a, b in zip(t_bare.parameters(), t_lean.parameters())),
+            )
         default = default_step_seconds(build_task(spec, model_args, 0), loader, warmup, steps)
     b = median(bare)
     rows = [
-        {"loop": name, "ms/step (median)": 1e3 * median(x), "ms/step (mean)": 1e3 * float(np.mean(x)),
-         "timed steps": len(x),
-         "overhead vs bare (median)": "—" if name == "bare PyTorch" else f"{100 * (median(x) / b - 1):+.1f}%"}
+        {
+            "loop": name,
+            "ms/step (median)": 1e3 * median(x),
+            "ms/step (mean)": 1e3 * float(np.mean(x)),
+            "timed steps": len(x),
+            "overhead vs bare (median)": "—" if name == "bare PyTorch" else f"{100 * (median(x) / b - 1):+.1f}%",
+        }
         for name, x in (("bare PyTorch", bare), ("Lightning lean", lean), ("Lightning defaults", default))
     ]
-    print(table(rows, f"{steps} steps ({warmup} warm-up excluded), batch of {len(batches[0]['ids'])} "
-                      f"windows × {batches[0]['mask'].shape[1]} frames, features {features}"))
-    print(f"\nmax |weight difference| bare vs Lightning after training: {weights_differ:.2e} "
-          "(same init, data and optimiser)")
+    print(
+        table(
+            rows,
+            f"{steps} steps ({warmup} warm-up excluded), batch of {len(batches[0]['ids'])} "
+            f"windows × {batches[0]['mask'].shape[1]} frames, features {features}",
+        )
+    )
+    print(
+        f"\nmax |weight difference| bare vs Lightning after training: {weights_differ:.2e} "
+        "(same init, data and optimiser)"
+    )
     return rows
 
 

@@ -84,8 +84,9 @@ def measure(root: Path, mode: str) -> dict:
 
 
 def run_subprocess(root: Path, mode: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--worker", str(root), mode], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", str(root), mode], capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -109,13 +110,19 @@ def main(argv: list[str] | None = None) -> list[dict]:
             for mode in MODES:
                 result = measure(root, mode) if args.tiny else run_subprocess(root, mode)
                 rows.append({"videos": n, "csd_mb": size_mb, "mode": mode, **result})
-    print(f"CMU-MOSEI alignment benchmark ({platform.platform()}, {platform.processor() or platform.machine()}, "
-          f"Python {platform.python_version()})")
-    print(f"{'videos':>6} {'.csd MB':>8} {'mode':>10} {'words':>7} {'seconds':>8} {'tracemalloc MB':>15} {'maxrss MB':>10}")
+    print(
+        f"CMU-MOSEI alignment benchmark ({platform.platform()}, {platform.processor() or platform.machine()}, "
+        f"Python {platform.python_version()})"
+    )
+    print(
+        f"{'videos':>6} {'.csd MB':>8} {'mode':>10} {'words':>7} {'seconds':>8} {'tracemalloc MB':>15} {'maxrss MB':>10}"
+    )
     for r in rows:
         rss = f"{r['maxrss_mb']:10.0f}" if "maxrss_mb" in r else f"{'-':>10}"
-        print(f"{r['videos']:>6} {r['csd_mb']:8.1f} {r['mode']:>10} {r['words']:>7} {r['seconds']:8.2f} "
-              f"{r['tracemalloc_mb']:15.1f} {rss}")
+        print(
+            f"{r['videos']:>6} {r['csd_mb']:8.1f} {r['mode']:>10} {r['words']:>7} {r['seconds']:8.2f} "
+            f"{r['tracemalloc_mb']:15.1f} {rss}"
+        )
     return rows
 
 

@@ -34,14 +34,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _perf_common import (ROOT, SUN_FEATURES, fit_step_seconds, header, median, quiet_lightning,
-                     synthetic_corpus, table)
-
 import torch
-from torch.utils.data import DataLoader
-
+from _perf_common import ROOT, SUN_FEATURES, fit_step_seconds, header, median, quiet_lightning, synthetic_corpus, table
 from lightning_overhead import _identity, build_task, make_batches
-
+from torch.utils.data import DataLoader
 
 MODELS = ("sun2020", "tzirakis2017_visual")
 
@@ -49,21 +45,46 @@ MODELS = ("sun2020", "tzirakis2017_visual")
 def settings(tiny: bool, model: str = "sun2020", steps: int | None = None) -> dict:
     if model == "tzirakis2017_visual":
         return {
-            "model": model, "features": ["video"],
-            "model_args": ({"backbone": "resnet18", "pretrained_path": None, "hidden_size": 16,
-                            "num_lstm_layers": 2, "augment": True} if tiny else
-                           {"backbone": "resnet50", "pretrained_path": None, "feature_dim": 640,
-                            "hidden_size": 256, "num_lstm_layers": 2, "augment": True, "dropout": 0.5}),
-            "steps": steps or (4 if tiny else 30), "warmup": 2 if tiny else 5,
-            "batch": 2, "win": 8 if tiny else 150, "face": 32 if tiny else 96,
+            "model": model,
+            "features": ["video"],
+            "model_args": (
+                {
+                    "backbone": "resnet18",
+                    "pretrained_path": None,
+                    "hidden_size": 16,
+                    "num_lstm_layers": 2,
+                    "augment": True,
+                }
+                if tiny
+                else {
+                    "backbone": "resnet50",
+                    "pretrained_path": None,
+                    "feature_dim": 640,
+                    "hidden_size": 256,
+                    "num_lstm_layers": 2,
+                    "augment": True,
+                    "dropout": 0.5,
+                }
+            ),
+            "steps": steps or (4 if tiny else 30),
+            "warmup": 2 if tiny else 5,
+            "batch": 2,
+            "win": 8 if tiny else 150,
+            "face": 32 if tiny else 96,
         }
     return {
         "model": "sun2020",
         "features": ["egemaps"] if tiny else SUN_FEATURES,
-        "model_args": ({"hidden_size": 16, "num_heads": 2, "head_hidden_size": 16} if tiny else
-                       {"hidden_size": 64, "num_heads": 4, "head_hidden_size": 64, "dropout": 0.1}),
-        "steps": steps or (6 if tiny else 40), "warmup": 2 if tiny else 8,
-        "batch": 8 if tiny else 32, "win": 50 if tiny else 200, "scale": 0.25 if tiny else 1.0,
+        "model_args": (
+            {"hidden_size": 16, "num_heads": 2, "head_hidden_size": 16}
+            if tiny
+            else {"hidden_size": 64, "num_heads": 4, "head_hidden_size": 64, "dropout": 0.1}
+        ),
+        "steps": steps or (6 if tiny else 40),
+        "warmup": 2 if tiny else 8,
+        "batch": 8 if tiny else 32,
+        "win": 50 if tiny else 200,
+        "scale": 0.25 if tiny else 1.0,
     }
 
 
@@ -72,8 +93,13 @@ def write_corpus(folder: Path, cfg: dict) -> Path:
     if cfg["model"] == "tzirakis2017_visual":
         from zoo.data.synthetic.recola import write_synthetic_recola
 
-        return write_synthetic_recola(folder, n_per_partition=1, duration_s=20.0 if cfg["win"] < 50 else 40.0,
-                                      video_size=2 * cfg["face"], feature_sets=())
+        return write_synthetic_recola(
+            folder,
+            n_per_partition=1,
+            duration_s=20.0 if cfg["win"] < 50 else 40.0,
+            video_size=2 * cfg["face"],
+            feature_sets=(),
+        )
     return synthetic_corpus(folder, cfg["scale"], cfg["features"])
 
 
@@ -82,9 +108,18 @@ def model_batches(root: Path, cfg: dict) -> tuple[list, dict]:
     if cfg["model"] == "tzirakis2017_visual":
         from zoo.data import create_datamodule
 
-        dm = create_datamodule("recola", root=root, mode="raw", features=["video"], face_size=cfg["face"],
-                              win_len=cfg["win"], hop_len=cfg["win"] // 2, batch_size=cfg["batch"],
-                              use_cache=False, num_workers=0)
+        dm = create_datamodule(
+            "recola",
+            root=root,
+            mode="raw",
+            features=["video"],
+            face_size=cfg["face"],
+            win_len=cfg["win"],
+            hop_len=cfg["win"] // 2,
+            batch_size=cfg["batch"],
+            use_cache=False,
+            num_workers=0,
+        )
         dm.setup("fit")
         batches: list = []
         while len(batches) < cfg["steps"]:
@@ -98,13 +133,15 @@ def model_task(spec: dict, cfg: dict, seed: int):
         from zoo.task import EmotionTask
 
         torch.manual_seed(seed)
-        return EmotionTask("tzirakis2017_visual", spec, model_args=cfg["model_args"],
-                           optimizer={"name": "adam", "lr": 1e-4})
+        return EmotionTask(
+            "tzirakis2017_visual", spec, model_args=cfg["model_args"], optimizer={"name": "adam", "lr": 1e-4}
+        )
     return build_task(spec, cfg["model_args"], seed=seed)
 
 
-def ddp_worker(root: str, devices: int, accelerator: str, tiny: bool, model: str = "sun2020",
-               steps: int | None = None) -> dict:
+def ddp_worker(
+    root: str, devices: int, accelerator: str, tiny: bool, model: str = "sun2020", steps: int | None = None
+) -> dict:
     """One Lightning run with ``devices`` processes; rank 0 returns (and prints) its step time."""
     quiet_lightning()
     cfg = settings(tiny, model, steps)
@@ -125,10 +162,20 @@ def ddp_worker(root: str, devices: int, accelerator: str, tiny: bool, model: str
     return result
 
 
-def run_ddp(root: Path, devices: int, accelerator: str, tiny: bool, model: str = "sun2020",
-            steps: int | None = None) -> dict:
-    cmd = [sys.executable, str(Path(__file__)), "--_ddp", str(root), str(devices), "--accelerator", accelerator,
-           "--model", model]
+def run_ddp(
+    root: Path, devices: int, accelerator: str, tiny: bool, model: str = "sun2020", steps: int | None = None
+) -> dict:
+    cmd = [
+        sys.executable,
+        str(Path(__file__)),
+        "--_ddp",
+        str(root),
+        str(devices),
+        "--accelerator",
+        accelerator,
+        "--model",
+        model,
+    ]
     if steps:
         cmd += ["--steps", str(steps)]
     if tiny:
@@ -167,23 +214,50 @@ def main(argv: list[str] | None = None) -> list[dict]:
         for r in range(rounds):
             for precision in precisions:
                 task = model_task(spec, cfg, seed=r)
-                kw = {"max_steps": cfg["steps"], "max_epochs": 1, "precision": precision,
-                      "accelerator": args.accelerator}
+                kw = {
+                    "max_steps": cfg["steps"],
+                    "max_epochs": 1,
+                    "precision": precision,
+                    "accelerator": args.accelerator,
+                }
                 times[precision] += fit_step_seconds(kw, task, loader, cfg["warmup"])
         base = median(times["32"])
-        rows = [{"model": cfg["model"], "precision": p, "accelerator": args.accelerator, "ms/step (median)": 1e3 * median(t),
-                 "speed-up vs 32": base / median(t)} for p, t in times.items()]
-        print(table(rows, f"precision ({cfg['steps']} steps × {rounds} rounds, batch {cfg['batch']} × "
-                          f"{cfg['win']} frames, features {cfg['features']})"))
+        rows = [
+            {
+                "model": cfg["model"],
+                "precision": p,
+                "accelerator": args.accelerator,
+                "ms/step (median)": 1e3 * median(t),
+                "speed-up vs 32": base / median(t),
+            }
+            for p, t in times.items()
+        ]
+        print(
+            table(
+                rows,
+                f"precision ({cfg['steps']} steps × {rounds} rounds, batch {cfg['batch']} × "
+                f"{cfg['win']} frames, features {cfg['features']})",
+            )
+        )
         if args.skip_ddp:
             return rows
         drows = []
         for devices in (1, args.devices):
-            res = (ddp_worker(str(root), 1, args.accelerator, args.tiny, args.model, args.steps) if devices == 1
-                   else run_ddp(root, devices, args.accelerator, args.tiny, args.model, args.steps))
-            drows.append({"model": cfg["model"], "processes": devices, "strategy": "ddp" if devices > 1 else "single",
-                          "threads/process": res["threads"], "ms/step (median)": 1e3 * res["step_s"],
-                          "windows/s": devices * cfg["batch"] / res["step_s"]})
+            res = (
+                ddp_worker(str(root), 1, args.accelerator, args.tiny, args.model, args.steps)
+                if devices == 1
+                else run_ddp(root, devices, args.accelerator, args.tiny, args.model, args.steps)
+            )
+            drows.append(
+                {
+                    "model": cfg["model"],
+                    "processes": devices,
+                    "strategy": "ddp" if devices > 1 else "single",
+                    "threads/process": res["threads"],
+                    "ms/step (median)": 1e3 * res["step_s"],
+                    "windows/s": devices * cfg["batch"] / res["step_s"],
+                }
+            )
         for r in drows:
             r["throughput vs 1 process"] = r["windows/s"] / drows[0]["windows/s"]
         print(table(drows, f"data-parallel throughput ({args.accelerator}, batch {cfg['batch']} per process)"))

@@ -26,15 +26,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _perf_common import header, lean_trainer, median, quiet_lightning, synthetic_corpus, table
-
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from _perf_common import header, lean_trainer, median, quiet_lightning, synthetic_corpus, table
 
-from zoo.data import create_datamodule
 from zoo._registry import create_model
 from zoo.ccc import CCCLoss
+from zoo.data import create_datamodule
 from zoo.task import EmotionTask
 
 FEATURES = ["egemaps", "vggish"]
@@ -54,13 +53,23 @@ class EpochTimer(pl.Callback):
 
 def epoch_seconds(root: Path, hidden: int) -> tuple[float, int, int]:
     """``(epoch seconds, train frames, windows)`` of one epoch on the corpus at ``root``."""
-    dm = create_datamodule("muse_car", root=root, features=FEATURES, win_len=200, hop_len=100, batch_size=32,
-                           cache_dir=root.parent / "cache")
+    dm = create_datamodule(
+        "muse_car",
+        root=root,
+        features=FEATURES,
+        win_len=200,
+        hop_len=100,
+        batch_size=32,
+        cache_dir=root.parent / "cache",
+    )
     dm.setup("fit")
     torch.manual_seed(0)
-    task = EmotionTask("sun2020_lstm_selfattn", dm.data_spec(),
-                       model_args={"hidden_size": hidden, "num_heads": 4, "head_hidden_size": hidden},
-                       optimizer={"name": "adam", "lr": 0.003})
+    task = EmotionTask(
+        "sun2020_lstm_selfattn",
+        dm.data_spec(),
+        model_args={"hidden_size": hidden, "num_heads": 4, "head_hidden_size": hidden},
+        optimizer={"name": "adam", "lr": 0.003},
+    )
     timer = EpochTimer()
     lean_trainer(max_epochs=1, callbacks=[timer]).fit(task, datamodule=dm)
     return timer.seconds, dm.total_frames("train"), len(dm.train_dataloader().dataset)
@@ -69,9 +78,15 @@ def epoch_seconds(root: Path, hidden: int) -> tuple[float, int, int]:
 def step_seconds(attention_layers: int, win_len: int, batch: int, hidden: int, repeats: int) -> float:
     """Median seconds of one training step on random ``(batch, win_len, 88)`` inputs."""
     torch.manual_seed(0)
-    net = create_model("sun2020_lstm_selfattn", feature_dims={"egemaps": 88}, num_targets=2,
-                       hidden_size=hidden, num_heads=4, head_hidden_size=hidden,
-                       num_attention_layers=attention_layers)
+    net = create_model(
+        "sun2020_lstm_selfattn",
+        feature_dims={"egemaps": 88},
+        num_targets=2,
+        hidden_size=hidden,
+        num_heads=4,
+        head_hidden_size=hidden,
+        num_attention_layers=attention_layers,
+    )
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
     loss_fn = CCCLoss()
     features = {"egemaps": torch.randn(batch, win_len, 88)}
@@ -104,8 +119,15 @@ def main(argv: list[str] | None = None) -> list[dict]:
         epoch_seconds(roots[0], hidden)  # warm-up (first-call costs)
         for scale, root in zip(scales, roots):
             seconds, frames, windows = epoch_seconds(root, hidden)
-            rows.append({"scale": f"{scale:g}×", "train frames": frames, "windows": windows,
-                         "epoch s": seconds, "s per 1k frames": 1e3 * seconds / frames})
+            rows.append(
+                {
+                    "scale": f"{scale:g}×",
+                    "train frames": frames,
+                    "windows": windows,
+                    "epoch s": seconds,
+                    "s per 1k frames": 1e3 * seconds / frames,
+                }
+            )
     frames = np.array([r["train frames"] for r in rows], float)
     secs = np.array([r["epoch s"] for r in rows])
     slope, intercept = np.polyfit(frames, secs, 1)
@@ -121,10 +143,15 @@ def main(argv: list[str] | None = None) -> list[dict]:
     for win in lengths:
         attn = step_seconds(1, win, batch, hidden, repeats)
         lstm = step_seconds(0, win, batch, hidden, repeats)
-        lrows.append({"L (frames)": win, "self-attn+BiLSTM ms/step": 1e3 * attn,
-                      "without attention ms/step": 1e3 * lstm,
-                      "self-attn+BiLSTM µs/frame": 1e6 * attn / (batch * win),
-                      "without attention µs/frame": 1e6 * lstm / (batch * win)})
+        lrows.append(
+            {
+                "L (frames)": win,
+                "self-attn+BiLSTM ms/step": 1e3 * attn,
+                "without attention ms/step": 1e3 * lstm,
+                "self-attn+BiLSTM µs/frame": 1e6 * attn / (batch * win),
+                "without attention µs/frame": 1e6 * lstm / (batch * win),
+            }
+        )
     L = np.array(lengths, float)
     t = np.array([r["self-attn+BiLSTM ms/step"] for r in lrows])
     c, b, a = np.polyfit(L, t, 2)

@@ -63,8 +63,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from _perf_common import ROOT, header, median, synthetic_corpus, table
 
@@ -101,8 +102,11 @@ def authors_checkout(folder: str | Path | None) -> tuple[Path | None, str]:
     if not folder:
         return None, "no folder of the authors' code given"
     path = Path(folder).expanduser()
-    missing = [n for n in ("main.py", "train.py", "utils.py", "config.py", "model.py", "dataset.py")
-               if not (path / n).is_file()]
+    missing = [
+        n
+        for n in ("main.py", "train.py", "utils.py", "config.py", "model.py", "dataset.py")
+        if not (path / n).is_file()
+    ]
     if missing:
         return None, f"{path} is not a checkout of youcaiSUN/MuSe-Wild_2020 (missing {', '.join(missing)})"
     return path, ""
@@ -117,8 +121,10 @@ def copy_authors_code(src: Path, dest: Path) -> Path:
     text = train.read_text()
     patched, count = VERBOSE_ARG.subn(")", text)
     if count != 1:
-        raise RuntimeError(f"{src / 'train.py'}: expected one `verbose=True)` argument of "
-                           f"ReduceLROnPlateau to drop, found {count}; is this the released code?")
+        raise RuntimeError(
+            f"{src / 'train.py'}: expected one `verbose=True)` argument of "
+            f"ReduceLROnPlateau to drop, found {count}; is this the released code?"
+        )
     train.write_text(patched)
     (dest / "run_with_root.py").write_text(LAUNCHER)
     return dest
@@ -127,17 +133,62 @@ def copy_authors_code(src: Path, dest: Path) -> Path:
 def authors_command(code: Path, corpus: Path, epochs: int, seed: int, python: str) -> list[str]:
     """Their ``main.py`` with the shared settings (argument names from their ``parse_params``)."""
     return [
-        python, "-u", str(code / "run_with_root.py"), str(corpus),
-        "--feature_set", *FEATURES, "--emo_dim_set", TARGET,
-        "--normalize", "--norm_opts", *(["y"] * len(FEATURES)),
-        "--win_len", "200", "--hop_len", "100",
-        "--d_rnn", "64", "--rnn_n_layers", "1", "--rnn_bi", "--rnn", "lstm",
-        "--attn", "--n_layers", "1", "--n_heads", "4", "--d_out_fc", "64",
-        "--rnn_dr", "0", "--attn_dr", "0", "--out_dr", "0", "--loss", "ccc",
-        "--epochs", str(epochs), "--early_stop", str(epochs + 1),
-        "--batch_size", "256", "--lr", "0.005", "--lr_scheduler", "plateau",
-        "--lr_patience", "5", "--lr_factor", "0.5",
-        "--seed", str(seed), "--n_seeds", "1", "--cache",
+        python,
+        "-u",
+        str(code / "run_with_root.py"),
+        str(corpus),
+        "--feature_set",
+        *FEATURES,
+        "--emo_dim_set",
+        TARGET,
+        "--normalize",
+        "--norm_opts",
+        *(["y"] * len(FEATURES)),
+        "--win_len",
+        "200",
+        "--hop_len",
+        "100",
+        "--d_rnn",
+        "64",
+        "--rnn_n_layers",
+        "1",
+        "--rnn_bi",
+        "--rnn",
+        "lstm",
+        "--attn",
+        "--n_layers",
+        "1",
+        "--n_heads",
+        "4",
+        "--d_out_fc",
+        "64",
+        "--rnn_dr",
+        "0",
+        "--attn_dr",
+        "0",
+        "--out_dr",
+        "0",
+        "--loss",
+        "ccc",
+        "--epochs",
+        str(epochs),
+        "--early_stop",
+        str(epochs + 1),
+        "--batch_size",
+        "256",
+        "--lr",
+        "0.005",
+        "--lr_scheduler",
+        "plateau",
+        "--lr_patience",
+        "5",
+        "--lr_factor",
+        "0.5",
+        "--seed",
+        str(seed),
+        "--n_seeds",
+        "1",
+        "--cache",
     ]
 
 
@@ -160,21 +211,43 @@ def parse_authors_output(lines: Sequence[tuple[float, str]]) -> dict[str, Any]:
 def our_overrides(corpus: Path, cache: Path, out_dir: Path, epochs: int, seed: int, tiny: bool) -> list[str]:
     """``zoo fit`` overrides giving the authors' settings (independent of the recipe's values)."""
     out = [
-        f"data.args.root={corpus}", f"data.args.features=[{','.join(FEATURES)}]",
-        f"data.args.targets=[{TARGET}]", "data.args.win_len=200", "data.args.hop_len=100",
+        f"data.args.root={corpus}",
+        f"data.args.features=[{','.join(FEATURES)}]",
+        f"data.args.targets=[{TARGET}]",
+        "data.args.win_len=200",
+        "data.args.hop_len=100",
         "data.args.last_window=remainder",  # their segment_sample: the last window is the rest
-        "data.args.batch_size=256", "data.args.normalize=true", "data.args.label_shift=0.0",
+        "data.args.batch_size=256",
+        "data.args.normalize=true",
+        "data.args.label_shift=0.0",
         f"data.args.cache_dir={cache}",
-        "model.args.hidden_size=64", "model.args.num_heads=4", "model.args.num_attention_layers=1",
-        "model.args.num_lstm_layers=1", "model.args.head_hidden_size=64", "model.args.dropout=0.0",
-        "model.args.input_dropout=0.0", "model.args.feed_forward=false",
-        "loss.name=ccc", "optimizer.name=adam", "optimizer.lr=0.005", "optimizer.weight_decay=0.0",
-        "scheduler.name=plateau", "scheduler.monitor=val/ccc_mean", "scheduler.mode=max",
-        "scheduler.factor=0.5", "scheduler.patience=5",
-        f"trainer.max_epochs={epochs}", "trainer.accelerator=cpu", "trainer.precision=32",
-        "trainer.enable_progress_bar=false", "early_stopping.enabled=false",
-        "checkpoint.monitor=val/ccc_mean", "checkpoint.mode=max",
-        f"seed={seed}", f"output_dir={out_dir}", "logger=csv",
+        "model.args.hidden_size=64",
+        "model.args.num_heads=4",
+        "model.args.num_attention_layers=1",
+        "model.args.num_lstm_layers=1",
+        "model.args.head_hidden_size=64",
+        "model.args.dropout=0.0",
+        "model.args.input_dropout=0.0",
+        "model.args.feed_forward=false",
+        "loss.name=ccc",
+        "optimizer.name=adam",
+        "optimizer.lr=0.005",
+        "optimizer.weight_decay=0.0",
+        "scheduler.name=plateau",
+        "scheduler.monitor=val/ccc_mean",
+        "scheduler.mode=max",
+        "scheduler.factor=0.5",
+        "scheduler.patience=5",
+        f"trainer.max_epochs={epochs}",
+        "trainer.accelerator=cpu",
+        "trainer.precision=32",
+        "trainer.enable_progress_bar=false",
+        "early_stopping.enabled=false",
+        "checkpoint.monitor=val/ccc_mean",
+        "checkpoint.mode=max",
+        f"seed={seed}",
+        f"output_dir={out_dir}",
+        "logger=csv",
     ]
     recipe_data = _recipe_keys("data", "args")
     # keys newer recipes carry: pin them to the shared settings (every set standardised, as
@@ -259,8 +332,9 @@ def run_child(cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> dict
     At each of the authors' epoch separators the child's CPU time so far is read too (``cpu``).
     """
     t_start = time.time()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, bufsize=1)
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    )
     lines: list[tuple[float, str]] = []
     cpu: list[float] = []
     with open(log, "w") as fh:
@@ -276,8 +350,14 @@ def run_child(cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> dict
     if proc.returncode != 0:
         tail = "\n".join(line for _, line in lines[-40:])
         raise RuntimeError(f"{' '.join(cmd[:4])} ... exited with {proc.returncode} (log {log}):\n{tail}")
-    return {"lines": lines, "start": t_start, "end": t_end, "maxrss_mb": usage.ru_maxrss / 1024,
-            "cpu_s": usage.ru_utime + usage.ru_stime, "separator_cpu": cpu}
+    return {
+        "lines": lines,
+        "start": t_start,
+        "end": t_end,
+        "maxrss_mb": usage.ru_maxrss / 1024,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "separator_cpu": cpu,
+    }
 
 
 def summarise(side: str, rnd: int, run: dict[str, Any], stamps: dict[str, Any]) -> dict[str, Any]:
@@ -285,12 +365,22 @@ def summarise(side: str, rnd: int, run: dict[str, Any], stamps: dict[str, Any]) 
     bounds = starts + [stamps["train_end"]]
     epochs = [b - a for a, b in zip(bounds[:-1], bounds[1:])]
     cpu_bounds = stamps.get("epoch_cpu", []) + [stamps.get("train_end_cpu", float("nan"))]
-    epoch_cpu = ([b - a for a, b in zip(cpu_bounds[:-1], cpu_bounds[1:])]
-                 if len(cpu_bounds) == len(bounds) else [float("nan")] * len(epochs))
+    epoch_cpu = (
+        [b - a for a, b in zip(cpu_bounds[:-1], cpu_bounds[1:])]
+        if len(cpu_bounds) == len(bounds)
+        else [float("nan")] * len(epochs)
+    )
     return {
-        "side": side, "round": rnd, "epochs": len(epochs), "epoch_s": epochs, "epoch_cpu_s": epoch_cpu,
-        "startup_s": starts[0] - run["start"], "after_s": run["end"] - stamps["train_end"],
-        "maxrss_mb": run["maxrss_mb"], "cpu_s": run["cpu_s"], "val_ccc": stamps["val_ccc"],
+        "side": side,
+        "round": rnd,
+        "epochs": len(epochs),
+        "epoch_s": epochs,
+        "epoch_cpu_s": epoch_cpu,
+        "startup_s": starts[0] - run["start"],
+        "after_s": run["end"] - stamps["train_end"],
+        "maxrss_mb": run["maxrss_mb"],
+        "cpu_s": run["cpu_s"],
+        "val_ccc": stamps["val_ccc"],
         "best_val_ccc": stamps.get("best_val_ccc", max(stamps["val_ccc"])),
     }
 
@@ -309,8 +399,18 @@ def run_authors(code: Path, corpus: Path, work: Path, epochs: int, seed: int, rn
 def run_ours(corpus: Path, cache: Path, work: Path, epochs: int, seed: int, rnd: int, tiny: bool) -> dict[str, Any]:
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "WANDB_MODE": "offline"}
     stamps_file = work / f"ours-{rnd}.json"
-    cmd = [sys.executable, "-u", str(Path(__file__)), "--_ours", str(stamps_file), "--", "fit", str(RECIPE),
-           *our_overrides(corpus, cache, work / "runs", epochs, seed, tiny), f"run_name=ours-{rnd}"]
+    cmd = [
+        sys.executable,
+        "-u",
+        str(Path(__file__)),
+        "--_ours",
+        str(stamps_file),
+        "--",
+        "fit",
+        str(RECIPE),
+        *our_overrides(corpus, cache, work / "runs", epochs, seed, tiny),
+        f"run_name=ours-{rnd}",
+    ]
     run = run_child(cmd, ROOT, env, work / f"ours-{rnd}.log")
     stamps = json.loads(stamps_file.read_text())
     results = json.loads((work / "runs" / f"ours-{rnd}" / "results.json").read_text())
@@ -342,8 +442,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]] | str:
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="vs_authors-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        corpus = synthetic_corpus(work / "muse", args.scale, FEATURES, seed=0,
-                                  base={"train": 24, "devel": 8, "test": 8})
+        corpus = synthetic_corpus(
+            work / "muse", args.scale, FEATURES, seed=0, base={"train": 24, "devel": 8, "test": 8}
+        )
         code = copy_authors_code(code_src, work / "authors_code")
         rows: list[dict[str, Any]] = []
         for rnd in range(1, args.rounds + 1):
@@ -353,8 +454,11 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]] | str:
                     rows.append(run_authors(code, corpus, work, args.epochs, rnd, rnd, args.python))
                 else:
                     rows.append(run_ours(corpus, work / "cache", work, args.epochs, rnd, rnd, args.tiny))
-                print(f"round {rnd} {rows[-1]['side']}: {json.dumps({k: v for k, v in rows[-1].items()})}",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"round {rnd} {rows[-1]['side']}: {json.dumps({k: v for k, v in rows[-1].items()})}",
+                    file=sys.stderr,
+                    flush=True,
+                )
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -364,34 +468,49 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]] | str:
 
 def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
     """Per-round table and the side-by-side summary (medians over rounds)."""
-    per_round = [{
-        "side": r["side"], "round": r["round"], "start-up s": r["startup_s"], "epoch 1 s": r["epoch_s"][0],
-        "epoch s (2..N, median)": median(r["epoch_s"][1:] or r["epoch_s"]),
-        "epoch CPU s (2..N, median)": median(r["epoch_cpu_s"][1:] or r["epoch_cpu_s"]), "after training s": r["after_s"],
-        "process CPU s": r["cpu_s"], "peak RSS MB": r["maxrss_mb"], "best val CCC": r["best_val_ccc"],
-    } for r in rows]
+    per_round = [
+        {
+            "side": r["side"],
+            "round": r["round"],
+            "start-up s": r["startup_s"],
+            "epoch 1 s": r["epoch_s"][0],
+            "epoch s (2..N, median)": median(r["epoch_s"][1:] or r["epoch_s"]),
+            "epoch CPU s (2..N, median)": median(r["epoch_cpu_s"][1:] or r["epoch_cpu_s"]),
+            "after training s": r["after_s"],
+            "process CPU s": r["cpu_s"],
+            "peak RSS MB": r["maxrss_mb"],
+            "best val CCC": r["best_val_ccc"],
+        }
+        for r in rows
+    ]
     sides = list(dict.fromkeys(r["side"] for r in rows))
     summary = []
     for side in sides:
         mine = [r for r in rows if r["side"] == side]
-        summary.append({
-            "side": side, "rounds": len(mine),
-            "epoch s (median)": median([e for r in mine for e in (r["epoch_s"][1:] or r["epoch_s"])]),
-            "epoch CPU s (median)": median([e for r in mine for e in (r["epoch_cpu_s"][1:] or r["epoch_cpu_s"])]),
-            "epoch 1 s": median([r["epoch_s"][0] for r in mine]),
-            "start-up s (cold)": mine[0]["startup_s"],
-            "start-up s (warm)": median([r["startup_s"] for r in mine[1:]]) if len(mine) > 1 else float("nan"),
-            "after training s": median([r["after_s"] for r in mine]),
-            "peak RSS MB": max(r["maxrss_mb"] for r in mine),
-            "best val CCC (median)": median([r["best_val_ccc"] for r in mine]),
-        })
+        summary.append(
+            {
+                "side": side,
+                "rounds": len(mine),
+                "epoch s (median)": median([e for r in mine for e in (r["epoch_s"][1:] or r["epoch_s"])]),
+                "epoch CPU s (median)": median([e for r in mine for e in (r["epoch_cpu_s"][1:] or r["epoch_cpu_s"])]),
+                "epoch 1 s": median([r["epoch_s"][0] for r in mine]),
+                "start-up s (cold)": mine[0]["startup_s"],
+                "start-up s (warm)": median([r["startup_s"] for r in mine[1:]]) if len(mine) > 1 else float("nan"),
+                "after training s": median([r["after_s"] for r in mine]),
+                "peak RSS MB": max(r["maxrss_mb"] for r in mine),
+                "best val CCC (median)": median([r["best_val_ccc"] for r in mine]),
+            }
+        )
     theirs = next(s for s in summary if s["side"].startswith("authors"))
     ours = next(s for s in summary if s["side"] == "zoo fit")
     ratio = ours["epoch s (median)"] / theirs["epoch s (median)"]
     cpu_ratio = ours["epoch CPU s (median)"] / theirs["epoch CPU s (median)"]
     lines = [
-        table(per_round, f"per round (scale {args.scale:g}×, {args.epochs} epochs, batch 256, "
-                         f"features {' + '.join(FEATURES)}, target {TARGET})"),
+        table(
+            per_round,
+            f"per round (scale {args.scale:g}×, {args.epochs} epochs, batch 256, "
+            f"features {' + '.join(FEATURES)}, target {TARGET})",
+        ),
         table(summary, "side by side (medians over rounds)"),
         f"\nour epoch time / theirs: **{ratio:.2f}×** wall, **{cpu_ratio:.2f}×** CPU (target ≤ 0.7); best val CCC ours − theirs: "
         f"{ours['best val CCC (median)'] - theirs['best val CCC (median)']:+.4f}",

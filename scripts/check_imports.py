@@ -19,9 +19,23 @@ from pathlib import Path
 
 PACKAGE = "zoo"
 #: modules the data package (``zoo.data.*``) must not import: the model side of the zoo
-DATA_MAY_NOT_IMPORT = ("zoo._registry", "zoo.task", "zoo.layers", "zoo.sun2020", "zoo.chen2017",
-                       "zoo.atmaja2020", "zoo.tzirakis2017", "zoo.williams2018", "zoo.fusion", "zoo.run",
-                       "zoo.cli", "zoo.pretrained", "zoo.bundle", "zoo.inference", "zoo.checkpoint_io")
+DATA_MAY_NOT_IMPORT = (
+    "zoo._registry",
+    "zoo.task",
+    "zoo.layers",
+    "zoo.sun2020",
+    "zoo.chen2017",
+    "zoo.atmaja2020",
+    "zoo.tzirakis2017",
+    "zoo.williams2018",
+    "zoo.fusion",
+    "zoo.run",
+    "zoo.cli",
+    "zoo.pretrained",
+    "zoo.bundle",
+    "zoo.inference",
+    "zoo.checkpoint_io",
+)
 
 
 def module_files(root: Path, package: str = PACKAGE) -> dict[str, Path]:
@@ -126,8 +140,13 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def forbidden_imports(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
     """``(data module, model-side module)`` pairs that break the data → models rule."""
-    return sorted((m, t) for m, targets in graph.items() if m == "zoo.data" or m.startswith("zoo.data.")
-                  for t in targets if any(t == f or t.startswith(f + ".") for f in DATA_MAY_NOT_IMPORT))
+    return sorted(
+        (m, t)
+        for m, targets in graph.items()
+        if m == "zoo.data" or m.startswith("zoo.data.")
+        for t in targets
+        if any(t == f or t.startswith(f + ".") for f in DATA_MAY_NOT_IMPORT)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

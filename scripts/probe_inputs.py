@@ -46,9 +46,10 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -59,8 +60,7 @@ if str(REPO) not in sys.path:
 REFUSED, WARNED, HARMLESS, UNCLEAR, SILENT = "refused", "warned", "harmless", "unclear", "silent"
 OUTCOMES = (REFUSED, WARNED, HARMLESS, UNCLEAR, SILENT)
 #: a message "locates" the damage when it names a line, row, field, column, key or the like
-LOCATED = re.compile(r"\b(line|lines|row|rows|field|column|columns|attribute|key|frame|sample|timestamp|video)\b",
-                     re.I)
+LOCATED = re.compile(r"\b(line|lines|row|rows|field|column|columns|attribute|key|frame|sample|timestamp|video)\b", re.I)
 #: the recipe the tiny checkpoint is trained with
 RECIPE = "muse_car/sun2020_lstm_selfattn"
 
@@ -168,9 +168,11 @@ def _map_rows(path: Path, layout: TextLayout, edit: Callable[[int, list[str]], N
 
 def _edit_cell(path: Path, layout: TextLayout, row: int, col: int, value: Callable[[str], str]) -> None:
     """Replace one cell of data row ``row`` (0-based) with ``value(old)``."""
+
     def edit(i: int, cells: list[str]) -> None:
         if i == row:
             cells[col] = value(cells[col])
+
     _map_rows(path, layout, edit)
 
 
@@ -253,8 +255,10 @@ def duplicate_time(path: Path, layout: TextLayout) -> None:
 
 def double_step(path: Path, layout: TextLayout) -> None:
     """Every time doubled: the file's step is twice the corpus's."""
+
     def edit(_: int, cells: list[str]) -> None:
         cells[layout.time_col] = _scaled(cells[layout.time_col], 2.0)
+
     _map_rows(path, layout, edit)
 
 
@@ -281,12 +285,14 @@ TEXT_MUTATIONS: dict[Callable[[Path, TextLayout], None], tuple[str, str, bool]] 
 
 
 def _applies(needs: str, layout: TextLayout) -> bool:
-    return {"": True, "arff": layout.arff, "time": layout.time_col is not None,
-            "name": layout.name_col is not None}[needs]
+    return {"": True, "arff": layout.arff, "time": layout.time_col is not None, "name": layout.name_col is not None}[
+        needs
+    ]
 
 
-def text_probes(asset: str, kind: str, target: str, layout: TextLayout, load: Loader,
-                skip: Iterable[str] = ()) -> list[Probe]:
+def text_probes(
+    asset: str, kind: str, target: str, layout: TextLayout, load: Loader, skip: Iterable[str] = ()
+) -> list[Probe]:
     """Every text mutation that applies to ``layout`` (minus the names in ``skip``) as probes."""
     probes = []
     for mutate, (name, needs, locate) in TEXT_MUTATIONS.items():
@@ -302,18 +308,22 @@ def _bind(mutate: Callable[[Path, TextLayout], None], layout: TextLayout) -> Cal
 # =========================================================================== binary files
 def keep_fraction(fraction: float) -> Callable[[Path], None]:
     """A mutation keeping the first ``fraction`` of the file's bytes."""
+
     def cut(path: Path) -> None:
         data = path.read_bytes()
         path.write_bytes(data[: int(len(data) * fraction)])
+
     return cut
 
 
 def overwrite(offset: int, junk: bytes) -> Callable[[Path], None]:
     """A mutation overwriting bytes at ``offset`` with ``junk``."""
+
     def smash(path: Path) -> None:
         data = bytearray(path.read_bytes())
-        data[offset: offset + len(junk)] = junk
+        data[offset : offset + len(junk)] = junk
         path.write_bytes(bytes(data))
+
     return smash
 
 
@@ -329,12 +339,14 @@ def _first_train_video(csd: Path) -> str:
 
 def h5_edit(edit: Callable[[Any], None]) -> Callable[[Path], None]:
     """A mutation editing the ``data/<first train video>`` group of a ``.csd`` file with h5py."""
+
     def apply(path: Path) -> None:
         import h5py
 
         video = _first_train_video(path)
         with h5py.File(path, "r+") as f:
             edit(f[next(iter(f.keys()))]["data"][video])
+
     return apply
 
 
@@ -358,12 +370,14 @@ def _short_features(group: Any) -> None:
 
 def _pickle_edit(edit: Callable[[dict], Any]) -> Callable[[Path], None]:
     """A mutation loading the aligned pickle, editing it and writing it back."""
+
     def apply(path: Path) -> None:
         with open(path, "rb") as f:
             data = pickle.load(f)
         result = edit(data)
         with open(path, "wb") as f:
             pickle.dump(data if result is None else result, f, protocol=4)
+
     return apply
 
 
@@ -404,8 +418,15 @@ def _foreign_checkpoint(path: Path) -> bytes:
     import torch
 
     buffer = io.BytesIO()
-    torch.save({"state_dict": {"layer.weight": torch.zeros(2, 2)}, "epoch": 3, "global_step": 10,
-                "pytorch-lightning_version": "2.0.0"}, buffer)
+    torch.save(
+        {
+            "state_dict": {"layer.weight": torch.zeros(2, 2)},
+            "epoch": 3,
+            "global_step": 10,
+            "pytorch-lightning_version": "2.0.0",
+        },
+        buffer,
+    )
     return buffer.getvalue()
 
 
@@ -413,19 +434,28 @@ def _payload_checkpoint(path: Path) -> bytes:
     import torch
 
     buffer = io.BytesIO()
-    torch.save({"state_dict": {}, "hyper_parameters": {"model": "x", "data_spec": {}}, "affect_zoo": {},
-                "callbacks": {"x": _Payload(path.parent / "PAYLOAD-RAN")}}, buffer)
+    torch.save(
+        {
+            "state_dict": {},
+            "hyper_parameters": {"model": "x", "data_spec": {}},
+            "affect_zoo": {},
+            "callbacks": {"x": _Payload(path.parent / "PAYLOAD-RAN")},
+        },
+        buffer,
+    )
     return buffer.getvalue()
 
 
 def _checkpoint_field(edit: Callable[[dict], None]) -> Callable[[Path], None]:
     """A mutation editing the checkpoint's dictionary (read safely, written back with torch.save)."""
+
     def apply(path: Path) -> None:
         import torch
 
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         edit(checkpoint)
         torch.save(checkpoint, path)
+
     return apply
 
 
@@ -438,18 +468,24 @@ def _edit_json(edit: Callable[[dict], None]) -> Callable[[Path], None]:
         data = json.loads(path.read_text())
         edit(data)
         path.write_text(json.dumps(data))
+
     return apply
 
 
 def _resealed(edit: Callable[[Path], None]) -> Callable[[Path], None]:
     """Edit a bundle file, then recompute manifest.json (a forger who knows the format)."""
+
     def apply(path: Path) -> None:
         edit(path)
         folder = path.parent
         manifest = json.loads((folder / "manifest.json").read_text())
-        manifest["files"] = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-                             for p in sorted(folder.iterdir()) if p.is_file() and p.name != "manifest.json"}
+        manifest["files"] = {
+            p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.iterdir())
+            if p.is_file() and p.name != "manifest.json"
+        }
         (folder / "manifest.json").write_text(json.dumps(manifest))
+
     return apply
 
 
@@ -474,17 +510,28 @@ def _zoo_validate(ckpt_name: str, corpus: Path, out: Path) -> Loader:
     Returns the run's results, or raises ``SystemExit``-like :class:`ZooExit` with the printed
     error when ``zoo`` exits with a status other than 0.
     """
+
     def load(copy: Path) -> Any:
         from zoo.cli import run
 
         stderr = io.StringIO()
         with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
-            result = run(["validate", RECIPE, f"ckpt={copy / ckpt_name}", f"data.args.root={corpus}",
-                          "data.args.features=[egemaps]", "trainer.enable_progress_bar=false",
-                          f"output_dir={out}", "logger=csv"])
+            result = run(
+                [
+                    "validate",
+                    RECIPE,
+                    f"ckpt={copy / ckpt_name}",
+                    f"data.args.root={corpus}",
+                    "data.args.features=[egemaps]",
+                    "trainer.enable_progress_bar=false",
+                    f"output_dir={out}",
+                    "logger=csv",
+                ]
+            )
         if result["exit_code"] != 0:
             raise ZooExit(result["exit_code"], stderr.getvalue().strip())
         return result
+
     return load
 
 
@@ -508,23 +555,26 @@ class Assets:
 def _write_recola(base: Path, folders: dict[str, Path]) -> Path:
     from zoo.data.synthetic.recola import write_synthetic_recola
 
-    return write_synthetic_recola(base / "recola", n_per_partition=1, duration_s=4.0, video_size=32,
-                                  feature_sets=["audio"])
+    return write_synthetic_recola(
+        base / "recola", n_per_partition=1, duration_s=4.0, video_size=32, feature_sets=["audio"]
+    )
 
 
 def _write_sewa(release: str) -> Callable[[Path, dict[str, Path]], Path]:
     from zoo.data.synthetic.sewa import write_synthetic_sewa
 
-    counts = {"Train": 1, "Devel": 1, "Test": 1} if release == "avec2017" else {
-        "Train_DE": 1, "Devel_DE": 1, "Test_DE": 1}
+    counts = (
+        {"Train": 1, "Devel": 1, "Test": 1} if release == "avec2017" else {"Train_DE": 1, "Devel_DE": 1, "Test_DE": 1}
+    )
     return lambda base, folders: write_synthetic_sewa(base / f"sewa-{release}", release=release, counts=counts)
 
 
 def _write_muse_car(base: Path, folders: dict[str, Path]) -> Path:
     from zoo.data.synthetic.muse_car import write_synthetic_muse_car
 
-    return write_synthetic_muse_car(base / "muse_car", n_videos={"train": 2, "devel": 1, "test": 1},
-                                    feature_sets=["egemaps"])
+    return write_synthetic_muse_car(
+        base / "muse_car", n_videos={"train": 2, "devel": 1, "test": 1}, feature_sets=["egemaps"]
+    )
 
 
 def _write_cmu_mosei(base: Path, folders: dict[str, Path]) -> Path:
@@ -562,11 +612,24 @@ def _write_checkpoint_and_bundle(base: Path, corpus: Path) -> dict[str, Path]:
     from zoo.cli import run
 
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        out = run(["fit", RECIPE, f"data.args.root={corpus}", "data.args.features=[egemaps]",
-                   "data.args.batch_size=4", "model.args.hidden_size=4", "model.args.head_hidden_size=4",
-                   "model.args.num_heads=1", "trainer.max_epochs=1", "trainer.limit_train_batches=1",
-                   "trainer.enable_progress_bar=false", "early_stopping.enabled=false", "logger=csv",
-                   f"output_dir={base / 'runs'}"])
+        out = run(
+            [
+                "fit",
+                RECIPE,
+                f"data.args.root={corpus}",
+                "data.args.features=[egemaps]",
+                "data.args.batch_size=4",
+                "model.args.hidden_size=4",
+                "model.args.head_hidden_size=4",
+                "model.args.num_heads=1",
+                "trainer.max_epochs=1",
+                "trainer.limit_train_batches=1",
+                "trainer.enable_progress_bar=false",
+                "early_stopping.enabled=false",
+                "logger=csv",
+                f"output_dir={base / 'runs'}",
+            ]
+        )
     if out["exit_code"] != 0:
         raise RuntimeError(f"training the probe checkpoint failed (exit {out['exit_code']})")
     checkpoint = base / "checkpoint"
@@ -612,8 +675,9 @@ def _recola(**kwargs: Any) -> Callable[[Path], Any]:
 def _sewa(release: str, features: Sequence[str], **kwargs: Any) -> Callable[[Path], Any]:
     from zoo.data import create_datamodule
 
-    return lambda root: create_datamodule("sewa", root=root, release=release, features=list(features), use_cache=False,
-                                       **kwargs)
+    return lambda root: create_datamodule(
+        "sewa", root=root, release=release, features=list(features), use_cache=False, **kwargs
+    )
 
 
 def _muse() -> Callable[[Path], Any]:
@@ -628,14 +692,16 @@ def _mosei_csd(scratch: Path, strict: bool = False) -> Callable[[Path], Any]:
     def build(root: Path) -> Any:
         cache = Path(tempfile.mkdtemp(dir=scratch, prefix="mosei-cache-"))  # never a stale alignment
         return create_datamodule("cmu_mosei", root=root, folds=root / "folds.json", cache_dir=cache, strict=strict)
+
     return build
 
 
 def _mosei_pkl(strict: bool = False) -> Callable[[Path], Any]:
     from zoo.data import create_datamodule
 
-    return lambda root: create_datamodule("cmu_mosei", root=root / "aligned.pkl", format="pkl", targets=["sentiment"],
-                                           strict=strict)
+    return lambda root: create_datamodule(
+        "cmu_mosei", root=root / "aligned.pkl", format="pkl", targets=["sentiment"], strict=strict
+    )
 
 
 # =========================================================================== the catalogue
@@ -643,21 +709,39 @@ def recola_probes(assets: Assets) -> list[Probe]:
     """Gold standard and feature ARFFs, individual ratings (``ratings="mean"``), WAV (raw mode)."""
     recola = corpus_reader(_recola())
     return [
-        *text_probes("recola", "gold standard ARFF", "ratings_gold_standard/arousal/train_1.arff",
-                     TextLayout(",", value_col=2, time_col=1, drop_col=2, name_col=0, other_name="dev_1",
-                                arff=True), recola),
-        *text_probes("recola", "feature ARFF", "features_audio/arousal/train_1.arff",
-                     TextLayout(",", value_col=5, time_col=1, drop_col=1, name_col=0, other_name="dev_1",
-                                arff=True), recola),
-        *text_probes("recola", "individual ratings CSV", "ratings_individual/arousal/train_1.csv",
-                     TextLayout(";", header_lines=1, value_col=2, time_col=0, drop_col=0),
-                     corpus_reader(_recola(ratings="mean"))),
-        *binary_probes("recola", "WAV", "recordings_audio/train_1.wav", corpus_reader(_recola(mode="raw")), {
-            "truncated WAV": keep_fraction(0.5),
-            "WAV cut inside its header": _cut_at(30),
-            "corrupt RIFF header": overwrite(0, b"JUNKJUNKJUNK"),
-            "empty WAV": empty,
-        }),
+        *text_probes(
+            "recola",
+            "gold standard ARFF",
+            "ratings_gold_standard/arousal/train_1.arff",
+            TextLayout(",", value_col=2, time_col=1, drop_col=2, name_col=0, other_name="dev_1", arff=True),
+            recola,
+        ),
+        *text_probes(
+            "recola",
+            "feature ARFF",
+            "features_audio/arousal/train_1.arff",
+            TextLayout(",", value_col=5, time_col=1, drop_col=1, name_col=0, other_name="dev_1", arff=True),
+            recola,
+        ),
+        *text_probes(
+            "recola",
+            "individual ratings CSV",
+            "ratings_individual/arousal/train_1.csv",
+            TextLayout(";", header_lines=1, value_col=2, time_col=0, drop_col=0),
+            corpus_reader(_recola(ratings="mean")),
+        ),
+        *binary_probes(
+            "recola",
+            "WAV",
+            "recordings_audio/train_1.wav",
+            corpus_reader(_recola(mode="raw")),
+            {
+                "truncated WAV": keep_fraction(0.5),
+                "WAV cut inside its header": _cut_at(30),
+                "corrupt RIFF header": overwrite(0, b"JUNKJUNKJUNK"),
+                "empty WAV": empty,
+            },
+        ),
     ]
 
 
@@ -665,14 +749,28 @@ def sewa2017_probes(assets: Assets) -> list[Probe]:
     """Headerless label and feature files, and the subject's turns (``interlocutor="purified"``)."""
     sewa = corpus_reader(_sewa("avec2017", ["audio_features_xbow_6s"], interlocutor="purified"))
     return [
-        *text_probes("sewa2017", "label CSV (no header)", "labels/Train_01.csv",
-                     TextLayout(";", value_col=2, time_col=1, drop_col=4, name_col=0, other_name="Devel_01"),
-                     sewa),
-        *text_probes("sewa2017", "feature CSV (no header)", "audio_features_xbow_6s/Train_01.csv",
-                     TextLayout(";", value_col=5, time_col=1, drop_col=1, name_col=0, other_name="Devel_01"),
-                     sewa),
-        *text_probes("sewa2017", "turns CSV", "turns/Train_01.csv",
-                     TextLayout(";", value_col=1, drop_col=1), sewa, skip=("truncated at a row boundary",)),
+        *text_probes(
+            "sewa2017",
+            "label CSV (no header)",
+            "labels/Train_01.csv",
+            TextLayout(";", value_col=2, time_col=1, drop_col=4, name_col=0, other_name="Devel_01"),
+            sewa,
+        ),
+        *text_probes(
+            "sewa2017",
+            "feature CSV (no header)",
+            "audio_features_xbow_6s/Train_01.csv",
+            TextLayout(";", value_col=5, time_col=1, drop_col=1, name_col=0, other_name="Devel_01"),
+            sewa,
+        ),
+        *text_probes(
+            "sewa2017",
+            "turns CSV",
+            "turns/Train_01.csv",
+            TextLayout(";", value_col=1, drop_col=1),
+            sewa,
+            skip=("truncated at a row boundary",),
+        ),
     ]
 
 
@@ -680,12 +778,20 @@ def sewa2019_probes(assets: Assets) -> list[Probe]:
     """Label files with a header and the 40 ms FAU feature files."""
     sewa = corpus_reader(_sewa("avec2019", ["visual_features"], cultures=["DE"]))
     return [
-        *text_probes("sewa2019", "label CSV (header)", "labels/Train_DE_01.csv",
-                     TextLayout(";", header_lines=1, value_col=2, time_col=1, drop_col=2, name_col=0,
-                                other_name="Devel_DE_01"), sewa),
-        *text_probes("sewa2019", "FAU feature CSV", "visual_features/Train_DE_01.csv",
-                     TextLayout(";", header_lines=1, value_col=4, time_col=1, drop_col=1, name_col=0,
-                                other_name="Devel_DE_01"), sewa),
+        *text_probes(
+            "sewa2019",
+            "label CSV (header)",
+            "labels/Train_DE_01.csv",
+            TextLayout(";", header_lines=1, value_col=2, time_col=1, drop_col=2, name_col=0, other_name="Devel_DE_01"),
+            sewa,
+        ),
+        *text_probes(
+            "sewa2019",
+            "FAU feature CSV",
+            "visual_features/Train_DE_01.csv",
+            TextLayout(";", header_lines=1, value_col=4, time_col=1, drop_col=1, name_col=0, other_name="Devel_DE_01"),
+            sewa,
+        ),
     ]
 
 
@@ -694,13 +800,28 @@ def muse_car_probes(assets: Assets) -> list[Probe]:
     muse = corpus_reader(_muse())
     video = _muse_train_video(assets.folders["muse_car"])
     return [
-        *text_probes("muse_car", "partition CSV", "metadata/partition.csv",
-                     TextLayout(",", header_lines=1, value_col=0, drop_col=1), muse,
-                     skip=("truncated at a row boundary", "inf cell")),
-        *text_probes("muse_car", "label CSV", f"c1_muse_wild/label_segments/arousal/{video}.csv",
-                     TextLayout(",", header_lines=1, value_col=1, time_col=0, drop_col=1), muse),
-        *text_probes("muse_car", "feature CSV", f"c1_muse_wild/feature_segments/label_aligned/egemaps/{video}.csv",
-                     TextLayout(",", header_lines=1, value_col=5, time_col=0, drop_col=0), muse),
+        *text_probes(
+            "muse_car",
+            "partition CSV",
+            "metadata/partition.csv",
+            TextLayout(",", header_lines=1, value_col=0, drop_col=1),
+            muse,
+            skip=("truncated at a row boundary", "inf cell"),
+        ),
+        *text_probes(
+            "muse_car",
+            "label CSV",
+            f"c1_muse_wild/label_segments/arousal/{video}.csv",
+            TextLayout(",", header_lines=1, value_col=1, time_col=0, drop_col=1),
+            muse,
+        ),
+        *text_probes(
+            "muse_car",
+            "feature CSV",
+            f"c1_muse_wild/feature_segments/label_aligned/egemaps/{video}.csv",
+            TextLayout(",", header_lines=1, value_col=5, time_col=0, drop_col=0),
+            muse,
+        ),
     ]
 
 
@@ -709,45 +830,74 @@ def cmu_mosei_probes(assets: Assets) -> list[Probe]:
     mosei = corpus_reader(_mosei_csd(assets.scratch))
     probes = []
     for kind, target in (("labels .csd", "CMU_MOSEI_Labels.csd"), ("COVAREP .csd", "CMU_MOSEI_COVAREP.csd")):
-        probes += binary_probes("cmu_mosei", kind, target, mosei, {
-            "truncated HDF5": keep_fraction(0.5),
-            "corrupt HDF5 signature": overwrite(0, b"NOTHDF5!"),
+        probes += binary_probes(
+            "cmu_mosei",
+            kind,
+            target,
+            mosei,
+            {
+                "truncated HDF5": keep_fraction(0.5),
+                "corrupt HDF5 signature": overwrite(0, b"NOTHDF5!"),
+                "empty file": empty,
+                "features and intervals of different lengths": h5_edit(_short_features),
+                "NaN interval": h5_edit(_nan_interval),
+            },
+        )
+    probes += binary_probes(
+        "cmu_mosei", "labels .csd", "CMU_MOSEI_Labels.csd", mosei, {"NaN label": h5_edit(_nan_label)}
+    )
+    probes += binary_probes(
+        "cmu_mosei",
+        "labels .csd (strict=True)",
+        "CMU_MOSEI_Labels.csd",
+        corpus_reader(_mosei_csd(assets.scratch, strict=True)),
+        {"NaN label": h5_edit(_nan_label), "NaN interval": h5_edit(_nan_interval)},
+    )
+    probes += binary_probes(
+        "cmu_mosei",
+        "folds JSON",
+        "folds.json",
+        mosei,
+        {
+            "truncated JSON": keep_fraction(0.5),
+            "video in two folds": _folds_overlap,
             "empty file": empty,
-            "features and intervals of different lengths": h5_edit(_short_features),
-            "NaN interval": h5_edit(_nan_interval),
-        })
-    probes += binary_probes("cmu_mosei", "labels .csd", "CMU_MOSEI_Labels.csd", mosei,
-                            {"NaN label": h5_edit(_nan_label)})
-    probes += binary_probes("cmu_mosei", "labels .csd (strict=True)", "CMU_MOSEI_Labels.csd",
-                            corpus_reader(_mosei_csd(assets.scratch, strict=True)),
-                            {"NaN label": h5_edit(_nan_label), "NaN interval": h5_edit(_nan_interval)})
-    probes += binary_probes("cmu_mosei", "folds JSON", "folds.json", mosei, {
-        "truncated JSON": keep_fraction(0.5),
-        "video in two folds": _folds_overlap,
-        "empty file": empty,
-    })
+        },
+    )
     return probes
 
 
 def cmu_mosei_pkl_probes(assets: Assets) -> list[Probe]:
     """The aligned pickle: damaged, a code payload, wrong layouts, NaN labels."""
-    probes = binary_probes("cmu_mosei_pkl", "aligned pickle", "aligned.pkl", corpus_reader(_mosei_pkl()), {
-        "truncated pickle": keep_fraction(0.5),
-        "code payload": replace_with(_with_payload),
-        "a list, not a dict": _pickle_edit(lambda d: [d]),
-        "no train partition": _pickle_edit(lambda d: {k: v for k, v in d.items() if k != "train"}),
-        "2-d audio array": _pickle_edit(_flat_audio),
-        "fewer labels than segments": _pickle_edit(_short_labels),
-        "NaN label": _pickle_edit(_nan_regression),
-    })
-    probes += binary_probes("cmu_mosei_pkl", "aligned pickle (strict=True)", "aligned.pkl",
-                            corpus_reader(_mosei_pkl(strict=True)), {"NaN label": _pickle_edit(_nan_regression)})
+    probes = binary_probes(
+        "cmu_mosei_pkl",
+        "aligned pickle",
+        "aligned.pkl",
+        corpus_reader(_mosei_pkl()),
+        {
+            "truncated pickle": keep_fraction(0.5),
+            "code payload": replace_with(_with_payload),
+            "a list, not a dict": _pickle_edit(lambda d: [d]),
+            "no train partition": _pickle_edit(lambda d: {k: v for k, v in d.items() if k != "train"}),
+            "2-d audio array": _pickle_edit(_flat_audio),
+            "fewer labels than segments": _pickle_edit(_short_labels),
+            "NaN label": _pickle_edit(_nan_regression),
+        },
+    )
+    probes += binary_probes(
+        "cmu_mosei_pkl",
+        "aligned pickle (strict=True)",
+        "aligned.pkl",
+        corpus_reader(_mosei_pkl(strict=True)),
+        {"NaN label": _pickle_edit(_nan_regression)},
+    )
     return probes
 
 
 def _cut_at(size: int) -> Callable[[Path], None]:
     def cut(path: Path) -> None:
         path.write_bytes(path.read_bytes()[:size])
+
     return cut
 
 
@@ -756,8 +906,9 @@ def _muse_train_video(root: Path) -> str:
     return next(r.split(",")[0] for r in rows if r.split(",")[1].strip() == "train")
 
 
-def binary_probes(asset: str, kind: str, target: str, load: Loader,
-                  mutations: dict[str, Callable[[Path], None]]) -> list[Probe]:
+def binary_probes(
+    asset: str, kind: str, target: str, load: Loader, mutations: dict[str, Callable[[Path], None]]
+) -> list[Probe]:
     """Probes of one file from a ``{name: mutation}`` table (no row to locate)."""
     return [Probe(asset, kind, name, target, mutate, load) for name, mutate in mutations.items()]
 
@@ -780,11 +931,30 @@ def artifact_probes(assets: Assets) -> list[Probe]:
             ("weights of another shape", _checkpoint_field(_wider_weights), rebuild),
         )
     ]
-    probes.append(Probe("checkpoint", "checkpoint", "a URL as ckpt", "model.ckpt", lambda p: None,
-                        lambda copy: read_checkpoint(url), mention=url, compare=False))
+    probes.append(
+        Probe(
+            "checkpoint",
+            "checkpoint",
+            "a URL as ckpt",
+            "model.ckpt",
+            lambda p: None,
+            lambda copy: read_checkpoint(url),
+            mention=url,
+            compare=False,
+        )
+    )
     validate = _zoo_validate("model.ckpt", assets.folders["muse_car"], assets.scratch / "runs")
-    probes.append(Probe("checkpoint", "checkpoint", "reader_state sets root (zoo validate)", "model.ckpt",
-                        _checkpoint_field(_reader_state_root), validate, compare=False))
+    probes.append(
+        Probe(
+            "checkpoint",
+            "checkpoint",
+            "reader_state sets root (zoo validate)",
+            "model.ckpt",
+            _checkpoint_field(_reader_state_root),
+            validate,
+            compare=False,
+        )
+    )
     bundle = lambda copy: load_bundle(copy)  # noqa: E731
     probes += [
         Probe("bundle", "bundle", name, target, mutate, bundle, mention=mention, compare=False)
@@ -792,8 +962,12 @@ def artifact_probes(assets: Assets) -> list[Probe]:
             ("config.json edited after export", "config.json", _edit_json(_shift_labels), None),
             ("weights edited after export", "model.safetensors", _flip_weights, None),
             ("config.json is a symlink", "config.json", _symlink_to_passwd, None),
-            ("reader_state sets root (manifest resealed)", "config.json",
-             _resealed(_edit_json(lambda c: c.update(reader_state={"root": "/tmp/elsewhere"}))), None),
+            (
+                "reader_state sets root (manifest resealed)",
+                "config.json",
+                _resealed(_edit_json(lambda c: c.update(reader_state={"root": "/tmp/elsewhere"}))),
+                None,
+            ),
             ("a pickle file added", "config.json", _add_pickle, "extra.pkl"),
             ("manifest.json removed", "manifest.json", lambda p: p.unlink(), "manifest.json"),
         )
@@ -889,7 +1063,8 @@ def classify_error(probe: Probe, err: BaseException) -> tuple[str, str]:
     first = text.splitlines()[0] if text else type(err).__name__
     mention = probe.mention or probe.target
     ours = isinstance(err, (AffectZooError, ValueError, OSError, ZooExit)) and not isinstance(
-        err, (KeyError, IndexError, UnicodeError))
+        err, (KeyError, IndexError, UnicodeError)
+    )
     if isinstance(err, ZooExit) and err.code != 2:
         return UNCLEAR, f"zoo exit {err.code}: {first}"
     if not ours:
@@ -919,8 +1094,9 @@ def run_probe(probe: Probe, assets: Assets, index: int, pristine: dict[tuple[str
     return Result(probe, outcome, message)
 
 
-def _classify_accepted(probe: Probe, value: Any, notes: list[str],
-                       pristine: dict[tuple[str, int], str]) -> tuple[str, str]:
+def _classify_accepted(
+    probe: Probe, value: Any, notes: list[str], pristine: dict[tuple[str, int], str]
+) -> tuple[str, str]:
     mention = probe.mention or probe.target
     if not probe.compare:
         return SILENT, "loaded"
@@ -981,10 +1157,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", help="run the probes whose 'asset: kind: name' contains this text")
     parser.add_argument("--verbose", action="store_true", help="one line per probe, not only the problems")
-    parser.add_argument("--corpora", help=f"comma-separated corpus assets to write and probe "
-                                           f"(default all: {','.join(WRITERS)})")
-    parser.add_argument("--no-artifacts", action="store_true", help="skip the checkpoint and bundle probes "
-                                                                   "(no training)")
+    parser.add_argument(
+        "--corpora", help=f"comma-separated corpus assets to write and probe (default all: {','.join(WRITERS)})"
+    )
+    parser.add_argument(
+        "--no-artifacts", action="store_true", help="skip the checkpoint and bundle probes (no training)"
+    )
     args = parser.parse_args(argv)
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)

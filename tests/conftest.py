@@ -34,8 +34,15 @@ def run_cli(*args: str) -> Path:
 def trained_muse_run(tmp_path_factory: pytest.TempPathFactory, _isolated_environment) -> Path:
     """One short Sun 2020 run on synthetic MuSe-CaR, shared by the tests that need a checkpoint."""
     out = tmp_path_factory.mktemp("runs")
-    run_dir = run_cli("fit", "muse_car/sun2020_lstm_selfattn", f"output_dir={out}", "trainer.max_epochs=3",
-                      "model.args.hidden_size=32", "export_predictions=[train,val,test]", *QUICK)
+    run_dir = run_cli(
+        "fit",
+        "muse_car/sun2020_lstm_selfattn",
+        f"output_dir={out}",
+        "trainer.max_epochs=3",
+        "model.args.hidden_size=32",
+        "export_predictions=[train,val,test]",
+        *QUICK,
+    )
     assert json.loads((run_dir / "results.json").read_text())
     return run_dir
 

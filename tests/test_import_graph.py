@@ -32,17 +32,20 @@ def _package(tmp_path: Path, files: dict[str, str]) -> Path:
 
 @pytest.fixture()
 def fake(tmp_path: Path) -> Path:
-    return _package(tmp_path, {
-        "__init__.py": "",
-        "a.py": "def f():\n    from zoo.b import g  # lazy: still an edge\n",
-        "b.py": "from . import a\n",
-        "c.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from zoo.d import X\n",
-        "d.py": "import zoo.c\n",
-        "data/__init__.py": "",
-        "data/reader.py": "from ..task import T\nfrom .types import R\n",
-        "data/types.py": "",
-        "task.py": "",
-    })
+    return _package(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "a.py": "def f():\n    from zoo.b import g  # lazy: still an edge\n",
+            "b.py": "from . import a\n",
+            "c.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from zoo.d import X\n",
+            "d.py": "import zoo.c\n",
+            "data/__init__.py": "",
+            "data/reader.py": "from ..task import T\nfrom .types import R\n",
+            "data/types.py": "",
+            "task.py": "",
+        },
+    )
 
 
 def test_a_cycle_through_a_function_level_import_is_found(fake: Path):

@@ -32,22 +32,27 @@ def probes() -> ModuleType:
 
 @pytest.fixture(scope="module")
 def results(probes: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> list:
-    assets = probes.build_assets(tmp_path_factory.mktemp("probe-assets"), corpora=["muse_car", "sewa2017"],
-                                 artifacts=False)
+    assets = probes.build_assets(
+        tmp_path_factory.mktemp("probe-assets"), corpora=["muse_car", "sewa2017"], artifacts=False
+    )
     return probes.run_probes(probes.catalogue(assets), assets)
 
 
 def test_the_subset_covers_every_mutation_of_both_corpora(results: list):
     labels = {r.probe.label for r in results}
     assert len(results) == 55
-    assert {"muse_car: label CSV: NaN cell", "sewa2017: turns CSV: empty file",
-            "sewa2017: feature CSV (no header): row names another recording"} <= labels
+    assert {
+        "muse_car: label CSV: NaN cell",
+        "sewa2017: turns CSV: empty file",
+        "sewa2017: feature CSV (no header): row names another recording",
+    } <= labels
 
 
 def test_every_probe_is_refused_clearly(results: list, probes: ModuleType):
     outcomes = {r.probe.label: (r.outcome, r.message) for r in results}
-    wrong = {label: o for label, o in outcomes.items()
-             if o[0] != (probes.WARNED if label in WARNED else probes.REFUSED)}
+    wrong = {
+        label: o for label, o in outcomes.items() if o[0] != (probes.WARNED if label in WARNED else probes.REFUSED)
+    }
     assert not wrong, "\n".join(f"{label}: {o}" for label, o in wrong.items())
 
 

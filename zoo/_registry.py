@@ -17,12 +17,20 @@ import contextvars
 import difflib
 import fnmatch
 import importlib
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from torch import nn
 
-__all__ = ["register_model", "create_model", "list_models", "model_entrypoint", "is_estimator",
-           "building_from_checkpoint", "weights_come_from_checkpoint"]
+__all__ = [
+    "register_model",
+    "create_model",
+    "list_models",
+    "model_entrypoint",
+    "is_estimator",
+    "building_from_checkpoint",
+    "weights_come_from_checkpoint",
+]
 
 ModelFn = Callable[..., nn.Module]
 _MODELS: dict[str, ModelFn] = {}
@@ -116,9 +124,7 @@ def model_entrypoint(name: str) -> ModelFn:
     except KeyError:
         close = difflib.get_close_matches(name, _MODELS, n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise KeyError(
-            f"unknown model {name!r}.{hint} Registered: {', '.join(sorted(_MODELS))}"
-        ) from None
+        raise KeyError(f"unknown model {name!r}.{hint} Registered: {', '.join(sorted(_MODELS))}") from None
 
 
 def create_model(name: str, **kwargs: Any) -> nn.Module:

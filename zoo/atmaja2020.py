@@ -51,7 +51,8 @@ Paper ↔ code (the full fidelity table, with tests and deviations: docs/models/
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -77,8 +78,13 @@ class Atmaja2020Net(nn.Module):
         dropout: after every LSTM layer (paper: 0.4).
     """
 
-    def __init__(self, feature_dims: Mapping[str, int | Sequence[int]], num_targets: int,
-                 hidden_sizes: Sequence[int] = LAYER_SIZES, dropout: float = 0.4) -> None:
+    def __init__(
+        self,
+        feature_dims: Mapping[str, int | Sequence[int]],
+        num_targets: int,
+        hidden_sizes: Sequence[int] = LAYER_SIZES,
+        dropout: float = 0.4,
+    ) -> None:
         super().__init__()
         if not feature_dims or num_targets < 1 or not hidden_sizes or not 0.0 <= dropout < 1.0:
             raise ValueError(
@@ -107,8 +113,9 @@ class Atmaja2020Net(nn.Module):
 
 
 @register_model
-def atmaja2020_mtl_lstm(feature_dims: Mapping[str, Any], num_targets: int,
-                        hidden_sizes: Sequence[int] = LAYER_SIZES, dropout: float = 0.4) -> Atmaja2020Net:
+def atmaja2020_mtl_lstm(
+    feature_dims: Mapping[str, Any], num_targets: int, hidden_sizes: Sequence[int] = LAYER_SIZES, dropout: float = 0.4
+) -> Atmaja2020Net:
     """The paper's 3-layer LSTM (256/128/64, dropout 0.4) with one head per target."""
     return Atmaja2020Net(feature_dims, num_targets, tuple(hidden_sizes), dropout)
 
@@ -135,9 +142,19 @@ class Atmaja2020MultistageSVR:
     input_level = "sources"
     fit_stage = "val"
 
-    def __init__(self, sources: Sequence[str] = (), n_stages: int = 5, stage_input: str = "previous",
-                 n_folds: int = 0, frame_step: int = 1, kernel: str = "rbf", C: float = 1.0,
-                 epsilon: float = 0.1, gamma: str | float = "scale", standardize: bool = False) -> None:
+    def __init__(
+        self,
+        sources: Sequence[str] = (),
+        n_stages: int = 5,
+        stage_input: str = "previous",
+        n_folds: int = 0,
+        frame_step: int = 1,
+        kernel: str = "rbf",
+        C: float = 1.0,
+        epsilon: float = 0.1,
+        gamma: str | float = "scale",
+        standardize: bool = False,
+    ) -> None:
         if not 1 <= int(n_stages) <= 5:
             raise ValueError(f"n_stages must be between 1 and 5, got {n_stages}")
         if stage_input not in ("previous", "previous+inputs"):
@@ -147,8 +164,7 @@ class Atmaja2020MultistageSVR:
         self.sources = [str(s) for s in sources]
         self.n_stages, self.stage_input = int(n_stages), stage_input
         self.n_folds, self.frame_step = int(n_folds), max(1, int(frame_step))
-        self.svr_args = {"kernel": kernel, "C": C, "epsilon": epsilon, "gamma": gamma,
-                         "standardize": bool(standardize)}
+        self.svr_args = {"kernel": kernel, "C": C, "epsilon": epsilon, "gamma": gamma, "standardize": bool(standardize)}
         self.stages: list[SVRBank] = []
         self.cv_predictions_: list[np.ndarray] | None = None
         self.stage_scores_: dict[int, np.ndarray] = {}
@@ -170,7 +186,7 @@ class Atmaja2020MultistageSVR:
             inp = out if self.stage_input == "previous" else np.concatenate([out, x], 1)
         return outs
 
-    def fit(self, inputs: Sequence[np.ndarray], targets: Sequence[np.ndarray]) -> "Atmaja2020MultistageSVR":
+    def fit(self, inputs: Sequence[np.ndarray], targets: Sequence[np.ndarray]) -> Atmaja2020MultistageSVR:
         """Cross-validated per-stage scores over recordings, then the final chain on all of them."""
         n_rec = len(inputs)
         folds = min(self.n_folds, n_rec)
@@ -179,8 +195,9 @@ class Atmaja2020MultistageSVR:
             per_stage: list[list[np.ndarray | None]] = [[None] * n_rec for _ in range(self.n_stages)]
             for f in range(folds):
                 train = [i for i in range(n_rec) if fold_of[i] != f]
-                chain = self._chain_fit(np.concatenate([inputs[i] for i in train]),
-                                        np.concatenate([targets[i] for i in train]))
+                chain = self._chain_fit(
+                    np.concatenate([inputs[i] for i in train]), np.concatenate([targets[i] for i in train])
+                )
                 for i in np.flatnonzero(fold_of == f):
                     for s, out in enumerate(self._chain_predict(chain, inputs[i])):
                         per_stage[s][i] = out
@@ -205,7 +222,9 @@ class Atmaja2020MultistageSVR:
         self.cv_predictions_, self.stage_scores_ = None, {}
 
 
-def atmaja2020_multistage_svr(feature_dims: Mapping[str, Any], num_targets: int, **kwargs: Any) -> Atmaja2020MultistageSVR:
+def atmaja2020_multistage_svr(
+    feature_dims: Mapping[str, Any], num_targets: int, **kwargs: Any
+) -> Atmaja2020MultistageSVR:
     """Multistage SVR fusion of earlier runs' predictions (``sources``), fitted on devel."""
     return Atmaja2020MultistageSVR(**kwargs)
 

@@ -22,8 +22,9 @@ standard deviations. No test label is read to make the predictions.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -58,8 +59,11 @@ def _draw(procedure: str, train: np.ndarray | None, n: int, k: int, seed: int) -
 
 def _labelled_batches(datamodule: Any, stage: str) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
     """``(targets, mask)`` of every batch of a partition; mask ``None`` for segment-level targets."""
-    loader = {"train": datamodule.train_dataloader, "val": datamodule.val_dataloader,
-              "test": datamodule.test_dataloader}[stage]()
+    loader = {
+        "train": datamodule.train_dataloader,
+        "val": datamodule.val_dataloader,
+        "test": datamodule.test_dataloader,
+    }[stage]()
     for batch in loader:
         if not bool(torch.as_tensor(batch["has_targets"]).all()):
             raise RuntimeError(f"the {stage} partition has recordings without labels; it cannot be scored")
@@ -101,8 +105,10 @@ def run_baseline(cfg: Mapping[str, Any], run_dir: Path, draws: int = 10) -> dict
     if procedure == "williams2018":
         other = [t for t in target_names if t not in _EMOTIONS]
         if other:
-            raise ValueError(f"baseline.procedure=williams2018 draws emotion intensities in [0, 3] (§5.1); "
-                             f"the recipe's targets include {other}")
+            raise ValueError(
+                f"baseline.procedure=williams2018 draws emotion intensities in [0, 3] (§5.1); "
+                f"the recipe's targets include {other}"
+            )
         train = None  # the paper's procedure reads no label
     else:
         train = np.concatenate([_valid_rows(t, m) for t, m in _labelled_batches(datamodule, "train")])

@@ -50,8 +50,9 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from omegaconf import OmegaConf
@@ -146,12 +147,14 @@ def backbone_provenance(model_args: Mapping[str, Any]) -> list[dict[str, Any]]:
         if not (_WEIGHT_KEY.search(key.rsplit(".", 1)[-1]) or looks_like_path):
             return
         if path.exists():
-            found.append({
-                "arg": key,
-                "path": str(path.resolve()),
-                "kind": "file" if path.is_file() else "directory",
-                "sha256": _sha256_path(path),
-            })
+            found.append(
+                {
+                    "arg": key,
+                    "path": str(path.resolve()),
+                    "kind": "file" if path.is_file() else "directory",
+                    "sha256": _sha256_path(path),
+                }
+            )
 
     visit("", dict(model_args))
     return found
@@ -275,8 +278,9 @@ def _check_export_target(out_dir: Path, overwrite: bool) -> None:
             f"{out_dir} holds the symbolic link {links[0]}; --overwrite replaces only a folder of "
             "plain files, never through a link"
         )
-    foreign = sorted(p.relative_to(out_dir) for p in out_dir.rglob("*")
-                     if p.relative_to(out_dir).as_posix() not in BUNDLE_FILES)
+    foreign = sorted(
+        p.relative_to(out_dir) for p in out_dir.rglob("*") if p.relative_to(out_dir).as_posix() not in BUNDLE_FILES
+    )
     if foreign:
         raise FileExistsError(
             f"{out_dir} holds {', '.join(map(str, foreign[:5]))}, which is not part of a bundle; "
@@ -292,8 +296,12 @@ def _write_manifest(folder: Path) -> str:
         name = item.relative_to(folder).as_posix()
         if item.is_file() and name != MANIFEST_FILE:
             files[name] = _sha256_file(item)
-    manifest = {"format": MANIFEST_FORMAT, "format_version": BUNDLE_FORMAT_VERSION, "algorithm": "sha256",
-                "files": files}
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "format_version": BUNDLE_FORMAT_VERSION,
+        "algorithm": "sha256",
+        "files": files,
+    }
     (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
     return _sha256_file(folder / MANIFEST_FILE)
 
@@ -324,8 +332,8 @@ def export_bundle(ckpt: str | Path, out_dir: str | Path, overwrite: bool = False
         FileNotFoundError, CheckpointError: see :func:`zoo.pretrained.read_checkpoint`.
     """
     from zoo._version import __version__
-    from zoo.features.provenance import feature_provenance
     from zoo.checkpoint_io import read_checkpoint, task_from_checkpoint
+    from zoo.features.provenance import feature_provenance
 
     ckpt, out_dir = Path(ckpt).expanduser(), Path(out_dir).expanduser()
     _check_export_target(out_dir, overwrite)
@@ -368,8 +376,9 @@ def export_bundle(ckpt: str | Path, out_dir: str | Path, overwrite: bool = False
         "postprocess": task.postprocessor.to_dict() if task.postprocessor is not None else None,
         "backbone_weights": backbone_provenance(model_args),
         # which extractor made each training feature set (None: none registered did)
-        "feature_extractors": feature_provenance(data.get("name", spec.get("corpus")), data_args.get("root"),
-                                                 spec["feature_names"], data_args),
+        "feature_extractors": feature_provenance(
+            data.get("name", spec.get("corpus")), data_args.get("root"), spec["feature_names"], data_args
+        ),
         "results": results,
         "source_checkpoint": str(ckpt.resolve()),
     }
@@ -415,9 +424,7 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
-        raise BundleError(
-            f"{path}: malformed JSON at line {err.lineno}, column {err.colno}: {err.msg}"
-        ) from None
+        raise BundleError(f"{path}: malformed JSON at line {err.lineno}, column {err.colno}: {err.msg}") from None
     except UnicodeDecodeError as err:
         raise BundleError(f"{path}: not UTF-8 text ({err})") from None
     if not isinstance(data, dict):
@@ -426,8 +433,10 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
 
 
 def _reexport_hint(folder: Path) -> str:
-    return (f"export it again from its checkpoint with this affect-zoo: "
-            f"`zoo export runs/<run>/checkpoints/best.ckpt {folder} --overwrite`")
+    return (
+        f"export it again from its checkpoint with this affect-zoo: "
+        f"`zoo export runs/<run>/checkpoints/best.ckpt {folder} --overwrite`"
+    )
 
 
 def _verify_manifest(folder: Path) -> str:
@@ -510,8 +519,10 @@ def _validate_config(config: Mapping[str, Any], path: Path) -> None:
             f"affect-zoo reads ({BUNDLE_FORMAT_VERSION}); upgrade affect-zoo"
         )
     if version < BUNDLE_FORMAT_VERSION:
-        raise BundleError(f"{path}: bundle format version {version} is older than {BUNDLE_FORMAT_VERSION} "
-                          f"(no file checksums); {_reexport_hint(path.parent)}")
+        raise BundleError(
+            f"{path}: bundle format version {version} is older than {BUNDLE_FORMAT_VERSION} "
+            f"(no file checksums); {_reexport_hint(path.parent)}"
+        )
     from zoo._registry import list_models
 
     registered = list_models()
@@ -557,8 +568,11 @@ def _validate_config(config: Mapping[str, Any], path: Path) -> None:
             for key in ("mean", "std"):
                 values = stats[key]
                 if not isinstance(values, list) or len(values) != dims[name]:
-                    fail(f"normalization.{name}.{key}", f"a list of {dims[name]} numbers (feature_dims.{name})",
-                         values if not isinstance(values, list) else f"a list of {len(values)}")
+                    fail(
+                        f"normalization.{name}.{key}",
+                        f"a list of {dims[name]} numbers (feature_dims.{name})",
+                        values if not isinstance(values, list) else f"a list of {len(values)}",
+                    )
                 bad = [i for i, v in enumerate(values) if not _number(v) or (key == "std" and v <= 0)]
                 if bad:
                     what = "finite numbers > 0" if key == "std" else "finite numbers"
@@ -651,8 +665,7 @@ def _open_weights(path: Path) -> dict[str, torch.Tensor]:
             return {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, OSError, ValueError, RuntimeError) as err:
         raise BundleError(
-            f"{path}: not a safetensors file ({err}).{_sniff(path)} It was not loaded; bundles "
-            "never unpickle weights."
+            f"{path}: not a safetensors file ({err}).{_sniff(path)} It was not loaded; bundles never unpickle weights."
         ) from None
 
 
@@ -683,10 +696,9 @@ def load_bundle(path: str | Path, map_location: str | torch.device = "cpu", allo
             names or shapes, a pickle payload, or weights not matching their recorded sha256.
     """
     from zoo._registry import building_from_checkpoint, create_model
-    from zoo.postprocess import PostProcessor
-    from zoo.inference import PretrainedModel
-
     from zoo.hub import resolve_pretrained
+    from zoo.inference import PretrainedModel
+    from zoo.postprocess import PostProcessor
 
     folder = resolve_pretrained(path, allow_download=allow_download)
     if not folder.is_dir():
@@ -712,8 +724,7 @@ def load_bundle(path: str | Path, map_location: str | torch.device = "cpu", allo
     unexpected = [k for k in tensors if k not in expected]
     if missing or unexpected:
         raise BundleError(
-            f"{weights_path}: tensors do not match {architecture!r}: missing {missing[:5]}, "
-            f"unexpected {unexpected[:5]}"
+            f"{weights_path}: tensors do not match {architecture!r}: missing {missing[:5]}, unexpected {unexpected[:5]}"
         )
     for name, tensor in tensors.items():
         if tuple(tensor.shape) != tuple(expected[name].shape):
@@ -755,8 +766,9 @@ def load_bundle(path: str | Path, map_location: str | torch.device = "cpu", allo
     return model.to(map_location)
 
 
-def push_to_hub(bundle_dir: str | Path, repo_id: str, private: bool = False, token: str | None = None,
-                api: Any = None) -> str:
+def push_to_hub(
+    bundle_dir: str | Path, repo_id: str, private: bool = False, token: str | None = None, api: Any = None
+) -> str:
     """Upload a bundle folder to ``repo_id`` (created if missing); returns the commit URL.
 
     The folder is loaded first (manifest, config and weights verified), so a damaged bundle is
@@ -779,7 +791,11 @@ def push_to_hub(bundle_dir: str | Path, repo_id: str, private: bool = False, tok
 
         api = HfApi(token=token)
     api.create_repo(repo_id=repo_id, repo_type="model", private=private, exist_ok=True)
-    commit = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="model",
-                               allow_patterns=BUNDLE_PATTERNS,
-                               commit_message=f"affect-zoo bundle {folder.name}")
+    commit = api.upload_folder(
+        folder_path=str(folder),
+        repo_id=repo_id,
+        repo_type="model",
+        allow_patterns=BUNDLE_PATTERNS,
+        commit_message=f"affect-zoo bundle {folder.name}",
+    )
     return str(getattr(commit, "commit_url", commit))

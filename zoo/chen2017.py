@@ -55,7 +55,8 @@ Paper ↔ code:
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -83,13 +84,21 @@ class Chen2017Net(nn.Module):
         output_peephole: ``"previous"`` (paper eq. 1) or ``"current"`` (Gers et al.).
     """
 
-    def __init__(self, feature_dims: Mapping[str, int | Sequence[int]], num_targets: int,
-                 hidden_size: int = 300, dropout: float = 0.5, output_peephole: str = "previous") -> None:
+    def __init__(
+        self,
+        feature_dims: Mapping[str, int | Sequence[int]],
+        num_targets: int,
+        hidden_size: int = 300,
+        dropout: float = 0.5,
+        output_peephole: str = "previous",
+    ) -> None:
         super().__init__()
         if not feature_dims:
             raise ValueError("Chen2017Net: feature_dims must name at least one feature set")
         if num_targets < 1 or hidden_size < 1 or not 0.0 <= dropout < 1.0:
-            raise ValueError(f"Chen2017Net: invalid num_targets={num_targets}, hidden_size={hidden_size}, dropout={dropout}")
+            raise ValueError(
+                f"Chen2017Net: invalid num_targets={num_targets}, hidden_size={hidden_size}, dropout={dropout}"
+            )
         self.feature_names = list(feature_dims)
         input_size = sum(_width(d) for d in feature_dims.values())
         self.lstm = PeepholeLSTM(input_size, hidden_size, output_peephole)
@@ -105,8 +114,13 @@ class Chen2017Net(nn.Module):
 
 
 @register_model
-def chen2017_lstm(feature_dims: Mapping[str, Any], num_targets: int, hidden_size: int = 300,
-                  dropout: float = 0.5, output_peephole: str = "previous") -> Chen2017Net:
+def chen2017_lstm(
+    feature_dims: Mapping[str, Any],
+    num_targets: int,
+    hidden_size: int = 300,
+    dropout: float = 0.5,
+    output_peephole: str = "previous",
+) -> Chen2017Net:
     """Single-task peephole LSTM (one target)."""
     if num_targets != 1:
         raise ValueError(
@@ -117,8 +131,13 @@ def chen2017_lstm(feature_dims: Mapping[str, Any], num_targets: int, hidden_size
 
 
 @register_model
-def chen2017_lstm_mtl(feature_dims: Mapping[str, Any], num_targets: int, hidden_size: int = 300,
-                      dropout: float = 0.5, output_peephole: str = "previous") -> Chen2017Net:
+def chen2017_lstm_mtl(
+    feature_dims: Mapping[str, Any],
+    num_targets: int,
+    hidden_size: int = 300,
+    dropout: float = 0.5,
+    output_peephole: str = "previous",
+) -> Chen2017Net:
     """Multi-task peephole LSTM: one head per target (arousal and valence in the paper) on a shared state."""
     if num_targets < 2:
         raise ValueError(f"chen2017_lstm_mtl needs at least two targets, got {num_targets}")
@@ -166,8 +185,17 @@ class Chen2017SVR:
 
     fit_stage = "train"
 
-    def __init__(self, level: str = "frame", context: int = 1, frame_step: int = 5, kernel: str = "linear",
-                 C: float = 0.01, epsilon: float = 0.0, gamma: str | float = "scale", seed: int = 0) -> None:
+    def __init__(
+        self,
+        level: str = "frame",
+        context: int = 1,
+        frame_step: int = 5,
+        kernel: str = "linear",
+        C: float = 0.01,
+        epsilon: float = 0.0,
+        gamma: str | float = "scale",
+        seed: int = 0,
+    ) -> None:
         if level not in ("frame", "turn"):
             raise ValueError(f"level must be 'frame' or 'turn', got {level!r}")
         self.input_level, self.context, self.frame_step = level, int(context), max(1, int(frame_step))
@@ -179,7 +207,7 @@ class Chen2017SVR:
             return [add_turn_context(np.asarray(x), self.context) for x in inputs]
         return [np.asarray(x) for x in inputs]
 
-    def fit(self, inputs: Sequence[np.ndarray], targets: Sequence[np.ndarray]) -> "Chen2017SVR":
+    def fit(self, inputs: Sequence[np.ndarray], targets: Sequence[np.ndarray]) -> Chen2017SVR:
         xs, step = self._transform(inputs), self.frame_step if self.input_level == "frame" else 1
         x = np.concatenate([v[::step] for v in xs])
         y = np.concatenate([np.asarray(t)[::step] for t in targets])
@@ -187,8 +215,9 @@ class Chen2017SVR:
         return self
 
     def predict(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        return [self.bank.predict(x) if len(x) else np.zeros((0, len(self.bank.pipelines)))
-                for x in self._transform(inputs)]
+        return [
+            self.bank.predict(x) if len(x) else np.zeros((0, len(self.bank.pipelines))) for x in self._transform(inputs)
+        ]
 
     def get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         return self.bank.get_state()

@@ -37,7 +37,8 @@ import argparse
 import os
 import sys
 import traceback
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["main"]
 
@@ -48,11 +49,11 @@ _CKPT = "runs/<run>/checkpoints/best.ckpt"
 EXAMPLES = {
     "show": f"zoo show {_RECIPE} trainer.max_epochs=5",
     "fit": f"zoo fit {_RECIPE} trainer.max_epochs=5 model.args.hidden_size=64 logger=[csv,tensorboard]\n"
-           f"  zoo fit {_RECIPE} --help            # every key of the recipe, with its value",
+    f"  zoo fit {_RECIPE} --help            # every key of the recipe, with its value",
     "validate": f"zoo validate {_RECIPE} ckpt={_CKPT}",
     "test": f"zoo test {_RECIPE} ckpt={_CKPT}",
     "predict": f"zoo predict {_RECIPE} ckpt={_CKPT} data.args.predict_partition=val\n"
-               f"  zoo predict bundles/sun2020 /data/new-videos --output preds/ --plot",
+    f"  zoo predict bundles/sun2020 /data/new-videos --output preds/ --plot",
     "baseline": "zoo baseline cmu_mosei/williams2018_blstm --draws 30",
     "sweep": "zoo sweep recipes/sweeps/sewa_atmaja2020.yaml --dry-run --count 5",
     "export": f"zoo export {_CKPT} bundles/sun2020 --push-to-hub my-org/sun2020-muse-car",
@@ -64,8 +65,12 @@ EXAMPLES = {
 
 def _sub(sub: Any, command: str, help_text: str) -> argparse.ArgumentParser:
     """A sub-command parser whose ``--help`` ends with an example."""
-    return sub.add_parser(command, help=help_text, epilog=f"example:\n  {EXAMPLES[command]}",
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    return sub.add_parser(
+        command,
+        help=help_text,
+        epilog=f"example:\n  {EXAMPLES[command]}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -82,8 +87,11 @@ def _parser() -> argparse.ArgumentParser:
     for command in RUN_COMMANDS:
         p = _sub(sub, command, f"{command} a recipe")
         p.add_argument("recipe", help="recipe YAML (path or <corpus>/<name>); RECIPE --help lists its keys")
-        p.add_argument("overrides", nargs=argparse.REMAINDER,
-                       help="key=value or --key=value; --print_config prints the resolved recipe and exits")
+        p.add_argument(
+            "overrides",
+            nargs=argparse.REMAINDER,
+            help="key=value or --key=value; --print_config prints the resolved recipe and exits",
+        )
     p = _sub(sub, "baseline", "chance level: score random draws of the training labels")
     p.add_argument("--draws", type=int, default=10, help="random draws to average (default 10)")
     p.add_argument("recipe", help="recipe YAML (path or <corpus>/<name>)")
@@ -95,16 +103,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--project", default=None)
     p.add_argument("--entity", default=None)
     p.add_argument("--seed", type=int, default=0, help="seed of the search's random proposals (dry run, --local)")
-    p.add_argument("--local", action="store_true",
-                   help="search on this machine without a W&B server: --count trials, ranked table + plot")
+    p.add_argument(
+        "--local",
+        action="store_true",
+        help="search on this machine without a W&B server: --count trials, ranked table + plot",
+    )
     p.add_argument("--output", default="runs", help="--local: parent folder of the sweep folder (default runs)")
     p.add_argument("overrides", nargs="*", help="--local: key=value applied to every trial (e.g. trainer.max_epochs=5)")
     p = _sub(sub, "export", "export a checkpoint as a self-contained bundle (safetensors)")
     p.add_argument("ckpt", help="checkpoint of `zoo fit` (runs/<run>/checkpoints/best.ckpt)")
     p.add_argument("out_dir", help="bundle folder (new or empty)")
     p.add_argument("--overwrite", action="store_true", help="replace the bundle files in a non-empty OUT_DIR")
-    p.add_argument("--push-to-hub", metavar="ORG/NAME", default=None,
-                   help="then upload the bundle to this Hugging Face model repository (created if missing)")
+    p.add_argument(
+        "--push-to-hub",
+        metavar="ORG/NAME",
+        default=None,
+        help="then upload the bundle to this Hugging Face model repository (created if missing)",
+    )
     p.add_argument("--private", action="store_true", help="--push-to-hub: create the repository private")
     p = _sub(sub, "report", "the papers' scores beside run results (Markdown)")
     p.add_argument("runs", nargs="+", help="folders holding zoo fit run folders")
@@ -199,8 +214,8 @@ def _run(argv: Sequence[str]) -> dict[str, Any]:
         print(f"report written to {args.output}" if args.output else text)
         return {"exit_code": 0}
     if args.command == "list":
-        from zoo.data import list_datamodules
         from zoo import list_models
+        from zoo.data import list_datamodules
 
         if args.kind in (None, "recipes"):
             from zoo.catalog import list_recipes
@@ -220,19 +235,28 @@ def _run(argv: Sequence[str]) -> dict[str, Any]:
 
             try:
                 count = 5 if args.count is None else args.count
-                folder, trials = run_local_sweep(args.sweep_file, count=count, output_dir=args.output,
-                                                 seed=args.seed, overrides=args.overrides)
+                folder, trials = run_local_sweep(
+                    args.sweep_file, count=count, output_dir=args.output, seed=args.seed, overrides=args.overrides
+                )
             except SweepError as err:
                 print(f"zoo sweep: {err}", file=sys.stderr)
                 return {"exit_code": 2}
             print((folder / "trials.md").read_text() + f"\nsweep folder: {folder}")
             return {"exit_code": 0, "run_dir": folder, "trials": trials}
         if args.overrides:
-            print("zoo sweep: key=value overrides are for --local (a W&B agent takes the sweep file's)", file=sys.stderr)
+            print(
+                "zoo sweep: key=value overrides are for --local (a W&B agent takes the sweep file's)", file=sys.stderr
+            )
             return {"exit_code": 2}
         try:
-            commands = run_sweep(args.sweep_file, count=args.count, dry_run=args.dry_run,
-                                 project=args.project, entity=args.entity, seed=args.seed)
+            commands = run_sweep(
+                args.sweep_file,
+                count=args.count,
+                dry_run=args.dry_run,
+                project=args.project,
+                entity=args.entity,
+                seed=args.seed,
+            )
         except SweepError as err:
             print(f"zoo sweep: {err}", file=sys.stderr)
             return {"exit_code": 2}

@@ -16,8 +16,9 @@ Overrides come as ``key=value`` (``${args_no_hyphens}`` of a W&B sweep) or ``--k
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
@@ -102,9 +103,7 @@ def _check_keys(layer: Any, schema: Any, source: str, prefix: str = "") -> None:
             close = difflib.get_close_matches(str(key), valid, n=1)
             hint = f" Did you mean {prefix}{close[0]!s}?" if close else ""
             where = prefix.rstrip(".") or "the top level"
-            raise ConfigError(
-                f"{source}: unknown key {path!r}.{hint} Valid keys at {where}: {', '.join(valid)}"
-            )
+            raise ConfigError(f"{source}: unknown key {path!r}.{hint} Valid keys at {where}: {', '.join(valid)}")
         child_schema = schema[key] if not OmegaConf.is_missing(schema, key) else None
         child_layer = layer[key] if not OmegaConf.is_missing(layer, key) else None
         if isinstance(child_schema, DictConfig) and child_schema is not None:
@@ -134,8 +133,15 @@ _TYPES: dict[str, tuple[Any, ...]] = {
 #: list keys whose items have one type
 _ITEM_TYPES: dict[str, type] = {"seeds": int, "metrics": str, "export_predictions": str, "logger": str}
 _ITEM_NAMES = {int: "integers", str: "strings"}
-_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
-               list: "a list", dict: "a mapping", None: "null"}
+_TYPE_NAMES = {
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    bool: "true or false",
+    list: "a list",
+    dict: "a mapping",
+    None: "null",
+}
 
 
 def _type_ok(value: Any, allowed: tuple[Any, ...]) -> bool:
@@ -217,9 +223,7 @@ def check_types(cfg: dict[str, Any], defaults: dict[str, Any], source: str, pref
             value = cfg[key] = [_coerce(v, (item_type,)) for v in value]
             bad = [v for v in value if not _type_ok(v, (item_type,))]
             if bad:
-                raise ConfigError(
-                    f"{source}: {path} must be a list of {_ITEM_NAMES[item_type]}, found {value!r}"
-                )
+                raise ConfigError(f"{source}: {path} must be a list of {_ITEM_NAMES[item_type]}, found {value!r}")
 
 
 def load_recipe(recipe: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:

@@ -39,10 +39,10 @@ scikit-learn objects from them; :class:`SVRBank` stores, per target, the Standar
 
 from __future__ import annotations
 
-import inspect
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -82,9 +82,16 @@ class SVRBank:
             as they are (the scaler step is then the identity, stored as mean 0, scale 1).
     """
 
-    def __init__(self, kernel: str = "linear", C: float = 1.0, epsilon: float = 0.0,
-                 gamma: str | float = "scale", max_iter: int = 5000, seed: int = 0,
-                 standardize: bool = True) -> None:
+    def __init__(
+        self,
+        kernel: str = "linear",
+        C: float = 1.0,
+        epsilon: float = 0.0,
+        gamma: str | float = "scale",
+        max_iter: int = 5000,
+        seed: int = 0,
+        standardize: bool = True,
+    ) -> None:
         self.kernel, self.C, self.epsilon, self.gamma = kernel, float(C), float(epsilon), gamma
         self.max_iter, self.seed = int(max_iter), int(seed)
         self.standardize = bool(standardize)
@@ -92,11 +99,12 @@ class SVRBank:
 
     def _regressor(self) -> SVR | LinearSVR:
         if self.kernel == "linear":
-            return LinearSVR(C=self.C, epsilon=self.epsilon, max_iter=self.max_iter,
-                             random_state=self.seed, dual="auto")
+            return LinearSVR(
+                C=self.C, epsilon=self.epsilon, max_iter=self.max_iter, random_state=self.seed, dual="auto"
+            )
         return SVR(kernel=self.kernel, C=self.C, epsilon=self.epsilon, gamma=self.gamma)
 
-    def fit(self, x: np.ndarray, y: np.ndarray) -> "SVRBank":
+    def fit(self, x: np.ndarray, y: np.ndarray) -> SVRBank:
         """Fit one pipeline per column of ``y`` ``(N, K)``."""
         if not np.all(np.isfinite(y)):
             raise ValueError("SVRBank.fit: targets contain NaN or inf")
@@ -117,8 +125,15 @@ class SVRBank:
 
     def config(self) -> dict[str, Any]:
         """Hyper-parameters (JSON)."""
-        return {"kernel": self.kernel, "C": self.C, "epsilon": self.epsilon, "gamma": self.gamma,
-                "max_iter": self.max_iter, "seed": self.seed, "standardize": self.standardize}
+        return {
+            "kernel": self.kernel,
+            "C": self.C,
+            "epsilon": self.epsilon,
+            "gamma": self.gamma,
+            "max_iter": self.max_iter,
+            "seed": self.seed,
+            "standardize": self.standardize,
+        }
 
     def get_state(self, prefix: str = "") -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Arrays and metadata of all fitted pipelines (no pickle)."""
@@ -137,14 +152,22 @@ class SVRBank:
                 arrays[p + "svr.intercept_"] = np.asarray(svr.intercept_)
                 meta["gamma_"].append(None)
             else:
-                for name in ("support_vectors_", "dual_coef_", "intercept_", "support_", "_n_support",
-                             "shape_fit_", "_probA", "_probB"):
+                for name in (
+                    "support_vectors_",
+                    "dual_coef_",
+                    "intercept_",
+                    "support_",
+                    "_n_support",
+                    "shape_fit_",
+                    "_probA",
+                    "_probB",
+                ):
                     arrays[p + "svr." + name] = np.asarray(getattr(svr, name))
                 meta["gamma_"].append(float(svr._gamma))
         return arrays, meta
 
     @classmethod
-    def from_state(cls, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any], prefix: str = "") -> "SVRBank":
+    def from_state(cls, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any], prefix: str = "") -> SVRBank:
         """Rebuild fitted scikit-learn pipelines from :meth:`get_state` output."""
         bank = cls(**meta["config"])
         for k in range(int(meta["num_targets"])):
@@ -182,15 +205,21 @@ class SVRBank:
 
 
 # --------------------------------------------------------------------------- save / load
-def save_estimator(folder: str | Path, estimator: Any, model_name: str, model_args: Mapping[str, Any],
-                   data_spec: Mapping[str, Any]) -> Path:
+def save_estimator(
+    folder: str | Path, estimator: Any, model_name: str, model_args: Mapping[str, Any], data_spec: Mapping[str, Any]
+) -> Path:
     """Write ``estimator.npz`` + ``estimator.json`` into ``folder``; returns the JSON path."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     arrays, meta = estimator.get_state()
     np.savez(folder / "estimator.npz", **{k: np.asarray(v) for k, v in arrays.items()})
-    info = {"format_version": FORMAT_VERSION, "model": model_name, "model_args": dict(model_args),
-            "data_spec": dict(data_spec), "meta": meta}
+    info = {
+        "format_version": FORMAT_VERSION,
+        "model": model_name,
+        "model_args": dict(model_args),
+        "data_spec": dict(data_spec),
+        "meta": meta,
+    }
     path = folder / "estimator.json"
     path.write_text(json.dumps(info, indent=2, default=_json_default))
     return path
@@ -224,8 +253,12 @@ def load_estimator(path: str | Path) -> tuple[Any, dict[str, Any]]:
     if info.get("format_version") != FORMAT_VERSION or "model" not in info:
         raise ValueError(f"{path}: not an affect-zoo estimator file (format_version {info.get('format_version')!r})")
     spec = info["data_spec"]
-    estimator = create_model(info["model"], feature_dims=dict(spec["feature_dims"]),
-                             num_targets=len(spec["target_names"]), **info["model_args"])
+    estimator = create_model(
+        info["model"],
+        feature_dims=dict(spec["feature_dims"]),
+        num_targets=len(spec["target_names"]),
+        **info["model_args"],
+    )
     with np.load(path.with_suffix(".npz"), allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
     estimator.set_state(arrays, info["meta"])
@@ -339,8 +372,9 @@ def run_estimator_command(command: str, cfg: Mapping[str, Any], run_dir: Path) -
         dm = build_datamodule(cfg)
         dm.prepare_data()
         spec = dm.data_spec()
-        estimator = create_model(model_name, feature_dims=dict(spec["feature_dims"]),
-                                 num_targets=len(spec["target_names"]), **model_args)
+        estimator = create_model(
+            model_name, feature_dims=dict(spec["feature_dims"]), num_targets=len(spec["target_names"]), **model_args
+        )
         _fit(estimator, dm)
         best = save_estimator(run_dir / "checkpoints", estimator, model_name, model_args, spec)
         stages = ["val", "test"]
@@ -379,14 +413,23 @@ def run_estimator_command(command: str, cfg: Mapping[str, Any], run_dir: Path) -
             results.update(stage_results)
         if command == "fit" and stage == "val" and settings.get("enabled") and golds is not None:
             postprocessor = fit_postprocessor(
-                preds, golds, target_names, dm.label_step, steps=settings["steps"],
-                median_seconds=tuple(settings["median_seconds"]), max_shift_seconds=settings["max_shift_seconds"])
+                preds,
+                golds,
+                target_names,
+                dm.label_step,
+                steps=settings["steps"],
+                median_seconds=tuple(settings["median_seconds"]),
+                max_shift_seconds=settings["max_shift_seconds"],
+            )
             pp_path.write_text(json.dumps(postprocessor.to_dict(), indent=2))
-            post = {f"val_postprocessed/ccc_{t}": list(c.val_ccc.values())[-1]
-                    for t, c in postprocessor.targets.items()}
+            post = {
+                f"val_postprocessed/ccc_{t}": list(c.val_ccc.values())[-1] for t, c in postprocessor.targets.items()
+            }
             post["val_postprocessed/ccc_mean"] = float(np.mean(list(post.values())))
-            print(f"post-processing fitted on val:\n{postprocessor.describe()}\n"
-                  f"{format_results(post, target_names, 'val_postprocessed')}\n")
+            print(
+                f"post-processing fitted on val:\n{postprocessor.describe()}\n"
+                f"{format_results(post, target_names, 'val_postprocessed')}\n"
+            )
             results.update(post)
         if stage in export:
             _write(dm, run_dir / "predictions", stage, preds, target_names)

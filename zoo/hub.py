@@ -17,11 +17,19 @@ A bundle folder (``zoo export``) is already laid out as a model repository: ``co
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-__all__ = ["HubError", "BUNDLE_PATTERNS", "is_repo_id", "is_repo_name", "card_metadata", "card_with_metadata",
-           "resolve_pretrained"]
+__all__ = [
+    "HubError",
+    "BUNDLE_PATTERNS",
+    "is_repo_id",
+    "is_repo_name",
+    "card_metadata",
+    "card_with_metadata",
+    "resolve_pretrained",
+]
 
 #: the files a bundle consists of; the only ones fetched from or sent to the Hub
 BUNDLE_PATTERNS = ["config.json", "model.safetensors", "README.md", "recipe.yaml", "manifest.json"]
@@ -64,17 +72,23 @@ def card_metadata(config: Mapping[str, Any], results: Mapping[str, float] | None
         if not match or key.endswith("_std") or not isinstance(value, (int, float)):
             continue
         stage, metric, target = match.groups()
-        eval_results.append(EvalResult(
-            task_type="continuous-emotion-recognition", task_name="Continuous emotion recognition",
-            dataset_type=corpus, dataset_name=dataset_name, dataset_split=_SPLITS[stage],
-            metric_type=metric, metric_name=f"{metric.upper()} {target} ({_SPLITS[stage]})",
-            metric_value=float(value),
-        ))
+        eval_results.append(
+            EvalResult(
+                task_type="continuous-emotion-recognition",
+                task_name="Continuous emotion recognition",
+                dataset_type=corpus,
+                dataset_name=dataset_name,
+                dataset_split=_SPLITS[stage],
+                metric_type=metric,
+                metric_name=f"{metric.upper()} {target} ({_SPLITS[stage]})",
+                metric_value=float(value),
+            )
+        )
     return ModelCardData(
         library_name="affect-zoo",
         license="other",  # the weights fall under the training corpus's licence (see the card)
-        tags=["affect-zoo", "emotion-recognition", "continuous-emotion-recognition", "regression",
-              architecture, corpus] + [f"target:{t}" for t in config.get("target_names", [])],
+        tags=["affect-zoo", "emotion-recognition", "continuous-emotion-recognition", "regression", architecture, corpus]
+        + [f"target:{t}" for t in config.get("target_names", [])],
         datasets=[corpus],
         model_name=f"{architecture}-{corpus}",
         eval_results=eval_results or None,
@@ -91,8 +105,9 @@ def card_with_metadata(card_text: str, config: Mapping[str, Any], results: Mappi
     return text
 
 
-def resolve_pretrained(ref: str | Path, allow_download: bool = False, cache_dir: str | Path | None = None,
-                       revision: str | None = None) -> Path:
+def resolve_pretrained(
+    ref: str | Path, allow_download: bool = False, cache_dir: str | Path | None = None, revision: str | None = None
+) -> Path:
     """A local path for ``ref``: a folder or ``.ckpt`` as given, or ``org/name`` from the Hub cache.
 
     Args:
@@ -111,13 +126,21 @@ def resolve_pretrained(ref: str | Path, allow_download: bool = False, cache_dir:
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
-        folder = snapshot_download(repo_id=str(ref), revision=revision, cache_dir=cache_dir,
-                                   allow_patterns=BUNDLE_PATTERNS, local_files_only=not allow_download)
+        folder = snapshot_download(
+            repo_id=str(ref),
+            revision=revision,
+            cache_dir=cache_dir,
+            allow_patterns=BUNDLE_PATTERNS,
+            local_files_only=not allow_download,
+        )
     except LocalEntryNotFoundError as err:
-        hint = ("it is not in the Hugging Face cache and downloading was not allowed: pass "
-                "allow_download=True (zoo predict/... --allow-download), or download it on a machine "
-                "with internet and copy the cache" if not allow_download else
-                f"it could not be downloaded ({str(err).splitlines()[0]}); HF_HUB_OFFLINE=1 forbids downloads")
+        hint = (
+            "it is not in the Hugging Face cache and downloading was not allowed: pass "
+            "allow_download=True (zoo predict/... --allow-download), or download it on a machine "
+            "with internet and copy the cache"
+            if not allow_download
+            else f"it could not be downloaded ({str(err).splitlines()[0]}); HF_HUB_OFFLINE=1 forbids downloads"
+        )
         raise HubError(f"{ref}: {hint}") from None
     except Exception as err:  # repository not found, gated, network errors
         raise HubError(f"{ref}: cannot fetch it from the Hugging Face Hub: {str(err).splitlines()[0]}") from None

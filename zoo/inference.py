@@ -8,7 +8,8 @@ whole recordings given as arrays, on any device.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -75,8 +76,7 @@ class PretrainedModel(nn.Module):
             expected = self.spec["feature_dims"][name]
             if np.ndim(features[name]) != 2 or np.shape(features[name])[1] != expected:
                 raise ValueError(
-                    f"predict: feature set {name!r} has shape {np.shape(features[name])}, "
-                    f"expected (T, {expected})"
+                    f"predict: feature set {name!r} has shape {np.shape(features[name])}, expected (T, {expected})"
                 )
         lengths = {np.shape(features[n])[0] for n in names}
         if len(lengths) != 1:
@@ -90,8 +90,10 @@ class PretrainedModel(nn.Module):
         )
         device = next(self.net.parameters()).device
         # (a read-only, memory-mapped input is copied: torch tensors must be writable)
-        inputs = {n: torch.from_numpy(x if x.flags.writeable else np.array(x)).unsqueeze(0).to(device)
-                  for n, x in delayed.items()}
+        inputs = {
+            n: torch.from_numpy(x if x.flags.writeable else np.array(x)).unsqueeze(0).to(device)
+            for n, x in delayed.items()
+        }
         mask = torch.ones(1, lengths.pop(), dtype=torch.bool, device=device)
         # on the device, as in training; not in place: on the CPU the tensors may be the caller's arrays
         inputs = self.normalizer(inputs, mask)

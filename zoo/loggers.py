@@ -13,8 +13,9 @@ The resolved recipe is the W&B run's config from the start.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger, WandbLogger
 
@@ -36,8 +37,10 @@ def logger_kinds(value: Any) -> list[str]:
     kinds = [value] if isinstance(value, str) else list(value)
     for kind in kinds:
         if kind not in LOGGER_KINDS:
-            raise ConfigError(f"logger: unknown logger {kind!r}; choose from {', '.join(LOGGER_KINDS)}, none, "
-                              "or a list such as [csv,wandb]")
+            raise ConfigError(
+                f"logger: unknown logger {kind!r}; choose from {', '.join(LOGGER_KINDS)}, none, "
+                "or a list such as [csv,wandb]"
+            )
     if len(set(kinds)) != len(kinds):
         raise ConfigError(f"logger: {kinds} names a logger twice")
     return kinds
@@ -45,8 +48,13 @@ def logger_kinds(value: Any) -> list[str]:
 
 def _wandb_logger(cfg: Mapping[str, Any], run_dir: Path) -> WandbLogger:
     w = cfg["wandb"]
-    kwargs: dict[str, Any] = {"project": w["project"], "save_dir": str(run_dir), "name": run_dir.name,
-                              "tags": list(w["tags"]), "config": dict(cfg)}
+    kwargs: dict[str, Any] = {
+        "project": w["project"],
+        "save_dir": str(run_dir),
+        "name": run_dir.name,
+        "tags": list(w["tags"]),
+        "config": dict(cfg),
+    }
     if w.get("entity"):
         kwargs["entity"] = w["entity"]
     if w.get("mode"):
@@ -62,15 +70,21 @@ def build_loggers(cfg: Mapping[str, Any], run_dir: Path) -> list[Logger]:
         if kind == "csv":
             out.append(CSVLogger(save_dir=str(run_dir), name="", version="logs"))
         elif kind == "tensorboard":
-            out.append(TensorBoardLogger(save_dir=str(run_dir), name="", version="tensorboard",
-                                         default_hp_metric=False))
+            out.append(
+                TensorBoardLogger(save_dir=str(run_dir), name="", version="tensorboard", default_hp_metric=False)
+            )
         else:
             out.append(_wandb_logger(cfg, run_dir))
     return out
 
 
-def log_run_outputs(loggers: Sequence[Logger], results: Mapping[str, float], target_names: Sequence[str],
-                    plots: Sequence[Path] = (), bundle: Path | None = None) -> None:
+def log_run_outputs(
+    loggers: Sequence[Logger],
+    results: Mapping[str, float],
+    target_names: Sequence[str],
+    plots: Sequence[Path] = (),
+    bundle: Path | None = None,
+) -> None:
     """Give the W&B loggers the run's result tables, figures and (optionally) its bundle."""
     wandb_loggers = [lg for lg in loggers if isinstance(lg, WandbLogger)]
     if not wandb_loggers:
@@ -80,8 +94,13 @@ def log_run_outputs(loggers: Sequence[Logger], results: Mapping[str, float], tar
     for lg in wandb_loggers:
         run = lg.experiment
         for stage in ("val", "test"):
-            metrics = sorted({k.split("/")[1].rsplit("_", 1)[0] for k in results if k.startswith(f"{stage}/")
-                              and k.split("/")[1].rsplit("_", 1)[-1] in [*target_names, "mean"]})
+            metrics = sorted(
+                {
+                    k.split("/")[1].rsplit("_", 1)[0]
+                    for k in results
+                    if k.startswith(f"{stage}/") and k.split("/")[1].rsplit("_", 1)[-1] in [*target_names, "mean"]
+                }
+            )
             if not metrics:
                 continue
             columns = ["metric", *target_names, "mean"]

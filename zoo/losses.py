@@ -12,7 +12,7 @@ frame-wise losses ``mse``/``mae`` average over valid frames either way.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import nn
@@ -40,9 +40,7 @@ class MaskedRegressionLoss(nn.Module):
         self.kind = kind
         self.weights = None if weights is None else [float(w) for w in weights]
 
-    def forward(
-        self, preds: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None
-    ) -> torch.Tensor:
+    def forward(self, preds: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         preds, target = preds.float(), target.float()
         if preds.shape != target.shape:
             raise ValueError(f"preds {tuple(preds.shape)} and target {tuple(target.shape)} differ")
@@ -84,9 +82,7 @@ def resolve_weights(
         return [float(weights.get(t, 0.0)) for t in target_names]
     weights = [float(w) for w in weights]
     if len(weights) != len(target_names):
-        raise ValueError(
-            f"loss.weights has {len(weights)} values for {len(target_names)} targets {list(target_names)}"
-        )
+        raise ValueError(f"loss.weights has {len(weights)} values for {len(target_names)} targets {list(target_names)}")
     return weights
 
 
@@ -113,9 +109,7 @@ def build_loss(
         ValueError: unknown loss or aggregation, or weights that do not fit the targets.
     """
     if aggregation not in AGGREGATIONS:
-        raise ValueError(
-            f"loss.aggregation must be one of {', '.join(AGGREGATIONS)}, got {aggregation!r}"
-        )
+        raise ValueError(f"loss.aggregation must be one of {', '.join(AGGREGATIONS)}, got {aggregation!r}")
     resolved = resolve_weights(weights, target_names)
     if name == "ccc":
         return CCCLoss(weights=resolved, aggregation=aggregation)

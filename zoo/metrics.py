@@ -7,7 +7,7 @@ per target, merged exactly across processes.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from torch import Tensor
 from torchmetrics import MeanSquaredError, Metric
@@ -33,6 +33,7 @@ class MaskedRMSE(MeanSquaredError):
 
     def compute(self) -> Tensor:
         return super().compute().reshape(-1)
+
 
 METRICS: dict[str, Callable[[int], Metric]] = {
     # pooled CCC over all frames of the partition, as AVEC/MuSe score

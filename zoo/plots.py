@@ -17,8 +17,8 @@ from __future__ import annotations
 import csv
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -83,8 +83,9 @@ def plot_learning_curves(metrics_csv: Path, out: Path, last_epoch: int | None = 
     return out
 
 
-def plot_recording_prediction(out: Path, timestamps: np.ndarray, preds: np.ndarray, golds: np.ndarray,
-                              target_names: Sequence[str], title: str) -> Path:
+def plot_recording_prediction(
+    out: Path, timestamps: np.ndarray, preds: np.ndarray, golds: np.ndarray, target_names: Sequence[str], title: str
+) -> Path:
     """One recording: per target, the gold standard and the prediction over time (seconds)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -106,8 +107,9 @@ def plot_recording_prediction(out: Path, timestamps: np.ndarray, preds: np.ndarr
     return out
 
 
-def plot_segment_scatter(out: Path, preds: np.ndarray, golds: np.ndarray, target_names: Sequence[str],
-                         title: str) -> Path:
+def plot_segment_scatter(
+    out: Path, preds: np.ndarray, golds: np.ndarray, target_names: Sequence[str], title: str
+) -> Path:
     """Per target, prediction against gold over a partition's segments, with the identity line."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

@@ -21,8 +21,9 @@ the concatenated recordings, as the challenges score.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -125,7 +126,7 @@ class PostProcessor:
         return {"label_step": self.label_step, "targets": {n: asdict(c) for n, c in self.targets.items()}}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "PostProcessor":
+    def from_dict(cls, data: Mapping[str, Any]) -> PostProcessor:
         """Inverse of :meth:`to_dict`, with a clear error for a malformed entry."""
         try:
             return cls(float(data["label_step"]), {n: TargetChain(**c) for n, c in data["targets"].items()})
@@ -151,8 +152,12 @@ def _pooled_ccc(preds: Sequence[np.ndarray], golds: Sequence[np.ndarray]) -> flo
 
 
 def _fit_target(
-    preds: Sequence[np.ndarray], golds: Sequence[np.ndarray], label_step: float, steps: Sequence[str],
-    median_windows: Sequence[int], shifts: Sequence[int],
+    preds: Sequence[np.ndarray],
+    golds: Sequence[np.ndarray],
+    label_step: float,
+    steps: Sequence[str],
+    median_windows: Sequence[int],
+    shifts: Sequence[int],
 ) -> TargetChain:
     chain = TargetChain()
     best = _pooled_ccc([chain.apply(p) for p in preds], golds)
@@ -214,6 +219,12 @@ def fit_postprocessor(
     shifts = shift_grid(label_step, label_step, max_shift_seconds)
     chains = {}
     for k, name in enumerate(target_names):
-        chains[name] = _fit_target([np.asarray(p)[:, k] for p in preds], [np.asarray(g)[:, k] for g in golds],
-                                   label_step, steps, windows, shifts)
+        chains[name] = _fit_target(
+            [np.asarray(p)[:, k] for p in preds],
+            [np.asarray(g)[:, k] for g in golds],
+            label_step,
+            steps,
+            windows,
+            shifts,
+        )
     return PostProcessor(float(label_step), chains)

@@ -23,8 +23,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -84,8 +85,8 @@ def predict_folder(
     """
     import torch
 
-    from zoo.data import corpus_class, create_datamodule
     from zoo.ccc import concordance_cc
+    from zoo.data import corpus_class, create_datamodule
     from zoo.pretrained import load_pretrained, merge_reader_state
 
     model_path, input_root = Path(model_path).expanduser(), Path(input_root).expanduser()
@@ -105,8 +106,9 @@ def predict_folder(
     features, targets = list(spec["feature_names"]), list(spec["target_names"])
     # the datamodule as it was trained (release, mode, crop size, ...), reading INPUT instead
     reader_args = {k: v for k, v in data_args.items() if k not in ("root", "normalization_stats")}
-    reader_args = merge_reader_state({"root": input_root, **reader_args}, spec.get("reader_state"),
-                                     str(model_path))  # e.g. SEWA's training vocabulary
+    reader_args = merge_reader_state(
+        {"root": input_root, **reader_args}, spec.get("reader_state"), str(model_path)
+    )  # e.g. SEWA's training vocabulary
     reader_args.update(features=features, targets=targets)
     writer = create_datamodule(datamodule_name, **reader_args)
     recordings = writer.load_folder()  # a clear error for corpora that cannot read loose folders
@@ -124,8 +126,11 @@ def predict_folder(
         if golds is not None:
             labelled.setdefault(partition_of[rec.id] or "folder", []).append((preds, golds))
         if plot:
-            plots.append(plot_recording(output_dir / "plots" / f"{rec.id}.png", rec.id,
-                                        np.asarray(rec.timestamps), preds, golds, targets))
+            plots.append(
+                plot_recording(
+                    output_dir / "plots" / f"{rec.id}.png", rec.id, np.asarray(rec.timestamps), preds, golds, targets
+                )
+            )
     scores: dict[str, dict[str, float]] = {}
     for group, pairs in sorted(labelled.items()):
         p = torch.from_numpy(np.concatenate([x for x, _ in pairs]).astype(np.float64))
@@ -154,15 +159,30 @@ def run_predict_cli(model: str, argv: Sequence[str]) -> dict[str, Any]:
         prog=f"zoo predict {model}",
         description="predict a folder of feature files, or media files (with a bundle), with a bundle or checkpoint",
     )
-    parser.add_argument("input", help="folder of feature files in the corpus layout (e.g. a MuSe-CaR root), "
-                                      "or a WAV/MP4 file or folder of them (bundles: their features are extracted)")
+    parser.add_argument(
+        "input",
+        help="folder of feature files in the corpus layout (e.g. a MuSe-CaR root), "
+        "or a WAV/MP4 file or folder of them (bundles: their features are extracted)",
+    )
     parser.add_argument("--output", default=None, help="prediction folder (new or empty, outside INPUT)")
-    parser.add_argument("--plot", action="store_true",
-                        help="PNG per recording: prediction over time (with the gold standard where labelled)")
-    parser.add_argument("--weights", action="append", default=[], metavar="SET=PATH",
-                        help="media input: weights of the extractor of feature set SET (repeatable)")
-    parser.add_argument("--transcripts", default=None, metavar="DIR",
-                        help="media input: folder of <id>.csv transcripts (start,end,word) for text features")
+    parser.add_argument(
+        "--plot",
+        action="store_true",
+        help="PNG per recording: prediction over time (with the gold standard where labelled)",
+    )
+    parser.add_argument(
+        "--weights",
+        action="append",
+        default=[],
+        metavar="SET=PATH",
+        help="media input: weights of the extractor of feature set SET (repeatable)",
+    )
+    parser.add_argument(
+        "--transcripts",
+        default=None,
+        metavar="DIR",
+        help="media input: folder of <id>.csv transcripts (start,end,word) for text features",
+    )
     args = parser.parse_args(list(argv))
     try:
         if is_media_input(args.input):

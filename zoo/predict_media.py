@@ -24,9 +24,10 @@ each feature set and the reason.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -55,9 +56,7 @@ class PlannedFeature:
 def is_media_input(path: str | Path) -> bool:
     """Whether ``zoo predict MODEL INPUT`` got media: a file (or a missing one named like media), or a
     folder with a media file in it."""
-    from zoo.features.media import is_media
-
-    from zoo.features.media import MEDIA_SUFFIXES
+    from zoo.features.media import MEDIA_SUFFIXES, is_media
 
     path = Path(path).expanduser()
     if not path.exists():
@@ -76,10 +75,12 @@ def _unsupported(config: Mapping[str, Any], model: Any) -> list[str]:
 
     names, args = list(config["feature_names"]), _data_args(model)
     if "feature_extractors" not in config:
-        return [f"the bundle records no feature extractors (exported before affect-zoo recorded them), so "
-                f"how its feature sets {names} were made is unknown: export it again from its checkpoint "
-                f"(`zoo export CKPT DIR --overwrite`, where the training corpus is readable), or "
-                + _SETUP_HINT.format(what="them")]
+        return [
+            f"the bundle records no feature extractors (exported before affect-zoo recorded them), so "
+            f"how its feature sets {names} were made is unknown: export it again from its checkpoint "
+            f"(`zoo export CKPT DIR --overwrite`, where the training corpus is readable), or "
+            + _SETUP_HINT.format(what="them")
+        ]
     if config.get("datamodule") == "recola" and args.get("mode") == "raw":  # the reader itself reads media
         return [missing_reason(config, name, args) for name in names]
     problems: dict[str, str] = {}
@@ -88,12 +89,19 @@ def _unsupported(config: Mapping[str, Any], model: Any) -> list[str]:
         if entry is None:
             problems[name] = missing_reason(config, name, args)
         elif entry["extractor"] not in list_extractors():
-            problems[name] = (f"feature set {name!r} was made by extractor {entry['extractor']!r}, which this "
-                              f"affect-zoo does not register (upgrade affect-zoo)")
-        elif (config.get("datamodule") == "sewa" and args.get("interlocutor", "mixed") != "mixed"
-              and name in (args.get("interlocutor_features") or [n for n in names if "audio" in n or "text" in n])):
-            problems[name] = (f"feature set {name!r} is split by the subject's turns (interlocutor: "
-                              f"{args['interlocutor']}), which needs SEWA's turns/<id>.csv")
+            problems[name] = (
+                f"feature set {name!r} was made by extractor {entry['extractor']!r}, which this "
+                f"affect-zoo does not register (upgrade affect-zoo)"
+            )
+        elif (
+            config.get("datamodule") == "sewa"
+            and args.get("interlocutor", "mixed") != "mixed"
+            and name in (args.get("interlocutor_features") or [n for n in names if "audio" in n or "text" in n])
+        ):
+            problems[name] = (
+                f"feature set {name!r} is split by the subject's turns (interlocutor: "
+                f"{args['interlocutor']}), which needs SEWA's turns/<id>.csv"
+            )
     if not problems:
         return []
     what = "it" if len(problems) == 1 else "them"
@@ -115,7 +123,8 @@ def _weights(name: str, entry: Mapping[str, Any], given: Mapping[str, str | Path
         raise MediaPredictError(
             f"feature set {name!r} needs the weights of extractor {entry['extractor']!r}"
             + (f" (recorded at {recorded}, not found here)" if recorded else "")
-            + f"; pass --weights {name}=PATH" + (f" (sha256 {digest})" if digest else "")
+            + f"; pass --weights {name}=PATH"
+            + (f" (sha256 {digest})" if digest else "")
         )
     path = Path(path).expanduser()
     if not path.exists():
@@ -141,8 +150,10 @@ def media_extractors(model: Any, weights: Mapping[str, str | Path] | None = None
     """
     config = getattr(model, "bundle_config", None)
     if config is None:
-        raise MediaPredictError("predicting raw media needs a bundle, which records the extractors of its "
-                                "features: `zoo export CKPT DIR` first, then `zoo predict DIR MEDIA`")
+        raise MediaPredictError(
+            "predicting raw media needs a bundle, which records the extractors of its "
+            "features: `zoo export CKPT DIR` first, then `zoo predict DIR MEDIA`"
+        )
     problems = _unsupported(config, model)
     if problems:
         raise MediaPredictError("cannot compute this bundle's features from media: " + "; ".join(problems))
@@ -150,16 +161,23 @@ def media_extractors(model: Any, weights: Mapping[str, str | Path] | None = None
     for name in config["feature_names"]:
         entry = config["feature_extractors"][name]
         try:
-            extractor = create_extractor(entry["extractor"], hop=entry["hop"], win=entry.get("win"),
-                                         weights=_weights(name, entry, weights or {}),
-                                         **dict(entry.get("options") or {}))
+            extractor = create_extractor(
+                entry["extractor"],
+                hop=entry["hop"],
+                win=entry.get("win"),
+                weights=_weights(name, entry, weights or {}),
+                **dict(entry.get("options") or {}),
+            )
         except (TypeError, ExtractorError) as err:
             raise MediaPredictError(
-                f"feature set {name!r}: cannot build extractor {entry['extractor']!r}: {err}") from None
+                f"feature set {name!r}: cannot build extractor {entry['extractor']!r}: {err}"
+            ) from None
         dim = int(config["feature_dims"][name])
         if extractor.output_dim() not in (None, dim):
-            raise MediaPredictError(f"feature set {name!r}: extractor {entry['extractor']!r} gives "
-                                    f"{extractor.output_dim()}-d features, the model takes {dim}-d")
+            raise MediaPredictError(
+                f"feature set {name!r}: extractor {entry['extractor']!r} gives "
+                f"{extractor.output_dim()}-d features, the model takes {dim}-d"
+            )
         planned.append(PlannedFeature(name, extractor, dim))
     return planned
 
@@ -178,9 +196,11 @@ def _extractor_input(feature: PlannedFeature, path: Path, workdir: Path, transcr
             raise MediaPredictError(f"{path}: audio only, but feature set {name!r} is computed from video")
         return path
     if transcripts is None:
-        raise MediaPredictError(f"feature set {name!r} is computed from a transcript (extractor "
-                                f"{feature.extractor.name!r}): pass --transcripts DIR holding {path.stem}.csv "
-                                "(start,end,word)")
+        raise MediaPredictError(
+            f"feature set {name!r} is computed from a transcript (extractor "
+            f"{feature.extractor.name!r}): pass --transcripts DIR holding {path.stem}.csv "
+            "(start,end,word)"
+        )
     transcript = Path(transcripts).expanduser() / f"{path.stem}.csv"
     if not transcript.is_file():
         raise MediaPredictError(f"{transcript}: transcript of {path} not found (feature set {name!r})")
@@ -188,7 +208,11 @@ def _extractor_input(feature: PlannedFeature, path: Path, workdir: Path, transcr
 
 
 def media_features(
-    planned: list[PlannedFeature], path: Path, times: np.ndarray, workdir: Path, transcripts: Path | None = None,
+    planned: list[PlannedFeature],
+    path: Path,
+    times: np.ndarray,
+    workdir: Path,
+    transcripts: Path | None = None,
 ) -> dict[str, np.ndarray]:
     """Every planned feature set of the media file ``path`` on the label timestamps ``times``."""
     features = {}
@@ -196,9 +220,11 @@ def media_features(
         source = _extractor_input(feature, path, workdir, transcripts)
         values = feature.extractor.extract(source, times).values
         if values.shape != (len(times), feature.dim):
-            raise MediaPredictError(f"{path}: extractor {feature.extractor.name!r} gave features of shape "
-                                    f"{values.shape} for feature set {feature.name!r}, expected "
-                                    f"({len(times)}, {feature.dim})")
+            raise MediaPredictError(
+                f"{path}: extractor {feature.extractor.name!r} gave features of shape "
+                f"{values.shape} for feature set {feature.name!r}, expected "
+                f"({len(times)}, {feature.dim})"
+            )
         features[feature.name] = values
     return features
 
@@ -258,6 +284,7 @@ def predict_media(
             stamps = np.rint(times * factor).astype(np.int64) if factor != 1.0 else times
             files.append(write_prediction_csv(output_dir / f"{rec_id}.csv", stamps, preds, targets))
             if plot:
-                plots.append(plot_recording(output_dir / "plots" / f"{rec_id}.png", rec_id, times, preds, None,
-                                            targets))
+                plots.append(
+                    plot_recording(output_dir / "plots" / f"{rec_id}.png", rec_id, times, preds, None, targets)
+                )
     return {"output": output_dir, "files": files, "plots": plots, "scores": {}, "unit": unit}

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -12,7 +12,11 @@ __all__ = ["plot_recording", "prepare_output"]
 
 
 def plot_recording(
-    path: Path, rec_id: str, timestamps: np.ndarray, preds: np.ndarray, golds: np.ndarray | None,
+    path: Path,
+    rec_id: str,
+    timestamps: np.ndarray,
+    preds: np.ndarray,
+    golds: np.ndarray | None,
     target_names: Sequence[str],
 ) -> Path:
     """One PNG: per target, the prediction over time and, where ``golds`` is given, the gold
@@ -28,8 +32,12 @@ def plot_recording(
     axes = fig.subplots(len(target_names), 1, squeeze=False)[:, 0]
     for k, (ax, target) in enumerate(zip(axes, target_names)):
         if golds is not None:
-            ccc = float(concordance_cc(torch.from_numpy(np.asarray(preds[:, k], np.float64)),
-                                       torch.from_numpy(np.asarray(golds[:, k], np.float64))))
+            ccc = float(
+                concordance_cc(
+                    torch.from_numpy(np.asarray(preds[:, k], np.float64)),
+                    torch.from_numpy(np.asarray(golds[:, k], np.float64)),
+                )
+            )
             ax.plot(timestamps, golds[:, k], color="black", linewidth=1.2, label="gold standard")
             ax.set_title(f"recording {rec_id} — {target}: CCC {ccc:.3f}", fontsize=10)
         else:

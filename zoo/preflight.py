@@ -11,7 +11,8 @@ the value found.
 from __future__ import annotations
 
 import difflib
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from zoo.errors import ConfigError
 
@@ -39,8 +40,8 @@ def check_names(cfg: Mapping[str, Any]) -> None:
         ConfigError: naming the key (``model.name``, ``optimizer.name``, ...), the value found and
             the valid values.
     """
-    from zoo.data import list_datamodules
     from zoo._registry import is_estimator, list_models
+    from zoo.data import list_datamodules
 
     _choice("model.name", cfg["model"]["name"], list_models())
     _choice("data.name", cfg["data"]["name"], list_datamodules())
@@ -94,9 +95,7 @@ def check_monitors(cfg: Mapping[str, Any], target_names: Sequence[str]) -> None:
         if monitor not in keys:
             close = difflib.get_close_matches(str(monitor), keys, n=1)
             hint = f" Did you mean {close[0]}?" if close else ""
-            raise ConfigError(
-                f"{key}: {monitor!r} is not a key this run logs.{hint} Logged keys: {', '.join(keys)}"
-            )
+            raise ConfigError(f"{key}: {monitor!r} is not a key this run logs.{hint} Logged keys: {', '.join(keys)}")
 
 
 def _check_plateau_interval(cfg: Mapping[str, Any]) -> None:

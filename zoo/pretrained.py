@@ -41,8 +41,12 @@ __all__ = [
 ]
 
 
-def load_pretrained(path: str | Path, map_location: str | torch.device = "cpu", allow_download: bool = False,
-                    revision: str | None = None) -> PretrainedModel:
+def load_pretrained(
+    path: str | Path,
+    map_location: str | torch.device = "cpu",
+    allow_download: bool = False,
+    revision: str | None = None,
+) -> PretrainedModel:
     """Load a checkpoint written by ``zoo fit``, or a bundle of ``zoo export``, for inference.
 
     Args:

@@ -27,9 +27,10 @@ corpus, so they show that a recipe learns, not that it matches the paper's numbe
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import yaml
 from omegaconf import OmegaConf
@@ -38,9 +39,22 @@ __all__ = ["PaperScore", "RunRecord", "load_paper_scores", "find_runs", "build_r
 
 PAPER_SCORES_DIR = Path(__file__).resolve().parent / "paper_scores"
 # Keys that say where and how a run was launched, not what it trained: never shown as differences.
-_BOOKKEEPING = ("output_dir", "run_name", "ckpt", "recipe", "seeds", "export_predictions", "logger",
-                "wandb.", "trainer.enable_progress_bar", "trainer.accelerator", "trainer.devices",
-                "trainer.strategy", "trainer.num_nodes", "trainer.log_every_n_steps")
+_BOOKKEEPING = (
+    "output_dir",
+    "run_name",
+    "ckpt",
+    "recipe",
+    "seeds",
+    "export_predictions",
+    "logger",
+    "wandb.",
+    "trainer.enable_progress_bar",
+    "trainer.accelerator",
+    "trainer.devices",
+    "trainer.strategy",
+    "trainer.num_nodes",
+    "trainer.log_every_n_steps",
+)
 
 
 @dataclass(frozen=True)
@@ -54,7 +68,7 @@ class PaperScore:
     value: float
     source: str
 
-    def matches(self, run: "RunRecord") -> bool:
+    def matches(self, run: RunRecord) -> bool:
         """Same recipe, and every override of the paper's configuration holds in the run."""
         if run.recipe != self.recipe:
             return False
@@ -109,7 +123,11 @@ def load_paper_scores(folder: Path = PAPER_SCORES_DIR) -> list[PaperScore]:
     scores: list[PaperScore] = []
     for path in sorted(Path(folder).glob("*.yaml")):
         data = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(data, dict) or not isinstance(data.get("paper"), str) or not isinstance(data.get("scores"), list):
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("paper"), str)
+            or not isinstance(data.get("scores"), list)
+        ):
             raise ValueError(f"{path}: expected a mapping with `paper` (text) and `scores` (a list)")
         for i, entry in enumerate(data["scores"]):
             missing = [k for k in ("recipe", "metric", "value", "source") if k not in (entry or {})]
@@ -121,8 +139,16 @@ def load_paper_scores(folder: Path = PAPER_SCORES_DIR) -> list[PaperScore]:
             for override in overrides:
                 if "=" not in override:
                     raise ValueError(f"{path}: scores[{i}].overrides: {override!r} is not key=value")
-            scores.append(PaperScore(data["paper"], str(entry["recipe"]), overrides, str(entry["metric"]),
-                                     float(entry["value"]), str(entry["source"])))
+            scores.append(
+                PaperScore(
+                    data["paper"],
+                    str(entry["recipe"]),
+                    overrides,
+                    str(entry["metric"]),
+                    float(entry["value"]),
+                    str(entry["source"]),
+                )
+            )
     return scores
 
 
@@ -167,9 +193,15 @@ def find_runs(folders: Iterable[Path]) -> list[RunRecord]:
                 raise ValueError(f"{config_path}: no `recipe` key; was it written by `zoo fit`?")
             results = json.loads(results_path.read_text())
             flat = _flatten({k: v for k, v in cfg.items() if k != "recipe"})
-            runs.append(RunRecord(results_path.parent, _recipe_name(cfg["recipe"]), flat,
-                                  {k: float(v) for k, v in results.items()},
-                                  _differences(flat, cfg["recipe"])))
+            runs.append(
+                RunRecord(
+                    results_path.parent,
+                    _recipe_name(cfg["recipe"]),
+                    flat,
+                    {k: float(v) for k, v in results.items()},
+                    _differences(flat, cfg["recipe"]),
+                )
+            )
     return sorted(runs, key=lambda r: (r.recipe, r.label))
 
 
@@ -177,9 +209,12 @@ def _fmt(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
-def build_report(runs: Sequence[RunRecord], baselines: Sequence[RunRecord] = (),
-                 paper_scores: Sequence[PaperScore] | None = None,
-                 metrics: Sequence[str] = ("val/", "val_postprocessed/", "test/")) -> str:
+def build_report(
+    runs: Sequence[RunRecord],
+    baselines: Sequence[RunRecord] = (),
+    paper_scores: Sequence[PaperScore] | None = None,
+    metrics: Sequence[str] = ("val/", "val_postprocessed/", "test/"),
+) -> str:
     """The Markdown results table.
 
     Args:
@@ -239,8 +274,7 @@ def write_report(run_folders: Sequence[Path], output: Path | None, baseline_fold
         "run set `data.args.root`; it shows that the recipe learns (a constant predictor scores a CCC "
         "of 0), not that it matches the paper's figure, which needs the licensed corpus. *chance*: "
         "`zoo baseline` of the same recipe (random draws of the training labels), or 0 for a CCC "
-        "without a baseline run. A paper score that no run reproduced is listed with *no run*.\n\n"
-        + table
+        "without a baseline run. A paper score that no run reproduced is listed with *no run*.\n\n" + table
     )
     if output is not None:
         Path(output).parent.mkdir(parents=True, exist_ok=True)

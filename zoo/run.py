@@ -35,9 +35,10 @@ import logging
 import os
 import sys
 import warnings
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
@@ -48,15 +49,15 @@ from pytorch_lightning.loggers import CSVLogger, Logger
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_only, rank_zero_warn
 from torch.utils.data import DataLoader
 
-from zoo.data._sequence import SequenceDataset, collate_sequences
 from zoo._registry import is_estimator
 from zoo.callbacks import CorpusPredictionWriter, RandomStateCheckpoint
+from zoo.checkpoint_io import resume_checkpoint, store_postprocessor, task_from_checkpoint
+from zoo.data._sequence import SequenceDataset, collate_sequences
 from zoo.errors import ConfigError, RunInterrupted
 from zoo.loggers import build_loggers, log_run_outputs
 from zoo.postprocess import fit_postprocessor
-from zoo.checkpoint_io import resume_checkpoint, store_postprocessor, task_from_checkpoint
-from zoo.run_io import build_datamodule, format_results, save_config, save_json
 from zoo.preflight import check_monitors, check_names
+from zoo.run_io import build_datamodule, format_results, save_config, save_json
 from zoo.seeds import run_seeds
 from zoo.task import EmotionTask
 from zoo.trainer_args import build_callbacks
@@ -245,13 +246,22 @@ def build_trainer(cfg: Mapping[str, Any], run_dir: Path, fitting: bool) -> pl.Tr
         callbacks.append(RandomStateCheckpoint())
         ck = cfg["checkpoint"]
         callbacks.append(
-            ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor=ck["monitor"],
-                            mode=ck["mode"], save_last=ck["save_last"], auto_insert_metric_name=False)
+            ModelCheckpoint(
+                dirpath=run_dir / "checkpoints",
+                filename="best",
+                monitor=ck["monitor"],
+                mode=ck["mode"],
+                save_last=ck["save_last"],
+                auto_insert_metric_name=False,
+            )
         )
         es = cfg["early_stopping"]
         if es["enabled"]:
-            callbacks.append(EarlyStopping(monitor=es["monitor"], mode=es["mode"], patience=es["patience"],
-                                           min_delta=es["min_delta"]))
+            callbacks.append(
+                EarlyStopping(
+                    monitor=es["monitor"], mode=es["mode"], patience=es["patience"], min_delta=es["min_delta"]
+                )
+            )
         callbacks += build_callbacks(cfg.get("callbacks"), has_logger=bool(loggers))
     quiet_library_noise()
     # Lightning's summary table goes to stdout (among the results) and reports "Total FLOPs: 0"
@@ -369,11 +379,15 @@ def _run(command: str, cfg: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
         out["best_ckpt"] = best or None
         if best:
             task = task_from_checkpoint(best)
-        out["results"].update(_report(trainer.validate(task, datamodule=datamodule, verbose=False), task, "val", run_dir))
+        out["results"].update(
+            _report(trainer.validate(task, datamodule=datamodule, verbose=False), task, "val", run_dir)
+        )
         if cfg["postprocess"]["enabled"]:
             out["results"].update(_fit_postprocessing(cfg, task, datamodule, trainer, best, run_dir))
         if _has_labels(datamodule, "test"):
-            out["results"].update(_report(trainer.test(task, datamodule=datamodule, verbose=False), task, "test", run_dir))
+            out["results"].update(
+                _report(trainer.test(task, datamodule=datamodule, verbose=False), task, "test", run_dir)
+            )
         else:
             trainer.predict(task, datamodule=datamodule, return_predictions=False)
             rank_zero_info("test labels are not distributed: predictions written, no test score")
@@ -420,8 +434,10 @@ def _evaluated_checkpoint(trainer: pl.Trainer, run_dir: Path) -> str:
     if swa is None:
         return best
     if trainer.max_epochs != -1 and trainer.current_epoch - 1 != swa.swa_end:
-        rank_zero_warn(f"callbacks.swa: training stopped after epoch {trainer.current_epoch - 1}, before SWA's "
-                       f"last epoch {swa.swa_end} (early stopping?); scoring {best or 'the last weights'}")
+        rank_zero_warn(
+            f"callbacks.swa: training stopped after epoch {trainer.current_epoch - 1}, before SWA's "
+            f"last epoch {swa.swa_end} (early stopping?); scoring {best or 'the last weights'}"
+        )
         return best
     path = run_dir / "checkpoints" / "swa.ckpt"
     trainer.save_checkpoint(path, weights_only=False)  # read back with weights_only loading all the same
@@ -429,8 +445,14 @@ def _evaluated_checkpoint(trainer: pl.Trainer, run_dir: Path) -> str:
     return str(path)
 
 
-def _finish_fit(cfg: Mapping[str, Any], task: EmotionTask, datamodule: Any, trainer: pl.Trainer,
-                out: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
+def _finish_fit(
+    cfg: Mapping[str, Any],
+    task: EmotionTask,
+    datamodule: Any,
+    trainer: pl.Trainer,
+    out: Mapping[str, Any],
+    run_dir: Path,
+) -> dict[str, Any]:
     """Rank 0 after a fit: figures, the optional bundle, and what W&B is given."""
     plots = _write_plots(task, datamodule, run_dir, last_epoch=trainer.current_epoch - 1)
     bundle = None
@@ -462,33 +484,47 @@ def _write_plots(task: EmotionTask, datamodule: Any, run_dir: Path, last_epoch: 
             recordings = datamodule.raw_recordings(partition)[:PLOT_RECORDINGS]
             preds, golds = predict_recordings(task, datamodule, partition, limit=PLOT_RECORDINGS)
             for rec, pred, gold in zip(recordings, preds, golds):
-                plots.append(plot_recording_prediction(
-                    run_dir / "plots" / f"{partition}_{rec.id}.png", rec.timestamps, pred, gold,
-                    task.target_names, f"{partition} recording {rec.id}"))
+                plots.append(
+                    plot_recording_prediction(
+                        run_dir / "plots" / f"{partition}_{rec.id}.png",
+                        rec.timestamps,
+                        pred,
+                        gold,
+                        task.target_names,
+                        f"{partition} recording {rec.id}",
+                    )
+                )
     except Exception as err:  # a figure is never worth a finished run
-        print(f"warning: plots/ incomplete, drawing failed: {type(err).__name__}: {' '.join(str(err).split())}",
-              file=sys.stderr)
+        print(
+            f"warning: plots/ incomplete, drawing failed: {type(err).__name__}: {' '.join(str(err).split())}",
+            file=sys.stderr,
+        )
     return [p for p in plots if p is not None]
 
 
 @torch.no_grad()
-def predict_recordings(task: EmotionTask, datamodule: Any, stage_partition: str,
-                       limit: int | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def predict_recordings(
+    task: EmotionTask, datamodule: Any, stage_partition: str, limit: int | None = None
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Raw ``(T, K)`` predictions and labels of the recordings of a partition, in one process.
 
     Runs without a distributed sampler, so every DDP process gets the same, complete result.
     Each recording is delayed and normalised as the dataloaders do it (the datamodule's
     window preparer); ``limit`` keeps the first recordings only.
     """
-    dataset = SequenceDataset(datamodule.raw_recordings(stage_partition)[:limit], len(task.target_names),
-                              prepare=datamodule.window_preparer())
+    dataset = SequenceDataset(
+        datamodule.raw_recordings(stage_partition)[:limit], len(task.target_names), prepare=datamodule.window_preparer()
+    )
     loader = DataLoader(dataset, batch_size=datamodule.eval_batch_size, collate_fn=collate_sequences)
     was_training = task.training
     task.eval()
     preds, golds = [], []
     for batch in loader:
-        batch = {**batch, "features": {n: x.to(task.device) for n, x in batch["features"].items()},
-                 "mask": batch["mask"].to(task.device)}
+        batch = {
+            **batch,
+            "features": {n: x.to(task.device) for n, x in batch["features"].items()},
+            "mask": batch["mask"].to(task.device),
+        }
         out = task(batch["features"], batch["mask"]).float().cpu().numpy()
         for b, length in enumerate(batch["mask"].sum(1).tolist()):
             preds.append(out[b, :length])
@@ -497,14 +533,20 @@ def predict_recordings(task: EmotionTask, datamodule: Any, stage_partition: str,
     return preds, golds
 
 
-def _fit_postprocessing(cfg: Mapping[str, Any], task: EmotionTask, datamodule: Any, trainer: pl.Trainer,
-                        best_ckpt: str, run_dir: Path) -> dict[str, float]:
+def _fit_postprocessing(
+    cfg: Mapping[str, Any], task: EmotionTask, datamodule: Any, trainer: pl.Trainer, best_ckpt: str, run_dir: Path
+) -> dict[str, float]:
     """Fit the post-processing chain on val (never test), store it in the best checkpoint."""
     settings = cfg["postprocess"]
     preds, golds = predict_recordings(task, datamodule, "val")
     postprocessor = fit_postprocessor(
-        preds, golds, task.target_names, datamodule.label_step, steps=settings["steps"],
-        median_seconds=tuple(settings["median_seconds"]), max_shift_seconds=settings["max_shift_seconds"],
+        preds,
+        golds,
+        task.target_names,
+        datamodule.label_step,
+        steps=settings["steps"],
+        median_seconds=tuple(settings["median_seconds"]),
+        max_shift_seconds=settings["max_shift_seconds"],
     )
     task.postprocessor = postprocessor
     if best_ckpt and trainer.is_global_zero:

@@ -8,8 +8,9 @@ commands imports another.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from omegaconf import OmegaConf
 from pytorch_lightning.utilities import rank_zero_only
@@ -47,8 +48,13 @@ def build_datamodule(cfg: Mapping[str, Any], data_spec: Mapping[str, Any] | None
 
 def format_results(results: Mapping[str, float], target_names: list[str], stage: str) -> str:
     """A plain-text table of per-target metrics, e.g. CCC of arousal/valence and the mean."""
-    metrics = sorted({k.split("/")[1].rsplit("_", 1)[0] for k in results if k.startswith(f"{stage}/")
-                      and k.split("/")[1].rsplit("_", 1)[-1] in target_names + ["mean"]})
+    metrics = sorted(
+        {
+            k.split("/")[1].rsplit("_", 1)[0]
+            for k in results
+            if k.startswith(f"{stage}/") and k.split("/")[1].rsplit("_", 1)[-1] in target_names + ["mean"]
+        }
+    )
     columns = target_names + ["mean"]
     lines = [f"{stage:<8}" + "".join(f"{c:>12}" for c in columns)]
     for metric in metrics:

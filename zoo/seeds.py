@@ -10,8 +10,9 @@ it finished.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_only

@@ -8,8 +8,9 @@ the recipe with its value and origin, one per line, the form a user copies into 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import yaml
 from omegaconf import OmegaConf
@@ -45,14 +46,20 @@ def value_origins(recipe: str | Path, overrides: Sequence[str] = ()) -> tuple[di
     cfg = load_recipe(recipe, overrides)
     path = resolve_recipe_path(recipe)
     defaults_path = find_defaults(path)
-    layers = [OmegaConf.load(defaults_path), OmegaConf.load(path) if path != defaults_path else None,
-              OmegaConf.from_dotlist(parse_overrides(overrides))]
+    layers = [
+        OmegaConf.load(defaults_path),
+        OmegaConf.load(path) if path != defaults_path else None,
+        OmegaConf.from_dotlist(parse_overrides(overrides)),
+    ]
     keys = [_layer_keys(layer) for layer in layers]
     origins = {}
     for key in _flatten({k: v for k, v in cfg.items() if k != "recipe"}):
         # the last layer that set the key or a mapping above it (a list or mapping replaced whole)
-        setters = [name for name, layer_keys in zip(_LAYERS, keys)
-                   if any(k == key or k.startswith(key + ".") or key.startswith(k + ".") for k in layer_keys)]
+        setters = [
+            name
+            for name, layer_keys in zip(_LAYERS, keys)
+            if any(k == key or k.startswith(key + ".") or key.startswith(k + ".") for k in layer_keys)
+        ]
         origins[key] = setters[-1] if setters else "defaults"
     origins["__defaults__"] = str(defaults_path)
     origins["__recipe__"] = str(path)
@@ -61,7 +68,12 @@ def value_origins(recipe: str | Path, overrides: Sequence[str] = ()) -> tuple[di
 
 def _inline(value: Any) -> str:
     """A leaf value as one line of YAML (lists in flow style)."""
-    return yaml.safe_dump(value, default_flow_style=True, width=10_000, allow_unicode=True).strip().removesuffix("...").strip()
+    return (
+        yaml.safe_dump(value, default_flow_style=True, width=10_000, allow_unicode=True)
+        .strip()
+        .removesuffix("...")
+        .strip()
+    )
 
 
 def _emit(node: Mapping[str, Any], origins: Mapping[str, str], prefix: str, indent: int, lines: list[str]) -> None:
@@ -81,8 +93,11 @@ def show_recipe(recipe: str | Path, overrides: Sequence[str] = ()) -> str:
     The text is valid YAML: ``yaml.safe_load`` of it gives the resolved config back.
     """
     cfg, origins = value_origins(recipe, overrides)
-    lines = [f"# recipe:   {origins['__recipe__']}", f"# defaults: {origins['__defaults__']}",
-             "# after each value: the layer that set it (defaults, recipe, command line)"]
+    lines = [
+        f"# recipe:   {origins['__recipe__']}",
+        f"# defaults: {origins['__defaults__']}",
+        "# after each value: the layer that set it (defaults, recipe, command line)",
+    ]
     _emit({k: v for k, v in cfg.items() if k != "recipe"}, origins, "", 0, lines)
     return "\n".join(lines) + "\n"
 

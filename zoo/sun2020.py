@@ -54,7 +54,8 @@ default); here one ``dropout`` serves all three places.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Mapping, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -118,8 +119,7 @@ class Sun2020Net(nn.Module):
         owner = type(self).__name__
         if not isinstance(feature_dims, Mapping) or len(feature_dims) == 0:
             raise ValueError(
-                f"{owner}: feature_dims must be a non-empty mapping of feature name -> width, "
-                f"got {feature_dims!r}"
+                f"{owner}: feature_dims must be a non-empty mapping of feature name -> width, got {feature_dims!r}"
             )
         for name, dim in feature_dims.items():
             if not isinstance(name, str):
@@ -138,9 +138,7 @@ class Sun2020Net(nn.Module):
                 "the model needs at least one temporal layer"
             )
         if num_attention_layers > 0 and hidden_size % num_heads != 0:
-            raise ValueError(
-                f"{owner}: hidden_size ({hidden_size}) must be divisible by num_heads ({num_heads})"
-            )
+            raise ValueError(f"{owner}: hidden_size ({hidden_size}) must be divisible by num_heads ({num_heads})")
         if head_hidden_size is not None:
             _check_positive_int(owner, "head_hidden_size", head_hidden_size)
 
@@ -181,15 +179,11 @@ class Sun2020Net(nn.Module):
     def _concat_features(self, features: Mapping[str, Tensor]) -> Tensor:
         """Check the feature dict against ``feature_dims`` and concatenate it per frame."""
         if not isinstance(features, Mapping):
-            raise TypeError(
-                "features must be a dict of name -> (B, T, D) tensor, "
-                f"got {type(features).__name__}"
-            )
+            raise TypeError(f"features must be a dict of name -> (B, T, D) tensor, got {type(features).__name__}")
         missing = [name for name in self.feature_dims if name not in features]
         if missing:
             raise ValueError(
-                f"features lack {missing}; the model expects {list(self.feature_dims)}, "
-                f"got {list(features)}"
+                f"features lack {missing}; the model expects {list(self.feature_dims)}, got {list(features)}"
             )
         parts = []
         batch_time: tuple[int, int] | None = None
@@ -197,13 +191,10 @@ class Sun2020Net(nn.Module):
             tensor = features[name]
             if not isinstance(tensor, Tensor) or tensor.dim() != 3:
                 shape = tuple(tensor.shape) if isinstance(tensor, Tensor) else type(tensor).__name__
-                raise ValueError(
-                    f"feature {name!r} must be a (B, T, {expected}) tensor, got {shape}"
-                )
+                raise ValueError(f"feature {name!r} must be a (B, T, {expected}) tensor, got {shape}")
             if tensor.shape[-1] != expected:
                 raise ValueError(
-                    f"feature {name!r} has dim {tensor.shape[-1]}, expected {expected} "
-                    f"(shape {tuple(tensor.shape)})"
+                    f"feature {name!r} has dim {tensor.shape[-1]}, expected {expected} (shape {tuple(tensor.shape)})"
                 )
             if batch_time is None:
                 batch_time = (tensor.shape[0], tensor.shape[1])
@@ -236,10 +227,7 @@ class Sun2020Net(nn.Module):
         x = self._concat_features(features)
         lengths_from_mask(mask)  # validates dtype, shape, left alignment, empty rows
         if tuple(mask.shape) != tuple(x.shape[:2]):
-            raise ValueError(
-                f"mask shape {tuple(mask.shape)} does not match features "
-                f"(B, T) = {tuple(x.shape[:2])}"
-            )
+            raise ValueError(f"mask shape {tuple(mask.shape)} does not match features (B, T) = {tuple(x.shape[:2])}")
         valid = mask.unsqueeze(-1)
         # Zero the padding so that non-finite padding values cannot leak through 0-weight sums.
         x = x.masked_fill(~valid, 0.0)
@@ -271,10 +259,7 @@ def _variant_signature(defaults: Mapping[str, Any]) -> Callable[[_Fn], _Fn]:
 
     def decorate(fn: _Fn) -> _Fn:
         base = inspect.signature(Sun2020Net)
-        params = [
-            p.replace(default=defaults[p.name]) if p.name in defaults else p
-            for p in base.parameters.values()
-        ]
+        params = [p.replace(default=defaults[p.name]) if p.name in defaults else p for p in base.parameters.values()]
         fn.__signature__ = base.replace(parameters=params)  # type: ignore[attr-defined]
         return fn
 
@@ -288,9 +273,7 @@ _SELFATTN = {"num_attention_layers": 2, "num_lstm_layers": 0}
 
 @register_model
 @_variant_signature(_LSTM_SELFATTN)
-def sun2020_lstm_selfattn(
-    feature_dims: Mapping[str, int], num_targets: int, **kwargs: Any
-) -> Sun2020Net:
+def sun2020_lstm_selfattn(feature_dims: Mapping[str, int], num_targets: int, **kwargs: Any) -> Sun2020Net:
     """Self-attention + BiLSTM, the paper's full model: 1 attention layer, then 1 BiLSTM layer.
 
     The layer counts follow the defaults and the example command of the authors' released code
@@ -302,18 +285,14 @@ def sun2020_lstm_selfattn(
 
 @register_model
 @_variant_signature(_LSTM)
-def sun2020_lstm(
-    feature_dims: Mapping[str, int], num_targets: int, **kwargs: Any
-) -> Sun2020Net:
+def sun2020_lstm(feature_dims: Mapping[str, int], num_targets: int, **kwargs: Any) -> Sun2020Net:
     """Ablation "LSTM": 2 BiLSTM layers, no self-attention. ``kwargs`` override any argument."""
     return _build(_LSTM, feature_dims, num_targets, kwargs)
 
 
 @register_model
 @_variant_signature(_SELFATTN)
-def sun2020_selfattn(
-    feature_dims: Mapping[str, int], num_targets: int, **kwargs: Any
-) -> Sun2020Net:
+def sun2020_selfattn(feature_dims: Mapping[str, int], num_targets: int, **kwargs: Any) -> Sun2020Net:
     """Ablation "self-attention": 2 attention layers, no LSTM; the head reads width H.
 
     ``kwargs`` override any :class:`Sun2020Net` argument.

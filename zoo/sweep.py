@@ -18,9 +18,10 @@ from __future__ import annotations
 import random
 import shlex
 import warnings
-from unittest import mock
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
+from unittest import mock
 
 import numpy as np
 from omegaconf import OmegaConf
@@ -121,7 +122,7 @@ def propose_runs(config: Mapping[str, Any], count: int, seed: int = 0) -> list[d
     search does not repeat itself and ends when exhausted.
     """
     sweeps = _sweeps_package()
-    import sweeps.params
+    import sweeps.params  # noqa: F811 - loads the submodule into the package checked above
 
     config = sweeps.SweepConfig(dict(config))
     runs: list[Any] = []
@@ -157,8 +158,12 @@ def expand_command(config: Mapping[str, Any], params: Mapping[str, Any]) -> list
 
 
 def run_sweep(
-    path: str | Path, count: int | None = None, dry_run: bool = False, project: str | None = None,
-    entity: str | None = None, seed: int = 0,
+    path: str | Path,
+    count: int | None = None,
+    dry_run: bool = False,
+    project: str | None = None,
+    entity: str | None = None,
+    seed: int = 0,
 ) -> list[list[str]]:
     """Validate a sweep; print the proposed commands (dry run) or create it and run an agent.
 

@@ -21,10 +21,11 @@ from __future__ import annotations
 import csv
 import math
 import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 from unittest import mock
 
 import numpy as np
@@ -49,7 +50,7 @@ class Trial:
 def _fixed_overrides(config: Mapping[str, Any]) -> list[str]:
     """The sweep command's own ``key=value`` parts after the recipe (``logger=`` dropped: CSV here)."""
     command = [str(c) for c in config.get("command", [])]
-    after = command[command.index("fit") + 2:]
+    after = command[command.index("fit") + 2 :]
     return [part for part in after if "=" in part and part not in ARG_MACROS and not part.startswith("logger=")]
 
 
@@ -66,9 +67,16 @@ def _write_tables(trials: Sequence[Trial], metric: str, folder: Path) -> None:
     rows = []
     for rank, trial in enumerate(trials, 1):
         value = "" if trial.metric is None else f"{trial.metric:.6g}"
-        rows.append([str(rank) if trial.metric is not None else "-", trial.name, value,
-                     *[_format(trial.params.get(p, "")) for p in params],
-                     str(trial.run_dir or ""), trial.error or ""])
+        rows.append(
+            [
+                str(rank) if trial.metric is not None else "-",
+                trial.name,
+                value,
+                *[_format(trial.params.get(p, "")) for p in params],
+                str(trial.run_dir or ""),
+                trial.error or "",
+            ]
+        )
     with open(folder / "trials.csv", "w", newline="") as f:
         csv.writer(f).writerows([header, *rows])
     lines = ["| " + " | ".join(header[:-2]) + " |", "|" + "---|" * (len(header) - 2)]
@@ -118,8 +126,9 @@ def plot_parallel_coordinates(trials: Sequence[Trial], metric: str, goal: str, p
     return path
 
 
-def run_local_sweep(path: str | Path, count: int, output_dir: str | Path = "runs", seed: int = 0,
-                    overrides: Sequence[str] = ()) -> tuple[Path, list[Trial]]:
+def run_local_sweep(
+    path: str | Path, count: int, output_dir: str | Path = "runs", seed: int = 0, overrides: Sequence[str] = ()
+) -> tuple[Path, list[Trial]]:
     """Search a sweep file on this machine for ``count`` trials (fewer when a grid ends).
 
     Args:
@@ -146,7 +155,7 @@ def run_local_sweep(path: str | Path, count: int, output_dir: str | Path = "runs
     metric = (config.get("metric") or {}).get("name") or "val/ccc_mean"
     goal = (config.get("metric") or {}).get("goal", "maximize")
     sweeps = _sweeps_package()
-    import sweeps.params
+    import sweeps.params  # noqa: F811 - loads the submodule into the package checked above
 
     sweep_config = sweeps.SweepConfig(dict(config))
     folder = Path(output_dir).expanduser() / f"{Path(path).stem}-local-{datetime.now():%Y%m%d-%H%M%S}"

@@ -21,7 +21,8 @@ it), padded frames set back to 0 (:meth:`EmotionTask.normalize_batch`).
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
@@ -120,9 +121,7 @@ def parameter_groups(
     return out
 
 
-def build_scheduler(
-    optimizer: torch.optim.Optimizer, config: Mapping[str, Any] | None
-) -> dict[str, Any] | None:
+def build_scheduler(optimizer: torch.optim.Optimizer, config: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """A Lightning ``lr_scheduler`` dict from ``{name: none|plateau|step, ...}``, or ``None``."""
     name = str((config or {}).get("name", "none")).lower()
     if name == "none":
@@ -212,7 +211,9 @@ class EmotionTask(pl.LightningModule):
         )
         loss = dict(loss or {"name": "ccc"})
         self.loss_fn = build_loss(
-            loss.get("name", "ccc"), self.target_names, loss.get("weights"),
+            loss.get("name", "ccc"),
+            self.target_names,
+            loss.get("weights"),
             aggregation=loss.get("aggregation", "pooled"),
         )
         #: fitted on val after training (zoo.postprocess); applied to test and predict outputs
@@ -260,8 +261,10 @@ class EmotionTask(pl.LightningModule):
         """
         expected = 3 if self.level == "frame" else 2
         if preds.ndim != expected:
-            raise ValueError(f"{self.hparams['model']}: {self.level}-level data needs outputs with {expected} "
-                             f"dimensions, the model gave {tuple(preds.shape)}")
+            raise ValueError(
+                f"{self.hparams['model']}: {self.level}-level data needs outputs with {expected} "
+                f"dimensions, the model gave {tuple(preds.shape)}"
+            )
         return batch["mask"] if self.level == "frame" else None
 
     def _shared_step(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -279,8 +282,15 @@ class EmotionTask(pl.LightningModule):
                 f"{self.global_step} (batch {batch_idx}, recordings {list(batch['ids'])}); lower "
                 "optimizer.lr, set trainer.gradient_clip_val, or check these recordings' features"
             )
-        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True,
-                 batch_size=len(batch["ids"]), sync_dist=True)
+        self.log(
+            "train/loss",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=len(batch["ids"]),
+            sync_dist=True,
+        )
         return loss
 
     @staticmethod

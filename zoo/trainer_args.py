@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from zoo.errors import ConfigError
 
@@ -81,8 +82,9 @@ def check_callback_args(callbacks: Mapping[str, Any]) -> None:
         if args is None or args is False:
             continue
         if not isinstance(args, Mapping):
-            raise ConfigError(f"callbacks.{name}: expected null or a mapping of {classes[name].__name__}'s "
-                              f"arguments, got {args!r}")
+            raise ConfigError(
+                f"callbacks.{name}: expected null or a mapping of {classes[name].__name__}'s arguments, got {args!r}"
+            )
         valid, open_kwargs = _parameters(classes[name].__init__)
         for key in args:
             if key not in valid and not open_kwargs:

@@ -69,8 +69,9 @@ Multimodal: the speech and visual extractors of two trained unimodal checkpoints
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -309,11 +310,13 @@ class VisualNet(nn.Module):
 
         h, w = images.shape[-2:]
         big = (int(round(h * 110 / 96)), int(round(w * 110 / 96)))
-        transform = v2.Compose([
-            v2.Resize(big, antialias=True),
-            v2.RandomCrop((h, w)),
-            v2.ColorJitter(brightness=self.brightness, saturation=self.saturation),
-        ])
+        transform = v2.Compose(
+            [
+                v2.Resize(big, antialias=True),
+                v2.RandomCrop((h, w)),
+                v2.ColorJitter(brightness=self.brightness, saturation=self.saturation),
+            ]
+        )
         return transform(images)
 
     def forward(self, video: Tensor, mask: Tensor) -> Tensor:
@@ -415,8 +418,17 @@ class Tzirakis2017Net(nn.Module):
 
 
 # --------------------------------------------------------------------------- variants
-_SPEECH_KEYS = ("conv1_filters", "conv1_kernel", "pool", "conv2_filters", "conv2_kernel", "channel_pool",
-                "normalize_input", "conv2_relu", "conv_impl")
+_SPEECH_KEYS = (
+    "conv1_filters",
+    "conv1_kernel",
+    "pool",
+    "conv2_filters",
+    "conv2_kernel",
+    "channel_pool",
+    "normalize_input",
+    "conv2_relu",
+    "conv_impl",
+)
 _VISUAL_KEYS = ("backbone", "pretrained_path", "augment", "brightness", "saturation", "chunk_size", "feature_dim")
 
 
@@ -466,17 +478,17 @@ def tzirakis2017_visual(feature_dims: Mapping[str, Any], num_targets: int, **kwa
     return Tzirakis2017Net(feature_dims, num_targets, ("video",), visual_args=visual, **rest)
 
 
-def _extractor_from_checkpoint(path: str | Path, expected_model: str, prefix: str) -> tuple[dict[str, Any], dict[str, Tensor]]:
+def _extractor_from_checkpoint(
+    path: str | Path, expected_model: str, prefix: str
+) -> tuple[dict[str, Any], dict[str, Tensor]]:
     """Model args and ``prefix``-stripped extractor weights of a unimodal checkpoint."""
     from zoo.pretrained import CheckpointError, read_checkpoint
 
     checkpoint = read_checkpoint(path)
     model = checkpoint["hyper_parameters"]["model"]
     if model != expected_model:
-        raise CheckpointError(
-            f"{path}: a checkpoint of model {model!r}, but {expected_model!r} is needed here"
-        )
-    state = {k[len(prefix):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
+        raise CheckpointError(f"{path}: a checkpoint of model {model!r}, but {expected_model!r} is needed here")
+    state = {k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
     if not state:
         raise CheckpointError(f"{path}: no weights under {prefix!r}")
     return dict(checkpoint["hyper_parameters"].get("model_args") or {}), state
@@ -531,8 +543,7 @@ def tzirakis2017_multimodal(
             visual.update(v_args)
             visual.pop("pretrained_path", None)
         loaded[prefix] = state
-    net = Tzirakis2017Net(feature_dims, num_targets, ("audio", "video"), speech_args=speech,
-                          visual_args=visual, **rest)
+    net = Tzirakis2017Net(feature_dims, num_targets, ("audio", "video"), speech_args=speech, visual_args=visual, **rest)
     for prefix, state in loaded.items():
         module = net.speech if prefix == "net.speech." else net.visual
         module.load_state_dict(state, strict=True)

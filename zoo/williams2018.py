@@ -58,7 +58,7 @@ chance level of any recipe (draws from the training labels) is :func:`random_bas
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -149,8 +149,9 @@ class _Output(nn.Module):
         return self.kind
 
 
-def _head(in_dim: int, num_targets: int, hidden: int, layers: int, dropout: float,
-          dropout_after_last: bool) -> nn.Sequential:
+def _head(
+    in_dim: int, num_targets: int, hidden: int, layers: int, dropout: float, dropout_after_last: bool
+) -> nn.Sequential:
     """``Dropout → [Dense(hidden, ReLU) → Dropout] × layers → Dense(K)`` (last Dropout optional)."""
     if int(layers) < 1:
         raise ValueError(f"fc_layers must be ≥ 1, got {layers}")
@@ -194,7 +195,7 @@ def _keras_init(module: nn.Module) -> None:
                 elif name.startswith("bias_ih"):
                     with torch.no_grad():
                         param.zero_()
-                        param[h:2 * h] = 1.0  # gate order i, f, g, o in both libraries
+                        param[h : 2 * h] = 1.0  # gate order i, f, g, o in both libraries
                 elif name.startswith("bias_hh"):
                     nn.init.zeros_(param)
 
@@ -233,8 +234,14 @@ class EarlyFusionRNN(nn.Module):
         self.feature_names = list(feature_dims)
         dim = _input_dim(feature_dims)
         self.input_norm = MaskedBatchNorm(dim)
-        self.rnn = nn.LSTM(dim, hidden_size, num_layers=int(num_layers), batch_first=True,
-                           bidirectional=bidirectional, dropout=dropout if num_layers > 1 else 0.0)
+        self.rnn = nn.LSTM(
+            dim,
+            hidden_size,
+            num_layers=int(num_layers),
+            batch_first=True,
+            bidirectional=bidirectional,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
         self.bidirectional = bidirectional
         out_dim = hidden_size * (2 if bidirectional else 1)
         self.head = _head(out_dim, num_targets, fc_units, fc_layers, dropout, dropout_after_last=True)
@@ -335,8 +342,9 @@ def williams2018_cnn(feature_dims: Mapping[str, int], num_targets: int, **hparam
 
 
 # --------------------------------------------------------------------------- random baselines
-def williams2018_random_predictions(n: int, num_targets: int = 6, seed: int | np.random.Generator = 0,
-                                    grid: np.ndarray = INTENSITY_GRID) -> np.ndarray:
+def williams2018_random_predictions(
+    n: int, num_targets: int = 6, seed: int | np.random.Generator = 0, grid: np.ndarray = INTENSITY_GRID
+) -> np.ndarray:
     """The fully-randomised baseline of Williams et al. 2018, §5.1, for ``n`` segments.
 
     Per segment: a number of labels ``m`` drawn uniformly from {0, 1, …, 6} ("so that none or all

@@ -18,8 +18,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run_benchmark(name: str, tmp_path: Path) -> str:
     env = {**os.environ, "AFFECT_ZOO_CACHE": str(tmp_path / "cache"), "PYTHONWARNINGS": "ignore"}
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / f"{name}.py"), "--tiny"],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / f"{name}.py"), "--tiny"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-4000:]
     assert f"command: `python benchmarks/{name}.py --tiny`" in out.stdout
     assert "machine: " in out.stdout
@@ -59,8 +65,10 @@ def test_precision_devices_tiny(tmp_path: Path):
 @pytest.mark.slow
 def test_data_wait_tiny(tmp_path: Path):
     text = run_benchmark("data_wait", tmp_path)
-    for row in ("| 88 | before: per-window host normalise + collate |",
-                "| 300 | shipped: raw windows + collate into reused buffers, normalised in the step |"):
+    for row in (
+        "| 88 | before: per-window host normalise + collate |",
+        "| 300 | shipped: raw windows + collate into reused buffers, normalised in the step |",
+    ):
         assert row in text
     assert "data wait % of step" in text
 
@@ -68,9 +76,21 @@ def test_data_wait_tiny(tmp_path: Path):
 @pytest.mark.slow
 def test_precision_devices_tzirakis_visual_tiny(tmp_path: Path):
     env = {**os.environ, "AFFECT_ZOO_CACHE": str(tmp_path / "cache"), "PYTHONWARNINGS": "ignore"}
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "precision_devices.py"), "--tiny",
-                          "--model", "tzirakis2017_visual", "--skip-ddp"],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "precision_devices.py"),
+            "--tiny",
+            "--model",
+            "tzirakis2017_visual",
+            "--skip-ddp",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-4000:]
     assert "| tzirakis2017_visual | 32 | cpu |" in out.stdout
     assert "| tzirakis2017_visual | bf16-mixed | cpu |" in out.stdout

@@ -59,8 +59,13 @@ def test_parse_authors_output_names_the_problem_on_a_crash() -> None:
 
 def test_summarise_epoch_times_from_stamps() -> None:
     run = {"start": 100.0, "end": 140.0, "maxrss_mb": 500.0, "cpu_s": 30.0}
-    stamps = {"epoch_starts": [105.0, 115.0, 127.0], "train_end": 137.0, "val_ccc": [0.1, 0.3, 0.2],
-              "epoch_cpu": [4.0, 9.0, 15.0], "train_end_cpu": 20.0}
+    stamps = {
+        "epoch_starts": [105.0, 115.0, 127.0],
+        "train_end": 137.0,
+        "val_ccc": [0.1, 0.3, 0.2],
+        "epoch_cpu": [4.0, 9.0, 15.0],
+        "train_end_cpu": 20.0,
+    }
     row = vs_authors.summarise("x", 1, run, stamps)
     assert row["epoch_s"] == [10.0, 12.0, 10.0]
     assert row["epoch_cpu_s"] == [5.0, 6.0, 5.0]
@@ -73,8 +78,10 @@ def test_copy_patches_only_the_verbose_argument(tmp_path: Path) -> None:
     src.mkdir()
     for name in ("main.py", "utils.py", "config.py", "model.py", "dataset.py"):
         (src / name).write_text(f"# {name}\n")
-    original = ("s = optim.lr_scheduler.ReduceLROnPlateau(optimizer=o, mode='min',\n"
-                "        patience=5, factor=0.5,\n        min_lr=0.0, verbose=True)\n")
+    original = (
+        "s = optim.lr_scheduler.ReduceLROnPlateau(optimizer=o, mode='min',\n"
+        "        patience=5, factor=0.5,\n        min_lr=0.0, verbose=True)\n"
+    )
     (src / "train.py").write_text(original)
     assert vs_authors.authors_checkout(src)[0] == src
     code = vs_authors.copy_authors_code(src, tmp_path / "copy")
@@ -97,8 +104,13 @@ def test_our_side_pins_the_release_windowing(tmp_path: Path) -> None:
 
 
 def test_script_skips_with_a_message_without_their_code(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "vs_authors.py"), str(tmp_path / "absent")],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "vs_authors.py"), str(tmp_path / "absent")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "vs_authors: skipped:" in out.stdout and "missing main.py" in out.stdout
 
@@ -107,11 +119,19 @@ def test_script_skips_with_a_message_without_their_code(tmp_path: Path) -> None:
 def test_vs_authors_tiny_end_to_end(tmp_path: Path) -> None:
     folder = os.environ.get("AFFECT_ZOO_SUN2020_AUTHORS")
     if not folder or not (Path(folder) / "main.py").is_file():
-        pytest.skip("the authors' code is absent: set AFFECT_ZOO_SUN2020_AUTHORS to a checkout of "
-                    "github.com/youcaiSUN/MuSe-Wild_2020 to run this comparison")
+        pytest.skip(
+            "the authors' code is absent: set AFFECT_ZOO_SUN2020_AUTHORS to a checkout of "
+            "github.com/youcaiSUN/MuSe-Wild_2020 to run this comparison"
+        )
     env = {**os.environ, "AFFECT_ZOO_CACHE": str(tmp_path / "cache"), "PYTHONWARNINGS": "ignore"}
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "vs_authors.py"), folder, "--tiny"],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "vs_authors.py"), folder, "--tiny"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert out.returncode == 0, out.stderr[-4000:]
     assert "| authors' main.py | 1 |" in out.stdout and "| zoo fit | 1 |" in out.stdout
     assert "our epoch time / theirs:" in out.stdout

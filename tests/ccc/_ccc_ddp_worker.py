@@ -8,8 +8,9 @@ import it by name whatever pytest import mode is in use; ``test_ddp.py`` puts th
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 import torch.distributed as dist

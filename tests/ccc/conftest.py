@@ -7,7 +7,7 @@ shares no masking or moment code with :mod:`zoo.ccc`. ``pad`` turns such lists i
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pytest

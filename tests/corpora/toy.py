@@ -13,8 +13,8 @@ Feature and label files of a recording have the same rows. Predictions are writt
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -51,10 +51,14 @@ def read_table(path: Path, first: str = "time") -> tuple[list[str], np.ndarray]:
             try:
                 values[i, j] = float(cell)
             except ValueError:
-                raise CorpusFormatError(f"{path}: line {i + 2}, field {header[j]!r}: {cell!r} is not a number") from None
+                raise CorpusFormatError(
+                    f"{path}: line {i + 2}, field {header[j]!r}: {cell!r} is not a number"
+                ) from None
         if abs(values[i, 0] - i * STEP) > 1e-6:
-            raise CorpusFormatError(f"{path}: line {i + 2}, field {first!r}: {values[i, 0]} s, expected "
-                                    f"{i * STEP} s (rows on the {STEP} s label step from 0)")
+            raise CorpusFormatError(
+                f"{path}: line {i + 2}, field {first!r}: {values[i, 0]} s, expected "
+                f"{i * STEP} s (rows on the {STEP} s label step from 0)"
+            )
     return header, values
 
 
@@ -82,8 +86,10 @@ class ToyCorpus(Corpus):
             raise CorpusFormatError(f"{path}: line 1: header must be 'name,partition'")
         for i, row in enumerate(rows[1:]):
             if len(row) != 2 or row[1] not in self.partitions.values():
-                raise CorpusFormatError(f"{path}: line {i + 2}, field 'partition': expected name,"
-                                        f"{'|'.join(self.partitions.values())}, got {','.join(row)!r}")
+                raise CorpusFormatError(
+                    f"{path}: line {i + 2}, field 'partition': expected name,"
+                    f"{'|'.join(self.partitions.values())}, got {','.join(row)!r}"
+                )
         return [self._recording(name) for name, part in rows[1:] if part == partition]
 
     def read_folder(self) -> list[Recording]:
@@ -97,8 +103,10 @@ class ToyCorpus(Corpus):
         for set_name in self.feature_names:
             header, values = read_table(root / "features" / set_name / f"{name}.csv")
             if times is not None and len(values) != len(times):
-                raise CorpusFormatError(f"{root / 'features' / set_name / f'{name}.csv'}: {len(values)} rows, "
-                                        f"the other feature sets of {name} have {len(times)}")
+                raise CorpusFormatError(
+                    f"{root / 'features' / set_name / f'{name}.csv'}: {len(values)} rows, "
+                    f"the other feature sets of {name} have {len(times)}"
+                )
             times, features[set_name] = values[:, 0], values[:, 1:].astype(np.float32)
         label_path, targets = root / "labels" / f"{name}.csv", None
         if note_source(label_path).is_file():
@@ -107,8 +115,9 @@ class ToyCorpus(Corpus):
             if missing:
                 raise CorpusFormatError(f"{label_path}: line 1: no column {missing[0]!r}")
             if len(values) != len(times):
-                raise CorpusFormatError(f"{label_path}: {len(values)} label rows, the features of {name} "
-                                        f"have {len(times)}")
+                raise CorpusFormatError(
+                    f"{label_path}: {len(values)} label rows, the features of {name} have {len(times)}"
+                )
             targets = values[:, [header.index(t) for t in self.target_names]].astype(np.float32)
         return Recording(id=name, features=features, timestamps=times, targets=targets, level="frame")
 
@@ -126,31 +135,43 @@ class ToyCorpus(Corpus):
             kernel = np.ones(3) / 3
             labels = np.tanh(np.stack([np.convolve(c, kernel, "same") for c in (lld @ weights).T], 1) / 3)
             labels += rng.normal(scale=0.05, size=labels.shape)
-            for sub, values, cols in (("features/lld", lld, [f"f{j}" for j in range(4)]),
-                                      ("features/func", func, ["f0", "f1"]),
-                                      ("labels", labels, list(cls.targets))):
+            for sub, values, cols in (
+                ("features/lld", lld, [f"f{j}" for j in range(4)]),
+                ("features/func", func, ["f0", "f1"]),
+                ("labels", labels, list(cls.targets)),
+            ):
                 _write(out_dir / sub / f"{name}.csv", time, values, cols)
         with open(out_dir / "partitions.csv", "w", newline="") as f:
             csv.writer(f).writerows([("name", "partition"), *names])
         return out_dir
 
-    def write_predictions(self, out_dir: Path, partition: str | None, recording: Recording,
-                          preds: np.ndarray, target_names: Sequence[str]) -> None:
+    def write_predictions(
+        self, out_dir: Path, partition: str | None, recording: Recording, preds: np.ndarray, target_names: Sequence[str]
+    ) -> None:
         preds = np.asarray(preds, np.float64).reshape(recording.num_frames, len(target_names))
-        _write(Path(out_dir) / (partition or "") / f"{recording.id}.csv", recording.timestamps, preds,
-               list(target_names))
+        _write(
+            Path(out_dir) / (partition or "") / f"{recording.id}.csv", recording.timestamps, preds, list(target_names)
+        )
 
-    def read_predictions(self, out_dir: Path, partition: str | None, recording: Recording,
-                         target_names: Sequence[str]) -> np.ndarray:
+    def read_predictions(
+        self, out_dir: Path, partition: str | None, recording: Recording, target_names: Sequence[str]
+    ) -> np.ndarray:
         path = Path(out_dir) / (partition or "") / f"{recording.id}.csv"
         header, values = read_table(path)
         if header[1:] != list(target_names) or len(values) != recording.num_frames:
-            raise CorpusFormatError(f"{path}: {len(values)} rows of {header[1:]}, expected "
-                                    f"{recording.num_frames} of {list(target_names)}")
+            raise CorpusFormatError(
+                f"{path}: {len(values)} rows of {header[1:]}, expected {recording.num_frames} of {list(target_names)}"
+            )
         return values[:, 1:].astype(np.float32)
 
 
 def _write(path: Path, time: np.ndarray, values: np.ndarray, columns: list[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savetxt(path, np.column_stack([time, values]), fmt="%.6f", delimiter=",",
-               header=",".join(["time", *columns]), comments="")
+    np.savetxt(
+        path,
+        np.column_stack([time, values]),
+        fmt="%.6f",
+        delimiter=",",
+        header=",".join(["time", *columns]),
+        comments="",
+    )

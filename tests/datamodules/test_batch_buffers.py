@@ -53,7 +53,7 @@ def test_pool_never_hands_out_a_buffer_something_still_reads(holder):
     pool = BatchBufferPool()
     t = pool.empty((4, 3), torch.float32)
     ptr = t.data_ptr()
-    kept = {"view": lambda: t[1:], "numpy": lambda: t.numpy(), "tensor": lambda: t}[holder]()
+    kept = {"view": lambda: t[1:], "numpy": lambda: t.numpy(), "tensor": lambda: t}[holder]()  # noqa: F821 - called before `del t`
     del t
     assert pool.empty((4, 3), torch.float32).data_ptr() != ptr
     del kept
@@ -99,4 +99,4 @@ def test_collator_in_a_dataloader_gives_every_batch_unchanged(workers):
     loader = DataLoader(data, batch_size=3, collate_fn=SequenceCollator(), num_workers=workers)
     held = list(loader)  # every batch held at once: none may share a buffer
     for k, batch in enumerate(held):
-        np.testing.assert_array_equal(batch["features"]["x"].numpy(), _expected(data[3 * k: 3 * k + 3]))
+        np.testing.assert_array_equal(batch["features"]["x"].numpy(), _expected(data[3 * k : 3 * k + 3]))

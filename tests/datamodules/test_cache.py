@@ -15,8 +15,8 @@ import pytest
 import torch
 
 import zoo.data._sequence as sequence
-from zoo.data._normalize import FeatureNormalizer
 from zoo.data._cache import CorpusCache, open_array, reading_options
+from zoo.data._normalize import FeatureNormalizer
 from zoo.data._sequence import (
     Recording,
     SequenceDataset,
@@ -43,8 +43,10 @@ class CountingMuSeCaR(MuSeCaRCorpus):
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny synthetic MuSe-CaR (3/2/2 videos, eGeMAPS + VGGish) shared by the tests (read only)."""
     return write_synthetic_muse_car(
-        tmp_path_factory.mktemp("cache-corpus") / "muse", seed=3,
-        n_videos={"train": 3, "devel": 2, "test": 2}, feature_sets=["egemaps", "vggish"],
+        tmp_path_factory.mktemp("cache-corpus") / "muse",
+        seed=3,
+        n_videos={"train": 3, "devel": 2, "test": 2},
+        feature_sets=["egemaps", "vggish"],
     )
 
 
@@ -61,8 +63,7 @@ def make(root: Path, cache: Path | None = None, **kw) -> CorpusDataModule:
 
 
 def listing(folder: Path) -> dict[str, tuple[int, int]]:
-    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
-            for p in sorted(folder.rglob("*"))}
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.rglob("*"))}
 
 
 def entries(cache: Path, partition: str) -> list[Path]:
@@ -78,7 +79,7 @@ def test_second_load_opens_the_cache_without_parsing(corpus: Path, tmp_path: Pat
     assert CALLS["train"] == 1  # opened from the cache, parser not called
     parsed = make(corpus, cache, use_cache=False).raw_recordings("train")
     assert CALLS["train"] == 2
-    for a, b, p in zip(first, second, parsed):
+    for _, b, p in zip(first, second, parsed):
         assert isinstance(b.features["egemaps"], np.memmap) and isinstance(b.targets, np.memmap)
         assert not isinstance(p.features["egemaps"], np.memmap)
         assert b.id == p.id and b.features["vggish"].dtype == np.float32
@@ -158,9 +159,7 @@ def _batches(dm: CorpusDataModule, stage: str) -> list[dict]:
     return list(loader)
 
 
-def test_batches_identical_with_and_without_cache_and_to_whole_recording_preparation(
-    corpus: Path, tmp_path: Path
-):
+def test_batches_identical_with_and_without_cache_and_to_whole_recording_preparation(corpus: Path, tmp_path: Path):
     kw = dict(label_shift=1.0, feature_delay={"vggish": -0.5}, cache=tmp_path / "cache")
     make(corpus, **kw).raw_recordings("train")  # build the cache
     cached = make(corpus, **kw)
@@ -222,8 +221,9 @@ class _NotesNothing(Corpus):
 def test_a_read_that_notes_no_file_is_not_cached(tmp_path: Path):
     CALLS.clear()
     for _ in range(2):
-        CorpusDataModule(_NotesNothing, root=tmp_path, features=["a"],
-                         cache_dir=tmp_path / "cache").raw_recordings("train")
+        CorpusDataModule(_NotesNothing, root=tmp_path, features=["a"], cache_dir=tmp_path / "cache").raw_recordings(
+            "train"
+        )
     assert CALLS["train"] == 2 and not (tmp_path / "cache").exists()
 
 
@@ -264,8 +264,9 @@ def test_two_processes_building_at_once_share_one_entry(corpus: Path, tmp_path: 
 
 def test_reading_options_ignore_loader_settings(corpus: Path, tmp_path: Path):
     a = reading_options(make(corpus, tmp_path, batch_size=4, win_len=20, seed=1).corpus)
-    b = reading_options(make(corpus, tmp_path, batch_size=64, win_len=None, seed=2, num_workers=2,
-                             last_window="remainder").corpus)
+    b = reading_options(
+        make(corpus, tmp_path, batch_size=64, win_len=None, seed=2, num_workers=2, last_window="remainder").corpus
+    )
     assert a == b
     c = reading_options(make(corpus, tmp_path, nan_policy="interpolate").corpus)
     assert c != a and c["nan_policy"] == "interpolate"

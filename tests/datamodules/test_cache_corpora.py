@@ -48,14 +48,21 @@ def CountingSewa(**options) -> CorpusDataModule:
 
 @pytest.fixture(scope="module")
 def recola(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_synthetic_recola(tmp_path_factory.mktemp("recola") / "c", seed=2, n_per_partition=2,
-                                  duration_s=3.0, video_size=32, feature_sets=["audio"])
+    return write_synthetic_recola(
+        tmp_path_factory.mktemp("recola") / "c",
+        seed=2,
+        n_per_partition=2,
+        duration_s=3.0,
+        video_size=32,
+        feature_sets=["audio"],
+    )
 
 
 @pytest.fixture(scope="module")
 def sewa(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_synthetic_sewa(tmp_path_factory.mktemp("sewa") / "c", seed=2,
-                                counts={"Train": 2, "Devel": 1, "Test": 1})
+    return write_synthetic_sewa(
+        tmp_path_factory.mktemp("sewa") / "c", seed=2, counts={"Train": 2, "Devel": 1, "Test": 1}
+    )
 
 
 def _touch(path: Path) -> None:
@@ -81,8 +88,7 @@ def test_recola_raw_media_are_parsed_once_and_a_changed_wav_rebuilds(recola: Pat
     cache = tmp_path / "cache"
 
     def make(**kw):
-        return CountingRecola(root=root, mode="raw", features=["audio", "video"], face_size=16,
-                              cache_dir=cache, **kw)
+        return CountingRecola(root=root, mode="raw", features=["audio", "video"], face_size=16, cache_dir=cache, **kw)
 
     first = make().raw_recordings("train")
     second = make().raw_recordings("train")
@@ -118,16 +124,19 @@ def test_recola_feature_mode_rebuilds_on_a_changed_arff(recola: Path, tmp_path: 
     assert CALLS["recola", "dev"] == 4
 
 
-@pytest.mark.parametrize("changed", ["turns/Devel_01.csv", "audio_features_xbow_6s/Devel_01.csv",
-                                     "transcriptions/Train_02.csv", "labels/Devel_01.csv"])
+@pytest.mark.parametrize(
+    "changed",
+    ["turns/Devel_01.csv", "audio_features_xbow_6s/Devel_01.csv", "transcriptions/Train_02.csv", "labels/Devel_01.csv"],
+)
 def test_sewa_rebuilds_when_any_file_it_reads_changes(sewa: Path, tmp_path: Path, changed: str):
     CALLS.clear()
     root = Path(shutil.copytree(sewa, tmp_path / "corpus"))
     cache = tmp_path / "cache"
 
     def make(**kw):
-        return CountingSewa(root=root, features=["audio_features_xbow_6s", "text_bow"],
-                            interlocutor="doubled", cache_dir=cache, **kw)
+        return CountingSewa(
+            root=root, features=["audio_features_xbow_6s", "text_bow"], interlocutor="doubled", cache_dir=cache, **kw
+        )
 
     first = make().raw_recordings("val")
     second = make().raw_recordings("val")
@@ -160,4 +169,3 @@ def test_sewa_devel_entry_follows_the_train_transcriptions_behind_its_vocabulary
     devel = fresh.raw_recordings("val")
     assert CALLS["sewa", "Devel"] == 2
     assert devel[0].features["text_bow"].shape[1] == len(fresh.corpus.vocabulary())
-

@@ -72,6 +72,7 @@ def synthetic_root(name: str, synthetic_roots: dict[str, Path]) -> Path:
 
 def linked_copy(src: Path, dst: Path) -> Path:
     """A copy of a corpus made of hard links (fast); :func:`detach` a file before changing it."""
+
     def link(a: str, b: str) -> None:
         try:
             os.link(a, b)
@@ -174,8 +175,10 @@ def test_noted_files_key_the_cache(name: str, synthetic_root: Path, tmp_path: Pa
     assert opened and opened <= set(cold.paths), f"opened but not noted: {sorted(opened - set(cold.paths))}"
     with recording_sources() as warm:
         plain.corpus.read(partition)
-    assert warm.paths == cold.paths, (f"warm read notes other files: missing {sorted(set(cold.paths) - set(warm.paths))},"
-                                      f" extra {sorted(set(warm.paths) - set(cold.paths))}")
+    assert warm.paths == cold.paths, (
+        f"warm read notes other files: missing {sorted(set(cold.paths) - set(warm.paths))},"
+        f" extra {sorted(set(warm.paths) - set(cold.paths))}"
+    )
     if not {**corpus_class(name).datamodule_defaults, **FAST.get(name, {})}.get("use_cache", True):
         return  # this corpus keeps the corpus cache off by default (CMU-MOSEI)
 
@@ -200,8 +203,9 @@ def test_noted_files_key_the_cache(name: str, synthetic_root: Path, tmp_path: Pa
     third, calls = counted(make(name, root=root, cache_dir=cache))
     third.raw_recordings("train")
     rebuilt = entries(cache, partition)
-    assert calls == [partition] and len(rebuilt) == 1 and rebuilt.keys() != built.keys(), \
+    assert calls == [partition] and len(rebuilt) == 1 and rebuilt.keys() != built.keys(), (
         f"touching {touched} did not rebuild the cache entry"
+    )
 
 
 @pytest.mark.parametrize("name", CORPORA)

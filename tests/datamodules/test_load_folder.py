@@ -9,14 +9,18 @@ import numpy as np
 import pytest
 
 from zoo.data._sequence import CorpusFormatError
-from zoo.data.synthetic.muse_car import write_synthetic_muse_car
 from zoo.data.datamodule import CorpusDataModule
+from zoo.data.synthetic.muse_car import write_synthetic_muse_car
 
 
 @pytest.fixture(scope="module")
 def muse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_synthetic_muse_car(tmp_path_factory.mktemp("muse") / "c", seed=5,
-                                    n_videos={"train": 2, "devel": 1, "test": 1}, feature_sets=["egemaps"])
+    return write_synthetic_muse_car(
+        tmp_path_factory.mktemp("muse") / "c",
+        seed=5,
+        n_videos={"train": 2, "devel": 1, "test": 1},
+        feature_sets=["egemaps"],
+    )
 
 
 def test_muse_folder_without_partition_table_reads_every_video(muse: Path, tmp_path: Path):
@@ -24,8 +28,11 @@ def test_muse_folder_without_partition_table_reads_every_video(muse: Path, tmp_p
     (user / "metadata" / "partition.csv").unlink()
     dm = CorpusDataModule("muse_car", root=user, features=["egemaps"])
     recordings = dm.load_folder()
-    reference = {r.id: r for part in ("train", "val", "test")
-                 for r in CorpusDataModule("muse_car", root=muse, features=["egemaps"], use_cache=False).raw_recordings(part)}
+    reference = {
+        r.id: r
+        for part in ("train", "val", "test")
+        for r in CorpusDataModule("muse_car", root=muse, features=["egemaps"], use_cache=False).raw_recordings(part)
+    }
     assert sorted(r.id for r in recordings) == sorted(reference)
     for rec in recordings:
         np.testing.assert_array_equal(rec.features["egemaps"], reference[rec.id].features["egemaps"])

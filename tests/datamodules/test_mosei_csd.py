@@ -36,8 +36,13 @@ def write_sdk_csd(path: Path, root: str, data: dict, metadata: dict, as_bytes: b
     return path
 
 
-META = {"root name": "COVAREP", "dimension names": ["f0", "vuv"], "alignment compatible": True,
-        "dataset name": "CMU-MOSEI", "computational sequence version": "1.0"}
+META = {
+    "root name": "COVAREP",
+    "dimension names": ["f0", "vuv"],
+    "alignment compatible": True,
+    "dataset name": "CMU-MOSEI",
+    "computational sequence version": "1.0",
+}
 
 
 def test_reader_root_metadata_and_arrays(tmp_path):
@@ -54,8 +59,13 @@ def test_reader_root_metadata_and_arrays(tmp_path):
 
 
 def test_metadata_stored_as_bytes_and_non_json_text(tmp_path):
-    path = write_sdk_csd(tmp_path / "b.csd", "whatever root", {"v": (np.zeros((1, 1)), np.zeros((1, 2)))},
-                         {"creator": "A. Zadeh"}, as_bytes=True)
+    path = write_sdk_csd(
+        tmp_path / "b.csd",
+        "whatever root",
+        {"v": (np.zeros((1, 1)), np.zeros((1, 2)))},
+        {"creator": "A. Zadeh"},
+        as_bytes=True,
+    )
     with h5py.File(path, "a") as f:
         ds = f["whatever root/metadata"].create_dataset("plain", (1,), dtype=h5py.special_dtype(vlen=str))
         ds[0] = "not json {"
@@ -132,8 +142,10 @@ def write_tiny_corpus(root: Path) -> dict:
     audio = {v: (audio_x, audio_iv) for v in vids}
     visual = {v: (100 + np.arange(4.0)[:, None], words_iv.copy()) for v in vids}
     # label rows: row 0 = second segment [2, 4); row 1 = first segment [-0.5, 2) (negative start)
-    labels = {v: (np.array([[1, 0, 2, 0, 0, 0, 0], [-1, 3, 0, 1, 0, 0, 0]], float),
-                  np.array([[2.0, 4.0], [-0.5, 2.0]])) for v in vids}
+    labels = {
+        v: (np.array([[1, 0, 2, 0, 0, 0, 0], [-1, 3, 0, 1, 0, 0, 0]], float), np.array([[2.0, 4.0], [-0.5, 2.0]]))
+        for v in vids
+    }
     write_sdk_csd(root / "CMU_MOSEI_TimestampedWordVectors.csd", "glove_vectors", glove, {"root name": "glove_vectors"})
     write_sdk_csd(root / "CMU_MOSEI_COVAREP.csd", "COVAREP", audio, META)
     write_sdk_csd(root / "CMU_MOSEI_VisualFacet42.csd", "FACET 4.2", visual, {"root name": "FACET 4.2"})
@@ -145,9 +157,16 @@ def write_tiny_corpus(root: Path) -> dict:
 
 def test_datamodule_on_hand_written_csd_corpus(tmp_path):
     write_tiny_corpus(tmp_path / "mosei")
-    dm = create_datamodule("cmu_mosei", root=str(tmp_path / "mosei"), folds=str(tmp_path / "mosei" / "split.json"),
-                           modalities=["text", "audio", "video"], normalize=False, maxlen=10,
-                           cache_dir=str(tmp_path / "cache"), batch_size=4)
+    dm = create_datamodule(
+        "cmu_mosei",
+        root=str(tmp_path / "mosei"),
+        folds=str(tmp_path / "mosei" / "split.json"),
+        modalities=["text", "audio", "video"],
+        normalize=False,
+        maxlen=10,
+        cache_dir=str(tmp_path / "cache"),
+        batch_size=4,
+    )
     dm.setup("fit")
     segs = dm.raw_recordings("train")
     # sorted by (clipped) start: row 1 ([-0.5 → 0, 2)) first, then row 0 ([2, 4))
@@ -168,8 +187,14 @@ def test_datamodule_on_hand_written_csd_corpus(tmp_path):
 
 def test_truncation_keeps_last_words_by_default(tmp_path):
     write_tiny_corpus(tmp_path / "mosei")
-    common = dict(root=str(tmp_path / "mosei"), folds=str(tmp_path / "mosei" / "split.json"), modalities=["text"],
-                  normalize=False, maxlen=1, cache_dir=str(tmp_path / "cache"))
+    common = dict(
+        root=str(tmp_path / "mosei"),
+        folds=str(tmp_path / "mosei" / "split.json"),
+        modalities=["text"],
+        normalize=False,
+        maxlen=1,
+        cache_dir=str(tmp_path / "cache"),
+    )
     last = create_datamodule("cmu_mosei", **common).raw_recordings("train")[0]
     first = create_datamodule("cmu_mosei", truncate="first", **common).raw_recordings("train")[0]
     np.testing.assert_allclose(last.features["glove_vectors"], [[1, -1, 2]])
@@ -179,8 +204,12 @@ def test_truncation_keeps_last_words_by_default(tmp_path):
 def test_missing_file_and_bad_folds_are_clear(tmp_path):
     folds = write_tiny_corpus(tmp_path / "mosei")
     (tmp_path / "mosei" / "CMU_MOSEI_COVAREP.csd").unlink()
-    dm = create_datamodule("cmu_mosei", root=str(tmp_path / "mosei"), folds=str(tmp_path / "mosei" / "split.json"),
-                           cache_dir=str(tmp_path / "cache"))
+    dm = create_datamodule(
+        "cmu_mosei",
+        root=str(tmp_path / "mosei"),
+        folds=str(tmp_path / "mosei" / "split.json"),
+        cache_dir=str(tmp_path / "cache"),
+    )
     with pytest.raises(CorpusFormatError, match="CMU_MOSEI_COVAREP.csd.*'COVAREP' not found"):
         dm.setup("fit")
     bad = tmp_path / "bad.json"

@@ -4,8 +4,8 @@ pickles as people share them (MMSA, MulT), pickle protocol 5. Every file is writ
 from __future__ import annotations
 
 import json
-import re
 import pickle
+import re
 from pathlib import Path
 
 import h5py
@@ -27,8 +27,13 @@ def _csd(path: Path, root: str, data: dict) -> None:
             g.create_dataset("intervals", data=np.asarray(intervals, float))
 
 
-def write_corpus(root: Path, labels: dict | None = None, audio_iv: dict | None = None, words_iv: dict | None = None,
-                 audio_videos: tuple = ("a", "b", "c")) -> dict:
+def write_corpus(
+    root: Path,
+    labels: dict | None = None,
+    audio_iv: dict | None = None,
+    words_iv: dict | None = None,
+    audio_videos: tuple = ("a", "b", "c"),
+) -> dict:
     """Videos a (train), b (valid), c (test): words [0,1),[1,2),[2,3),[3,4); audio frames of 0.5 s with
     value = frame index; two segments [0, 2) and [2, 4) labelled [sentiment, 6 emotions]."""
     root.mkdir(parents=True, exist_ok=True)
@@ -38,20 +43,32 @@ def write_corpus(root: Path, labels: dict | None = None, audio_iv: dict | None =
     default_labels = np.array([[1, 2, 0, 0, 0, 0, 0], [-1, 0, 1, 0, 0, 0, 0]], float)
     seg_iv = np.array([[0, 2], [2, 4]], float)
     labels = labels or {}
-    _csd(root / "CMU_MOSEI_TimestampedWordVectors.csd", "glove_vectors",
-         {v: (np.arange(4.0)[:, None] + 1, (words_iv or {}).get(v, w_iv)) for v in vids})
-    _csd(root / "CMU_MOSEI_COVAREP.csd", "COVAREP",
-         {v: (np.arange(8.0)[:, None], (audio_iv or {}).get(v, a_iv)) for v in audio_videos})
-    _csd(root / "CMU_MOSEI_Labels.csd", "All Labels",
-         {v: labels.get(v, (default_labels, seg_iv)) for v in vids})
+    _csd(
+        root / "CMU_MOSEI_TimestampedWordVectors.csd",
+        "glove_vectors",
+        {v: (np.arange(4.0)[:, None] + 1, (words_iv or {}).get(v, w_iv)) for v in vids},
+    )
+    _csd(
+        root / "CMU_MOSEI_COVAREP.csd",
+        "COVAREP",
+        {v: (np.arange(8.0)[:, None], (audio_iv or {}).get(v, a_iv)) for v in audio_videos},
+    )
+    _csd(root / "CMU_MOSEI_Labels.csd", "All Labels", {v: labels.get(v, (default_labels, seg_iv)) for v in vids})
     folds = {"train": ["a"], "valid": ["b"], "test": ["c"]}
     (root / "split.json").write_text(json.dumps(folds))
     return folds
 
 
 def _dm(root: Path, tmp_path: Path, **kw):
-    return create_datamodule("cmu_mosei", root=str(root), folds=str(root / "split.json"),
-                             modalities=["text", "audio"], normalize=False, cache_dir=str(tmp_path / "cache"), **kw)
+    return create_datamodule(
+        "cmu_mosei",
+        root=str(root),
+        folds=str(root / "split.json"),
+        modalities=["text", "audio"],
+        normalize=False,
+        cache_dir=str(tmp_path / "cache"),
+        **kw,
+    )
 
 
 def test_a_video_in_two_folds_is_an_error(tmp_path):
@@ -68,8 +85,11 @@ def test_fold_videos_missing_from_a_file_shrink_the_partition_loudly(tmp_path):
     root = tmp_path / "mosei"
     write_corpus(root, audio_videos=("b", "c"))  # the train video has no COVAREP
     dm = _dm(root, tmp_path)
-    with pytest.warns(MoseiDataWarning, match=r"\[train\]: 1 video\(s\) dropped: 1 of 1 fold videos absent from "
-                                             r"the files \(per file: COVAREP 1; e.g. a\)"):
+    with pytest.warns(
+        MoseiDataWarning,
+        match=r"\[train\]: 1 video\(s\) dropped: 1 of 1 fold videos absent from "
+        r"the files \(per file: COVAREP 1; e.g. a\)",
+    ):
         with pytest.raises(CorpusFormatError, match="partition 'train' .* holds no segments"):
             dm.raw_recordings("train")
     with pytest.raises(CorpusFormatError, match=r"1 video\(s\) dropped.*strict=True"):
@@ -77,18 +97,23 @@ def test_fold_videos_missing_from_a_file_shrink_the_partition_loudly(tmp_path):
     assert len(_dm(root, tmp_path, strict=True).raw_recordings("val")) == 2  # complete partitions are fine
 
 
-@pytest.mark.parametrize("row, reason", [
-    ([1, 3.5, 0, 0, 0, 0, 0], "happy outside [0, 3]"),
-    ([1, -0.5, 0, 0, 0, 0, 0], "happy outside [0, 3]"),
-    ([-4, 0, 0, 0, 0, 0, 0], "sentiment outside [-3, 3]"),
-    ([0, np.nan, 0, 0, 0, 0, 0], "NaN/inf labels"),
-    ([np.inf, 0, 0, 0, 0, 0, 0], "NaN/inf labels"),
-])
+@pytest.mark.parametrize(
+    "row, reason",
+    [
+        ([1, 3.5, 0, 0, 0, 0, 0], "happy outside [0, 3]"),
+        ([1, -0.5, 0, 0, 0, 0, 0], "happy outside [0, 3]"),
+        ([-4, 0, 0, 0, 0, 0, 0], "sentiment outside [-3, 3]"),
+        ([0, np.nan, 0, 0, 0, 0, 0], "NaN/inf labels"),
+        ([np.inf, 0, 0, 0, 0, 0, 0], "NaN/inf labels"),
+    ],
+)
 def test_csd_labels_out_of_range_or_not_finite_are_dropped_or_refused(tmp_path, row, reason):
     root = tmp_path / "mosei"
     write_corpus(root, labels={"a": (np.array([row, [0, 1, 1, 0, 0, 0, 0]], float), np.array([[0, 2], [2, 4]], float))})
     targets = ["sentiment", "happy"]
-    with pytest.warns(MoseiDataWarning, match=rf"\[train\]: 1 item\(s\) dropped: 1 segment\(s\) with {re.escape(reason)}"):
+    with pytest.warns(
+        MoseiDataWarning, match=rf"\[train\]: 1 item\(s\) dropped: 1 segment\(s\) with {re.escape(reason)}"
+    ):
         segments = _dm(root, tmp_path, targets=targets).raw_recordings("train")
     assert [s.id for s in segments] == ["a[1]"]
     with pytest.raises(CorpusFormatError, match=re.escape(reason)):
@@ -97,16 +122,20 @@ def test_csd_labels_out_of_range_or_not_finite_are_dropped_or_refused(tmp_path, 
 
 def test_unused_label_columns_are_not_checked(tmp_path):
     root = tmp_path / "mosei"
-    write_corpus(root, labels={"a": (np.array([[9, 1, 0, 0, 0, 0, 0], [0, 1, 1, 0, 0, 0, 0]], float),
-                                     np.array([[0, 2], [2, 4]], float))})
+    write_corpus(
+        root,
+        labels={
+            "a": (np.array([[9, 1, 0, 0, 0, 0, 0], [0, 1, 1, 0, 0, 0, 0]], float), np.array([[0, 2], [2, 4]], float))
+        },
+    )
     assert len(_dm(root, tmp_path, targets=["happy"], strict=True).raw_recordings("train")) == 2
 
 
 def test_nonfinite_intervals_are_dropped_counted_and_the_rest_aligned(tmp_path):
     root = tmp_path / "mosei"
     a_iv = np.stack([np.arange(8) * 0.5, np.arange(8) * 0.5 + 0.5], 1)
-    a_iv[1] = [np.nan, 1.0]   # frame 1 ([0.5, 1)) cannot be placed
-    a_iv[6, 1] = np.inf       # frame 6 neither
+    a_iv[1] = [np.nan, 1.0]  # frame 1 ([0.5, 1)) cannot be placed
+    a_iv[6, 1] = np.inf  # frame 6 neither
     w_iv = np.array([[0, 1], [1, 2], [np.nan, np.nan], [3, 4]], float)
     seg = np.array([[0, 2], [np.nan, 4]], float)
     labels = np.array([[1, 2, 0, 0, 0, 0, 0], [-1, 0, 1, 0, 0, 0, 0]], float)
@@ -140,10 +169,17 @@ def mmsa_partition(n: int, steps: int = 6, left: bool = False, with_bert: bool =
             if j > 0:
                 text[i, t], audio[i, t], vision[i, t] = 10 * i + j, -(10 * i + j), 0.5
             bert[i, 0, t], bert[i, 1, t] = 101 + j, 1
-    part = {"raw_text": np.array([f"segment {i}" for i in range(n)], dtype=object), "text": text, "audio": audio,
-            "vision": vision, "id": np.array([f"vid{i}$_${i}" for i in range(n)], dtype=object),
-            "regression_labels": np.linspace(-3, 3, n).astype(np.float32),
-            "classification_labels": np.zeros(n, np.float32), "audio_lengths": lengths, "vision_lengths": lengths}
+    part = {
+        "raw_text": np.array([f"segment {i}" for i in range(n)], dtype=object),
+        "text": text,
+        "audio": audio,
+        "vision": vision,
+        "id": np.array([f"vid{i}$_${i}" for i in range(n)], dtype=object),
+        "regression_labels": np.linspace(-3, 3, n).astype(np.float32),
+        "classification_labels": np.zeros(n, np.float32),
+        "audio_lengths": lengths,
+        "vision_lengths": lengths,
+    }
     if with_bert:
         part["text_bert"] = bert
     return part
@@ -155,8 +191,11 @@ def _pkl(path: Path, data: dict, protocol: int = 4) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize("left, with_bert", [(False, True), (False, False), (True, False)],
-                         ids=["bert_mask", "lengths_right_padded", "lengths_left_padded"])
+@pytest.mark.parametrize(
+    "left, with_bert",
+    [(False, True), (False, False), (True, False)],
+    ids=["bert_mask", "lengths_right_padded", "lengths_left_padded"],
+)
 def test_mmsa_layout_uses_its_mask_or_lengths_for_padding(tmp_path, left, with_bert):
     data = {p: mmsa_partition(3, left=left, with_bert=with_bert) for p in ("train", "valid", "test")}
     data["train"]["audio"][2, 5 if left else 1, 0] = -np.inf  # -inf in audio still becomes 0
@@ -182,8 +221,9 @@ def test_lengths_that_do_not_fit_fall_back_to_zero_steps(tmp_path):
     data = {p: mmsa_partition(2, with_bert=False) for p in ("train", "valid", "test")}
     data["train"]["audio_lengths"] = np.array([500, 375])  # lengths of unaligned features: not these arrays
     data["train"]["vision_lengths"] = np.array([500, 375])
-    dm = create_datamodule("cmu_mosei", root=_pkl(tmp_path / "a.pkl", data), format="pkl", targets=["sentiment"],
-                           normalize=False)
+    dm = create_datamodule(
+        "cmu_mosei", root=_pkl(tmp_path / "a.pkl", data), format="pkl", targets=["sentiment"], normalize=False
+    )
     assert [s.num_frames for s in dm.raw_recordings("train")] == [1, 2]  # the all-zero real step is lost here
     data["train"]["text_bert"] = np.zeros((2, 2, 6))
     dm = create_datamodule("cmu_mosei", root=_pkl(tmp_path / "b.pkl", data), format="pkl", targets=["sentiment"])
@@ -194,8 +234,13 @@ def test_lengths_that_do_not_fit_fall_back_to_zero_steps(tmp_path):
 def test_mult_layout_and_pickle_protocol_5(tmp_path):
     def part(n):
         p = mmsa_partition(n, with_bert=False)
-        return {"text": p["text"], "audio": p["audio"], "vision": p["vision"],
-                "labels": p["regression_labels"].reshape(n, 1, 1), "id": np.array([[f"v{i}", str(i)] for i in range(n)])}
+        return {
+            "text": p["text"],
+            "audio": p["audio"],
+            "vision": p["vision"],
+            "labels": p["regression_labels"].reshape(n, 1, 1),
+            "id": np.array([[f"v{i}", str(i)] for i in range(n)]),
+        }
 
     path = _pkl(tmp_path / "mosei_senti_data.pkl", {"train": part(3), "valid": part(2), "test": part(2)}, protocol=5)
     dm = create_datamodule("cmu_mosei", root=path, format="pkl", targets=["sentiment"], normalize=False)
@@ -211,10 +256,14 @@ def test_pickle_labels_out_of_range_or_not_finite(tmp_path, value, reason):
     data["train"]["regression_labels"][1] = value
     path = _pkl(tmp_path / "a.pkl", data)
     with pytest.warns(MoseiDataWarning, match=rf"\[train\]: 1 segment\(s\) dropped: 1 with {re.escape(reason)}"):
-        segments = create_datamodule("cmu_mosei", root=path, format="pkl", targets=["sentiment"]).raw_recordings("train")
+        segments = create_datamodule("cmu_mosei", root=path, format="pkl", targets=["sentiment"]).raw_recordings(
+            "train"
+        )
     assert len(segments) == 2
     with pytest.raises(CorpusFormatError, match=re.escape(reason)):
-        create_datamodule("cmu_mosei", root=path, format="pkl", targets=["sentiment"], strict=True).raw_recordings("train")
+        create_datamodule("cmu_mosei", root=path, format="pkl", targets=["sentiment"], strict=True).raw_recordings(
+            "train"
+        )
 
 
 def test_synthetic_pickle_follows_the_mmsa_layout():
@@ -224,8 +273,19 @@ def test_synthetic_pickle_follows_the_mmsa_layout():
         data = pickle.load(f)
     assert sorted(data) == ["test", "train", "valid"]
     part = data["train"]
-    assert {"raw_text", "text", "audio", "vision", "id", "regression_labels", "classification_labels",
-            "annotations", "audio_lengths", "vision_lengths", "text_bert"} == set(part)
+    assert {
+        "raw_text",
+        "text",
+        "audio",
+        "vision",
+        "id",
+        "regression_labels",
+        "classification_labels",
+        "annotations",
+        "audio_lengths",
+        "vision_lengths",
+        "text_bert",
+    } == set(part)
     n = len(part["id"])
     assert part["regression_labels"].shape == (n,) and part["text_bert"].shape == (n, 3, 50)
     assert part["audio"].shape == (n, 50, 74) and part["vision"].shape == (n, 50, 35)

@@ -25,8 +25,13 @@ def make_partition(n: int, steps: int = 5, offset: float = 0.0) -> dict:
             vision[i, t] = 0.5
     labels = np.tile(np.array([[0.5, 1, 0, 2, 0, 0, 3]], np.float32), (n, 1))
     labels[:, 1] = np.arange(n)
-    return {"text": text, "audio": audio, "vision": vision, "id": np.array([f"v{i}[0]" for i in range(n)]),
-            "regression_labels": labels}
+    return {
+        "text": text,
+        "audio": audio,
+        "vision": vision,
+        "id": np.array([f"v{i}[0]" for i in range(n)]),
+        "regression_labels": labels,
+    }
 
 
 def write_pickle(path, data) -> str:
@@ -39,8 +44,15 @@ def test_layout_padding_and_targets(tmp_path):
     data = {"train": make_partition(3), "valid": make_partition(2), "test": make_partition(2)}
     data["train"]["audio"][2, -1, 1] = -np.inf
     path = write_pickle(tmp_path / "aligned_50.pkl", data)
-    dm = create_datamodule("cmu_mosei", root=path, format="pkl", modalities=["text", "audio", "video"],
-                           targets=["happy", "fear", "sentiment"], normalize=False, maxlen=2)
+    dm = create_datamodule(
+        "cmu_mosei",
+        root=path,
+        format="pkl",
+        modalities=["text", "audio", "video"],
+        targets=["happy", "fear", "sentiment"],
+        normalize=False,
+        maxlen=2,
+    )
     assert dm.feature_names == ["text", "audio", "vision"]
     segs = dm.raw_recordings("train")
     assert [s.id for s in segs] == ["v0[0]", "v1[0]", "v2[0]"]
@@ -122,6 +134,9 @@ def test_prediction_csv_is_appended_per_batch(tmp_path):
     dm.write_batch_predictions(out, "test", ["v0[0]"], np.array([[0.5, 1.25]]), np.ones((1, 3), bool), ["happy", "sad"])
     dm.write_batch_predictions(out, "test", ["v1[0]"], np.array([[2.0, 0.0]]), np.ones((1, 3), bool), ["happy", "sad"])
     assert (out / "test.csv").read_text().splitlines() == [
-        "segment_id,happy,sad", "v0[0],0.500000,1.250000", "v1[0],2.000000,0.000000"]
+        "segment_id,happy,sad",
+        "v0[0],0.500000,1.250000",
+        "v1[0],2.000000,0.000000",
+    ]
     with pytest.raises(ValueError, match=r"\(B, K\)"):
         dm.write_batch_predictions(out, "val", ["x"], np.zeros((1, 3, 2)), np.ones((1, 3), bool), ["happy", "sad"])

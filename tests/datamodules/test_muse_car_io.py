@@ -178,8 +178,10 @@ def test_read_label_file(tmp_path: Path):
         ("timestamp,value,segment_id\n0,0.1,1\n250,,1\n", r"line 3, field 'value'"),
         ("timestamp,value,segment_id\n0,0.1,1\n250.5,0.2,1\n", r"line 3, field 'timestamp'"),
         ("timestamp,value,segment_id\n0,0.1,1\n250,0.2,x\n", r"line 3, field 'segment_id'"),
-        ("timestamp,value,segment_id\n0,0.1,1\n250,0.2,1\n250,0.3,1\n",
-         r"line 4, field 'timestamp'.*does not increase"),
+        (
+            "timestamp,value,segment_id\n0,0.1,1\n250,0.2,1\n250,0.3,1\n",
+            r"line 4, field 'timestamp'.*does not increase",
+        ),
         ("timestamp,value,segment_id\n", r"no data rows"),
     ],
 )
@@ -344,8 +346,10 @@ def test_missing_feature_file_names_file_and_video(corpus: Path):
 
 
 def test_inconsistent_feature_dimension_across_files(corpus: Path):
-    _write(_feature(corpus, "vggish", "12"),
-           "timestamp,segment_id,0,1,2\n0,1,1,2,0\n250,1,3,4,0\n500,2,5,6,0\n750,2,7,8,0\n")
+    _write(
+        _feature(corpus, "vggish", "12"),
+        "timestamp,segment_id,0,1,2\n0,1,1,2,0\n250,1,3,4,0\n500,2,5,6,0\n750,2,7,8,0\n",
+    )
     with pytest.raises(CorpusFormatError) as e:
         load_muse_car_recordings(corpus, "train", ["vggish"])
     msg = str(e.value)
@@ -359,8 +363,9 @@ def test_unknown_partition(corpus: Path):
 
 # --------------------------------------------------------------------------- datamodule
 def test_datamodule_is_registered_and_loads(corpus: Path):
-    dm = create_datamodule("muse_car", root=corpus, features=["egemaps", "vggish"], win_len=2,
-                           hop_len=1, batch_size=2, label_shift=0.25)
+    dm = create_datamodule(
+        "muse_car", root=corpus, features=["egemaps", "vggish"], win_len=2, hop_len=1, batch_size=2, label_shift=0.25
+    )
     assert isinstance(dm.corpus, MuSeCaRCorpus) and dm.label_step == 0.25
     dm.setup("fit")
     batch = next(iter(dm.train_dataloader()))
@@ -400,8 +405,10 @@ def tiny_corpus(tmp_path_factory) -> Path:
     from zoo.data.synthetic.muse_car import write_synthetic_muse_car
 
     return write_synthetic_muse_car(
-        tmp_path_factory.mktemp("tiny") / "muse", seed=3,
-        n_videos={"train": 2, "devel": 1, "test": 1}, feature_sets=["egemaps"],
+        tmp_path_factory.mktemp("tiny") / "muse",
+        seed=3,
+        n_videos={"train": 2, "devel": 1, "test": 1},
+        feature_sets=["egemaps"],
     )
 
 
@@ -413,8 +420,9 @@ def _copy(src: Path, dst: Path) -> Path:
 
 
 def _first_train_video(root: Path) -> str:
-    return sorted((i for i, p in read_partition_table(root / "metadata" / "partition.csv").items()
-                   if p == "train"), key=int)[0]
+    return sorted(
+        (i for i, p in read_partition_table(root / "metadata" / "partition.csv").items() if p == "train"), key=int
+    )[0]
 
 
 def _rewrite_rows(path: Path, edit) -> None:
@@ -447,8 +455,11 @@ def test_off_grid_step_is_refused_with_its_row(tiny_corpus: Path, tmp_path: Path
         return rows
 
     _rewrite_rows(path, shift)
-    with pytest.raises(CorpusFormatError, match=rf"line 7, field 'timestamp' \(video {vid}, data row 6\).*"
-                                                r"260 ms after the previous row") as e:
+    with pytest.raises(
+        CorpusFormatError,
+        match=rf"line 7, field 'timestamp' \(video {vid}, data row 6\).*"
+        r"260 ms after the previous row",
+    ) as e:
         read_label_file(path)
     assert str(path) in str(e.value)
 
@@ -504,8 +515,9 @@ def test_non_finite_feature_names_file_video_and_row(tiny_corpus: Path, tmp_path
 
 def test_normalize_features_standardises_only_the_listed_sets(tiny_corpus: Path):
     """Sun et al. 2020 §5.2 standardise the hand-crafted sets only: ``normalize_features``."""
-    dm = CorpusDataModule("muse_car", root=tiny_corpus, features=["egemaps"], use_segment_id=True,
-                           normalize_features=["egemaps"])
+    dm = CorpusDataModule(
+        "muse_car", root=tiny_corpus, features=["egemaps"], use_segment_id=True, normalize_features=["egemaps"]
+    )
     dm.setup("fit")
     assert set(dm.data_spec()["normalization"]) == {"egemaps"}
     train = dm.recordings("train")

@@ -51,8 +51,16 @@ class _ToyCorpus(Corpus):
 
 
 def _toy(**kw) -> CorpusDataModule:
-    args = dict(root=".", features=["a", "raw"], win_len=None, batch_size=3, eval_batch_size=3,
-                label_shift=0.5, use_cache=False, num_workers=0)
+    args = dict(
+        root=".",
+        features=["a", "raw"],
+        win_len=None,
+        batch_size=3,
+        eval_batch_size=3,
+        label_shift=0.5,
+        use_cache=False,
+        num_workers=0,
+    )
     dm = CorpusDataModule(_ToyCorpus, **{**args, **kw})
     dm.setup("fit")
     return dm
@@ -94,8 +102,11 @@ def test_step_normalises_like_numpy_with_padding_and_a_raw_set(device: str):
     np.testing.assert_array_equal(raw_a.numpy(), _expected(dm, batch, "a").astype(np.float32))  # raw, delayed
 
     task = _task(spec).to(device)
-    moved = {**batch, "features": {n: x.to(device) for n, x in batch["features"].items()},
-             "mask": batch["mask"].to(device)}
+    moved = {
+        **batch,
+        "features": {n: x.to(device) for n, x in batch["features"].items()},
+        "mask": batch["mask"].to(device),
+    }
     out = task.normalize_batch(moved)
     got = out["features"]["a"]
     assert got.device.type == device and got.dtype == torch.float32
@@ -163,8 +174,7 @@ def test_checkpoint_reload_normalises_identically():
     reloaded = _task(dict(task.hparams["data_spec"]))
     reloaded.load_state_dict(state)  # strict: checkpoints without the buffers load as before
     batch = next(iter(dm.val_dataloader()))
-    assert torch.equal(task.normalize_batch(batch)["features"]["a"],
-                       reloaded.normalize_batch(batch)["features"]["a"])
+    assert torch.equal(task.normalize_batch(batch)["features"]["a"], reloaded.normalize_batch(batch)["features"]["a"])
 
 
 def test_no_statistics_no_normalisation():
@@ -209,13 +219,19 @@ def test_segment_batches_are_normalised_by_the_task(tmp_path: Path):
             for j in range(i + 1):
                 text[i, steps - (i + 1) + j] = offset + 10 * i + j + 1 + np.arange(4)
         labels = np.tile(np.array([[0.5, 1, 0, 2, 0, 0, 3]], np.float32), (n, 1))
-        data[p] = {"text": text, "audio": text[..., :3].copy(), "vision": text[..., :2].copy(),
-                   "id": np.array([f"v{i}[0]" for i in range(n)]), "regression_labels": labels}
+        data[p] = {
+            "text": text,
+            "audio": text[..., :3].copy(),
+            "vision": text[..., :2].copy(),
+            "id": np.array([f"v{i}[0]" for i in range(n)]),
+            "regression_labels": labels,
+        }
     path = tmp_path / "a.pkl"
     path.write_bytes(pickle.dumps(data, protocol=2))
     for mode in ("zscore", "maxabs"):
-        dm = create_datamodule("cmu_mosei", root=str(path), format="pkl", modalities=["text"], normalize=mode,
-                               eval_batch_size=2)
+        dm = create_datamodule(
+            "cmu_mosei", root=str(path), format="pkl", modalities=["text"], normalize=mode, eval_batch_size=2
+        )
         dm.setup("fit")
         batch = next(iter(dm.val_dataloader()))
         assert not batch["mask"].all()  # segments of 1 and 2 steps: padded steps exist

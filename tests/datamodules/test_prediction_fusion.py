@@ -11,6 +11,7 @@ import pytest
 from zoo.data import create_datamodule
 from zoo.data._sequence import CorpusFormatError, Recording
 from zoo.data.datamodule import CorpusDataModule
+
 # video → (partition, timestamps ms, arousal labels, valence labels)
 VIDEOS = {
     "1": ("train", [0, 250, 500], [0.1, 0.2, 0.3], [-0.1, -0.2, -0.3]),
@@ -37,15 +38,19 @@ def _corpus(root: Path) -> Path:
     for vid, (_, ts, aro, val) in VIDEOS.items():
         _write(root / f"c1_muse_wild/label_segments/arousal/{vid}.csv", _rows(ts, aro))
         _write(root / f"c1_muse_wild/label_segments/valence/{vid}.csv", _rows(ts, val))
-        _write(root / f"c1_muse_wild/feature_segments/label_aligned/f/{vid}.csv",
-               "timestamp,segment_id,f0\n" + "".join(f"{t},1,{k}.0\n" for k, t in enumerate(ts)))
+        _write(
+            root / f"c1_muse_wild/feature_segments/label_aligned/f/{vid}.csv",
+            "timestamp,segment_id,f0\n" + "".join(f"{t},1,{k}.0\n" for k, t in enumerate(ts)),
+        )
     return root
 
 
 def _run(folder: Path, root: Path, offsets: dict[str, float]) -> Path:
     targets = ", ".join(offsets)
-    _write(folder / "config.yaml",
-           f"seed: 0\ndata:\n  name: muse_car\n  args:\n    root: {root}\n    features: [f]\n    targets: [{targets}]\n")
+    _write(
+        folder / "config.yaml",
+        f"seed: 0\ndata:\n  name: muse_car\n  args:\n    root: {root}\n    features: [f]\n    targets: [{targets}]\n",
+    )
     labels = {"arousal": 2, "valence": 3}
     for vid, spec in VIDEOS.items():
         part = spec[0]
@@ -73,7 +78,9 @@ def test_features_are_the_sources_predictions_and_labels_come_from_the_corpus(la
     train = dm.raw_recordings("train")
     assert [r.id for r in train] == ["1", "2"]
     rec = train[1]
-    np.testing.assert_allclose(rec.features["run_a"], [[0.51, -0.02], [0.41, 0.08], [0.31, -0.02], [0.21, 0.08]], atol=1e-6)
+    np.testing.assert_allclose(
+        rec.features["run_a"], [[0.51, -0.02], [0.41, 0.08], [0.31, -0.02], [0.21, 0.08]], atol=1e-6
+    )
     np.testing.assert_allclose(rec.features["run_b"], [[0.55], [0.45], [0.35], [0.25]], atol=1e-6)
     np.testing.assert_allclose(rec.targets, [[0.5, 0.0], [0.4, 0.1], [0.3, 0.0], [0.2, 0.1]], atol=1e-6)
     np.testing.assert_allclose(rec.timestamps, [0.0, 0.25, 0.5, 0.75])
@@ -142,9 +149,16 @@ def test_duplicate_folder_names_become_source_i(layout, tmp_path):
 
 def test_muse_read_predictions_inverts_write_predictions(tmp_path):
     dm = CorpusDataModule("muse_car", root=tmp_path, features=["f"])
-    rec = Recording(id="7", features={"f": np.zeros((3, 1), np.float32)}, timestamps=np.array([0.0, 0.25, 0.5]),
-                    targets=None, meta={"segment_id": np.array([1, 1, 2])})
+    rec = Recording(
+        id="7",
+        features={"f": np.zeros((3, 1), np.float32)},
+        timestamps=np.array([0.0, 0.25, 0.5]),
+        targets=None,
+        meta={"segment_id": np.array([1, 1, 2])},
+    )
     preds = np.array([[0.125, -1.0], [0.5, 0.25], [-0.75, 0.0]])
     dm.write_predictions(tmp_path / "p", rec, preds, ["arousal", "valence"])
     np.testing.assert_array_equal(dm.read_predictions(tmp_path / "p", rec), preds.astype(np.float32))
-    np.testing.assert_array_equal(dm.read_predictions(tmp_path / "p", rec, ["valence"]), preds[:, 1:].astype(np.float32))
+    np.testing.assert_array_equal(
+        dm.read_predictions(tmp_path / "p", rec, ["valence"]), preds[:, 1:].astype(np.float32)
+    )

@@ -12,8 +12,8 @@ import soundfile as sf
 
 from zoo.data import create_datamodule
 from zoo.data._sequence import CorpusFormatError
-from zoo.data.datamodule import CorpusDataModule
 from zoo.data.arff import read_arff
+from zoo.data.datamodule import CorpusDataModule
 from zoo.data.recola import (
     RecolaCorpus,
     load_recola_recordings,
@@ -37,10 +37,7 @@ def gold_text(name: str, values: np.ndarray, times: np.ndarray = TIMES) -> str:
 def feature_text(name: str, values: np.ndarray, times: np.ndarray = TIMES) -> str:
     attrs = "".join(f"@attribute f{i} numeric\n" for i in range(values.shape[1]))
     rows = "\n".join(f"'{name}',{t:.2f}," + ",".join(f"{x:g}" for x in row) for t, row in zip(times, values))
-    return (
-        "@relation features\n@attribute Instance_name string\n@attribute frameTime numeric\n"
-        f"{attrs}@data\n{rows}\n"
-    )
+    return f"@relation features\n@attribute Instance_name string\n@attribute frameTime numeric\n{attrs}@data\n{rows}\n"
 
 
 def write_video(path: Path, levels: list[int], fps: int, size: tuple[int, int]) -> None:
@@ -75,8 +72,12 @@ def corpus(tmp_path: Path) -> Path:
                 ratings = gold[:, None] + np.arange(6)[None, :] * 0.01
                 p = tmp_path / "ratings_individual" / target / f"{name}.csv"
                 p.parent.mkdir(parents=True, exist_ok=True)
-                p.write_text(RATERS + "\n" + "\n".join(
-                    f"{t:.2f};" + ";".join(f"{r:.6f}" for r in row) for t, row in zip(TIMES, ratings)) + "\n")
+                p.write_text(
+                    RATERS
+                    + "\n"
+                    + "\n".join(f"{t:.2f};" + ";".join(f"{r:.6f}" for r in row) for t, row in zip(TIMES, ratings))
+                    + "\n"
+                )
             for folder, dim in (("features_audio", 3), ("features_video_geometric", 2)):
                 p = tmp_path / folder / target / f"{name}.arff"
                 p.parent.mkdir(parents=True, exist_ok=True)
@@ -170,7 +171,9 @@ def test_feature_times_must_match_gold_standard(corpus):
     path = corpus / "features_audio" / "arousal" / "dev_1.arff"
     shifted = TIMES + 0.02  # 40 ms steps, but 20 ms off the gold standard's timeline
     path.write_text(feature_text("dev_1", np.ones((N, 3)), shifted))
-    with pytest.raises(CorpusFormatError, match=r"dev_1\.arff: frame times do not match .*first mismatching frameTime 0\.0200"):
+    with pytest.raises(
+        CorpusFormatError, match=r"dev_1\.arff: frame times do not match .*first mismatching frameTime 0\.0200"
+    ):
         load_recola_recordings(corpus, "dev", ["audio"])
 
 
@@ -191,8 +194,17 @@ def test_raw_mode_recordings(corpus):
 
 # ------------------------------------------------------------------------------ datamodule
 def test_datamodule_raw_batches_are_not_normalised_with_corpus_statistics(corpus):
-    dm = create_datamodule("recola", root=corpus, mode="raw", features=["audio", "video"], face_size=16,
-                           win_len=4, hop_len=4, batch_size=2, label_shift=0.0)
+    dm = create_datamodule(
+        "recola",
+        root=corpus,
+        mode="raw",
+        features=["audio", "video"],
+        face_size=16,
+        win_len=4,
+        hop_len=4,
+        batch_size=2,
+        label_shift=0.0,
+    )
     assert isinstance(dm.corpus, RecolaCorpus)
     dm.setup("fit")
     assert dm.partitions["val"] == "dev"

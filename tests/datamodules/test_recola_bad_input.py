@@ -27,8 +27,10 @@ TIMES = np.arange(10) * 0.04
 
 def gold_text(name: str, values, times=TIMES) -> str:
     rows = "\n".join(f"{name},{t:.2f},{v}" for t, v in zip(times, values))
-    return ("@relation GOLDSTANDARD\n@attribute Instance_name string\n@attribute frameTime numeric\n"
-            f"@attribute GoldStandard numeric\n@data\n{rows}\n")
+    return (
+        "@relation GOLDSTANDARD\n@attribute Instance_name string\n@attribute frameTime numeric\n"
+        f"@attribute GoldStandard numeric\n@data\n{rows}\n"
+    )
 
 
 def ratings_text(values, times=TIMES) -> str:
@@ -43,8 +45,9 @@ def write(path: Path, text: str) -> Path:
 
 
 # --------------------------------------------------------------------------- non-finite labels
-@pytest.mark.parametrize("cell,word", [("NaN", "missing"), ("nan", "missing"), ("inf", "infinite"),
-                                       ("-Infinity", "infinite")])
+@pytest.mark.parametrize(
+    "cell,word", [("NaN", "missing"), ("nan", "missing"), ("inf", "infinite"), ("-Infinity", "infinite")]
+)
 def test_non_finite_gold_standard_names_file_recording_and_line(tmp_path, cell, word):
     values = [f"{v:.3f}" for v in np.linspace(-0.1, 0.1, 10)]
     values[6] = cell  # data row 7 = line 5 + 7 = 12
@@ -146,14 +149,18 @@ def test_gold_standard_at_80_ms_is_refused_naming_the_file(tmp_path):
 
 def test_individual_ratings_at_80_ms_are_refused_naming_the_file(tmp_path):
     path = write(tmp_path / "r" / "dev_1.csv", ratings_text(np.zeros((10, 6)), np.arange(10) * 0.08))
-    with pytest.raises(CorpusFormatError, match=r"dev_1\.csv \(recording dev_1\): line 3, field 'time': step 0\.0800 s"):
+    with pytest.raises(
+        CorpusFormatError, match=r"dev_1\.csv \(recording dev_1\): line 3, field 'time': step 0\.0800 s"
+    ):
         read_individual_ratings(path)
 
 
 def test_corpus_with_80_ms_labels_is_refused(tmp_path):
     for target in ("arousal", "valence"):
-        write(tmp_path / "ratings_gold_standard" / target / "train_1.arff",
-              gold_text("train_1", np.zeros(5), np.arange(5) * 0.08))
+        write(
+            tmp_path / "ratings_gold_standard" / target / "train_1.arff",
+            gold_text("train_1", np.zeros(5), np.arange(5) * 0.08),
+        )
     (tmp_path / "recordings_audio").mkdir()
     sf.write(tmp_path / "recordings_audio" / "train_1.wav", np.ones(8000, np.float32) * 0.1, 16000, subtype="FLOAT")
     with pytest.raises(CorpusFormatError, match=r"arousal/train_1\.arff \(recording train_1\).*step 0\.0800 s"):

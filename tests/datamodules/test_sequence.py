@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
-from zoo.data.corpus import Corpus
-from zoo.data.datamodule import CorpusDataModule
 from zoo.data._sequence import (
     CorpusFormatError,
     FeatureStats,
@@ -21,6 +17,8 @@ from zoo.data._sequence import (
     shift_frames,
     window_starts,
 )
+from zoo.data.corpus import Corpus
+from zoo.data.datamodule import CorpusDataModule
 from zoo.errors import ConfigError
 
 
@@ -125,12 +123,14 @@ def test_constant_dimension_gets_unit_std():
 def test_prepare_features_delays_then_normalises():
     x = np.arange(6, dtype=np.float32).reshape(6, 1)
     stats = {"a": FeatureStats(np.array([1.0]), np.array([2.0]))}
-    out = prepare_features({"a": x}, feature_names=["a"], label_step=0.5, label_shift=1.0,
-                           normalization=stats)["a"][:, 0]
+    out = prepare_features({"a": x}, feature_names=["a"], label_step=0.5, label_shift=1.0, normalization=stats)["a"][
+        :, 0
+    ]
     # shift 1.0 s / 0.5 s = 2 frames: [0,0,0,1,2,3] then (x-1)/2
     np.testing.assert_allclose(out, [-0.5, -0.5, -0.5, 0.0, 0.5, 1.0])
-    out = prepare_features({"a": x}, feature_names=["a"], label_step=0.5, label_shift=0.5,
-                           feature_delay={"a": -1.0})["a"][:, 0]
+    out = prepare_features({"a": x}, feature_names=["a"], label_step=0.5, label_shift=0.5, feature_delay={"a": -1.0})[
+        "a"
+    ][:, 0]
     np.testing.assert_allclose(out, [1, 2, 3, 4, 5, 5])  # net shift −1 frame
     with pytest.raises(ValueError, match="feature_delay names"):
         prepare_features({"a": x}, feature_names=["a"], label_step=0.5, feature_delay={"b": 1.0})
@@ -195,8 +195,7 @@ def test_datamodule_uses_train_statistics_and_windows():
 
 
 def test_datamodule_last_window_remainder():
-    dm = _ToyDataModule(root=".", features=["a"], win_len=10, hop_len=5, batch_size=4,
-                        last_window="remainder")
+    dm = _ToyDataModule(root=".", features=["a"], win_len=10, hop_len=5, batch_size=4, last_window="remainder")
     dm.setup("fit")
     ds = dm.train_dataloader().dataset
     # 23 → [0,10) [5,15) [10,20) [15,23); 9 → [0,9); 40 → [0,10) ... [30,40), 7 windows
@@ -218,8 +217,12 @@ def test_datamodule_argument_errors():
 def test_collate_keeps_raw_shapes_and_dtypes():
     frames = np.arange(2 * 4 * 4 * 3, dtype=np.uint8).reshape(2, 4, 4, 3)
     rec = Recording("v", {"video": frames, "audio": np.ones((2, 640), np.float32)}, np.arange(2) * 0.04, None)
-    longer = Recording("w", {"video": np.zeros((3, 4, 4, 3), np.uint8), "audio": np.ones((3, 640), np.float32)},
-                       np.arange(3) * 0.04, None)
+    longer = Recording(
+        "w",
+        {"video": np.zeros((3, 4, 4, 3), np.uint8), "audio": np.ones((3, 640), np.float32)},
+        np.arange(3) * 0.04,
+        None,
+    )
     ds = SequenceDataset([rec, longer], 2)
     batch = collate_sequences([ds[0], ds[1]])
     assert batch["features"]["video"].shape == (2, 3, 4, 4, 3)

@@ -54,12 +54,16 @@ def avec2017(tmp_path: Path) -> Path:
     for name in ("Train_01", "Devel_01", "Test_01"):
         # audio: headerless ';' ; video: header and ','
         _write(root / "audio_features_xbow_6s" / f"{name}.csv", _rows(name, times, audio))
-        _write(root / "video_features_xbow_6s" / f"{name}.csv",
-               _rows(name, times, audio[:, :1] * 10, sep=",", header=["name", "frameTime", "v0"]))
+        _write(
+            root / "video_features_xbow_6s" / f"{name}.csv",
+            _rows(name, times, audio[:, :1] * 10, sep=",", header=["name", "frameTime", "v0"]),
+        )
         # subject speaks 0.1–0.3 s (frames 1, 2) and from 0.4 s (frames 4, 5)
         _write(root / "turns" / f"{name}.csv", "0.1;0.3\n0.4;0.6\n")
-        _write(root / "transcriptions" / f"{name}.csv",
-               "0.1;0.3;Das ist toll, toll!\n0.3;0.4;und schlecht\n0.4;0.6;Ich finde das Auto super\n")
+        _write(
+            root / "transcriptions" / f"{name}.csv",
+            "0.1;0.3;Das ist toll, toll!\n0.3;0.4;und schlecht\n0.4;0.6;Ich finde das Auto super\n",
+        )
     return root
 
 
@@ -106,8 +110,9 @@ def test_bag_of_words_on_hand_typed_transcriptions(avec2017):
     # stop words das, ist, und, ich removed; lower-cased; sorted
     assert dm.corpus.vocabulary() == ["auto", "finde", "schlecht", "super", "toll"]
     x = dm.raw_recordings("train")[0].features["text_bow"]
-    np.testing.assert_array_equal(x, [[0, 0, 0, 0, 0], [0, 0, 0, 0, 2], [0, 0, 0, 0, 2],
-                                      [0, 0, 1, 0, 0], [1, 1, 0, 1, 0], [1, 1, 0, 1, 0]])
+    np.testing.assert_array_equal(
+        x, [[0, 0, 0, 0, 0], [0, 0, 0, 0, 2], [0, 0, 0, 0, 2], [0, 0, 1, 0, 0], [1, 1, 0, 1, 0], [1, 1, 0, 1, 0]]
+    )
     assert build_vocabulary(["toll toll gut"], min_count=2) == ["toll"]
     np.testing.assert_array_equal(bag_of_words("Gut, GUT und neu", ["gut", "neu"]), [2, 1])
 
@@ -117,9 +122,9 @@ def test_text_embeddings_mean_per_turn(avec2017, tmp_path):
     emb.write_text("3 2\ntoll 1 0\nauto 0 1\nsuper 0 3\n")
     dm = _dm(avec2017, features=["text_emb"], embedding_file=emb)
     x = dm.raw_recordings("train")[0].features["text_emb"]
-    np.testing.assert_allclose(x[1], [1, 0])          # "toll toll" → mean of (1,0),(1,0)
-    np.testing.assert_allclose(x[3], [0, 0])          # no known word
-    np.testing.assert_allclose(x[4], [0, 2])          # auto (0,1), super (0,3)
+    np.testing.assert_allclose(x[1], [1, 0])  # "toll toll" → mean of (1,0),(1,0)
+    np.testing.assert_allclose(x[3], [0, 0])  # no known word
+    np.testing.assert_allclose(x[4], [0, 2])  # auto (0,1), super (0,3)
 
 
 def test_gaussian_turn_labels_match_numpy_formula():
@@ -150,10 +155,13 @@ def test_avec2019_header_quoted_names_cultures_and_fau_alignment(tmp_path):
         _write(root / "labels" / f"{name}.csv", header + body)
         fau_t = 0.01 + np.arange(13) * 0.04  # 25 fps, 0.01 .. 0.49
         fau = np.column_stack([np.ones(13), fau_t * 100])
-        _write(root / "visual_features_fau" / f"{name}.csv",
-               _rows(name, fau_t, fau, header=["name", "frameTime", "confidence", "AU01_r"]))
-    dm = CorpusDataModule("sewa", root=root, release="avec2019", cultures=["DE"], features=["visual_features_fau"],
-                        normalize=False)
+        _write(
+            root / "visual_features_fau" / f"{name}.csv",
+            _rows(name, fau_t, fau, header=["name", "frameTime", "confidence", "AU01_r"]),
+        )
+    dm = CorpusDataModule(
+        "sewa", root=root, release="avec2019", cultures=["DE"], features=["visual_features_fau"], normalize=False
+    )
     train = dm.raw_recordings("train")
     assert [r.id for r in train] == ["Train_DE_01"]
     np.testing.assert_allclose(train[0].targets[:, 0], [0, 0.1, 0.2, 0.3, 0.4], rtol=1e-6)

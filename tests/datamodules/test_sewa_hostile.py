@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from zoo.data._sequence import CorpusFormatError
-from zoo.data.sewa import read_feature_file, read_label_file
 from zoo.data.datamodule import CorpusDataModule
+from zoo.data.sewa import read_feature_file, read_label_file
 
 HEADER19 = "name;timestamp;arousal;valence;liking\n"
 
@@ -26,8 +26,9 @@ def _labels(name: str, n: int = 6, step: float = 0.1, header: bool = True) -> st
     return (HEADER19 if header else "") + body
 
 
-def _features(name: str, n: int = 6, step: float = 0.1, sep: str = ";", header: bool = False,
-              row_name: str | None = None) -> str:
+def _features(
+    name: str, n: int = 6, step: float = 0.1, sep: str = ";", header: bool = False, row_name: str | None = None
+) -> str:
     head = sep.join(["name", "frameTime", "f1", "f2"]) + "\n" if header else ""
     label = row_name if row_name is not None else f"'{name}'"
     return head + "".join(f"{label}{sep}{k * step:.6f}{sep}{k}{sep}{-k}\n" for k in range(n))
@@ -39,8 +40,16 @@ def ces(tmp_path: Path) -> Path:
     root = tmp_path / "ces"
     for name in ("Train_DE_01", "Train_HU_01", "Devel_DE_01", "Devel_HU_01"):
         _write(root / "labels" / f"{name}.csv", _labels(name))
-    for name in ("Train_DE_01", "Train_HU_01", "Devel_DE_01", "Devel_HU_01", "Test_DE_01", "Test_HU_01",
-                 "Test_CN_01", "Test_CN_02"):
+    for name in (
+        "Train_DE_01",
+        "Train_HU_01",
+        "Devel_DE_01",
+        "Devel_HU_01",
+        "Test_DE_01",
+        "Test_HU_01",
+        "Test_CN_01",
+        "Test_CN_02",
+    ):
         _write(root / "audio_features_egemaps_xbow" / f"{name}.csv", _features(name))
     return root
 
@@ -53,13 +62,15 @@ def _dm(root: Path, **kwargs) -> CorpusDataModule:
 # ------------------------------------------------------------------ Chinese test recordings
 def test_test_partition_includes_the_chinese_recordings(ces):
     dm = _dm(ces)
-    assert [r.id for r in dm.raw_recordings("test")] == [
-        "Test_CN_01", "Test_CN_02", "Test_DE_01", "Test_HU_01"]
+    assert [r.id for r in dm.raw_recordings("test")] == ["Test_CN_01", "Test_CN_02", "Test_DE_01", "Test_HU_01"]
     assert all(r.targets is None for r in dm.raw_recordings("test"))
     assert [r.id for r in dm.raw_recordings("train")] == ["Train_DE_01", "Train_HU_01"]
     assert [r.id for r in _dm(ces, cultures=["DE", "HU"]).raw_recordings("test")] == ["Test_DE_01", "Test_HU_01"]
     assert [r.id for r in _dm(ces, cultures=["HU", "CN"]).raw_recordings("test")] == [
-        "Test_CN_01", "Test_CN_02", "Test_HU_01"]
+        "Test_CN_01",
+        "Test_CN_02",
+        "Test_HU_01",
+    ]
 
 
 def test_chinese_is_a_test_only_culture(ces):
@@ -82,8 +93,11 @@ def test_non_finite_label_cell_is_refused_naming_file_recording_and_line(tmp_pat
     fields[3] = cell  # valence of the 4th data row (line 5)
     text[4] = ";".join(fields)
     path = _write(tmp_path / "labels" / "Train_DE_07.csv", "\n".join(text) + "\n")
-    with pytest.raises(CorpusFormatError, match=r"Train_DE_07.csv: line 5, field 'valence': not a finite "
-                                                r"number.*recording 'Train_DE_07'"):
+    with pytest.raises(
+        CorpusFormatError,
+        match=r"Train_DE_07.csv: line 5, field 'valence': not a finite "
+        r"number.*recording 'Train_DE_07'",
+    ):
         read_label_file(path)
 
 
@@ -93,8 +107,11 @@ def test_non_finite_feature_cell_is_refused_by_the_datamodule(ces, cell):
     lines = path.read_text().splitlines()
     lines[2] = lines[2].rsplit(";", 1)[0] + f";{cell}"  # headerless: line 3, last column
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(CorpusFormatError, match=r"Devel_HU_01.csv: line 3, field 'column 4'.*"
-                                                r"recording 'Devel_HU_01'"):
+    with pytest.raises(
+        CorpusFormatError,
+        match=r"Devel_HU_01.csv: line 3, field 'column 4'.*"
+        r"recording 'Devel_HU_01'",
+    ):
         _dm(ces).raw_recordings("val")
 
 
@@ -132,8 +149,9 @@ def test_finer_feature_steps_are_aligned(tmp_path):
 
 
 # ------------------------------------------------------------------ name column
-@pytest.mark.parametrize("release,sep,header", [("avec2017", ";", False), ("avec2019", ",", True),
-                                                ("avec2019", ";", False)])
+@pytest.mark.parametrize(
+    "release,sep,header", [("avec2017", ";", False), ("avec2019", ",", True), ("avec2019", ";", False)]
+)
 def test_feature_rows_naming_another_recording_are_refused(tmp_path, release, sep, header):
     root = tmp_path / release
     names = ("Train_01", "Devel_01") if release == "avec2017" else ("Train_DE_01", "Devel_DE_01")
@@ -145,14 +163,18 @@ def test_feature_rows_naming_another_recording_are_refused(tmp_path, release, se
     _write(root / folder / f"{names[1]}.csv", _features(names[1], sep=sep, header=header, row_name=f"'{other}'"))
     dm = CorpusDataModule("sewa", root=root, release=release, features=[folder], normalize=False, win_len=None)
     line = 2 if header else 1
-    with pytest.raises(CorpusFormatError, match=rf"{names[1]}.csv: line {line}, field 'name': '{other}' is not "
-                                                rf"the file's recording '{names[1]}'"):
+    with pytest.raises(
+        CorpusFormatError,
+        match=rf"{names[1]}.csv: line {line}, field 'name': '{other}' is not "
+        rf"the file's recording '{names[1]}'",
+    ):
         dm.raw_recordings("val")
 
 
 def test_feature_row_names_may_carry_the_media_extension(tmp_path):
-    ok = _write(tmp_path / "Devel_DE_03.csv", _features("Devel_DE_03", sep=",", header=True,
-                                                         row_name="Devel_DE_03.wav"))
+    ok = _write(
+        tmp_path / "Devel_DE_03.csv", _features("Devel_DE_03", sep=",", header=True, row_name="Devel_DE_03.wav")
+    )
     assert read_feature_file(ok, recording="Devel_DE_03")[1].shape == (6, 2)
     bad = _write(tmp_path / "Devel_DE_04.csv", _features("Devel_DE_04", row_name="Devel_DE_05.wav"))
     with pytest.raises(CorpusFormatError, match=r"line 1, field 'name': 'Devel_DE_05.wav'"):

@@ -10,6 +10,7 @@ import pytest
 
 import zoo.data.muse_car as muse_car_module
 import zoo.data.synthetic.muse_car as synth
+from zoo.data.datamodule import CorpusDataModule
 from zoo.data.muse_car import (
     load_muse_car_recordings,
     read_feature_file,
@@ -18,7 +19,6 @@ from zoo.data.muse_car import (
 )
 from zoo.data.synthetic import default_synthetic_root, ensure_synthetic
 from zoo.data.synthetic.muse_car import DELAY_FRAMES, FEATURE_SPECS, write_synthetic_muse_car
-from zoo.data.datamodule import CorpusDataModule
 
 SMALL = {"train": 8, "devel": 4, "test": 2}
 TINY = {"train": 2, "devel": 1, "test": 1}
@@ -66,9 +66,7 @@ def test_layout_and_partitions(small_corpus: Path):
 def test_files_dims_timestamps_and_segments(small_corpus: Path):
     table = read_partition_table(small_corpus / "metadata" / "partition.csv")
     for vid in sorted(table, key=int)[:4]:
-        timestamps, values, segments = read_label_file(
-            small_corpus / LABELS / "arousal" / f"{vid}.csv"
-        )
+        timestamps, values, segments = read_label_file(small_corpus / LABELS / "arousal" / f"{vid}.csv")
         assert np.all(np.diff(timestamps) == 250) and timestamps[0] == 0
         assert np.all(np.abs(values) < 1) and values.std() > 0.05
         lengths = np.bincount(segments)[1:]
@@ -85,8 +83,12 @@ def test_files_dims_timestamps_and_segments(small_corpus: Path):
 
 def test_default_sizes_and_feature_dims():
     assert {n: s.dim for n, s in FEATURE_SPECS.items()} == {
-        "egemaps": 88, "vggish": 128, "vggface": 512, "fasttext": 300,
-        "au": 35, "openpose": 54,  # MuSe 2020 dims (Sun et al. 2020, Table 3: FAUs 35, OpenPose 54)
+        "egemaps": 88,
+        "vggish": 128,
+        "vggface": 512,
+        "fasttext": 300,
+        "au": 35,
+        "openpose": 54,  # MuSe 2020 dims (Sun et al. 2020, Table 3: FAUs 35, OpenPose 54)
     }
     videos = synth._plan_videos(0, synth.DEFAULT_N_VIDEOS)
     frames = sum(v.num_frames for v in videos)
@@ -128,8 +130,7 @@ def test_feature_set_bytes_do_not_depend_on_other_sets(tmp_path: Path, small_cor
 
 
 def test_without_test_labels(tmp_path: Path):
-    root = write_synthetic_muse_car(tmp_path / "nolab", 1, TINY, with_test_labels=False,
-                                    feature_sets=["egemaps"])
+    root = write_synthetic_muse_car(tmp_path / "nolab", 1, TINY, with_test_labels=False, feature_sets=["egemaps"])
     (rec,) = load_muse_car_recordings(root, "test", ["egemaps"])
     assert rec.targets is None and rec.features["egemaps"].shape[1] == 88
     assert all(r.targets is not None for r in load_muse_car_recordings(root, "train", ["egemaps"]))
@@ -184,9 +185,7 @@ def test_ensure_synthetic_keeps_the_copy_of_a_process_that_finished_first(tmp_pa
 
 def test_datamodule_without_root_uses_cached_synthetic_corpus(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("AFFECT_ZOO_CACHE", str(tmp_path / "cache"))
-    small_writer = functools.partial(
-        write_synthetic_muse_car, n_videos=TINY, feature_sets=["egemaps"]
-    )
+    small_writer = functools.partial(write_synthetic_muse_car, n_videos=TINY, feature_sets=["egemaps"])
     monkeypatch.setattr(muse_car_module, "write_synthetic_muse_car", small_writer)
     dm = CorpusDataModule("muse_car", features=["egemaps"], synthetic_seed=5, win_len=100, hop_len=50)
     dm.prepare_data()
@@ -213,8 +212,7 @@ def _ridge(x_train, y_train, x_test, lam: float = 1000.0) -> np.ndarray:
     b = np.hstack([(x_test - mean) / std, np.ones((len(x_test), 1))])
     reg = np.sqrt(lam) * np.eye(a.shape[1])
     reg[-1, -1] = 0.0  # no penalty on the bias
-    w, *_ = np.linalg.lstsq(np.vstack([a, reg]), np.vstack([y_train, np.zeros((a.shape[1], 2))]),
-                            rcond=None)
+    w, *_ = np.linalg.lstsq(np.vstack([a, reg]), np.vstack([y_train, np.zeros((a.shape[1], 2))]), rcond=None)
     return b @ w
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from sklearn.linear_model import Ridge
 
+from zoo.data.datamodule import CorpusDataModule
 from zoo.data.sewa import read_feature_file
 from zoo.data.synthetic.sewa import FAU_NAMES, write_synthetic_sewa
-from zoo.data.datamodule import CorpusDataModule
 
 
 def _digest(folder: Path) -> str:
@@ -33,9 +33,15 @@ def test_avec2017_layout(corpora):
     root = corpora["avec2017"]
     names = sorted(p.stem for p in (root / "labels").glob("*.csv"))
     assert names == [f"Devel_0{i}" for i in (1, 2, 3)] + [f"Test_0{i}" for i in (1, 2, 3)] + [
-        f"Train_0{i}" for i in range(1, 7)]
-    for folder in ("audio_features_xbow_6s", "video_features_xbow_6s", "text_features_xbow_6s", "turns",
-                   "transcriptions"):
+        f"Train_0{i}" for i in range(1, 7)
+    ]
+    for folder in (
+        "audio_features_xbow_6s",
+        "video_features_xbow_6s",
+        "text_features_xbow_6s",
+        "turns",
+        "transcriptions",
+    ):
         assert len(list((root / folder).glob("*.csv"))) == 12
     first = (root / "labels" / "Train_01.csv").read_text().splitlines()[0].split(";")
     assert first[0] == "'Train_01'" and float(first[1]) == 0.0 and len(first) == 5
@@ -47,20 +53,39 @@ def test_avec2019_layout(corpora):
     root = corpora["avec2019"]
     names = sorted(p.stem for p in (root / "labels").glob("*.csv"))
     assert sum(n.startswith("Train_DE") for n in names) == 3 and sum(n.startswith("Devel_HU") for n in names) == 2
-    assert (root / "labels" / "Devel_DE_01.csv").read_text().startswith("name;timestamp;arousal;valence;liking\n'Devel_DE_01';")
+    assert (
+        (root / "labels" / "Devel_DE_01.csv")
+        .read_text()
+        .startswith("name;timestamp;arousal;valence;liking\n'Devel_DE_01';")
+    )
     fau = (root / "visual_features" / "Train_DE_01.csv").read_text().splitlines()[0]
     assert fau == "name;frameTime;confidence;" + ";".join(FAU_NAMES)
     assert len(FAU_NAMES) == 17
     assert "," in (root / "visual_features_xbow" / "Train_DE_01.csv").read_text().splitlines()[0]
     # test partition: German, Hungarian and (test-only) Chinese recordings, in every feature folder
     assert sorted(n for n in names if n.startswith("Test_")) == [
-        "Test_CN_01", "Test_CN_02", "Test_DE_01", "Test_DE_02", "Test_HU_01", "Test_HU_02"]
+        "Test_CN_01",
+        "Test_CN_02",
+        "Test_DE_01",
+        "Test_DE_02",
+        "Test_HU_01",
+        "Test_HU_02",
+    ]
     assert not [n for n in names if "_CN_" in n and not n.startswith("Test_")]
     # Atmaja & Akagi 2020 Table 1: the AVEC 2019 baseline feature sets, under the release's folder names
-    table1 = ("audio_features_egemaps", "audio_features_egemaps_xbow", "audio_features_egemaps_functionals",
-              "audio_features_deepspectrum", "audio_features_mfcc", "audio_features_mfcc_xbow",
-              "audio_features_mfcc_functionals", "visual_features", "visual_features_functionals",
-              "visual_features_resnet", "visual_features_vgg")
+    table1 = (
+        "audio_features_egemaps",
+        "audio_features_egemaps_xbow",
+        "audio_features_egemaps_functionals",
+        "audio_features_deepspectrum",
+        "audio_features_mfcc",
+        "audio_features_mfcc_xbow",
+        "audio_features_mfcc_functionals",
+        "visual_features",
+        "visual_features_functionals",
+        "visual_features_resnet",
+        "visual_features_vgg",
+    )
     for folder in table1 + ("visual_features_xbow",):
         assert sorted(p.stem for p in (root / folder).glob("*.csv")) == names, folder
 
@@ -73,12 +98,12 @@ def test_avec2019_lld_step_and_functionals_by_numpy(corpora):
     f_t, func = read_feature_file(root / "audio_features_mfcc_functionals" / "Devel_HU_01.csv")
     assert np.allclose(np.diff(f_t), 0.1) and func.shape[1] == 78
     for k in (0, 7, len(f_t) // 2, len(f_t) - 1):  # mean and std over a 4 s window centred on the frame
-        window = lld[max(0, 10 * k - 200): 10 * k + 201]
+        window = lld[max(0, 10 * k - 200) : 10 * k + 201]
         np.testing.assert_allclose(func[k], np.concatenate([window.mean(0), window.std(0)]), atol=2e-3)
     fau_t, fau = read_feature_file(root / "visual_features" / "Devel_HU_01.csv")
     _, fau_func = read_feature_file(root / "visual_features_functionals" / "Devel_HU_01.csv")
     assert np.allclose(np.diff(fau_t), 0.04) and fau_func.shape[1] == 2 * 18  # confidence + 17 AUs
-    window = fau[75 - 50: 75 + 51]  # label frame 30 = 3.0 s = video frame 75 at 25 fps; ±2 s
+    window = fau[75 - 50 : 75 + 51]  # label frame 30 = 3.0 s = video frame 75 at 25 fps; ±2 s
     np.testing.assert_allclose(fau_func[30], np.concatenate([window.mean(0), window.std(0)]), atol=2e-3)
 
 
@@ -87,8 +112,13 @@ def test_deterministic_and_without_test_labels(tmp_path, corpora):
     assert _digest(again) == _digest(corpora["avec2017"])
     other = write_synthetic_sewa(tmp_path / "other", seed=4, release="avec2017")
     assert _digest(other) != _digest(corpora["avec2017"])
-    bare = write_synthetic_sewa(tmp_path / "bare", seed=3, release="avec2019", with_test_labels=False,
-                                counts={"Train_DE": 1, "Devel_HU": 1, "Test_CN": 1})
+    bare = write_synthetic_sewa(
+        tmp_path / "bare",
+        seed=3,
+        release="avec2019",
+        with_test_labels=False,
+        counts={"Train_DE": 1, "Devel_HU": 1, "Test_CN": 1},
+    )
     assert not list((bare / "labels").glob("Test_*"))
     dm = CorpusDataModule("sewa", root=bare, release="avec2019", features=["visual_features_xbow"])
     assert all(r.targets is None for r in dm.raw_recordings("test"))

@@ -57,8 +57,28 @@ def resnet18_weights(tmp_path_factory) -> Path:
     return path
 
 
-WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "car", "is", "fast", "red", "and",
-         "drive", "##s", "##ing", "very", "good", "bad", "it", "a", "road"]
+WORDS = [
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    "the",
+    "car",
+    "is",
+    "fast",
+    "red",
+    "and",
+    "drive",
+    "##s",
+    "##ing",
+    "very",
+    "good",
+    "bad",
+    "it",
+    "a",
+    "road",
+]
 
 
 @pytest.fixture(scope="session")
@@ -70,8 +90,14 @@ def tiny_bert(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("tiny-bert")
     (folder / "vocab.txt").write_text("\n".join(WORDS) + "\n")
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(WORDS), hidden_size=32, num_hidden_layers=4,
-                        num_attention_heads=4, intermediate_size=64, max_position_embeddings=64)
+    config = BertConfig(
+        vocab_size=len(WORDS),
+        hidden_size=32,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
     BertModel(config).eval().save_pretrained(folder)
     BertTokenizer(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
     return folder

@@ -28,29 +28,45 @@ def test_resume_skips_finished_files_and_overwrite_redoes(wav_dir, tmp_path, cap
     assert "2 written, 0 skipped" in capsys.readouterr().out
     stamp = folder / "rec_a.csv"
     os.utime(stamp, (1, 1))
-    (folder / "rec_b.csv").unlink()                       # as if interrupted before rec_b
+    (folder / "rec_b.csv").unlink()  # as if interrupted before rec_b
     assert _extract("logmel", "--input", str(wav_dir), "--output", str(out)) == 0
     assert "1 written, 1 skipped" in capsys.readouterr().out
-    assert stamp.stat().st_mtime == 1                     # finished file untouched
+    assert stamp.stat().st_mtime == 1  # finished file untouched
     assert _extract("logmel", "--input", str(wav_dir), "--output", str(out), "--overwrite") == 0
     assert "2 written, 0 skipped" in capsys.readouterr().out
     assert stamp.stat().st_mtime > 1
-    assert not list(folder.glob(".*tmp"))                 # no temporary files left behind
+    assert not list(folder.glob(".*tmp"))  # no temporary files left behind
 
 
 def test_layouts_sewa_and_recola_paths(wav_dir, tmp_path):
     wav = wav_dir / "rec_b.wav"
-    assert _extract("logmel", "--input", str(wav), "--output", str(tmp_path / "s"), "--layout", "sewa",
-                    "--hop", "0.1", "--name", "audio_features_logmel") == 0
+    assert (
+        _extract(
+            "logmel",
+            "--input",
+            str(wav),
+            "--output",
+            str(tmp_path / "s"),
+            "--layout",
+            "sewa",
+            "--hop",
+            "0.1",
+            "--name",
+            "audio_features_logmel",
+        )
+        == 0
+    )
     lines = (tmp_path / "s" / "audio_features_logmel" / "rec_b.csv").read_text().splitlines()
     assert lines[0].startswith("name;time;logmel_0;") and len(lines) == 1 + 21
     assert lines[2].startswith("'rec_b';0.100000;")
-    assert _extract("logmel", "--input", str(wav), "--output", str(tmp_path / "r"), "--layout", "recola",
-                    "--hop", "0.04") == 0
+    assert (
+        _extract("logmel", "--input", str(wav), "--output", str(tmp_path / "r"), "--layout", "recola", "--hop", "0.04")
+        == 0
+    )
     # the RECOLA layout writes a folder the RECOLA datamodule reads: audio -> features_audio
     text = (tmp_path / "r" / "features_audio" / "arousal" / "rec_b.arff").read_text()
     assert text == (tmp_path / "r" / "features_audio" / "valence" / "rec_b.arff").read_text()
-    assert text.startswith("@relation features_audio") and text.count("\nrec_b,") == 51   # 0..2.0 s / 40 ms
+    assert text.startswith("@relation features_audio") and text.count("\nrec_b,") == 51  # 0..2.0 s / 40 ms
 
 
 def test_output_inside_input_and_source_files_are_refused(wav_dir, tmp_path, capsys):
@@ -63,8 +79,19 @@ def test_output_inside_input_and_source_files_are_refused(wav_dir, tmp_path, cap
     glove = tmp_path / "g.txt"
     glove.write_text("car 1 2\n")
     # sewa layout would write <output>/<name>/x.csv — make that the input file itself
-    code = _extract("word_vectors", "--input", str(src / "x.csv"), "--output", str(tmp_path),
-                    "--layout", "sewa", "--name", "src", "--weights", str(glove))
+    code = _extract(
+        "word_vectors",
+        "--input",
+        str(src / "x.csv"),
+        "--output",
+        str(tmp_path),
+        "--layout",
+        "sewa",
+        "--name",
+        "src",
+        "--weights",
+        str(glove),
+    )
     assert code == 2 and "is an input file" in capsys.readouterr().err
     assert (src / "x.csv").read_text() == "start,end,word\n0,1,car\n"
 
@@ -82,8 +109,7 @@ def _raw_muse_corpus(root: Path, raw: Path, speech_like) -> None:
     raw.mkdir()
     parts = {1: "train", 2: "train", 3: "train", 4: "devel", 5: "devel", 6: "test"}
     (root / "metadata").mkdir(parents=True)
-    (root / "metadata" / "partition.csv").write_text(
-        "Id,Proposal\n" + "".join(f"{i},{p}\n" for i, p in parts.items()))
+    (root / "metadata" / "partition.csv").write_text("Id,Proposal\n" + "".join(f"{i},{p}\n" for i, p in parts.items()))
     for vid in parts:
         seconds = 6.0 + vid
         signal = speech_like(seconds, seed=vid)
@@ -106,22 +132,47 @@ def test_muse_car_round_trip_and_one_epoch_fit(tmp_path, zoo_cli, make_speech):
     root, raw = tmp_path / "corpus", tmp_path / "raw"
     _raw_muse_corpus(root, raw, make_speech)
     timeline = root / "c1_muse_wild" / "label_segments" / "arousal"
-    assert _extract("logmel", "--input", str(raw), "--output", str(root), "--layout", "muse_car",
-                    "--timeline", str(timeline)) == 0
-    assert _extract("egemaps_lld", "--input", str(raw / "4.wav"), str(raw / "5.wav"), "--output",
-                    str(root), "--timeline", str(timeline)) == 0
+    assert (
+        _extract(
+            "logmel", "--input", str(raw), "--output", str(root), "--layout", "muse_car", "--timeline", str(timeline)
+        )
+        == 0
+    )
+    assert (
+        _extract(
+            "egemaps_lld",
+            "--input",
+            str(raw / "4.wav"),
+            str(raw / "5.wav"),
+            "--output",
+            str(root),
+            "--timeline",
+            str(timeline),
+        )
+        == 0
+    )
     assert _extract("logmel", "--input", str(raw / "4.wav"), "--output", str(tmp_path / "plain")) == 0
     plain_ts, plain_seg, _ = read_feature_file(feature_path(tmp_path / "plain", "logmel", "4"))
     label_ts, _, _ = read_label_file(timeline / "4.csv")
-    np.testing.assert_array_equal(plain_ts, label_ts)     # default timeline = 0, 250, ... ms
-    np.testing.assert_array_equal(plain_seg, 0)           # no timeline → segment id 0
+    np.testing.assert_array_equal(plain_ts, label_ts)  # default timeline = 0, 250, ... ms
+    np.testing.assert_array_equal(plain_seg, 0)  # no timeline → segment id 0
     recs = load_muse_car_recordings(root, "devel", ["logmel", "egemaps_lld"])
     assert [r.id for r in recs] == ["4", "5"]
     assert recs[0].features["logmel"].shape == (41, 64) and recs[0].features["egemaps_lld"].shape == (41, 25)
     np.testing.assert_array_equal(recs[0].meta["segment_id"][[0, -1]], [1, 2])
-    run_dir = zoo_cli("fit", "muse_car/sun2020_lstm_selfattn", f"output_dir={tmp_path / 'runs'}",
-                      f"data.args.root={root}", "data.args.features=[logmel]", "data.args.win_len=20",
-                      "data.args.hop_len=10", "data.args.batch_size=4", "trainer.max_epochs=1",
-                      "model.args.hidden_size=16", "trainer.enable_progress_bar=false", "logger=csv")
+    run_dir = zoo_cli(
+        "fit",
+        "muse_car/sun2020_lstm_selfattn",
+        f"output_dir={tmp_path / 'runs'}",
+        f"data.args.root={root}",
+        "data.args.features=[logmel]",
+        "data.args.win_len=20",
+        "data.args.hop_len=10",
+        "data.args.batch_size=4",
+        "trainer.max_epochs=1",
+        "model.args.hidden_size=16",
+        "trainer.enable_progress_bar=false",
+        "logger=csv",
+    )
     results = json.loads((run_dir / "results.json").read_text())
     assert results

@@ -6,15 +6,26 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from zoo.features import FeatureOutput, Extractor, create_extractor, label_times, list_extractors, register_extractor
+from zoo.features import Extractor, FeatureOutput, create_extractor, label_times, list_extractors, register_extractor
 from zoo.features._align import pool_to_labels
 from zoo.features.writers import output_path, output_paths, write_features
 
 
 def test_registry_lists_every_extractor_with_modality_and_hop():
     names = list_extractors()
-    for expected in ("egemaps", "compare", "is13", "egemaps_lld", "logmel", "vggish",
-                     "timm_face", "bert", "bert2", "bert4", "word_vectors"):
+    for expected in (
+        "egemaps",
+        "compare",
+        "is13",
+        "egemaps_lld",
+        "logmel",
+        "vggish",
+        "timm_face",
+        "bert",
+        "bert2",
+        "bert4",
+        "word_vectors",
+    ):
         assert expected in names
     from zoo.features import extractor_class
 
@@ -63,8 +74,7 @@ def test_pool_to_labels_mean_within_interval_and_nearest_fill():
 
 
 def _output():
-    return FeatureOutput(np.array([[1.5, -2.0], [0.125, 3.0], [7.0, 1e-3]]), np.array([0.0, 0.25, 0.5]),
-                         ["a", "b"])
+    return FeatureOutput(np.array([[1.5, -2.0], [0.125, 3.0], [7.0, 1e-3]]), np.array([0.0, 0.25, 0.5]), ["a", "b"])
 
 
 def test_muse_car_writer_reads_back(tmp_path):
@@ -102,7 +112,7 @@ def test_recola_writer_arff(tmp_path):
     assert lines[0] == "@relation egemaps"
     assert "@attribute Instance_name string" in lines and "@attribute frameTime numeric" in lines
     assert "@attribute a numeric" in lines and "@attribute b numeric" in lines
-    data = lines[lines.index("@data") + 1:]
+    data = lines[lines.index("@data") + 1 :]
     assert data[0] == "dev_1,0.000000,1.5,-2"
     parsed = np.array([[float(x) for x in row.split(",")[1:]] for row in data])
     np.testing.assert_allclose(parsed[:, 0], [0, 0.25, 0.5])

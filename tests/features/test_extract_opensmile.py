@@ -14,7 +14,7 @@ def test_egemaps_window_matches_opensmile_on_hand_cut_window(wav_dir):
     ex = create_extractor("egemaps", hop=0.25, win=1.0)
     times = label_times(len(signal) / sr, 0.25)
     out = ex.extract(wav_dir / "rec_a.wav", times)
-    assert out.values.shape == (len(times), 88) and len(times) == 13   # 3.1 s → 0..3.0
+    assert out.values.shape == (len(times), 88) and len(times) == 13  # 3.1 s → 0..3.0
     smile = opensmile.Smile(opensmile.FeatureSet.eGeMAPSv02, opensmile.FeatureLevel.Functionals)
     for k in (6, 0, 12):  # interior window, and the two windows clipped at the edges
         t = times[k]
@@ -38,12 +38,13 @@ def test_egemaps_lld_is_mean_of_frames_in_label_interval(wav_dir):
     signal, sr = sf.read(wav_dir / "rec_b.wav", dtype="float32")
     times = label_times(2.0, 0.5)
     out = create_extractor("egemaps_lld", hop=0.5).extract(wav_dir / "rec_b.wav", times)
-    lld = opensmile.Smile(opensmile.FeatureSet.eGeMAPSv02,
-                          opensmile.FeatureLevel.LowLevelDescriptors).process_signal(signal, sr)
+    lld = opensmile.Smile(opensmile.FeatureSet.eGeMAPSv02, opensmile.FeatureLevel.LowLevelDescriptors).process_signal(
+        signal, sr
+    )
     start = lld.index.get_level_values("start").total_seconds().to_numpy()
     end = lld.index.get_level_values("end").total_seconds().to_numpy()
     centre = (start + end) / 2
-    inside = (centre >= 0.75) & (centre < 1.25)     # label frame t = 1.0 s, hop 0.5
+    inside = (centre >= 0.75) & (centre < 1.25)  # label frame t = 1.0 s, hop 0.5
     np.testing.assert_allclose(out.values[2], lld.to_numpy()[inside].mean(0), rtol=1e-5, atol=1e-6)
     assert out.values.shape == (5, 25)
 
@@ -52,6 +53,6 @@ def test_label_time_past_the_end_uses_last_100_ms(wav_dir):
     signal, sr = sf.read(wav_dir / "rec_b.wav", dtype="float32")
     out = create_extractor("egemaps", hop=0.25, win=0.5).extract(wav_dir / "rec_b.wav", np.array([1.0, 2.6]))
     smile = opensmile.Smile(opensmile.FeatureSet.eGeMAPSv02, opensmile.FeatureLevel.Functionals)
-    tail = smile.process_signal(signal[-1600:], sr).to_numpy()[0]       # last 100 ms at 16 kHz
+    tail = smile.process_signal(signal[-1600:], sr).to_numpy()[0]  # last 100 ms at 16 kHz
     np.testing.assert_allclose(out.values[1], np.nan_to_num(tail), rtol=1e-5, atol=1e-5)
     assert np.isfinite(out.values).all() and np.abs(out.values[1]).sum() > 0

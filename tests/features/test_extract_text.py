@@ -18,7 +18,7 @@ def _hidden_word_vectors(model_dir, words, last):
     enc = tok(words, is_split_into_words=True, return_tensors="pt")
     with torch.no_grad():
         hidden = model(**enc, output_hidden_states=True).hidden_states
-    assert len(hidden) == 5                       # embeddings + 4 layers
+    assert len(hidden) == 5  # embeddings + 4 layers
     summed = sum(hidden[-i] for i in range(1, last + 1))[0].numpy()
     ids = enc.word_ids(0)
     return np.stack([summed[[j for j, w in enumerate(ids) if w == k]].mean(0) for k in range(len(words))])
@@ -34,7 +34,7 @@ def words_csv(tmp_path):
 @pytest.mark.parametrize("name,last", [("bert", 1), ("bert2", 2), ("bert4", 4)])
 def test_bert_layer_sums_word_level(words_csv, tiny_bert, name, last):
     ex = create_extractor(name, weights=tiny_bert, hop=0.25)
-    times = label_times(ex.duration(words_csv), 0.25)           # 0 .. 2.0 → 9 frames
+    times = label_times(ex.duration(words_csv), 0.25)  # 0 .. 2.0 → 9 frames
     out = ex.extract(words_csv, times)
     assert out.values.shape == (9, 32)
     ref = _hidden_word_vectors(tiny_bert, ["the", "car", "drives", "fast"], last)
@@ -56,7 +56,7 @@ def test_bert_turn_level_mean_and_chunking(tmp_path, tiny_bert):
     ref0 = _hidden_word_vectors(tiny_bert, "the car is red".split(), 1).mean(0)
     np.testing.assert_allclose(out.values[1], ref0, rtol=1e-4, atol=1e-5)
     np.testing.assert_array_equal(out.values[0], 0)
-    np.testing.assert_array_equal(out.values[2], 0)          # 1.0 is the turn's end (exclusive)
+    np.testing.assert_array_equal(out.values[2], 0)  # 1.0 is the turn's end (exclusive)
     small = create_extractor("bert", weights=tiny_bert, max_tokens=2)  # 4 words → 2 chunks
     vectors = small.word_vectors("the car is red".split())
     np.testing.assert_allclose(vectors[2:], _hidden_word_vectors(tiny_bert, ["is", "red"], 1), atol=1e-5)
@@ -69,8 +69,9 @@ def test_glove_word_vectors_and_unknown_words(tmp_path):
     path.write_text("start,end,word\n0.0,0.5,The\n0.5,1.0,zebra\n1.0,1.5,car\n")
     ex = create_extractor("word_vectors", weights=glove, hop=0.25)
     out = ex.extract(path, label_times(1.5, 0.25))
-    np.testing.assert_array_equal(out.values, [[1, 0, 0], [1, 0, 0], [0, 0, 0], [0, 0, 0],
-                                               [0, 1, 0], [0, 1, 0], [0, 0, 0]])
+    np.testing.assert_array_equal(
+        out.values, [[1, 0, 0], [1, 0, 0], [0, 0, 0], [0, 0, 0], [0, 1, 0], [0, 1, 0], [0, 0, 0]]
+    )
 
 
 def test_text_errors(tmp_path, tiny_bert):

@@ -16,9 +16,15 @@ def test_layer_configuration_matches_the_paper():
     shapes = {k: tuple(v.shape) for k, v in model.state_dict().items() if k.endswith("weight")}
     convs = [s for s in shapes.values() if len(s) == 4]
     fcs = [s for s in shapes.values() if len(s) == 2]
-    assert convs == [(64, 1, 3, 3), (128, 64, 3, 3), (256, 128, 3, 3), (256, 256, 3, 3),
-                     (512, 256, 3, 3), (512, 512, 3, 3)]
-    assert fcs == [(4096, 12288), (4096, 4096), (128, 4096)]   # 12288 = 6 x 4 x 512
+    assert convs == [
+        (64, 1, 3, 3),
+        (128, 64, 3, 3),
+        (256, 128, 3, 3),
+        (256, 256, 3, 3),
+        (512, 256, 3, 3),
+        (512, 512, 3, 3),
+    ]
+    assert fcs == [(4096, 12288), (4096, 4096), (128, 4096)]  # 12288 = 6 x 4 x 512
     pools = [m for m in model.features if isinstance(m, torch.nn.MaxPool2d)]
     assert len(pools) == 4
     assert model(torch.zeros(2, 1, 96, 64)).shape == (2, 128)
@@ -27,10 +33,10 @@ def test_layer_configuration_matches_the_paper():
 def _numpy_log_mel(signal: np.ndarray) -> np.ndarray:
     """Reference: VGGish's recipe written out in NumPy (16 kHz input)."""
     n = np.arange(400)
-    window = 0.5 - 0.5 * np.cos(2 * np.pi * n / 400)            # periodic Hann
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * n / 400)  # periodic Hann
     count = 1 + (len(signal) - 400) // 160
-    frames = np.stack([signal[i * 160: i * 160 + 400] for i in range(count)]) * window
-    magnitude = np.abs(np.fft.rfft(frames, 512))                # (count, 257)
+    frames = np.stack([signal[i * 160 : i * 160 + 400] for i in range(count)]) * window
+    magnitude = np.abs(np.fft.rfft(frames, 512))  # (count, 257)
     mel = lambda f: 1127.0 * np.log(1 + np.asarray(f) / 700.0)  # noqa: E731
     bins = mel(np.linspace(0, 8000, 257))
     edges = np.linspace(mel(125.0), mel(7500.0), 66)
@@ -49,14 +55,14 @@ def test_log_mel_matches_numpy_reference(wav_dir):
     assert ours.shape == ref.shape == (1 + (len(signal) - 400) // 160, 64)
     np.testing.assert_allclose(ours, ref, atol=2e-3)
     patches, centres = log_mel_patches(signal, sr)
-    assert patches.shape == (2, 96, 64)                          # 2.0 s → two 0.96 s patches
+    assert patches.shape == (2, 96, 64)  # 2.0 s → two 0.96 s patches
     np.testing.assert_allclose(centres, [0.4875, 1.4475])
     np.testing.assert_array_equal(patches[1], ours[96:192])
 
 
 def test_vggish_checkpoint_yields_128_per_patch_aligned_to_hop(wav_dir, vggish_weights):
     ex = create_extractor("vggish", weights=vggish_weights, hop=0.25)
-    times = label_times(ex.duration(wav_dir / "rec_a.wav"), 0.25)   # 3.1 s: 3 patches
+    times = label_times(ex.duration(wav_dir / "rec_a.wav"), 0.25)  # 3.1 s: 3 patches
     out = ex.extract(wav_dir / "rec_a.wav", times)
     assert out.values.shape == (13, 128)
     signal, sr = sf.read(wav_dir / "rec_a.wav", dtype="float32")
@@ -81,7 +87,7 @@ def test_logmel_extractor_shape(wav_dir):
     signal, sr = sf.read(wav_dir / "rec_b.wav", dtype="float32")
     frames = _numpy_log_mel(signal.astype(np.float64))
     centre = np.arange(len(frames)) * 0.01 + 0.0125
-    inside = (centre >= 0.95) & (centre < 1.05)                 # label t = 1.0 s
+    inside = (centre >= 0.95) & (centre < 1.05)  # label t = 1.0 s
     np.testing.assert_allclose(out.values[10], frames[inside].mean(0), atol=2e-3)
 
 

@@ -39,11 +39,10 @@ def _reference(weights: Path, crops: list[np.ndarray], size: int = 64) -> np.nda
 def test_crop_folder_pooling_and_face_present(tmp_path, resnet18_weights):
     folder = tmp_path / "clip7"
     folder.mkdir()
-    present = [0, 1, 2, 3, 4, 7, 8, 9]          # frames 5 and 6 have no face; 10 fps, 10 frames
+    present = [0, 1, 2, 3, 4, 7, 8, 9]  # frames 5 and 6 have no face; 10 fps, 10 frames
     for i in present:
         Image.fromarray(_face(i)).save(folder / f"{i:06d}.png")
-    ex = create_extractor("timm_face", weights=resnet18_weights, hop=0.2, arch="resnet18", fps=10,
-                          image_size=64)
+    ex = create_extractor("timm_face", weights=resnet18_weights, hop=0.2, arch="resnet18", fps=10, image_size=64)
     assert ex.find_inputs([tmp_path]) == [("clip7", folder)]
     times = label_times(ex.duration(folder), 0.2)
     np.testing.assert_allclose(times, [0, 0.2, 0.4, 0.6, 0.8])
@@ -53,10 +52,11 @@ def test_crop_folder_pooling_and_face_present(tmp_path, resnet18_weights):
     # label t owns frames in [t-0.1, t+0.1): t=0 → {0}, 0.2 → {1,2}, 0.4 → {3,4}, 0.6 → {5,6}, 0.8 → {7,8}
     np.testing.assert_allclose(out.values[0, :-1], ref[0], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(out.values[1, :-1], (ref[1] + ref[2]) / 2, rtol=1e-4, atol=1e-5)
-    np.testing.assert_array_equal(out.values[3], np.zeros(513))              # no face at all
+    np.testing.assert_array_equal(out.values[3], np.zeros(513))  # no face at all
     np.testing.assert_allclose(out.values[:, -1], [1, 1, 1, 0, 1])
-    again = create_extractor("timm_face", weights=resnet18_weights, hop=0.2, arch="resnet18",
-                             fps=10, image_size=64).extract(folder, times)
+    again = create_extractor(
+        "timm_face", weights=resnet18_weights, hop=0.2, arch="resnet18", fps=10, image_size=64
+    ).extract(folder, times)
     np.testing.assert_array_equal(out.values, again.values)
 
 
@@ -78,8 +78,7 @@ def test_video_with_crop_boxes(tmp_path, resnet18_weights):
     _write_video(video)
     rows = ["frame,x,y,w,h"] + [f"{i},20,10,40,40" for i in range(10) if i not in (4, 5)]
     (tmp_path / "vid1.boxes.csv").write_text("\n".join(rows) + "\n")
-    ex = create_extractor("timm_face", weights=resnet18_weights, hop=0.2, arch="resnet18",
-                          image_size=64)
+    ex = create_extractor("timm_face", weights=resnet18_weights, hop=0.2, arch="resnet18", image_size=64)
     assert [r for r, _ in ex.find_inputs([tmp_path])] == ["vid1"]
     times = label_times(ex.duration(video), 0.2)
     out = ex.extract(video, times)
@@ -99,5 +98,5 @@ def test_missing_box_file_and_weights_errors(tmp_path, resnet18_weights):
         ex.extract(tmp_path / "v.mp4", np.array([0.0]))
     with pytest.raises(ExtractorError, match="--weights"):
         create_extractor("timm_face", arch="resnet18")
-    with pytest.raises(ExtractorError, match="resnet50"):           # resnet18 file, resnet50 model
+    with pytest.raises(ExtractorError, match="resnet50"):  # resnet18 file, resnet50 model
         create_extractor("timm_face", weights=resnet18_weights, arch="resnet50")

@@ -21,8 +21,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-_SKIP_COPY = shutil.ignore_patterns(".git", ".venv", "runs", "wandb", "build", "dist", "*.egg-info",
-                                    "__pycache__", ".pytest_cache", "lightning_logs")
+_SKIP_COPY = shutil.ignore_patterns(
+    ".git", ".venv", "runs", "wandb", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", "lightning_logs"
+)
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +31,21 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     src = tmp_path_factory.mktemp("src") / "affect-zoo"
     shutil.copytree(ROOT, src, ignore=_SKIP_COPY, symlinks=True)
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--wheel-dir", str(out), str(src)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(out),
+            str(src),
+        ],
+        check=True,
+    )
     (built,) = out.glob("affect_zoo-*.whl")
     return built
 
@@ -41,19 +55,26 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv = tmp_path_factory.mktemp("venv") / "env"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
-    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             check=True, capture_output=True, text=True).stdout.strip()
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     # dependencies (torch, lightning, ...) from the project environment, after the wheel's own files
     (Path(purelib) / "project_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
-                    str(wheel)], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps", str(wheel)],
+        check=True,
+    )
     return venv
 
 
 def _zoo(venv: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "AFFECT_ZOO_RUN_DIR")}
-    return subprocess.run([str(venv / "bin" / "zoo"), *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run(
+        [str(venv / "bin" / "zoo"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def test_wheel_ships_recipes_and_package_data(wheel: Path):
@@ -69,15 +90,28 @@ def test_wheel_ships_recipes_and_package_data(wheel: Path):
 
 @pytest.mark.slow
 def test_installed_wheel_lists_and_trains_outside_the_checkout(installed: Path, tmp_path: Path):
-    where = subprocess.run([str(installed / "bin" / "python"), "-c", "import zoo; print(zoo.__file__)"],
-                           cwd=tmp_path, capture_output=True, text=True, check=True).stdout.strip()
+    where = subprocess.run(
+        [str(installed / "bin" / "python"), "-c", "import zoo; print(zoo.__file__)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert str(installed) in where and str(ROOT) not in where, where
     listed = _zoo(installed, tmp_path, "list", "recipes")
     assert listed.returncode == 0, listed.stderr
     shipped = {f"{p.parent.name}/{p.stem}" for p in (ROOT / "recipes").glob("*/*.yaml") if p.parent.name != "sweeps"}
     assert {line.split()[0] for line in listed.stdout.splitlines()[1:]} == shipped
-    fit = _zoo(installed, tmp_path, "fit", "muse_car/sun2020_lstm_selfattn", "trainer.fast_dev_run=true",
-               f"output_dir={tmp_path / 'runs'}", "trainer.enable_progress_bar=false", "logger=none")
+    fit = _zoo(
+        installed,
+        tmp_path,
+        "fit",
+        "muse_car/sun2020_lstm_selfattn",
+        "trainer.fast_dev_run=true",
+        f"output_dir={tmp_path / 'runs'}",
+        "trainer.enable_progress_bar=false",
+        "logger=none",
+    )
     assert fit.returncode == 0, fit.stderr[-3000:]
     assert (tmp_path / "runs").is_dir() and not (ROOT / "recipes" / "runs").exists()
     version = _zoo(installed, tmp_path, "--version")

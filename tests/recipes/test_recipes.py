@@ -43,8 +43,11 @@ def _resolve(overrides: str) -> list[str]:
 
 
 def test_every_shipped_recipe_is_in_a_table():
-    shipped = {str(p.relative_to(ROOT / "recipes").with_suffix("")) for p in (ROOT / "recipes").glob("*/*.yaml")
-               if p.parent.name != "sweeps"}
+    shipped = {
+        str(p.relative_to(ROOT / "recipes").with_suffix(""))
+        for p in (ROOT / "recipes").glob("*/*.yaml")
+        if p.parent.name != "sweeps"
+    }
     missing = shipped - {row["recipe"] for row in ROWS}
     assert not missing, f"recipes without a row in tests/recipes/*.csv: {sorted(missing)}"
 
@@ -53,13 +56,20 @@ def test_every_shipped_recipe_is_in_a_table():
 @pytest.mark.parametrize("row", ROWS, ids=[f"{r['recipe']}[{r['overrides']}]" for r in ROWS])
 def test_recipe_trains_and_beats_constant_predictor(row, tmp_path, zoo_cli):
     output_dir = Path(os.environ.get("AFFECT_ZOO_RECIPE_RUNS") or tmp_path)
-    run_dir = zoo_cli("fit", row["recipe"], *_resolve(row["overrides"]), f"output_dir={output_dir}",
-                      "trainer.enable_progress_bar=false")
+    run_dir = zoo_cli(
+        "fit",
+        row["recipe"],
+        *_resolve(row["overrides"]),
+        f"output_dir={output_dir}",
+        "trainer.enable_progress_bar=false",
+    )
     RUNS[row.get("name") or row["recipe"]] = run_dir
     results = json.loads((run_dir / "results.json").read_text())
     metric = row.get("metric") or "test/ccc_mean"
-    print(f"{row['recipe']} [{row['overrides']}]: {metric} = {results[metric]:.4f} "
-          f"(minimum {row['minimum']}); all: {json.dumps(results, sort_keys=True)}")  # shown by pytest -rP
+    print(
+        f"{row['recipe']} [{row['overrides']}]: {metric} = {results[metric]:.4f} "
+        f"(minimum {row['minimum']}); all: {json.dumps(results, sort_keys=True)}"
+    )  # shown by pytest -rP
     assert results[metric] > float(row["minimum"]), results
     assert (run_dir / "config.yaml").is_file()
     written = [p for p in (run_dir / "predictions").rglob("*") if p.is_file()]

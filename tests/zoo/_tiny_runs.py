@@ -23,17 +23,26 @@ def write_tiny_corpus(root: Path) -> Path:
 
 def tiny_overrides(root: Path, out: Path) -> list[str]:
     """Small sizes, deterministic, no early stopping (runs last exactly max_epochs)."""
-    return [f"data.args.root={root}", "data.args.features=[egemaps]", "data.args.batch_size=4",
-            "model.args.hidden_size=8", "model.args.head_hidden_size=8", "trainer.deterministic=true",
-            "trainer.enable_progress_bar=false", "early_stopping.enabled=false", f"output_dir={out}"]
+    return [
+        f"data.args.root={root}",
+        "data.args.features=[egemaps]",
+        "data.args.batch_size=4",
+        "model.args.hidden_size=8",
+        "model.args.head_hidden_size=8",
+        "trainer.deterministic=true",
+        "trainer.enable_progress_bar=false",
+        "early_stopping.enabled=false",
+        f"output_dir={out}",
+    ]
 
 
 def zoo_subprocess(*args: str, timeout: int = 600, check: bool = True) -> subprocess.CompletedProcess:
     """``python -m zoo.cli ARGS`` in a fresh process (DDP re-launches it per rank)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("AFFECT_ZOO_RUN_DIR", None)
-    proc = subprocess.run([sys.executable, "-m", "zoo.cli", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "zoo.cli", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
+    )
     if check:
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return proc

@@ -63,9 +63,16 @@ def test_multistage_arguments_are_checked():
 def test_multistage_chain_improves_on_noisy_inputs():
     rng = np.random.default_rng(0)
     golds = [np.cumsum(rng.normal(size=(300, 2)), 0) / 10 for _ in range(4)]
-    inputs = [np.concatenate([g + rng.normal(size=g.shape) * 0.5, g ** 2 + rng.normal(size=g.shape)], 1) for g in golds]
-    est = create_model("atmaja2020_multistage_svr", feature_dims={}, num_targets=2, sources=["unused"],
-                       n_stages=3, n_folds=4, frame_step=1)
+    inputs = [np.concatenate([g + rng.normal(size=g.shape) * 0.5, g**2 + rng.normal(size=g.shape)], 1) for g in golds]
+    est = create_model(
+        "atmaja2020_multistage_svr",
+        feature_dims={},
+        num_targets=2,
+        sources=["unused"],
+        n_stages=3,
+        n_folds=4,
+        frame_step=1,
+    )
     est.fit(inputs, golds)
     assert sorted(est.stage_scores_) == [1, 2, 3]
     assert all(np.all(np.isfinite(v)) for v in est.stage_scores_.values())
@@ -92,23 +99,23 @@ def test_recipes_carry_the_papers_settings(variant):
     cfg = OmegaConf.load(RECIPES / f"atmaja2020_{variant}.yaml")
     weights = cfg.loss.weights
     assert (weights.arousal, weights.valence, weights.liking) == pytest.approx(PAPER_WEIGHTS[variant])
-    assert cfg.loss.name == "ccc"                                  # Eq. (2): CCCL = 1 - CCC
-    assert list(cfg.model.args.hidden_sizes) == [256, 128, 64]     # Sec. 4.1
-    assert cfg.model.args.dropout == 0.4                           # Sec. 4.1
+    assert cfg.loss.name == "ccc"  # Eq. (2): CCCL = 1 - CCC
+    assert list(cfg.model.args.hidden_sizes) == [256, 128, 64]  # Sec. 4.1
+    assert cfg.model.args.dropout == 0.4  # Sec. 4.1
     assert cfg.optimizer.name == "rmsprop" and cfg.optimizer.lr == 5e-4
     assert cfg.data.args.batch_size == 34 and cfg.trainer.max_epochs == 50
-    assert cfg.data.args.label_shift == 0.1                        # Sec. 4.1: labels shifted 0.1 s
-    assert cfg.data.args.win_len is None                           # Sec. 3: whole sequences
-    assert list(cfg.data.args.features) == ["visual_features"]     # Table 2: the FAUs feature set
+    assert cfg.data.args.label_shift == 0.1  # Sec. 4.1: labels shifted 0.1 s
+    assert cfg.data.args.win_len is None  # Sec. 3: whole sequences
+    assert list(cfg.data.args.features) == ["visual_features"]  # Table 2: the FAUs feature set
     assert cfg.data.args.release == "avec2019" and list(cfg.data.args.targets) == ["arousal", "valence", "liking"]
-    assert cfg.early_stopping.enabled is False                     # 50 epochs per experiment
+    assert cfg.early_stopping.enabled is False  # 50 epochs per experiment
     # Keras' RMSprop defaults (the paper used Keras [22]; PyTorch's own would be 0.99 / 1e-8)
     assert dict(cfg.optimizer.args) == {"alpha": 0.9, "eps": 1e-7}
 
 
 def test_mtl1_gamma_follows_its_reference():
     alpha, beta, gamma = PAPER_WEIGHTS["mtl1"]
-    assert gamma == pytest.approx(0.0) and 0 <= alpha + beta <= 1   # [4]: all weights in 0..1
+    assert gamma == pytest.approx(0.0) and 0 <= alpha + beta <= 1  # [4]: all weights in 0..1
 
 
 def test_multistage_defaults_are_scikit_learns_svr_and_five_stages():
@@ -117,13 +124,18 @@ def test_multistage_defaults_are_scikit_learns_svr_and_five_stages():
     cfg = OmegaConf.load(RECIPES / "atmaja2020_multistage_svr.yaml").model.args
     reference = SVR().get_params()
     assert (cfg.kernel, cfg.C, cfg.epsilon, cfg.gamma) == (
-        reference["kernel"], reference["C"], reference["epsilon"], reference["gamma"])
-    assert cfg.n_stages == 5 and cfg.stage_input == "previous"   # Sec. 6: up to 5; Fig. 2: #3 -> #4 -> #5
+        reference["kernel"],
+        reference["C"],
+        reference["epsilon"],
+        reference["gamma"],
+    )
+    assert cfg.n_stages == 5 and cfg.stage_input == "previous"  # Sec. 6: up to 5; Fig. 2: #3 -> #4 -> #5
     assert cfg.n_folds == 0 and cfg.frame_step == 1 and cfg.standardize is False
     est = create_model("atmaja2020_multistage_svr", feature_dims={}, num_targets=3, sources=["x"])
     assert est.n_stages == 5 and est.n_folds == 0 and est.frame_step == 1
     assert {k: est.svr_args[k] for k in ("kernel", "C", "epsilon", "gamma")} == {
-        k: reference[k] for k in ("kernel", "C", "epsilon", "gamma")}
+        k: reference[k] for k in ("kernel", "C", "epsilon", "gamma")
+    }
 
 
 def test_each_stage_is_a_plain_scikit_learn_svr_on_the_previous_output():
@@ -136,7 +148,7 @@ def test_each_stage_is_a_plain_scikit_learn_svr_on_the_previous_output():
     inputs = [np.concatenate([g + rng.normal(size=g.shape) * 0.4, rng.normal(size=(120, 1))], 1) for g in golds]
     est = create_model("atmaja2020_multistage_svr", feature_dims={}, num_targets=2, sources=["x"], n_stages=3)
     est.fit(inputs, golds)
-    assert est.stage_scores_ == {} and est.cv_predictions_ is None   # n_folds 0: the paper's in-sample devel
+    assert est.stage_scores_ == {} and est.cv_predictions_ is None  # n_folds 0: the paper's in-sample devel
     x, y = np.concatenate(inputs), np.concatenate(golds)
     for _ in range(3):  # the chain by hand: SVR() per target, unscaled, on the previous stage's output
         x = np.stack([SVR().fit(x, y[:, k]).predict(x) for k in range(2)], 1)
@@ -150,10 +162,17 @@ def test_each_stage_is_a_plain_scikit_learn_svr_on_the_previous_output():
 
 
 def test_paper_scores_file_matches_the_papers_tables():
-    data = yaml.safe_load((Path(__file__).resolve().parents[2] / "zoo" / "paper_scores" / "atmaja2020.yaml").read_text())
+    data = yaml.safe_load(
+        (Path(__file__).resolve().parents[2] / "zoo" / "paper_scores" / "atmaja2020.yaml").read_text()
+    )
     table = {(e["recipe"].split("/")[1], e["overrides"], e["metric"].split("/")[1]): e["value"] for e in data["scores"]}
-    table2 = {"stl_arousal": (0.511, 0.235, 0.107), "stl_valence": (0.255, 0.558, 0.077),
-              "stl_liking": (0.255, 0.32, 0.191), "mtl1": (0.476, 0.524, 0.009), "mtl2": (0.522, 0.578, 0.194)}
+    table2 = {
+        "stl_arousal": (0.511, 0.235, 0.107),
+        "stl_valence": (0.255, 0.558, 0.077),
+        "stl_liking": (0.255, 0.32, 0.191),
+        "mtl1": (0.476, 0.524, 0.009),
+        "mtl2": (0.522, 0.578, 0.194),
+    }
     for variant, row in table2.items():
         got = tuple(table[(f"atmaja2020_{variant}", "", f"ccc_{t}")] for t in ("arousal", "valence", "liking"))
         assert got == row
@@ -162,5 +181,7 @@ def test_paper_scores_file_matches_the_papers_tables():
     multistage = tuple(table[("atmaja2020_multistage_svr", "", f"ccc_{t}")] for t in ("arousal", "valence", "liking"))
     assert multistage == (0.680, 0.656, 0.443)  # Table 3, Multistage Fusion
     assert table[("atmaja2020_multistage_svr", "", "ccc_mean")] == pytest.approx(np.mean(multistage), abs=6e-4)
-    assert tuple(table[("atmaja2020_multistage_svr", "model.args.n_stages=1", f"ccc_{t}")]
-                 for t in ("arousal", "valence", "liking")) == (0.627, 0.616, 0.292)
+    assert tuple(
+        table[("atmaja2020_multistage_svr", "model.args.n_stages=1", f"ccc_{t}")]
+        for t in ("arousal", "valence", "liking")
+    ) == (0.627, 0.616, 0.292)

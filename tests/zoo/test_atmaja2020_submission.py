@@ -14,8 +14,13 @@ from zoo.data.synthetic.sewa import write_synthetic_sewa
 
 pytestmark = pytest.mark.slow
 TARGETS = ["arousal", "valence", "liking"]
-TINY = ["trainer.max_epochs=1", "trainer.enable_progress_bar=false", "logger=none", "data.args.batch_size=4",
-        "model.args.hidden_sizes=[8,8,8]"]
+TINY = [
+    "trainer.max_epochs=1",
+    "trainer.enable_progress_bar=false",
+    "logger=none",
+    "data.args.batch_size=4",
+    "model.args.hidden_sizes=[8,8,8]",
+]
 
 
 def _test_names(corpus: Path) -> list[str]:
@@ -23,19 +28,30 @@ def _test_names(corpus: Path) -> list[str]:
 
 
 def test_fit_and_zoo_predict_cover_every_test_recording(tmp_path: Path, zoo_cli):
-    corpus = write_synthetic_sewa(tmp_path / "ces", seed=5, release="avec2019", with_test_labels=False,
-                                  counts={"Train_DE": 2, "Train_HU": 1, "Devel_DE": 1, "Devel_HU": 1,
-                                          "Test_DE": 1, "Test_HU": 1, "Test_CN": 2})
+    corpus = write_synthetic_sewa(
+        tmp_path / "ces",
+        seed=5,
+        release="avec2019",
+        with_test_labels=False,
+        counts={"Train_DE": 2, "Train_HU": 1, "Devel_DE": 1, "Devel_HU": 1, "Test_DE": 1, "Test_HU": 1, "Test_CN": 2},
+    )
     names = _test_names(corpus)
     assert names == ["Test_CN_01", "Test_CN_02", "Test_DE_01", "Test_HU_01"]
-    run_dir = zoo_cli("fit", "sewa/atmaja2020_mtl2", f"data.args.root={corpus}", f"output_dir={tmp_path / 'runs'}",
-                      *TINY)
+    run_dir = zoo_cli(
+        "fit", "sewa/atmaja2020_mtl2", f"data.args.root={corpus}", f"output_dir={tmp_path / 'runs'}", *TINY
+    )
     fitted = sorted(p.stem for p in (run_dir / "predictions" / "Test").glob("*.csv"))
     assert fitted == names
     ckpt = run_dir / "checkpoints" / "best.ckpt"
     # zoo predict RECIPE ckpt=...: the test partition of the corpus
-    again = zoo_cli("predict", "sewa/atmaja2020_mtl2", f"data.args.root={corpus}", f"ckpt={ckpt}",
-                    f"output_dir={tmp_path / 'runs'}", *TINY)
+    again = zoo_cli(
+        "predict",
+        "sewa/atmaja2020_mtl2",
+        f"data.args.root={corpus}",
+        f"ckpt={ckpt}",
+        f"output_dir={tmp_path / 'runs'}",
+        *TINY,
+    )
     predicted = sorted(p.stem for p in (again / "predictions" / "Test").glob("*.csv"))
     assert predicted == names
     for name in names:  # one row per 100 ms label frame of the recording, over its whole duration

@@ -18,8 +18,16 @@ def _labels(loader) -> np.ndarray:
 
 
 def test_mosei_baseline_matches_the_expected_chance_level(tmp_path):
-    out = zoo_run(["baseline", "--draws", "30", "cmu_mosei/williams2018_blstm", f"output_dir={tmp_path}",
-                   "baseline.procedure=training_labels"])
+    out = zoo_run(
+        [
+            "baseline",
+            "--draws",
+            "30",
+            "cmu_mosei/williams2018_blstm",
+            f"output_dir={tmp_path}",
+            "baseline.procedure=training_labels",
+        ]
+    )
     assert out["exit_code"] == 0
     results = json.loads((out["run_dir"] / "results.json").read_text())
     assert results == out["results"]
@@ -40,8 +48,16 @@ def test_mosei_baseline_matches_the_expected_chance_level(tmp_path):
         assert abs(results[f"test/pearson_{name}"]) < 0.15  # no correlation by chance
     assert results["test/mae_mean_std"] > 0  # independent draws differ
     assert "AFFECT_ZOO_RUN_DIR" not in os.environ  # the next run gets a folder of its own
-    again = zoo_run(["baseline", "--draws", "1", "cmu_mosei/williams2018_blstm", f"output_dir={tmp_path}",
-                     "baseline.procedure=training_labels"])
+    again = zoo_run(
+        [
+            "baseline",
+            "--draws",
+            "1",
+            "cmu_mosei/williams2018_blstm",
+            f"output_dir={tmp_path}",
+            "baseline.procedure=training_labels",
+        ]
+    )
     assert again["run_dir"] != out["run_dir"]
 
 
@@ -63,23 +79,55 @@ def test_williams_recipes_use_the_section_5_1_procedure_beside_table_1(tmp_path,
         assert out["results"][f"test/mae_{name}"] == pytest.approx(expected[:, k].mean(), abs=0.045), name  # ~4 SE
     assert out["results"]["test/mae_mean"] == pytest.approx(expected.mean(), abs=0.02)
     # the training-label procedure gives other figures on the same recipe
-    other = zoo_run(["baseline", "--draws", "3", "cmu_mosei/williams2018_blstm", f"output_dir={tmp_path}",
-                     "baseline.procedure=training_labels"])
+    other = zoo_run(
+        [
+            "baseline",
+            "--draws",
+            "3",
+            "cmu_mosei/williams2018_blstm",
+            f"output_dir={tmp_path}",
+            "baseline.procedure=training_labels",
+        ]
+    )
     assert abs(other["results"]["test/mae_mean"] - out["results"]["test/mae_mean"]) > 0.2
 
 
 def test_section_5_1_procedure_refuses_sentiment_and_unknown_procedures(tmp_path, capsys):
-    out = zoo_run(["baseline", "--draws", "1", "cmu_mosei/williams2018_blstm", f"output_dir={tmp_path}",
-                   "data.args.targets=[sentiment,happy]"])
+    out = zoo_run(
+        [
+            "baseline",
+            "--draws",
+            "1",
+            "cmu_mosei/williams2018_blstm",
+            f"output_dir={tmp_path}",
+            "data.args.targets=[sentiment,happy]",
+        ]
+    )
     assert out["exit_code"] == 2 and "emotion intensities" in capsys.readouterr().err
-    out = zoo_run(["baseline", "--draws", "1", "cmu_mosei/williams2018_blstm", f"output_dir={tmp_path}",
-                   "baseline.procedure=coin"])
+    out = zoo_run(
+        [
+            "baseline",
+            "--draws",
+            "1",
+            "cmu_mosei/williams2018_blstm",
+            f"output_dir={tmp_path}",
+            "baseline.procedure=coin",
+        ]
+    )
     assert out["exit_code"] == 2 and "baseline.procedure must be one of" in capsys.readouterr().err
 
 
 def test_sequence_corpus_baseline_has_zero_ccc(tmp_path):
-    out = zoo_run(["baseline", "--draws", "3", "muse_car/sun2020_lstm_selfattn", f"output_dir={tmp_path}",
-                   "data.args.features=[egemaps]"])
+    out = zoo_run(
+        [
+            "baseline",
+            "--draws",
+            "3",
+            "muse_car/sun2020_lstm_selfattn",
+            f"output_dir={tmp_path}",
+            "data.args.features=[egemaps]",
+        ]
+    )
     assert out["exit_code"] == 0
     for stage in ("val", "test"):
         assert abs(out["results"][f"{stage}/ccc_mean"]) < 0.05

@@ -17,8 +17,8 @@ from matplotlib.image import imread
 from safetensors.torch import load_file, save_file
 
 import zoo
-from zoo.data import create_datamodule
 from zoo.bundle import BundleError, backbone_provenance, export_bundle
+from zoo.data import create_datamodule
 
 pytestmark = pytest.mark.slow
 
@@ -43,8 +43,11 @@ def _copy(bundle: Path, tmp_path: Path) -> Path:
 def _reseal(folder: Path) -> None:
     """Rewrite manifest.json for the files now present, as someone who tampered with a bundle
     and knows the format would: checks below the manifest must still hold."""
-    files = {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-             for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "manifest.json"}
+    files = {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != "manifest.json"
+    }
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest["files"] = files
     (folder / "manifest.json").write_text(json.dumps(manifest))
@@ -58,7 +61,12 @@ def _edit_config(folder: Path, edit) -> None:
 
 def test_bundle_files_and_identical_predictions(bundle: Path, trained_muse_run: Path, val_recordings):
     assert sorted(p.name for p in bundle.iterdir()) == [
-        "README.md", "config.json", "manifest.json", "model.safetensors", "recipe.yaml"]
+        "README.md",
+        "config.json",
+        "manifest.json",
+        "model.safetensors",
+        "recipe.yaml",
+    ]
     from_ckpt = zoo.load_pretrained(trained_muse_run / "checkpoints" / "best.ckpt")
     from_bundle = zoo.load_pretrained(bundle)
     assert not from_bundle.training
@@ -81,12 +89,16 @@ def test_config_json_carries_what_inference_needs(bundle: Path, trained_muse_run
         assert config[key] == spec[key], key
     assert "postprocess" in config and "backbone_weights" in config
     manifest = json.loads((bundle / "manifest.json").read_text())
-    assert manifest["files"] == {name: hashlib.sha256((bundle / name).read_bytes()).hexdigest()
-                                 for name in ("README.md", "config.json", "model.safetensors", "recipe.yaml")}
-    assert zoo.load_pretrained(bundle).bundle_sha256 == hashlib.sha256((bundle / "manifest.json").read_bytes()).hexdigest()
+    assert manifest["files"] == {
+        name: hashlib.sha256((bundle / name).read_bytes()).hexdigest()
+        for name in ("README.md", "config.json", "model.safetensors", "recipe.yaml")
+    }
+    assert (
+        zoo.load_pretrained(bundle).bundle_sha256 == hashlib.sha256((bundle / "manifest.json").read_bytes()).hexdigest()
+    )
     weights = load_file(bundle / "model.safetensors")
     state = torch.load(trained_muse_run / "checkpoints" / "best.ckpt", weights_only=True)["state_dict"]
-    assert set(weights) == {k[len("net."):] for k in state if k.startswith("net.")}
+    assert set(weights) == {k[len("net.") :] for k in state if k.startswith("net.")}
 
 
 def test_model_card_names_paper_corpus_and_figures(bundle: Path, trained_muse_run: Path):
@@ -205,8 +217,14 @@ def test_backbone_weights_provenance(tmp_path: Path):
     weights = tmp_path / "resnet50.safetensors"
     weights.write_bytes(b"not really weights")
     found = backbone_provenance({"pretrained_path": str(weights), "hidden_size": 64, "rnn": "lstm"})
-    assert found == [{"arg": "pretrained_path", "path": str(weights.resolve()), "kind": "file",
-                      "sha256": hashlib.sha256(b"not really weights").hexdigest()}]
+    assert found == [
+        {
+            "arg": "pretrained_path",
+            "path": str(weights.resolve()),
+            "kind": "file",
+            "sha256": hashlib.sha256(b"not really weights").hexdigest(),
+        }
+    ]
     assert backbone_provenance({"pretrained_path": str(tmp_path / "missing.bin")}) == []
 
 
@@ -250,8 +268,9 @@ def test_zoo_predict_bundle_writes_muse_files_and_plots(bundle: Path, tmp_path: 
     assert not any((input_root / "c1_muse_wild").rglob("*.png"))
 
 
-def test_zoo_predict_checkpoint_without_labels_and_output_checks(trained_muse_run: Path, tmp_path: Path, zoo_cli,
-                                                                 val_recordings):
+def test_zoo_predict_checkpoint_without_labels_and_output_checks(
+    trained_muse_run: Path, tmp_path: Path, zoo_cli, val_recordings
+):
     _, recordings = val_recordings
     input_root = _input_folder(tmp_path / "input", [recordings[0].id], with_labels=False)
     ckpt = trained_muse_run / "checkpoints" / "best.ckpt"
@@ -259,7 +278,8 @@ def test_zoo_predict_checkpoint_without_labels_and_output_checks(trained_muse_ru
     targets = zoo.load_pretrained(ckpt).target_names
     # --plot without labels: the prediction alone is plotted
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == sorted(
-        [f"{t}/{recordings[0].id}.csv" for t in targets] + [f"plots/{recordings[0].id}.png"])
+        [f"{t}/{recordings[0].id}.csv" for t in targets] + [f"plots/{recordings[0].id}.png"]
+    )
     from zoo.cli import run
 
     inside = run(["predict", str(ckpt), str(input_root), "--output", str(input_root / "preds")])

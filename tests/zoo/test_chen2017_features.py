@@ -36,8 +36,9 @@ SHORT_TIME = {
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
-    return write_synthetic_sewa(tmp_path_factory.mktemp("chen") / "sewa", seed=5,
-                                counts={"Train": 4, "Devel": 2, "Test": 1})
+    return write_synthetic_sewa(
+        tmp_path_factory.mktemp("chen") / "sewa", seed=5, counts={"Train": 4, "Devel": 2, "Test": 1}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +65,10 @@ def test_is10_lld_is_76_opensmile_descriptors_averaged_per_100ms(wav):
     reference, names = [], []
     for level in (opensmile.FeatureLevel.LowLevelDescriptors, opensmile.FeatureLevel.LowLevelDescriptors_Deltas):
         frame = opensmile.Smile(feature_set=opensmile.FeatureSet.IS10, feature_level=level).process_signal(signal, sr)
-        centre = (frame.index.get_level_values("start").total_seconds().to_numpy()
-                  + frame.index.get_level_values("end").total_seconds().to_numpy()) / 2
+        centre = (
+            frame.index.get_level_values("start").total_seconds().to_numpy()
+            + frame.index.get_level_values("end").total_seconds().to_numpy()
+        ) / 2
         values = frame.to_numpy(np.float64)
         # label t owns the frames whose centre lies in [t - 50 ms, t + 50 ms)
         reference.append(np.stack([values[(centre >= t - 0.05) & (centre < t + 0.05)].mean(0) for t in times[1:-1]]))
@@ -112,8 +115,15 @@ def test_word_vector_folder_is_the_turn_mean_of_the_embedding_file(corpus):
 
 
 def test_word_vector_folder_matches_zoo_extract_word_vectors(corpus, tmp_path):
-    extract("word_vectors", [corpus / "transcriptions" / "Train_02.csv"], tmp_path / "out", "sewa",
-            hop=0.1, weights=str(corpus / "word_embeddings" / "wordvec_de.txt"), progress=False)
+    extract(
+        "word_vectors",
+        [corpus / "transcriptions" / "Train_02.csv"],
+        tmp_path / "out",
+        "sewa",
+        hop=0.1,
+        weights=str(corpus / "word_embeddings" / "wordvec_de.txt"),
+        progress=False,
+    )
     t_ex, x_ex = read_feature_file(tmp_path / "out" / "word_vectors" / "Train_02.csv")
     t_syn, x_syn = read_feature_file(corpus / "text_features_wordvec_de" / "Train_02.csv")
     n = len(t_ex)  # the extractor's timeline ends with the last turn
@@ -123,6 +133,7 @@ def test_word_vector_folder_matches_zoo_extract_word_vectors(corpus, tmp_path):
 
 def _lstsq_ccc(corpus: Path, strategy: str) -> float:
     """Ridge-free least squares from 0.2 s-delayed IS10 features (+ strategy) to arousal, CCC on Devel."""
+
     def data(partition):
         xs, ys = [], []
         for path in sorted((corpus / "labels").glob(f"{partition}_*.csv")):
@@ -146,9 +157,14 @@ def test_is10_signal_is_learnable_and_interlocutor_strategies_matter(corpus):
 
 
 def test_datamodule_doubles_only_the_named_acoustic_sets(corpus):
-    reader = SewaCorpus(root=corpus, release="avec2017", interlocutor="doubled",
-                        features=["audio_features_is10", "video_features_vggface_conv5", "text_features_wordvec_de"],
-                        interlocutor_features=["audio_features_is10"], targets=["arousal"])
+    reader = SewaCorpus(
+        root=corpus,
+        release="avec2017",
+        interlocutor="doubled",
+        features=["audio_features_is10", "video_features_vggface_conv5", "text_features_wordvec_de"],
+        interlocutor_features=["audio_features_is10"],
+        targets=["arousal"],
+    )
     rec = reader.read("Devel")[0]
     assert rec.features["audio_features_is10"].shape[1] == 2 * SHORT_TIME_DIMS["is10"]
     assert rec.features["video_features_vggface_conv5"].shape[1] == SHORT_TIME_DIMS["vggface_conv5"]
@@ -157,9 +173,17 @@ def test_datamodule_doubles_only_the_named_acoustic_sets(corpus):
 
 def test_zoo_extract_word_vectors_on_the_sewa_label_timeline(corpus, tmp_path):
     """--timeline labels/: one row per label frame, so the folder aligns with the labels to the end."""
-    extract("word_vectors", [corpus / "transcriptions" / "Devel_02.csv"], tmp_path / "out", "sewa",
-            hop=0.1, weights=str(corpus / "word_embeddings" / "wordvec_de.txt"), name="text_features_wordvec_de",
-            timeline=corpus / "labels", progress=False)
+    extract(
+        "word_vectors",
+        [corpus / "transcriptions" / "Devel_02.csv"],
+        tmp_path / "out",
+        "sewa",
+        hop=0.1,
+        weights=str(corpus / "word_embeddings" / "wordvec_de.txt"),
+        name="text_features_wordvec_de",
+        timeline=corpus / "labels",
+        progress=False,
+    )
     t_ex, x_ex = read_feature_file(tmp_path / "out" / "text_features_wordvec_de" / "Devel_02.csv")
     t_syn, x_syn = read_feature_file(corpus / "text_features_wordvec_de" / "Devel_02.csv")
     np.testing.assert_allclose(t_ex, t_syn, atol=1e-6)

@@ -13,8 +13,6 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-import zoo
-
 from zoo.cli import main
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -33,8 +31,9 @@ def _np_ccc(x: np.ndarray, y: np.ndarray) -> float:
 def _zoo_subprocess(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("AFFECT_ZOO_RUN_DIR", None)
-    proc = subprocess.run([sys.executable, "-m", "zoo.cli", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "zoo.cli", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return proc
 
@@ -85,9 +84,11 @@ def test_validate_test_predict_from_checkpoint(trained_muse_run: Path, tmp_path:
     assert val["val/ccc_mean"] == pytest.approx(fit_results["val/ccc_mean"], abs=1e-6)
     test_dir = zoo_cli("test", RECIPE, f"ckpt={ckpt}", f"output_dir={tmp_path}", *SMALL)
     assert json.loads((test_dir / "results.json").read_text())["test/ccc_mean"] == pytest.approx(
-        fit_results["test/ccc_mean"], abs=1e-6)
-    pred_dir = zoo_cli("predict", RECIPE, f"ckpt={ckpt}", f"output_dir={tmp_path}",
-                       "data.args.predict_partition=val", *SMALL)
+        fit_results["test/ccc_mean"], abs=1e-6
+    )
+    pred_dir = zoo_cli(
+        "predict", RECIPE, f"ckpt={ckpt}", f"output_dir={tmp_path}", "data.args.predict_partition=val", *SMALL
+    )
     assert len(list((pred_dir / "predictions" / "devel" / "arousal").glob("*.csv"))) > 0
     assert val_dir != test_dir != pred_dir  # every command gets its own folder
 
@@ -96,12 +97,28 @@ def test_validate_test_predict_from_checkpoint(trained_muse_run: Path, tmp_path:
 def test_ddp_two_processes_evaluates_exactly_like_one(trained_muse_run: Path, tmp_path: Path):
     """DDP on CPU (gloo): training runs, and a 2-process validation of the same checkpoint gives
     the single-process pooled CCC (uneven shards, no duplicated recordings)."""
-    proc = _zoo_subprocess("fit", RECIPE, "trainer.devices=2", "trainer.strategy=ddp", "trainer.accelerator=cpu",
-                           "trainer.max_epochs=1", f"output_dir={tmp_path}", *SMALL)
+    proc = _zoo_subprocess(
+        "fit",
+        RECIPE,
+        "trainer.devices=2",
+        "trainer.strategy=ddp",
+        "trainer.accelerator=cpu",
+        "trainer.max_epochs=1",
+        f"output_dir={tmp_path}",
+        *SMALL,
+    )
     assert (json.loads((_run_dir(proc) / "results.json").read_text())["test/ccc_mean"]) > -1
     ckpt = trained_muse_run / "checkpoints" / "best.ckpt"
-    proc = _zoo_subprocess("validate", RECIPE, f"ckpt={ckpt}", "trainer.devices=2", "trainer.strategy=ddp",
-                           "trainer.accelerator=cpu", f"output_dir={tmp_path}", *SMALL)
+    proc = _zoo_subprocess(
+        "validate",
+        RECIPE,
+        f"ckpt={ckpt}",
+        "trainer.devices=2",
+        "trainer.strategy=ddp",
+        "trainer.accelerator=cpu",
+        f"output_dir={tmp_path}",
+        *SMALL,
+    )
     ddp = json.loads((_run_dir(proc) / "results.json").read_text())
     single = json.loads((trained_muse_run / "results.json").read_text())
     keys = [k for k in single if k.startswith("val/ccc_") and not k.endswith("_std")]
@@ -112,16 +129,24 @@ def test_ddp_two_processes_evaluates_exactly_like_one(trained_muse_run: Path, tm
 
 @pytest.mark.slow
 def test_bf16_mixed_precision_fit(tmp_path: Path, zoo_cli):
-    run_dir = zoo_cli("fit", RECIPE, "trainer.precision=bf16-mixed", "trainer.max_epochs=1",
-                      f"output_dir={tmp_path}", *SMALL)
+    run_dir = zoo_cli(
+        "fit", RECIPE, "trainer.precision=bf16-mixed", "trainer.max_epochs=1", f"output_dir={tmp_path}", *SMALL
+    )
     results = json.loads((run_dir / "results.json").read_text())
     assert np.isfinite(results["test/ccc_mean"])
 
 
 @pytest.mark.slow
 def test_wandb_logger_offline_records_config_and_metrics(tmp_path: Path, zoo_cli):
-    run_dir = zoo_cli("fit", RECIPE, "logger=wandb", "trainer.max_epochs=1", "trainer.limit_train_batches=2",
-                      f"output_dir={tmp_path}", *SMALL)
+    run_dir = zoo_cli(
+        "fit",
+        RECIPE,
+        "logger=wandb",
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=2",
+        f"output_dir={tmp_path}",
+        *SMALL,
+    )
     offline = list((run_dir / "wandb").glob("offline-run-*"))
     assert len(offline) == 1
     logs = list(offline[0].glob("*.wandb"))  # the run's log, uploaded later with `wandb sync`
@@ -153,16 +178,19 @@ def test_unknown_model_argument_names_it(tmp_path: Path, capsys):
     assert list(tmp_path.iterdir()) == []  # no empty run folder left behind
 
 
-@pytest.mark.parametrize("override,words", [
-    ("model.name=nope", ["model.name", "'nope'", "sun2020_lstm"]),
-    ("optimizer.name=adamx", ["optimizer.name", "adamx", "adam"]),
-    ("trainer.max_epochs=abc", ["trainer.max_epochs", "an integer", "'abc'"]),
-    ("optimizer.lr=fast", ["optimizer.lr", "a number", "'fast'"]),
-    ("seeds=abc", ["seeds", "'abc'"]),
-    ("data.args.hop_len=300", ["data.args.hop_len", "300", "win_len"]),
-    ("checkpoint.monitor=val/ccc_man", ["checkpoint.monitor", "val/ccc_man", "val/ccc_mean"]),
-    ("metrics=[cc]", ["metrics", "'cc'", "ccc"]),
-])
+@pytest.mark.parametrize(
+    "override,words",
+    [
+        ("model.name=nope", ["model.name", "'nope'", "sun2020_lstm"]),
+        ("optimizer.name=adamx", ["optimizer.name", "adamx", "adam"]),
+        ("trainer.max_epochs=abc", ["trainer.max_epochs", "an integer", "'abc'"]),
+        ("optimizer.lr=fast", ["optimizer.lr", "a number", "'fast'"]),
+        ("seeds=abc", ["seeds", "'abc'"]),
+        ("data.args.hop_len=300", ["data.args.hop_len", "300", "win_len"]),
+        ("checkpoint.monitor=val/ccc_man", ["checkpoint.monitor", "val/ccc_man", "val/ccc_mean"]),
+        ("metrics=[cc]", ["metrics", "'cc'", "ccc"]),
+    ],
+)
 def test_config_errors_are_one_line_exit_2(tmp_path: Path, capsys, override, words):
     assert main(["fit", RECIPE, f"output_dir={tmp_path}", override]) == 2  # all found before training
     err = capsys.readouterr().err.strip().splitlines()
@@ -200,8 +228,9 @@ def test_postprocessing_fitted_on_val_only_stored_and_applied(tmp_path: Path, zo
         return real_fit(preds, golds, *args, **kwargs)
 
     monkeypatch.setattr(zoo.run, "fit_postprocessor", spy)
-    run_dir = zoo_cli("fit", RECIPE, "postprocess.enabled=true", "trainer.max_epochs=2",
-                      f"output_dir={tmp_path}", *SMALL)
+    run_dir = zoo_cli(
+        "fit", RECIPE, "postprocess.enabled=true", "trainer.max_epochs=2", f"output_dir={tmp_path}", *SMALL
+    )
     # the chain saw exactly the validation labels — never the test partition's
     data_args = OmegaConf.to_container(OmegaConf.load(run_dir / "config.yaml").data.args)
     dm = create_datamodule("muse_car", **data_args)  # the run's own reading (segment_id input included)

@@ -24,8 +24,10 @@ def recipe_dir(tmp_path: Path) -> Path:
 
 
 def test_merge_order_and_types(recipe_dir: Path):
-    cfg = load_recipe(recipe_dir / "corpus" / "r.yaml", ["trainer.max_epochs=3", "--optimizer.lr=0.01",
-                                                          "model.args.heads=4", "--seed", "7"])
+    cfg = load_recipe(
+        recipe_dir / "corpus" / "r.yaml",
+        ["trainer.max_epochs=3", "--optimizer.lr=0.01", "model.args.heads=4", "--seed", "7"],
+    )
     assert cfg["trainer"]["max_epochs"] == 3 and cfg["optimizer"]["lr"] == 0.01
     assert cfg["model"]["args"] == {"hidden": 8, "heads": 4}
     assert cfg["seed"] == 7 and cfg["data"]["args"]["features"] == ["egemaps"]
@@ -43,10 +45,17 @@ def test_unknown_override_names_key_and_valid_keys(recipe_dir: Path):
 
 def test_trainer_block_takes_every_lightning_argument(recipe_dir: Path):
     """Keys that defaults.yaml does not list pass when Trainer takes them; known keys keep their type."""
-    cfg = load_recipe(recipe_dir / "corpus" / "r.yaml", ["trainer.max_steps=3", "trainer.check_val_every_n_epoch=2",
-                                                          "trainer.profiler=simple"])
-    assert cfg["trainer"] == {"max_epochs": 10, "devices": 1, "max_steps": 3, "check_val_every_n_epoch": 2,
-                              "profiler": "simple"}
+    cfg = load_recipe(
+        recipe_dir / "corpus" / "r.yaml",
+        ["trainer.max_steps=3", "trainer.check_val_every_n_epoch=2", "trainer.profiler=simple"],
+    )
+    assert cfg["trainer"] == {
+        "max_epochs": 10,
+        "devices": 1,
+        "max_steps": 3,
+        "check_val_every_n_epoch": 2,
+        "profiler": "simple",
+    }
     recipe = recipe_dir / "corpus" / "t.yaml"
     recipe.write_text("data: {name: x}\nmodel: {name: m}\ntrainer: {detect_anomaly: true, max_step: 3}\n")
     with pytest.raises(ConfigError, match=r"t.yaml: unknown key 'trainer.max_step'\. Did you mean trainer.max_steps\?"):

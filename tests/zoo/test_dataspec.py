@@ -10,16 +10,31 @@ from zoo.task import EmotionTask
 
 #: a spec as checkpoints written before DataSpec stored it (no level; SEWA's descriptive keys at top level)
 LEGACY_SEWA = {
-    "corpus": "sewa", "feature_names": ["text_bow"], "feature_dims": {"text_bow": 5},
-    "target_names": ["liking"], "label_step": 0.1, "label_shift": 0.0, "feature_delay": {},
+    "corpus": "sewa",
+    "feature_names": ["text_bow"],
+    "feature_dims": {"text_bow": 5},
+    "target_names": ["liking"],
+    "label_step": 0.1,
+    "label_shift": 0.0,
+    "feature_delay": {},
     "normalization": {"text_bow": {"mean": [0.0] * 5, "std": [1.0] * 5}},
-    "release": "avec2017", "interlocutor": "mixed", "interlocutor_features": ["text_bow"],
+    "release": "avec2017",
+    "interlocutor": "mixed",
+    "interlocutor_features": ["text_bow"],
     "reader_state": {"vocabulary": ["a", "b", "c", "d", "e"]},
 }
 LEGACY_MOSEI = {
-    "corpus": "cmu_mosei", "feature_names": ["COVAREP"], "feature_dims": {"COVAREP": 74},
-    "target_names": ["happy", "sad"], "label_step": 0.0, "label_shift": 0.0, "feature_delay": {},
-    "normalization": None, "maxlen": 20, "truncate": "last", "format": "csd",
+    "corpus": "cmu_mosei",
+    "feature_names": ["COVAREP"],
+    "feature_dims": {"COVAREP": 74},
+    "target_names": ["happy", "sad"],
+    "label_step": 0.0,
+    "label_shift": 0.0,
+    "feature_delay": {},
+    "normalization": None,
+    "maxlen": 20,
+    "truncate": "last",
+    "format": "csd",
 }
 
 
@@ -49,13 +64,19 @@ def test_round_trip_through_a_weights_only_checkpoint(tmp_path):
     assert DataSpec.from_dict(loaded["data_spec"]) == spec
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({**LEGACY_MOSEI, "surprise_field": 1}, "unknown fields ['surprise_field']"),
-    ({k: v for k, v in LEGACY_MOSEI.items() if k != "feature_dims"}, "lacks the fields ['feature_dims']"),
-    ({k: v for k, v in LEGACY_MOSEI.items() if k != "target_names"}, "lacks the fields ['target_names']"),
-    ({**LEGACY_MOSEI, "level": "word"}, "level must be one of"),
-    ({**LEGACY_MOSEI, "feature_names": ["COVAREP", "FACET 4.2"]}, "feature_dims lacks the feature sets ['FACET 4.2']"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({**LEGACY_MOSEI, "surprise_field": 1}, "unknown fields ['surprise_field']"),
+        ({k: v for k, v in LEGACY_MOSEI.items() if k != "feature_dims"}, "lacks the fields ['feature_dims']"),
+        ({k: v for k, v in LEGACY_MOSEI.items() if k != "target_names"}, "lacks the fields ['target_names']"),
+        ({**LEGACY_MOSEI, "level": "word"}, "level must be one of"),
+        (
+            {**LEGACY_MOSEI, "feature_names": ["COVAREP", "FACET 4.2"]},
+            "feature_dims lacks the feature sets ['FACET 4.2']",
+        ),
+    ],
+)
 def test_bad_specs_are_refused_naming_the_source_and_field(bad, message):
     with pytest.raises(DataSpecError, match=message.replace("[", r"\[").replace("]", r"\]")):
         DataSpec.from_dict(bad, source="old.ckpt")

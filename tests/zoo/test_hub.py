@@ -11,10 +11,20 @@ import yaml
 from zoo.bundle import push_to_hub
 from zoo.hub import HubError, card_metadata, card_with_metadata, is_repo_id, resolve_pretrained
 
-CONFIG = {"architecture": "sun2020_lstm_selfattn", "corpus": "muse_car", "corpus_root": None,
-          "target_names": ["arousal", "valence"]}
-RESULTS = {"val/ccc_arousal": 0.61, "val/ccc_valence": 0.42, "val/ccc_mean": 0.515, "test/ccc_arousal": 0.55,
-           "test/ccc_mean_std": 0.01, "epoch": 7}
+CONFIG = {
+    "architecture": "sun2020_lstm_selfattn",
+    "corpus": "muse_car",
+    "corpus_root": None,
+    "target_names": ["arousal", "valence"],
+}
+RESULTS = {
+    "val/ccc_arousal": 0.61,
+    "val/ccc_valence": 0.42,
+    "val/ccc_mean": 0.515,
+    "test/ccc_arousal": 0.55,
+    "test/ccc_mean_std": 0.01,
+    "epoch": 7,
+}
 
 
 def _front_matter(text: str) -> dict:
@@ -29,17 +39,22 @@ def test_card_front_matter_has_library_tags_datasets_and_model_index():
     assert {"affect-zoo", "sun2020_lstm_selfattn", "muse_car", "target:arousal"} <= set(meta["tags"])
     (index,) = meta["model-index"]
     found = {(r["dataset"]["split"], m["type"], m["name"]): m["value"] for r in index["results"] for m in r["metrics"]}
-    assert found == {("validation", "ccc", "CCC arousal (validation)"): 0.61,
-                     ("validation", "ccc", "CCC valence (validation)"): 0.42,
-                     ("validation", "ccc", "CCC mean (validation)"): 0.515,
-                     ("test", "ccc", "CCC arousal (test)"): 0.55}
+    assert found == {
+        ("validation", "ccc", "CCC arousal (validation)"): 0.61,
+        ("validation", "ccc", "CCC valence (validation)"): 0.42,
+        ("validation", "ccc", "CCC mean (validation)"): 0.515,
+        ("test", "ccc", "CCC arousal (test)"): 0.55,
+    }
     assert all("synthetic" in r["dataset"]["name"] for r in index["results"])
     assert text.endswith("# card body\n")
 
 
 def test_card_without_results_has_no_model_index():
     assert "model-index" not in _front_matter(card_with_metadata("x", CONFIG, None))
-    assert card_metadata({**CONFIG, "corpus_root": "/data/muse"}, {"val/ccc_mean": 0.3}).eval_results[0].dataset_name == "muse_car"
+    assert (
+        card_metadata({**CONFIG, "corpus_root": "/data/muse"}, {"val/ccc_mean": 0.3}).eval_results[0].dataset_name
+        == "muse_car"
+    )
 
 
 def _fake_cache(cache: Path, repo: str, files: dict[str, str]) -> Path:

@@ -16,11 +16,16 @@ def test_registered_and_paper_sizes():
     shapes = {k: tuple(v.shape) for k, v in net.state_dict().items()}
     # BiLSTM with 32 cells per direction over D = 2 + 1 = 3 inputs: gates stacked 4 × 32 = 128.
     expected = {
-        "rnn.lstm.weight_ih_l0": (128, 3), "rnn.lstm.weight_hh_l0": (128, 32),
-        "rnn.lstm.bias_ih_l0": (128,), "rnn.lstm.bias_hh_l0": (128,),
-        "rnn.lstm.weight_ih_l0_reverse": (128, 3), "rnn.lstm.weight_hh_l0_reverse": (128, 32),
-        "rnn.lstm.bias_ih_l0_reverse": (128,), "rnn.lstm.bias_hh_l0_reverse": (128,),
-        "out.weight": (2, 64), "out.bias": (2,),
+        "rnn.lstm.weight_ih_l0": (128, 3),
+        "rnn.lstm.weight_hh_l0": (128, 32),
+        "rnn.lstm.bias_ih_l0": (128,),
+        "rnn.lstm.bias_hh_l0": (128,),
+        "rnn.lstm.weight_ih_l0_reverse": (128, 3),
+        "rnn.lstm.weight_hh_l0_reverse": (128, 32),
+        "rnn.lstm.bias_ih_l0_reverse": (128,),
+        "rnn.lstm.bias_hh_l0_reverse": (128,),
+        "out.weight": (2, 64),
+        "out.bias": (2,),
     }
     assert shapes == expected
     # per direction 4·32·(3 + 32) + 2·4·32 = 4736; two directions 9472; head 64·2 + 2 = 130

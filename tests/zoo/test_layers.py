@@ -90,9 +90,7 @@ def test_attention_matches_manual_scaled_dot_product() -> None:
     scores = scores.masked_fill(pad[:, None, None, :], float("-inf"))
     ctx = (scores.softmax(-1) @ v).transpose(1, 2).reshape(b, t, d)
     attended = ctx @ block.attn.out_proj.weight.T + block.attn.out_proj.bias
-    expected = nn.functional.layer_norm(
-        x + attended, (d,), block.norm.weight, block.norm.bias, block.norm.eps
-    )
+    expected = nn.functional.layer_norm(x + attended, (d,), block.norm.weight, block.norm.bias, block.norm.eps)
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
 
 

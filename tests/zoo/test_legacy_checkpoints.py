@@ -30,7 +30,13 @@ def test_the_old_spec_has_no_level_and_upgrades_to_frame_level():
 
 @pytest.mark.slow
 def test_zoo_test_of_an_old_checkpoint_scores_what_the_old_code_scored(tmp_path: Path):
-    run_dir = run_cli("test", "muse_car/sun2020_lstm_selfattn", "model.args.hidden_size=8", f"ckpt={FIXTURE}",
-                      f"output_dir={tmp_path}", *QUICK)
+    run_dir = run_cli(
+        "test",
+        "muse_car/sun2020_lstm_selfattn",
+        "model.args.hidden_size=8",
+        f"ckpt={FIXTURE}",
+        f"output_dir={tmp_path}",
+        *QUICK,
+    )
     results = json.loads((run_dir / "results.json").read_text())
     assert results["test/ccc_arousal"] == pytest.approx(OLD_TEST_CCC, abs=1e-6)

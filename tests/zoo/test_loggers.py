@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
-import torch
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger, WandbLogger
 
 from zoo.errors import ConfigError
@@ -16,8 +12,10 @@ from zoo.loggers import build_loggers, log_run_outputs, logger_kinds
 CFG = {"wandb": {"project": "affect-zoo-test", "entity": None, "mode": "offline", "tags": ["t"]}}
 
 
-@pytest.mark.parametrize("value,kinds", [("csv", ["csv"]), (None, []), ("none", []), (False, []),
-                                         (["csv", "tensorboard"], ["csv", "tensorboard"])])
+@pytest.mark.parametrize(
+    "value,kinds",
+    [("csv", ["csv"]), (None, []), ("none", []), (False, []), (["csv", "tensorboard"], ["csv", "tensorboard"])],
+)
 def test_logger_kinds(value, kinds):
     assert logger_kinds(value) == kinds
 
@@ -57,8 +55,13 @@ def test_wandb_gets_tables_plots_and_the_bundle(tmp_path, monkeypatch):
     run = logger.experiment
     monkeypatch.setattr(run, "log", lambda data, **kw: logged.append(data))
     monkeypatch.setattr(run, "log_artifact", lambda artifact, **kw: artifacts.append(artifact))
-    log_run_outputs([logger], {"val/ccc_arousal": 0.5, "val/ccc_mean": 0.5, "test/ccc_arousal": 0.4,
-                               "test/ccc_mean": 0.4}, ["arousal"], plots=[plot], bundle=bundle)
+    log_run_outputs(
+        [logger],
+        {"val/ccc_arousal": 0.5, "val/ccc_mean": 0.5, "test/ccc_arousal": 0.4, "test/ccc_mean": 0.4},
+        ["arousal"],
+        plots=[plot],
+        bundle=bundle,
+    )
     tables = {k: v for d in logged for k, v in d.items() if isinstance(v, wandb.Table)}
     assert tables["val/results"].columns == ["metric", "arousal", "mean"]
     assert tables["val/results"].data == [["ccc", 0.5, 0.5]] and tables["test/results"].data == [["ccc", 0.4, 0.4]]

@@ -18,7 +18,7 @@ W_IX, W_IH, B_I = np.array([[0.1, -0.2], [0.3, 0.4]]), np.array([[0.2, 0.1], [-0
 W_FX, W_FH, B_F = np.array([[0.5, 0.1], [-0.3, 0.2]]), np.array([[0.05, 0.2], [0.1, -0.2]]), np.array([0.5, 0.4])
 W_GX, W_GH, B_G = np.array([[0.2, 0.2], [-0.1, 0.6]]), np.array([[0.3, 0.0], [0.2, 0.1]]), np.array([0.0, 0.1])
 W_OX, W_OH, B_O = np.array([[0.4, -0.5], [0.3, 0.1]]), np.array([[-0.2, 0.4], [0.1, 0.1]]), np.array([-0.1, 0.2])
-W_FC = np.diag([0.1, 0.4])    # peephole matrices are diagonal (each unit sees its own cell)
+W_FC = np.diag([0.1, 0.4])  # peephole matrices are diagonal (each unit sees its own cell)
 W_OC = np.diag([-0.5, 0.25])
 
 

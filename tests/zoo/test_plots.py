@@ -42,7 +42,12 @@ def test_learning_curve_png_is_written(tmp_path):
 def test_segment_scatter_has_one_panel_per_target(tmp_path):
     rng = np.random.default_rng(0)
     golds = rng.uniform(0, 3, size=(50, 6))
-    out = plot_segment_scatter(tmp_path / "s.png", golds + rng.normal(0, 0.1, golds.shape), golds,
-                               ["happy", "sad", "anger", "surprise", "disgust", "fear"], "val")
+    out = plot_segment_scatter(
+        tmp_path / "s.png",
+        golds + rng.normal(0, 0.1, golds.shape),
+        golds,
+        ["happy", "sad", "anger", "surprise", "disgust", "fear"],
+        "val",
+    )
     with Image.open(out) as image:
         assert image.size == (4 * 320, 2 * 320)

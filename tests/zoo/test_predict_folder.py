@@ -28,22 +28,32 @@ def _recipe(folder: Path, text: str) -> Path:
 
 
 def _fit(zoo_cli, recipe: Path, out: Path) -> Path:
-    run_dir = zoo_cli("fit", str(recipe), f"output_dir={out}", "trainer.max_epochs=1",
-                      "trainer.enable_progress_bar=false", "logger=none")
+    run_dir = zoo_cli(
+        "fit",
+        str(recipe),
+        f"output_dir={out}",
+        "trainer.max_epochs=1",
+        "trainer.enable_progress_bar=false",
+        "logger=none",
+    )
     return run_dir / "checkpoints" / "best.ckpt"
 
 
 def test_recola_folder_of_own_recordings(tmp_path: Path, zoo_cli):
-    corpus = write_synthetic_recola(tmp_path / "corpus", seed=4, n_per_partition=2, duration_s=8.0,
-                                    feature_sets=["audio"])
-    recipe = _recipe(tmp_path / "recipes" / "recola", f"""
+    corpus = write_synthetic_recola(
+        tmp_path / "corpus", seed=4, n_per_partition=2, duration_s=8.0, feature_sets=["audio"]
+    )
+    recipe = _recipe(
+        tmp_path / "recipes" / "recola",
+        f"""
 data:
   name: recola
   args: {{root: {corpus}, mode: features, features: [audio], win_len: 50, hop_len: 25, batch_size: 4}}
 model:
   name: sun2020_lstm
   args: {{hidden_size: 8}}
-""")
+""",
+    )
     ckpt = _fit(zoo_cli, recipe, tmp_path / "runs")
     # the user's folder: two recordings with their own names, one with a gold standard
     user = tmp_path / "mine"
@@ -78,8 +88,15 @@ model:
         for name in (f"{part}_1", f"{part}_2"):
             _, feats = read_feature_arff(corpus / "features_audio" / "arousal" / f"{name}.arff")
             preds.append(model.predict({"audio": feats}))
-            golds.append(np.stack([read_gold_standard(corpus / "ratings_gold_standard" / t / f"{name}.arff")[1]
-                                   for t in ("arousal", "valence")], axis=1))
+            golds.append(
+                np.stack(
+                    [
+                        read_gold_standard(corpus / "ratings_gold_standard" / t / f"{name}.arff")[1]
+                        for t in ("arousal", "valence")
+                    ],
+                    axis=1,
+                )
+            )
         p, g = np.concatenate(preds).astype(np.float64), np.concatenate(golds).astype(np.float64)
         for k, target in enumerate(("arousal", "valence")):
             x, y = p[:, k], g[:, k]  # CCC with population moments, written out
@@ -91,7 +108,9 @@ model:
 def test_sewa_avec2019_folder(tmp_path: Path, zoo_cli):
     corpus = write_synthetic_sewa(tmp_path / "corpus", seed=4, release="avec2019")
     feature = "audio_features_egemaps_xbow"
-    recipe = _recipe(tmp_path / "recipes" / "sewa", f"""
+    recipe = _recipe(
+        tmp_path / "recipes" / "sewa",
+        f"""
 data:
   name: sewa
   args: {{root: {corpus}, release: avec2019, features: [{feature}], targets: [arousal, valence], win_len: 50, hop_len: 50}}
@@ -100,13 +119,15 @@ model:
   args: {{hidden_size: 8}}
 loss:
   name: mse
-""")
+""",
+    )
     ckpt = _fit(zoo_cli, recipe, tmp_path / "runs")
     user = tmp_path / "mine" / feature
     user.mkdir(parents=True)
     # a user's own recording: its rows name it (a row naming another recording is refused)
     (user / "interview_7.csv").write_text(
-        (corpus / feature / "Devel_DE_01.csv").read_text().replace("'Devel_DE_01'", "'interview_7'"))
+        (corpus / feature / "Devel_DE_01.csv").read_text().replace("'Devel_DE_01'", "'interview_7'")
+    )
     out = zoo_cli("predict", str(ckpt), str(user.parent), "--output", str(tmp_path / "preds"))
     times, values = read_prediction_file(out / "interview_7.csv", ["arousal", "valence"])
     assert (out / "interview_7.csv").read_text().startswith("name;timestamp;arousal;valence\n")  # AVEC 2019
@@ -118,9 +139,12 @@ loss:
 
 
 def test_sewa_text_bow_model_reads_new_text_with_its_training_vocabulary(tmp_path: Path, zoo_cli):
-    corpus = write_synthetic_sewa(tmp_path / "corpus", seed=4, release="avec2017",
-                                  counts={"Train": 3, "Devel": 2, "Test": 1})
-    recipe = _recipe(tmp_path / "recipes" / "sewa", f"""
+    corpus = write_synthetic_sewa(
+        tmp_path / "corpus", seed=4, release="avec2017", counts={"Train": 3, "Devel": 2, "Test": 1}
+    )
+    recipe = _recipe(
+        tmp_path / "recipes" / "sewa",
+        f"""
 data:
   name: sewa
   args: {{root: {corpus}, features: [text_bow], targets: [liking], win_len: 50, hop_len: 50}}
@@ -129,7 +153,8 @@ model:
   args: {{hidden_size: 8}}
 loss:
   name: mse
-""")
+""",
+    )
     ckpt = _fit(zoo_cli, recipe, tmp_path / "runs")
     model = zoo.load_pretrained(ckpt)
     vocabulary = model.spec["reader_state"]["vocabulary"]

@@ -35,8 +35,11 @@ def _tone(seconds: float, seed: int = 0) -> np.ndarray:
 def _reseal(folder: Path) -> None:
     """Rewrite manifest.json for the files now present (a consistent, re-hashed bundle)."""
     manifest = json.loads((folder / "manifest.json").read_text())
-    manifest["files"] = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-                         for p in sorted(folder.iterdir()) if p.name != "manifest.json"}
+    manifest["files"] = {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.iterdir())
+        if p.name != "manifest.json"
+    }
     (folder / "manifest.json").write_text(json.dumps(manifest))
 
 
@@ -55,9 +58,20 @@ def test_provenance_from_settings_corpus_mapping_and_unknown(tmp_path: Path, cap
 
     extracted = tmp_path / "recola" / "features_audio"
     (extracted / "arousal").mkdir(parents=True)
-    (extracted / "extract_settings.json").write_text(json.dumps({
-        "extractor": "logmel", "layout": "recola", "hop": 0.04, "win": None, "weights": None,
-        "weights_sha256": None, "options": {}, "timeline": None}))
+    (extracted / "extract_settings.json").write_text(
+        json.dumps(
+            {
+                "extractor": "logmel",
+                "layout": "recola",
+                "hop": 0.04,
+                "win": None,
+                "weights": None,
+                "weights_sha256": None,
+                "options": {},
+                "timeline": None,
+            }
+        )
+    )
     (tmp_path / "recola" / "features_video_geometric").mkdir()  # the organisers' features: no record
     got = feature_provenance("recola", tmp_path / "recola", ["audio", "video_geometric"], {"mode": "features"})
     assert got["audio"]["extractor"] == "logmel" and got["audio"]["hop"] == 0.04
@@ -82,7 +96,8 @@ def test_missing_reasons_name_the_set():
 
     config = {"datamodule": "muse_car", "corpus_root": "/data/muse"}
     assert missing_reason(config, "vggface") == (
-        "feature set 'vggface' was distributed by the MuSe 2020 organisers; no extractor reproduces it")
+        "feature set 'vggface' was distributed by the MuSe 2020 organisers; no extractor reproduces it"
+    )
     assert "synthetic corpus" in missing_reason({"datamodule": "muse_car", "corpus_root": None}, "egemaps")
     assert "recordings_audio" in missing_reason({"datamodule": "recola"}, "audio", {"mode": "raw"})
 
@@ -110,10 +125,27 @@ def media_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from zoo.data.synthetic.recola import write_synthetic_recola
 
     tmp = tmp_path_factory.mktemp("media-bundle")
-    corpus = write_synthetic_recola(tmp / "corpus", seed=5, n_per_partition=2, duration_s=6.0,
-                                    feature_sets=[], video_size=32)
-    assert _run("extract", "logmel", "--input", corpus / "recordings_audio", "--output", corpus,
-                "--layout", "recola", "--hop", "0.04", "--name", "audio", "--no-progress")["exit_code"] == 0
+    corpus = write_synthetic_recola(
+        tmp / "corpus", seed=5, n_per_partition=2, duration_s=6.0, feature_sets=[], video_size=32
+    )
+    assert (
+        _run(
+            "extract",
+            "logmel",
+            "--input",
+            corpus / "recordings_audio",
+            "--output",
+            corpus,
+            "--layout",
+            "recola",
+            "--hop",
+            "0.04",
+            "--name",
+            "audio",
+            "--no-progress",
+        )["exit_code"]
+        == 0
+    )
     (tmp / "recipes").mkdir()
     shutil.copy(DEFAULTS, tmp / "recipes" / "defaults.yaml")
     (tmp / "recipes" / "r.yaml").write_text(f"""
@@ -124,8 +156,14 @@ model:
   name: sun2020_lstm
   args: {{hidden_size: 8}}
 """)
-    out = _run("fit", tmp / "recipes" / "r.yaml", f"output_dir={tmp / 'runs'}", "trainer.max_epochs=1",
-               "trainer.enable_progress_bar=false", "logger=none")
+    out = _run(
+        "fit",
+        tmp / "recipes" / "r.yaml",
+        f"output_dir={tmp / 'runs'}",
+        "trainer.max_epochs=1",
+        "trainer.enable_progress_bar=false",
+        "logger=none",
+    )
     assert out["exit_code"] == 0
     assert _run("export", Path(out["run_dir"]) / "checkpoints" / "best.ckpt", tmp / "bundle")["exit_code"] == 0
     return tmp / "bundle"
@@ -160,8 +198,9 @@ def test_wav_prediction_equals_extractor_plus_numpy_normalisation(media_bundle: 
     x = (feats - np.asarray(stats["mean"], np.float32)) / np.asarray(stats["std"], np.float32)
     net = load_pretrained(media_bundle).net
     with torch.inference_mode():
-        expected = net({"audio": torch.from_numpy(x.astype(np.float32))[None]},
-                       torch.ones(1, len(x), dtype=torch.bool))[0].numpy()
+        expected = net(
+            {"audio": torch.from_numpy(x.astype(np.float32))[None]}, torch.ones(1, len(x), dtype=torch.bool)
+        )[0].numpy()
     np.testing.assert_allclose(table[["arousal", "valence"]].to_numpy(), expected, atol=1e-5)
     png = imread(tmp_path / "preds" / "plots" / "my talk.png")
     assert png.ndim == 3 and png.shape[0] > 100
@@ -191,7 +230,7 @@ def test_mp4_audio_is_decoded_and_video_only_is_refused(media_bundle: Path, tmp_
             if audio is not None:
                 signal = _tone(2.0, seed=2)
                 for start in range(0, len(signal), 1024):
-                    frame = av.AudioFrame.from_ndarray(signal[None, start:start + 1024], format="fltp", layout="mono")
+                    frame = av.AudioFrame.from_ndarray(signal[None, start : start + 1024], format="fltp", layout="mono")
                     frame.sample_rate = SR
                     container.mux(audio.encode(frame))
                 container.mux(audio.encode(None))
@@ -228,8 +267,10 @@ def test_non_extractable_and_old_bundles_exit_2_naming_the_set(media_bundle: Pat
     assert _run("predict", organisers, wav, "--output", tmp_path / "p1")["exit_code"] == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
-    assert ("feature set 'audio' was distributed by the AVEC 2016 organisers; no extractor reproduces it: "
-            "extract it yourself into a corpus layout and run `zoo predict BUNDLE CORPUS_DIR`") in err
+    assert (
+        "feature set 'audio' was distributed by the AVEC 2016 organisers; no extractor reproduces it: "
+        "extract it yourself into a corpus layout and run `zoo predict BUNDLE CORPUS_DIR`"
+    ) in err
     assert not (tmp_path / "p1").exists()
     # a format-2 bundle exported before provenance was recorded: loads, says provenance is unknown
     old = _edit_config(media_bundle, tmp_path / "old", lambda c: c.pop("feature_extractors"))

@@ -73,7 +73,9 @@ def test_installed_packages_add_corpora_through_entry_points(monkeypatch, tmp_pa
     monkeypatch.syspath_prepend(str(tmp_path))
     good = EntryPoint("plugin_corpus", "my_corpus_pkg", corpus_registry.ENTRY_POINT_GROUP)
     bad = EntryPoint("ghost", "empty_pkg", corpus_registry.ENTRY_POINT_GROUP)
-    monkeypatch.setattr(corpus_registry, "entry_points", lambda group: [good] if group == corpus_registry.ENTRY_POINT_GROUP else [])
+    monkeypatch.setattr(
+        corpus_registry, "entry_points", lambda group: [good] if group == corpus_registry.ENTRY_POINT_GROUP else []
+    )
     monkeypatch.setattr(corpus_registry, "_loaded", False)
     assert "plugin_corpus" in corpus_registry.list_corpora()
     monkeypatch.setattr(corpus_registry, "entry_points", lambda group: [bad])

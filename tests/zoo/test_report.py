@@ -33,16 +33,20 @@ def test_runs_are_named_by_what_differs_from_the_recipe(tmp_path):
 
 
 def test_paper_score_matches_only_its_configuration(tmp_path):
-    _run_folder(tmp_path, "egemaps", ["data.args.features=[egemaps]"], {"val/ccc_arousal": 0.61, "val/ccc_mean_std": 0.1})
+    _run_folder(
+        tmp_path, "egemaps", ["data.args.features=[egemaps]"], {"val/ccc_arousal": 0.61, "val/ccc_mean_std": 0.1}
+    )
     _run_folder(tmp_path, "vggish", ["data.args.features=[vggish]"], {"val/ccc_arousal": 0.33})
-    score = PaperScore("Sun et al. 2020", RECIPE, ("data.args.features=[egemaps]",), "val/ccc_arousal", 0.4499, "Table 9")
+    score = PaperScore(
+        "Sun et al. 2020", RECIPE, ("data.args.features=[egemaps]",), "val/ccc_arousal", 0.4499, "Table 9"
+    )
     missing = PaperScore("Sun et al. 2020", "muse_car/sun2020_late_fusion", (), "val/ccc_valence", 0.7, "Table 10")
     table = build_report(find_runs([tmp_path]), paper_scores=[score, missing]).splitlines()
     rows = {line.split("|")[2].strip(): [c.strip() for c in line.split("|")[1:-1]] for line in table[2:]}
     assert rows["`data.args.features=[egemaps]`"][3:6] == ["0.450", "Sun et al. 2020, Table 9", "0.610"]
-    assert rows["`data.args.features=[vggish]`"][3] == "–"           # other configuration: no paper score
-    assert rows["`data.args.features=[vggish]`"][6] == "0.000"       # constant predictor's CCC
-    assert rows["nothing"][5] == "no run"                             # an unmatched paper score stays visible
+    assert rows["`data.args.features=[vggish]`"][3] == "–"  # other configuration: no paper score
+    assert rows["`data.args.features=[vggish]`"][6] == "0.000"  # constant predictor's CCC
+    assert rows["nothing"][5] == "no run"  # an unmatched paper score stays visible
     assert not any("_std" in line for line in table)
 
 
@@ -65,7 +69,9 @@ def test_shipped_paper_score_files_are_valid_and_name_shipped_recipes():
 
 
 def test_malformed_paper_score_file_names_file_and_entry(tmp_path):
-    (tmp_path / "x.yaml").write_text("paper: X\nscores:\n  - recipe: a/b\n    metric: val/ccc_mean\n    value: high\n    source: T1\n")
+    (tmp_path / "x.yaml").write_text(
+        "paper: X\nscores:\n  - recipe: a/b\n    metric: val/ccc_mean\n    value: high\n    source: T1\n"
+    )
     with pytest.raises(ValueError, match=r"x\.yaml: scores\[0\]\.value"):
         load_paper_scores(tmp_path)
 

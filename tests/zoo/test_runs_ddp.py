@@ -106,17 +106,17 @@ def test_ddp_val_loss_with_uneven_shards_equals_one_process_and_numpy(single_fit
 
 
 @pytest.mark.slow
-def test_ddp_partitions_with_fewer_videos_than_processes_give_the_one_process_result(
-    one_each: Path, tmp_path: Path
-):
+def test_ddp_partitions_with_fewer_videos_than_processes_give_the_one_process_result(one_each: Path, tmp_path: Path):
     """1 devel and 1 test video on 2 processes: fit (validating every epoch), the final
     validation and the test all run, and score like one process on the same checkpoint."""
     overrides = tiny_overrides(one_each, tmp_path)
     ddp_run = _zoo_ddp("fit", RECIPE, *overrides, *SHORT)
     ddp = _results(ddp_run)
     ckpt = ddp_run / "checkpoints" / "best.ckpt"
-    single = {**_results(_zoo("validate", RECIPE, f"ckpt={ckpt}", *overrides)),
-              **_results(_zoo("test", RECIPE, f"ckpt={ckpt}", *overrides))}
+    single = {
+        **_results(_zoo("validate", RECIPE, f"ckpt={ckpt}", *overrides)),
+        **_results(_zoo("test", RECIPE, f"ckpt={ckpt}", *overrides)),
+    }
     keys = [k for k in single if k.startswith(("val/", "test/")) and not k.endswith("_std")]
     assert {"val/loss", "test/loss", "val/ccc_arousal", "test/ccc_arousal"} <= set(keys)
     for key in keys:

@@ -18,7 +18,7 @@ import torch
 from zoo.cli import main, run
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _tiny_runs import REPO, RECIPE, tiny_overrides, write_tiny_corpus  # noqa: E402
+from _tiny_runs import RECIPE, REPO, tiny_overrides, write_tiny_corpus  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -68,9 +68,14 @@ def test_sigterm_exits_143_marks_the_folder_and_resumes_exactly(tiny: Path, tmp_
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("AFFECT_ZOO_RUN_DIR", None)
     common = tiny_overrides(tiny, tmp_path)
-    proc = subprocess.Popen([sys.executable, "-m", "zoo.cli", "fit", RECIPE, *common, "trainer.max_epochs=500",
-                             "run_name=killed"], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zoo.cli", "fit", RECIPE, *common, "trainer.max_epochs=500", "run_name=killed"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     last = tmp_path / "killed" / "checkpoints" / "last.ckpt"
     deadline = time.monotonic() + 300
     while not last.exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -128,8 +133,9 @@ def test_training_seed_does_not_change_the_synthetic_corpus(tmp_path: Path, monk
         roots[seed] = dm.corpus.resolve_root()
         assert dm.seed == seed  # the training shuffle still follows the seed
     assert len({_corpus_digest(r) for r in roots.values()}) == 1
-    other = zoo.run_io.build_datamodule(load_recipe(RECIPE, ["data.args.synthetic_seed=5",
-                                                          "data.args.features=[egemaps]"])).corpus.resolve_root()
+    other = zoo.run_io.build_datamodule(
+        load_recipe(RECIPE, ["data.args.synthetic_seed=5", "data.args.features=[egemaps]"])
+    ).corpus.resolve_root()
     assert _corpus_digest(other) != _corpus_digest(roots[1])
 
 

@@ -8,8 +8,9 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -32,8 +33,11 @@ def _copy(bundle: Path, tmp_path: Path) -> Path:
 def _reseal(folder: Path) -> None:
     """manifest.json recomputed for the files present (what a forger who knows the format does)."""
     manifest = json.loads((folder / "manifest.json").read_text())
-    manifest["files"] = {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-                         for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "manifest.json"}
+    manifest["files"] = {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != "manifest.json"
+    }
     (folder / "manifest.json").write_text(json.dumps(manifest))
 
 
@@ -102,6 +106,7 @@ def _set_std(value):
     def edit(c):
         name = next(iter(c["normalization"]))
         c["normalization"][name]["std"][3] = value
+
     return edit
 
 
@@ -110,24 +115,36 @@ def _short_mean(c):
     c["normalization"][name]["mean"] = c["normalization"][name]["mean"][:-1]
 
 
-@pytest.mark.parametrize("edit, message", [
-    (_set_std(0.0), r"field 'normalization\.\w+\.std\[3\]': expected finite numbers > 0, got 0\.0"),
-    (_set_std(-1.0), r"field 'normalization\.\w+\.std\[3\]': expected finite numbers > 0"),
-    (_set_std(float("inf")), r"field 'normalization\.\w+\.std\[3\]': expected finite numbers > 0"),
-    (_short_mean, r"field 'normalization\.\w+\.mean': expected a list of \d+ numbers \(feature_dims\.\w+\)"),
-    (lambda c: c.update(target_names=["arousal", "arousal"]), "field 'target_names': expected a non-empty list of distinct"),
-    (lambda c: c.update(target_names=[]), "field 'target_names'"),
-    (lambda c: c.update(label_step=0), "field 'label_step': expected a finite number of seconds > 0"),
-    (lambda c: c.update(label_shift="2"), "field 'label_shift': expected a finite number"),
-    (lambda c: c["feature_dims"].update(extra=3), r"field 'feature_dims': expected one entry per feature set"),
-    (lambda c: c["feature_dims"].update({c["feature_names"][0]: -4}), r"field 'feature_dims\.\w+': expected a positive integer"),
-    (lambda c: c.update(feature_delay={"nope": 1.0}), r"field 'feature_delay\.nope'"),
-    (lambda c: c.update(normalization={"nope": {"mean": [0.0], "std": [1.0]}}), r"field 'normalization\.nope'"),
-    (lambda c: c.update(architecture="nobody2099_net"), "unknown architecture 'nobody2099_net'"),
-    (lambda c: c.update(datamodule="nobody_corpus"), "field 'datamodule': expected a registered datamodule"),
-    (lambda c: c.update(reader_state={"root": "/elsewhere"}), "reader_state sets 'root'"),
-    (lambda c: c.update(postprocess={"label_step": 0.25, "targets": {"liking": {}}}), r"field 'postprocess\.targets'"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (_set_std(0.0), r"field 'normalization\.\w+\.std\[3\]': expected finite numbers > 0, got 0\.0"),
+        (_set_std(-1.0), r"field 'normalization\.\w+\.std\[3\]': expected finite numbers > 0"),
+        (_set_std(float("inf")), r"field 'normalization\.\w+\.std\[3\]': expected finite numbers > 0"),
+        (_short_mean, r"field 'normalization\.\w+\.mean': expected a list of \d+ numbers \(feature_dims\.\w+\)"),
+        (
+            lambda c: c.update(target_names=["arousal", "arousal"]),
+            "field 'target_names': expected a non-empty list of distinct",
+        ),
+        (lambda c: c.update(target_names=[]), "field 'target_names'"),
+        (lambda c: c.update(label_step=0), "field 'label_step': expected a finite number of seconds > 0"),
+        (lambda c: c.update(label_shift="2"), "field 'label_shift': expected a finite number"),
+        (lambda c: c["feature_dims"].update(extra=3), r"field 'feature_dims': expected one entry per feature set"),
+        (
+            lambda c: c["feature_dims"].update({c["feature_names"][0]: -4}),
+            r"field 'feature_dims\.\w+': expected a positive integer",
+        ),
+        (lambda c: c.update(feature_delay={"nope": 1.0}), r"field 'feature_delay\.nope'"),
+        (lambda c: c.update(normalization={"nope": {"mean": [0.0], "std": [1.0]}}), r"field 'normalization\.nope'"),
+        (lambda c: c.update(architecture="nobody2099_net"), "unknown architecture 'nobody2099_net'"),
+        (lambda c: c.update(datamodule="nobody_corpus"), "field 'datamodule': expected a registered datamodule"),
+        (lambda c: c.update(reader_state={"root": "/elsewhere"}), "reader_state sets 'root'"),
+        (
+            lambda c: c.update(postprocess={"label_step": 0.25, "targets": {"liking": {}}}),
+            r"field 'postprocess\.targets'",
+        ),
+    ],
+)
 def test_every_field_is_validated_even_when_resealed(bundle: Path, tmp_path: Path, edit, message: str):
     copy = _edited(bundle, tmp_path, edit)
     _reseal(copy)
@@ -144,8 +161,9 @@ def test_symbolic_links_inside_a_bundle_are_refused(bundle: Path, tmp_path: Path
         zoo.load_pretrained(copy)
 
 
-def test_export_overwrite_never_writes_through_links(trained_muse_run: Path, bundle: Path, tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture):
+def test_export_overwrite_never_writes_through_links(
+    trained_muse_run: Path, bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+):
     ckpt = trained_muse_run / "checkpoints" / "best.ckpt"
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")

@@ -10,8 +10,8 @@ import http.server
 import re
 import shutil
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import torch
@@ -54,12 +54,15 @@ def evil(tmp_path: Path) -> tuple[Path, Path]:
     marker = tmp_path / "payload-ran"
     path = tmp_path / "served" / "evil.ckpt"
     path.parent.mkdir()
-    torch.save({
-        "state_dict": {},
-        "hyper_parameters": {"model": "sun2020_lstm_selfattn", "data_spec": {}},
-        "affect_zoo": {"version": 1},
-        "callbacks": {"x": _Payload(marker)},
-    }, path)
+    torch.save(
+        {
+            "state_dict": {},
+            "hyper_parameters": {"model": "sun2020_lstm_selfattn", "data_spec": {}},
+            "affect_zoo": {"version": 1},
+            "callbacks": {"x": _Payload(marker)},
+        },
+        path,
+    )
     return path, marker
 
 
@@ -80,14 +83,18 @@ def served(evil: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 def test_fit_resume_from_a_url_is_refused_before_download(served: str, evil, tmp_path: Path, capsys):
     _, marker = evil
-    _refused(["fit", RECIPE, f"ckpt={served}", f"output_dir={tmp_path / 'runs'}", *SMALL], capsys,
-             "only local checkpoint files are loaded")
+    _refused(
+        ["fit", RECIPE, f"ckpt={served}", f"output_dir={tmp_path / 'runs'}", *SMALL],
+        capsys,
+        "only local checkpoint files are loaded",
+    )
     assert not marker.exists()
     assert not (tmp_path / "torch-home").exists()  # nothing was downloaded
 
 
-def test_fit_resume_reads_weights_only_even_when_torch_is_told_otherwise(evil, tmp_path: Path, capsys,
-                                                                         monkeypatch: pytest.MonkeyPatch):
+def test_fit_resume_reads_weights_only_even_when_torch_is_told_otherwise(
+    evil, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+):
     # TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD turns off weights_only wherever the caller leaves it unset
     # (as Lightning's resume did): the resume path must set it explicitly.
     path, marker = evil
@@ -99,10 +106,16 @@ def test_fit_resume_reads_weights_only_even_when_torch_is_told_otherwise(evil, t
 @pytest.mark.parametrize("command", ["validate", "test", "predict"])
 def test_eval_commands_refuse_payloads_and_urls(command: str, evil, served: str, tmp_path: Path, capsys):
     path, marker = evil
-    _refused([command, RECIPE, f"ckpt={path}", f"output_dir={tmp_path / 'runs'}", *SMALL], capsys,
-             "refused to load.*weights_only")
-    _refused([command, RECIPE, f"ckpt={served}", f"output_dir={tmp_path / 'runs'}", *SMALL], capsys,
-             "only local checkpoint files are loaded")
+    _refused(
+        [command, RECIPE, f"ckpt={path}", f"output_dir={tmp_path / 'runs'}", *SMALL],
+        capsys,
+        "refused to load.*weights_only",
+    )
+    _refused(
+        [command, RECIPE, f"ckpt={served}", f"output_dir={tmp_path / 'runs'}", *SMALL],
+        capsys,
+        "only local checkpoint files are loaded",
+    )
     assert not marker.exists()
 
 
@@ -130,8 +143,9 @@ def test_export_and_predict_refuse_payloads(evil, tmp_path: Path, capsys: pytest
     assert not marker.exists()
 
 
-def test_honest_checkpoint_resumes_with_weights_only(trained_muse_run: Path, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch):
+def test_honest_checkpoint_resumes_with_weights_only(
+    trained_muse_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     run_dir = Path(shutil.copytree(trained_muse_run, tmp_path / "run"))  # resuming writes into the run folder
     last = run_dir / "checkpoints" / "last.ckpt"
     epoch = torch.load(last, map_location="cpu", weights_only=True)["epoch"]
@@ -143,11 +157,23 @@ def test_honest_checkpoint_resumes_with_weights_only(trained_muse_run: Path, tmp
         return real_load(*args, **kwargs)
 
     monkeypatch.setattr(torch, "load", spy)
-    out = run(["fit", RECIPE, f"ckpt={last}", f"output_dir={tmp_path}", "model.args.hidden_size=32",
-               f"trainer.max_epochs={epoch + 2}", "trainer.enable_progress_bar=false", "logger=csv"])
+    out = run(
+        [
+            "fit",
+            RECIPE,
+            f"ckpt={last}",
+            f"output_dir={tmp_path}",
+            "model.args.hidden_size=32",
+            f"trainer.max_epochs={epoch + 2}",
+            "trainer.enable_progress_bar=false",
+            "logger=csv",
+        ]
+    )
     monkeypatch.setattr(torch, "load", real_load)
     assert out["exit_code"] == 0
     assert len(calls) >= 2 and all(flag is True for flag in calls), calls  # ours, then Lightning's
-    epochs = [torch.load(p, map_location="cpu", weights_only=True)["epoch"]
-              for p in (Path(out["run_dir"]) / "checkpoints").glob("last*.ckpt")]
+    epochs = [
+        torch.load(p, map_location="cpu", weights_only=True)["epoch"]
+        for p in (Path(out["run_dir"]) / "checkpoints").glob("last*.ckpt")
+    ]
     assert max(epochs) == epoch + 1  # one more epoch ran on top of the checkpoint's

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from zoo.data import create_datamodule
 from zoo.cli import run
+from zoo.data import create_datamodule
 from zoo.pretrained import CheckpointError, merge_reader_state
 
 pytestmark = pytest.mark.slow
@@ -42,26 +42,40 @@ def _with_reader_state(trained_muse_run: Path, tmp_path: Path, reader_state: dic
 
 
 def test_checkpoint_cannot_redirect_the_corpus_root(trained_muse_run: Path, tmp_path: Path, capsys):
-    features = list(torch.load(trained_muse_run / "checkpoints" / "best.ckpt", map_location="cpu",
-                               weights_only=True)["hyper_parameters"]["data_spec"]["feature_names"])
+    features = list(
+        torch.load(trained_muse_run / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)[
+            "hyper_parameters"
+        ]["data_spec"]["feature_names"]
+    )
     corpus_a = create_datamodule("muse_car", features=features)._resolved_root()
     ckpt = _with_reader_state(trained_muse_run, tmp_path, {"root": str(tmp_path / "corpus_b")})
-    _refused(["test", RECIPE, f"ckpt={ckpt}", f"data.args.root={corpus_a}", f"output_dir={tmp_path / 'runs'}", *QUICK],
-             capsys, r"reader_state sets 'root' = '.*corpus_b'.*never where data is read")
+    _refused(
+        ["test", RECIPE, f"ckpt={ckpt}", f"data.args.root={corpus_a}", f"output_dir={tmp_path / 'runs'}", *QUICK],
+        capsys,
+        r"reader_state sets 'root' = '.*corpus_b'.*never where data is read",
+    )
     # also without data.args.root: a checkpoint never chooses the data
-    _refused(["validate", RECIPE, f"ckpt={ckpt}", f"output_dir={tmp_path / 'runs'}", *QUICK], capsys,
-             "reader_state sets 'root'")
+    _refused(
+        ["validate", RECIPE, f"ckpt={ckpt}", f"output_dir={tmp_path / 'runs'}", *QUICK],
+        capsys,
+        "reader_state sets 'root'",
+    )
 
 
 def test_conflict_with_a_user_value_names_both(trained_muse_run: Path, tmp_path: Path, capsys):
     ckpt = _with_reader_state(trained_muse_run, tmp_path, {"win_len": 7})
-    _refused(["validate", RECIPE, f"ckpt={ckpt}", "data.args.win_len=20", f"output_dir={tmp_path / 'runs'}", *QUICK],
-             capsys, r"reader_state sets 'win_len' = 7, but data.args.win_len = 20 was given")
+    _refused(
+        ["validate", RECIPE, f"ckpt={ckpt}", "data.args.win_len=20", f"output_dir={tmp_path / 'runs'}", *QUICK],
+        capsys,
+        r"reader_state sets 'win_len' = 7, but data.args.win_len = 20 was given",
+    )
 
 
 def test_merge_reader_state_rules():
     assert merge_reader_state({"root": "/a", "vocabulary": None}, {"vocabulary": ["ja", "nein"]}, "x.ckpt") == {
-        "root": "/a", "vocabulary": ["ja", "nein"]}
+        "root": "/a",
+        "vocabulary": ["ja", "nein"],
+    }
     assert merge_reader_state({"vocabulary": ["ja"]}, {"vocabulary": ["ja"]}, "x") == {"vocabulary": ["ja"]}
     assert merge_reader_state({"a": 1}, None, "x") == {"a": 1}
     for key in ("root", "cache_dir", "embedding_file", "weights_path", "seed", "features", "normalization_stats"):

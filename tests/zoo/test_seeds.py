@@ -22,9 +22,16 @@ def test_summary_is_mean_and_sample_std():
 
 @pytest.mark.slow
 def test_fit_with_three_seeds_writes_table(tmp_path: Path, zoo_cli):
-    run_dir = zoo_cli("fit", "muse_car/sun2020_lstm_selfattn", "seeds=[1,2,3]", "trainer.max_epochs=1",
-                      "trainer.limit_train_batches=2", "model.args.hidden_size=16",
-                      "trainer.enable_progress_bar=false", f"output_dir={tmp_path}")
+    run_dir = zoo_cli(
+        "fit",
+        "muse_car/sun2020_lstm_selfattn",
+        "seeds=[1,2,3]",
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=2",
+        "model.args.hidden_size=16",
+        "trainer.enable_progress_bar=false",
+        f"output_dir={tmp_path}",
+    )
     data = json.loads((run_dir / "seeds.json").read_text())
     assert sorted(data["seeds"]) == ["1", "2", "3"]
     values = [data["seeds"][s]["test/ccc_mean"] for s in ("1", "2", "3")]

@@ -47,9 +47,12 @@ def test_frame_level_inputs_use_the_mask(name):
     mask = np.zeros((3, 20), bool)
     mask[0, :20], mask[1, :5], mask[2, :11] = True, True, True
     metric = build_metric(name, K)
-    metric.update(torch.tensor(preds, dtype=torch.float32), torch.tensor(target, dtype=torch.float32), torch.tensor(mask))
-    np.testing.assert_allclose(metric.compute().double().numpy(), reference(name, preds[mask], target[mask]),
-                               rtol=1e-4, atol=1e-5)
+    metric.update(
+        torch.tensor(preds, dtype=torch.float32), torch.tensor(target, dtype=torch.float32), torch.tensor(mask)
+    )
+    np.testing.assert_allclose(
+        metric.compute().double().numpy(), reference(name, preds[mask], target[mask]), rtol=1e-4, atol=1e-5
+    )
 
 
 def test_single_target_and_rounding_edges():
@@ -63,7 +66,9 @@ def test_single_target_and_rounding_edges():
     assert acc2.compute().reshape(-1).tolist() == [0.5]
     pearson = build_metric("pearson", 1)
     pearson.update(torch.tensor([[1.0], [2.0], [3.0]]), torch.tensor([[2.0], [4.0], [7.0]]))
-    np.testing.assert_allclose(pearson.compute().reshape(-1).numpy(), [np.corrcoef([1, 2, 3], [2, 4, 7])[0, 1]], rtol=1e-5)
+    np.testing.assert_allclose(
+        pearson.compute().reshape(-1).numpy(), [np.corrcoef([1, 2, 3], [2, 4, 7])[0, 1]], rtol=1e-5
+    )
 
 
 def test_segment_inputs_take_no_mask():

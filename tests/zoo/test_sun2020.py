@@ -62,8 +62,7 @@ def bilstm(i: int, h: int, layers: int) -> int:
 
 D_IN = sum(FEATURE_DIMS.values())
 EXPECTED_PARAMS = {
-    "sun2020_lstm_selfattn": linear(D_IN, H, bias=False) + attention_block(H) + bilstm(H, H, 1)
-    + linear(2 * H, K),
+    "sun2020_lstm_selfattn": linear(D_IN, H, bias=False) + attention_block(H) + bilstm(H, H, 1) + linear(2 * H, K),
     "sun2020_lstm": linear(D_IN, H, bias=False) + bilstm(H, H, 2) + linear(2 * H, K),
     "sun2020_selfattn": linear(D_IN, H, bias=False) + 2 * attention_block(H) + linear(H, K),
 }
@@ -102,10 +101,7 @@ def test_default_sizes_param_count_by_hand() -> None:
 def test_optional_parts_param_count_by_hand() -> None:
     net = make_net("sun2020_lstm_selfattn", feed_forward=True, head_hidden_size=4)
     ff = linear(H, 4 * H) + linear(4 * H, H) + 2 * H
-    expected = (
-        linear(D_IN, H, bias=False) + attention_block(H) + ff + bilstm(H, H, 1)
-        + linear(2 * H, 4) + linear(4, K)
-    )
+    expected = linear(D_IN, H, bias=False) + attention_block(H) + ff + bilstm(H, H, 1) + linear(2 * H, 4) + linear(4, K)
     assert n_params(net) == expected
 
 

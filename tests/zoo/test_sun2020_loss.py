@@ -85,8 +85,9 @@ def test_sun2020_recipe_trains_with_the_released_per_window_ccc():
     fusion = load_recipe("muse_car/sun2020_late_fusion", ["data.args.sources=[a]"])
     assert fusion["loss"]["aggregation"] == "per_sequence"
     # the default stays pooled for every other recipe
-    import yaml
     from pathlib import Path
+
+    import yaml
 
     defaults = yaml.safe_load((Path(__file__).parents[2] / "recipes" / "defaults.yaml").read_text())
     assert defaults["loss"]["aggregation"] == "pooled"
@@ -96,10 +97,16 @@ def test_emotion_task_passes_aggregation_to_the_loss():
     from zoo.task import EmotionTask
 
     spec = {"target_names": ["arousal"], "feature_dims": {"egemaps": 4}}
-    task = EmotionTask("sun2020_lstm_selfattn", spec, {"hidden_size": 8, "num_heads": 2},
-                       loss={"name": "ccc", "aggregation": "per_sequence"})
+    task = EmotionTask(
+        "sun2020_lstm_selfattn",
+        spec,
+        {"hidden_size": 8, "num_heads": 2},
+        loss={"name": "ccc", "aggregation": "per_sequence"},
+    )
     assert task.loss_fn.aggregation == "per_sequence"
-    assert EmotionTask("sun2020_lstm_selfattn", spec, {"hidden_size": 8, "num_heads": 2}).loss_fn.aggregation == "pooled"
+    assert (
+        EmotionTask("sun2020_lstm_selfattn", spec, {"hidden_size": 8, "num_heads": 2}).loss_fn.aggregation == "pooled"
+    )
 
 
 def test_short_remainder_window_padded_in_a_batch_trains_as_if_alone():
@@ -112,8 +119,12 @@ def test_short_remainder_window_padded_in_a_batch_trains_as_if_alone():
 
     rng = np.random.default_rng(3)
     n = 450
-    rec = Recording("v", {"a": rng.normal(size=(n, 5)).astype(np.float32)}, np.arange(n) * 0.25,
-                    np.cumsum(rng.normal(size=(n, 1)), 0).astype(np.float32) * 0.05)
+    rec = Recording(
+        "v",
+        {"a": rng.normal(size=(n, 5)).astype(np.float32)},
+        np.arange(n) * 0.25,
+        np.cumsum(rng.normal(size=(n, 1)), 0).astype(np.float32) * 0.05,
+    )
     ds = SequenceDataset([rec], 1, win_len=200, hop_len=100, last_window="remainder")
     items = [ds[i] for i in range(len(ds))]
     assert [len(it["timestamps"]) for it in items] == [200, 200, 200, 150]

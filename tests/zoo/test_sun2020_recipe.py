@@ -30,7 +30,10 @@ def fusion() -> dict:
 def test_data_preprocessing_section_5_2(cfg):
     data = cfg["data"]["args"]
     assert cfg["data"]["name"] == "muse_car"
-    assert (data["win_len"], data["hop_len"]) == (200, 100)  # "window size of 200 frames (50s) and a hop size of 100 frames (25s)"
+    assert (data["win_len"], data["hop_len"]) == (
+        200,
+        100,
+    )  # "window size of 200 frames (50s) and a hop size of 100 frames (25s)"
     assert 200 * 0.25 == 50 and 100 * 0.25 == 25  # the 0.25 s label step of §5.1
     assert data["use_segment_id"] is True  # "we also add it [segment_id] to the input features"
     # "standardization to handcrafted acoustic features (i.e., eGeMAPS, PyAudio and IS13 feature)
@@ -50,7 +53,9 @@ def test_model_training_section_5_2(cfg):
     assert data["batch_size"] in (256, 512, 1024)
     assert cfg["trainer"]["max_epochs"] == 100  # "The maximum number of epochs ... is 100"
     sched = cfg["scheduler"]
-    assert sched["name"] == "plateau" and sched["factor"] == 0.5 and sched["patience"] == 5  # "halve ... 5 consecutive epochs"
+    assert (
+        sched["name"] == "plateau" and sched["factor"] == 0.5 and sched["patience"] == 5
+    )  # "halve ... 5 consecutive epochs"
     assert cfg["loss"]["name"] == "ccc"  # §4.3
 
 
@@ -73,8 +78,12 @@ def test_release_values_where_the_paper_leaves_a_choice(cfg):
 def test_model_layers_section_5_2(cfg):
     from zoo import create_model
 
-    net = create_model(cfg["model"]["name"], feature_dims={"egemaps": 88, "vggface": 512, "segment_id": 1},
-                       num_targets=1, **cfg["model"]["args"])
+    net = create_model(
+        cfg["model"]["name"],
+        feature_dims={"egemaps": 88, "vggface": 512, "segment_id": 1},
+        num_targets=1,
+        **cfg["model"]["args"],
+    )
     # "a self-attention layer, a bidirectional LSTM layer and a fully connected layer"
     assert len(net.attention) == 1
     assert net.lstm.lstm.num_layers == 1 and net.lstm.lstm.bidirectional
@@ -93,8 +102,9 @@ def test_late_fusion_section_5_2(fusion):
 
 
 def test_sweep_covers_the_paper_grid():
-    import yaml
     from pathlib import Path
+
+    import yaml
 
     sweep = yaml.safe_load((Path(__file__).parents[2] / "recipes" / "sweeps" / "muse_car_sun2020.yaml").read_text())
     params = sweep["parameters"]

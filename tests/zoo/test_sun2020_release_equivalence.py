@@ -41,13 +41,11 @@ class _ReferenceAttentionLayer(nn.Module):
 class ReferenceReleaseNet(nn.Module):
     """The released model as described in the module docstring (batch-first in and out)."""
 
-    def __init__(self, d_in: int, d_rnn: int, heads: int, attn_layers: int, rnn_layers: int,
-                 d_fc: int, k: int) -> None:
+    def __init__(self, d_in: int, d_rnn: int, heads: int, attn_layers: int, rnn_layers: int, d_fc: int, k: int) -> None:
         super().__init__()
         self.proj = nn.Linear(d_in, d_rnn, bias=False) if d_in != d_rnn else None
         self.attn = nn.ModuleList(_ReferenceAttentionLayer(d_rnn, heads) for _ in range(attn_layers))
-        self.rnn = (nn.LSTM(d_rnn, d_rnn, num_layers=rnn_layers, bidirectional=True)
-                    if rnn_layers > 0 else None)
+        self.rnn = nn.LSTM(d_rnn, d_rnn, num_layers=rnn_layers, bidirectional=True) if rnn_layers > 0 else None
         d_out = 2 * d_rnn if rnn_layers > 0 else d_rnn
         self.fc1, self.fc2 = nn.Linear(d_out, d_fc), nn.Linear(d_fc, k)
         nn.init.constant_(self.fc2.bias, 0.0)
@@ -84,10 +82,16 @@ def port(ref: ReferenceReleaseNet, ours: nn.Module) -> None:
     if ref.rnn is not None:
         for name, value in ref.rnn.named_parameters():
             mapping[f"lstm.lstm.{name}"] = value
-    mapping.update({"head.0.weight": ref.fc1.weight, "head.0.bias": ref.fc1.bias,
-                    "head.3.weight": ref.fc2.weight, "head.3.bias": ref.fc2.bias})
+    mapping.update(
+        {
+            "head.0.weight": ref.fc1.weight,
+            "head.0.bias": ref.fc1.bias,
+            "head.3.weight": ref.fc2.weight,
+            "head.3.bias": ref.fc2.bias,
+        }
+    )
     state = ours.state_dict()
-    assert set(state) == set(mapping), (sorted(set(state) ^ set(mapping)))
+    assert set(state) == set(mapping), sorted(set(state) ^ set(mapping))
     for name, value in mapping.items():
         assert state[name].shape == value.shape, name
     ours.load_state_dict({k: v.detach().clone() for k, v in mapping.items()})
@@ -96,14 +100,13 @@ def port(ref: ReferenceReleaseNet, ours: nn.Module) -> None:
 CASES = {
     # name: (our variant, release flags: attn layers, rnn layers)
     "lstm_selfattn": ("sun2020_lstm_selfattn", 1, 1),  # --attn --n_layers 1 --rnn_n_layers 1
-    "lstm": ("sun2020_lstm", 0, 2),                    # Table 1 "LSTM": two BiLSTM layers
-    "selfattn": ("sun2020_selfattn", 2, 0),            # Table 1 "Self-Attn": two attention layers
+    "lstm": ("sun2020_lstm", 0, 2),  # Table 1 "LSTM": two BiLSTM layers
+    "selfattn": ("sun2020_selfattn", 2, 0),  # Table 1 "Self-Attn": two attention layers
 }
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-@pytest.mark.parametrize("dims", [{"egemaps": 11, "vggface": 13}, {"egemaps": 16}],
-                         ids=["projected", "no_projection"])
+@pytest.mark.parametrize("dims", [{"egemaps": 11, "vggface": 13}, {"egemaps": 16}], ids=["projected", "no_projection"])
 def test_outputs_match_release_architecture(case: str, dims: dict[str, int]) -> None:
     variant, attn_layers, rnn_layers = CASES[case]
     torch.manual_seed(0)
@@ -112,8 +115,9 @@ def test_outputs_match_release_architecture(case: str, dims: dict[str, int]) -> 
     # the release's fc2 bias starts at 0; give it a value so that the port is really checked
     with torch.no_grad():
         ref.fc2.bias.copy_(torch.tensor([0.3, -0.2]))
-    ours = create_model(variant, feature_dims=dims, num_targets=k, hidden_size=hidden,
-                        num_heads=heads, head_hidden_size=64, dropout=0.0).eval()
+    ours = create_model(
+        variant, feature_dims=dims, num_targets=k, hidden_size=hidden, num_heads=heads, head_hidden_size=64, dropout=0.0
+    ).eval()
     port(ref, ours)
 
     lengths = torch.tensor([23, 9, 17, 1])
@@ -121,28 +125,40 @@ def test_outputs_match_release_architecture(case: str, dims: dict[str, int]) -> 
     mask = torch.arange(x.shape[1])[None, :] < lengths[:, None]
     features, start = {}, 0
     for name, d in dims.items():
-        features[name] = x[..., start:start + d]
+        features[name] = x[..., start : start + d]
         start += d
     with torch.no_grad():
         expected = ref(x, lengths)
         got = ours(features, mask)
     assert got.shape == expected.shape
-    assert torch.allclose(got[mask], expected[mask], atol=TOL, rtol=0), \
-        (got[mask] - expected[mask]).abs().max()
+    assert torch.allclose(got[mask], expected[mask], atol=TOL, rtol=0), (got[mask] - expected[mask]).abs().max()
 
 
 def test_output_bias_starts_at_zero_as_in_the_release() -> None:
     for head in (None, 64):
-        net = create_model("sun2020_lstm_selfattn", feature_dims={"a": 4}, num_targets=2,
-                           hidden_size=8, num_heads=2, head_hidden_size=head)
+        net = create_model(
+            "sun2020_lstm_selfattn",
+            feature_dims={"a": 4},
+            num_targets=2,
+            hidden_size=8,
+            num_heads=2,
+            head_hidden_size=head,
+        )
         last = net.head if head is None else net.head[-1]
         assert torch.equal(last.bias.detach(), torch.zeros(2))
 
 
 def test_release_head_has_no_dropout_before_its_first_layer() -> None:
     """Released ``Regressor``: Linear -> ReLU -> Dropout -> Linear; nothing in front of it."""
-    net = create_model("sun2020_lstm_selfattn", feature_dims={"a": 4}, num_targets=1,
-                       hidden_size=8, num_heads=2, head_hidden_size=64, dropout=0.5)
+    net = create_model(
+        "sun2020_lstm_selfattn",
+        feature_dims={"a": 4},
+        num_targets=1,
+        hidden_size=8,
+        num_heads=2,
+        head_hidden_size=64,
+        dropout=0.5,
+    )
     assert isinstance(net.head_dropout, nn.Identity)
     assert [type(m) for m in net.head] == [nn.Linear, nn.ReLU, nn.Dropout, nn.Linear]
     assert net.head[2].p == 0.5
@@ -177,7 +193,7 @@ def test_late_fusion_matches_release_fusion_model() -> None:
     lengths = torch.tensor([5, 31, 18])
     x = torch.randn(3, 31, 3)
     mask = torch.arange(31)[None, :] < lengths[:, None]
-    features = {name: x[..., i:i + 1] for i, name in enumerate(dims)}
+    features = {name: x[..., i : i + 1] for i, name in enumerate(dims)}
     with torch.no_grad():
         expected, got = ref(x, lengths), ours(features, mask)
     assert torch.allclose(got[mask], expected[mask], atol=TOL, rtol=0)

@@ -18,7 +18,10 @@ def test_every_sweep_file_validates_and_proposes_runs(path: Path):
     config = load_sweep(path)
     recipe = validate_sweep(config, str(path), repo_root=REPO)
     assert (REPO / recipe).is_file()
-    assert config["metric"] == {"name": "val/ccc_mean", "goal": "maximize"} or config["metric"]["goal"] in ("maximize", "minimize")
+    assert config["metric"] == {"name": "val/ccc_mean", "goal": "maximize"} or config["metric"]["goal"] in (
+        "maximize",
+        "minimize",
+    )
     runs = propose_runs(config, 4, seed=1)
     assert runs and runs == propose_runs(config, 4, seed=1)  # deterministic offline proposals
     for params in runs:
@@ -37,15 +40,26 @@ def test_first_proposed_run_is_accepted_by_the_cli(path: Path, tmp_path: Path, m
     config = load_sweep(path)
     command = expand_command(config, propose_runs(config, 1)[0])
     fit = command.index("fit")
-    out = zoo_run(["fit", command[fit + 1], *proposed_overrides(command[fit + 2:]), "trainer.fast_dev_run=true",
-                   "trainer.enable_progress_bar=false", f"output_dir={tmp_path}"])
+    out = zoo_run(
+        [
+            "fit",
+            command[fit + 1],
+            *proposed_overrides(command[fit + 2 :]),
+            "trainer.fast_dev_run=true",
+            "trainer.enable_progress_bar=false",
+            f"output_dir={tmp_path}",
+        ]
+    )
     assert out["exit_code"] == 0
 
 
 def _sweep(**changes):
-    base = {"method": "grid", "metric": {"name": "val/ccc_mean", "goal": "maximize"},
-            "parameters": {"model.args.hidden_size": {"values": [8, 16]}},
-            "command": ["${env}", "zoo", "fit", "recipes/muse_car/sun2020_lstm_selfattn.yaml", "${args_no_hyphens}"]}
+    base = {
+        "method": "grid",
+        "metric": {"name": "val/ccc_mean", "goal": "maximize"},
+        "parameters": {"model.args.hidden_size": {"values": [8, 16]}},
+        "command": ["${env}", "zoo", "fit", "recipes/muse_car/sun2020_lstm_selfattn.yaml", "${args_no_hyphens}"],
+    }
     base.update(changes)
     return base
 
@@ -58,12 +72,15 @@ def test_grid_proposals_are_exhaustive_and_commands_expand_both_forms():
     assert expand_command(hyphens, {"a.b": [1, 2]}) == ["zoo", "fit", "r.yaml", "--a.b=[1,2]"]
 
 
-@pytest.mark.parametrize("changes,message", [
-    ({"method": "anneal"}, "not a valid W&B sweep"),
-    ({"parameters": {"trainer.max_epoch": {"values": [1]}}}, "unknown key 'trainer.max_epoch'"),
-    ({"command": ["zoo", "fit", "recipes/muse_car/sun2020_lstm_selfattn.yaml"]}, "args_no_hyphens"),
-    ({"command": ["python", "train.py", "${args}"]}, "zoo fit RECIPE"),
-])
+@pytest.mark.parametrize(
+    "changes,message",
+    [
+        ({"method": "anneal"}, "not a valid W&B sweep"),
+        ({"parameters": {"trainer.max_epoch": {"values": [1]}}}, "unknown key 'trainer.max_epoch'"),
+        ({"command": ["zoo", "fit", "recipes/muse_car/sun2020_lstm_selfattn.yaml"]}, "args_no_hyphens"),
+        ({"command": ["python", "train.py", "${args}"]}, "zoo fit RECIPE"),
+    ],
+)
 def test_invalid_sweeps_are_clear_errors(changes, message):
     with pytest.raises(SweepError, match=message):
         validate_sweep(_sweep(**changes), "my_sweep.yaml", repo_root=REPO)

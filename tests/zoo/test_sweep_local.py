@@ -18,10 +18,16 @@ RECIPE = "recipes/muse_car/sun2020_lstm_selfattn.yaml"
 
 def _write_sweep(folder: Path, method: str, parameters: dict, goal: str = "maximize") -> Path:
     path = folder / f"{method}.yaml"
-    path.write_text(yaml.safe_dump({
-        "method": method, "metric": {"name": "val/ccc_mean", "goal": goal}, "parameters": parameters,
-        "command": ["${env}", "zoo", "fit", RECIPE, "logger=wandb", "${args_no_hyphens}"],
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "method": method,
+                "metric": {"name": "val/ccc_mean", "goal": goal},
+                "parameters": parameters,
+                "command": ["${env}", "zoo", "fit", RECIPE, "logger=wandb", "${args_no_hyphens}"],
+            }
+        )
+    )
     return path
 
 
@@ -44,8 +50,9 @@ def test_search_feeds_results_back_and_ranks_trials(method, tmp_path, monkeypatc
     calls: list = []
     monkeypatch.setattr("zoo.run.run_command", _fake_fit(calls))
     sweep = _write_sweep(tmp_path, method, {"optimizer.lr": {"distribution": "uniform", "min": 1e-3, "max": 5e-3}})
-    folder, trials = run_local_sweep(sweep, count=6, output_dir=tmp_path / "out", seed=3,
-                                     overrides=["trainer.max_epochs=1"])
+    folder, trials = run_local_sweep(
+        sweep, count=6, output_dir=tmp_path / "out", seed=3, overrides=["trainer.max_epochs=1"]
+    )
     assert len(calls) == 6
     lrs = [c["optimizer"]["lr"] for c in calls]
     assert all(1e-3 <= lr <= 5e-3 for lr in lrs) and len(set(lrs)) == 6
@@ -88,11 +95,27 @@ def test_failed_trial_is_recorded_and_the_search_goes_on(tmp_path, monkeypatch):
 def test_cli_local_grid_trains_each_trial(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(REPO)
     sweep = _write_sweep(tmp_path, "grid", {"model.args.hidden_size": {"values": [8, 16]}})
-    out = zoo_run(["sweep", str(sweep), "--local", "--count", "3", "--output", str(tmp_path / "runs"),
-                   "trainer.max_epochs=1", "data.args.features=[egemaps]", "trainer.enable_progress_bar=false"])
+    out = zoo_run(
+        [
+            "sweep",
+            str(sweep),
+            "--local",
+            "--count",
+            "3",
+            "--output",
+            str(tmp_path / "runs"),
+            "trainer.max_epochs=1",
+            "data.args.features=[egemaps]",
+            "trainer.enable_progress_bar=false",
+        ]
+    )
     assert out["exit_code"] == 0
     folder = out["run_dir"]
-    scores = {d.name: json.loads((d / "results.json").read_text())["val/ccc_mean"] for d in folder.glob("trial*") if d.is_dir()}
+    scores = {
+        d.name: json.loads((d / "results.json").read_text())["val/ccc_mean"]
+        for d in folder.glob("trial*")
+        if d.is_dir()
+    }
     assert len(scores) == 2
     with open(folder / "trials.csv", newline="") as f:
         rows = list(csv.DictReader(f))

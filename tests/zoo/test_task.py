@@ -8,8 +8,13 @@ import torch
 
 from zoo.task import EmotionTask
 
-SPEC = {"feature_names": ["a"], "feature_dims": {"a": 5}, "target_names": ["arousal", "valence"],
-        "label_step": 0.25, "normalization": None}
+SPEC = {
+    "feature_names": ["a"],
+    "feature_dims": {"a": 5},
+    "target_names": ["arousal", "valence"],
+    "label_step": 0.25,
+    "normalization": None,
+}
 
 
 def _np_ccc(x, y):
@@ -21,8 +26,13 @@ def _batch(has_targets=True):
     g = torch.Generator().manual_seed(0)
     mask = torch.ones(3, 12, dtype=torch.bool)
     mask[1, 8:] = False
-    return {"features": {"a": torch.randn(3, 12, 5, generator=g)}, "targets": torch.randn(3, 12, 2, generator=g),
-            "mask": mask, "ids": ["x", "y", "z"], "has_targets": torch.tensor([has_targets] * 3)}
+    return {
+        "features": {"a": torch.randn(3, 12, 5, generator=g)},
+        "targets": torch.randn(3, 12, 2, generator=g),
+        "mask": mask,
+        "ids": ["x", "y", "z"],
+        "has_targets": torch.tensor([has_targets] * 3),
+    }
 
 
 def _task(spec=SPEC, **kw):
@@ -63,21 +73,30 @@ def test_scoring_without_labels_is_refused():
         _task().test_step(_batch(has_targets=False), 0)
 
 
-@pytest.mark.parametrize("name,cls", [("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW),
-                                      ("rmsprop", torch.optim.RMSprop), ("sgd", torch.optim.SGD)])
+@pytest.mark.parametrize(
+    "name,cls",
+    [
+        ("adam", torch.optim.Adam),
+        ("adamw", torch.optim.AdamW),
+        ("rmsprop", torch.optim.RMSprop),
+        ("sgd", torch.optim.SGD),
+    ],
+)
 def test_optimizers(name, cls):
     opt = _task(optimizer={"name": name, "lr": 0.01, "weight_decay": 0.0}).configure_optimizers()
     assert isinstance(opt, cls) and opt.param_groups[0]["lr"] == 0.01
 
 
 def test_schedulers():
-    conf = _task(optimizer={"name": "adam", "lr": 0.01},
-                 scheduler={"name": "plateau", "monitor": "train/loss", "patience": 5, "factor": 0.5}
-                 ).configure_optimizers()
+    conf = _task(
+        optimizer={"name": "adam", "lr": 0.01},
+        scheduler={"name": "plateau", "monitor": "train/loss", "patience": 5, "factor": 0.5},
+    ).configure_optimizers()
     assert isinstance(conf["lr_scheduler"]["scheduler"], torch.optim.lr_scheduler.ReduceLROnPlateau)
     assert conf["lr_scheduler"]["monitor"] == "train/loss"
-    conf = _task(optimizer={"name": "adam", "lr": 0.01},
-                 scheduler={"name": "step", "step_size": 50, "gamma": 0.5}).configure_optimizers()
+    conf = _task(
+        optimizer={"name": "adam", "lr": 0.01}, scheduler={"name": "step", "step_size": 50, "gamma": 0.5}
+    ).configure_optimizers()
     assert conf["lr_scheduler"]["scheduler"].step_size == 50
     with pytest.raises(ValueError, match="unknown scheduler"):
         _task(optimizer={"lr": 0.1}, scheduler={"name": "cosine"}).configure_optimizers()
@@ -113,8 +132,15 @@ def test_segment_level_outputs_use_no_frame_mask():
 
 
 def test_lr_multipliers_give_a_submodule_its_own_learning_rate():
-    task = _task(optimizer={"name": "adam", "lr": 0.01, "weight_decay": 0.0, "args": {},
-                            "lr_multipliers": {"net": {"head": 0.1}}})  # nested = dotted prefix
+    task = _task(
+        optimizer={
+            "name": "adam",
+            "lr": 0.01,
+            "weight_decay": 0.0,
+            "args": {},
+            "lr_multipliers": {"net": {"head": 0.1}},
+        }
+    )  # nested = dotted prefix
     optimizer = task.configure_optimizers()
     groups = {g["name"]: g for g in optimizer.param_groups}
     assert groups["base"]["lr"] == 0.01 and groups["net.head"]["lr"] == pytest.approx(0.001)
@@ -145,7 +171,9 @@ def test_non_finite_training_loss_stops_with_the_step_and_recordings():
     task = _task()
     batch = _batch()
     batch["features"]["a"][1, 3, 2] = float("nan")
-    with pytest.raises(TrainingError, match=r"loss is nan at epoch 0, step 0 \(batch 4, recordings \['x', 'y', 'z'\]\)"):
+    with pytest.raises(
+        TrainingError, match=r"loss is nan at epoch 0, step 0 \(batch 4, recordings \['x', 'y', 'z'\]\)"
+    ):
         task.training_step(batch, 4)
 
 
@@ -156,12 +184,23 @@ def test_eval_loss_is_the_batch_size_weighted_mean_and_ignores_padding():
     logged = {}
     task.log = lambda name, value, **kw: logged.__setitem__(name, float(value))
     full, small = _batch(), _batch()
-    small = {**small, "features": {"a": small["features"]["a"][:1] * 2}, "targets": small["targets"][:1],
-             "mask": small["mask"][:1], "ids": ["w"], "has_targets": small["has_targets"][:1]}
-    padded = {**small, "features": {"a": torch.cat([small["features"]["a"], full["features"]["a"][:1]])},
-              "targets": torch.cat([small["targets"], full["targets"][:1] + 100]),
-              "mask": torch.cat([small["mask"], full["mask"][:1]]), "ids": ["w", "x"],
-              "has_targets": torch.tensor([True, True]), "padding": torch.tensor([False, True])}
+    small = {
+        **small,
+        "features": {"a": small["features"]["a"][:1] * 2},
+        "targets": small["targets"][:1],
+        "mask": small["mask"][:1],
+        "ids": ["w"],
+        "has_targets": small["has_targets"][:1],
+    }
+    padded = {
+        **small,
+        "features": {"a": torch.cat([small["features"]["a"], full["features"]["a"][:1]])},
+        "targets": torch.cat([small["targets"], full["targets"][:1] + 100]),
+        "mask": torch.cat([small["mask"], full["mask"][:1]]),
+        "ids": ["w", "x"],
+        "has_targets": torch.tensor([True, True]),
+        "padding": torch.tensor([False, True]),
+    }
     expected = []
     for b, n in ((full, 3), (small, 1)):
         with torch.no_grad():

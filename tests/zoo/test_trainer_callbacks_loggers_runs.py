@@ -57,9 +57,17 @@ def test_max_steps_stops_training_there(tmp_path, zoo_cli):
 
 @pytest.mark.slow
 def test_validation_interval_and_profiler_pass_through(tmp_path, zoo_cli):
-    run_dir = zoo_cli("fit", RECIPE, f"output_dir={tmp_path}", "trainer.max_epochs=4",
-                      "trainer.check_val_every_n_epoch=2", "trainer.profiler=simple", "early_stopping.enabled=false",
-                      "scheduler.monitor=train/loss", *TINY)
+    run_dir = zoo_cli(
+        "fit",
+        RECIPE,
+        f"output_dir={tmp_path}",
+        "trainer.max_epochs=4",
+        "trainer.check_val_every_n_epoch=2",
+        "trainer.profiler=simple",
+        "early_stopping.enabled=false",
+        "scheduler.monitor=train/loss",
+        *TINY,
+    )
     metrics = pd.read_csv(run_dir / "logs" / "metrics.csv")
     val_epochs = sorted(metrics.dropna(subset=["val/ccc_mean"])["epoch"].astype(int).unique())
     assert val_epochs[:2] == [1, 3]  # validated every second epoch (epoch 4: the final scoring)
@@ -77,9 +85,17 @@ def test_plateau_on_a_sparse_validation_is_refused_before_training(tmp_path, cap
 
 @pytest.mark.slow
 def test_swa_scores_the_average_of_the_epoch_weights(tmp_path, zoo_cli, captured):
-    run_dir = zoo_cli("fit", RECIPE, f"output_dir={tmp_path}", "trainer.max_epochs=3", "early_stopping.enabled=false",
-                      "callbacks.swa={swa_lrs: 0.001, swa_epoch_start: 2}", "callbacks.model_summary.max_depth=2",
-                      "callbacks.lr_monitor=null", *TINY)
+    run_dir = zoo_cli(
+        "fit",
+        RECIPE,
+        f"output_dir={tmp_path}",
+        "trainer.max_epochs=3",
+        "early_stopping.enabled=false",
+        "callbacks.swa={swa_lrs: 0.001, swa_epoch_start: 2}",
+        "callbacks.model_summary.max_depth=2",
+        "callbacks.lr_monitor=null",
+        *TINY,
+    )
     trainer = captured[0]
     (swa,) = [c for c in trainer.callbacks if isinstance(c, StochasticWeightAveraging)]
     (summary,) = [c for c in trainer.callbacks if isinstance(c, ModelSummary)]
@@ -117,7 +133,9 @@ def test_csv_and_tensorboard_together_and_a_plot_failure_is_one_warning(tmp_path
         raise RuntimeError("no\nfonts")
 
     monkeypatch.setattr(zoo.plots, "plot_recording_prediction", broken)
-    run_dir = zoo_cli("fit", RECIPE, f"output_dir={tmp_path}", "trainer.max_epochs=1", "logger=[csv,tensorboard]", *TINY)
+    run_dir = zoo_cli(
+        "fit", RECIPE, f"output_dir={tmp_path}", "trainer.max_epochs=1", "logger=[csv,tensorboard]", *TINY
+    )
     assert "val/ccc_mean" in pd.read_csv(run_dir / "logs" / "metrics.csv").columns
     assert [p.stat().st_size > 0 for p in (run_dir / "tensorboard").glob("events.out.tfevents.*")]
     assert json.loads((run_dir / "results.json").read_text())["test/ccc_mean"] is not None
@@ -132,15 +150,30 @@ def test_wandb_run_gets_config_tables_figures_and_the_bundle(tmp_path, zoo_cli, 
     from _wandb_records import read_wandb_records
 
     monkeypatch.setenv("WANDB_SILENT", "true")
-    run_dir = zoo_cli("fit", RECIPE, f"output_dir={tmp_path}", "trainer.max_epochs=1", "logger=[csv,wandb]",
-                      "export_bundle=true", *TINY)
+    run_dir = zoo_cli(
+        "fit",
+        RECIPE,
+        f"output_dir={tmp_path}",
+        "trainer.max_epochs=1",
+        "logger=[csv,wandb]",
+        "export_bundle=true",
+        *TINY,
+    )
     assert (run_dir / "logs" / "metrics.csv").is_file() and (run_dir / "bundle" / "manifest.json").is_file()
     (log,) = list((run_dir / "wandb").glob("offline-run-*/*.wandb"))
     records = read_wandb_records(log)
-    config = {u.key for r in records if r.WhichOneof("record_type") in ("config", "run")
-              for u in (r.config if r.WhichOneof("record_type") == "config" else r.run.config).update}
-    history = {i.key or "/".join(i.nested_key) for r in records if r.WhichOneof("record_type") == "history"
-               for i in r.history.item}
+    config = {
+        u.key
+        for r in records
+        if r.WhichOneof("record_type") in ("config", "run")
+        for u in (r.config if r.WhichOneof("record_type") == "config" else r.run.config).update
+    }
+    history = {
+        i.key or "/".join(i.nested_key)
+        for r in records
+        if r.WhichOneof("record_type") == "history"
+        for i in r.history.item
+    }
     assert {"data", "model", "trainer", "callbacks", "logger"} <= config  # the resolved recipe
     # media are logged as nested keys: <key>/_type is table-file or image-file
     assert {"val/results/_type", "test/results/_type", "plots/learning_curves/_type"} <= history

@@ -187,7 +187,10 @@ def test_pretrained_weights_of_another_backbone_are_refused(tmp_path):
 # --------------------------------------------------------------------------- full models
 def test_variants_are_registered_and_sized():
     assert set(list_models("tzirakis2017_*")) == {
-        "tzirakis2017_audio", "tzirakis2017_visual", "tzirakis2017_multimodal"}
+        "tzirakis2017_audio",
+        "tzirakis2017_visual",
+        "tzirakis2017_multimodal",
+    }
     audio = create_model("tzirakis2017_audio", feature_dims={"audio": 640}, num_targets=2)
     assert n_params(audio) == CONV1 + CONV2 + lstm_params(1280, 256, 2) + (256 * 2 + 2)
     visual = create_model("tzirakis2017_visual", feature_dims={"video": [96, 96, 3]}, num_targets=2)
@@ -213,8 +216,11 @@ def save_task(tmp_path, name: str, model: str, args: dict, spec: dict) -> tuple:
     with torch.no_grad():
         for p in task.parameters():
             p.add_(torch.randn_like(p) * 0.01)
-    checkpoint = {"state_dict": task.state_dict(), "hyper_parameters": dict(task.hparams),
-                  "affect_zoo": {"format_version": 1, "model": model}}
+    checkpoint = {
+        "state_dict": task.state_dict(),
+        "hyper_parameters": dict(task.hparams),
+        "affect_zoo": {"format_version": 1, "model": model},
+    }
     path = tmp_path / f"{name}.ckpt"
     torch.save(checkpoint, path)
     return path, task
@@ -223,46 +229,74 @@ def save_task(tmp_path, name: str, model: str, args: dict, spec: dict) -> tuple:
 def test_multimodal_keeps_the_extractor_weights_of_both_checkpoints(tmp_path):
     audio_spec = {**SPEC, "feature_names": ["audio"], "feature_dims": {"audio": 640}}
     video_spec = {**SPEC, "feature_names": ["video"], "feature_dims": {"video": [32, 32, 3]}}
-    a_path, a_task = save_task(tmp_path, "a", "tzirakis2017_audio", {"hidden_size": 8, "conv2_kernel": 400},
-                               audio_spec)
+    a_path, a_task = save_task(tmp_path, "a", "tzirakis2017_audio", {"hidden_size": 8, "conv2_kernel": 400}, audio_spec)
     v_path, v_task = save_task(tmp_path, "v", "tzirakis2017_visual", SMALL, video_spec)
-    net = create_model("tzirakis2017_multimodal", feature_dims=SPEC["feature_dims"], num_targets=2,
-                       audio_checkpoint=str(a_path), visual_checkpoint=str(v_path), hidden_size=16)
+    net = create_model(
+        "tzirakis2017_multimodal",
+        feature_dims=SPEC["feature_dims"],
+        num_targets=2,
+        audio_checkpoint=str(a_path),
+        visual_checkpoint=str(v_path),
+        hidden_size=16,
+    )
     for name, value in a_task.net.speech.state_dict().items():
         torch.testing.assert_close(net.speech.state_dict()[name], value)
     for name, value in v_task.net.visual.state_dict().items():
         torch.testing.assert_close(net.visual.state_dict()[name], value)
     assert net.speech.conv2.kernel_size == (400,)  # extractor settings come from the checkpoint
     assert net.lstm.input_dim == 1280 + 640  # resnet18 features projected to 640
-    out = net({"audio": torch.randn(1, 3, 640),
-               "video": torch.randint(0, 256, (1, 3, 32, 32, 3), dtype=torch.uint8)},
-              torch.ones(1, 3, dtype=torch.bool))
+    out = net(
+        {"audio": torch.randn(1, 3, 640), "video": torch.randint(0, 256, (1, 3, 32, 32, 3), dtype=torch.uint8)},
+        torch.ones(1, 3, dtype=torch.bool),
+    )
     assert out.shape == (1, 3, 2)
-    frozen = create_model("tzirakis2017_multimodal", feature_dims=SPEC["feature_dims"], num_targets=2,
-                          audio_checkpoint=str(a_path), visual_checkpoint=str(v_path), freeze_extractors=True)
+    frozen = create_model(
+        "tzirakis2017_multimodal",
+        feature_dims=SPEC["feature_dims"],
+        num_targets=2,
+        audio_checkpoint=str(a_path),
+        visual_checkpoint=str(v_path),
+        freeze_extractors=True,
+    )
     assert not any(p.requires_grad for p in frozen.speech.parameters())
     assert all(p.requires_grad for p in frozen.lstm.parameters())
     # checkpoints swapped: clear error naming the expected model
     with pytest.raises(CheckpointError, match="tzirakis2017_visual.*tzirakis2017_audio"):
-        create_model("tzirakis2017_multimodal", feature_dims=SPEC["feature_dims"], num_targets=2,
-                     audio_checkpoint=str(v_path), visual_checkpoint=str(a_path))
+        create_model(
+            "tzirakis2017_multimodal",
+            feature_dims=SPEC["feature_dims"],
+            num_targets=2,
+            audio_checkpoint=str(v_path),
+            visual_checkpoint=str(a_path),
+        )
 
 
 def test_multimodal_needs_checkpoints_unless_from_scratch():
     with pytest.raises(ValueError, match="audio_checkpoint is null"):
         create_model("tzirakis2017_multimodal", feature_dims=SPEC["feature_dims"], num_targets=2)
-    net = create_model("tzirakis2017_multimodal", feature_dims=SPEC["feature_dims"], num_targets=2,
-                       from_scratch=True, **SMALL)
+    net = create_model(
+        "tzirakis2017_multimodal", feature_dims=SPEC["feature_dims"], num_targets=2, from_scratch=True, **SMALL
+    )
     assert net.lstm.input_dim == 1280 + 640 == 1920  # §III-D
 
 
 @pytest.mark.slow
 def test_speech_network_trains_with_bf16_mixed_through_the_cli(tmp_path, zoo_cli):
     run_dir = zoo_cli(
-        "fit", "recola/tzirakis2017_audio", f"output_dir={tmp_path}", "trainer.precision=bf16-mixed",
-        "trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",
-        "data.args.win_len=25", "data.args.hop_len=25", "data.args.batch_size=2", "data.args.eval_batch_size=1",
-        "model.args.hidden_size=8", "trainer.enable_progress_bar=false", "export_predictions=[]",
+        "fit",
+        "recola/tzirakis2017_audio",
+        f"output_dir={tmp_path}",
+        "trainer.precision=bf16-mixed",
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=2",
+        "trainer.limit_val_batches=1",
+        "data.args.win_len=25",
+        "data.args.hop_len=25",
+        "data.args.batch_size=2",
+        "data.args.eval_batch_size=1",
+        "model.args.hidden_size=8",
+        "trainer.enable_progress_bar=false",
+        "export_predictions=[]",
     )
     results = json.loads((run_dir / "results.json").read_text())
     assert "val/ccc_mean" in results

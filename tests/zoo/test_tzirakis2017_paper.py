@@ -89,10 +89,15 @@ def test_resnet50_follows_table_i_and_projects_to_640():
     assert backbone.conv1.out_channels == 64 and backbone.conv1.kernel_size == (7, 7)  # "7×7 ... 64"
     assert backbone.maxpool.kernel_size in (3, (3, 3))  # "max pooling layer of size 3×3"
     for stage, (replication, (c1, c3, c_out)) in zip(
-            (backbone.layer1, backbone.layer2, backbone.layer3, backbone.layer4), TABLE_I):
+        (backbone.layer1, backbone.layer2, backbone.layer3, backbone.layer4), TABLE_I
+    ):
         assert len(stage) == replication
         for block in stage:
-            assert (block.conv1.kernel_size, block.conv2.kernel_size, block.conv3.kernel_size) == ((1, 1), (3, 3), (1, 1))
+            assert (block.conv1.kernel_size, block.conv2.kernel_size, block.conv3.kernel_size) == (
+                (1, 1),
+                (3, 3),
+                (1, 1),
+            )
             assert (block.conv1.out_channels, block.conv2.out_channels, block.conv3.out_channels) == (c1, c3, c_out)
     assert backbone.num_features == 2048
     assert net.output_dim == VISUAL_FEATURES
@@ -100,8 +105,12 @@ def test_resnet50_follows_table_i_and_projects_to_640():
 
 
 def test_multimodal_lstm_takes_1920_features():
-    net = create_model("tzirakis2017_multimodal", feature_dims={"audio": 640, "video": [FACE, FACE, 3]},
-                       num_targets=2, from_scratch=True)
+    net = create_model(
+        "tzirakis2017_multimodal",
+        feature_dims={"audio": 640, "video": [FACE, FACE, 3]},
+        num_targets=2,
+        from_scratch=True,
+    )
     assert net.speech.output_dim + net.visual.output_dim == SPEECH_FEATURES + VISUAL_FEATURES == FUSED
     assert net.lstm.input_dim == FUSED
     assert n_params(net.lstm) == lstm_params(FUSED, 256) + lstm_params(256, 256)
@@ -110,8 +119,14 @@ def test_multimodal_lstm_takes_1920_features():
 # --------------------------------------------------------------------------- ImageNet weights (§III-D)
 def test_null_pretrained_path_warns_naming_the_key(caplog):
     with caplog.at_level(logging.WARNING, logger="zoo.tzirakis2017"):
-        create_model("tzirakis2017_visual", feature_dims={"video": [32, 32, 3]}, num_targets=2,
-                     backbone="resnet18", pretrained_path=None, hidden_size=8)
+        create_model(
+            "tzirakis2017_visual",
+            feature_dims={"video": [32, 32, 3]},
+            num_targets=2,
+            backbone="resnet18",
+            pretrained_path=None,
+            hidden_size=8,
+        )
     assert "model.args.pretrained_path is null" in caplog.text and "FROM SCRATCH" in caplog.text
 
 
@@ -126,8 +141,14 @@ def test_weights_saved_by_the_test_load_without_warning(tmp_path, caplog):
     path = tmp_path / "resnet18_imagenet.safetensors"
     save_file({k: v.contiguous() for k, v in source.state_dict().items()}, str(path))
     with caplog.at_level(logging.WARNING, logger="zoo.tzirakis2017"):
-        net = create_model("tzirakis2017_visual", feature_dims={"video": [32, 32, 3]}, num_targets=2,
-                           backbone="resnet18", pretrained_path=str(path), hidden_size=8)
+        net = create_model(
+            "tzirakis2017_visual",
+            feature_dims={"video": [32, 32, 3]},
+            num_targets=2,
+            backbone="resnet18",
+            pretrained_path=str(path),
+            hidden_size=8,
+        )
     assert caplog.text == ""
     torch.testing.assert_close(net.visual.backbone.layer3[0].conv2.weight, source.layer3[0].conv2.weight)
 
@@ -135,15 +156,18 @@ def test_weights_saved_by_the_test_load_without_warning(tmp_path, caplog):
 def test_missing_weights_file_says_how_to_make_it(tmp_path):
     path = tmp_path / "resnet50_imagenet.safetensors"
     with pytest.raises(FileNotFoundError) as info:
-        create_model("tzirakis2017_visual", feature_dims={"video": [32, 32, 3]}, num_targets=2,
-                     pretrained_path=str(path))
+        create_model(
+            "tzirakis2017_visual", feature_dims={"video": [32, 32, 3]}, num_targets=2, pretrained_path=str(path)
+        )
     message = str(info.value)
     assert str(path) in message and "model.args.pretrained_path" in message
     assert "timm.create_model('resnet50', pretrained=True)" in message and "docs/models/tzirakis2017.md" in message
 
 
 # --------------------------------------------------------------------------- recipes
-@pytest.mark.parametrize("variant,batch", [("audio", AUDIO_BATCH), ("visual", VIDEO_BATCH), ("multimodal", VIDEO_BATCH)])
+@pytest.mark.parametrize(
+    "variant,batch", [("audio", AUDIO_BATCH), ("visual", VIDEO_BATCH), ("multimodal", VIDEO_BATCH)]
+)
 def test_recipes_carry_the_papers_settings(variant, batch):
     cfg = load_recipe(f"recola/tzirakis2017_{variant}")
     data, model = cfg["data"]["args"], cfg["model"]["args"]
@@ -196,8 +220,11 @@ def test_post_processing_grids_span_the_papers_ranges():
 def test_paper_scores_file_holds_tables_iv_v_vi():
     from zoo.report import load_paper_scores
 
-    scores = {(s.recipe, " ".join(s.overrides), s.metric): s.value
-              for s in load_paper_scores() if s.paper == "Tzirakis et al. 2017"}
+    scores = {
+        (s.recipe, " ".join(s.overrides), s.metric): s.value
+        for s in load_paper_scores()
+        if s.paper == "Tzirakis et al. 2017"
+    }
     a, v, m = (f"recola/tzirakis2017_{x}" for x in ("audio", "visual", "multimodal"))
     expected = {  # (test, dev) per table row 'Proposed', arousal then valence
         a: ((0.715, 0.786), (0.369, 0.428)),  # Table IV
@@ -225,10 +252,16 @@ def test_checkpoint_reloads_without_the_imagenet_file_it_was_trained_from(tmp_pa
 
     path = tmp_path / "resnet18_imagenet.safetensors"
     save_file({k: v.contiguous() for k, v in timm.create_model("resnet18").state_dict().items()}, str(path))
-    spec = {"feature_names": ["video"], "feature_dims": {"video": [32, 32, 3]},
-            "target_names": ["arousal", "valence"], "label_step": 0.04, "normalization": None}
-    task = EmotionTask("tzirakis2017_visual", spec, model_args={"backbone": "resnet18", "pretrained_path": str(path),
-                                                                  "hidden_size": 8})
+    spec = {
+        "feature_names": ["video"],
+        "feature_dims": {"video": [32, 32, 3]},
+        "target_names": ["arousal", "valence"],
+        "label_step": 0.04,
+        "normalization": None,
+    }
+    task = EmotionTask(
+        "tzirakis2017_visual", spec, model_args={"backbone": "resnet18", "pretrained_path": str(path), "hidden_size": 8}
+    )
     with torch.no_grad():
         task.net.visual.backbone.conv1.weight.add_(1.0)  # "trained": differs from the file's weights
     ckpt = tmp_path / "best.ckpt"

@@ -59,22 +59,26 @@ def keras_cnn_stack(d: int, layers: int, dropout: float, maxlen: int) -> list[tu
     for _ in range(layers):
         seq += [("Conv1D", "relu", keras_conv1d(d_in, 128, 3)), ("MaxPooling1D", 2)]
         d_in, length = 128, (length - 2) // 2  # 'valid' convolution, then pooling
-    seq += [("Flatten", 128 * length), ("Dropout", dropout), ("Dense", "relu", keras_dense(128 * length, 100)),
-            ("Dense", "linear", keras_dense(100, K))]
+    seq += [
+        ("Flatten", 128 * length),
+        ("Dropout", dropout),
+        ("Dense", "relu", keras_dense(128 * length, 100)),
+        ("Dense", "linear", keras_dense(100, K)),
+    ]
     return seq
 
 
 def our_stack(model: nn.Module) -> list[tuple]:
     """Our model's layers in forward order, in the same notation (PyTorch biases counted as they are)."""
     bn = model.input_norm.bn
-    seq: list[tuple] = [("BatchNormalization", bn.weight.numel() + bn.bias.numel(),
-                         bn.running_mean.numel() + bn.running_var.numel())]
+    seq: list[tuple] = [
+        ("BatchNormalization", bn.weight.numel() + bn.bias.numel(), bn.running_mean.numel() + bn.running_var.numel())
+    ]
     if hasattr(model, "rnn"):
         rnn = model.rnn
         dirs = 2 if rnn.bidirectional else 1
         for layer in range(rnn.num_layers):
-            count = sum(p.numel() for n, p in rnn.named_parameters()
-                        if re.search(rf"_l{layer}(_reverse)?$", n))
+            count = sum(p.numel() for n, p in rnn.named_parameters() if re.search(rf"_l{layer}(_reverse)?$", n))
             seq.append(("LSTM", dirs, count))
             if layer < rnn.num_layers - 1:
                 seq.append(("Dropout", rnn.dropout))
@@ -112,24 +116,35 @@ def test_rnn_stacks_match_the_release_layer_by_layer(layers, bidirectional):
 @pytest.mark.parametrize("layers", [1, 2, 3])
 def test_cnn_stack_matches_the_release_up_to_the_flatten(layers):
     maxlen = 30
-    model = create_model("williams2018_cnn", feature_dims=DIMS, num_targets=K, num_layers=layers, dropout=0.2,
-                         output="linear")
+    model = create_model(
+        "williams2018_cnn", feature_dims=DIMS, num_targets=K, num_layers=layers, dropout=0.2, output="linear"
+    )
     keras, ours = keras_cnn_stack(D, layers, 0.2, maxlen), our_stack(model)
     n_conv = 1 + 2 * layers
     assert ours[:n_conv] == keras[:n_conv]  # BN, then Conv1D(128, 3, relu) → MaxPooling1D(2) blocks, same counts
     # Flatten (needs a fixed length) → a masked global max over time: 128 features instead of 128·L'
     assert keras[n_conv][0] == "Flatten" and ours[n_conv] == ("GlobalMaxPooling1D", 128)
-    assert ours[n_conv + 1:] == [("Dropout", 0.2), ("Dense", "relu", keras_dense(128, 100)),
-                                 ("Dense", "linear", keras_dense(100, K))]
-    assert [x[:2] for x in keras[n_conv + 1:]] == [x[:2] for x in ours[n_conv + 1:]]
+    assert ours[n_conv + 1 :] == [
+        ("Dropout", 0.2),
+        ("Dense", "relu", keras_dense(128, 100)),
+        ("Dense", "linear", keras_dense(100, K)),
+    ]
+    assert [x[:2] for x in keras[n_conv + 1 :]] == [x[:2] for x in ours[n_conv + 1 :]]
 
 
 def test_fc_layers_of_section_4_4_add_dropout_separated_dense_layers():
     model = create_model("williams2018_blstm", feature_dims=DIMS, num_targets=K, fc_layers=3, dropout=0.1)
     head = [x for x in our_stack(model) if x[0] in ("Dense", "Dropout")]
-    assert head == [("Dropout", 0.1), ("Dense", "relu", keras_dense(128, 100)), ("Dropout", 0.1),
-                    ("Dense", "relu", keras_dense(100, 100)), ("Dropout", 0.1),
-                    ("Dense", "relu", keras_dense(100, 100)), ("Dropout", 0.1), ("Dense", "bounded", keras_dense(100, K))]
+    assert head == [
+        ("Dropout", 0.1),
+        ("Dense", "relu", keras_dense(128, 100)),
+        ("Dropout", 0.1),
+        ("Dense", "relu", keras_dense(100, 100)),
+        ("Dropout", 0.1),
+        ("Dense", "relu", keras_dense(100, 100)),
+        ("Dropout", 0.1),
+        ("Dense", "bounded", keras_dense(100, K)),
+    ]
     cnn = create_model("williams2018_cnn", feature_dims=DIMS, num_targets=K, fc_layers=2, dropout=0.2)
     assert [x[0] for x in our_stack(cnn)[-5:]] == ["Dropout", "Dense", "Dropout", "Dense", "Dense"]
     with pytest.raises(ValueError, match="fc_layers must be"):
@@ -143,8 +158,8 @@ def test_keras_initialisation_and_batchnorm_settings():
     assert bn.eps == 1e-3 and bn.momentum == pytest.approx(0.01)  # Keras: epsilon 1e-3, momentum 0.99
     for name, p in model.rnn.named_parameters():
         if name.startswith("bias_ih"):  # unit_forget_bias: forget gate (i, f, g, o order) starts at 1
-            torch.testing.assert_close(p[H:2 * H], torch.ones(H))
-            assert p[:H].abs().sum() == 0 and p[2 * H:].abs().sum() == 0
+            torch.testing.assert_close(p[H : 2 * H], torch.ones(H))
+            assert p[:H].abs().sum() == 0 and p[2 * H :].abs().sum() == 0
         elif name.startswith("bias_hh"):
             assert p.abs().sum() == 0
         elif name.startswith("weight_hh"):  # Keras: an orthogonal (H, 4H) recurrent kernel
@@ -232,9 +247,9 @@ def _simulate_section_5_1(n: int, seed: int, grid: np.ndarray) -> np.ndarray:
     rng = np.random.RandomState(seed)
     out = np.zeros((n, 6))
     for i in range(n):
-        m = rng.randint(0, 7)                            # n ∈ {0, 1, 2, 3, 4, 5, 6}
-        for label in rng.choice(6, size=m, replace=False):   # choose n labels from the six
-            out[i, label] = rng.choice(grid)             # a random intensity on the grid
+        m = rng.randint(0, 7)  # n ∈ {0, 1, 2, 3, 4, 5, 6}
+        for label in rng.choice(6, size=m, replace=False):  # choose n labels from the six
+            out[i, label] = rng.choice(grid)  # a random intensity on the grid
     return out
 
 
@@ -287,8 +302,13 @@ def test_generic_baseline_draws_from_the_training_distribution():
 def test_brief_training_beats_the_random_baseline(name, tmp_path, zoo_cli):
     from zoo.data import create_datamodule
 
-    run = zoo_cli("fit", f"cmu_mosei/{name}", "trainer.max_epochs=12", f"output_dir={tmp_path}",
-                  "trainer.enable_progress_bar=false")
+    run = zoo_cli(
+        "fit",
+        f"cmu_mosei/{name}",
+        "trainer.max_epochs=12",
+        f"output_dir={tmp_path}",
+        "trainer.enable_progress_bar=false",
+    )
     results = json.loads((run / "results.json").read_text())
     dm = create_datamodule("cmu_mosei")
     train = np.stack([s.targets for s in dm.raw_recordings("train")])
@@ -296,5 +316,9 @@ def test_brief_training_beats_the_random_baseline(name, tmp_path, zoo_cli):
     random_mae = np.abs(random_baseline(train, len(test), seed=0) - test).mean()
     paper_mae = np.abs(williams2018_random_predictions(len(test), seed=0) - test).mean()
     zero_mae = np.abs(test).mean()  # "no emotion" everywhere: a model that learns nothing gets about this
-    assert results["test/mae_mean"] < min(0.8 * random_mae, 0.5 * paper_mae, 0.95 * zero_mae), \
-        (results, random_mae, paper_mae, zero_mae)
+    assert results["test/mae_mean"] < min(0.8 * random_mae, 0.5 * paper_mae, 0.95 * zero_mae), (
+        results,
+        random_mae,
+        paper_mae,
+        zero_mae,
+    )

@@ -34,7 +34,8 @@ returned as NaN together with a :class:`DegenerateCCCWarning`: a metric must not
 from __future__ import annotations
 
 import warnings
-from typing import Literal, NamedTuple, Optional, Sequence
+from collections.abc import Sequence
+from typing import Literal, NamedTuple
 
 import torch
 from torch import Tensor
@@ -126,7 +127,7 @@ class CCCStats(NamedTuple):
         return torch.stack(tuple(self), dim=dim)
 
     @classmethod
-    def unstack(cls, packed: Tensor, dim: int = 0) -> "CCCStats":
+    def unstack(cls, packed: Tensor, dim: int = 0) -> CCCStats:
         """Inverse of :meth:`stack`."""
         return cls(*packed.unbind(dim))
 
@@ -163,7 +164,7 @@ def result_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
-def prepare_inputs(preds: Tensor, target: Tensor, mask: Optional[Tensor] = None) -> CCCInputs:
+def prepare_inputs(preds: Tensor, target: Tensor, mask: Tensor | None = None) -> CCCInputs:
     """Validate ``preds``/``target``/``mask`` and bring them to the ``(B, T, K)`` layout.
 
     Accepted shapes: ``(N,)`` (one sequence, mask ``(N,)``), ``(B, T)`` and ``(B, T, K)`` (mask
@@ -191,9 +192,7 @@ def prepare_inputs(preds: Tensor, target: Tensor, mask: Optional[Tensor] = None)
             f"and target {tuple(target.shape)}"
         )
     if preds.ndim not in (1, 2, 3):
-        raise ValueError(
-            f"preds and target must have shape (N,), (B, T) or (B, T, K), got {tuple(preds.shape)}"
-        )
+        raise ValueError(f"preds and target must have shape (N,), (B, T) or (B, T, K), got {tuple(preds.shape)}")
     if preds.is_complex() or target.is_complex():
         raise TypeError("complex inputs are not supported")
     frame_shape = preds.shape[: min(preds.ndim, 2)]
@@ -207,7 +206,7 @@ def prepare_inputs(preds: Tensor, target: Tensor, mask: Optional[Tensor] = None)
     return CCCInputs(x=x, y=y, valid=valid[..., None], squeeze=preds.ndim < 3)
 
 
-def _prepare_mask(mask: Optional[Tensor], frame_shape: torch.Size, preds: Tensor) -> Tensor:
+def _prepare_mask(mask: Tensor | None, frame_shape: torch.Size, preds: Tensor) -> Tensor:
     """Bool mask of shape ``frame_shape`` on ``preds``' device (all True when ``mask`` is None)."""
     if mask is None:
         return torch.ones(frame_shape, dtype=torch.bool, device=preds.device)
@@ -350,7 +349,7 @@ def ccc_from_stats(stats: CCCStats, estimator: Estimator = "population") -> Tens
 
 
 def ccc_sufficient_stats(
-    preds: Tensor, target: Tensor, mask: Optional[Tensor] = None, *, per_sequence: bool = False
+    preds: Tensor, target: Tensor, mask: Tensor | None = None, *, per_sequence: bool = False
 ) -> CCCStats:
     """Float64 centred sufficient statistics of the valid frames, one set per target.
 
@@ -403,7 +402,7 @@ def mean_over_sequences(total: Tensor, count: Tensor) -> Tensor:
 def concordance_cc(
     preds: Tensor,
     target: Tensor,
-    mask: Optional[Tensor] = None,
+    mask: Tensor | None = None,
     *,
     aggregation: Aggregation = "pooled",
     estimator: Estimator = "population",

@@ -17,7 +17,8 @@ float32 for every other dtype (half/bfloat16 are upcast), and returned in that d
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Union
 
 import torch
 from torch import Tensor, nn
@@ -53,11 +54,11 @@ class CCCLoss(nn.Module):
         >>> loss = loss_fn(preds, target, mask)  # preds/target (B, T, 2), mask (B, T)
     """
 
-    weights: Optional[Tensor]
+    weights: Tensor | None
 
     def __init__(
         self,
-        weights: Optional[Union[Sequence[float], Tensor]] = None,
+        weights: Union[Sequence[float], Tensor] | None = None,
         aggregation: Aggregation = "pooled",
         eps: float = 1e-8,
     ) -> None:
@@ -74,7 +75,7 @@ class CCCLoss(nn.Module):
         weights = None if self.weights is None else self.weights.tolist()
         return f"weights={weights}, aggregation={self.aggregation!r}, eps={self.eps}"
 
-    def forward(self, preds: Tensor, target: Tensor, mask: Optional[Tensor] = None) -> Tensor:
+    def forward(self, preds: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
         """Compute the loss.
 
         Args:
@@ -111,7 +112,7 @@ class CCCLoss(nn.Module):
         return self.weights.to(dtype=dtype, device=device)
 
 
-def _validate_weights(weights: Optional[Union[Sequence[float], Tensor]]) -> Optional[Tensor]:
+def _validate_weights(weights: Union[Sequence[float], Tensor] | None) -> Tensor | None:
     """Weights as a 1-D float64 tensor, or None."""
     if weights is None:
         return None

@@ -26,7 +26,7 @@ concatenated data).
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -111,7 +111,7 @@ class ConcordanceCorrCoef(Metric):
         # [updates with float64 preds, updates with other preds]
         self.add_state("dtype_counts", torch.zeros(2, dtype=torch.long), dist_reduce_fx="sum")
 
-    def update(self, preds: Tensor, target: Tensor, mask: Optional[Tensor] = None) -> None:
+    def update(self, preds: Tensor, target: Tensor, mask: Tensor | None = None) -> None:
         """Add a batch.
 
         Args:
@@ -143,7 +143,7 @@ class ConcordanceCorrCoef(Metric):
         all_float64 = bool(self.dtype_counts[0] > 0) and bool(self.dtype_counts[1] == 0)
         return ccc.to(torch.float64 if all_float64 else torch.float32)
 
-    def _prepare(self, preds: Tensor, target: Tensor, mask: Optional[Tensor]) -> CCCInputs:
+    def _prepare(self, preds: Tensor, target: Tensor, mask: Tensor | None) -> CCCInputs:
         """Canonical inputs, checking the target axis against ``num_outputs``."""
         shape = tuple(preds.shape) if isinstance(preds, Tensor) else None
         is_n_by_k = (

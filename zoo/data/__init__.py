@@ -22,8 +22,14 @@ from typing import Any
 from zoo.data.datamodule import CorpusDataModule
 from zoo.data.registry import corpus_class, list_corpora, register_corpus
 
-__all__ = ["CorpusDataModule", "create_datamodule", "list_datamodules", "list_corpora", "corpus_class",
-           "register_corpus"]
+__all__ = [
+    "CorpusDataModule",
+    "create_datamodule",
+    "list_datamodules",
+    "list_corpora",
+    "corpus_class",
+    "register_corpus",
+]
 
 
 def create_datamodule(name: str, **kwargs: Any) -> CorpusDataModule:

@@ -47,13 +47,14 @@ import os
 import shutil
 import uuid
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zoo.data.synthetic import cache_dir
 from zoo.data.sources import recording_sources, sources_state
+from zoo.data.synthetic import cache_dir
 from zoo.data.types import Recording
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -209,11 +210,14 @@ class CorpusCache:
         if not self.folder.is_dir():
             return []
         prefix = f"{partition}-"
-        return sorted(p for p in self.folder.iterdir()
-                      if p.name.startswith(prefix) and len(p.name) == len(prefix) + 20 and p.is_dir())
+        return sorted(
+            p
+            for p in self.folder.iterdir()
+            if p.name.startswith(prefix) and len(p.name) == len(prefix) + 20 and p.is_dir()
+        )
 
     # ---------------------------------------------------------------- read
-    def open(self, partition: str) -> list["Recording"] | None:
+    def open(self, partition: str) -> list[Recording] | None:
         """The cached recordings of an entry whose source files are all unchanged, or ``None``.
 
         Raises:
@@ -240,7 +244,7 @@ class CorpusCache:
             raise CorruptEntry(entry, f"{manifest_path}: not a format-{CACHE_FORMAT} cache manifest")
         return manifest
 
-    def load(self, entry: Path, manifest: dict[str, Any] | None = None) -> list["Recording"]:
+    def load(self, entry: Path, manifest: dict[str, Any] | None = None) -> list[Recording]:
         """The recordings of ``entry``, memory-mapped.
 
         Raises:
@@ -279,7 +283,7 @@ class CorpusCache:
             raise CorruptEntry(entry, f"{manifest_path}: malformed manifest ({err!r})") from None
 
     # ---------------------------------------------------------------- write
-    def write(self, partition: str, sources: list[list], recordings: Sequence["Recording"]) -> Path:
+    def write(self, partition: str, sources: list[list], recordings: Sequence[Recording]) -> Path:
         """Write an entry atomically (temp folder + rename) and return its folder.
 
         ``sources`` (:func:`~zoo.data.sources.sources_state` of the files the read noted) is
@@ -294,7 +298,7 @@ class CorpusCache:
             records = []
             for i, rec in enumerate(recordings):
 
-                def save(array: np.ndarray, stem: str, rec: "Recording" = rec, i: int = i) -> dict[str, Any]:
+                def save(array: np.ndarray, stem: str, rec: Recording = rec, i: int = i) -> dict[str, Any]:
                     array = np.ascontiguousarray(array)
                     if array.dtype.hasobject:
                         raise TypeError(f"recording {rec.id}: object arrays cannot be cached")
@@ -312,8 +316,13 @@ class CorpusCache:
                         "meta": {n: save(np.asarray(x), f"m{j}") for j, (n, x) in enumerate(rec.meta.items())},
                     }
                 )
-            manifest = {"format": CACHE_FORMAT, "partition": partition, "sources": sources,
-                        "options": self.options, "recordings": records}
+            manifest = {
+                "format": CACHE_FORMAT,
+                "partition": partition,
+                "sources": sources,
+                "options": self.options,
+                "recordings": records,
+            }
             (staging / MANIFEST).write_text(json.dumps(manifest, indent=1))
             try:
                 os.rename(staging, entry)
@@ -341,8 +350,8 @@ class CorpusCache:
 
 # --------------------------------------------------------------------------- entry point
 def read_partition_cached(
-    corpus: "Corpus", partition: str, cache_dir: str | Path | None = None, use_cache: bool = True
-) -> list["Recording"]:
+    corpus: Corpus, partition: str, cache_dir: str | Path | None = None, use_cache: bool = True
+) -> list[Recording]:
     """``corpus.read(partition)`` through the corpus cache.
 
     The first read logs every file the reader opens or looks for

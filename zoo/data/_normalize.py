@@ -19,8 +19,9 @@ grow with the feature width (29.7 % of a step at 4184-d); on the device it is a 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -82,8 +83,9 @@ def zscore_numpy(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray
         mean: ``(D,)`` means.
         std: ``(D,)`` standard deviations.
     """
-    out = zscore(_host_tensor(x), torch.from_numpy(np.asarray(mean, np.float32)),
-                 torch.from_numpy(np.asarray(std, np.float32)))
+    out = zscore(
+        _host_tensor(x), torch.from_numpy(np.asarray(mean, np.float32)), torch.from_numpy(np.asarray(std, np.float32))
+    )
     return out.numpy()
 
 
@@ -99,7 +101,7 @@ class FeatureStats:
         return {"mean": self.mean.astype(float).tolist(), "std": self.std.astype(float).tolist()}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Sequence[float]]) -> "FeatureStats":
+    def from_dict(cls, data: Mapping[str, Sequence[float]]) -> FeatureStats:
         """Inverse of :meth:`to_dict`."""
         return cls(np.asarray(data["mean"], np.float64), np.asarray(data["std"], np.float64))
 
@@ -145,7 +147,7 @@ class FeatureNormalizer(nn.Module):
             self.register_buffer(f"std_{i}", torch.from_numpy(std.astype(np.float32)), persistent=False)
 
     @classmethod
-    def from_spec(cls, normalization: Mapping[str, Mapping[str, Sequence[float]]] | None) -> "FeatureNormalizer":
+    def from_spec(cls, normalization: Mapping[str, Mapping[str, Sequence[float]]] | None) -> FeatureNormalizer:
         """From the ``normalization`` entry of a data spec (``{name: {"mean": [...], "std": [...]}}``)."""
         return cls({n: FeatureStats.from_dict(s) for n, s in (normalization or {}).items()})
 

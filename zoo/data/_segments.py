@@ -7,7 +7,8 @@ longest segment of the batch and yields ``{"features": {name: (B, L, D)}, "targe
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch

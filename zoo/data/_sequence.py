@@ -27,7 +27,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -160,8 +161,7 @@ def prepare_features(
     unknown = set(delays) - set(feature_names)
     if unknown:
         raise ValueError(
-            f"feature_delay names {sorted(unknown)}, which are not among the features "
-            f"{list(feature_names)}"
+            f"feature_delay names {sorted(unknown)}, which are not among the features {list(feature_names)}"
         )
     out = {}
     for name in feature_names:
@@ -214,19 +214,16 @@ class WindowPreparer:
         label_step: float,
         label_shift: float = 0.0,
         feature_delay: Mapping[str, float] | None = None,
-    ) -> "WindowPreparer":
+    ) -> WindowPreparer:
         """Same arguments (and errors) as :func:`prepare_features`, minus the features and the
         normalisation."""
         delays = dict(feature_delay or {})
         unknown = set(delays) - set(feature_names)
         if unknown:
             raise ValueError(
-                f"feature_delay names {sorted(unknown)}, which are not among the features "
-                f"{list(feature_names)}"
+                f"feature_delay names {sorted(unknown)}, which are not among the features {list(feature_names)}"
             )
-        shifts = {
-            n: seconds_to_frames(label_shift + delays.get(n, 0.0), label_step) for n in feature_names
-        }
+        shifts = {n: seconds_to_frames(label_shift + delays.get(n, 0.0), label_step) for n in feature_names}
         return cls(feature_names, shifts)
 
     def __call__(self, features: Mapping[str, np.ndarray], start: int, end: int) -> dict[str, np.ndarray]:
@@ -253,9 +250,7 @@ def _owned(x: np.ndarray) -> np.ndarray:
 LAST_WINDOW_CHOICES = ("align_end", "remainder")
 
 
-def window_starts(
-    num_frames: int, win_len: int, hop_len: int, last_window: str = "align_end"
-) -> list[int]:
+def window_starts(num_frames: int, win_len: int, hop_len: int, last_window: str = "align_end") -> list[int]:
     """Start frames of training windows covering a recording.
 
     Windows start every ``hop_len`` frames. When the last regular window does not reach the end,
@@ -273,9 +268,7 @@ def window_starts(
     if win_len <= 0 or hop_len <= 0:
         raise ValueError(f"win_len and hop_len must be positive, got {win_len} and {hop_len}")
     if last_window not in LAST_WINDOW_CHOICES:
-        raise ValueError(
-            f"last_window must be one of {', '.join(LAST_WINDOW_CHOICES)}, got {last_window!r}"
-        )
+        raise ValueError(f"last_window must be one of {', '.join(LAST_WINDOW_CHOICES)}, got {last_window!r}")
     if num_frames <= win_len:
         return [0]
     starts = list(range(0, num_frames - win_len + 1, hop_len))

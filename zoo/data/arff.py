@@ -22,9 +22,9 @@ naming the file, the line (1-based) and, where it applies, the attribute.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -139,7 +139,7 @@ def _split_values(text: str, path: Path, line_no: int, separators: str = ",") ->
                 i += 1
             if i < n and text[i] not in separators:
                 raise CorpusFormatError(
-                    f"{path}: line {line_no}: unexpected text {text[i:i + 20]!r} after a quoted value"
+                    f"{path}: line {line_no}: unexpected text {text[i : i + 20]!r} after a quoted value"
                 )
         else:
             start = i
@@ -194,16 +194,12 @@ def _parse_attribute(text: str, path: Path, line_no: int) -> ArffAttribute:
         raise CorpusFormatError(f"{path}: line {line_no}, attribute {name!r}: missing type")
     if type_text.startswith("{"):
         if not type_text.endswith("}"):
-            raise CorpusFormatError(
-                f"{path}: line {line_no}, attribute {name!r}: nominal values must end with '}}'"
-            )
+            raise CorpusFormatError(f"{path}: line {line_no}, attribute {name!r}: nominal values must end with '}}'")
         values = tuple(v for v, _ in _split_values(type_text[1:-1], path, line_no))
         return ArffAttribute(name, "nominal", values)
     kind = type_text.split()[0].lower()
     if kind in _UNSUPPORTED_TYPES:
-        raise CorpusFormatError(
-            f"{path}: line {line_no}, attribute {name!r}: type {kind!r} is not supported"
-        )
+        raise CorpusFormatError(f"{path}: line {line_no}, attribute {name!r}: type {kind!r} is not supported")
     if not _ATTRIBUTE_TYPE.match(kind) or len(type_text.split()) != 1:
         raise CorpusFormatError(
             f"{path}: line {line_no}, attribute {name!r}: unknown type {type_text!r}; expected "
@@ -249,7 +245,7 @@ def read_arff(path: str | Path) -> ArffData:
         if not in_data:
             stripped = _strip_comment(stripped).strip()
             keyword = stripped.split(None, 1)[0].lower()
-            rest = stripped[len(keyword):].strip()
+            rest = stripped[len(keyword) :].strip()
             if keyword == "@relation":
                 relation, _ = _parse_name_and_rest(rest, path, line_no)
             elif keyword == "@attribute":
@@ -257,9 +253,7 @@ def read_arff(path: str | Path) -> ArffData:
                     raise CorpusFormatError(f"{path}: line {line_no}: @attribute before @relation")
                 attribute = _parse_attribute(rest, path, line_no)
                 if any(a.name == attribute.name for a in attributes):
-                    raise CorpusFormatError(
-                        f"{path}: line {line_no}: attribute {attribute.name!r} declared twice"
-                    )
+                    raise CorpusFormatError(f"{path}: line {line_no}: attribute {attribute.name!r} declared twice")
                 attributes.append(attribute)
             elif keyword == "@data":
                 if not attributes:
@@ -267,8 +261,7 @@ def read_arff(path: str | Path) -> ArffData:
                 in_data = True
             else:
                 raise CorpusFormatError(
-                    f"{path}: line {line_no}: expected @relation, @attribute or @data, got "
-                    f"{stripped[:40]!r}"
+                    f"{path}: line {line_no}: expected @relation, @attribute or @data, got {stripped[:40]!r}"
                 )
             continue
         if stripped.startswith("{"):
@@ -284,8 +277,7 @@ def read_arff(path: str | Path) -> ArffData:
         if len(values) != len(attributes):
             raise CorpusFormatError(
                 f"{path}: line {line_no}: {len(values)} values, expected {len(attributes)} "
-                f"(attributes {[a.name for a in attributes][:5]}"
-                + (" ...)" if len(attributes) > 5 else ")")
+                f"(attributes {[a.name for a in attributes][:5]}" + (" ...)" if len(attributes) > 5 else ")")
             )
         rows.append(values)
         row_lines.append(line_no)
@@ -302,8 +294,7 @@ def read_arff(path: str | Path) -> ArffData:
             columns[attribute.name] = _numeric_column(cells, attribute, path, data_lines)
         else:
             values: list[str | None] = [
-                None if (c == "?" and (r, col) not in quoted_missing) else str(c)
-                for r, c in enumerate(cells.tolist())
+                None if (c == "?" and (r, col) not in quoted_missing) else str(c) for r, c in enumerate(cells.tolist())
             ]
             if attribute.type == "nominal":
                 allowed = set(attribute.values)
@@ -317,9 +308,7 @@ def read_arff(path: str | Path) -> ArffData:
     return ArffData(relation, attributes, columns, path, data_lines)
 
 
-def _numeric_column(
-    cells: np.ndarray, attribute: ArffAttribute, path: Path, data_lines: np.ndarray
-) -> np.ndarray:
+def _numeric_column(cells: np.ndarray, attribute: ArffAttribute, path: Path, data_lines: np.ndarray) -> np.ndarray:
     """Convert one column of string cells to float64 (``?`` → NaN)."""
     missing = cells == "?"
     cells = np.where(missing, "nan", cells)
@@ -373,7 +362,7 @@ def format_arff(
     header += ["", "@data"]
     formats = [float_format] * len(columns) if isinstance(float_format, str) else list(float_format)
     formatted = []
-    for (name, kind), column, fmt in zip(attributes, columns, formats):
+    for (_, kind), column, fmt in zip(attributes, columns, formats):
         if kind.lower() in NUMERIC_TYPES:
             values = np.asarray(column, np.float64)
             formatted.append(["?" if np.isnan(v) else fmt % v for v in values])

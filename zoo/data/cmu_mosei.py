@@ -50,21 +50,34 @@ import json
 import logging
 import pickle
 import warnings
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
 from zoo.data.corpus import Corpus
+from zoo.data.mosei_align import (
+    EPSILON,
+    FEATURE_FILES,
+    LABEL_COLUMNS,
+    LABELS_FILE,
+    REFERENCE,
+    WEIGHTINGS,
+    iter_aligned_videos,
+)
 from zoo.data.registry import register_corpus
 from zoo.data.sources import note_source
 from zoo.data.synthetic import ensure_synthetic
+from zoo.data.synthetic.cmu_mosei import (
+    PICKLE_VERSION,
+    SYNTHETIC_VERSION,
+    write_aligned_pickle,
+    write_synthetic_cmu_mosei,
+)
 from zoo.data.types import Recording
 from zoo.errors import ConfigError, CorpusFormatError
-from zoo.data.mosei_align import EPSILON, FEATURE_FILES, LABEL_COLUMNS, LABELS_FILE, REFERENCE, WEIGHTINGS, iter_aligned_videos
-from zoo.data.synthetic.cmu_mosei import PICKLE_VERSION, SYNTHETIC_VERSION, write_aligned_pickle, write_synthetic_cmu_mosei
 
 __all__ = [
     "CmuMoseiCorpus",
@@ -82,8 +95,13 @@ FORMATS = ("csd", "pkl")
 TRUNCATIONS = ("last", "first")
 #: modality aliases → default feature set, per format
 ALIASES = {
-    "csd": {"text": "glove_vectors", "audio": "COVAREP", "video": "FACET 4.2", "vision": "FACET 4.2",
-            "visual": "FACET 4.2"},
+    "csd": {
+        "text": "glove_vectors",
+        "audio": "COVAREP",
+        "video": "FACET 4.2",
+        "vision": "FACET 4.2",
+        "visual": "FACET 4.2",
+    },
     "pkl": {"text": "text", "audio": "audio", "video": "vision", "vision": "vision", "visual": "vision"},
 }
 PKL_FEATURES = ("text", "audio", "vision")
@@ -92,9 +110,11 @@ PARTITIONS = ("train", "valid", "test")
 #: value range of each label column (Zadeh et al. 2018: sentiment [-3, 3], emotions [0, 3])
 LABEL_RANGES = {"sentiment": (-3.0, 3.0), **{e: (0.0, 3.0) for e in EMOTIONS}}
 #: what each shared pickle layout's labels hold, for the error when targets are missing
-PKL_LAYOUTS = ("MMSA (regression_labels (N,): sentiment; also classification_labels, raw_text, text_bert, "
-               "audio_lengths, vision_lengths) and MulT (labels (N, 1, 1): sentiment) carry sentiment only; "
-               "a pickle with 7 label columns (All Labels order) or 6 (the emotions) carries the emotions")
+PKL_LAYOUTS = (
+    "MMSA (regression_labels (N,): sentiment; also classification_labels, raw_text, text_bert, "
+    "audio_lengths, vision_lengths) and MulT (labels (N, 1, 1): sentiment) carry sentiment only; "
+    "a pickle with 7 label columns (All Labels order) or 6 (the emotions) carries the emotions"
+)
 
 
 class MoseiDataWarning(UserWarning):
@@ -154,8 +174,10 @@ def load_folds(path: str | Path) -> dict[str, list[str]]:
         for video in ids:
             if video in seen:
                 where = f"twice in {part!r}" if seen[video] == part else f"in both {seen[video]!r} and {part!r}"
-                raise CorpusFormatError(f"{path}: video id {video!r} is listed {where}; a video must belong to "
-                                        "exactly one fold (its segments would leak between partitions)")
+                raise CorpusFormatError(
+                    f"{path}: video id {video!r} is listed {where}; a video must belong to "
+                    "exactly one fold (its segments would leak between partitions)"
+                )
             seen[video] = part
     return folds
 
@@ -175,7 +197,7 @@ class _ArrayUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> Any:
         if module.startswith("numpy.core"):  # pickles written by NumPy 1.x
-            module = "numpy._core" + module[len("numpy.core"):]
+            module = "numpy._core" + module[len("numpy.core") :]
         if (module, name) in self._ALLOWED:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(
@@ -211,8 +233,9 @@ def _zero_padding(arrays: Mapping[str, np.ndarray]) -> np.ndarray:
     return padding
 
 
-def layout_valid_steps(path: Path, partition: str, part: Mapping[str, Any],
-                       arrays: Mapping[str, np.ndarray]) -> tuple[np.ndarray, str]:
+def layout_valid_steps(
+    path: Path, partition: str, part: Mapping[str, Any], arrays: Mapping[str, np.ndarray]
+) -> tuple[np.ndarray, str]:
     """``(N, L)`` valid (non-padding) steps of a pickle partition, and where they came from.
 
     In order: MMSA's BERT mask ``text_bert[:, 1]`` (``(N, 3, L)``: token ids, mask, segment ids);
@@ -230,8 +253,10 @@ def layout_valid_steps(path: Path, partition: str, part: Mapping[str, Any],
     if "text_bert" in part:
         bert = np.asarray(part["text_bert"])
         if bert.ndim != 3 or bert.shape[0] != n or bert.shape[1] != 3 or bert.shape[2] != steps:
-            raise CorpusFormatError(f"{path}: partition {partition!r}, key 'text_bert': shape {bert.shape}, expected "
-                                    f"({n}, 3, {steps}) (token ids, attention mask, segment ids)")
+            raise CorpusFormatError(
+                f"{path}: partition {partition!r}, key 'text_bert': shape {bert.shape}, expected "
+                f"({n}, 3, {steps}) (token ids, attention mask, segment ids)"
+            )
         return bert[:, 1] > 0, "the text_bert attention mask"
     keys = [k for k in ("audio_lengths", "vision_lengths", "text_lengths") if k in part]
     if keys:
@@ -239,8 +264,10 @@ def layout_valid_steps(path: Path, partition: str, part: Mapping[str, Any],
         for key in keys:
             raw = np.asarray(part[key])
             if raw.shape != (n,) or not np.issubdtype(raw.dtype, np.number):
-                raise CorpusFormatError(f"{path}: partition {partition!r}, key {key!r}: shape {raw.shape} dtype "
-                                        f"{raw.dtype}, expected ({n},) integer lengths")
+                raise CorpusFormatError(
+                    f"{path}: partition {partition!r}, key {key!r}: shape {raw.shape} dtype "
+                    f"{raw.dtype}, expected ({n},) integer lengths"
+                )
             lengths.append(raw.astype(np.int64))
         length = np.max(lengths, axis=0)
         if (length >= 0).all() and (length <= steps).all():
@@ -250,8 +277,12 @@ def layout_valid_steps(path: Path, partition: str, part: Mapping[str, Any],
             left_ok = (zero | last_steps).all(axis=1)
             if (right_ok | left_ok).all():
                 return np.where((right_ok | ~left_ok)[:, None], first_steps, last_steps), " / ".join(keys)
-        logger.info("CMU-MOSEI pickle %s [%s]: %s do not fit the arrays; padding = all-zero steps",
-                    path.name, partition, " / ".join(keys))
+        logger.info(
+            "CMU-MOSEI pickle %s [%s]: %s do not fit the arrays; padding = all-zero steps",
+            path.name,
+            partition,
+            " / ".join(keys),
+        )
     return ~zero, "all-zero steps"
 
 
@@ -280,8 +311,9 @@ def read_aligned_pickle(
     data = _load_pickle(path)
     if not isinstance(data, dict) or partition not in data:
         found = sorted(map(str, data)) if isinstance(data, dict) else type(data).__name__
-        raise CorpusFormatError(f"{path}: no partition {partition!r}; the pickle holds {found} "
-                                f"(expected keys {list(PARTITIONS)})")
+        raise CorpusFormatError(
+            f"{path}: no partition {partition!r}; the pickle holds {found} (expected keys {list(PARTITIONS)})"
+        )
     part = data[partition]
     if not isinstance(part, dict):
         raise CorpusFormatError(f"{path}: partition {partition!r} is a {type(part).__name__}, expected a dict")
@@ -292,20 +324,27 @@ def read_aligned_pickle(
             raise CorpusFormatError(f"{path}: partition {partition!r} has no key {name!r} (keys: {sorted(part)})")
         x = np.asarray(part[name])
         if x.ndim != 3 or not np.issubdtype(x.dtype, np.number):
-            raise CorpusFormatError(f"{path}: partition {partition!r}, key {name!r}: shape {x.shape} dtype "
-                                    f"{x.dtype}, expected a numeric (N, L, D) array")
+            raise CorpusFormatError(
+                f"{path}: partition {partition!r}, key {name!r}: shape {x.shape} dtype "
+                f"{x.dtype}, expected a numeric (N, L, D) array"
+            )
         if n is not None and len(x) != n:
-            raise CorpusFormatError(f"{path}: partition {partition!r}, key {name!r}: {len(x)} segments, but "
-                                    f"{feature_names[0]!r} has {n}")
+            raise CorpusFormatError(
+                f"{path}: partition {partition!r}, key {name!r}: {len(x)} segments, but {feature_names[0]!r} has {n}"
+            )
         if n is not None and x.shape[1] != features[feature_names[0]].shape[1]:
-            raise CorpusFormatError(f"{path}: partition {partition!r}, key {name!r}: {x.shape[1]} steps per "
-                                    f"segment, but {feature_names[0]!r} has {features[feature_names[0]].shape[1]}")
+            raise CorpusFormatError(
+                f"{path}: partition {partition!r}, key {name!r}: {x.shape[1]} steps per "
+                f"segment, but {feature_names[0]!r} has {features[feature_names[0]].shape[1]}"
+            )
         n = len(x)
         features[name] = x
     key = label_key or next((k for k in PKL_LABEL_KEYS if k in part), None)
     if key is None or key not in part:
-        raise CorpusFormatError(f"{path}: partition {partition!r} has no label key "
-                                f"{label_key or ' / '.join(PKL_LABEL_KEYS)!r} (keys: {sorted(part)})")
+        raise CorpusFormatError(
+            f"{path}: partition {partition!r} has no label key "
+            f"{label_key or ' / '.join(PKL_LABEL_KEYS)!r} (keys: {sorted(part)})"
+        )
     try:
         labels = np.asarray(part[key], dtype=np.float32)
     except (TypeError, ValueError):
@@ -315,8 +354,10 @@ def read_aligned_pickle(
         raise CorpusFormatError(f"{path}: partition {partition!r}, key {key!r}: {len(labels)} labels for {n} segments")
     columns = {7: list(LABEL_COLUMNS), 6: list(EMOTIONS), 1: ["sentiment"]}.get(labels.shape[1])
     if columns is None:
-        raise CorpusFormatError(f"{path}: partition {partition!r}, key {key!r}: {labels.shape[1]} label columns; "
-                                "expected 7 (All Labels), 6 (emotions) or 1 (sentiment)")
+        raise CorpusFormatError(
+            f"{path}: partition {partition!r}, key {key!r}: {labels.shape[1]} label columns; "
+            "expected 7 (All Labels), 6 (emotions) or 1 (sentiment)"
+        )
     raw_ids = part.get("id")
     if raw_ids is not None and len(raw_ids) != n:
         raise CorpusFormatError(f"{path}: partition {partition!r}, key 'id': {len(raw_ids)} ids for {n} segments")
@@ -365,8 +406,13 @@ class CmuMoseiCorpus(Corpus):
     #: Williams et al. 2018 train with batches of 64 segments; whole segments, no windows. The
     #: corpus cache stays off: segments would be tens of thousands of tiny memory-mapped files,
     #: and the ``.csd`` alignment already has its own cache (:mod:`zoo.data.mosei_align`).
-    datamodule_defaults = {"batch_size": 64, "eval_batch_size": 256, "num_workers": 0, "win_len": None,
-                           "use_cache": False}
+    datamodule_defaults = {
+        "batch_size": 64,
+        "eval_batch_size": 256,
+        "num_workers": 0,
+        "win_len": None,
+        "use_cache": False,
+    }
 
     def __init__(
         self,
@@ -393,16 +439,19 @@ class CmuMoseiCorpus(Corpus):
             raise ConfigError(f"data.args.weighting must be one of {WEIGHTINGS}, got {weighting!r}")
         if modalities is not None and features is not None and list(modalities) != list(features):
             raise ConfigError("give `modalities` or `features`, not both")
-        chosen = list(modalities if modalities is not None else features if features is not None else
-                      self.default_features)
+        chosen = list(
+            modalities if modalities is not None else features if features is not None else self.default_features
+        )
         if not chosen:
             raise ConfigError("cmu_mosei: give at least one modality / feature set")
         known = PKL_FEATURES if format == "pkl" else tuple(FEATURE_FILES) + tuple(csd_files or {})
         names = [ALIASES[format].get(m, m) for m in chosen]
         unknown = [m for m, n in zip(chosen, names) if n not in known]
         if unknown:
-            raise ConfigError(f"unknown modalities/feature sets {unknown} for format={format!r}; use "
-                              f"{sorted(ALIASES[format])} or {sorted(set(known))}")
+            raise ConfigError(
+                f"unknown modalities/feature sets {unknown} for format={format!r}; use "
+                f"{sorted(ALIASES[format])} or {sorted(set(known))}"
+            )
         if int(maxlen) < 1:
             raise ConfigError(f"data.args.maxlen must be positive, got {maxlen}")
         super().__init__(root, list(dict.fromkeys(names)), targets, synthetic_seed)
@@ -426,8 +475,9 @@ class CmuMoseiCorpus(Corpus):
         return write_synthetic_cmu_mosei(out_dir, seed=seed, **options)
 
     def _synthetic_root(self) -> Path:
-        csd_root = ensure_synthetic("cmu_mosei", type(self).write_synthetic, seed=self.synthetic_seed,
-                                    version=SYNTHETIC_VERSION)
+        csd_root = ensure_synthetic(
+            "cmu_mosei", type(self).write_synthetic, seed=self.synthetic_seed, version=SYNTHETIC_VERSION
+        )
         if self.format == "csd":
             return csd_root
 
@@ -436,8 +486,12 @@ class CmuMoseiCorpus(Corpus):
             write_aligned_pickle(csd_root, out_dir / "aligned_50.pkl", seed=seed)
             return out_dir
 
-        return ensure_synthetic("cmu_mosei_pkl", writer, seed=self.synthetic_seed,
-                                version=f"{SYNTHETIC_VERSION}.{PICKLE_VERSION}") / "aligned_50.pkl"
+        return (
+            ensure_synthetic(
+                "cmu_mosei_pkl", writer, seed=self.synthetic_seed, version=f"{SYNTHETIC_VERSION}.{PICKLE_VERSION}"
+            )
+            / "aligned_50.pkl"
+        )
 
     def resolve_root(self) -> Path:
         """The ``.csd`` folder or the pickle file (the synthetic one for ``root=None``)."""
@@ -446,19 +500,26 @@ class CmuMoseiCorpus(Corpus):
         if self.format == "pkl" and self.root.is_dir():
             found = sorted(self.root.glob("*.pkl"))
             if len(found) != 1:
-                raise CorpusFormatError(f"{self.root}: expected exactly one .pkl file for format='pkl', found "
-                                        f"{[p.name for p in found]}; pass the file as root")
+                raise CorpusFormatError(
+                    f"{self.root}: expected exactly one .pkl file for format='pkl', found "
+                    f"{[p.name for p in found]}; pass the file as root"
+                )
             self.root = found[0]
         if not self.root.exists():
-            raise FileNotFoundError(f"CMU-MOSEI {'pickle' if self.format == 'pkl' else 'folder'} not found: {self.root}")
+            raise FileNotFoundError(
+                f"CMU-MOSEI {'pickle' if self.format == 'pkl' else 'folder'} not found: {self.root}"
+            )
         return self.root
 
     def _folds(self) -> dict[str, list[str]]:
         if self.folds_path is not None:
             return load_folds(self.folds_path)
         if self._synthetic:
-            return load_folds(self.resolve_root().parent / "folds.json" if self.format == "pkl"
-                              else self.resolve_root() / "folds.json")  # the synthetic corpus's own folds
+            return load_folds(
+                self.resolve_root().parent / "folds.json"
+                if self.format == "pkl"
+                else self.resolve_root() / "folds.json"
+            )  # the synthetic corpus's own folds
         return load_folds(STANDARD_FOLDS_PATH)
 
     def describe(self) -> dict[str, Any]:
@@ -473,11 +534,16 @@ class CmuMoseiCorpus(Corpus):
 
     def _segment(self, seg_id: str, features: dict[str, np.ndarray], targets: np.ndarray) -> Recording:
         steps = len(next(iter(features.values())))
-        return Recording(id=seg_id, features=features, timestamps=np.arange(steps, dtype=np.float64),
-                         targets=targets, level="segment")
+        return Recording(
+            id=seg_id,
+            features=features,
+            timestamps=np.arange(steps, dtype=np.float64),
+            targets=targets,
+            level="segment",
+        )
 
     def _truncate(self, idx: np.ndarray) -> np.ndarray:
-        return idx[-self.maxlen:] if self.truncate == "last" else idx[: self.maxlen]
+        return idx[-self.maxlen :] if self.truncate == "last" else idx[: self.maxlen]
 
     def _read_csd(self, partition: str) -> list[Recording]:
         root = self.resolve_root()
@@ -489,9 +555,16 @@ class CmuMoseiCorpus(Corpus):
         missing: list[tuple[str, list[str]]] = []
         dropped: dict[str, int] = {}
         fold = self._folds()[partition]
-        for video in iter_aligned_videos(root, fold, self.feature_names, files=self.csd_files,
-                                         weighting=self.weighting, eps=EPSILON, cache_dir=self.cache_dir,
-                                         missing=missing):
+        for video in iter_aligned_videos(
+            root,
+            fold,
+            self.feature_names,
+            files=self.csd_files,
+            weighting=self.weighting,
+            eps=EPSILON,
+            cache_dir=self.cache_dir,
+            missing=missing,
+        ):
             for what, count in video.dropped.items():
                 reason = f"{what} with non-finite intervals in {self._dropped_file(what)}"
                 dropped[reason] = dropped.get(reason, 0) + count
@@ -505,11 +578,13 @@ class CmuMoseiCorpus(Corpus):
                 if len(words) == 0:
                     empty += 1
                     continue
-                segments.append(self._segment(
-                    video.segment_id(s),
-                    {n: np.ascontiguousarray(video.features[n][words]) for n in self.feature_names},
-                    video.segment_labels[s, columns].astype(np.float32),
-                ))
+                segments.append(
+                    self._segment(
+                        video.segment_id(s),
+                        {n: np.ascontiguousarray(video.features[n][words]) for n in self.feature_names},
+                        video.segment_labels[s, columns].astype(np.float32),
+                    )
+                )
         if empty:
             logger.warning("CMU-MOSEI %s: %d segment(s) without any word were skipped", partition, empty)
         if missing:
@@ -517,11 +592,16 @@ class CmuMoseiCorpus(Corpus):
             for _, lacking in missing:
                 for name in lacking:
                     by_file[name] = by_file.get(name, 0) + 1
-            _report(f"CMU-MOSEI {root} [{partition}]",
-                    {f"of {len(fold)} fold videos absent from the files (per file: "
-                     f"{', '.join(f'{n} {c}' for n, c in by_file.items())}; e.g. "
-                     f"{', '.join(v for v, _ in missing[:3])}), so the partition shrinks": len(missing)},
-                    self.strict, unit="video(s)")
+            _report(
+                f"CMU-MOSEI {root} [{partition}]",
+                {
+                    f"of {len(fold)} fold videos absent from the files (per file: "
+                    f"{', '.join(f'{n} {c}' for n, c in by_file.items())}; e.g. "
+                    f"{', '.join(v for v, _ in missing[:3])}), so the partition shrinks": len(missing)
+                },
+                self.strict,
+                unit="video(s)",
+            )
         _report(f"CMU-MOSEI {root} [{partition}]", dropped, self.strict, unit="item(s)")
         return segments
 
@@ -544,7 +624,8 @@ class CmuMoseiCorpus(Corpus):
         if missing:
             raise CorpusFormatError(
                 f"{path}: partition {partition!r}: the labels hold {columns}, not {missing}. {PKL_LAYOUTS}; "
-                f"pick data.args.targets from {columns}, or use the .csd release (format=csd) for the emotions")
+                f"pick data.args.targets from {columns}, or use the .csd release (format=csd) for the emotions"
+            )
         index = [columns.index(t) for t in self.target_names]
         nonfinite = {n: int((~np.isfinite(x)).sum()) for n, x in arrays.items()}
         segments, empty = [], 0
@@ -564,8 +645,12 @@ class CmuMoseiCorpus(Corpus):
                 feats[name] = np.where(np.isfinite(v), v, 0.0).astype(np.float32)
             segments.append(self._segment(seg_id, feats, labels[i, index].astype(np.float32)))
         if any(nonfinite.values()):
-            logger.info("CMU-MOSEI pickle %s [%s]: non-finite values replaced by 0: %s", path.name, partition,
-                        ", ".join(f"{n}={c}" for n, c in nonfinite.items()))
+            logger.info(
+                "CMU-MOSEI pickle %s [%s]: non-finite values replaced by 0: %s",
+                path.name,
+                partition,
+                ", ".join(f"{n}={c}" for n, c in nonfinite.items()),
+            )
         if empty:
             logger.warning("CMU-MOSEI pickle %s [%s]: %d all-padding segment(s) skipped", path.name, partition, empty)
         _report(f"CMU-MOSEI pickle {path} [{partition}]", dropped, self.strict)
@@ -574,13 +659,20 @@ class CmuMoseiCorpus(Corpus):
     # ----------------------------------------------------------------- predictions
     def _prediction_file(self, out_dir: Path, partition: str | None) -> Path:
         name = partition or "predictions"
-        if torch.distributed.is_available() and torch.distributed.is_initialized() \
-                and torch.distributed.get_world_size() > 1:
+        if (
+            torch.distributed.is_available()
+            and torch.distributed.is_initialized()
+            and torch.distributed.get_world_size() > 1
+        ):
             return Path(out_dir) / f"{name}.rank{torch.distributed.get_rank()}.csv"  # one file per process
         return Path(out_dir) / f"{name}.csv"
 
     def write_predictions(
-        self, out_dir: Path, partition: str | None, recording: Recording, preds: np.ndarray,
+        self,
+        out_dir: Path,
+        partition: str | None,
+        recording: Recording,
+        preds: np.ndarray,
         target_names: Sequence[str],
     ) -> None:
         """Append one segment's ``(K,)`` predictions to ``<out_dir>/<partition>.csv``.
@@ -590,8 +682,9 @@ class CmuMoseiCorpus(Corpus):
         """
         preds = np.asarray(preds, dtype=np.float64)
         if preds.shape != (len(target_names),):
-            raise ValueError(f"segment {recording.id}: predictions must be (K,) = ({len(target_names)},), "
-                             f"got {preds.shape}")
+            raise ValueError(
+                f"segment {recording.id}: predictions must be (K,) = ({len(target_names)},), got {preds.shape}"
+            )
         path = self._prediction_file(out_dir, partition)
         path.parent.mkdir(parents=True, exist_ok=True)
         first = path not in self._written

@@ -31,8 +31,9 @@ walks through adding one.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -191,13 +192,17 @@ class Corpus:
         if not reader_state:
             return {}
         if cls.State is None:
-            raise ConfigError(f"{source}: data_spec.reader_state {sorted(reader_state)} given, but the "
-                              f"{cls.name} reader declares no state")
+            raise ConfigError(
+                f"{source}: data_spec.reader_state {sorted(reader_state)} given, but the "
+                f"{cls.name} reader declares no state"
+            )
         declared = {f.name for f in dataclasses.fields(cls.State)}
         unknown = sorted(set(reader_state) - declared)
         if unknown:
-            raise ConfigError(f"{source}: data_spec.reader_state has fields {unknown}, the {cls.name} reader "
-                              f"declares only {sorted(declared)}")
+            raise ConfigError(
+                f"{source}: data_spec.reader_state has fields {unknown}, the {cls.name} reader "
+                f"declares only {sorted(declared)}"
+            )
         return dataclasses.asdict(cls.State(**reader_state))
 
     def describe(self) -> dict[str, Any]:
@@ -223,5 +228,4 @@ class Corpus:
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(root={self.root}, features={self.feature_names}, "
-                f"targets={self.target_names})")
+        return f"{type(self).__name__}(root={self.root}, features={self.feature_names}, targets={self.target_names})"

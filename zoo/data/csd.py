@@ -24,8 +24,9 @@ and, where it applies, the video and the field.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -197,7 +198,7 @@ class ComputationalSequence:
         """Close the HDF5 file."""
         self._file.close()
 
-    def __enter__(self) -> "ComputationalSequence":
+    def __enter__(self) -> ComputationalSequence:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -23,8 +23,9 @@ The level is declared by the reader, never guessed from array shapes.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
@@ -133,11 +134,13 @@ class CorpusDataModule(pl.LightningDataModule):
         use_cache: bool,
     ) -> None:
         if predict_partition not in STAGE_PARTITIONS:
-            raise ConfigError(f"data.args.predict_partition must be one of {STAGE_PARTITIONS}, "
-                              f"got {predict_partition!r}")
+            raise ConfigError(
+                f"data.args.predict_partition must be one of {STAGE_PARTITIONS}, got {predict_partition!r}"
+            )
         if last_window not in LAST_WINDOW_CHOICES:
-            raise ConfigError(f"data.args.last_window must be one of {', '.join(LAST_WINDOW_CHOICES)}, "
-                              f"found {last_window!r}")
+            raise ConfigError(
+                f"data.args.last_window must be one of {', '.join(LAST_WINDOW_CHOICES)}, found {last_window!r}"
+            )
         if normalize not in NORMALIZATIONS:
             raise ConfigError(f"data.args.normalize must be true, false, 'zscore' or 'maxabs', got {normalize!r}")
         self.win_len = int(win_len) if win_len else None
@@ -161,8 +164,7 @@ class CorpusDataModule(pl.LightningDataModule):
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else None
         self.use_cache = bool(use_cache)
         self.normalization: dict[str, FeatureStats] | None = (
-            {n: FeatureStats.from_dict(s) for n, s in normalization_stats.items()}
-            if normalization_stats else None
+            {n: FeatureStats.from_dict(s) for n, s in normalization_stats.items()} if normalization_stats else None
         )
 
     # ----------------------------------------------------------------- what the reader declares
@@ -246,8 +248,10 @@ class CorpusDataModule(pl.LightningDataModule):
     def _check_dims(self, recordings: Sequence[Recording]) -> None:
         for rec in recordings:
             if rec.level != self.level:
-                raise CorpusFormatError(f"{self.corpus_name}: the reader returned a {rec.level}-level "
-                                        f"recording {rec.id}; the corpus is {self.level}-level")
+                raise CorpusFormatError(
+                    f"{self.corpus_name}: the reader returned a {rec.level}-level "
+                    f"recording {rec.id}; the corpus is {self.level}-level"
+                )
             for name in self.feature_names:
                 shape = rec.features[name].shape[1:]
                 dim = int(shape[0]) if len(shape) == 1 else [int(d) for d in shape]
@@ -296,8 +300,9 @@ class CorpusDataModule(pl.LightningDataModule):
         if self.normalize == "maxabs":
             stats = {}
             for name in names:
-                scale = np.max([np.abs(np.asarray(r.features[name])).max(axis=0)
-                                for r in train if len(r.features[name])], axis=0).astype(np.float64)
+                scale = np.max(
+                    [np.abs(np.asarray(r.features[name])).max(axis=0) for r in train if len(r.features[name])], axis=0
+                ).astype(np.float64)
                 stats[name] = FeatureStats(np.zeros_like(scale), np.where(scale > 0, scale, 1.0))
             self.normalization = stats
         else:
@@ -332,7 +337,8 @@ class CorpusDataModule(pl.LightningDataModule):
             feature_delay=dict(self.feature_delay),
             normalization=(
                 {n: s.to_dict() for n, s in self.normalization.items()}
-                if self.normalize and self.normalization is not None else None
+                if self.normalize and self.normalization is not None
+                else None
             ),
             reader_state=self.corpus.reader_state(),
             reader_info=self.corpus.describe(),
@@ -420,7 +426,11 @@ class CorpusDataModule(pl.LightningDataModule):
 
     # ----------------------------------------------------------------- predictions
     def write_predictions(
-        self, out_dir: Path, recording: Recording, preds: np.ndarray, target_names: Sequence[str],
+        self,
+        out_dir: Path,
+        recording: Recording,
+        preds: np.ndarray,
+        target_names: Sequence[str],
         partition: str | None = None,
     ) -> None:
         """Write one recording's predictions in the corpus's format under ``out_dir`` (in the
@@ -428,12 +438,16 @@ class CorpusDataModule(pl.LightningDataModule):
         self.corpus.write_predictions(Path(out_dir), partition, recording, preds, target_names)
 
     def read_predictions(
-        self, out_dir: Path, recording: Recording, target_names: Sequence[str] | None = None,
+        self,
+        out_dir: Path,
+        recording: Recording,
+        target_names: Sequence[str] | None = None,
         partition: str | None = None,
     ) -> np.ndarray:
         """Read back what :meth:`write_predictions` wrote for ``recording``."""
-        return self.corpus.read_predictions(Path(out_dir), partition, recording,
-                                            list(target_names or self.target_names))
+        return self.corpus.read_predictions(
+            Path(out_dir), partition, recording, list(target_names or self.target_names)
+        )
 
     def write_batch_predictions(
         self,
@@ -448,9 +462,12 @@ class CorpusDataModule(pl.LightningDataModule):
         ``(B, K)``) for a stage partition under ``out_dir``, in the corpus's format."""
         preds = np.asarray(preds)
         expected = (len(ids), len(target_names)) if self.level == "segment" else None
-        if (expected is not None and preds.shape != expected) or (expected is None and (
-                preds.ndim != 3 or len(preds) != len(ids) or preds.shape[2] != len(target_names))):
-            shape = "(B, K) = " + str(expected) if expected else f"(B, T, K) with B = {len(ids)}, K = {len(target_names)}"
+        if (expected is not None and preds.shape != expected) or (
+            expected is None and (preds.ndim != 3 or len(preds) != len(ids) or preds.shape[2] != len(target_names))
+        ):
+            shape = (
+                "(B, K) = " + str(expected) if expected else f"(B, T, K) with B = {len(ids)}, K = {len(target_names)}"
+            )
             raise ValueError(f"{self.level}-level predictions must be {shape}, got {preds.shape}")
         by_id = {rec.id: rec for rec in self.raw_recordings(stage_partition)}
         partition = self.partitions[stage_partition]
@@ -472,8 +489,10 @@ class CorpusDataModule(pl.LightningDataModule):
         return sum(r.num_frames for r in self.raw_recordings(stage_partition))
 
     def __repr__(self) -> str:
-        return (f"CorpusDataModule({self.corpus_name!r}, root={self.root}, features={self.feature_names}, "
-                f"targets={self.target_names}, level={self.level!r})")
+        return (
+            f"CorpusDataModule({self.corpus_name!r}, root={self.root}, features={self.feature_names}, "
+            f"targets={self.target_names}, level={self.level!r})"
+        )
 
 
 #: the datamodule's own options and their defaults (a reader may declare other defaults in

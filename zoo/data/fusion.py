@@ -25,8 +25,9 @@ sources trained on different corpora.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from omegaconf import OmegaConf
@@ -93,9 +94,7 @@ def read_source_run(path: str | Path) -> SourceRun:
         raise FileNotFoundError(f"fusion source {path}: run folder not found")
     config_path = path / "config.yaml"
     if not config_path.is_file():
-        raise FileNotFoundError(
-            f"fusion source {path}: no config.yaml; expected a run folder written by `zoo fit`"
-        )
+        raise FileNotFoundError(f"fusion source {path}: no config.yaml; expected a run folder written by `zoo fit`")
     try:
         config = OmegaConf.to_container(OmegaConf.load(config_path), resolve=True)
     except Exception as err:  # omegaconf/yaml raise several error types
@@ -226,13 +225,22 @@ class PredictionFusionCorpus(Corpus):
                 columns = [self.base.target_names.index(t) for t in self.target_names]
                 targets = np.asarray(rec.targets)[:, columns]
             recordings.append(
-                Recording(id=rec.id, features=features, timestamps=np.asarray(rec.timestamps),
-                          targets=targets, meta=dict(rec.meta))
+                Recording(
+                    id=rec.id,
+                    features=features,
+                    timestamps=np.asarray(rec.timestamps),
+                    targets=targets,
+                    meta=dict(rec.meta),
+                )
             )
         return recordings
 
     def write_predictions(
-        self, out_dir: Path, partition: str | None, recording: Recording, preds: np.ndarray,
+        self,
+        out_dir: Path,
+        partition: str | None,
+        recording: Recording,
+        preds: np.ndarray,
         target_names: Sequence[str],
     ) -> None:
         """Write in the underlying corpus's prediction format."""

@@ -45,9 +45,9 @@ import re
 import uuid
 import warnings
 import zipfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -132,8 +132,8 @@ def align_to_reference(
     lo = np.searchsorted(reach, reference[:, 0] - eps, side="right")
     hi = np.searchsorted(starts, reference[:, 1] + eps, side="left")
     for i in np.flatnonzero(hi > lo):
-        idx = order[lo[i]:hi[i]]
-        overlap = np.minimum(ends[lo[i]:hi[i]], reference[i, 1]) - np.maximum(starts[lo[i]:hi[i]], reference[i, 0])
+        idx = order[lo[i] : hi[i]]
+        overlap = np.minimum(ends[lo[i] : hi[i]], reference[i, 1]) - np.maximum(starts[lo[i] : hi[i]], reference[i, 0])
         keep = overlap > eps
         if not keep.any():
             continue
@@ -212,7 +212,7 @@ class AlignedVideo:
 
     def words_of(self, s: int) -> np.ndarray:
         """Word indices of segment ``s`` (in time order)."""
-        return self.segment_words[self.segment_offsets[s]:self.segment_offsets[s + 1]]
+        return self.segment_words[self.segment_offsets[s] : self.segment_offsets[s + 1]]
 
     def to_arrays(self, names: Sequence[str]) -> dict[str, np.ndarray]:
         """Plain arrays for ``np.savez`` (no pickled objects)."""
@@ -233,7 +233,7 @@ class AlignedVideo:
         return arrays
 
     @classmethod
-    def from_arrays(cls, video_id: str, arrays: Mapping[str, np.ndarray], names: Sequence[str]) -> "AlignedVideo":
+    def from_arrays(cls, video_id: str, arrays: Mapping[str, np.ndarray], names: Sequence[str]) -> AlignedVideo:
         """Inverse of :meth:`to_arrays`; raises ``ValueError`` when the arrays are inconsistent."""
         stored = json.loads(str(arrays["names"]))
         if stored != list(names):
@@ -248,14 +248,29 @@ class AlignedVideo:
         labels = np.asarray(arrays["segment_labels"])
         if any(f.ndim != 2 or len(f) != n for f in features.values()) or any(len(p) != n for p in present.values()):
             raise ValueError("feature arrays do not match the number of words")
-        if len(offsets) != len(rows) + 1 or labels.shape != (len(rows), len(LABEL_COLUMNS)) or offsets[-1] != len(seg_words):
+        if (
+            len(offsets) != len(rows) + 1
+            or labels.shape != (len(rows), len(LABEL_COLUMNS))
+            or offsets[-1] != len(seg_words)
+        ):
             raise ValueError("segment arrays are inconsistent")
         if len(seg_words) and (seg_words.min() < 0 or seg_words.max() >= n):
             raise ValueError("segment word indices out of range")
         nonfinite = dict(zip(names, (int(v) for v in np.asarray(arrays["nonfinite"]))))
         dropped = {str(k): int(v) for k, v in json.loads(str(arrays["dropped"])).items()}
-        return cls(video_id, words, features, present, rows, np.asarray(arrays["segment_intervals"]), labels,
-                   offsets, seg_words, nonfinite, dropped)
+        return cls(
+            video_id,
+            words,
+            features,
+            present,
+            rows,
+            np.asarray(arrays["segment_intervals"]),
+            labels,
+            offsets,
+            seg_words,
+            nonfinite,
+            dropped,
+        )
 
 
 def align_video(
@@ -348,7 +363,9 @@ class AlignmentCache:
         cache_dir: base folder; default :func:`zoo.data.synthetic.cache_dir`.
     """
 
-    def __init__(self, files: Mapping[str, Path], settings: Mapping[str, object], cache_dir: str | Path | None = None) -> None:
+    def __init__(
+        self, files: Mapping[str, Path], settings: Mapping[str, object], cache_dir: str | Path | None = None
+    ) -> None:
         if cache_dir is None:
             from .synthetic import cache_dir as default_cache_dir
 
@@ -377,8 +394,11 @@ class AlignmentCache:
             with np.load(path, allow_pickle=False) as arrays:
                 return AlignedVideo.from_arrays(video_id, {k: arrays[k] for k in arrays.files}, names)
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as err:
-            warnings.warn(f"{path}: corrupt alignment cache entry for video {video_id!r} ({err}); rebuilding it",
-                          RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"{path}: corrupt alignment cache entry for video {video_id!r} ({err}); rebuilding it",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             try:
                 path.unlink()
             except OSError:
@@ -398,8 +418,11 @@ class AlignmentCache:
             os.replace(tmp, path)
         except OSError as err:
             self.writable = False
-            warnings.warn(f"{self.folder}: cannot write the alignment cache ({err}); continuing without it",
-                          RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"{self.folder}: cannot write the alignment cache ({err}); continuing without it",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             tmp.unlink(missing_ok=True)
 
 
@@ -482,9 +505,18 @@ def iter_aligned_videos(
         for seq in opened.values():
             seq.close()
     if skipped:
-        logger.warning("CMU-MOSEI %s: %d video(s) missing from the label file or a feature file were skipped "
-                       "(e.g. %s)", root, len(skipped), ", ".join(skipped[:5]))
-    logger.info("CMU-MOSEI alignment (%s): %d video(s) aligned, %d from the cache%s; non-finite values "
-                "excluded from word averages: %s", weighting, built, hits,
-                f" ({cache.folder})" if cache is not None else "",
-                ", ".join(f"{n}={c}" for n, c in nonfinite.items()))
+        logger.warning(
+            "CMU-MOSEI %s: %d video(s) missing from the label file or a feature file were skipped (e.g. %s)",
+            root,
+            len(skipped),
+            ", ".join(skipped[:5]),
+        )
+    logger.info(
+        "CMU-MOSEI alignment (%s): %d video(s) aligned, %d from the cache%s; non-finite values "
+        "excluded from word averages: %s",
+        weighting,
+        built,
+        hits,
+        f" ({cache.folder})" if cache is not None else "",
+        ", ".join(f"{n}={c}" for n, c in nonfinite.items()),
+    )

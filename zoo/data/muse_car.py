@@ -27,8 +27,8 @@ corpus in the same layout (:mod:`zoo.data.synthetic.muse_car`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -117,9 +117,7 @@ def _require_columns(frame: pd.DataFrame, path: Path, required: Sequence[str]) -
     lower = {c.lower(): c for c in frame.columns}
     missing = [name for name in required if name.lower() not in lower]
     if missing:
-        raise CorpusFormatError(
-            f"{path}: missing header column(s) {missing} on line 1; found {list(frame.columns)}"
-        )
+        raise CorpusFormatError(f"{path}: missing header column(s) {missing} on line 1; found {list(frame.columns)}")
     canonical = {lower[n.lower()]: n for n in required}
     frame.columns = [canonical.get(c, c) for c in frame.columns]
 
@@ -138,8 +136,7 @@ def _numeric(frame: pd.DataFrame, path: Path, columns: Sequence[str]) -> None:
             row = int(bad[0])
             raise CorpusFormatError(
                 f"{path}: line {_line(row)}, field {column!r}: non-numeric value "
-                f"{series.iloc[row]!r}"
-                + (f" ({len(bad)} such cells in this column)" if len(bad) > 1 else "")
+                f"{series.iloc[row]!r}" + (f" ({len(bad)} such cells in this column)" if len(bad) > 1 else "")
             )
         frame[column] = converted
 
@@ -151,8 +148,7 @@ def _integer_column(frame: pd.DataFrame, path: Path, column: str, unit: str = ""
     if len(bad):
         row = int(bad[0])
         raise CorpusFormatError(
-            f"{path}: line {_line(row)}, field {column!r}: expected an integer{unit}, "
-            f"got {frame[column].iloc[row]!r}"
+            f"{path}: line {_line(row)}, field {column!r}: expected an integer{unit}, got {frame[column].iloc[row]!r}"
         )
     return values.astype(np.int64)
 
@@ -230,8 +226,7 @@ def read_partition_table(path: str | Path) -> dict[str, str]:
         video_id = str(raw_id).strip()
         if not video_id.isdigit():
             raise CorpusFormatError(
-                f"{path}: line {_line(row)}, field 'Id': expected an integer video id, "
-                f"got {raw_id!r}"
+                f"{path}: line {_line(row)}, field 'Id': expected an integer video id, got {raw_id!r}"
             )
         video_id = str(int(video_id))
         partition = str(raw_part).strip().lower()
@@ -292,8 +287,7 @@ def _interpolate_nans(values: np.ndarray, path: Path, names: Sequence[str]) -> n
         known = ~missing[:, col]
         if not known.any():
             raise CorpusFormatError(
-                f"{path}: field {names[col]!r} is empty (NaN) on every line; "
-                f"nan_policy='interpolate' cannot repair it"
+                f"{path}: field {names[col]!r} is empty (NaN) on every line; nan_policy='interpolate' cannot repair it"
             )
         # np.interp holds the first/last known value beyond the ends (edge fill)
         values[~known, col] = np.interp(rows[~known], rows[known], values[known, col])
@@ -307,9 +301,7 @@ def _interpolate_nans(values: np.ndarray, path: Path, names: Sequence[str]) -> n
     return values
 
 
-def read_feature_file(
-    path: str | Path, nan_policy: str = "error"
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def read_feature_file(path: str | Path, nan_policy: str = "error") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Read one label-aligned feature file.
 
     Args:
@@ -337,8 +329,7 @@ def read_feature_file(
     ]:
         raise CorpusFormatError(
             f"{path}: header (line 1) must start with 'timestamp,segment_id' followed by at "
-            f"least one feature column; found {list(frame.columns[:5])}"
-            + (" ..." if len(frame.columns) > 5 else "")
+            f"least one feature column; found {list(frame.columns[:5])}" + (" ..." if len(frame.columns) > 5 else "")
         )
     frame.columns = ["timestamp", "segment_id", *frame.columns[2:]]
     feature_names = list(frame.columns[2:])
@@ -390,10 +381,7 @@ def _check_same_frames(
         elif len(timestamps) > n:
             where = f"first extra timestamp on line {_line(n)}: {timestamps[n]} ms"
         else:
-            where = (
-                f"first missing timestamp: {ref_timestamps[n]} ms (line {_line(n)} of "
-                f"{ref_path.name})"
-            )
+            where = f"first missing timestamp: {ref_timestamps[n]} ms (line {_line(n)} of {ref_path.name})"
         raise CorpusFormatError(
             f"{path}: field 'timestamp' does not match {ref_path} ({len(timestamps)} vs "
             f"{len(ref_timestamps)} rows); {where}"
@@ -443,8 +431,9 @@ def _folder_ids(root: Path, file_features: Sequence[str]) -> list[str]:
                 f"{list(file_features)}; {root} has {available_feature_sets(root)})"
             )
     folder = note_source(feature_path(root, file_features[0], "x").parent)
-    ids = sorted((p.stem for p in folder.glob("*.csv")),
-                 key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s))
+    ids = sorted(
+        (p.stem for p in folder.glob("*.csv")), key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s)
+    )
     if not ids:
         raise CorpusFormatError(f"{folder}: no <id>.csv feature files")
     return ids
@@ -508,9 +497,7 @@ def load_muse_car_recordings(
         for name in file_features:
             path = feature_path(root, name, video_id)
             if not path.is_file():
-                raise CorpusFormatError(
-                    f"{path}: feature file not found (feature set {name!r}, video {video_id})"
-                )
+                raise CorpusFormatError(f"{path}: feature file not found (feature set {name!r}, video {video_id})")
             ts, seg, values = read_feature_file(path, nan_policy=nan_policy)
             if reference is None:
                 reference = (path, ts, seg)
@@ -615,20 +602,32 @@ class MuSeCaRCorpus(Corpus):
     def read(self, partition: str) -> list[Recording]:
         """Read ``partition`` (``train``/``devel``/``test``)."""
         return load_muse_car_recordings(
-            self.resolve_root(), partition, self.feature_names, self.target_names,
-            use_segment_id=self.use_segment_id, nan_policy=self.nan_policy,
+            self.resolve_root(),
+            partition,
+            self.feature_names,
+            self.target_names,
+            use_segment_id=self.use_segment_id,
+            nan_policy=self.nan_policy,
         )
 
     def read_folder(self) -> list[Recording]:
         """Every video with feature files under :attr:`root` (no partition table needed),
         labelled where label files exist: a user's own videos in the MuSe layout."""
         return load_muse_car_recordings(
-            self.resolve_root(), None, self.feature_names, self.target_names,
-            use_segment_id=self.use_segment_id, nan_policy=self.nan_policy,
+            self.resolve_root(),
+            None,
+            self.feature_names,
+            self.target_names,
+            use_segment_id=self.use_segment_id,
+            nan_policy=self.nan_policy,
         )
 
     def write_predictions(
-        self, out_dir: Path, partition: str | None, recording: Recording, preds: np.ndarray,
+        self,
+        out_dir: Path,
+        partition: str | None,
+        recording: Recording,
+        preds: np.ndarray,
         target_names: Sequence[str],
     ) -> None:
         """Write MuSe prediction files ``<out_dir>/<partition>/<target>/<id>.csv``.
@@ -657,9 +656,7 @@ class MuSeCaRCorpus(Corpus):
         for target in target_names:
             path = note_source(Path(folder) / target / f"{recording.id}.csv")
             if not path.is_file():
-                raise CorpusFormatError(
-                    f"{path}: prediction file not found (target {target!r}, video {recording.id})"
-                )
+                raise CorpusFormatError(f"{path}: prediction file not found (target {target!r}, video {recording.id})")
             timestamps, values, _ = read_label_file(path)
             n = min(len(timestamps), len(expected))
             differ = np.flatnonzero(timestamps[:n] != expected[:n])
@@ -700,9 +697,7 @@ def write_muse_predictions(
     for k, target in enumerate(target_names):
         path = Path(out_dir) / target / f"{recording.id}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
-        frame = pd.DataFrame(
-            {"timestamp": timestamps, "value": preds[:, k], "segment_id": segment_ids}
-        )
+        frame = pd.DataFrame({"timestamp": timestamps, "value": preds[:, k], "segment_id": segment_ids})
         frame.to_csv(path, index=False, float_format="%.6f")
         written.append(path)
     return written

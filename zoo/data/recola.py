@@ -47,8 +47,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -136,8 +136,13 @@ def recording_names(root: str | Path, partition: str | None) -> list[str]:
     folders = [root / "recordings_audio", root / "recordings_video"]
     folders += [root / "ratings_gold_standard" / t for t in TARGET_NAMES]
     folders += [root / f / t for f in FEATURE_FOLDERS.values() for t in TARGET_NAMES]
-    names = {p.stem for folder in folders if note_source(folder).is_dir() for p in folder.iterdir()
-             if pattern.match(p.stem) and p.suffix in (".wav", ".mp4", ".arff")}
+    names = {
+        p.stem
+        for folder in folders
+        if note_source(folder).is_dir()
+        for p in folder.iterdir()
+        if pattern.match(p.stem) and p.suffix in (".wav", ".mp4", ".arff")
+    }
     return sorted(names, key=_natural_key)
 
 
@@ -222,11 +227,9 @@ def read_feature_arff(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     path = Path(path)
     data = read_arff(path)
     times = _frame_times(data, path)
-    names = [a.name for a in data.attributes
-             if a.is_numeric and a.name.lower() not in NON_FEATURE_ATTRIBUTES]
+    names = [a.name for a in data.attributes if a.is_numeric and a.name.lower() not in NON_FEATURE_ATTRIBUTES]
     if not names:
-        raise CorpusFormatError(
-            f"{path}: no numeric feature attributes besides {sorted(NON_FEATURE_ATTRIBUTES)}")
+        raise CorpusFormatError(f"{path}: no numeric feature attributes besides {sorted(NON_FEATURE_ATTRIBUTES)}")
     values = data.numeric_matrix(names)
     _check_finite(path, data, values, names)
     return times, values.astype(np.float32)
@@ -250,16 +253,12 @@ def read_individual_ratings(path: str | Path) -> tuple[np.ndarray, list[str], np
     header_line, header = numbered[0]
     columns = [c.strip() for c in header.split(";")]
     if columns[0].lower() != "time" or len(columns) < 2:
-        raise CorpusFormatError(
-            f"{path}: line {header_line}: header must be 'time;<rater>;...', got {header[:60]!r}"
-        )
+        raise CorpusFormatError(f"{path}: line {header_line}: header must be 'time;<rater>;...', got {header[:60]!r}")
     rows, lines_of_rows = [], []
     for line_no, line in numbered[1:]:
         cells = line.split(";")
         if len(cells) != len(columns):
-            raise CorpusFormatError(
-                f"{path}: line {line_no}: {len(cells)} fields, expected {len(columns)} ({columns})"
-            )
+            raise CorpusFormatError(f"{path}: line {line_no}: {len(cells)} fields, expected {len(columns)} ({columns})")
         row = []
         for name, cell in zip(columns, cells):
             try:
@@ -299,11 +298,10 @@ def _check_times(ref_path: Path | str, ref: np.ndarray, path: Path, times: np.nd
             f"{times[row]:.4f} s (row {row + 1}), {ref[row]:.4f} s there"
         )
     if len(ref) != len(times):
-        where = (f"first extra frameTime {times[n]:.4f} s" if len(times) > n
-                 else f"first missing frameTime {ref[n]:.4f} s")
-        raise CorpusFormatError(
-            f"{path}: {len(times)} frames but {ref_path} has {len(ref)}; {where}"
+        where = (
+            f"first extra frameTime {times[n]:.4f} s" if len(times) > n else f"first missing frameTime {ref[n]:.4f} s"
         )
+        raise CorpusFormatError(f"{path}: {len(times)} frames but {ref_path} has {len(ref)}; {where}")
 
 
 # --------------------------------------------------------------------------- raw media
@@ -391,7 +389,9 @@ def read_audio_frames(
         if shortfall > 0:
             _log.warning(
                 "%s (recording %s): audio ends %.3f s before the last label time; zero-padding it",
-                path, path.stem, shortfall / sample_rate,
+                path,
+                path.stem,
+                shortfall / sample_rate,
             )
     needed = int(starts.max()) + frame_len if len(starts) else 0
     if needed > len(signal):
@@ -476,8 +476,11 @@ def read_video_frames(
         if prev_frame is None:
             raise CorpusFormatError(f"{path}: no decodable video frames")
         if j < len(timestamps):
-            last = prev_crop if prev_crop is not None else _crop_resize(
-                prev_frame.to_ndarray(format="rgb24"), crop_box, face_size)
+            last = (
+                prev_crop
+                if prev_crop is not None
+                else _crop_resize(prev_frame.to_ndarray(format="rgb24"), crop_box, face_size)
+            )
             out[j:] = last
     return out
 
@@ -570,7 +573,9 @@ def load_recola_recordings(
     valid = RAW_FEATURES if mode == "raw" else tuple(FEATURE_FOLDERS)
     unknown = [f for f in features if f not in valid]
     if unknown or not features:
-        raise ValueError(f"features {unknown or list(features)} are not available in {mode!r} mode; choose from {list(valid)}")
+        raise ValueError(
+            f"features {unknown or list(features)} are not available in {mode!r} mode; choose from {list(valid)}"
+        )
     if feature_target not in TARGET_NAMES:
         raise ValueError(f"feature_target must be one of {TARGET_NAMES}, got {feature_target!r}")
     if audio_normalization not in AUDIO_NORMALIZATIONS:
@@ -586,7 +591,9 @@ def load_recola_recordings(
             for feature in features:
                 path = note_source(_feature_path(root, feature, feature_target, name))
                 if not path.is_file():
-                    raise CorpusFormatError(f"{path}: feature file not found (feature set {feature!r}, recording {name})")
+                    raise CorpusFormatError(
+                        f"{path}: feature file not found (feature set {feature!r}, recording {name})"
+                    )
                 f_times, values = read_feature_arff(path)
                 if times is None:
                     ref_path, times = path, f_times
@@ -597,14 +604,19 @@ def load_recola_recordings(
             if times is None:
                 times = _audio_timeline(_audio_path(root, name))
             if "audio" in features:
-                arrays["audio"] = read_audio_frames(_audio_path(root, name), times, sample_rate,
-                                                    normalize=audio_normalization == "recording")
+                arrays["audio"] = read_audio_frames(
+                    _audio_path(root, name), times, sample_rate, normalize=audio_normalization == "recording"
+                )
             if "video" in features:
                 arrays["video"] = read_video_frames(_video_path(root, name), times, face_size, crop_box)
-        recordings.append(Recording(
-            id=name, features=arrays, timestamps=times,
-            targets=labels[2] if labels is not None else None,
-        ))
+        recordings.append(
+            Recording(
+                id=name,
+                features=arrays,
+                timestamps=times,
+                targets=labels[2] if labels is not None else None,
+            )
+        )
     return recordings
 
 
@@ -669,7 +681,8 @@ class RecolaCorpus(Corpus):
             raise ConfigError(f"data.args.feature_target must be one of {TARGET_NAMES}, got {feature_target!r}")
         if audio_normalization not in AUDIO_NORMALIZATIONS:
             raise ConfigError(
-                f"data.args.audio_normalization must be one of {AUDIO_NORMALIZATIONS}, got {audio_normalization!r}")
+                f"data.args.audio_normalization must be one of {AUDIO_NORMALIZATIONS}, got {audio_normalization!r}"
+            )
         if crop_box is not None and len(crop_box) != 4:
             raise ConfigError(f"data.args.crop_box must be (left, top, width, height), got {crop_box!r}")
         self.mode = mode
@@ -697,9 +710,16 @@ class RecolaCorpus(Corpus):
 
     def _load(self, partition: str | None) -> list[Recording]:
         return load_recola_recordings(
-            self.resolve_root(), partition, self.feature_names, self.target_names,
-            mode=self.mode, ratings=self.ratings, feature_target=self.feature_target,
-            face_size=self.face_size, crop_box=self.crop_box, audio_normalization=self.audio_normalization,
+            self.resolve_root(),
+            partition,
+            self.feature_names,
+            self.target_names,
+            mode=self.mode,
+            ratings=self.ratings,
+            feature_target=self.feature_target,
+            face_size=self.face_size,
+            crop_box=self.crop_box,
+            audio_normalization=self.audio_normalization,
         )
 
     def read(self, partition: str) -> list[Recording]:
@@ -722,7 +742,11 @@ class RecolaCorpus(Corpus):
         return recordings
 
     def write_predictions(
-        self, out_dir: Path, partition: str | None, recording: Recording, preds: np.ndarray,
+        self,
+        out_dir: Path,
+        partition: str | None,
+        recording: Recording,
+        preds: np.ndarray,
         target_names: Sequence[str],
     ) -> None:
         """Write ``<out_dir>/<partition>/<target>/<name>.arff`` in the gold-standard format."""
@@ -742,10 +766,16 @@ class RecolaCorpus(Corpus):
         for target in target_names:
             path = Path(folder) / target / f"{recording.id}.arff"
             if not path.is_file():
-                raise CorpusFormatError(f"{path}: prediction file not found (target {target!r}, recording {recording.id})")
+                raise CorpusFormatError(
+                    f"{path}: prediction file not found (target {target!r}, recording {recording.id})"
+                )
             times, values = read_gold_standard(path)
-            _check_times(f"the label frames of recording {recording.id}",
-                         np.asarray(recording.timestamps, np.float64), path, times)
+            _check_times(
+                f"the label frames of recording {recording.id}",
+                np.asarray(recording.timestamps, np.float64),
+                path,
+                times,
+            )
             columns.append(np.asarray(values, np.float32).reshape(-1))
         return np.stack(columns, axis=1)
 
@@ -772,11 +802,13 @@ def write_recola_predictions(
         )
     written = []
     for k, target in enumerate(target_names):
-        written.append(write_arff(
-            Path(out_dir) / target / f"{recording.id}.arff",
-            "GOLDSTANDARD",
-            [("Instance_name", "string"), ("frameTime", "numeric"), ("GoldStandard", "numeric")],
-            [[recording.id] * recording.num_frames, np.asarray(recording.timestamps), preds[:, k]],
-            float_format=["%.2f", "%.2f", "%.6f"],
-        ))
+        written.append(
+            write_arff(
+                Path(out_dir) / target / f"{recording.id}.arff",
+                "GOLDSTANDARD",
+                [("Instance_name", "string"), ("frameTime", "numeric"), ("GoldStandard", "numeric")],
+                [[recording.id] * recording.num_frames, np.asarray(recording.timestamps), preds[:, k]],
+                float_format=["%.2f", "%.2f", "%.6f"],
+            )
+        )
     return written

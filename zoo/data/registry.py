@@ -51,7 +51,9 @@ def register_corpus(cls: _C) -> _C:
         raise TypeError(f"{cls.__qualname__} has no `name`")
     existing = _CORPORA.get(cls.name)
     if existing is not None and (existing.__module__, existing.__qualname__) != (cls.__module__, cls.__qualname__):
-        raise ValueError(f"corpus name {cls.name!r} is already registered by {existing.__module__}.{existing.__qualname__}")
+        raise ValueError(
+            f"corpus name {cls.name!r} is already registered by {existing.__module__}.{existing.__qualname__}"
+        )
     _CORPORA[cls.name] = cls
     return cls
 
@@ -70,8 +72,10 @@ def _load_builtin() -> None:
         entry.load()
         if entry.name not in _CORPORA:
             added = sorted(set(_CORPORA) - before)
-            raise ImportError(f"entry point {entry.name!r} ({entry.value}) of group {ENTRY_POINT_GROUP!r} registered "
-                              f"no corpus {entry.name!r} (it registered {added or 'nothing'})")
+            raise ImportError(
+                f"entry point {entry.name!r} ({entry.value}) of group {ENTRY_POINT_GROUP!r} registered "
+                f"no corpus {entry.name!r} (it registered {added or 'nothing'})"
+            )
     _loaded = True
 
 
@@ -84,8 +88,7 @@ def list_corpora(pattern: str = "*", include_derived: bool = False) -> list[str]
             runs' outputs and have no synthetic corpus of their own.
     """
     _load_builtin()
-    return sorted(n for n, c in _CORPORA.items()
-                  if fnmatch.fnmatch(n, pattern) and (include_derived or not c.derived))
+    return sorted(n for n, c in _CORPORA.items() if fnmatch.fnmatch(n, pattern) and (include_derived or not c.derived))
 
 
 def corpus_class(name: str) -> type[Corpus]:

@@ -66,9 +66,10 @@ from __future__ import annotations
 import re
 import warnings
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -176,8 +177,14 @@ def _numeric_table(path: Path, what: str) -> tuple[list[str], list[str], np.ndar
     if not lines_nonblank:
         raise CorpusFormatError(f"{path}: {what} file is empty")
     sep, has_header = _sniff(path, lines_nonblank[0])
-    kwargs = dict(sep=sep, header=0 if has_header else None, quotechar="'", skipinitialspace=True,
-                  skip_blank_lines=True, engine="c")
+    kwargs = dict(
+        sep=sep,
+        header=0 if has_header else None,
+        quotechar="'",
+        skipinitialspace=True,
+        skip_blank_lines=True,
+        engine="c",
+    )
     try:
         frame = pd.read_csv(path, dtype={0: str}, **kwargs)
         if not all(pd.api.types.is_numeric_dtype(d) for d in frame.dtypes.iloc[1:]):
@@ -195,7 +202,9 @@ def _numeric_table(path: Path, what: str) -> tuple[list[str], list[str], np.ndar
     if all(pd.api.types.is_numeric_dtype(d) for d in raw.dtypes):
         values = raw.to_numpy(np.float64)
     else:
-        values = raw.apply(lambda c: pd.to_numeric(c.str.strip().str.strip("'\""), errors="coerce")).to_numpy(np.float64)
+        values = raw.apply(lambda c: pd.to_numeric(c.str.strip().str.strip("'\""), errors="coerce")).to_numpy(
+            np.float64
+        )
     bad = np.argwhere(~np.isfinite(values))
     if len(bad):
         row, col = (int(i) for i in bad[0])
@@ -208,9 +217,7 @@ def _numeric_table(path: Path, what: str) -> tuple[list[str], list[str], np.ndar
     return header, names, values, first
 
 
-def read_label_file(
-    path: str | Path, targets: Sequence[str] = TARGET_NAMES
-) -> tuple[np.ndarray, np.ndarray]:
+def read_label_file(path: str | Path, targets: Sequence[str] = TARGET_NAMES) -> tuple[np.ndarray, np.ndarray]:
     """Read one SEWA label file (AVEC 2017 headerless or AVEC 2019 with header).
 
     Args:
@@ -304,8 +311,11 @@ def read_feature_file(path: str | Path, recording: str | None = None) -> tuple[n
                 f"features need a step of at most the {LABEL_STEP * 1000:.0f} ms label step"
             )
     if recording is not None:
-        wrong = [i for i, n in enumerate(names)
-                 if n != recording and not (Path(n).stem == recording and Path(n).suffix.lower() in MEDIA_SUFFIXES)]
+        wrong = [
+            i
+            for i, n in enumerate(names)
+            if n != recording and not (Path(n).stem == recording and Path(n).suffix.lower() in MEDIA_SUFFIXES)
+        ]
         if wrong:
             raise CorpusFormatError(
                 f"{path}: line {wrong[0] + first}, field 'name': {names[wrong[0]]!r} is not the "
@@ -347,8 +357,11 @@ def align_to_labels(
     _warn_long_tail(path, feature_times, label_times, label_path)
     if mode not in ("nearest", "exact"):
         raise ValueError(f"align must be 'nearest' or 'exact', got {mode!r}")
-    idx = np.clip(np.searchsorted(feature_times, label_times), 1, len(feature_times) - 1) if len(feature_times) > 1 \
+    idx = (
+        np.clip(np.searchsorted(feature_times, label_times), 1, len(feature_times) - 1)
+        if len(feature_times) > 1
         else np.zeros(len(label_times), int)
+    )
     if len(feature_times) > 1:
         left = idx - 1
         closer_left = np.abs(label_times - feature_times[left]) <= np.abs(feature_times[idx] - label_times)
@@ -366,8 +379,9 @@ def align_to_labels(
     return features[idx]
 
 
-def _warn_long_tail(path: str | Path, feature_times: np.ndarray, label_times: np.ndarray,
-                    label_path: str | Path | None) -> None:
+def _warn_long_tail(
+    path: str | Path, feature_times: np.ndarray, label_times: np.ndarray, label_path: str | Path | None
+) -> None:
     """Warn when feature rows run far past the last label time (see :func:`align_to_labels`)."""
     if not len(feature_times) or not len(label_times):
         return
@@ -379,7 +393,9 @@ def _warn_long_tail(path: str | Path, feature_times: np.ndarray, label_times: np
             f"{path}: feature rows run to {end:.3f} s, {tail:.3f} s past the last label time "
             f"{last:.3f} s{labels}; is the label file cut short, or the feature time column in other "
             "units? The features past the labels are not used",
-            SewaDataWarning, stacklevel=3)
+            SewaDataWarning,
+            stacklevel=3,
+        )
 
 
 def read_turns(path: str | Path) -> np.ndarray:
@@ -396,15 +412,18 @@ def read_turns(path: str | Path) -> np.ndarray:
             raise CorpusFormatError(f"{path}: line {i}: expected 'start;end' in seconds, got {line!r}")
         for name, text in zip(("start", "end"), fields):
             if not np.isfinite(float(text)):
-                raise CorpusFormatError(f"{path}: line {i}, field {name!r}: {text.strip()} is not a finite time "
-                                        "in seconds")
+                raise CorpusFormatError(
+                    f"{path}: line {i}, field {name!r}: {text.strip()} is not a finite time in seconds"
+                )
         start, end = float(fields[0]), float(fields[1])
         if end < start:
             raise CorpusFormatError(f"{path}: line {i}, field 'end': {end:g} s is before start {start:g} s")
         rows.append((start, end))
     if not rows:
-        raise CorpusFormatError(f"{path}: no turns (expected 'start;end' rows in seconds); an empty turn "
-                                "file would mark the subject as never speaking")
+        raise CorpusFormatError(
+            f"{path}: no turns (expected 'start;end' rows in seconds); an empty turn "
+            "file would mark the subject as never speaking"
+        )
     return np.asarray(rows, np.float64).reshape(-1, 2)
 
 
@@ -431,8 +450,9 @@ def tokenize(text: str) -> list[str]:
     return [t.lower() for t in _TOKEN.findall(text)]
 
 
-def build_vocabulary(texts: Sequence[str], min_count: int = 1,
-                     stop_words: frozenset[str] = GERMAN_STOP_WORDS) -> list[str]:
+def build_vocabulary(
+    texts: Sequence[str], min_count: int = 1, stop_words: frozenset[str] = GERMAN_STOP_WORDS
+) -> list[str]:
     """Sorted vocabulary of the words in ``texts`` seen at least ``min_count`` times, minus stop words."""
     counts = Counter(w for text in texts for w in tokenize(text) if w not in stop_words)
     return sorted(w for w, c in counts.items() if c >= min_count)
@@ -551,8 +571,7 @@ def read_prediction_file(path: str | Path, target_names: Sequence[str]) -> tuple
     else:
         if values.shape[1] - 1 != len(target_names):
             raise CorpusFormatError(
-                f"{path}: {values.shape[1] - 1} value columns, expected {len(target_names)} "
-                f"({list(target_names)})"
+                f"{path}: {values.shape[1] - 1} value columns, expected {len(target_names)} ({list(target_names)})"
             )
         cols = list(range(1, 1 + len(target_names)))
     return values[:, 0], values[:, cols].astype(np.float32)
@@ -611,8 +630,9 @@ class SewaCorpus(Corpus):
     partitions = {"train": "Train", "val": "Devel", "test": "Test"}
     targets = TARGET_NAMES
     default_features = ("audio_features_xbow_6s",)
-    prediction_format = ("<out>/<partition>/<name>.csv: 'name';time;<targets>, ';'-separated "
-                         "(AVEC 2019 with a header line)")
+    prediction_format = (
+        "<out>/<partition>/<name>.csv: 'name';time;<targets>, ';'-separated (AVEC 2019 with a header line)"
+    )
     State = SewaState
     synthetic_version = SYNTHETIC_VERSION
 
@@ -642,7 +662,9 @@ class SewaCorpus(Corpus):
             raise ConfigError(f"data.args.align must be 'nearest' or 'exact', got {align!r}")
         bad = [c for c in cultures if c not in CULTURES]
         if bad or not cultures:
-            raise ConfigError(f"data.args.cultures must be a non-empty subset of {list(CULTURES)}, got {list(cultures)}")
+            raise ConfigError(
+                f"data.args.cultures must be a non-empty subset of {list(CULTURES)}, got {list(cultures)}"
+            )
         super().__init__(root, features, targets, synthetic_seed)
         self.release = release
         self.cultures = list(cultures)
@@ -650,7 +672,8 @@ class SewaCorpus(Corpus):
         self.interlocutor = interlocutor
         self.interlocutor_features = (
             [n for n in self.feature_names if "audio" in n or "text" in n]
-            if interlocutor_features is None else list(interlocutor_features)
+            if interlocutor_features is None
+            else list(interlocutor_features)
         )
         unknown = set(self.interlocutor_features) - set(self.feature_names)
         if unknown:
@@ -686,8 +709,11 @@ class SewaCorpus(Corpus):
 
     def describe(self) -> dict[str, Any]:
         """Release and interlocutor strategy (kept in the checkpoint, restore nothing)."""
-        return {"release": self.release, "interlocutor": self.interlocutor,
-                "interlocutor_features": list(self.interlocutor_features)}
+        return {
+            "release": self.release,
+            "interlocutor": self.interlocutor,
+            "interlocutor_features": list(self.interlocutor_features),
+        }
 
     def _names(self, partition: str | None) -> list[str]:
         """Recording names of a partition; ``None`` = every recording whatever its name."""
@@ -697,8 +723,9 @@ class SewaCorpus(Corpus):
         elif self.release == "avec2017":
             pattern = re.compile(rf"^{partition}_\d+$")
         else:
-            cultures = self.cultures if partition == "Test" else [
-                c for c in self.cultures if c not in TEST_ONLY_CULTURES]
+            cultures = (
+                self.cultures if partition == "Test" else [c for c in self.cultures if c not in TEST_ONLY_CULTURES]
+            )
             if not cultures:
                 raise CorpusFormatError(
                     f"{root}: cultures={self.cultures} has no {partition} recordings: "
@@ -782,8 +809,15 @@ class SewaCorpus(Corpus):
             raise CorpusFormatError(f"{path}: feature file not found (feature set {feature!r}, recording {name})")
         ftimes, values = read_feature_file(path, recording=name)
         labels = note_source(root / "labels" / f"{name}.csv")
-        return align_to_labels(path, ftimes, values, times, self.align, self.align_tolerance,
-                               label_path=labels if labels.is_file() else None)
+        return align_to_labels(
+            path,
+            ftimes,
+            values,
+            times,
+            self.align,
+            self.align_tolerance,
+            label_path=labels if labels.is_file() else None,
+        )
 
     # ------------------------------------------------------------------ text
     def vocabulary(self) -> list[str]:
@@ -851,8 +885,11 @@ class SewaCorpus(Corpus):
                 rows = [(s, e) for s, e, _ in read_transcription(trans_path)]
                 if turn_path.is_file():
                     subject = read_turns(turn_path)
-                    rows = [(s, e) for s, e in rows
-                            if np.any((subject[:, 0] <= (s + e) / 2) & ((s + e) / 2 < subject[:, 1]))]
+                    rows = [
+                        (s, e)
+                        for s, e in rows
+                        if np.any((subject[:, 0] <= (s + e) / 2) & ((s + e) / 2 < subject[:, 1]))
+                    ]
             elif turn_path.is_file():
                 rows = [tuple(r) for r in read_turns(turn_path)]
             else:
@@ -867,18 +904,24 @@ class SewaCorpus(Corpus):
                 feats.append(x[lo:hi].mean(0))
                 if rec.targets is not None:
                     labels.append(gaussian_turn_labels(rec.timestamps, rec.targets, start, end, self.turn_sigma))
-            out.append({
-                "id": rec.id,
-                "spans": np.asarray(spans, np.int64).reshape(-1, 2),
-                "features": np.asarray(feats, np.float32).reshape(len(spans), x.shape[1]),
-                "targets": None if rec.targets is None else np.asarray(labels, np.float32).reshape(len(spans), -1),
-                "num_frames": rec.num_frames,
-            })
+            out.append(
+                {
+                    "id": rec.id,
+                    "spans": np.asarray(spans, np.int64).reshape(-1, 2),
+                    "features": np.asarray(feats, np.float32).reshape(len(spans), x.shape[1]),
+                    "targets": None if rec.targets is None else np.asarray(labels, np.float32).reshape(len(spans), -1),
+                    "num_frames": rec.num_frames,
+                }
+            )
         return out
 
     # ------------------------------------------------------------------ predictions
     def write_predictions(
-        self, out_dir: Path, partition: str | None, recording: Recording, preds: np.ndarray,
+        self,
+        out_dir: Path,
+        partition: str | None,
+        recording: Recording,
+        preds: np.ndarray,
         target_names: Sequence[str],
     ) -> None:
         """Write ``<out_dir>/<partition>/<name>.csv``: ``'name';time;<one column per target>``,

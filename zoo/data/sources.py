@@ -15,12 +15,12 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 __all__ = ["SourceLog", "note_source", "recording_sources", "sources_state"]
 
-_ACTIVE: contextvars.ContextVar["SourceLog | None"] = contextvars.ContextVar("corpus_source_log", default=None)
+_ACTIVE: contextvars.ContextVar[SourceLog | None] = contextvars.ContextVar("corpus_source_log", default=None)
 
 
 def _stat(path: str) -> list:

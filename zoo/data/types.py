@@ -12,8 +12,9 @@ datamodule, the task and checkpoint code can all import it without import cycles
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -66,13 +67,9 @@ class Recording:
         if self.targets is None:
             return
         if self.level == "frame" and (self.targets.ndim != 2 or self.targets.shape[0] != n):
-            raise CorpusFormatError(
-                f"recording {self.id}: targets have shape {self.targets.shape}, expected ({n}, K)"
-            )
+            raise CorpusFormatError(f"recording {self.id}: targets have shape {self.targets.shape}, expected ({n}, K)")
         if self.level == "segment" and self.targets.ndim != 1:
-            raise CorpusFormatError(
-                f"segment {self.id}: targets have shape {self.targets.shape}, expected (K,)"
-            )
+            raise CorpusFormatError(f"segment {self.id}: targets have shape {self.targets.shape}, expected (K,)")
 
     @property
     def num_frames(self) -> int:
@@ -141,7 +138,7 @@ class DataSpec:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], source: str = "data_spec") -> "DataSpec":
+    def from_dict(cls, data: Mapping[str, Any], source: str = "data_spec") -> DataSpec:
         """Parse a stored spec, including those written before this class (no ``level``).
 
         Args:
@@ -165,9 +162,7 @@ class DataSpec:
         names = {f for f in cls.__dataclass_fields__}
         unknown = sorted(set(values) - names)
         if unknown:
-            raise DataSpecError(
-                f"{source}: data_spec has unknown fields {unknown}; known: {sorted(names)}"
-            )
+            raise DataSpecError(f"{source}: data_spec has unknown fields {unknown}; known: {sorted(names)}")
         required = ("feature_dims", "target_names")
         absent = [k for k in required if k not in values]
         if absent:

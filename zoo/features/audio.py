@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Extractor, ExtractorError, FeatureOutput, register_extractor
 from ._align import pool_to_labels
+from .base import Extractor, ExtractorError, FeatureOutput, register_extractor
 
 __all__ = ["read_audio", "OpenSmileFunctionals", "OpenSmileLLD", "IS10LLD", "LogMel", "VGGishExtractor"]
 
@@ -180,8 +180,7 @@ class IS10LLD(_AudioExtractor):
 
         self.smiles = [
             opensmile.Smile(feature_set=opensmile.FeatureSet.IS10, feature_level=level)
-            for level in (opensmile.FeatureLevel.LowLevelDescriptors,
-                          opensmile.FeatureLevel.LowLevelDescriptors_Deltas)
+            for level in (opensmile.FeatureLevel.LowLevelDescriptors, opensmile.FeatureLevel.LowLevelDescriptors_Deltas)
         ]
 
     def extract(self, path: Path, times: np.ndarray) -> FeatureOutput:
@@ -204,7 +203,7 @@ class LogMel(_AudioExtractor):
     dim = 64
 
     def extract(self, path: Path, times: np.ndarray) -> FeatureOutput:
-        from .vggish import FRAME_HOP_S, WIN_SAMPLES, SAMPLE_RATE, log_mel
+        from .vggish import FRAME_HOP_S, SAMPLE_RATE, WIN_SAMPLES, log_mel
 
         signal, sr = read_audio(path)
         frames = log_mel(signal, sr)

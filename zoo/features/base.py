@@ -7,15 +7,16 @@ and its extractors do not import each other.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
 __all__ = ["Extractor", "ExtractorError", "FeatureOutput", "label_times", "register_extractor"]
 
-_EXTRACTORS: dict[str, type["Extractor"]] = {}
+_EXTRACTORS: dict[str, type[Extractor]] = {}
 
 
 class ExtractorError(RuntimeError):
@@ -40,9 +41,7 @@ class FeatureOutput:
         self.values = np.asarray(self.values, dtype=np.float32)
         self.timestamps = np.asarray(self.timestamps, dtype=np.float64)
         if self.values.ndim != 2 or len(self.values) != len(self.timestamps):
-            raise ValueError(
-                f"features {self.values.shape} do not match {len(self.timestamps)} timestamps"
-            )
+            raise ValueError(f"features {self.values.shape} do not match {len(self.timestamps)} timestamps")
         if not self.columns:
             self.columns = [f"f{j}" for j in range(self.values.shape[1])]
         if len(self.columns) != self.values.shape[1]:
@@ -70,9 +69,7 @@ class Extractor:
     #: of an extraction (windows, frames, batches) in a progress bar (``tqdm``); ``None`` = none
     progress: Callable[..., Any] | None = None
 
-    def __init__(
-        self, hop: float | None = None, win: float | None = None, weights: str | Path | None = None
-    ) -> None:
+    def __init__(self, hop: float | None = None, win: float | None = None, weights: str | Path | None = None) -> None:
         self.hop = float(hop if hop is not None else self.default_hop)
         self.win = win if win is not None else self.default_win
         if self.win is not None:
@@ -109,8 +106,7 @@ class Extractor:
             elif path.exists():
                 if not self._accepts(path):
                     raise ExtractorError(
-                        f"{path}: not an input of extractor {self.name!r} "
-                        f"(expected {', '.join(self.input_suffixes)})"
+                        f"{path}: not an input of extractor {self.name!r} (expected {', '.join(self.input_suffixes)})"
                     )
                 candidates = [path]
             else:
@@ -118,9 +114,7 @@ class Extractor:
             for candidate in candidates:
                 rec_id = self.recording_id(candidate)
                 if rec_id in found and found[rec_id] != candidate:
-                    raise ExtractorError(
-                        f"{candidate}: recording id {rec_id!r} also given by {found[rec_id]}"
-                    )
+                    raise ExtractorError(f"{candidate}: recording id {rec_id!r} also given by {found[rec_id]}")
                 found[rec_id] = candidate
         return sorted(found.items())
 

@@ -35,8 +35,9 @@ import hashlib
 import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -61,13 +62,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", default=None, help="local weights file / model folder")
     parser.add_argument("--name", default=None, help="feature folder name (default: FEATURE)")
     parser.add_argument(
-        "--timeline", default=None,
+        "--timeline",
+        default=None,
         help="folder of <id>.csv files with a 'timestamp' column in ms (and optionally "
-             "'segment_id'), e.g. a MuSe-CaR label folder, or ';'-separated SEWA label files "
-             "(name;time in seconds;...): features are written on those frames",
+        "'segment_id'), e.g. a MuSe-CaR label folder, or ';'-separated SEWA label files "
+        "(name;time in seconds;...): features are written on those frames",
     )
-    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                        help="extractor option, e.g. fps=30, arch=resnet18 (repeatable)")
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extractor option, e.g. fps=30, arch=resnet18 (repeatable)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="redo finished files")
     parser.add_argument("--list", action="store_true", help="list the extractors and exit")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -122,8 +129,8 @@ def read_timeline(folder: Path, recording_id: str) -> tuple[np.ndarray, np.ndarr
     with open(path, encoding="utf-8", errors="replace") as handle:
         first = handle.readline()
     if first.count(";") >= 2:
-        from zoo.errors import CorpusFormatError
         from zoo.data.sewa import read_label_file
+        from zoo.errors import CorpusFormatError
 
         try:
             times, _ = read_label_file(path, targets=())
@@ -169,6 +176,7 @@ def _check_default_timeline(layout: str, output: Path, rec_id: str, times: np.nd
 
 def _sha256_path(path: Path) -> str:
     """sha256 of a file, or of a folder's files (relative names and contents, sorted)."""
+
     def file_digest(item: Path) -> str:
         digest = hashlib.sha256()
         with open(item, "rb") as f:
@@ -213,8 +221,11 @@ def check_settings(folder: Path, settings: dict[str, Any]) -> None:
             recorded = json.loads(path.read_text())
         except json.JSONDecodeError as err:
             raise ExtractorError(f"{path}: malformed JSON ({err.msg}, line {err.lineno})") from None
-        differ = [f"{k}: {recorded.get(k)!r} in the folder, {settings.get(k)!r} now"
-                  for k in _COMPARED if recorded.get(k) != settings.get(k)]
+        differ = [
+            f"{k}: {recorded.get(k)!r} in the folder, {settings.get(k)!r} now"
+            for k in _COMPARED
+            if recorded.get(k) != settings.get(k)
+        ]
         has_files = any(p.is_file() and p.name != SETTINGS_FILE for p in folder.rglob("*"))
         if differ and has_files:
             raise ExtractorError(
@@ -246,8 +257,10 @@ def recola_folder_name(name: str | None, modality: str) -> str:
     if name is None:
         default = {"audio": "audio", "visual": "video_appearance"}.get(modality)
         if default is None:
-            raise ExtractorError(f"the RECOLA layout has no {modality} feature folder; "
-                                 f"choose one of {sorted(FEATURE_FOLDERS)} with --name")
+            raise ExtractorError(
+                f"the RECOLA layout has no {modality} feature folder; "
+                f"choose one of {sorted(FEATURE_FOLDERS)} with --name"
+            )
         name = default
     if name in FEATURE_FOLDERS:
         return FEATURE_FOLDERS[name]
@@ -285,10 +298,17 @@ def run_extract(args: argparse.Namespace) -> int:
         return 2
     try:
         summary = extract(
-            args.feature, [Path(p) for p in args.input], Path(args.output), args.layout,
-            hop=args.hop, win=args.win, weights=args.weights, name=args.name,
+            args.feature,
+            [Path(p) for p in args.input],
+            Path(args.output),
+            args.layout,
+            hop=args.hop,
+            win=args.win,
+            weights=args.weights,
+            name=args.name,
             timeline=Path(args.timeline) if args.timeline else None,
-            options=_parse_options(args.option), overwrite=args.overwrite,
+            options=_parse_options(args.option),
+            overwrite=args.overwrite,
             progress=not args.no_progress,
         )
     except (ExtractorError, KeyError, ValueError) as err:
@@ -355,10 +375,13 @@ def extract(
             times, segments = label_times(extractor.duration(source), extractor.hop), None
             _check_default_timeline(layout, output, rec_id, times)
         # progress within a recording (windows, frames, batches), below the per-file bar
-        extractor.progress = partial(tqdm, desc=f"{rec_id} ({n}/{len(recordings)})", leave=False,
-                                     disable=not progress)
+        extractor.progress = partial(tqdm, desc=f"{rec_id} ({n}/{len(recordings)})", leave=False, disable=not progress)
         out = extractor.extract(source, times)
         write_features(layout, target, rec_id, out, segment_ids=segments, feature=folder_name)
         written.extend(target)
-    return {"written": len(written) // len(targets[0]), "skipped": skipped, "files": written,
-            "folder": targets[0][0].parent}
+    return {
+        "written": len(written) // len(targets[0]),
+        "skipped": skipped,
+        "files": written,
+        "folder": targets[0][0].parent,
+    }

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 __all__ = [
     "CORPUS_EXTRACTORS",
@@ -39,7 +40,11 @@ PROVENANCE_KEYS = ("extractor", "hop", "win", "options", "weights", "weights_sha
 #: (datamodule, feature set) of a corpus's distributed features -> the extractor reproducing them
 CORPUS_EXTRACTORS: dict[tuple[str, str], dict[str, Any]] = {
     ("muse_car", "egemaps"): {
-        "extractor": "egemaps", "hop": 0.25, "win": 5.0, "options": {}, "weights": None,
+        "extractor": "egemaps",
+        "hop": 0.25,
+        "win": 5.0,
+        "options": {},
+        "weights": None,
         "weights_sha256": None,
         "source": "MuSe 2020 organisers' eGeMAPS: openSMILE eGeMAPSv02 functionals, 5 s windows every 0.25 s",
     },
@@ -53,15 +58,18 @@ _DISTRIBUTORS = {
     "cmu_mosei": "the CMU-MultimodalSDK",
 }
 _VIRTUAL = {
-    ("muse_car", "segment_id"): ("is the topic segment id of the MuSe-CaR files, which raw media does not carry "
-                                 "(a model trained with data.args.use_segment_id=false does without it)"),
+    ("muse_car", "segment_id"): (
+        "is the topic segment id of the MuSe-CaR files, which raw media does not carry "
+        "(a model trained with data.args.use_segment_id=false does without it)"
+    ),
     ("sewa", "text_bow"): "is computed by the SEWA datamodule from transcriptions/<id>.csv",
     ("sewa", "text_emb"): "is computed by the SEWA datamodule from transcriptions/<id>.csv",
 }
 
 
-def feature_folder_of(datamodule: str | None, root: str | Path | None, name: str,
-                      data_args: Mapping[str, Any] | None = None) -> Path | None:
+def feature_folder_of(
+    datamodule: str | None, root: str | Path | None, name: str, data_args: Mapping[str, Any] | None = None
+) -> Path | None:
     """The folder a corpus reader reads feature set ``name`` from, or ``None`` if it has none."""
     from .writers import feature_folder
 
@@ -93,7 +101,9 @@ def _from_settings(path: Path) -> dict[str, Any] | None:
 
 
 def feature_provenance(
-    datamodule: str | None, root: str | Path | None, feature_names: Sequence[str],
+    datamodule: str | None,
+    root: str | Path | None,
+    feature_names: Sequence[str],
     data_args: Mapping[str, Any] | None = None,
 ) -> dict[str, dict[str, Any] | None]:
     """The extractor of every feature set, or ``None`` where no registered extractor made it.
@@ -118,8 +128,12 @@ def feature_provenance(
         elif folder is not None and folder.is_dir():
             entry = CORPUS_EXTRACTORS.get((str(datamodule), name))
         elif folder is not None:
-            logger.warning("feature folder %s not found: the extractor of %r is not recorded (export "
-                           "where the training corpus is readable to record it)", folder, name)
+            logger.warning(
+                "feature folder %s not found: the extractor of %r is not recorded (export "
+                "where the training corpus is readable to record it)",
+                folder,
+                name,
+            )
         out[name] = dict(entry) if entry is not None else None
     return out
 
@@ -137,14 +151,19 @@ def missing_reason(config: Mapping[str, Any], name: str, data_args: Mapping[str,
         return f"feature set {name!r} {_VIRTUAL[datamodule, name]}"
     if datamodule == "recola" and (data_args or {}).get("mode") == "raw":
         suffix = "wav" if name == "audio" else "mp4"
-        return (f"feature set {name!r} is RECOLA's raw {name}, read by the datamodule in raw mode: put the "
-                f"file into FOLDER/recordings_{name}/<name>.{suffix} and run `zoo predict BUNDLE FOLDER`")
+        return (
+            f"feature set {name!r} is RECOLA's raw {name}, read by the datamodule in raw mode: put the "
+            f"file into FOLDER/recordings_{name}/<name>.{suffix} and run `zoo predict BUNDLE FOLDER`"
+        )
     if config.get("corpus_root") is None and datamodule in _DISTRIBUTORS:
-        return (f"feature set {name!r} of this bundle comes from the built-in synthetic corpus "
-                f"(random features, no media behind them); no extractor reproduces it")
+        return (
+            f"feature set {name!r} of this bundle comes from the built-in synthetic corpus "
+            f"(random features, no media behind them); no extractor reproduces it"
+        )
     who = _DISTRIBUTORS.get(datamodule)
     if who is not None:
         return f"feature set {name!r} was distributed by {who}; no extractor reproduces it"
-    return (f"feature set {name!r} was not written by `zoo extract` (no extract_settings.json) and no "
-            f"registered extractor is known to reproduce it")
-
+    return (
+        f"feature set {name!r} was not written by `zoo extract` (no extract_settings.json) and no "
+        f"registered extractor is known to reproduce it"
+    )

@@ -73,9 +73,7 @@ def read_transcript(path: Path) -> tuple[list[Unit], str]:
         try:
             start, end = float(parts[columns[0]]), float(parts[columns[1]])
         except ValueError:
-            raise ExtractorError(
-                f"{path}: line {number}, field 'start'/'end': non-numeric time in {line!r}"
-            ) from None
+            raise ExtractorError(f"{path}: line {number}, field 'start'/'end': non-numeric time in {line!r}") from None
         if start < 0 or end < start:
             raise ExtractorError(f"{path}: line {number}: invalid interval start={start}, end={end}")
         text = parts[columns[2]].strip().strip('"').strip()
@@ -163,8 +161,7 @@ class BertExtractor(_TextExtractor):
         total = int(self.model.config.num_hidden_layers)
         if self.num_layers > total:
             raise ExtractorError(
-                f"{self.weights}: {self.name} sums the last {self.num_layers} layers but the model "
-                f"has {total}"
+                f"{self.weights}: {self.name} sums the last {self.num_layers} layers but the model has {total}"
             )
         self.max_tokens = int(max_tokens)
 
@@ -184,8 +181,11 @@ class BertExtractor(_TextExtractor):
                 used += pieces[stop]
                 stop += 1
             enc = self.tokenizer(
-                words[start:stop], is_split_into_words=True, return_tensors="pt",
-                truncation=True, max_length=self.max_tokens + 2,
+                words[start:stop],
+                is_split_into_words=True,
+                return_tensors="pt",
+                truncation=True,
+                max_length=self.max_tokens + 2,
             )
             with torch.inference_mode():
                 hidden = self.model(**enc, output_hidden_states=True).hidden_states
@@ -262,9 +262,7 @@ class WordVectorExtractor(_TextExtractor):
                 if size is None:
                     size = len(vec)
                 elif len(vec) != size:
-                    raise ExtractorError(
-                        f"{path}: line {number}: vector has {len(vec)} values, line 1 has {size}"
-                    )
+                    raise ExtractorError(f"{path}: line {number}: vector has {len(vec)} values, line 1 has {size}")
                 table.setdefault(parts[0], vec)
         if size is None:
             raise ExtractorError(f"{path}: no word vectors found")
@@ -276,5 +274,6 @@ class WordVectorExtractor(_TextExtractor):
     def word_vectors(self, words: list[str]) -> np.ndarray:
         zero = np.zeros(self.size, dtype=np.float32)
         key = str.lower if self.lowercase else str
-        return np.asarray([self.table.get(key(w), self.table.get(w, zero)) for w in words],
-                          dtype=np.float32).reshape(len(words), self.size)
+        return np.asarray([self.table.get(key(w), self.table.get(w, zero)) for w in words], dtype=np.float32).reshape(
+            len(words), self.size
+        )

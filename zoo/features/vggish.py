@@ -51,13 +51,13 @@ __all__ = [
 ]
 
 SAMPLE_RATE = 16000
-WIN_SAMPLES = 400          # 25 ms
-HOP_SAMPLES = 160          # 10 ms
+WIN_SAMPLES = 400  # 25 ms
+HOP_SAMPLES = 160  # 10 ms
 N_FFT = 512
 N_MELS = 64
 F_MIN, F_MAX = 125.0, 7500.0
 LOG_OFFSET = 0.01
-PATCH_FRAMES = 96          # 0.96 s
+PATCH_FRAMES = 96  # 0.96 s
 FRAME_HOP_S = HOP_SAMPLES / SAMPLE_RATE
 
 
@@ -93,8 +93,8 @@ class VGGish(nn.Module):
         """``(B, 1, 96, 64)`` or ``(B, 96, 64)`` → ``(B, 128)``."""
         if patches.dim() == 3:
             patches = patches.unsqueeze(1)
-        x = self.features(patches)                  # (B, 512, 6, 4)
-        x = x.permute(0, 2, 3, 1).flatten(1)        # TF flatten order (H, W, C)
+        x = self.features(patches)  # (B, 512, 6, 4)
+        x = x.permute(0, 2, 3, 1).flatten(1)  # TF flatten order (H, W, C)
         return self.embeddings(x)
 
 
@@ -122,15 +122,12 @@ def load_vggish(path: str | Path, final_relu: bool = False) -> VGGish:
     unexpected = [k for k in state if k not in expected]
     if missing or unexpected:
         raise ExtractorError(
-            f"{path}: not a VGGish state dict; missing tensors {missing[:6]}, "
-            f"unexpected tensors {unexpected[:6]}"
+            f"{path}: not a VGGish state dict; missing tensors {missing[:6]}, unexpected tensors {unexpected[:6]}"
         )
     for key, tensor in expected.items():
         got = tuple(getattr(state[key], "shape", ()))
         if got != tuple(tensor.shape):
-            raise ExtractorError(
-                f"{path}: tensor {key!r} has shape {got}, VGGish expects {tuple(tensor.shape)}"
-            )
+            raise ExtractorError(f"{path}: tensor {key!r} has shape {got}, VGGish expects {tuple(tensor.shape)}")
     model.load_state_dict(state)
     return model.eval()
 
@@ -142,6 +139,7 @@ def vggish_mel_matrix() -> np.ndarray:
     1127·ln(1 + f/700)); torchaudio's ``melscale_fbanks`` draws the triangles linear in Hz
     instead, which gives slightly different numbers, so the VGGish matrix is built here.
     """
+
     def to_mel(hz: np.ndarray) -> np.ndarray:
         return 1127.0 * np.log1p(np.asarray(hz, dtype=np.float64) / 700.0)
 
@@ -173,9 +171,13 @@ def log_mel(signal: np.ndarray, sample_rate: int) -> np.ndarray:
     pad = (N_FFT - WIN_SAMPLES) // 2
     wave = torch.nn.functional.pad(wave, (pad, pad))
     spectrogram = torchaudio.transforms.Spectrogram(
-        n_fft=N_FFT, win_length=WIN_SAMPLES, hop_length=HOP_SAMPLES, power=1.0, center=False,
+        n_fft=N_FFT,
+        win_length=WIN_SAMPLES,
+        hop_length=HOP_SAMPLES,
+        power=1.0,
+        center=False,
         window_fn=torch.hann_window,
-    )(wave)                                           # (257, N), magnitude
+    )(wave)  # (257, N), magnitude
     mel = spectrogram.T.double() @ torch.from_numpy(vggish_mel_matrix()).double()
     return torch.log(mel + LOG_OFFSET).numpy().astype(np.float32)
 

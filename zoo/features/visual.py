@@ -21,13 +21,13 @@ column ``face_present`` = the fraction of the video frames in that interval that
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
-from .base import Extractor, ExtractorError, FeatureOutput, register_extractor
 from ._align import assign_frames
+from .base import Extractor, ExtractorError, FeatureOutput, register_extractor
 
 __all__ = ["TimmFaceExtractor", "read_boxes"]
 
@@ -43,9 +43,7 @@ def read_boxes(path: Path) -> dict[int, tuple[int, int, int, int]]:
     import pandas as pd
 
     if not path.is_file():
-        raise ExtractorError(
-            f"{path}: crop-box file not found (expected next to the video, header frame,x,y,w,h)"
-        )
+        raise ExtractorError(f"{path}: crop-box file not found (expected next to the video, header frame,x,y,w,h)")
     frame = pd.read_csv(path, skipinitialspace=True)
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     missing = [c for c in ("frame", "x", "y", "w", "h") if c not in frame.columns]

@@ -40,7 +40,8 @@ run, one column per target it predicted), read by the ``prediction_fusion`` data
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import Tensor, nn

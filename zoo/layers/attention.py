@@ -39,13 +39,9 @@ class SelfAttentionBlock(nn.Module):
         super().__init__()
         for name, value in (("dim", dim), ("num_heads", num_heads)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(
-                    f"SelfAttentionBlock: {name} must be a positive int, got {value!r}"
-                )
+                raise ValueError(f"SelfAttentionBlock: {name} must be a positive int, got {value!r}")
         if dim % num_heads != 0:
-            raise ValueError(
-                f"SelfAttentionBlock: dim ({dim}) must be divisible by num_heads ({num_heads})"
-            )
+            raise ValueError(f"SelfAttentionBlock: dim ({dim}) must be divisible by num_heads ({num_heads})")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"SelfAttentionBlock: dropout must be in [0, 1), got {dropout!r}")
         self.dim = dim
@@ -58,9 +54,7 @@ class SelfAttentionBlock(nn.Module):
             hidden = ff_dim if ff_dim is not None else 4 * dim
             if hidden < 1:
                 raise ValueError(f"SelfAttentionBlock: ff_dim must be positive, got {ff_dim!r}")
-            self.ff = nn.Sequential(
-                nn.Linear(dim, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, dim)
-            )
+            self.ff = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, dim))
             self.ff_dropout = nn.Dropout(dropout)
             self.ff_norm = nn.LayerNorm(dim)
 
@@ -77,10 +71,7 @@ class SelfAttentionBlock(nn.Module):
             only); callers mask them out.
         """
         if x.dim() != 3 or x.shape[-1] != self.dim:
-            raise ValueError(
-                f"SelfAttentionBlock expects input of shape (B, T, {self.dim}), "
-                f"got {tuple(x.shape)}"
-            )
+            raise ValueError(f"SelfAttentionBlock expects input of shape (B, T, {self.dim}), got {tuple(x.shape)}")
         if key_padding_mask is not None:
             if key_padding_mask.dtype != torch.bool:
                 raise TypeError(f"key_padding_mask must be bool, got {key_padding_mask.dtype}")

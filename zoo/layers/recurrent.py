@@ -44,9 +44,7 @@ def lengths_from_mask(mask: Tensor) -> Tensor:
     lengths = mask.sum(dim=1)
     if bool((lengths == 0).any()):
         rows = torch.nonzero(lengths == 0).flatten().tolist()
-        raise ValueError(
-            f"every sequence needs at least one valid frame; rows {rows[:10]} have none"
-        )
+        raise ValueError(f"every sequence needs at least one valid frame; rows {rows[:10]} have none")
     return lengths
 
 
@@ -106,14 +104,9 @@ class MaskedBiLSTM(nn.Module):
             ``(B, T, output_dim)``; zero at padded frames.
         """
         if x.dim() != 3 or x.shape[-1] != self.input_dim:
-            raise ValueError(
-                f"MaskedBiLSTM expects input of shape (B, T, {self.input_dim}), "
-                f"got {tuple(x.shape)}"
-            )
+            raise ValueError(f"MaskedBiLSTM expects input of shape (B, T, {self.input_dim}), got {tuple(x.shape)}")
         if tuple(mask.shape) != tuple(x.shape[:2]):
-            raise ValueError(
-                f"mask shape {tuple(mask.shape)} does not match input (B, T) = {tuple(x.shape[:2])}"
-            )
+            raise ValueError(f"mask shape {tuple(mask.shape)} does not match input (B, T) = {tuple(x.shape[:2])}")
         lengths = lengths_from_mask(mask)
         # Sequences without padding need no packing: they go through the LSTM's fused kernel in
         # one call, and only the shorter ones are packed. Same outputs; on CPU the backward pass
@@ -125,7 +118,7 @@ class MaskedBiLSTM(nn.Module):
         if not bool(full.any()):
             return self._packed(x, lengths)
         order = torch.cat([torch.nonzero(full).flatten(), torch.nonzero(~full).flatten()])
-        short = order[int(full.sum()):]
+        short = order[int(full.sum()) :]
         out = torch.cat([self.lstm(x[order[: int(full.sum())]])[0], self._packed(x[short], lengths[short])])
         return out[torch.argsort(order)]
 

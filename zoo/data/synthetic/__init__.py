@@ -15,8 +15,8 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .muse_car import write_synthetic_muse_car
 
@@ -54,9 +54,7 @@ def _is_complete(folder: Path) -> bool:
     return folder.is_dir() and any(folder.iterdir())
 
 
-def ensure_synthetic(
-    name: str, writer: Writer, seed: int = 0, version: str = "1", root: Path | None = None
-) -> Path:
+def ensure_synthetic(name: str, writer: Writer, seed: int = 0, version: str = "1", root: Path | None = None) -> Path:
     """Write a synthetic corpus unless it is already there, and return its folder.
 
     Safe when several processes (e.g. DDP ranks) call it at once without any lock: each one

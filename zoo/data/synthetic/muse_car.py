@@ -37,9 +37,9 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -159,9 +159,7 @@ def _latent(seed: int, video: _Video) -> np.ndarray:
 def _basis(latent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Linear and non-linear functions of (arousal, valence) and their arousal/valence share."""
     a, v = latent[:, 0], latent[:, 1]
-    terms = np.stack(
-        [a, v, np.tanh(2.5 * a), np.tanh(2.5 * v), a**2, v**2, a * v, np.sin(3 * a) * v], axis=1
-    )
+    terms = np.stack([a, v, np.tanh(2.5 * a), np.tanh(2.5 * v), a**2, v**2, a * v, np.sin(3 * a) * v], axis=1)
     # share of arousal in each term (0 = valence only)
     arousal_share = np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.5, 0.5])
     return terms - terms.mean(0), arousal_share
@@ -291,8 +289,13 @@ def _write(path: Path, data: bytes) -> None:
 
 
 # --------------------------------------------------------------------------- writer
-def _readme(seed: int, n_videos: Mapping[str, int], feature_sets: Sequence[str],
-            with_test_labels: bool, n_frames: Mapping[str, int]) -> str:
+def _readme(
+    seed: int,
+    n_videos: Mapping[str, int],
+    feature_sets: Sequence[str],
+    with_test_labels: bool,
+    n_frames: Mapping[str, int],
+) -> str:
     sets = "\n".join(f"  {n}: {FEATURE_SPECS[n].dim} dimensions" for n in feature_sets)
     frames = ", ".join(f"{p}: {n} frames" for p, n in n_frames.items())
     return (
@@ -310,8 +313,9 @@ def _readme(seed: int, n_videos: Mapping[str, int], feature_sets: Sequence[str],
     )
 
 
-def _write_corpus(folder: Path, seed: int, n_videos: Mapping[str, int],
-                  feature_sets: Sequence[str], with_test_labels: bool) -> None:
+def _write_corpus(
+    folder: Path, seed: int, n_videos: Mapping[str, int], feature_sets: Sequence[str], with_test_labels: bool
+) -> None:
     videos = _plan_videos(seed, n_videos)
     wild = folder / "c1_muse_wild"
     mappings = {n: _feature_mapping(seed, n, FEATURE_SPECS[n]) for n in feature_sets}
@@ -337,8 +341,7 @@ def _write_corpus(folder: Path, seed: int, n_videos: Mapping[str, int],
             _write(wild / "feature_segments" / "label_aligned" / name / f"{video.id}.csv", data)
     _write(folder / "metadata" / "partition.csv", _partition_csv(seed, videos))
     n_frames = {p: sum(v.num_frames for v in videos if v.partition == p) for p in n_videos}
-    _write(folder / "README.txt",
-           _readme(seed, n_videos, feature_sets, with_test_labels, n_frames).encode())
+    _write(folder / "README.txt", _readme(seed, n_videos, feature_sets, with_test_labels, n_frames).encode())
 
 
 def _partition_csv(seed: int, videos: Sequence[_Video]) -> bytes:

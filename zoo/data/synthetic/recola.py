@@ -46,15 +46,14 @@ How the data is made (deterministic given ``seed``):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
-from ._random import component_rng, smooth
-
 from ..arff import format_arff
+from ._random import component_rng, smooth
 
 __all__ = [
     "SYNTHETIC_VERSION",
@@ -82,8 +81,6 @@ _FEATURE_SPECS = {
     "video_geometric": (632, 0.6, 0.8, 0.25, 2.5),
 }
 _PARTITIONS = ("train", "dev", "test")
-
-
 
 
 def recording_names(n_per_partition: int) -> list[str]:
@@ -218,8 +215,7 @@ def _features(seed: int, name: str, kind: str, latent: np.ndarray) -> np.ndarray
 
 def _feature_arff(name: str, kind: str, times: np.ndarray, values: np.ndarray) -> str:
     dim = values.shape[1]
-    header = [f"@relation features_{kind}", "", "@attribute Instance_name string",
-              "@attribute frameTime numeric"]
+    header = [f"@relation features_{kind}", "", "@attribute Instance_name string", "@attribute frameTime numeric"]
     header += [f"@attribute {kind}_{i} numeric" for i in range(dim)]
     header += ["", "@data"]
     row_format = f"{name},%.2f," + ",".join(["%.4g"] * dim)
@@ -235,8 +231,9 @@ def _ratings(seed: int, name: str, target: str, gold: np.ndarray) -> np.ndarray:
     for r in range(len(RATERS)):
         lag = int(rng.integers(0, 11))
         shifted = gold[np.clip(np.arange(n) - lag, 0, n - 1)]
-        out[:, r] = (rng.uniform(0.7, 1.3) * shifted + rng.normal(0, 0.08)
-                     + 0.15 * smooth(rng.standard_normal(n), 25) * 3)
+        out[:, r] = (
+            rng.uniform(0.7, 1.3) * shifted + rng.normal(0, 0.08) + 0.15 * smooth(rng.standard_normal(n), 25) * 3
+        )
     return np.clip(out, -1, 1)
 
 
@@ -247,8 +244,7 @@ def _readme(seed: int, n: int, duration_s: float, with_test_labels: bool) -> str
         "This is NOT the RECOLA corpus: audio, video, ratings and features are generated.\n"
         f"{n} recordings per partition (train/dev/test), {duration_s:g} s each, labels every 40 ms;\n"
         f"the gold standard lags the signals by {DELAY_S:g} s (use label_shift={DELAY_S:g}).\n"
-        + ("Test labels are included.\n" if with_test_labels
-           else "Test labels are withheld, as in the real release.\n")
+        + ("Test labels are included.\n" if with_test_labels else "Test labels are withheld, as in the real release.\n")
     )
 
 
@@ -301,10 +297,15 @@ def write_synthetic_recola(
         extended = _latent(seed, name, n_frames + delay)
         gold = extended[:n_frames]  # gold[t] = latent(t - delay)
         signal = extended[delay:]  # what the signals show at t
-        sf.write(folders["audio"] / f"{name}.wav",
-                 _audio(seed, name, signal, duration_s, sample_rate), sample_rate, subtype="PCM_16")
-        _write_video(folders["video"] / f"{name}.mp4",
-                     _frames(seed, name, signal, fps, duration_s, video_size), fps, video_size)
+        sf.write(
+            folders["audio"] / f"{name}.wav",
+            _audio(seed, name, signal, duration_s, sample_rate),
+            sample_rate,
+            subtype="PCM_16",
+        )
+        _write_video(
+            folders["video"] / f"{name}.mp4", _frames(seed, name, signal, fps, duration_s, video_size), fps, video_size
+        )
         labelled = with_test_labels or not name.startswith("test")
         for k, target in enumerate(TARGETS):
             if labelled:

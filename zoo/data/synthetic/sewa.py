@@ -68,9 +68,9 @@ import io
 import os
 import shutil
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -88,19 +88,45 @@ SYNTHETIC_VERSION = "4"  # 3: Chen et al. 2017 short-time folders (AVEC 2017); 4
 RELEASES = ("avec2017", "avec2019")
 LABEL_STEP = 0.1
 DELAY_FRAMES = 2
-FAU_NAMES = tuple(
-    f"AU{n:02d}_r" for n in (1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 17, 20, 23, 25, 26, 45)
-)
+FAU_NAMES = tuple(f"AU{n:02d}_r" for n in (1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 17, 20, 23, 25, 26, 45))
 POSITIVE_WORDS = ("toll", "super", "gut", "schön", "lustig", "gefällt", "klasse", "prima")
 NEGATIVE_WORDS = ("schlecht", "langweilig", "blöd", "nervig", "schrecklich", "doof", "furchtbar")
-NEUTRAL_WORDS = ("werbung", "auto", "video", "produkt", "mann", "frau", "musik", "ende",
-                 "anfang", "idee", "film", "farbe", "preis", "szene")
-STOP_WORDS_USED = ("und", "die", "der", "das", "ich", "ist", "nicht", "es", "ja", "also",
-                   "war", "mit", "auch", "so", "aber")
+NEUTRAL_WORDS = (
+    "werbung",
+    "auto",
+    "video",
+    "produkt",
+    "mann",
+    "frau",
+    "musik",
+    "ende",
+    "anfang",
+    "idee",
+    "film",
+    "farbe",
+    "preis",
+    "szene",
+)
+STOP_WORDS_USED = (
+    "und",
+    "die",
+    "der",
+    "das",
+    "ich",
+    "ist",
+    "nicht",
+    "es",
+    "ja",
+    "also",
+    "war",
+    "mit",
+    "auch",
+    "so",
+    "aber",
+)
 DEFAULT_COUNTS = {
     "avec2017": {"Train": 6, "Devel": 3, "Test": 3},
-    "avec2019": {"Train_DE": 3, "Train_HU": 3, "Devel_DE": 2, "Devel_HU": 2, "Test_DE": 2,
-                 "Test_HU": 2, "Test_CN": 2},
+    "avec2019": {"Train_DE": 3, "Train_HU": 3, "Devel_DE": 2, "Devel_HU": 2, "Test_DE": 2, "Test_HU": 2, "Test_CN": 2},
 }
 XBOW_DIMS = {"audio": 48, "video": 32, "text": 24}
 EGEMAPS_DIM = 23
@@ -115,12 +141,29 @@ FAU_FPS = 25
 FUNCTIONAL_WINDOW = 4.0
 #: eGeMAPS v01a low-level descriptors (openSMILE names)
 EGEMAPS_LLD_NAMES = (
-    "Loudness_sma3", "alphaRatio_sma3", "hammarbergIndex_sma3", "slope0-500_sma3", "slope500-1500_sma3",
-    "spectralFlux_sma3", "mfcc1_sma3", "mfcc2_sma3", "mfcc3_sma3", "mfcc4_sma3",
-    "F0semitoneFrom27.5Hz_sma3nz", "jitterLocal_sma3nz", "shimmerLocaldB_sma3nz", "HNRdBACF_sma3nz",
-    "logRelF0-H1-H2_sma3nz", "logRelF0-H1-A3_sma3nz", "F1frequency_sma3nz", "F1bandwidth_sma3nz",
-    "F1amplitudeLogRelF0_sma3nz", "F2frequency_sma3nz", "F2amplitudeLogRelF0_sma3nz",
-    "F3frequency_sma3nz", "F3amplitudeLogRelF0_sma3nz",
+    "Loudness_sma3",
+    "alphaRatio_sma3",
+    "hammarbergIndex_sma3",
+    "slope0-500_sma3",
+    "slope500-1500_sma3",
+    "spectralFlux_sma3",
+    "mfcc1_sma3",
+    "mfcc2_sma3",
+    "mfcc3_sma3",
+    "mfcc4_sma3",
+    "F0semitoneFrom27.5Hz_sma3nz",
+    "jitterLocal_sma3nz",
+    "shimmerLocaldB_sma3nz",
+    "HNRdBACF_sma3nz",
+    "logRelF0-H1-H2_sma3nz",
+    "logRelF0-H1-A3_sma3nz",
+    "F1frequency_sma3nz",
+    "F1bandwidth_sma3nz",
+    "F1amplitudeLogRelF0_sma3nz",
+    "F2frequency_sma3nz",
+    "F2amplitudeLogRelF0_sma3nz",
+    "F3frequency_sma3nz",
+    "F3amplitudeLogRelF0_sma3nz",
 )
 #: 13 MFCCs (0-12) with deltas and accelerations
 MFCC_LLD_NAMES = tuple(f"pcm_fftMag_mfcc{suffix}[{k}]" for suffix in ("", "_de", "_de_de") for k in range(13))
@@ -142,8 +185,9 @@ AVEC2019_FEATURES = {
 
 
 def _rng(seed: int, *keys: int | str) -> np.random.Generator:
-    ints = [int(seed)] + [k if isinstance(k, int) else sum(ord(c) * 31**i for i, c in enumerate(k)) % 2**31
-                          for k in keys]
+    ints = [int(seed)] + [
+        k if isinstance(k, int) else sum(ord(c) * 31**i for i, c in enumerate(k)) % 2**31 for k in keys
+    ]
     return np.random.default_rng(ints)
 
 
@@ -161,8 +205,7 @@ def _smooth(x: np.ndarray, width: int) -> np.ndarray:
 def _trajectory(rng: np.random.Generator, n: int, slow: bool = False) -> np.ndarray:
     t = np.arange(n) * LABEL_STEP
     periods = rng.uniform(20, 80, 3) if slow else rng.uniform(6, 40, 3)
-    s = sum(rng.uniform(0.4, 1.0) * np.sin(2 * np.pi * t / p + rng.uniform(0, 2 * np.pi))
-            for p in periods)
+    s = sum(rng.uniform(0.4, 1.0) * np.sin(2 * np.pi * t / p + rng.uniform(0, 2 * np.pi)) for p in periods)
     s = s + 0.5 * _smooth(rng.normal(size=n), 30) * 3
     s = (s - s.mean()) / (s.std() + 1e-9)
     return 0.8 * np.tanh(0.8 * s + rng.uniform(-0.3, 0.3))
@@ -213,8 +256,18 @@ def _mapping(seed: int, name: str, dim: int, n_in: int) -> tuple[np.ndarray, np.
     return informative, weights
 
 
-def _xbow(seed: int, s: _Session, index: int, name: str, dim: int, drive: np.ndarray,
-          active: np.ndarray, width: int = 20, offset: float = 0.0, noise: float = 0.6) -> np.ndarray:
+def _xbow(
+    seed: int,
+    s: _Session,
+    index: int,
+    name: str,
+    dim: int,
+    drive: np.ndarray,
+    active: np.ndarray,
+    width: int = 20,
+    offset: float = 0.0,
+    noise: float = 0.6,
+) -> np.ndarray:
     """Non-negative, smoothed features: informative dims driven by ``drive`` where ``active``."""
     rng = _rng(seed, "features", name, index)
     informative, weights = _mapping(seed, name, dim, drive.shape[1])
@@ -226,8 +279,9 @@ def _xbow(seed: int, s: _Session, index: int, name: str, dim: int, drive: np.nda
     return x[DELAY_FRAMES:]  # signal frame j is time (j - DELAY) * step
 
 
-def _short_time(seed: int, index: int, name: str, dim: int, drive: np.ndarray, active: np.ndarray,
-                noise: float = 1.0) -> np.ndarray:
+def _short_time(
+    seed: int, index: int, name: str, dim: int, drive: np.ndarray, active: np.ndarray, noise: float = 1.0
+) -> np.ndarray:
     """Real-valued frame-level features: informative dims driven by ``drive`` where ``active``."""
     rng = _rng(seed, "short", name, index)
     informative, weights = _mapping(seed, "short_" + name, dim, drive.shape[1])
@@ -250,8 +304,9 @@ def _word_table(seed: int, dim: int) -> dict[str, np.ndarray]:
     return table
 
 
-def _turn_vectors(times: np.ndarray, transcript: list[tuple[float, float, str]],
-                  table: dict[str, np.ndarray]) -> np.ndarray:
+def _turn_vectors(
+    times: np.ndarray, transcript: list[tuple[float, float, str]], table: dict[str, np.ndarray]
+) -> np.ndarray:
     """Mean word vector of each turn over the frames ``start <= t < end``, zeros elsewhere."""
     dim = len(next(iter(table.values())))
     out, count = np.zeros((len(times), dim)), np.zeros(len(times))
@@ -291,7 +346,7 @@ def _transcript(seed: int, s: _Session, index: int) -> list[tuple[float, float, 
     rows = []
     for start, end, who in s.turns:
         lo, hi = int(start / LABEL_STEP) + DELAY_FRAMES, int(end / LABEL_STEP) + DELAY_FRAMES
-        liking = float(s.subject[lo:max(hi, lo + 1), 2].mean()) if who == "S" else None
+        liking = float(s.subject[lo : max(hi, lo + 1), 2].mean()) if who == "S" else None
         n_words = max(1, int(rng.poisson(1.6 * (end - start))))
         rows.append((start, end, " ".join(_words(rng, n_words, liking))))
     return rows
@@ -316,8 +371,15 @@ def _fmt(x: float) -> str:
     return f"{x:.6f}"
 
 
-def _table(names: str, times: np.ndarray, values: np.ndarray, sep: str, header: Sequence[str] | None,
-           quote: bool = True, decimals: int = 6) -> str:
+def _table(
+    names: str,
+    times: np.ndarray,
+    values: np.ndarray,
+    sep: str,
+    header: Sequence[str] | None,
+    quote: bool = True,
+    decimals: int = 6,
+) -> str:
     buf = io.StringIO()
     if header is not None:
         buf.write(sep.join(header) + "\n")
@@ -345,8 +407,7 @@ def _names(release: str, counts: dict[str, int]) -> list[tuple[str, str, str]]:
     return out
 
 
-def _write_corpus(folder: Path, seed: int, release: str, counts: dict[str, int],
-                  with_test_labels: bool) -> None:
+def _write_corpus(folder: Path, seed: int, release: str, counts: dict[str, int], with_test_labels: bool) -> None:
     for index, (name, part, culture) in enumerate(_names(release, counts)):
         s = _session(seed, name, index, culture)
         subj, inter = _speaker_masks(s)
@@ -355,58 +416,95 @@ def _write_corpus(folder: Path, seed: int, release: str, counts: dict[str, int],
         offset = {"HU": 0.3, "CN": -0.3}.get(culture, 0.0)  # a culture shift of the audio features
         # audio: whoever speaks drives the features through the same mapping
         drive = np.where(subj[:, None], _basis(s.subject[:, :2]), 0.0) + np.where(
-            inter[:, None], _basis(s.interlocutor), 0.0)
+            inter[:, None], _basis(s.interlocutor), 0.0
+        )
         speaking = subj | inter
-        face = np.column_stack([s.subject[:, 1], np.tanh(2 * s.subject[:, 1]), 0.5 * s.subject[:, 0],
-                                s.subject[:, 1] * s.subject[:, 0]])
+        face = np.column_stack(
+            [s.subject[:, 1], np.tanh(2 * s.subject[:, 1]), 0.5 * s.subject[:, 0], s.subject[:, 1] * s.subject[:, 0]]
+        )
         always = np.ones(len(face), bool)
         if part != "Test" or with_test_labels:
             if release == "avec2017":
                 _write(folder / "labels" / f"{name}.csv", _table(name, times, labels, ";", None))
             else:
-                _write(folder / "labels" / f"{name}.csv",
-                       _table(name, times, labels, ";", ["name", "timestamp", "arousal", "valence", "liking"]))
+                _write(
+                    folder / "labels" / f"{name}.csv",
+                    _table(name, times, labels, ";", ["name", "timestamp", "arousal", "valence", "liking"]),
+                )
         if release == "avec2017":
             audio = _xbow(seed, s, index, "audio", XBOW_DIMS["audio"], drive, speaking)
             video = _xbow(seed, s, index, "video", XBOW_DIMS["video"], face, always, noise=2.5)
             transcript = _transcript(seed, s, index)
             rates = _word_rates(s, transcript)
             text = _xbow(seed, s, index, "text", XBOW_DIMS["text"], rates - rates.mean(0), always, width=30)
-            for folder_name, x in (("audio_features_xbow_6s", audio), ("video_features_xbow_6s", video),
-                                   ("text_features_xbow_6s", text)):
+            for folder_name, x in (
+                ("audio_features_xbow_6s", audio),
+                ("video_features_xbow_6s", video),
+                ("text_features_xbow_6s", text),
+            ):
                 _write(folder / folder_name / f"{name}.csv", _table(name, times, x, ";", None))
             _write_short_time(folder, seed, index, name, times, drive, speaking, face, transcript)
-            _write(folder / "turns" / f"{name}.csv",
-                   "".join(f"{a:.1f};{b:.1f}\n" for a, b, who in s.turns if who == "S"))
-            _write(folder / "transcriptions" / f"{name}.csv",
-                   "".join(f"{a:.1f};{b:.1f};{t}\n" for a, b, t in transcript))
+            _write(
+                folder / "turns" / f"{name}.csv", "".join(f"{a:.1f};{b:.1f}\n" for a, b, who in s.turns if who == "S")
+            )
+            _write(
+                folder / "transcriptions" / f"{name}.csv", "".join(f"{a:.1f};{b:.1f};{t}\n" for a, b, t in transcript)
+            )
         else:
             _write_avec2019(folder, seed, s, index, name, times, drive, speaking, face, offset)
 
 
-def _write_avec2019(folder: Path, seed: int, s: _Session, index: int, name: str, times: np.ndarray,
-                    drive: np.ndarray, speaking: np.ndarray, face: np.ndarray, offset: float) -> None:
+def _write_avec2019(
+    folder: Path,
+    seed: int,
+    s: _Session,
+    index: int,
+    name: str,
+    times: np.ndarray,
+    drive: np.ndarray,
+    speaking: np.ndarray,
+    face: np.ndarray,
+    offset: float,
+) -> None:
     """The AVEC 2019 CES feature folders of one recording (see :data:`AVEC2019_FEATURES`)."""
     always = np.ones(len(face), bool)
     # audio: eGeMAPS and MFCC low-level descriptors at 10 ms, their 4 s functionals and BoAW at 100 ms
     for lld_name, dim, header in (("egemaps", EGEMAPS_DIM, EGEMAPS_LLD_NAMES), ("mfcc", MFCC_DIM, MFCC_LLD_NAMES)):
         fine_t, fine = _lld(seed, s, index, lld_name, dim, drive, speaking, offset)
-        _write(folder / f"audio_features_{lld_name}" / f"{name}.csv",
-               _table(name, fine_t, fine, ";", ["name", "frameTime", *header], decimals=3))
-        _write(folder / f"audio_features_{lld_name}_functionals" / f"{name}.csv",
-               _table(name, times, _functionals(fine, AUDIO_LLD_FPS, len(times)), ";", None))
-        xbow = _xbow(seed, s, index, "audio19" if lld_name == "egemaps" else f"{lld_name}_xbow19", XBOW_DIMS["audio"],
-                     drive, speaking, offset=offset)
+        _write(
+            folder / f"audio_features_{lld_name}" / f"{name}.csv",
+            _table(name, fine_t, fine, ";", ["name", "frameTime", *header], decimals=3),
+        )
+        _write(
+            folder / f"audio_features_{lld_name}_functionals" / f"{name}.csv",
+            _table(name, times, _functionals(fine, AUDIO_LLD_FPS, len(times)), ";", None),
+        )
+        xbow = _xbow(
+            seed,
+            s,
+            index,
+            "audio19" if lld_name == "egemaps" else f"{lld_name}_xbow19",
+            XBOW_DIMS["audio"],
+            drive,
+            speaking,
+            offset=offset,
+        )
         _write(folder / f"audio_features_{lld_name}_xbow" / f"{name}.csv", _table(name, times, xbow, ";", None))
     deep = _xbow(seed, s, index, "deepspectrum19", DEEP_DIM, drive, speaking, width=10, offset=offset)
-    _write(folder / "audio_features_deepspectrum" / f"{name}.csv",
-           _table(name, times, deep, ",", ["name", "timeStamp", *(f"neuron_{j}" for j in range(1, DEEP_DIM + 1))]))
+    _write(
+        folder / "audio_features_deepspectrum" / f"{name}.csv",
+        _table(name, times, deep, ",", ["name", "timeStamp", *(f"neuron_{j}" for j in range(1, DEEP_DIM + 1))]),
+    )
     # visual: FAU intensities at 25 fps, their 4 s functionals, BoVW and CNN face embeddings at 100 ms
     fau_t, fau = _fau(seed, s, index, face, speaking)
-    _write(folder / "visual_features" / f"{name}.csv",
-           _table(name, fau_t, fau, ";", ["name", "frameTime", "confidence", *FAU_NAMES], decimals=4))
-    _write(folder / "visual_features_functionals" / f"{name}.csv",
-           _table(name, times, _functionals(fau, FAU_FPS, len(times)), ";", None))
+    _write(
+        folder / "visual_features" / f"{name}.csv",
+        _table(name, fau_t, fau, ";", ["name", "frameTime", "confidence", *FAU_NAMES], decimals=4),
+    )
+    _write(
+        folder / "visual_features_functionals" / f"{name}.csv",
+        _table(name, times, _functionals(fau, FAU_FPS, len(times)), ";", None),
+    )
     vxbow = _xbow(seed, s, index, "video19", XBOW_DIMS["video"], face, always, noise=2.5)
     _write(folder / "visual_features_xbow" / f"{name}.csv", _table(name, times, vxbow, ",", None))
     for cnn in ("resnet", "vgg"):
@@ -414,8 +512,9 @@ def _write_avec2019(folder: Path, seed: int, s: _Session, index: int, name: str,
         _write(folder / f"visual_features_{cnn}" / f"{name}.csv", _table(name, times, emb, ";", None))
 
 
-def _lld(seed: int, s: _Session, index: int, name: str, dim: int, drive: np.ndarray, active: np.ndarray,
-         offset: float) -> tuple[np.ndarray, np.ndarray]:
+def _lld(
+    seed: int, s: _Session, index: int, name: str, dim: int, drive: np.ndarray, active: np.ndarray, offset: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Low-level descriptors at :data:`AUDIO_LLD_FPS`: ``(times, (n × 10, dim))``, signed values."""
     rng = _rng(seed, "lld", name, index)
     informative, weights = _mapping(seed, f"lld-{name}", dim, drive.shape[1])
@@ -442,15 +541,26 @@ def _functionals(x: np.ndarray, fps: int, n: int) -> np.ndarray:
     return np.concatenate([mean, np.sqrt(var)], 1)
 
 
-def _write_short_time(folder: Path, seed: int, index: int, name: str, times: np.ndarray, drive: np.ndarray,
-                      speaking: np.ndarray, face: np.ndarray, transcript: list[tuple[float, float, str]]) -> None:
+def _write_short_time(
+    folder: Path,
+    seed: int,
+    index: int,
+    name: str,
+    times: np.ndarray,
+    drive: np.ndarray,
+    speaking: np.ndarray,
+    face: np.ndarray,
+    transcript: list[tuple[float, float, str]],
+) -> None:
     """The short-time feature folders of Chen et al. 2017 (AVEC 2017 layout, see module docstring)."""
     dims = SHORT_TIME_DIMS
     always = np.ones(len(face), bool)
     sets = {
         "audio_features_is10": _short_time(seed, index, "is10", dims["is10"], drive, speaking),
         "audio_features_soundnet": _short_time(seed, index, "soundnet", dims["soundnet"], drive, speaking),
-        "video_features_vggface_conv5": _short_time(seed, index, "vggface_conv5", dims["vggface_conv5"], face, always, 1.5),
+        "video_features_vggface_conv5": _short_time(
+            seed, index, "vggface_conv5", dims["vggface_conv5"], face, always, 1.5
+        ),
         "video_features_denseface": _short_time(seed, index, "denseface", dims["denseface"], face, always, 2.0),
     }
     no_face = _rng(seed, "no_face", index).random(len(times)) < NO_FACE_RATE
@@ -462,8 +572,11 @@ def _write_short_time(folder: Path, seed: int, index: int, name: str, times: np.
         _write(folder / folder_name / f"{name}.csv", _table(name, times, x, ";", None, decimals=4))
     embeddings = folder / "word_embeddings" / "wordvec_de.txt"
     if not embeddings.exists():
-        _write(embeddings, f"{len(table)} {dims['wordvec_de']}\n"
-               + "".join(f"{w} {' '.join(f'{v:.5f}' for v in vec)}\n" for w, vec in table.items()))
+        _write(
+            embeddings,
+            f"{len(table)} {dims['wordvec_de']}\n"
+            + "".join(f"{w} {' '.join(f'{v:.5f}' for v in vec)}\n" for w, vec in table.items()),
+        )
 
 
 def _fau(seed: int, s: _Session, index: int, face: np.ndarray, speaking: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -527,11 +640,13 @@ def write_synthetic_sewa(
     tmp = out_dir.with_name(f"{out_dir.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
         _write_corpus(tmp, int(seed), release, counts, with_test_labels)
-        _write(tmp / "README.txt",
-               f"SYNTHETIC SEWA corpus ({release} layout) -- NOT real data.\n"
-               f"Written by affect-zoo zoo/data/synthetic/sewa.py version {SYNTHETIC_VERSION}, "
-               f"seed {seed}; recordings {counts}; labels lag the features by "
-               f"{DELAY_FRAMES * LABEL_STEP:g} s; test labels: {'yes' if with_test_labels else 'no'}.\n")
+        _write(
+            tmp / "README.txt",
+            f"SYNTHETIC SEWA corpus ({release} layout) -- NOT real data.\n"
+            f"Written by affect-zoo zoo/data/synthetic/sewa.py version {SYNTHETIC_VERSION}, "
+            f"seed {seed}; recordings {counts}; labels lag the features by "
+            f"{DELAY_FRAMES * LABEL_STEP:g} s; test labels: {'yes' if with_test_labels else 'no'}.\n",
+        )
         try:
             os.replace(tmp, out_dir)
         except OSError as err:
