@@ -139,7 +139,7 @@ def prepare_features(
 ) -> dict[str, np.ndarray]:
     """Turn one recording's raw features into model inputs: delay, then z-normalise.
 
-    The whole-recording host path (:meth:`SequenceDataModule.recordings`, estimators, turn
+    The whole-recording host path (:meth:`~zoo.data.datamodule.CorpusDataModule.recordings`, estimators, turn
     features); the loaders delay per window with :class:`WindowPreparer` and the step normalises
     (:class:`~zoo.data._normalize.FeatureNormalizer`), with the same numbers. Without
     ``normalization`` it only delays, as :func:`zoo.load_pretrained` uses it before normalising
