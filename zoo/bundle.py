@@ -59,6 +59,8 @@ from omegaconf import OmegaConf
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from zoo.data.types import DataSpec, DataSpecError
+
 __all__ = [
     "BUNDLE_FORMAT",
     "BUNDLE_FORMAT_VERSION",
@@ -340,7 +342,7 @@ def export_bundle(ckpt: str | Path, out_dir: str | Path, overwrite: bool = False
     checkpoint = read_checkpoint(ckpt)
     task = task_from_checkpoint(ckpt)
     hparams = checkpoint["hyper_parameters"]
-    spec = dict(hparams["data_spec"])
+    spec = DataSpec.from_dict(hparams["data_spec"], str(ckpt))
     recipe = dict(hparams.get("recipe") or {})
     model_args = dict(hparams.get("model_args") or {})
     data = recipe.get("data") or {}
@@ -362,22 +364,24 @@ def export_bundle(ckpt: str | Path, out_dir: str | Path, overwrite: bool = False
         "architecture": hparams["model"],
         "paper": paper_reference(hparams["model"]),
         "model_args": model_args,
-        "datamodule": data.get("name", spec.get("corpus")),
-        "corpus": spec.get("corpus"),
+        "datamodule": data.get("name", spec.corpus),
+        "corpus": spec.corpus,
+        "level": spec.level,
         "corpus_root": (data.get("args") or {}).get("root"),
-        "feature_names": list(spec["feature_names"]),
-        "feature_dims": dict(spec["feature_dims"]),
-        "target_names": list(spec["target_names"]),
-        "label_step": float(spec["label_step"]),
-        "label_shift": float(spec.get("label_shift", 0.0)),
-        "feature_delay": dict(spec.get("feature_delay") or {}),
-        "normalization": spec.get("normalization"),
-        "reader_state": spec.get("reader_state"),
+        "feature_names": list(spec.feature_names),
+        "feature_dims": dict(spec.feature_dims),
+        "target_names": list(spec.target_names),
+        "label_step": float(spec.label_step),
+        "label_shift": float(spec.label_shift),
+        "feature_delay": dict(spec.feature_delay),
+        "normalization": spec.normalization,
+        "reader_state": spec.reader_state or None,
+        "reader_info": spec.reader_info,
         "postprocess": task.postprocessor.to_dict() if task.postprocessor is not None else None,
         "backbone_weights": backbone_provenance(model_args),
         # which extractor made each training feature set (None: none registered did)
         "feature_extractors": feature_provenance(
-            data.get("name", spec.get("corpus")), data_args.get("root"), spec["feature_names"], data_args
+            data.get("name", spec.corpus), data_args.get("root"), spec.feature_names, data_args
         ),
         "results": results,
         "source_checkpoint": str(ckpt.resolve()),
@@ -748,18 +752,14 @@ def load_bundle(path: str | Path, map_location: str | torch.device = "cpu", allo
             raise BundleError(f"{recipe_path}: malformed YAML: {err}") from None
         if isinstance(loaded, dict):
             recipe = loaded
-    spec = {
-        "corpus": config.get("corpus"),
-        "feature_names": list(config["feature_names"]),
-        "feature_dims": dict(config["feature_dims"]),
-        "target_names": list(config["target_names"]),
-        "label_step": float(config["label_step"]),
-        "label_shift": float(config.get("label_shift") or 0.0),
-        "feature_delay": dict(config.get("feature_delay") or {}),
-        "normalization": config.get("normalization"),
-    }
-    if config.get("reader_state") is not None:
-        spec["reader_state"] = config["reader_state"]
+    # the bundle's data fields as a DataSpec (bundles written before it had no level/reader_info)
+    try:
+        spec = DataSpec.from_dict(
+            {key: config[key] for key in DataSpec.__dataclass_fields__ if config.get(key) is not None},
+            str(folder / CONFIG_FILE),
+        ).to_dict()
+    except (DataSpecError, TypeError) as err:
+        raise BundleError(str(err)) from None
     model = PretrainedModel(net, spec, recipe, postprocessor)
     model.bundle_config = config
     model.bundle_sha256 = fingerprint
