@@ -30,7 +30,7 @@ import torch
 from _perf_common import SUN_FEATURES, fit_step_seconds, header, median, quiet_lightning, synthetic_corpus, table
 from torch.utils.data import DataLoader
 
-from zoo.data.muse_car import MuSeCaRDataModule
+from zoo.data import create_datamodule
 from zoo.task import EmotionTask, build_optimizer
 
 
@@ -40,8 +40,14 @@ def _identity(batch: Any) -> Any:
 
 def make_batches(root: Path, features: list[str], n: int, batch_size: int, win_len: int) -> tuple[list, dict]:
     """``n`` training batches (cycled) and the datamodule's data spec."""
-    dm = MuSeCaRDataModule(
-        root=root, features=features, win_len=win_len, hop_len=win_len // 2, batch_size=batch_size, use_cache=False
+    dm = create_datamodule(
+        "muse_car",
+        root=root,
+        features=features,
+        win_len=win_len,
+        hop_len=win_len // 2,
+        batch_size=batch_size,
+        use_cache=False,
     )
     dm.setup("fit")
     batches: list = []

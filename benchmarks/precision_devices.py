@@ -106,9 +106,10 @@ def write_corpus(folder: Path, cfg: dict) -> Path:
 def model_batches(root: Path, cfg: dict) -> tuple[list, dict]:
     """``cfg["steps"]`` pre-collated training batches and the data spec."""
     if cfg["model"] == "tzirakis2017_visual":
-        from zoo.data.recola import RecolaDataModule
+        from zoo.data import create_datamodule
 
-        dm = RecolaDataModule(
+        dm = create_datamodule(
+            "recola",
             root=root,
             mode="raw",
             features=["video"],

@@ -33,7 +33,7 @@ from _perf_common import header, lean_trainer, median, quiet_lightning, syntheti
 
 from zoo._registry import create_model
 from zoo.ccc import CCCLoss
-from zoo.data.muse_car import MuSeCaRDataModule
+from zoo.data import create_datamodule
 from zoo.task import EmotionTask
 
 FEATURES = ["egemaps", "vggish"]
@@ -53,8 +53,14 @@ class EpochTimer(pl.Callback):
 
 def epoch_seconds(root: Path, hidden: int) -> tuple[float, int, int]:
     """``(epoch seconds, train frames, windows)`` of one epoch on the corpus at ``root``."""
-    dm = MuSeCaRDataModule(
-        root=root, features=FEATURES, win_len=200, hop_len=100, batch_size=32, cache_dir=root.parent / "cache"
+    dm = create_datamodule(
+        "muse_car",
+        root=root,
+        features=FEATURES,
+        win_len=200,
+        hop_len=100,
+        batch_size=32,
+        cache_dir=root.parent / "cache",
     )
     dm.setup("fit")
     torch.manual_seed(0)

@@ -667,38 +667,40 @@ def corpus_reader(build: Callable[[Path], Any], partition: str = "train") -> Loa
 
 
 def _recola(**kwargs: Any) -> Callable[[Path], Any]:
-    from zoo.data.recola import RecolaDataModule
+    from zoo.data import create_datamodule
 
-    return lambda root: RecolaDataModule(root=root, use_cache=False, **{"features": ["audio"], **kwargs})
+    return lambda root: create_datamodule("recola", root=root, use_cache=False, **{"features": ["audio"], **kwargs})
 
 
 def _sewa(release: str, features: Sequence[str], **kwargs: Any) -> Callable[[Path], Any]:
-    from zoo.data.sewa import SewaDataModule
+    from zoo.data import create_datamodule
 
-    return lambda root: SewaDataModule(root=root, release=release, features=list(features), use_cache=False, **kwargs)
+    return lambda root: create_datamodule(
+        "sewa", root=root, release=release, features=list(features), use_cache=False, **kwargs
+    )
 
 
 def _muse() -> Callable[[Path], Any]:
-    from zoo.data.muse_car import MuSeCaRDataModule
+    from zoo.data import create_datamodule
 
-    return lambda root: MuSeCaRDataModule(root=root, features=["egemaps"], use_cache=False)
+    return lambda root: create_datamodule("muse_car", root=root, features=["egemaps"], use_cache=False)
 
 
 def _mosei_csd(scratch: Path, strict: bool = False) -> Callable[[Path], Any]:
-    from zoo.data.cmu_mosei import CmuMoseiDataModule
+    from zoo.data import create_datamodule
 
     def build(root: Path) -> Any:
         cache = Path(tempfile.mkdtemp(dir=scratch, prefix="mosei-cache-"))  # never a stale alignment
-        return CmuMoseiDataModule(root=root, folds=root / "folds.json", cache_dir=cache, strict=strict)
+        return create_datamodule("cmu_mosei", root=root, folds=root / "folds.json", cache_dir=cache, strict=strict)
 
     return build
 
 
 def _mosei_pkl(strict: bool = False) -> Callable[[Path], Any]:
-    from zoo.data.cmu_mosei import CmuMoseiDataModule
+    from zoo.data import create_datamodule
 
-    return lambda root: CmuMoseiDataModule(
-        root=root / "aligned.pkl", format="pkl", targets=["sentiment"], strict=strict
+    return lambda root: create_datamodule(
+        "cmu_mosei", root=root / "aligned.pkl", format="pkl", targets=["sentiment"], strict=strict
     )
 
 

@@ -14,9 +14,9 @@ Paper modules are imported on first use of the registry, so ``import zoo.ccc`` s
 from typing import Any
 
 from zoo._registry import create_model, list_models, model_entrypoint, register_model
+from zoo._version import __version__
 
-__all__ = ["create_model", "list_models", "model_entrypoint", "register_model", "load_pretrained"]
-__version__ = "0.1.0"
+__all__ = ["create_model", "list_models", "model_entrypoint", "register_model", "load_pretrained", "__version__"]
 
 
 def load_pretrained(path: Any, **kwargs: Any) -> Any:

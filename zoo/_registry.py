@@ -17,8 +17,6 @@ import contextvars
 import difflib
 import fnmatch
 import importlib
-import importlib.util
-import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -88,25 +86,24 @@ _PAPER_MODULES = (
 )
 
 
-def import_present_modules(names: tuple[str, ...]) -> None:
-    """Import each module of ``names`` that exists in this installation.
-
-    A module that is absent (a paper not yet part of this release) is skipped; one that exists
-    but fails to import raises as usual.
-    """
-    for name in names:
-        if name in sys.modules:
-            continue
-        try:
-            spec = importlib.util.find_spec(name)
-        except ModuleNotFoundError:  # parent package missing
-            spec = None
-        if spec is not None:
-            importlib.import_module(name)
+_papers_loaded = False
 
 
 def _load_paper_modules() -> None:
-    import_present_modules(_PAPER_MODULES)
+    """Import every module of :data:`_PAPER_MODULES`; each must register at least one model.
+
+    A missing module (a misspelt entry, a file left out of a package) raises
+    :class:`ModuleNotFoundError`, and one that registers nothing raises :class:`ImportError`:
+    a registry never silently lacks a paper.
+    """
+    global _papers_loaded
+    if _papers_loaded:
+        return
+    for name in _PAPER_MODULES:
+        importlib.import_module(name)
+        if not any(fn.__module__ == name or fn.__module__.startswith(name + ".") for fn in _MODELS.values()):
+            raise ImportError(f"{name} was imported but registered no model")
+    _papers_loaded = True
 
 
 def list_models(pattern: str = "*") -> list[str]:

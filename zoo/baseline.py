@@ -89,14 +89,14 @@ def run_baseline(cfg: Mapping[str, Any], run_dir: Path, draws: int = 10) -> dict
         ``{"run_dir", "results"}``; results hold ``<stage>/<metric>_<target>`` and ``_mean`` (mean
         over draws) and ``<stage>/<metric>_mean_std`` (their standard deviation).
     """
-    from zoo.run import _save_config, _save_json, build_datamodule, format_results
+    from zoo.run_io import build_datamodule, format_results, save_config, save_json
 
     if draws < 1:
         raise ValueError(f"draws must be >= 1, got {draws}")
     procedure = str((cfg.get("baseline") or {}).get("procedure", "training_labels"))
     if procedure not in PROCEDURES:
         raise ValueError(f"baseline.procedure must be one of {PROCEDURES}, got {procedure!r}")
-    _save_config(cfg, run_dir)
+    save_config(cfg, run_dir)
     datamodule = build_datamodule(cfg)
     datamodule.prepare_data()
     datamodule.setup("fit")
@@ -146,7 +146,7 @@ def run_baseline(cfg: Mapping[str, Any], run_dir: Path, draws: int = 10) -> dict
         if procedure == "williams2018" and stage == "test":
             print(_beside_table1(stage_results))
         results.update(stage_results)
-    _save_json(run_dir / "results.json", results)
+    save_json(run_dir / "results.json", results)
     return {"run_dir": run_dir, "results": results}
 
 

@@ -15,7 +15,7 @@
       manifest.json       sha256 of every other file of the bundle (README.md included)
 
 The folder is a valid Hugging Face model repository: ``zoo export CKPT OUT --push-to-hub org/name``
-uploads it (:func:`zoo.hub.push_to_hub`), and ``zoo.load_pretrained("org/name")`` reads it back
+uploads it (:func:`push_to_hub`), and ``zoo.load_pretrained("org/name")`` reads it back
 from the Hugging Face cache (:func:`zoo.hub.resolve_pretrained`), through the same checks.
 
 :func:`load_bundle` (used by :func:`zoo.load_pretrained` for directories) reads only JSON, YAML
@@ -59,6 +59,8 @@ from omegaconf import OmegaConf
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from zoo.data.types import DataSpec, DataSpecError
+
 __all__ = [
     "BUNDLE_FORMAT",
     "BUNDLE_FORMAT_VERSION",
@@ -66,6 +68,7 @@ __all__ = [
     "bundle_fingerprint",
     "export_bundle",
     "load_bundle",
+    "push_to_hub",
     "model_card",
     "backbone_provenance",
     "paper_reference",
@@ -330,16 +333,16 @@ def export_bundle(ckpt: str | Path, out_dir: str | Path, overwrite: bool = False
             or holds files that are not a bundle's.
         FileNotFoundError, CheckpointError: see :func:`zoo.pretrained.read_checkpoint`.
     """
-    from zoo import __version__
+    from zoo._version import __version__
+    from zoo.checkpoint_io import read_checkpoint, task_from_checkpoint
     from zoo.features.provenance import feature_provenance
-    from zoo.pretrained import read_checkpoint, task_from_checkpoint
 
     ckpt, out_dir = Path(ckpt).expanduser(), Path(out_dir).expanduser()
     _check_export_target(out_dir, overwrite)
     checkpoint = read_checkpoint(ckpt)
     task = task_from_checkpoint(ckpt)
     hparams = checkpoint["hyper_parameters"]
-    spec = dict(hparams["data_spec"])
+    spec = DataSpec.from_dict(hparams["data_spec"], str(ckpt))
     recipe = dict(hparams.get("recipe") or {})
     model_args = dict(hparams.get("model_args") or {})
     data = recipe.get("data") or {}
@@ -361,22 +364,24 @@ def export_bundle(ckpt: str | Path, out_dir: str | Path, overwrite: bool = False
         "architecture": hparams["model"],
         "paper": paper_reference(hparams["model"]),
         "model_args": model_args,
-        "datamodule": data.get("name", spec.get("corpus")),
-        "corpus": spec.get("corpus"),
+        "datamodule": data.get("name", spec.corpus),
+        "corpus": spec.corpus,
+        "level": spec.level,
         "corpus_root": (data.get("args") or {}).get("root"),
-        "feature_names": list(spec["feature_names"]),
-        "feature_dims": dict(spec["feature_dims"]),
-        "target_names": list(spec["target_names"]),
-        "label_step": float(spec["label_step"]),
-        "label_shift": float(spec.get("label_shift", 0.0)),
-        "feature_delay": dict(spec.get("feature_delay") or {}),
-        "normalization": spec.get("normalization"),
-        "reader_state": spec.get("reader_state"),
+        "feature_names": list(spec.feature_names),
+        "feature_dims": dict(spec.feature_dims),
+        "target_names": list(spec.target_names),
+        "label_step": float(spec.label_step),
+        "label_shift": float(spec.label_shift),
+        "feature_delay": dict(spec.feature_delay),
+        "normalization": spec.normalization,
+        "reader_state": spec.reader_state or None,
+        "reader_info": spec.reader_info,
         "postprocess": task.postprocessor.to_dict() if task.postprocessor is not None else None,
         "backbone_weights": backbone_provenance(model_args),
         # which extractor made each training feature set (None: none registered did)
         "feature_extractors": feature_provenance(
-            data.get("name", spec.get("corpus")), data_args.get("root"), spec["feature_names"], data_args
+            data.get("name", spec.corpus), data_args.get("root"), spec.feature_names, data_args
         ),
         "results": results,
         "source_checkpoint": str(ckpt.resolve()),
@@ -587,7 +592,7 @@ def _validate_config(config: Mapping[str, Any], path: Path) -> None:
             fail("postprocess.label_step", f"the bundle's label_step {config['label_step']}", post.get("label_step"))
     state = config.get("reader_state")
     if state is not None:
-        from zoo.pretrained import CheckpointError, merge_reader_state
+        from zoo.checkpoint_io import CheckpointError, merge_reader_state
 
         try:
             merge_reader_state({}, state, str(path))
@@ -696,8 +701,8 @@ def load_bundle(path: str | Path, map_location: str | torch.device = "cpu", allo
     """
     from zoo._registry import building_from_checkpoint, create_model
     from zoo.hub import resolve_pretrained
+    from zoo.inference import PretrainedModel
     from zoo.postprocess import PostProcessor
-    from zoo.pretrained import PretrainedModel
 
     folder = resolve_pretrained(path, allow_download=allow_download)
     if not folder.is_dir():
@@ -747,19 +752,50 @@ def load_bundle(path: str | Path, map_location: str | torch.device = "cpu", allo
             raise BundleError(f"{recipe_path}: malformed YAML: {err}") from None
         if isinstance(loaded, dict):
             recipe = loaded
-    spec = {
-        "corpus": config.get("corpus"),
-        "feature_names": list(config["feature_names"]),
-        "feature_dims": dict(config["feature_dims"]),
-        "target_names": list(config["target_names"]),
-        "label_step": float(config["label_step"]),
-        "label_shift": float(config.get("label_shift") or 0.0),
-        "feature_delay": dict(config.get("feature_delay") or {}),
-        "normalization": config.get("normalization"),
-    }
-    if config.get("reader_state") is not None:
-        spec["reader_state"] = config["reader_state"]
+    # the bundle's data fields as a DataSpec (bundles written before it had no level/reader_info)
+    try:
+        spec = DataSpec.from_dict(
+            {key: config[key] for key in DataSpec.__dataclass_fields__ if config.get(key) is not None},
+            str(folder / CONFIG_FILE),
+        ).to_dict()
+    except (DataSpecError, TypeError) as err:
+        raise BundleError(str(err)) from None
     model = PretrainedModel(net, spec, recipe, postprocessor)
     model.bundle_config = config
     model.bundle_sha256 = fingerprint
     return model.to(map_location)
+
+
+def push_to_hub(
+    bundle_dir: str | Path, repo_id: str, private: bool = False, token: str | None = None, api: Any = None
+) -> str:
+    """Upload a bundle folder to ``repo_id`` (created if missing); returns the commit URL.
+
+    The folder is loaded first (manifest, config and weights verified), so a damaged bundle is
+    never published; only the bundle's own files are sent.
+
+    Raises:
+        HubError: ``repo_id`` is not ``org/name``; or the bundle does not load (the reason).
+    """
+    from zoo.hub import BUNDLE_PATTERNS, HubError, is_repo_name
+
+    if not is_repo_name(repo_id):
+        raise HubError(f"--push-to-hub: expected a repository id org/name, got {repo_id!r}")
+    folder = Path(bundle_dir).expanduser()
+    try:
+        load_bundle(folder)
+    except Exception as err:
+        raise HubError(f"{folder}: not pushed, the bundle does not load: {err}") from None
+    if api is None:
+        from huggingface_hub import HfApi
+
+        api = HfApi(token=token)
+    api.create_repo(repo_id=repo_id, repo_type="model", private=private, exist_ok=True)
+    commit = api.upload_folder(
+        folder_path=str(folder),
+        repo_id=repo_id,
+        repo_type="model",
+        allow_patterns=BUNDLE_PATTERNS,
+        commit_message=f"affect-zoo bundle {folder.name}",
+    )
+    return str(getattr(commit, "commit_url", commit))

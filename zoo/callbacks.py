@@ -10,6 +10,8 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
+from zoo.data.datamodule import CorpusDataModule
+
 __all__ = ["CorpusPredictionWriter", "RandomStateCheckpoint"]
 
 
@@ -59,7 +61,7 @@ class RandomStateCheckpoint(pl.Callback):
 class CorpusPredictionWriter(pl.Callback):
     """Writes test/predict outputs per recording in the corpus's own prediction format.
 
-    The datamodule's ``write_batch_predictions`` knows the format (e.g. MuSe's
+    The :class:`~zoo.data.datamodule.CorpusDataModule`'s ``write_batch_predictions`` knows the format (e.g. MuSe's
     ``timestamp,value,segment_id`` per video and target); this callback hands it each batch of
     outputs. Under DDP every process writes the recordings it evaluated.
 
@@ -73,7 +75,7 @@ class CorpusPredictionWriter(pl.Callback):
 
     def _write(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, partition: str) -> None:
         datamodule = trainer.datamodule
-        if datamodule is None or outputs is None or not hasattr(datamodule, "write_batch_predictions"):
+        if outputs is None or not isinstance(datamodule, CorpusDataModule):  # a foreign datamodule: no format
             return
         datamodule.write_batch_predictions(
             self.out_dir,

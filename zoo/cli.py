@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zoo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    from zoo import __version__
+    from zoo._version import __version__
 
     parser.add_argument("--version", action="version", version=f"affect-zoo {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -288,7 +288,7 @@ def _export(args: argparse.Namespace) -> dict[str, Any]:
     print(f"bundle written to {bundle} (fingerprint sha256 {bundle_fingerprint(bundle)})")
     out: dict[str, Any] = {"exit_code": 0, "run_dir": bundle}
     if args.push_to_hub:
-        from zoo.hub import push_to_hub
+        from zoo.bundle import push_to_hub
 
         out["commit_url"] = push_to_hub(bundle, args.push_to_hub, private=args.private)  # HubError: exit 2
         print(f"bundle pushed to https://huggingface.co/{args.push_to_hub} ({out['commit_url']})")

@@ -364,7 +364,7 @@ def run_estimator_command(command: str, cfg: Mapping[str, Any], run_dir: Path) -
     Returns:
         ``{"run_dir", "results", "best_ckpt"}`` like :func:`zoo.run.run_command`.
     """
-    from zoo.run import _save_json, build_datamodule, format_results
+    from zoo.run_io import build_datamodule, format_results, save_json
 
     run_dir = Path(run_dir)
     model_name, model_args = cfg["model"]["name"], dict(cfg["model"]["args"])
@@ -439,5 +439,5 @@ def run_estimator_command(command: str, cfg: Mapping[str, Any], run_dir: Path) -
         stage_results[f"{key}/ccc_mean"] = float(np.mean(scores))
         print(f"{format_results(stage_results, target_names, key)}\n")
         results.update(stage_results)
-    _save_json(run_dir / "results.json", results)
+    save_json(run_dir / "results.json", results)
     return {"run_dir": run_dir, "results": results, "best_ckpt": str(best)}

@@ -10,7 +10,7 @@ A bundle folder (``zoo export``) is already laid out as a model repository: ``co
   Hugging Face cache (``huggingface_hub.snapshot_download``), downloading only when the caller
   allows it; ``HF_HUB_OFFLINE=1`` is honoured by the library. Only the bundle's own files are
   fetched (never a pickle-capable file), and the folder is then loaded like any local bundle;
-* :func:`push_to_hub` — ``zoo export CKPT OUT --push-to-hub org/name``: the verified bundle folder
+* :func:`zoo.bundle.push_to_hub` — ``zoo export CKPT OUT --push-to-hub org/name``: the verified bundle folder
   uploaded with ``HfApi.upload_folder``.
 """
 
@@ -25,10 +25,10 @@ __all__ = [
     "HubError",
     "BUNDLE_PATTERNS",
     "is_repo_id",
+    "is_repo_name",
     "card_metadata",
     "card_with_metadata",
     "resolve_pretrained",
-    "push_to_hub",
 ]
 
 #: the files a bundle consists of; the only ones fetched from or sent to the Hub
@@ -40,6 +40,11 @@ _SPLITS = {"val": "validation", "test": "test"}
 
 class HubError(ValueError):
     """A Hub reference cannot be resolved or a bundle cannot be pushed; the message says why."""
+
+
+def is_repo_name(text: str) -> bool:
+    """Whether ``text`` has the form ``org/name`` of a Hub repository id (whatever exists locally)."""
+    return bool(_REPO_ID.match(str(text)))
 
 
 def is_repo_id(ref: str | Path) -> bool:
@@ -143,38 +148,3 @@ def resolve_pretrained(
     if not (path / "config.json").is_file():
         raise HubError(f"{ref}: the repository has no config.json; it is not an affect-zoo bundle")
     return path
-
-
-def push_to_hub(
-    bundle_dir: str | Path, repo_id: str, private: bool = False, token: str | None = None, api: Any = None
-) -> str:
-    """Upload a bundle folder to ``repo_id`` (created if missing); returns the commit URL.
-
-    The folder is loaded first (manifest, config and weights verified), so a damaged bundle is
-    never published; only the bundle's own files are sent.
-
-    Raises:
-        HubError: ``repo_id`` is not ``org/name``; or the bundle does not load (the reason).
-    """
-    from zoo.bundle import load_bundle
-
-    if not _REPO_ID.match(str(repo_id)):
-        raise HubError(f"--push-to-hub: expected a repository id org/name, got {repo_id!r}")
-    folder = Path(bundle_dir).expanduser()
-    try:
-        load_bundle(folder)
-    except Exception as err:
-        raise HubError(f"{folder}: not pushed, the bundle does not load: {err}") from None
-    if api is None:
-        from huggingface_hub import HfApi
-
-        api = HfApi(token=token)
-    api.create_repo(repo_id=repo_id, repo_type="model", private=private, exist_ok=True)
-    commit = api.upload_folder(
-        folder_path=str(folder),
-        repo_id=repo_id,
-        repo_type="model",
-        allow_patterns=BUNDLE_PATTERNS,
-        commit_message=f"affect-zoo bundle {folder.name}",
-    )
-    return str(getattr(commit, "commit_url", commit))

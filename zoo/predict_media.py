@@ -264,7 +264,7 @@ def predict_media(
         MediaPredictError, BundleError, ExtractorError: one-line errors naming the file or set.
     """
     from zoo.features.media import find_media, media_duration
-    from zoo.predict_bundle import plot_recording, prepare_output
+    from zoo.predict_output import plot_recording, prepare_output
     from zoo.pretrained import load_pretrained
 
     model_path, input_path = Path(model_path).expanduser(), Path(input_path).expanduser()

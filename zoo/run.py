@@ -31,7 +31,6 @@ but ``config.yaml``); one stopped by SIGTERM leaves ``INTERRUPTED`` and raises
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -52,13 +51,13 @@ from torch.utils.data import DataLoader
 
 from zoo._registry import is_estimator
 from zoo.callbacks import CorpusPredictionWriter, RandomStateCheckpoint
-from zoo.data import corpus_class, create_datamodule
+from zoo.checkpoint_io import resume_checkpoint, store_postprocessor, task_from_checkpoint
 from zoo.data._sequence import SequenceDataset, collate_sequences
 from zoo.errors import ConfigError, RunInterrupted
 from zoo.loggers import build_loggers, log_run_outputs
 from zoo.postprocess import fit_postprocessor
 from zoo.preflight import check_monitors, check_names
-from zoo.pretrained import merge_reader_state, resume_checkpoint, store_postprocessor, task_from_checkpoint
+from zoo.run_io import build_datamodule, format_results, save_config, save_json
 from zoo.seeds import run_seeds
 from zoo.task import EmotionTask
 from zoo.trainer_args import build_callbacks
@@ -145,30 +144,6 @@ def make_run_dir(cfg: Mapping[str, Any], command: str) -> Path:
     return run_dir
 
 
-def build_datamodule(cfg: Mapping[str, Any], data_spec: Mapping[str, Any] | None = None) -> Any:
-    """The recipe's datamodule; with ``data_spec`` (from a checkpoint) its stored statistics."""
-    args = dict(cfg["data"]["args"])
-    args.setdefault("seed", cfg["seed"])
-    if data_spec is not None and data_spec.get("normalization") is not None:
-        args["normalization_stats"] = data_spec["normalization"]
-    if data_spec is not None and data_spec.get("reader_state"):  # e.g. SEWA's bag-of-words vocabulary
-        source = str(cfg.get("ckpt") or "the checkpoint")
-        args = merge_reader_state(args, data_spec["reader_state"], source)
-        corpus_class(cfg["data"]["name"]).restore_state(data_spec["reader_state"], source)  # declared fields only
-    try:
-        datamodule = create_datamodule(cfg["data"]["name"], **args)
-    except TypeError as err:
-        raise ConfigError(f"data.args of {cfg['data']['name']!r}: {err}") from err
-    if data_spec is not None:
-        for key, value in (("feature_names", datamodule.feature_names), ("target_names", datamodule.target_names)):
-            if list(data_spec[key]) != list(value):
-                raise ValueError(
-                    f"the checkpoint was trained with {key} {list(data_spec[key])}, but the recipe's "
-                    f"datamodule gives {list(value)}; set data.args to match"
-                )
-    return datamodule
-
-
 def build_task(cfg: Mapping[str, Any], data_spec: Mapping[str, Any]) -> EmotionTask:
     """A fresh :class:`EmotionTask` for the recipe's model.
 
@@ -205,7 +180,7 @@ def _rows_before(metrics_csv: Path, ckpt: str) -> list[dict[str, float]]:
     """The CSV log rows of the epochs ``ckpt`` completed (a resumed run logs the later ones again)."""
     import csv
 
-    from zoo.pretrained import read_checkpoint
+    from zoo.checkpoint_io import read_checkpoint
 
     state = read_checkpoint(ckpt)
     last_epoch, steps = int(state.get("epoch", -1)), int(state.get("global_step", 0))
@@ -303,37 +278,6 @@ def build_trainer(cfg: Mapping[str, Any], run_dir: Path, fitting: bool) -> pl.Tr
     )
 
 
-def format_results(results: Mapping[str, float], target_names: list[str], stage: str) -> str:
-    """A plain-text table of per-target metrics, e.g. CCC of arousal/valence and the mean."""
-    metrics = sorted(
-        {
-            k.split("/")[1].rsplit("_", 1)[0]
-            for k in results
-            if k.startswith(f"{stage}/") and k.split("/")[1].rsplit("_", 1)[-1] in target_names + ["mean"]
-        }
-    )
-    columns = target_names + ["mean"]
-    lines = [f"{stage:<8}" + "".join(f"{c:>12}" for c in columns)]
-    for metric in metrics:
-        row = [results.get(f"{stage}/{metric}_{c}", float("nan")) for c in columns]
-        lines.append(f"{metric:<8}" + "".join(f"{v:>12.4f}" for v in row))
-    return "\n".join(lines)
-
-
-@rank_zero_only
-def _save_json(path: Path, data: Mapping[str, Any]) -> None:
-    existing = json.loads(path.read_text()) if path.exists() else {}
-    existing.update(data)
-    path.write_text(json.dumps(existing, indent=2, sort_keys=True))
-
-
-@rank_zero_only
-def _save_config(cfg: Mapping[str, Any], run_dir: Path) -> None:
-    path = run_dir / "config.yaml"
-    if not path.exists():
-        OmegaConf.save(OmegaConf.create(dict(cfg)), path)
-
-
 def print_results(text: str) -> None:
     """Results go to stdout, once (rank 0 under DDP); logs and warnings stay on stderr."""
     if rank_zero_only.rank == 0:
@@ -343,7 +287,7 @@ def print_results(text: str) -> None:
 def _report(results: list[Mapping[str, float]], task: EmotionTask, stage: str, run_dir: Path) -> dict[str, float]:
     merged = {k: float(v) for r in results for k, v in r.items()}
     print_results(f"\n{format_results(merged, task.target_names, stage)}\n")
-    _save_json(run_dir / "results.json", merged)
+    save_json(run_dir / "results.json", merged)
     return merged
 
 
@@ -411,7 +355,7 @@ def _finish_wandb() -> None:
 
 def _run(command: str, cfg: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
     pl.seed_everything(int(cfg["seed"]), workers=True, verbose=False)
-    _save_config(cfg, run_dir)
+    save_config(cfg, run_dir)
     if is_estimator(cfg["model"]["name"]):  # SVR baselines and SVR fusion: no Lightning loop
         from zoo.estimator_run import run_estimator_command
 
@@ -611,7 +555,7 @@ def _fit_postprocessing(
     results = {f"val_postprocessed/ccc_{t}": list(c.val_ccc.values())[-1] for t, c in postprocessor.targets.items()}
     results["val_postprocessed/ccc_mean"] = float(np.mean(list(results.values())))
     print_results(f"\n{format_results(results, task.target_names, 'val_postprocessed')}\n")
-    _save_json(run_dir / "results.json", results)
+    save_json(run_dir / "results.json", results)
     return results
 
 

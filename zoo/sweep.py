@@ -122,7 +122,7 @@ def propose_runs(config: Mapping[str, Any], count: int, seed: int = 0) -> list[d
     search does not repeat itself and ends when exhausted.
     """
     sweeps = _sweeps_package()
-    import sweeps.params
+    import sweeps.params  # noqa: F811 - loads the submodule into the package checked above
 
     config = sweeps.SweepConfig(dict(config))
     runs: list[Any] = []

@@ -155,7 +155,7 @@ def run_local_sweep(
     metric = (config.get("metric") or {}).get("name") or "val/ccc_mean"
     goal = (config.get("metric") or {}).get("goal", "maximize")
     sweeps = _sweeps_package()
-    import sweeps.params
+    import sweeps.params  # noqa: F811 - loads the submodule into the package checked above
 
     sweep_config = sweeps.SweepConfig(dict(config))
     folder = Path(output_dir).expanduser() / f"{Path(path).stem}-local-{datetime.now():%Y%m%d-%H%M%S}"

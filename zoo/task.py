@@ -393,7 +393,7 @@ class EmotionTask(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Mark the checkpoint as affect-zoo's, so loaders can refuse foreign files clearly."""
-        from zoo import __version__
+        from zoo._version import __version__
 
         checkpoint["affect_zoo"] = {"format_version": 1, "zoo_version": __version__, "model": self.hparams.model}
         if self.postprocessor is not None:

@@ -53,7 +53,7 @@ def test_pool_never_hands_out_a_buffer_something_still_reads(holder):
     pool = BatchBufferPool()
     t = pool.empty((4, 3), torch.float32)
     ptr = t.data_ptr()
-    kept = {"view": lambda: t[1:], "numpy": lambda: t.numpy(), "tensor": lambda: t}[holder]()
+    kept = {"view": lambda: t[1:], "numpy": lambda: t.numpy(), "tensor": lambda: t}[holder]()  # noqa: F821 - called before `del t`
     del t
     assert pool.empty((4, 3), torch.float32).data_ptr() != ptr
     del kept

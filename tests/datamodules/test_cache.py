@@ -19,23 +19,24 @@ from zoo.data._cache import CorpusCache, open_array, reading_options
 from zoo.data._normalize import FeatureNormalizer
 from zoo.data._sequence import (
     Recording,
-    SequenceDataModule,
     SequenceDataset,
     compute_feature_stats,
     default_num_workers,
 )
-from zoo.data.muse_car import MuSeCaRDataModule, label_path
+from zoo.data.corpus import Corpus
+from zoo.data.datamodule import CorpusDataModule
+from zoo.data.muse_car import MuSeCaRCorpus, label_path
 from zoo.data.synthetic.muse_car import write_synthetic_muse_car
 
 CALLS: Counter = Counter()
 
 
-class CountingMuSeCaR(MuSeCaRDataModule):
-    """MuSe-CaR datamodule counting calls of its parser per partition."""
+class CountingMuSeCaR(MuSeCaRCorpus):
+    """The MuSe-CaR reader, counting calls of its parser per partition."""
 
-    def load_partition(self, partition: str) -> list[Recording]:
+    def read(self, partition: str) -> list[Recording]:
         CALLS[partition] += 1
-        return super().load_partition(partition)
+        return super().read(partition)
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +56,10 @@ def own_corpus(corpus: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(corpus, tmp_path / "corpus"))
 
 
-def make(root: Path, cache: Path | None = None, **kw) -> CountingMuSeCaR:
+def make(root: Path, cache: Path | None = None, **kw) -> CorpusDataModule:
     args = dict(features=["egemaps", "vggish"], win_len=20, hop_len=10, batch_size=4)
     args.update(kw)
-    return CountingMuSeCaR(root=root, cache_dir=cache, **args)
+    return CorpusDataModule(CountingMuSeCaR, root=root, cache_dir=cache, **args)
 
 
 def listing(folder: Path) -> dict[str, tuple[int, int]]:
@@ -78,7 +79,7 @@ def test_second_load_opens_the_cache_without_parsing(corpus: Path, tmp_path: Pat
     assert CALLS["train"] == 1  # opened from the cache, parser not called
     parsed = make(corpus, cache, use_cache=False).raw_recordings("train")
     assert CALLS["train"] == 2
-    for a, b, p in zip(first, second, parsed):
+    for _, b, p in zip(first, second, parsed):
         assert isinstance(b.features["egemaps"], np.memmap) and isinstance(b.targets, np.memmap)
         assert not isinstance(p.features["egemaps"], np.memmap)
         assert b.id == p.id and b.features["vggish"].dtype == np.float32
@@ -152,7 +153,7 @@ def test_read_only_data_folder_is_never_written(own_corpus: Path, tmp_path: Path
             p.chmod(p.stat().st_mode | stat.S_IWUSR)
 
 
-def _batches(dm: SequenceDataModule, stage: str) -> list[dict]:
+def _batches(dm: CorpusDataModule, stage: str) -> list[dict]:
     dm.setup("fit")
     loader = dm.train_dataloader() if stage == "train" else dm.val_dataloader()
     return list(loader)
@@ -204,23 +205,25 @@ def test_cached_arrays_pickle_as_their_path(corpus: Path, tmp_path: Path):
     np.testing.assert_array_equal(window, x[3:5])
 
 
-class _NoHook(SequenceDataModule):
-    corpus_name = "nohook"
+class _NotesNothing(Corpus):
+    """A reader that opens no file (nothing to check a cache entry against)."""
+
+    name = "notes_nothing"
     label_step = 0.25
+    targets = ("arousal", "valence")
 
-    def default_root(self) -> Path:
-        return Path(".")
-
-    def load_partition(self, partition: str) -> list[Recording]:
+    def read(self, partition: str) -> list[Recording]:
         CALLS[partition] += 1
         x = np.arange(24, dtype=np.float32).reshape(8, 3)
         return [Recording("a", {"a": x}, np.arange(8) * 0.25, np.zeros((8, 2), np.float32))]
 
 
-def test_datamodule_without_source_files_is_not_cached(tmp_path: Path):
+def test_a_read_that_notes_no_file_is_not_cached(tmp_path: Path):
     CALLS.clear()
     for _ in range(2):
-        _NoHook(root=tmp_path, features=["a"], cache_dir=tmp_path / "cache").raw_recordings("train")
+        CorpusDataModule(_NotesNothing, root=tmp_path, features=["a"], cache_dir=tmp_path / "cache").raw_recordings(
+            "train"
+        )
     assert CALLS["train"] == 2 and not (tmp_path / "cache").exists()
 
 
@@ -260,12 +263,12 @@ def test_two_processes_building_at_once_share_one_entry(corpus: Path, tmp_path: 
 
 
 def test_reading_options_ignore_loader_settings(corpus: Path, tmp_path: Path):
-    a = reading_options(make(corpus, tmp_path, batch_size=4, win_len=20, seed=1))
+    a = reading_options(make(corpus, tmp_path, batch_size=4, win_len=20, seed=1).corpus)
     b = reading_options(
-        make(corpus, tmp_path, batch_size=64, win_len=None, seed=2, num_workers=2, last_window="remainder")
+        make(corpus, tmp_path, batch_size=64, win_len=None, seed=2, num_workers=2, last_window="remainder").corpus
     )
     assert a == b
-    c = reading_options(make(corpus, tmp_path, nan_policy="interpolate"))
+    c = reading_options(make(corpus, tmp_path, nan_policy="interpolate").corpus)
     assert c != a and c["nan_policy"] == "interpolate"
     assert CorpusCache(tmp_path, "muse_car", a).folder != CorpusCache(tmp_path, "muse_car", c).folder
 

@@ -1,8 +1,8 @@
 """The corpus cache on RECOLA (raw media and ARFF features) and SEWA (features, turns, text).
 
-The cache machinery itself is tested on MuSe-CaR in ``test_cache.py``; here each corpus's
-``source_files`` hook is checked: a second load opens the cache without parsing and returns
-the same arrays, and changing any one kind of source file (a WAV, an ARFF, a turn file, a train
+The cache machinery itself is tested on MuSe-CaR in ``test_cache.py``; here each reader's noting
+of the files it reads is checked: a second load opens the cache without parsing and returns the
+same arrays, and changing any one kind of source file (a WAV, an ARFF, a turn file, a train
 transcription behind the bag-of-words vocabulary) rebuilds the entry.
 """
 
@@ -17,24 +17,33 @@ import numpy as np
 import pytest
 
 from zoo.data._sequence import Recording
-from zoo.data.recola import RecolaDataModule
-from zoo.data.sewa import SewaDataModule
+from zoo.data.datamodule import CorpusDataModule
+from zoo.data.recola import RecolaCorpus
+from zoo.data.sewa import SewaCorpus
 from zoo.data.synthetic.recola import write_synthetic_recola
 from zoo.data.synthetic.sewa import write_synthetic_sewa
 
 CALLS: Counter = Counter()
 
 
-class CountingRecola(RecolaDataModule):
-    def load_partition(self, partition: str) -> list[Recording]:
+class _CountingRecola(RecolaCorpus):
+    def read(self, partition: str) -> list[Recording]:
         CALLS["recola", partition] += 1
-        return super().load_partition(partition)
+        return super().read(partition)
 
 
-class CountingSewa(SewaDataModule):
-    def load_partition(self, partition: str) -> list[Recording]:
+class _CountingSewa(SewaCorpus):
+    def read(self, partition: str) -> list[Recording]:
         CALLS["sewa", partition] += 1
-        return super().load_partition(partition)
+        return super().read(partition)
+
+
+def CountingRecola(**options) -> CorpusDataModule:
+    return CorpusDataModule(_CountingRecola, **options)
+
+
+def CountingSewa(**options) -> CorpusDataModule:
+    return CorpusDataModule(_CountingSewa, **options)
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +145,27 @@ def test_sewa_rebuilds_when_any_file_it_reads_changes(sewa: Path, tmp_path: Path
     _touch(root / changed)  # Train_02's words are part of the vocabulary of every partition
     _same(second, make().raw_recordings("val"))
     assert CALLS["sewa", "Devel"] == 2
+
+
+def test_sewa_devel_entry_follows_the_train_transcriptions_behind_its_vocabulary(sewa: Path, tmp_path: Path):
+    """setup("fit") builds the vocabulary while reading Train; the Devel entry, read afterwards with
+    that vocabulary, must still be rebuilt when a train transcription changes."""
+    CALLS.clear()
+    root = Path(shutil.copytree(sewa, tmp_path / "corpus"))
+    cache = tmp_path / "cache"
+
+    def make():
+        return CountingSewa(root=root, features=["text_bow"], cache_dir=cache)
+
+    dm = make()
+    dm.raw_recordings("train")
+    dm.raw_recordings("val")
+    make().raw_recordings("val")
+    assert CALLS["sewa", "Devel"] == 1
+    path = root / "transcriptions" / "Train_02.csv"
+    path.write_text(path.read_text().rstrip("\n") + " zebra\n")  # a new word: a new vocabulary
+    fresh = make()
+    fresh.raw_recordings("train")
+    devel = fresh.raw_recordings("val")
+    assert CALLS["sewa", "Devel"] == 2
+    assert devel[0].features["text_bow"].shape[1] == len(fresh.corpus.vocabulary())

@@ -9,9 +9,7 @@ import numpy as np
 import pytest
 
 from zoo.data._sequence import CorpusFormatError
-from zoo.data.muse_car import MuSeCaRDataModule
-from zoo.data.recola import RecolaDataModule
-from zoo.data.sewa import SewaDataModule
+from zoo.data.datamodule import CorpusDataModule
 from zoo.data.synthetic.muse_car import write_synthetic_muse_car
 
 
@@ -28,12 +26,12 @@ def muse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_muse_folder_without_partition_table_reads_every_video(muse: Path, tmp_path: Path):
     user = Path(shutil.copytree(muse, tmp_path / "mine"))
     (user / "metadata" / "partition.csv").unlink()
-    dm = MuSeCaRDataModule(root=user, features=["egemaps"])
+    dm = CorpusDataModule("muse_car", root=user, features=["egemaps"])
     recordings = dm.load_folder()
     reference = {
         r.id: r
         for part in ("train", "val", "test")
-        for r in MuSeCaRDataModule(root=muse, features=["egemaps"], use_cache=False).raw_recordings(part)
+        for r in CorpusDataModule("muse_car", root=muse, features=["egemaps"], use_cache=False).raw_recordings(part)
     }
     assert sorted(r.id for r in recordings) == sorted(reference)
     for rec in recordings:
@@ -47,13 +45,13 @@ def test_muse_folder_without_partition_table_reads_every_video(muse: Path, tmp_p
 
 def test_folder_errors_name_the_folder(muse: Path, tmp_path: Path):
     with pytest.raises(CorpusFormatError, match=r"label_aligned/vggish: feature folder not found.*has \['egemaps'\]"):
-        MuSeCaRDataModule(root=muse, features=["egemaps", "vggish"]).load_folder()
+        CorpusDataModule("muse_car", root=muse, features=["egemaps", "vggish"]).load_folder()
     empty = tmp_path / "empty"
     (empty / "c1_muse_wild" / "feature_segments" / "label_aligned" / "egemaps").mkdir(parents=True)
     with pytest.raises(CorpusFormatError, match="egemaps: no <id>.csv feature files"):
-        MuSeCaRDataModule(root=empty, features=["egemaps"]).load_folder()
+        CorpusDataModule("muse_car", root=empty, features=["egemaps"]).load_folder()
     with pytest.raises(CorpusFormatError, match="no recordings found"):
-        RecolaDataModule(root=empty, features=["audio"]).load_folder()
+        CorpusDataModule("recola", root=empty, features=["audio"]).load_folder()
     (empty / "audio_features_xbow_6s").mkdir()
     with pytest.raises(CorpusFormatError, match="no recordings found"):
-        SewaDataModule(root=empty, features=["audio_features_xbow_6s"]).load_folder()
+        CorpusDataModule("sewa", root=empty, features=["audio_features_xbow_6s"]).load_folder()

@@ -203,7 +203,7 @@ def test_mmsa_layout_uses_its_mask_or_lengths_for_padding(tmp_path, left, with_b
     dm = create_datamodule("cmu_mosei", root=path, format="pkl", targets=["sentiment"], normalize=False)
     segments = dm.raw_recordings("train")
     # the all-zero first real step is kept (zero-detection alone would drop it)
-    assert [s.num_steps for s in segments] == [2, 3, 4]
+    assert [s.num_frames for s in segments] == [2, 3, 4]
     np.testing.assert_allclose(segments[1].features["text"][:, 0], [0, 11, 12])
     assert np.isfinite(segments[2].features["audio"]).all()
     assert [s.id for s in segments] == ["vid0$_$0", "vid1$_$1", "vid2$_$2"]
@@ -224,7 +224,7 @@ def test_lengths_that_do_not_fit_fall_back_to_zero_steps(tmp_path):
     dm = create_datamodule(
         "cmu_mosei", root=_pkl(tmp_path / "a.pkl", data), format="pkl", targets=["sentiment"], normalize=False
     )
-    assert [s.num_steps for s in dm.raw_recordings("train")] == [1, 2]  # the all-zero real step is lost here
+    assert [s.num_frames for s in dm.raw_recordings("train")] == [1, 2]  # the all-zero real step is lost here
     data["train"]["text_bert"] = np.zeros((2, 2, 6))
     dm = create_datamodule("cmu_mosei", root=_pkl(tmp_path / "b.pkl", data), format="pkl", targets=["sentiment"])
     with pytest.raises(CorpusFormatError, match=r"b.pkl: partition 'train', key 'text_bert': shape \(2, 2, 6\)"):
@@ -247,7 +247,7 @@ def test_mult_layout_and_pickle_protocol_5(tmp_path):
     segments = dm.raw_recordings("train")
     assert [s.id for s in segments] == ["v0_0", "v1_1", "v2_2"]
     np.testing.assert_allclose([s.targets[0] for s in segments], [-3, 0, 3])
-    assert [s.num_steps for s in segments] == [1, 2, 3]  # no mask in MulT's layout: all-zero steps are padding
+    assert [s.num_frames for s in segments] == [1, 2, 3]  # no mask in MulT's layout: all-zero steps are padding
 
 
 @pytest.mark.parametrize("value, reason", [(np.nan, "NaN/inf labels"), (3.5, "sentiment outside [-3, 3]")])
@@ -268,7 +268,7 @@ def test_pickle_labels_out_of_range_or_not_finite(tmp_path, value, reason):
 
 def test_synthetic_pickle_follows_the_mmsa_layout():
     dm = create_datamodule("cmu_mosei", format="pkl", targets=["sentiment"])
-    path = dm.default_root()
+    path = dm.corpus.resolve_root()
     with open(path, "rb") as f:
         data = pickle.load(f)
     assert sorted(data) == ["test", "train", "valid"]
@@ -293,4 +293,4 @@ def test_synthetic_pickle_follows_the_mmsa_layout():
     np.testing.assert_array_equal(part["text_bert"][:, 1].sum(1), part["audio_lengths"])
     assert all("$_$" in i for i in part["id"])
     segments = dm.raw_recordings("train")
-    assert len(segments) == n and [s.num_steps for s in segments] == [min(20, int(x)) for x in part["audio_lengths"]]
+    assert len(segments) == n and [s.num_frames for s in segments] == [min(20, int(x)) for x in part["audio_lengths"]]

@@ -59,7 +59,7 @@ def test_layout_padding_and_targets(tmp_path):
     # segment 2 has 3 real steps (text 21, 22, 23); maxlen=2 keeps the last two
     np.testing.assert_allclose(segs[2].features["text"][:, 0], [22, 23])
     np.testing.assert_allclose(segs[2].features["audio"], [[-22, -22, -22], [-23, 0, -23]])  # -inf → 0
-    assert segs[0].num_steps == 1 and segs[1].num_steps == 2
+    assert segs[0].num_frames == 1 and segs[1].num_frames == 2
     np.testing.assert_allclose(segs[1].targets, [1, 3, 0.5])
     batch = next(iter(dm.train_dataloader()))
     assert batch["mask"].sum().item() == 1 + 2 + 2 and batch["targets"].shape == (3, 3)

@@ -15,8 +15,9 @@ import pytest
 
 from zoo.data import create_datamodule
 from zoo.data._sequence import CorpusFormatError
+from zoo.data.datamodule import CorpusDataModule
 from zoo.data.muse_car import (
-    MuSeCaRDataModule,
+    MuSeCaRCorpus,
     load_muse_car_recordings,
     read_feature_file,
     read_label_file,
@@ -365,7 +366,7 @@ def test_datamodule_is_registered_and_loads(corpus: Path):
     dm = create_datamodule(
         "muse_car", root=corpus, features=["egemaps", "vggish"], win_len=2, hop_len=1, batch_size=2, label_shift=0.25
     )
-    assert isinstance(dm, MuSeCaRDataModule) and dm.label_step == 0.25
+    assert isinstance(dm.corpus, MuSeCaRCorpus) and dm.label_step == 0.25
     dm.setup("fit")
     batch = next(iter(dm.train_dataloader()))
     assert batch["features"]["egemaps"].shape[-1] == 3 and batch["targets"].shape[-1] == 2
@@ -375,16 +376,16 @@ def test_datamodule_is_registered_and_loads(corpus: Path):
 
 
 def test_datamodule_segment_id_feature_and_nan_policy(corpus: Path):
-    dm = MuSeCaRDataModule(root=corpus, features=["egemaps"], use_segment_id=True, normalize=False)
+    dm = CorpusDataModule("muse_car", root=corpus, features=["egemaps"], use_segment_id=True, normalize=False)
     assert dm.feature_names == ["egemaps", "segment_id"]
     dm.setup("validate")
     assert dm.recordings("val")[0].features["segment_id"].shape == (2, 1)
     with pytest.raises(ValueError, match="nan_policy"):
-        MuSeCaRDataModule(root=corpus, features=["egemaps"], nan_policy="drop")
+        CorpusDataModule("muse_car", root=corpus, features=["egemaps"], nan_policy="drop")
 
 
 def test_write_predictions_round_trip(corpus: Path, tmp_path: Path):
-    dm = MuSeCaRDataModule(root=corpus, features=["egemaps"])
+    dm = CorpusDataModule("muse_car", root=corpus, features=["egemaps"])
     rec = dm.raw_recordings("train")[1]
     preds = np.array([[0.5, -0.5], [0.25, -0.25], [0.0, 0.0], [1.0, -1.0]], np.float32)
     dm.write_predictions(tmp_path / "preds", rec, preds, ["arousal", "valence"])
@@ -514,7 +515,9 @@ def test_non_finite_feature_names_file_video_and_row(tiny_corpus: Path, tmp_path
 
 def test_normalize_features_standardises_only_the_listed_sets(tiny_corpus: Path):
     """Sun et al. 2020 §5.2 standardise the hand-crafted sets only: ``normalize_features``."""
-    dm = MuSeCaRDataModule(root=tiny_corpus, features=["egemaps"], use_segment_id=True, normalize_features=["egemaps"])
+    dm = CorpusDataModule(
+        "muse_car", root=tiny_corpus, features=["egemaps"], use_segment_id=True, normalize_features=["egemaps"]
+    )
     dm.setup("fit")
     assert set(dm.data_spec()["normalization"]) == {"egemaps"}
     train = dm.recordings("train")
@@ -525,7 +528,7 @@ def test_normalize_features_standardises_only_the_listed_sets(tiny_corpus: Path)
     for rec, prepared in zip(raw, train):  # segment ids enter as stored (1, 2, ...)
         np.testing.assert_array_equal(prepared.features["segment_id"][:, 0], rec.meta["segment_id"])
     # listed sets that are not used are ignored; none listed: nothing is standardised
-    dm = MuSeCaRDataModule(root=tiny_corpus, features=["egemaps"], normalize_features=["openpose"])
+    dm = CorpusDataModule("muse_car", root=tiny_corpus, features=["egemaps"], normalize_features=["openpose"])
     assert dm.data_spec()["normalization"] is None or dm.data_spec()["normalization"] == {}
     with pytest.raises(ValueError, match="list of feature set names"):
-        MuSeCaRDataModule(root=tiny_corpus, features=["egemaps"], normalize_features="egemaps")
+        CorpusDataModule("muse_car", root=tiny_corpus, features=["egemaps"], normalize_features="egemaps")

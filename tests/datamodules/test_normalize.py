@@ -18,23 +18,26 @@ import torch
 
 from zoo.data import create_datamodule
 from zoo.data._normalize import FeatureNormalizer, zscore
-from zoo.data._sequence import FeatureStats, Recording, SequenceDataModule
+from zoo.data._sequence import FeatureStats, Recording
+from zoo.data.corpus import Corpus
+from zoo.data.datamodule import CorpusDataModule
 from zoo.task import EmotionTask
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
-class _ToyDataModule(SequenceDataModule):
+class _ToyCorpus(Corpus):
     """Train mean 10, devel mean −10, recordings of different lengths, plus a raw set ``raw``."""
 
-    corpus_name = "toy"
+    name = "toy_normalize"
     label_step = 0.25
-    raw_feature_names = ("raw",)
+    targets = ("arousal", "valence")
 
-    def default_root(self) -> Path:
-        return Path(".")
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.raw_feature_names = ("raw",)
 
-    def load_partition(self, partition: str) -> list[Recording]:
+    def read(self, partition: str) -> list[Recording]:
         rng = np.random.default_rng({"train": 0, "devel": 1, "test": 2}[partition])
         offset = {"train": 10.0, "devel": -10.0, "test": 0.0}[partition]
         recs = []
@@ -46,11 +49,8 @@ class _ToyDataModule(SequenceDataModule):
             recs.append(Recording(f"{partition}_{i}", {"a": f, "raw": raw}, np.arange(n) * 0.25, y))
         return recs
 
-    def write_predictions(self, out_dir, recording, preds, target_names):
-        raise AssertionError("not used")
 
-
-def _toy(**kw) -> _ToyDataModule:
+def _toy(**kw) -> CorpusDataModule:
     args = dict(
         root=".",
         features=["a", "raw"],
@@ -61,7 +61,7 @@ def _toy(**kw) -> _ToyDataModule:
         use_cache=False,
         num_workers=0,
     )
-    dm = _ToyDataModule(**{**args, **kw})
+    dm = CorpusDataModule(_ToyCorpus, **{**args, **kw})
     dm.setup("fit")
     return dm
 
@@ -70,13 +70,13 @@ def _task(spec: dict) -> EmotionTask:
     return EmotionTask("sun2020_lstm", spec, model_args={"hidden_size": 8})
 
 
-def _numpy_train_stats(dm: SequenceDataModule) -> tuple[np.ndarray, np.ndarray]:
+def _numpy_train_stats(dm: CorpusDataModule) -> tuple[np.ndarray, np.ndarray]:
     """Population mean/std of the raw train frames, computed here in float64."""
     x = np.concatenate([r.features["a"] for r in dm.raw_recordings("train")]).astype(np.float64)
     return x.mean(0), x.std(0)
 
 
-def _expected(dm: SequenceDataModule, batch: dict, name: str, mean=None, std=None) -> np.ndarray:
+def _expected(dm: CorpusDataModule, batch: dict, name: str, mean=None, std=None) -> np.ndarray:
     """The batch's ``name`` as the old loaders gave it: delayed, z-scored, padded frames 0."""
     by_id = {r.id: r for r in dm.raw_recordings("val")}
     shift = round(dm.label_shift / dm.label_step)
@@ -209,7 +209,7 @@ def test_zscore_in_place_only_when_asked():
 
 def test_segment_batches_are_normalised_by_the_task(tmp_path: Path):
     """CMU-MOSEI's segment loader serves raw steps; the task gives the old host-normalised batch."""
-    from zoo.data.cmu_mosei import collate_segments
+    from zoo.data._segments import SegmentDataset, collate_segments
 
     steps = 5
     data = {}
@@ -236,5 +236,6 @@ def test_segment_batches_are_normalised_by_the_task(tmp_path: Path):
         batch = next(iter(dm.val_dataloader()))
         assert not batch["mask"].all()  # segments of 1 and 2 steps: padded steps exist
         got = _task(dm.data_spec()).normalize_batch(batch)["features"]["text"]
-        old = collate_segments(dm.segments("val"))["features"]["text"]  # host-normalised, zero-padded
+        host = SegmentDataset(dm.recordings("val"), len(dm.target_names))  # host-normalised segments
+        old = collate_segments([host[i] for i in range(len(host))])["features"]["text"]  # zero-padded
         assert torch.equal(got, old), mode

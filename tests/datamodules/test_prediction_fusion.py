@@ -10,7 +10,7 @@ import pytest
 
 from zoo.data import create_datamodule
 from zoo.data._sequence import CorpusFormatError, Recording
-from zoo.data.muse_car import MuSeCaRDataModule
+from zoo.data.datamodule import CorpusDataModule
 
 # video → (partition, timestamps ms, arousal labels, valence labels)
 VIDEOS = {
@@ -148,7 +148,7 @@ def test_duplicate_folder_names_become_source_i(layout, tmp_path):
 
 
 def test_muse_read_predictions_inverts_write_predictions(tmp_path):
-    dm = MuSeCaRDataModule(root=tmp_path, features=["f"])
+    dm = CorpusDataModule("muse_car", root=tmp_path, features=["f"])
     rec = Recording(
         id="7",
         features={"f": np.zeros((3, 1), np.float32)},

@@ -13,8 +13,9 @@ import soundfile as sf
 from zoo.data import create_datamodule
 from zoo.data._sequence import CorpusFormatError
 from zoo.data.arff import read_arff
+from zoo.data.datamodule import CorpusDataModule
 from zoo.data.recola import (
-    RecolaDataModule,
+    RecolaCorpus,
     load_recola_recordings,
     read_audio_frames,
     read_video_frames,
@@ -204,7 +205,7 @@ def test_datamodule_raw_batches_are_not_normalised_with_corpus_statistics(corpus
         batch_size=2,
         label_shift=0.0,
     )
-    assert isinstance(dm, RecolaDataModule)
+    assert isinstance(dm.corpus, RecolaCorpus)
     dm.setup("fit")
     assert dm.partitions["val"] == "dev"
     spec = dm.data_spec()
@@ -230,7 +231,7 @@ def test_datamodule_raw_batches_are_not_normalised_with_corpus_statistics(corpus
 
 
 def test_datamodule_feature_mode_normalises_with_train_statistics(corpus):
-    dm = RecolaDataModule(root=corpus, mode="features", features=["audio"], win_len=5, hop_len=5)
+    dm = CorpusDataModule("recola", root=corpus, mode="features", features=["audio"], win_len=5, hop_len=5)
     dm.setup("fit")
     train = np.concatenate([r.features["audio"] for r in dm.recordings("train")])
     np.testing.assert_allclose(train.mean(0), 0.0, atol=1e-5)
@@ -241,13 +242,13 @@ def test_datamodule_feature_mode_normalises_with_train_statistics(corpus):
 
 def test_datamodule_rejects_unknown_features():
     with pytest.raises(ValueError, match=r"\['video'\] are not available in 'features' mode"):
-        RecolaDataModule(root=".", mode="features", features=["video"])
+        CorpusDataModule("recola", root=".", mode="features", features=["video"])
     with pytest.raises(ValueError, match="mode must be one of"):
-        RecolaDataModule(root=".", mode="pixels")
+        CorpusDataModule("recola", root=".", mode="pixels")
 
 
 def test_write_predictions_in_gold_standard_format(corpus, tmp_path):
-    dm = RecolaDataModule(root=corpus, features=["audio"])
+    dm = CorpusDataModule("recola", root=corpus, features=["audio"])
     rec = dm.raw_recordings("val")[0]
     preds = np.stack([np.linspace(0, 1, N), np.linspace(1, 0, N)], axis=1)
     dm.write_predictions(tmp_path / "out", rec, preds, ["arousal", "valence"])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -12,7 +10,6 @@ from zoo.data._sequence import (
     CorpusFormatError,
     FeatureStats,
     Recording,
-    SequenceDataModule,
     SequenceDataset,
     collate_sequences,
     compute_feature_stats,
@@ -20,6 +17,8 @@ from zoo.data._sequence import (
     shift_frames,
     window_starts,
 )
+from zoo.data.corpus import Corpus
+from zoo.data.datamodule import CorpusDataModule
 from zoo.errors import ConfigError
 
 
@@ -157,16 +156,14 @@ def test_collate_pads_and_masks():
     assert torch.allclose(batch["timestamps"][1], torch.arange(5, dtype=torch.float64) * 0.1)
 
 
-class _ToyDataModule(SequenceDataModule):
+class _ToyCorpus(Corpus):
     """In-memory corpus: train has mean 10, devel mean −10 (stats must come from train)."""
 
-    corpus_name = "toy"
+    name = "toy_in_memory"
     label_step = 0.25
+    targets = ("arousal", "valence")
 
-    def default_root(self) -> Path:
-        return Path(".")
-
-    def load_partition(self, partition: str) -> list[Recording]:
+    def read(self, partition: str) -> list[Recording]:
         rng = np.random.default_rng({"train": 0, "devel": 1, "test": 2}[partition])
         offset = {"train": 10.0, "devel": -10.0, "test": 0.0}[partition]
         recs = []
@@ -176,8 +173,9 @@ class _ToyDataModule(SequenceDataModule):
             recs.append(Recording(f"{partition}_{i}", {"a": f}, np.arange(n) * 0.25, y))
         return recs
 
-    def write_predictions(self, out_dir, recording, preds, target_names):
-        raise AssertionError("not used")
+
+def _ToyDataModule(**options) -> CorpusDataModule:
+    return CorpusDataModule(_ToyCorpus, **{"use_cache": False, **options})
 
 
 def test_datamodule_uses_train_statistics_and_windows():
@@ -233,14 +231,20 @@ def test_collate_keeps_raw_shapes_and_dtypes():
     assert batch["features"]["audio"].shape == (2, 3, 640)
 
 
-class _RawToyDataModule(_ToyDataModule):
-    raw_feature_names = ("raw",)
+class _RawToyCorpus(_ToyCorpus):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.raw_feature_names = ("raw",)
 
-    def load_partition(self, partition):
-        recs = super().load_partition(partition)
+    def read(self, partition):
+        recs = super().read(partition)
         for r in recs:
             r.features["raw"] = np.full((r.num_frames, 2), 100.0, np.float32)
         return recs
+
+
+def _RawToyDataModule(**options) -> CorpusDataModule:
+    return CorpusDataModule(_RawToyCorpus, **{"use_cache": False, **options})
 
 
 def test_raw_features_are_not_normalised_and_whole_recordings_train():

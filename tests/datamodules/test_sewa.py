@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from zoo.data._sequence import CorpusFormatError
+from zoo.data.datamodule import CorpusDataModule
 from zoo.data.sewa import (
-    SewaDataModule,
     align_to_labels,
     apply_interlocutor,
     bag_of_words,
@@ -67,9 +67,9 @@ def avec2017(tmp_path: Path) -> Path:
     return root
 
 
-def _dm(root: Path, **kwargs) -> SewaDataModule:
+def _dm(root: Path, **kwargs) -> CorpusDataModule:
     kwargs.setdefault("features", ["audio_features_xbow_6s"])
-    return SewaDataModule(root=root, normalize=False, win_len=None, **kwargs)
+    return CorpusDataModule("sewa", root=root, normalize=False, win_len=None, **kwargs)
 
 
 def test_avec2017_labels_features_and_missing_test_labels(avec2017):
@@ -108,7 +108,7 @@ def test_interlocutor_purified_and_doubled_by_hand(avec2017):
 def test_bag_of_words_on_hand_typed_transcriptions(avec2017):
     dm = _dm(avec2017, features=["text_bow"])
     # stop words das, ist, und, ich removed; lower-cased; sorted
-    assert dm.vocabulary() == ["auto", "finde", "schlecht", "super", "toll"]
+    assert dm.corpus.vocabulary() == ["auto", "finde", "schlecht", "super", "toll"]
     x = dm.raw_recordings("train")[0].features["text_bow"]
     np.testing.assert_array_equal(
         x, [[0, 0, 0, 0, 0], [0, 0, 0, 0, 2], [0, 0, 0, 0, 2], [0, 0, 1, 0, 0], [1, 1, 0, 1, 0], [1, 1, 0, 1, 0]]
@@ -140,7 +140,7 @@ def test_gaussian_turn_labels_match_numpy_formula():
 
 def test_turn_data_subject_turns_only(avec2017):
     dm = _dm(avec2017, features=["text_bow"])
-    turns = dm.turn_data("train")[0]
+    turns = dm.corpus.turn_data(dm.recordings("train"))[0]
     np.testing.assert_array_equal(turns["spans"], [[1, 3], [4, 6]])  # the 0.3–0.4 turn is the interlocutor's
     assert turns["targets"].shape == (2, 3)
     frames = turns_to_frames(turns["spans"], np.array([[1.0], [3.0]]), 6)
@@ -159,15 +159,15 @@ def test_avec2019_header_quoted_names_cultures_and_fau_alignment(tmp_path):
             root / "visual_features_fau" / f"{name}.csv",
             _rows(name, fau_t, fau, header=["name", "frameTime", "confidence", "AU01_r"]),
         )
-    dm = SewaDataModule(
-        root=root, release="avec2019", cultures=["DE"], features=["visual_features_fau"], normalize=False
+    dm = CorpusDataModule(
+        "sewa", root=root, release="avec2019", cultures=["DE"], features=["visual_features_fau"], normalize=False
     )
     train = dm.raw_recordings("train")
     assert [r.id for r in train] == ["Train_DE_01"]
     np.testing.assert_allclose(train[0].targets[:, 0], [0, 0.1, 0.2, 0.3, 0.4], rtol=1e-6)
     # nearest 25 fps frame to 0.0, 0.1, 0.2, 0.3, 0.4 s: 0.01, 0.09, 0.21, 0.29, 0.41
     np.testing.assert_allclose(train[0].features["visual_features_fau"][:, 1], [1, 9, 21, 29, 41], atol=1e-4)
-    exact = SewaDataModule(root=root, release="avec2019", features=["visual_features_fau"], align="exact")
+    exact = CorpusDataModule("sewa", root=root, release="avec2019", features=["visual_features_fau"], align="exact")
     with pytest.raises(CorpusFormatError, match=r"Train_DE_01.csv: cannot align to label time 0.000"):
         exact.raw_recordings("train")
 
@@ -212,7 +212,7 @@ def test_errors_name_file_line_and_field(tmp_path, avec2017):
 def test_write_predictions_format_and_read_back(tmp_path, avec2017, release):
     dm = _dm(avec2017)
     rec = dm.raw_recordings("train")[0]
-    dm.release = release  # the output format follows the release
+    dm.corpus.release = release  # the output format follows the release
     preds = np.arange(12, dtype=float).reshape(6, 2) / 10
     dm.write_predictions(tmp_path / "out", rec, preds, ["arousal", "liking"])
     lines = (tmp_path / "out" / "Train_01.csv").read_text().splitlines()

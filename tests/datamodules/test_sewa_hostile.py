@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from zoo.data._sequence import CorpusFormatError
-from zoo.data.sewa import SewaDataModule, read_feature_file, read_label_file
+from zoo.data.datamodule import CorpusDataModule
+from zoo.data.sewa import read_feature_file, read_label_file
 
 HEADER19 = "name;timestamp;arousal;valence;liking\n"
 
@@ -53,9 +54,9 @@ def ces(tmp_path: Path) -> Path:
     return root
 
 
-def _dm(root: Path, **kwargs) -> SewaDataModule:
+def _dm(root: Path, **kwargs) -> CorpusDataModule:
     kwargs.setdefault("features", ["audio_features_egemaps_xbow"])
-    return SewaDataModule(root=root, release="avec2019", normalize=False, win_len=None, **kwargs)
+    return CorpusDataModule("sewa", root=root, release="avec2019", normalize=False, win_len=None, **kwargs)
 
 
 # ------------------------------------------------------------------ Chinese test recordings
@@ -160,7 +161,7 @@ def test_feature_rows_naming_another_recording_are_refused(tmp_path, release, se
         _write(root / folder / f"{name}.csv", _features(name, sep=sep, header=header))
     other = names[0]
     _write(root / folder / f"{names[1]}.csv", _features(names[1], sep=sep, header=header, row_name=f"'{other}'"))
-    dm = SewaDataModule(root=root, release=release, features=[folder], normalize=False, win_len=None)
+    dm = CorpusDataModule("sewa", root=root, release=release, features=[folder], normalize=False, win_len=None)
     line = 2 if header else 1
     with pytest.raises(
         CorpusFormatError,

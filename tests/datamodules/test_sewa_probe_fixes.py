@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from zoo.data._sequence import CorpusFormatError
-from zoo.data.sewa import SewaDataModule, SewaDataWarning, align_to_labels, read_turns
+from zoo.data.datamodule import CorpusDataModule
+from zoo.data.sewa import SewaDataWarning, align_to_labels, read_turns
 
 
 def _write(path: Path, text: str) -> Path:
@@ -61,6 +62,8 @@ def test_truncated_label_file_warns_through_the_datamodule(tmp_path: Path):
     rows = lambda n: "".join(f"'Train_01';{k / 10:.6f};0.1;0.2;0.3\n" for k in range(n))  # noqa: E731
     _write(root / "labels" / "Train_01.csv", rows(100))  # cut at row 100 of 600
     _write(root / "audio_features_xbow_6s" / "Train_01.csv", rows(600))
-    dm = SewaDataModule(root=root, features=["audio_features_xbow_6s"], normalize=False, win_len=None, use_cache=False)
+    dm = CorpusDataModule(
+        "sewa", root=root, features=["audio_features_xbow_6s"], normalize=False, win_len=None, use_cache=False
+    )
     with pytest.warns(SewaDataWarning, match=r"Train_01.csv: feature rows run to 59.900 s.*labels/Train_01.csv"):
         assert dm.raw_recordings("train")[0].num_frames == 100

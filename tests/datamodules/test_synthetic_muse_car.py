@@ -10,8 +10,8 @@ import pytest
 
 import zoo.data.muse_car as muse_car_module
 import zoo.data.synthetic.muse_car as synth
+from zoo.data.datamodule import CorpusDataModule
 from zoo.data.muse_car import (
-    MuSeCaRDataModule,
     load_muse_car_recordings,
     read_feature_file,
     read_label_file,
@@ -187,7 +187,7 @@ def test_datamodule_without_root_uses_cached_synthetic_corpus(tmp_path: Path, mo
     monkeypatch.setenv("AFFECT_ZOO_CACHE", str(tmp_path / "cache"))
     small_writer = functools.partial(write_synthetic_muse_car, n_videos=TINY, feature_sets=["egemaps"])
     monkeypatch.setattr(muse_car_module, "write_synthetic_muse_car", small_writer)
-    dm = MuSeCaRDataModule(features=["egemaps"], synthetic_seed=5, win_len=100, hop_len=50)
+    dm = CorpusDataModule("muse_car", features=["egemaps"], synthetic_seed=5, win_len=100, hop_len=50)
     dm.prepare_data()
     dm.setup("fit")
     assert dm.root.parent == tmp_path / "cache" / "synthetic" and dm.root.name.endswith("-seed5")

@@ -11,7 +11,8 @@ import pytest
 import soundfile as sf
 
 from zoo.data.arff import read_arff
-from zoo.data.recola import RecolaDataModule, load_recola_recordings, read_individual_ratings
+from zoo.data.datamodule import CorpusDataModule
+from zoo.data.recola import load_recola_recordings, read_individual_ratings
 from zoo.data.synthetic.recola import DELAY_S, write_synthetic_recola
 
 FEATURE_SIZES = {"features_audio": 88, "features_video_appearance": 168, "features_video_geometric": 632}
@@ -20,7 +21,7 @@ FEATURE_SIZES = {"features_audio": 88, "features_video_appearance": 168, "featur
 @pytest.fixture(scope="module")
 def default_corpus() -> Path:
     """The cached default corpus (3+3+3 recordings of 30 s), as the datamodule writes it."""
-    return RecolaDataModule(features=["audio"]).default_root()
+    return CorpusDataModule("recola", features=["audio"]).corpus.resolve_root()
 
 
 def ccc(x: np.ndarray, y: np.ndarray) -> float:

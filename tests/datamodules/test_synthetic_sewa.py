@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from sklearn.linear_model import Ridge
 
-from zoo.data.sewa import SewaDataModule, read_feature_file
+from zoo.data.datamodule import CorpusDataModule
+from zoo.data.sewa import read_feature_file
 from zoo.data.synthetic.sewa import FAU_NAMES, write_synthetic_sewa
 
 
@@ -119,7 +120,7 @@ def test_deterministic_and_without_test_labels(tmp_path, corpora):
         counts={"Train_DE": 1, "Devel_HU": 1, "Test_CN": 1},
     )
     assert not list((bare / "labels").glob("Test_*"))
-    dm = SewaDataModule(root=bare, release="avec2019", features=["visual_features_xbow"])
+    dm = CorpusDataModule("sewa", root=bare, release="avec2019", features=["visual_features_xbow"])
     assert all(r.targets is None for r in dm.raw_recordings("test"))
 
 
@@ -137,12 +138,12 @@ def _ridge_ccc(dm, k):
 
 def test_learnable_signal_and_interlocutor_matters(corpora):
     root = corpora["avec2017"]
-    video = SewaDataModule(root=root, features=["video_features_xbow_6s"])
+    video = CorpusDataModule("sewa", root=root, features=["video_features_xbow_6s"])
     assert _ridge_ccc(video, 1) > 0.4  # valence from the face
-    mixed = SewaDataModule(root=root, features=["audio_features_xbow_6s"])
-    doubled = SewaDataModule(root=root, features=["audio_features_xbow_6s"], interlocutor="doubled")
+    mixed = CorpusDataModule("sewa", root=root, features=["audio_features_xbow_6s"])
+    doubled = CorpusDataModule("sewa", root=root, features=["audio_features_xbow_6s"], interlocutor="doubled")
     assert _ridge_ccc(doubled, 0) > _ridge_ccc(mixed, 0) + 0.05  # arousal: separating the speakers helps
-    text = SewaDataModule(root=root, features=["text_bow"], interlocutor="purified")
+    text = CorpusDataModule("sewa", root=root, features=["text_bow"], interlocutor="purified")
     assert _ridge_ccc(text, 2) > 0.2  # liking from the subject's words
     # shuffled labels are not learnable
     rng = np.random.default_rng(0)

@@ -38,9 +38,10 @@ def test_registry_lists_every_extractor_with_modality_and_hop():
 
 def test_register_extractor_custom(monkeypatch):
     import zoo.features as features
+    import zoo.features.base as base
 
     features.list_extractors()  # built-ins registered before the registry is copied
-    monkeypatch.setattr(features, "_EXTRACTORS", dict(features._EXTRACTORS))
+    monkeypatch.setattr(base, "_EXTRACTORS", dict(base._EXTRACTORS))
 
     @register_extractor("test_constant")
     class Constant(Extractor):

@@ -10,7 +10,7 @@ import pytest
 
 from zoo.cli import run as zoo_run
 from zoo.config import load_recipe
-from zoo.run import build_datamodule
+from zoo.run_io import build_datamodule
 
 
 def _labels(loader) -> np.ndarray:

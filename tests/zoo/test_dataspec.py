@@ -52,6 +52,11 @@ def test_legacy_segment_spec_is_segment_level():
     assert spec.reader_info == {"maxlen": 20, "truncate": "last", "format": "csd"}
 
 
+def test_a_hand_made_spec_needs_only_dims_and_targets():
+    spec = DataSpec.from_dict({"feature_dims": {"a": 3, "b": 2}, "target_names": ["arousal"]})
+    assert (spec.level, spec.feature_names, spec.corpus) == ("frame", ["a", "b"], "")
+
+
 def test_round_trip_through_a_weights_only_checkpoint(tmp_path):
     spec = DataSpec.from_dict(LEGACY_SEWA)
     torch.save({"data_spec": spec.to_dict()}, tmp_path / "c.ckpt")
@@ -64,6 +69,7 @@ def test_round_trip_through_a_weights_only_checkpoint(tmp_path):
     [
         ({**LEGACY_MOSEI, "surprise_field": 1}, "unknown fields ['surprise_field']"),
         ({k: v for k, v in LEGACY_MOSEI.items() if k != "feature_dims"}, "lacks the fields ['feature_dims']"),
+        ({k: v for k, v in LEGACY_MOSEI.items() if k != "target_names"}, "lacks the fields ['target_names']"),
         ({**LEGACY_MOSEI, "level": "word"}, "level must be one of"),
         (
             {**LEGACY_MOSEI, "feature_names": ["COVAREP", "FACET 4.2"]},

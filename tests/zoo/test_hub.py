@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from zoo.hub import HubError, card_metadata, card_with_metadata, is_repo_id, push_to_hub, resolve_pretrained
+from zoo.bundle import push_to_hub
+from zoo.hub import HubError, card_metadata, card_with_metadata, is_repo_id, resolve_pretrained
 
 CONFIG = {
     "architecture": "sun2020_lstm_selfattn",

@@ -103,7 +103,7 @@ def test_failed_command_leaves_no_empty_run_folder(tmp_path: Path, capsys):
 
 @pytest.mark.slow
 def test_failure_after_training_started_writes_FAILED(tiny: Path, tmp_path: Path, monkeypatch):
-    import zoo.run
+    import zoo.run_io
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
@@ -123,19 +123,19 @@ def _corpus_digest(root: Path) -> str:
 
 def test_training_seed_does_not_change_the_synthetic_corpus(tmp_path: Path, monkeypatch):
     """seeds=[1,2,3] trains every seed on the same corpus; data.args.synthetic_seed picks another."""
-    import zoo.run
+    import zoo.run_io
     from zoo.config import load_recipe
 
     monkeypatch.setenv("AFFECT_ZOO_CACHE", str(tmp_path / "cache"))
     roots = {}
     for seed in (1, 2, 3):
-        dm = zoo.run.build_datamodule(load_recipe(RECIPE, [f"seed={seed}", "data.args.features=[egemaps]"]))
-        roots[seed] = dm.default_root()
+        dm = zoo.run_io.build_datamodule(load_recipe(RECIPE, [f"seed={seed}", "data.args.features=[egemaps]"]))
+        roots[seed] = dm.corpus.resolve_root()
         assert dm.seed == seed  # the training shuffle still follows the seed
     assert len({_corpus_digest(r) for r in roots.values()}) == 1
-    other = zoo.run.build_datamodule(
+    other = zoo.run_io.build_datamodule(
         load_recipe(RECIPE, ["data.args.synthetic_seed=5", "data.args.features=[egemaps]"])
-    ).default_root()
+    ).corpus.resolve_root()
     assert _corpus_digest(other) != _corpus_digest(roots[1])
 
 

@@ -35,8 +35,8 @@ def _batch(has_targets=True):
     }
 
 
-def _task(**kw):
-    return EmotionTask("sun2020_lstm", SPEC, model_args={"hidden_size": 8}, **kw)
+def _task(spec=SPEC, **kw):
+    return EmotionTask("sun2020_lstm", spec, model_args={"hidden_size": 8}, **kw)
 
 
 def test_ccc_loss_of_the_step_matches_numpy():
@@ -105,8 +105,8 @@ def test_schedulers():
 
 
 def test_segment_level_outputs_use_no_frame_mask():
-    """(B, K) outputs (one label per segment) are scored on every segment; the (B, L) input mask
-    only marks padded input steps."""
+    """At the declared segment level, (B, K) outputs (one label per segment) are scored on every
+    segment; the (B, L) input mask only marks padded input steps."""
 
     class _MeanNet(torch.nn.Module):
         def __init__(self):
@@ -117,7 +117,7 @@ def test_segment_level_outputs_use_no_frame_mask():
             x = features["a"] * mask.unsqueeze(-1)
             return self.w(x.sum(1) / mask.sum(1, keepdim=True))
 
-    task = _task(loss={"name": "mae"})
+    task = _task({**SPEC, "level": "segment"}, loss={"name": "mae"})
     task.net = _MeanNet()
     batch = _batch()
     batch["targets"] = torch.rand(3, 2)
@@ -125,6 +125,10 @@ def test_segment_level_outputs_use_no_frame_mask():
     assert preds.shape == (3, 2)
     expected = np.abs(preds.detach().numpy() - batch["targets"].numpy()).mean(0).sum()
     assert loss.item() == pytest.approx(expected, rel=1e-6)
+    frame_task = _task(loss={"name": "mae"})  # the same outputs on frame-level data: an error, not a guess
+    frame_task.net = _MeanNet()
+    with pytest.raises(ValueError, match="frame-level data needs outputs with 3 dimensions"):
+        frame_task._shared_step(batch)
 
 
 def test_lr_multipliers_give_a_submodule_its_own_learning_rate():

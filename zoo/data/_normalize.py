@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["zscore", "zscore_numpy", "FeatureNormalizer"]
+__all__ = ["zscore", "zscore_numpy", "FeatureStats", "FeatureNormalizer"]
 
 
 class _Stats(Protocol):
@@ -88,6 +89,33 @@ def zscore_numpy(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray
     return out.numpy()
 
 
+@dataclass
+class FeatureStats:
+    """Mean and standard deviation per dimension of one feature set (train partition)."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    def to_dict(self) -> dict[str, list[float]]:
+        """Plain lists, safe for ``torch.load(weights_only=True)`` checkpoints and JSON."""
+        return {"mean": self.mean.astype(float).tolist(), "std": self.std.astype(float).tolist()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Sequence[float]]) -> FeatureStats:
+        """Inverse of :meth:`to_dict`."""
+        return cls(np.asarray(data["mean"], np.float64), np.asarray(data["std"], np.float64))
+
+    def normalise(self, x: np.ndarray) -> np.ndarray:
+        """``(x - mean) / std`` in float32, as a new array (``x`` is never modified).
+
+        The statistics are kept in float64 (they are accumulated and stored that way) but applied
+        in float32, the features' own precision, by :func:`~zoo.data._normalize.zscore` — the
+        arithmetic the training step applies on the device, so host and device paths give the
+        same numbers.
+        """
+        return zscore_numpy(x, self.mean, self.std)
+
+
 class FeatureNormalizer(nn.Module):
     """Z-normalises the feature sets that have train statistics; every other set passes untouched.
 
@@ -121,8 +149,6 @@ class FeatureNormalizer(nn.Module):
     @classmethod
     def from_spec(cls, normalization: Mapping[str, Mapping[str, Sequence[float]]] | None) -> FeatureNormalizer:
         """From the ``normalization`` entry of a data spec (``{name: {"mean": [...], "std": [...]}}``)."""
-        from zoo.data._sequence import FeatureStats
-
         return cls({n: FeatureStats.from_dict(s) for n, s in (normalization or {}).items()})
 
     def statistics(self, name: str) -> tuple[torch.Tensor, torch.Tensor] | None:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,7 +35,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from zoo.data._buffers import BatchBufferPool
-from zoo.data._normalize import zscore_numpy
+from zoo.data._normalize import FeatureStats
 from zoo.data.types import Recording
 from zoo.errors import CorpusFormatError
 
@@ -60,33 +59,6 @@ __all__ = [
 
 #: bytes of float64 work per chunk in :func:`compute_feature_stats` (bounds its memory)
 _STATS_CHUNK_BYTES = 32 * 2**20
-
-
-@dataclass
-class FeatureStats:
-    """Mean and standard deviation per dimension of one feature set (train partition)."""
-
-    mean: np.ndarray
-    std: np.ndarray
-
-    def to_dict(self) -> dict[str, list[float]]:
-        """Plain lists, safe for ``torch.load(weights_only=True)`` checkpoints and JSON."""
-        return {"mean": self.mean.astype(float).tolist(), "std": self.std.astype(float).tolist()}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Sequence[float]]) -> FeatureStats:
-        """Inverse of :meth:`to_dict`."""
-        return cls(np.asarray(data["mean"], np.float64), np.asarray(data["std"], np.float64))
-
-    def normalise(self, x: np.ndarray) -> np.ndarray:
-        """``(x - mean) / std`` in float32, as a new array (``x`` is never modified).
-
-        The statistics are kept in float64 (they are accumulated and stored that way) but applied
-        in float32, the features' own precision, by :func:`~zoo.data._normalize.zscore` — the
-        arithmetic the training step applies on the device, so host and device paths give the
-        same numbers.
-        """
-        return zscore_numpy(x, self.mean, self.std)
 
 
 def compute_feature_stats(
@@ -149,7 +121,10 @@ def shift_frames(x: np.ndarray, frames: int) -> np.ndarray:
 
 
 def seconds_to_frames(seconds: float, label_step: float) -> int:
-    """Nearest whole number of label frames in ``seconds``."""
+    """Nearest whole number of label frames in ``seconds`` (0 for no time at all, whatever the
+    step: segment-level corpora have no frame step)."""
+    if seconds == 0:
+        return 0
     return int(round(seconds / label_step))
 
 
@@ -164,7 +139,7 @@ def prepare_features(
 ) -> dict[str, np.ndarray]:
     """Turn one recording's raw features into model inputs: delay, then z-normalise.
 
-    The whole-recording host path (:meth:`SequenceDataModule.recordings`, estimators, turn
+    The whole-recording host path (:meth:`~zoo.data.datamodule.CorpusDataModule.recordings`, estimators, turn
     features); the loaders delay per window with :class:`WindowPreparer` and the step normalises
     (:class:`~zoo.data._normalize.FeatureNormalizer`), with the same numbers. Without
     ``normalization`` it only delays, as :func:`zoo.load_pretrained` uses it before normalising

@@ -362,7 +362,7 @@ def format_arff(
     header += ["", "@data"]
     formats = [float_format] * len(columns) if isinstance(float_format, str) else list(float_format)
     formatted = []
-    for (name, kind), column, fmt in zip(attributes, columns, formats):
+    for (_, kind), column, fmt in zip(attributes, columns, formats):
         if kind.lower() in NUMERIC_TYPES:
             values = np.asarray(column, np.float64)
             formatted.append(["?" if np.isnan(v) else fmt % v for v in values])

@@ -95,7 +95,7 @@ class CorpusDataModule(pl.LightningDataModule):
         ConfigError: an unknown option, or a value outside its choices.
     """
 
-    def __init__(self, corpus: str | type[Corpus], **options: Any) -> None:
+    def __init__(self, corpus: str | type[Corpus], /, **options: Any) -> None:
         super().__init__()
         corpus_cls = corpus_class(corpus) if isinstance(corpus, str) else corpus
         merged = {**_GENERIC_DEFAULTS, **corpus_cls.datamodule_defaults, **options}
@@ -232,9 +232,8 @@ class CorpusDataModule(pl.LightningDataModule):
             partition = self.partitions[stage_partition]
             recordings = read_partition_cached(self.corpus, partition, self.cache_dir, self.use_cache)
             if not recordings:
-                raise CorpusFormatError(
-                    f"{self.corpus_name}: partition {partition!r} of {self.root} holds no recordings"
-                )
+                what = "segments" if self.level == "segment" else "recordings"
+                raise CorpusFormatError(f"{self.corpus_name}: partition {partition!r} of {self.root} holds no {what}")
             self._check_dims(recordings)
             self._raw[stage_partition] = recordings
         return self._raw[stage_partition]
@@ -461,9 +460,17 @@ class CorpusDataModule(pl.LightningDataModule):
     ) -> None:
         """Write a batch of whole-recording predictions (frame level ``(B, T, K)``, segment level
         ``(B, K)``) for a stage partition under ``out_dir``, in the corpus's format."""
+        preds = np.asarray(preds)
+        expected = (len(ids), len(target_names)) if self.level == "segment" else None
+        if (expected is not None and preds.shape != expected) or (
+            expected is None and (preds.ndim != 3 or len(preds) != len(ids) or preds.shape[2] != len(target_names))
+        ):
+            shape = (
+                "(B, K) = " + str(expected) if expected else f"(B, T, K) with B = {len(ids)}, K = {len(target_names)}"
+            )
+            raise ValueError(f"{self.level}-level predictions must be {shape}, got {preds.shape}")
         by_id = {rec.id: rec for rec in self.raw_recordings(stage_partition)}
         partition = self.partitions[stage_partition]
-        preds = np.asarray(preds)
         for b, rec_id in enumerate(ids):
             rec = by_id[rec_id]
             if self.level == "segment":
@@ -511,5 +518,14 @@ DATAMODULE_OPTIONS = tuple(_GENERIC_DEFAULTS)
 
 
 def _reader_parameters(corpus_cls: type[Corpus]) -> set[str]:
-    params = inspect.signature(corpus_cls.__init__).parameters
-    return {n for n, p in params.items() if n != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    """Keyword arguments a reader's constructor takes, following ``**kwargs`` up to the base class."""
+    names: set[str] = set()
+    for cls in corpus_cls.__mro__:
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters.values()
+        names |= {p.name for p in params if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            break
+    return names

@@ -52,6 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo.data.csd import ComputationalSequence
+from zoo.data.sources import note_source
 from zoo.errors import CorpusFormatError
 
 __all__ = [
@@ -464,7 +465,9 @@ def iter_aligned_videos(
     names = list(dict.fromkeys([REFERENCE, *feature_names]))
     paths = {n: root / mapping[n] for n in [*names, "labels"]}
     for name, path in paths.items():
-        if not path.is_file():
+        # noted here, not only when opened: an alignment cache hit opens none of them, and the
+        # corpus cache must still be keyed by them
+        if not note_source(path).is_file():
             raise CorpusFormatError(f"{path}: CMU-MOSEI file of {name!r} not found")
     cache = (
         AlignmentCache(paths, {"names": names, "weighting": weighting, "eps": eps}, cache_dir) if use_cache else None

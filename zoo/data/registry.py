@@ -2,9 +2,11 @@
 
 The built-in readers live in the modules of :data:`CORPUS_MODULES`. They are imported on first
 use of the registry, and each must register the name it is listed under: a missing module or
-one that registers nothing is an error, never a silently absent corpus. Readers defined
-elsewhere (a user's, the test suite's toy corpus) register by decorating their class with
-:func:`register_corpus`; the contract test then covers them as well.
+one that registers nothing is an error, never a silently absent corpus. An installed package
+adds a corpus through the entry-point group :data:`ENTRY_POINT_GROUP` (so recipes can name it
+with no import); it is loaded with the same strictness. Readers defined elsewhere (a script's,
+the test suite's toy corpus) register by decorating their class with :func:`register_corpus`;
+the contract test then covers them as well.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import importlib
+from importlib.metadata import entry_points
 from typing import TypeVar
 
 from zoo.data.corpus import Corpus
 
-__all__ = ["CORPUS_MODULES", "register_corpus", "corpus_class", "list_corpora"]
+__all__ = ["CORPUS_MODULES", "ENTRY_POINT_GROUP", "register_corpus", "corpus_class", "list_corpora"]
 
 #: built-in corpus name → the module that defines and registers its reader
 CORPUS_MODULES = {
@@ -26,6 +29,9 @@ CORPUS_MODULES = {
     "cmu_mosei": "zoo.data.cmu_mosei",
     "prediction_fusion": "zoo.data.fusion",
 }
+
+#: installed packages add corpora under this entry-point group (name → module that registers it)
+ENTRY_POINT_GROUP = "affect_zoo.corpora"
 
 _C = TypeVar("_C", bound=type)
 _CORPORA: dict[str, type[Corpus]] = {}
@@ -44,7 +50,7 @@ def register_corpus(cls: _C) -> _C:
     if not cls.name:
         raise TypeError(f"{cls.__qualname__} has no `name`")
     existing = _CORPORA.get(cls.name)
-    if existing is not None and existing.__qualname__ != cls.__qualname__:
+    if existing is not None and (existing.__module__, existing.__qualname__) != (cls.__module__, cls.__qualname__):
         raise ValueError(
             f"corpus name {cls.name!r} is already registered by {existing.__module__}.{existing.__qualname__}"
         )
@@ -60,6 +66,16 @@ def _load_builtin() -> None:
         importlib.import_module(module)  # a missing or broken module raises here
         if name not in _CORPORA:
             raise ImportError(f"{module} was imported but registered no corpus {name!r}")
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        # an installed package's corpus: ``[project.entry-points."affect_zoo.corpora"] name = "pkg.module"``
+        before = set(_CORPORA)
+        entry.load()
+        if entry.name not in _CORPORA:
+            added = sorted(set(_CORPORA) - before)
+            raise ImportError(
+                f"entry point {entry.name!r} ({entry.value}) of group {ENTRY_POINT_GROUP!r} registered "
+                f"no corpus {entry.name!r} (it registered {added or 'nothing'})"
+            )
     _loaded = True
 
 

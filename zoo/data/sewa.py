@@ -689,6 +689,7 @@ class SewaCorpus(Corpus):
         #: the train transcriptions, so new data is encoded exactly as in training
         self.fixed_vocabulary = list(vocabulary) if vocabulary is not None else None
         self._vocabulary: list[str] | None = self.fixed_vocabulary
+        self._vocabulary_sources: list[Path] = []  # files the vocabulary was built from
         self._embeddings: dict[str, np.ndarray] | None = None
 
     # ------------------------------------------------------------------ synthetic corpus
@@ -821,15 +822,22 @@ class SewaCorpus(Corpus):
 
     # ------------------------------------------------------------------ text
     def vocabulary(self) -> list[str]:
-        """The ``text_bow`` vocabulary, from the train partition's transcriptions only."""
+        """The ``text_bow`` vocabulary, from the train partition's transcriptions only.
+
+        Built once; every later use notes the files it was built from again, so that the cache
+        entry of any partition encoded with it depends on the train transcriptions (a changed
+        train transcription rebuilds the devel and test entries too).
+        """
         if self._vocabulary is None:
             root = self.resolve_root()
-            texts = [
-                t for name in self._names("Train") for _, _, t in read_transcription(transcription_path(root, name))
-            ]
+            paths = [transcription_path(root, name) for name in self._names("Train")]
+            texts = [t for path in paths for _, _, t in read_transcription(path)]
             self._vocabulary = build_vocabulary(texts, self.bow_min_count)
+            self._vocabulary_sources = [root / TRANSCRIPTIONS, *paths]
             if not self._vocabulary:
                 raise CorpusFormatError(f"{root / 'transcriptions'}: no words in the train transcriptions")
+        for path in self._vocabulary_sources:
+            note_source(path)
         return self._vocabulary
 
     def _turn_vectors(self, name: str, feature: str) -> tuple[list[tuple[float, float, str]], np.ndarray]:

@@ -92,12 +92,16 @@ _LEGACY_SEGMENT_CORPORA = ("cmu_mosei",)
 class DataSpec:
     """What a trained model needs to know about its data; stored in checkpoints and bundles.
 
+    A datamodule's :meth:`~zoo.data.datamodule.CorpusDataModule.spec` fills every field; a spec
+    built by hand needs only ``feature_dims`` and ``target_names`` (it is then a frame-level spec
+    whose feature order is that of ``feature_dims``).
+
     Attributes:
+        feature_dims: feature set → dimension (or shape list for raw inputs).
+        target_names: model outputs in order.
         corpus: registered corpus name (``"muse_car"``, ...).
         level: ``"frame"`` (outputs ``(B, T, K)``) or ``"segment"`` (outputs ``(B, K)``).
         feature_names: feature sets in model input order.
-        feature_dims: feature set → dimension (or shape list for raw inputs).
-        target_names: model outputs in order.
         label_step: seconds per label frame (0 for segment-level corpora).
         label_shift: seconds by which labels lag the features.
         feature_delay: extra delay in seconds per feature set.
@@ -108,12 +112,12 @@ class DataSpec:
         reader_info: descriptive reading options (release, strategy, ...); restores nothing.
     """
 
-    corpus: str
-    level: str
-    feature_names: list[str]
     feature_dims: dict[str, Any]
     target_names: list[str]
-    label_step: float
+    corpus: str = ""
+    level: str = "frame"
+    feature_names: list[str] = field(default_factory=list)
+    label_step: float = 0.0
     label_shift: float = 0.0
     feature_delay: dict[str, float] = field(default_factory=dict)
     normalization: dict[str, dict[str, list[float]]] | None = None
@@ -121,6 +125,8 @@ class DataSpec:
     reader_info: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if not self.feature_names:
+            self.feature_names = list(self.feature_dims)
         if self.level not in LEVELS:
             raise DataSpecError(f"data_spec.level must be one of {LEVELS}, got {self.level!r}")
         missing = [n for n in self.feature_names if n not in self.feature_dims]
@@ -157,7 +163,7 @@ class DataSpec:
         unknown = sorted(set(values) - names)
         if unknown:
             raise DataSpecError(f"{source}: data_spec has unknown fields {unknown}; known: {sorted(names)}")
-        required = ("corpus", "level", "feature_names", "feature_dims", "target_names", "label_step")
+        required = ("feature_dims", "target_names")
         absent = [k for k in required if k not in values]
         if absent:
             raise DataSpecError(f"{source}: data_spec lacks the fields {absent}")

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import Extractor, ExtractorError, FeatureOutput, register_extractor
 from ._align import pool_to_labels
+from .base import Extractor, ExtractorError, FeatureOutput, register_extractor
 
 __all__ = ["read_audio", "OpenSmileFunctionals", "OpenSmileLLD", "IS10LLD", "LogMel", "VGGishExtractor"]
 

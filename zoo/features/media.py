@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import ExtractorError
 from .audio import AUDIO_SUFFIXES, read_audio
+from .base import ExtractorError
 from .visual import VIDEO_SUFFIXES
 
 __all__ = ["MEDIA_SUFFIXES", "find_media", "is_media", "media_audio", "media_duration", "write_audio_wav"]

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import Extractor, ExtractorError, FeatureOutput, register_extractor
+from .base import Extractor, ExtractorError, FeatureOutput, register_extractor
 
 __all__ = ["Unit", "read_transcript", "units_to_labels", "BertExtractor", "WordVectorExtractor"]
 

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import ExtractorError
+from .base import ExtractorError
 
 __all__ = [
     "PATCH_FRAMES",

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import Extractor, ExtractorError, FeatureOutput, register_extractor
 from ._align import assign_frames
+from .base import Extractor, ExtractorError, FeatureOutput, register_extractor
 
 __all__ = ["TimmFaceExtractor", "read_boxes"]
 

@@ -155,7 +155,7 @@ def write_synthetic_cmu_mosei(out_dir: str | Path, seed: int = 0, n_videos: dict
     data: dict[str, dict] = {k: {} for k in _FILES}
     for v, video_id in enumerate(all_ids):
         t, words, word_iv, vectors, seg_iv, seg_labels, seg_z = 0.3, [], [], [], [], [], []
-        for s in range(int(rng.integers(3, 7))):
+        for _ in range(int(rng.integers(3, 7))):
             z = _segment_emotions(rng)
             sentiment = np.clip(z[0] - 0.5 * (z[1] + z[2] + z[4]) + rng.normal(0, 0.3), -3, 3)
             seg_start = t - 0.05
@@ -176,12 +176,13 @@ def write_synthetic_cmu_mosei(out_dir: str | Path, seed: int = 0, n_videos: dict
         if v == 0:  # a label interval starting before 0, as in the real label file
             seg_iv[0] = (-0.12, seg_iv[0][1])
 
+        # called within this iteration only, so the loop variables it reads are the current ones
         def frames(rate: float, dim: int, lin, sq, scale, offset) -> tuple[np.ndarray, np.ndarray]:
-            starts = np.arange(0.0, duration, 1.0 / rate)
+            starts = np.arange(0.0, duration, 1.0 / rate)  # noqa: B023
             iv = np.stack([starts, starts + 1.0 / rate], 1)
             x = rng.normal(0, 1, (len(starts), dim))
             mid = starts + 0.5 / rate
-            for (a, b), z in zip(seg_iv, seg_z):
+            for (a, b), z in zip(seg_iv, seg_z):  # noqa: B023
                 inside = (mid >= a) & (mid < b)
                 zz = z / 3.0
                 x[inside, : lin.shape[1]] += zz @ lin + (zz**2) @ sq * 3

@@ -1,0 +1,68 @@
+"""The import graph of ``zoo`` has no cycles and its data package never imports the model side
+(``scripts/check_imports.py``), and the checker itself finds what it should on a tiny package."""
+
+from __future__ import annotations
+
+import importlib.util
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("check_imports", ROOT / "scripts" / "check_imports.py")
+check_imports = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(check_imports)
+
+
+def test_zoo_has_no_import_cycle_and_data_never_imports_models():
+    graph = check_imports.import_graph(ROOT)
+    assert "zoo.data.datamodule" in graph and "zoo.task" in graph
+    assert check_imports.cycles(graph) == []
+    assert check_imports.forbidden_imports(graph) == []
+
+
+def _package(tmp_path: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = tmp_path / "zoo" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return tmp_path
+
+
+@pytest.fixture()
+def fake(tmp_path: Path) -> Path:
+    return _package(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "a.py": "def f():\n    from zoo.b import g  # lazy: still an edge\n",
+            "b.py": "from . import a\n",
+            "c.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from zoo.d import X\n",
+            "d.py": "import zoo.c\n",
+            "data/__init__.py": "",
+            "data/reader.py": "from ..task import T\nfrom .types import R\n",
+            "data/types.py": "",
+            "task.py": "",
+        },
+    )
+
+
+def test_a_cycle_through_a_function_level_import_is_found(fake: Path):
+    graph = check_imports.import_graph(fake)
+    assert graph["zoo.a"] == {"zoo.b"} and graph["zoo.b"] == {"zoo.a"}
+    assert check_imports.cycles(graph) == [["zoo.a", "zoo.b"]]
+
+
+def test_type_checking_imports_are_not_edges(fake: Path):
+    graph = check_imports.import_graph(fake)
+    assert graph["zoo.c"] == set() and graph["zoo.d"] == {"zoo.c"}
+
+
+def test_relative_imports_resolve_and_the_data_rule_fires(fake: Path, capsys):
+    graph = check_imports.import_graph(fake)
+    assert graph["zoo.data.reader"] == {"zoo.task", "zoo.data.types"}
+    assert check_imports.forbidden_imports(graph) == [("zoo.data.reader", "zoo.task")]
+    assert check_imports.main([str(fake)]) == 1
+    out = capsys.readouterr().out
+    assert "import cycle: zoo.a <-> zoo.b" in out and "zoo.data.reader imports zoo.task" in out

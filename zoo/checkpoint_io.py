@@ -1,0 +1,193 @@
+"""Checkpoint I/O: reading, checking and updating the checkpoints of ``zoo fit``, never running
+code from them.
+
+A checkpoint written by :class:`zoo.task.EmotionTask` carries, in its hyper-parameters, the
+resolved recipe, the model name and arguments and the :class:`~zoo.data.types.DataSpec` (feature
+names/dims, target names, level, label step and shift, train-partition normalisation statistics,
+the reader's state). It is read with ``torch.load(weights_only=True)``: only tensors and plain
+containers are unpickled, so a file carrying a code payload is refused.
+
+Every command that loads a checkpoint goes through :func:`read_checkpoint` (``zoo fit ckpt=`` to
+resume, ``zoo validate|test|predict ckpt=``, ``zoo export``, ``zoo predict MODEL``,
+:func:`zoo.pretrained.load_pretrained`). Only local checkpoint files are read: a URL
+(``https://``, ``s3://``, ...) is refused, because remote checkpoints are what Lightning would
+unpickle with ``weights_only=False``. Inference on a loaded model is :mod:`zoo.inference`.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from zoo._registry import building_from_checkpoint
+from zoo.postprocess import PostProcessor
+
+__all__ = [
+    "CheckpointError",
+    "local_checkpoint_path",
+    "merge_reader_state",
+    "read_checkpoint",
+    "resume_checkpoint",
+    "task_from_checkpoint",
+    "store_postprocessor",
+]
+
+
+class CheckpointError(ValueError):
+    """A file is not a loadable affect-zoo checkpoint; the message says why."""
+
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+
+
+def local_checkpoint_path(path: str | Path) -> Path:
+    """``path`` as a local file, refusing URLs and other non-local locations.
+
+    Raises:
+        CheckpointError: ``path`` is a URL (``http://``, ``https://``, ``s3://``, ``file://``, ...).
+        FileNotFoundError: the file does not exist.
+    """
+    text = str(path)
+    if _URL.match(text):
+        raise CheckpointError(
+            f"checkpoint {text!r}: only local checkpoint files are loaded (a remote checkpoint would "
+            "be unpickled by Lightning with weights_only=False, which runs any code it carries); "
+            "download it, check where it comes from, and pass the local path"
+        )
+    local = Path(text).expanduser()
+    if not local.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {local}")
+    return local
+
+
+#: data arguments a checkpoint's ``reader_state`` never sets: where data is read from, and what
+#: the checkpoint's other fields already fix
+_NOT_RESTORED = re.compile(r"^(root|seed|features|targets|normalization_stats)$|_(dir|path|file|root)$")
+
+
+def merge_reader_state(args: Mapping[str, Any], reader_state: Any, source: str) -> dict[str, Any]:
+    """The datamodule arguments ``args`` plus the reading options a checkpoint or bundle restores.
+
+    ``reader_state`` (from ``data_spec``) restores options the trained model depends on, such as
+    SEWA's bag-of-words vocabulary. It never sets a location (``root``, ``*_dir``, ``*_path``,
+    ``*_file``) or the feature/target/normalisation fields, and never overrides a value the user
+    gave in ``args``: a conflict is an error naming both values.
+
+    Args:
+        args: the user's datamodule arguments (``data.args`` of the command line and recipe).
+        reader_state: ``data_spec["reader_state"]`` (``None`` or a mapping).
+        source: the checkpoint or bundle, for the error message.
+
+    Raises:
+        CheckpointError: a forbidden key, or a value different from the user's.
+    """
+    merged = dict(args)
+    if not reader_state:
+        return merged
+    if not isinstance(reader_state, Mapping):
+        raise CheckpointError(f"{source}: data_spec.reader_state must be a mapping, got {type(reader_state).__name__}")
+    for key, value in reader_state.items():
+        if _NOT_RESTORED.search(str(key)):
+            raise CheckpointError(
+                f"{source}: data_spec.reader_state sets {key!r} = {value!r}; a checkpoint may restore "
+                "reading options (e.g. a vocabulary), never where data is read from or what its "
+                "other fields fix. Refusing to use it."
+            )
+        if args.get(key) is not None and args[key] != value:
+            raise CheckpointError(
+                f"{source}: data_spec.reader_state sets {key!r} = {value!r}, but data.args.{key} = "
+                f"{args[key]!r} was given; the model was trained with the checkpoint's value. Remove "
+                f"data.args.{key} to use it, or use a checkpoint trained with yours."
+            )
+        merged[key] = value
+    return merged
+
+
+def resume_checkpoint(path: str | Path) -> str:
+    """Check a checkpoint for ``zoo fit ckpt=PATH`` (resuming) with :func:`read_checkpoint` and
+    return its local path, to hand to ``Trainer.fit(ckpt_path=..., weights_only=True)``.
+
+    Raises:
+        CheckpointError, FileNotFoundError: see :func:`read_checkpoint`.
+    """
+    local = local_checkpoint_path(path)
+    read_checkpoint(local)
+    return str(local.resolve())
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Safely read an affect-zoo Lightning checkpoint (a local file, ``weights_only=True``).
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        CheckpointError: a URL, a corrupt file, a pickle with code in it, or a checkpoint that
+            was not written by affect-zoo's ``EmotionTask``.
+    """
+    path = local_checkpoint_path(path)
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint (not a torch.save zip archive)")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        reason = next((l.strip() for l in str(err).splitlines() if "Unsupported" in l), "")
+        raise CheckpointError(
+            f"{path}: refused to load — the file holds objects other than tensors and plain "
+            f"containers, and loading it could run code (weights_only loading). {reason}"
+        ) from err
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({err})") from err
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise CheckpointError(f"{path}: not a Lightning checkpoint (no 'state_dict' entry)")
+    if "affect_zoo" not in checkpoint or "hyper_parameters" not in checkpoint:
+        raise CheckpointError(
+            f"{path}: a Lightning checkpoint, but not one written by affect-zoo's EmotionTask "
+            "(no 'affect_zoo' marker / hyper-parameters)"
+        )
+    hparams = checkpoint["hyper_parameters"]
+    for key in ("model", "data_spec"):
+        if key not in hparams:
+            raise CheckpointError(f"{path}: hyper-parameters lack {key!r}")
+    return checkpoint
+
+
+def task_from_checkpoint(path: str | Path) -> Any:
+    """Rebuild the :class:`~zoo.task.EmotionTask` of a checkpoint with its trained weights."""
+    from zoo.task import EmotionTask
+
+    checkpoint = read_checkpoint(path)
+    hparams = dict(checkpoint["hyper_parameters"])
+    try:
+        with building_from_checkpoint():
+            task = EmotionTask(**hparams)
+    except KeyError as err:
+        raise CheckpointError(f"{path}: {err.args[0]}") from err
+    try:
+        task.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as err:
+        raise CheckpointError(
+            f"{path}: weights do not fit model {hparams['model']!r}: {str(err).splitlines()[0]}"
+        ) from err
+    postprocess = checkpoint["affect_zoo"].get("postprocess")
+    if postprocess is not None:
+        try:
+            task.postprocessor = PostProcessor.from_dict(postprocess)
+        except ValueError as err:
+            raise CheckpointError(f"{path}: {err}") from err
+    return task
+
+
+def store_postprocessor(path: str | Path, postprocessor: PostProcessor) -> None:
+    """Add a fitted post-processing chain to an existing checkpoint file (atomically)."""
+    path = Path(path)
+    checkpoint = read_checkpoint(path)
+    checkpoint["affect_zoo"]["postprocess"] = postprocessor.to_dict()
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(checkpoint, tmp)
+    os.replace(tmp, path)
