@@ -10,9 +10,9 @@ run for reasons that are not the data: ``.csd`` (HDF5 stores object creation tim
 (pickle memoisation depends on string identity, which varies between processes). Their groups,
 datasets, attributes and values are hashed in a canonical order.
 
-The script runs itself under ``PYTHONHASHSEED=0``: the synthetic CMU-MOSEI writer shuffles its
-video ids in the iteration order of a ``set`` of strings (``synthetic/cmu_mosei.py::_video_ids``),
-so its corpus differs between processes with different string hash seeds.
+Every digest must also be the same from one process to the next (different string hash seeds):
+the synthetic CMU-MOSEI writer used to shuffle its video ids in the iteration order of a ``set``
+of strings, so its corpus changed between processes (fixed in synthetic version 2).
 
 Usage::
 
@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import pickle
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -115,8 +113,6 @@ VARIANTS: dict[str, Callable[[Path], object]] = {
 
 
 def main() -> None:
-    if os.environ.get("PYTHONHASHSEED") != "0":  # see the module docstring
-        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "PYTHONHASHSEED": "0"})
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", choices=sorted(VARIANTS), help="variants to hash")
     args = parser.parse_args()
