@@ -20,6 +20,7 @@ from zoo.data._sequence import Recording
 from zoo.data.datamodule import CorpusDataModule
 from zoo.data.recola import RecolaCorpus
 from zoo.data.sewa import SewaCorpus
+from zoo.data.sources import recording_sources
 from zoo.data.synthetic.recola import write_synthetic_recola
 from zoo.data.synthetic.sewa import write_synthetic_sewa
 
@@ -80,6 +81,53 @@ def _same(a: list[Recording], b: list[Recording]) -> None:
             np.testing.assert_array_equal(x.features[name], y.features[name])
         np.testing.assert_array_equal(x.targets, y.targets)
         np.testing.assert_array_equal(x.timestamps, y.timestamps)
+
+
+def _noted(dm: CorpusDataModule, partition: str, root: Path) -> set[str]:
+    """The files (relative to ``root``) the reader notes while it reads ``partition``."""
+    with recording_sources() as log:
+        dm.corpus.read(partition)
+    return {Path(p).relative_to(root.resolve()).as_posix() for p in log.paths}
+
+
+@pytest.mark.parametrize(
+    "options, expected",
+    [
+        (
+            dict(mode="raw", features=["audio", "video"], face_size=16),
+            ["recordings_audio/dev_1.wav", "recordings_video/dev_2.mp4", "ratings_gold_standard/valence/dev_1.arff"],
+        ),
+        (
+            dict(features=["audio"]),
+            ["features_audio/arousal/dev_1.arff", "ratings_gold_standard/arousal/dev_2.arff"],
+        ),
+        (
+            dict(features=["audio"], ratings="mean"),
+            ["ratings_individual/arousal/dev_1.csv", "ratings_individual/valence/dev_2.csv"],
+        ),
+    ],
+    ids=["raw", "features", "mean_ratings"],
+)
+def test_recola_notes_the_files_it_reads(recola: Path, options: dict, expected: list[str]):
+    noted = _noted(CorpusDataModule("recola", root=recola, use_cache=False, **options), "dev", recola)
+    assert set(expected) <= noted, sorted(noted)
+    assert not any(n.startswith(("recordings_", "ratings_individual")) and "train_" in n for n in noted)
+
+
+def test_sewa_notes_every_file_it_reads_and_the_train_transcriptions(sewa: Path):
+    dm = CorpusDataModule(
+        "sewa", root=sewa, features=["audio_features_xbow_6s", "text_bow"], interlocutor="doubled", use_cache=False
+    )
+    noted = _noted(dm, "Devel", sewa)
+    expected = {
+        "turns/Devel_01.csv",
+        "audio_features_xbow_6s/Devel_01.csv",
+        "labels/Devel_01.csv",
+        "transcriptions/Devel_01.csv",
+        "transcriptions/Train_01.csv",  # behind the bag-of-words vocabulary
+        "transcriptions/Train_02.csv",
+    }
+    assert expected <= noted, sorted(noted)
 
 
 def test_recola_raw_media_are_parsed_once_and_a_changed_wav_rebuilds(recola: Path, tmp_path: Path):
