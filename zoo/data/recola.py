@@ -34,8 +34,8 @@ Two modes:
   the decoded video frame nearest in time (frame times from the stream's timestamps, the frame
   rate from the stream), cropped to ``crop_box`` (default: the centred square — RECOLA videos
   are face-centred close-ups) and resized to ``face_size``² pixels, uint8 RGB. Both are raw
-  inputs: never z-normalised with train-partition statistics (:attr:`raw_feature_names`). Decoded arrays are cached in memory
-  per datamodule only.
+  inputs: never z-normalised with train-partition statistics (:attr:`raw_feature_names`). Decoded arrays go into the
+  corpus cache like any other partition (memory-mapped afterwards; ``use_cache=False`` keeps them in memory only).
 
 Targets come from the gold standard (``ratings="gold"``), the mean of the individual raters
 (``"mean"``) or one rater (``"FM1"``, ...). The test partition has no labels in the real release:
