@@ -78,31 +78,12 @@ logger = logging.getLogger(__name__)
 CACHE_FORMAT = 2  # 2: entries carry their source files (format 1 was keyed by a hash of them)
 MANIFEST = "manifest.json"
 
-#: Datamodule attributes that act after reading (windowing, normalisation, loaders, the cache
-#: itself): they do not change the parsed arrays and are left out of the options hash.
+#: Reader attributes that do not change the parsed arrays (the reader holds no loader settings);
+#: they are left out of the options hash.
 POST_READ_ATTRIBUTES = frozenset(
     {
-        "win_len",
-        "hop_len",
-        "last_window",
-        "batch_size",
-        "eval_batch_size",
-        "num_workers",
-        "normalize",
-        "label_shift",
-        "feature_delay",
-        "normalization",
-        "predict_partition",
-        "seed",
-        "trainer",
-        "pin_memory",
-        "persistent_workers",
-        "cache_dir",
-        "use_cache",
-        "feature_dims",
-        "prepare_data_per_node",
-        "allow_zero_length_dataloader_with_multiple_devices",
-        "raw_feature_names",
+        "raw_feature_names",  # which sets the datamodule normalises: acts after reading
+        "cache_dir",  # where caches live (CMU-MOSEI's alignment cache), not what is read
     }
 )
 

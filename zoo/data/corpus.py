@@ -210,6 +210,11 @@ class Corpus:
         return {}
 
     # ----------------------------------------------------------------- predictions
+    @staticmethod
+    def prediction_folder(out_dir: Path, partition: str | None) -> Path:
+        """``out_dir/<partition>``, or ``out_dir`` itself when no partition is given."""
+        return Path(out_dir) / partition if partition else Path(out_dir)
+
     def write_predictions(
         self, out_dir: Path, partition: str, recording: Recording, preds: np.ndarray, target_names: Sequence[str]
     ) -> None:

@@ -51,7 +51,7 @@ from zoo.data.registry import corpus_class
 from zoo.data.types import STAGE_PARTITIONS, DataSpec, Recording
 from zoo.errors import ConfigError, CorpusFormatError
 
-__all__ = ["CorpusDataModule", "DATAMODULE_OPTIONS", "NORMALIZATIONS"]
+__all__ = ["CorpusDataModule", "NORMALIZATIONS"]
 
 NORMALIZATIONS = (True, False, "zscore", "maxabs")
 
@@ -514,7 +514,6 @@ _GENERIC_DEFAULTS: dict[str, Any] = {
     "cache_dir": None,
     "use_cache": True,
 }
-DATAMODULE_OPTIONS = tuple(_GENERIC_DEFAULTS)
 
 
 def _reader_parameters(corpus_cls: type[Corpus]) -> set[str]:

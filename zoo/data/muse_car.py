@@ -623,7 +623,7 @@ class MuSeCaRCorpus(Corpus):
         Each file has the header ``timestamp,value,segment_id`` (timestamp in integer
         milliseconds, segment ids from ``recording.meta``), one row per label frame.
         """
-        folder = out_dir / partition if partition else out_dir
+        folder = self.prediction_folder(out_dir, partition)
         write_muse_predictions(folder, recording, preds, target_names)
 
     def read_predictions(
@@ -638,7 +638,7 @@ class MuSeCaRCorpus(Corpus):
             CorpusFormatError: a missing file, a malformed row, or timestamps that are not the
                 recording's label frames (naming the file, line and first mismatching timestamp).
         """
-        folder = out_dir / partition if partition else out_dir
+        folder = self.prediction_folder(out_dir, partition)
         expected = np.rint(np.asarray(recording.timestamps) * 1000.0).astype(np.int64)
         columns = []
         for target in target_names:

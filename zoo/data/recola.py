@@ -745,7 +745,7 @@ class RecolaCorpus(Corpus):
         target_names: Sequence[str],
     ) -> None:
         """Write ``<out_dir>/<partition>/<target>/<name>.arff`` in the gold-standard format."""
-        write_recola_predictions(out_dir / partition if partition else out_dir, recording, preds, target_names)
+        write_recola_predictions(self.prediction_folder(out_dir, partition), recording, preds, target_names)
 
     def read_predictions(
         self, out_dir: Path, partition: str | None, recording: Recording, target_names: Sequence[str]
@@ -756,7 +756,7 @@ class RecolaCorpus(Corpus):
             CorpusFormatError: a missing or malformed file, or frame times that are not the
                 recording's label frames (naming the file and the first differing frame).
         """
-        folder = out_dir / partition if partition else out_dir
+        folder = self.prediction_folder(out_dir, partition)
         columns = []
         for target in target_names:
             path = Path(folder) / target / f"{recording.id}.arff"

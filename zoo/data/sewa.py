@@ -928,7 +928,7 @@ class SewaCorpus(Corpus):
         """Write ``<out_dir>/<partition>/<name>.csv``: ``'name';time;<one column per target>``,
         ``;``-separated. AVEC 2017: no header (as the label files); AVEC 2019: header
         ``name;timestamp;<targets>``."""
-        folder = out_dir / partition if partition else out_dir
+        folder = self.prediction_folder(out_dir, partition)
         folder.mkdir(parents=True, exist_ok=True)
         preds = np.asarray(preds, np.float64).reshape(recording.num_frames, -1)
         lines = [] if self.release == "avec2017" else [";".join(["name", "timestamp", *target_names])]
@@ -945,7 +945,7 @@ class SewaCorpus(Corpus):
         Raises:
             CorpusFormatError: missing file, or rows that are not the recording's label frames.
         """
-        folder = out_dir / partition if partition else out_dir
+        folder = self.prediction_folder(out_dir, partition)
         path = note_source(Path(folder) / f"{recording.id}.csv")
         if not path.is_file():
             raise CorpusFormatError(f"{path}: prediction file not found (recording {recording.id})")
