@@ -83,6 +83,7 @@ _PAPER_MODULES = (
     "zoo.atmaja2020",
     "zoo.williams2018",
     "zoo.fusion",
+    "zoo.ssl",
 )
 
 

@@ -59,7 +59,7 @@ from zoo.postprocess import fit_postprocessor
 from zoo.preflight import check_monitors, check_names
 from zoo.run_io import build_datamodule, format_results, save_config, save_json
 from zoo.seeds import run_seeds
-from zoo.task import EmotionTask
+from zoo.task import EmotionTask, ProvidesFeatureEncoders
 from zoo.trainer_args import build_callbacks
 
 __all__ = ["run_command", "make_run_dir", "build_trainer", "format_results"]
@@ -142,6 +142,16 @@ def make_run_dir(cfg: Mapping[str, Any], command: str) -> Path:
     run_dir.mkdir(parents=True)
     os.environ[RUN_DIR_ENV] = str(run_dir.resolve())
     return run_dir
+
+
+def attach_feature_encoders(task: EmotionTask, datamodule: Any) -> None:
+    """Let the datamodule apply the network's frozen feature encoders once per recording and
+    cache their outputs with the corpus (e.g. a frozen speech encoder, ``model.args.freeze=all``)."""
+    if not isinstance(task.net, ProvidesFeatureEncoders):
+        return
+    for name, encoder in task.net.feature_encoders().items():
+        datamodule.attach_feature_encoder(name, encoder)
+        rank_zero_info(f"feature set {name!r}: frozen encoder outputs computed once and cached with the corpus")
 
 
 def build_task(cfg: Mapping[str, Any], data_spec: Mapping[str, Any]) -> EmotionTask:
@@ -367,6 +377,7 @@ def _run(command: str, cfg: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
         check_monitors(cfg, datamodule.target_names)
         datamodule.prepare_data()
         task = build_task(cfg, datamodule.data_spec())
+        attach_feature_encoders(task, datamodule)
         trainer = build_trainer(cfg, run_dir, fitting=True)
         params = sum(p.numel() for p in task.parameters() if p.requires_grad)
         rank_zero_info(f"model {cfg['model']['name']}: {params:,} trainable parameters; run folder {run_dir}")
@@ -403,6 +414,7 @@ def _run(command: str, cfg: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
         task.postprocessor = None
     datamodule = build_datamodule(cfg, task.hparams["data_spec"])
     datamodule.prepare_data()
+    attach_feature_encoders(task, datamodule)
     trainer = build_trainer(cfg, run_dir, fitting=False)
     if command == "validate":
         out["results"] = _report(trainer.validate(task, datamodule=datamodule, verbose=False), task, "val", run_dir)

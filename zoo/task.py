@@ -22,7 +22,7 @@ it), padded frames set back to 0 (:meth:`EmotionTask.normalize_batch`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import pytorch_lightning as pl
 import torch
@@ -56,6 +56,24 @@ def build_optimizer(params: Any, config: Mapping[str, Any]) -> torch.optim.Optim
     return _OPTIMIZERS[name](
         params, lr=float(config["lr"]), weight_decay=float(config.get("weight_decay", 0.0)), **kwargs
     )
+
+
+@runtime_checkable
+class RebuildsFromCheckpoint(Protocol):
+    """A network whose construction reads files (e.g. a pretrained encoder's config) and that
+    can instead be rebuilt from extra model arguments stored in the checkpoint."""
+
+    def checkpoint_model_args(self) -> dict[str, Any]:
+        """Model arguments to store so the network rebuilds without those files."""
+
+
+@runtime_checkable
+class ProvidesFeatureEncoders(Protocol):
+    """A network with frozen feature transforms whose outputs may be cached with the corpus
+    (see :meth:`zoo.data.datamodule.CorpusDataModule.attach_feature_encoder`)."""
+
+    def feature_encoders(self) -> dict[str, Any]:
+        """``{feature set: transform}`` (empty when nothing may be cached)."""
 
 
 def _flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
@@ -209,6 +227,10 @@ class EmotionTask(pl.LightningModule):
             num_targets=len(self.target_names),
             **dict(model_args or {}),
         )
+        if isinstance(self.net, RebuildsFromCheckpoint):
+            # e.g. a speech encoder's full config: the checkpoint then rebuilds the network
+            # without the folder the encoder was first read from
+            self.hparams["model_args"] = {**dict(model_args or {}), **self.net.checkpoint_model_args()}
         loss = dict(loss or {"name": "ccc"})
         self.loss_fn = build_loss(
             loss.get("name", "ccc"),

@@ -33,6 +33,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, Sampler
 
 from zoo.data._cache import read_partition_cached
+from zoo.data._encoded import FeatureEncoder, encode_partition
 from zoo.data._segments import SegmentDataset, collate_segments
 from zoo.data._sequence import (
     LAST_WINDOW_CHOICES,
@@ -114,6 +115,8 @@ class CorpusDataModule(pl.LightningDataModule):
         self._raw: dict[str, list[Recording]] = {}
         self._prepared: dict[str, list[Recording]] = {}
         self.feature_dims: dict[str, Any] = {}
+        #: frozen encoders applied to raw feature sets when partitions load (cached with them)
+        self.feature_encoders: dict[str, FeatureEncoder] = {}
 
     def _configure(
         self,
@@ -226,8 +229,32 @@ class CorpusDataModule(pl.LightningDataModule):
     def _resolved_root(self) -> Path:
         return self.corpus.resolve_root()
 
+    def attach_feature_encoder(self, name: str, encoder: FeatureEncoder) -> None:
+        """Serve feature set ``name`` through a frozen ``encoder``, applied once per recording
+        when a partition loads and kept in the corpus cache (:mod:`zoo.data._encoded`).
+
+        Partitions loaded before are dropped and reloaded encoded. :attr:`feature_dims` keeps the
+        raw width (what a model reads without the cache, e.g. at prediction time).
+
+        Raises:
+            ConfigError: ``name`` is not a raw feature set of this datamodule.
+        """
+        if name not in self.feature_names or name not in self.raw_feature_names:
+            raise ConfigError(
+                f"{self.corpus_name}: cannot encode feature set {name!r}: encoders apply to the raw "
+                f"feature sets {list(self.raw_feature_names)} of features {self.feature_names}"
+            )
+        if not isinstance(encoder, FeatureEncoder):
+            raise TypeError(f"feature encoder of {name!r} must have key, sources, output_dim and __call__")
+        if not self.feature_dims:
+            self.raw_recordings("train")  # record the raw widths first
+        self.feature_encoders[name] = encoder
+        self._raw.clear()
+        self._prepared.clear()
+
     def raw_recordings(self, stage_partition: str) -> list[Recording]:
-        """Recordings of a stage partition (``train``/``val``/``test``) as read from disk."""
+        """Recordings of a stage partition (``train``/``val``/``test``) as read from disk (with
+        any attached feature encoders applied)."""
         if stage_partition not in self._raw:
             partition = self.partitions[stage_partition]
             recordings = read_partition_cached(self.corpus, partition, self.cache_dir, self.use_cache)
@@ -235,6 +262,10 @@ class CorpusDataModule(pl.LightningDataModule):
                 what = "segments" if self.level == "segment" else "recordings"
                 raise CorpusFormatError(f"{self.corpus_name}: partition {partition!r} of {self.root} holds no {what}")
             self._check_dims(recordings)
+            if self.feature_encoders:
+                recordings = encode_partition(
+                    self.corpus, partition, recordings, self.feature_encoders, self.cache_dir, self.use_cache
+                )
             self._raw[stage_partition] = recordings
         return self._raw[stage_partition]
 

@@ -19,6 +19,11 @@ expects the layout of the challenge package::
                                         deepspectrum 4096-d)
     <root>/c1_muse_wild/transcription_segments/<id>/<id>_<seg>.csv     (not read)
 
+The MuSe 2020 package distributes features, not media. The raw ``audio`` feature set reads WAV
+files the user extracted from the videos (e.g. ``ffmpeg -i <id>.mp4 -ac 1 -ar 16000 <id>.wav``)
+at the paths ``audio_pattern`` names (default ``<root>/audio/<id>.wav``; any rate, resampled to
+16 kHz): per 250 ms label frame the 4000 samples from the frame's timestamp on.
+
 Every problem with the files raises :class:`CorpusFormatError` naming the file and, where it
 applies, the line (1 = header) and the field. With ``root=None`` the datamodule uses a synthetic
 corpus in the same layout (:mod:`zoo.data.synthetic.muse_car`).
@@ -36,6 +41,7 @@ from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
 from zoo.data.corpus import Corpus
 from zoo.data.formats.muse import feature_path, label_aligned_folder, label_path, partition_path
+from zoo.data.raw_audio import SAMPLE_RATE, read_audio_frames
 from zoo.data.registry import register_corpus
 from zoo.data.sources import note_source
 from zoo.data.synthetic.muse_car import SYNTHETIC_VERSION, write_synthetic_muse_car
@@ -427,11 +433,38 @@ def _folder_ids(root: Path, file_features: Sequence[str]) -> list[str]:
     return ids
 
 
+def _label_folder_ids(root: Path, targets: Sequence[str]) -> list[str]:
+    """Ids of the videos with a label file of the first target (a folder read only as audio)."""
+    folder = note_source(label_path(root, targets[0], "x").parent)
+    ids = sorted(
+        (p.stem for p in folder.glob("*.csv")), key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s)
+    )
+    if not ids:
+        raise CorpusFormatError(f"{folder}: no <id>.csv label files (needed to find the videos read as audio only)")
+    return ids
+
+
 def _partition_ids(root: Path, partition: str) -> list[str]:
     if partition not in PARTITION_NAMES:
         raise ValueError(f"unknown MuSe-CaR partition {partition!r}; expected {PARTITION_NAMES}")
     table = read_partition_table(partition_path(root))
     return sorted((i for i, p in table.items() if p == partition), key=int)
+
+
+#: the raw waveform feature set (user-extracted WAVs, see the module docstring)
+RAW_AUDIO = "audio"
+#: default location of the raw audio, relative to the root (``{id}``: the video id)
+DEFAULT_AUDIO_PATTERN = "audio/{id}.wav"
+#: videos per partition of the synthetic corpus with audio (smaller: 16 kHz audio is large)
+AUDIO_VARIANT_VIDEOS = {"train": 6, "devel": 2, "test": 2}
+
+
+def audio_file(root: Path, pattern: str, video_id: str) -> Path:
+    """The WAV of ``video_id``: ``pattern`` with ``{id}`` filled in, relative to ``root`` unless absolute."""
+    if "{id}" not in pattern:
+        raise ConfigError(f"data.args.audio_pattern must contain '{{id}}' (the video id), got {pattern!r}")
+    path = Path(pattern.replace("{id}", str(video_id))).expanduser()
+    return path if path.is_absolute() else Path(root) / path
 
 
 def load_muse_car_recordings(
@@ -442,6 +475,7 @@ def load_muse_car_recordings(
     use_segment_id: bool = False,
     nan_policy: str = "error",
     allow_missing_labels: bool | None = None,
+    audio_pattern: str = DEFAULT_AUDIO_PATTERN,
 ) -> list[Recording]:
     """Read all videos of one partition.
 
@@ -457,6 +491,7 @@ def load_muse_car_recordings(
         nan_policy: how NaN feature cells are handled, see :func:`read_feature_file`.
         allow_missing_labels: return ``targets=None`` for videos without label files instead of
             raising; default: only for the test partition (its labels are not released).
+        audio_pattern: where the raw ``audio`` feature set's WAV files are (see :func:`audio_file`).
 
     Returns:
         Recordings sorted by numeric id, on the label timeline (timestamps in seconds), with
@@ -473,8 +508,13 @@ def load_muse_car_recordings(
         raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
     if allow_missing_labels is None:
         allow_missing_labels = partition in ("test", None)
-    file_features = [f for f in features if f != SEGMENT_FEATURE]
-    video_ids = _partition_ids(root, partition) if partition is not None else _folder_ids(root, file_features)
+    file_features = [f for f in features if f not in (SEGMENT_FEATURE, RAW_AUDIO)]
+    if partition is not None:
+        video_ids = _partition_ids(root, partition)
+    elif file_features:
+        video_ids = _folder_ids(root, file_features)
+    else:
+        video_ids = _label_folder_ids(root, targets)
     use_segment_id = use_segment_id or SEGMENT_FEATURE in features
     dims: dict[str, tuple[int, Path]] = {}
     recordings = []
@@ -499,6 +539,13 @@ def load_muse_car_recordings(
                 f"files nor feature sets to read, so its frames are unknown"
             )
         _, timestamps_ms, segment_ids = reference
+        if RAW_AUDIO in features:
+            arrays[RAW_AUDIO] = read_audio_frames(
+                audio_file(root, audio_pattern, video_id),
+                timestamps_ms.astype(np.float64) / 1000.0,
+                SAMPLE_RATE,
+                frame_seconds=LABEL_STEP_MS / 1000.0,
+            )
         if use_segment_id:
             arrays[SEGMENT_FEATURE] = segment_ids.astype(np.float32)[:, None]
         recordings.append(
@@ -544,6 +591,8 @@ class MuSeCaRCorpus(Corpus):
             standardise only the hand-crafted sets, e.g. ``["egemaps", "openpose"]``; the others
             (and ``segment_id`` unless listed) enter the model as stored. Listed sets that are not
             among ``features`` are ignored.
+        audio_pattern: the raw ``audio`` feature set's WAV of each video, ``{id}`` standing for
+            the video id; relative to ``root`` unless absolute (default ``audio/{id}.wav``).
     """
 
     name = "muse_car"
@@ -564,6 +613,7 @@ class MuSeCaRCorpus(Corpus):
         use_segment_id: bool = False,
         nan_policy: str = "error",
         normalize_features: Sequence[str] | None = None,
+        audio_pattern: str = DEFAULT_AUDIO_PATTERN,
     ) -> None:
         if nan_policy not in NAN_POLICIES:
             raise ConfigError(f"data.args.nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
@@ -581,6 +631,16 @@ class MuSeCaRCorpus(Corpus):
             # sets outside the list are passed through as stored; listed sets that are not used
             # are ignored, so a recipe can name every hand-crafted set
             self.raw_feature_names = tuple(n for n in self.feature_names if n not in self.normalize_features)
+        if RAW_AUDIO in self.feature_names and RAW_AUDIO not in self.raw_feature_names:
+            self.raw_feature_names = (*self.raw_feature_names, RAW_AUDIO)  # a waveform is never z-normalised
+        audio_file(Path("."), audio_pattern, "0")  # checks the pattern
+        self.audio_pattern = str(audio_pattern)
+
+    def synthetic_variant(self) -> tuple[str, dict]:
+        """With the raw ``audio`` feature set, a smaller synthetic corpus that has WAV files."""
+        if RAW_AUDIO in self.feature_names:
+            return "muse_car-audio", {"with_audio": True, "n_videos": dict(AUDIO_VARIANT_VIDEOS)}
+        return self.name, {}
 
     @classmethod
     def write_synthetic(cls, out_dir: Path, seed: int = 0, **options) -> Path:
@@ -596,6 +656,7 @@ class MuSeCaRCorpus(Corpus):
             self.target_names,
             use_segment_id=self.use_segment_id,
             nan_policy=self.nan_policy,
+            audio_pattern=self.audio_pattern,
         )
 
     def read_folder(self) -> list[Recording]:
@@ -608,6 +669,7 @@ class MuSeCaRCorpus(Corpus):
             self.target_names,
             use_segment_id=self.use_segment_id,
             nan_policy=self.nan_policy,
+            audio_pattern=self.audio_pattern,
         )
 
     def write_predictions(

@@ -68,6 +68,7 @@ from zoo.data.formats.recola import audio_path as _audio_path
 from zoo.data.formats.recola import gold_path as _gold_path
 from zoo.data.formats.recola import ratings_path as _ratings_path
 from zoo.data.formats.recola import video_path as _video_path
+from zoo.data.raw_audio import SAMPLE_RATE, describe_non_finite, read_audio_frames
 from zoo.data.registry import register_corpus
 from zoo.data.sources import note_source
 from zoo.data.types import Recording
@@ -94,7 +95,6 @@ TARGET_NAMES = ("arousal", "valence")
 PARTITION_NAMES = ("train", "dev", "test")
 RAW_FEATURES = ("audio", "video")
 MODES = ("features", "raw")
-SAMPLE_RATE = 16000
 FRAME_SAMPLES = int(round(SAMPLE_RATE * LABEL_STEP))  # 640
 _TIME_TOLERANCE = 1e-4  # seconds
 _log = logging.getLogger(__name__)
@@ -180,13 +180,9 @@ def _check_finite(path: Path, data, values: np.ndarray, names: Sequence[str]) ->
         row, col = (int(i) for i in bad[0])
         raise CorpusFormatError(
             f"{path} (recording {path.stem}): line {data.line_of_row(row)}, attribute "
-            f"{names[col]!r}: {_describe_non_finite(values[row, col])} value "
+            f"{names[col]!r}: {describe_non_finite(values[row, col])} value "
             f"({len(bad)} such cell(s) in the file)"
         )
-
-
-def _describe_non_finite(value: float) -> str:
-    return "missing (NaN or '?')" if np.isnan(value) else f"infinite ({value})"
 
 
 def read_gold_standard(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
@@ -265,7 +261,7 @@ def read_individual_ratings(path: str | Path) -> tuple[np.ndarray, list[str], np
             if not np.isfinite(row[-1]):
                 raise CorpusFormatError(
                     f"{path} (recording {path.stem}): line {line_no}, field {name!r}: "
-                    f"{_describe_non_finite(row[-1])} value {cell.strip()!r}; expected a finite rating"
+                    f"{describe_non_finite(row[-1])} value {cell.strip()!r}; expected a finite rating"
                 )
         rows.append(row)
         lines_of_rows.append(line_no)
@@ -300,101 +296,6 @@ def _check_times(ref_path: Path | str, ref: np.ndarray, path: Path, times: np.nd
 
 
 # --------------------------------------------------------------------------- raw media
-def read_audio_frames(
-    path: str | Path,
-    timestamps: np.ndarray,
-    sample_rate: int = SAMPLE_RATE,
-    frame_seconds: float = LABEL_STEP,
-    normalize: bool = False,
-) -> np.ndarray:
-    """Slices of mono audio at ``sample_rate``, one per label frame.
-
-    Frame ``t`` holds samples ``[round(timestamps[t]·sr), +round(frame_seconds·sr))`` of the
-    (resampled, channel-averaged, optionally z-normalised) signal.
-
-    The audio must cover the labels: it may end at most one frame (40 ms) before the last label
-    time — the tail past its end is then zero-filled and a warning is logged (the real and the
-    synthetic release end exactly at the last label time, whose 40 ms frame is then all zero
-    padding, without a warning). Audio that ends earlier is refused, as are empty files and
-    non-finite samples.
-
-    Args:
-        path: WAV (or any format soundfile reads); its own rate is read from the file.
-        timestamps: label frame times in seconds.
-        sample_rate: rate of the returned samples (resampled with torchaudio when it differs).
-        frame_seconds: seconds per frame (40 ms → 640 samples at 16 kHz).
-        normalize: z-normalise the whole recording (zero mean, unit variance over all its
-            samples) before cutting it into frames — Tzirakis et al. 2017 §III-B, "to account
-            for variations in different levels of loudness between the speakers" (one speaker per
-            RECOLA recording).
-
-    Returns:
-        float32 ``(T, frame_samples)``.
-
-    Raises:
-        CorpusFormatError: missing, unreadable or empty file, NaN/inf samples, audio shorter than
-            the labels, or a constant recording with ``normalize``.
-    """
-    import soundfile as sf
-
-    path = note_source(path)
-    if not path.is_file():
-        raise CorpusFormatError(f"{path}: audio file not found")
-    try:
-        signal, file_rate = sf.read(path, dtype="float32", always_2d=True)
-    except (RuntimeError, sf.LibsndfileError) as err:
-        raise CorpusFormatError(f"{path}: cannot read audio ({err})") from None
-    if signal.shape[0] == 0:
-        raise CorpusFormatError(f"{path} (recording {path.stem}): empty audio file (0 samples)")
-    bad = np.argwhere(~np.isfinite(signal))
-    if len(bad):
-        index, channel = (int(i) for i in bad[0])
-        raise CorpusFormatError(
-            f"{path} (recording {path.stem}): sample {index} (at {index / file_rate:.4f} s), "
-            f"channel {channel}: {_describe_non_finite(float(signal[index, channel]))} value "
-            f"({len(bad)} such sample(s) in the file); expected finite audio samples"
-        )
-    signal = signal.mean(axis=1)
-    if file_rate != sample_rate:
-        import torch
-        import torchaudio.functional as AF
-
-        signal = AF.resample(torch.from_numpy(np.ascontiguousarray(signal)), int(file_rate), int(sample_rate)).numpy()
-    if normalize:
-        signal64 = signal.astype(np.float64)
-        std = float(signal64.std())
-        if not std > 0:
-            raise CorpusFormatError(
-                f"{path} (recording {path.stem}): constant audio (standard deviation 0) cannot be "
-                "z-normalised (data.args.audio_normalization=recording)"
-            )
-        signal = ((signal64 - signal64.mean()) / std).astype(np.float32)
-    frame_len = int(round(frame_seconds * sample_rate))
-    starts = np.rint(np.asarray(timestamps, np.float64) * sample_rate).astype(np.int64)
-    if len(starts) and starts.min() < 0:
-        raise CorpusFormatError(f"{path}: negative frame time {timestamps.min()} s")
-    if len(starts):
-        shortfall = int(starts.max()) - len(signal)
-        if shortfall > frame_len:
-            raise CorpusFormatError(
-                f"{path} (recording {path.stem}): audio is {len(signal) / sample_rate:.3f} s long but the "
-                f"labels run to {starts.max() / sample_rate:.3f} s (row {int(np.argmax(starts)) + 1}); "
-                "truncated file? (at most one 40 ms frame of shortfall is zero-padded)"
-            )
-        if shortfall > 0:
-            _log.warning(
-                "%s (recording %s): audio ends %.3f s before the last label time; zero-padding it",
-                path,
-                path.stem,
-                shortfall / sample_rate,
-            )
-    needed = int(starts.max()) + frame_len if len(starts) else 0
-    if needed > len(signal):
-        signal = np.concatenate([signal, np.zeros(needed - len(signal), np.float32)])
-    index = starts[:, None] + np.arange(frame_len)[None, :]
-    return np.ascontiguousarray(signal[index], dtype=np.float32)
-
-
 def _crop_resize(image: np.ndarray, crop_box: Sequence[int] | None, size: int) -> np.ndarray:
     from PIL import Image
 

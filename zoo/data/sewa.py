@@ -75,7 +75,17 @@ import numpy as np
 import pandas as pd
 
 from zoo.data.corpus import Corpus
-from zoo.data.formats.sewa import LABELS, TRANSCRIPTIONS, feature_path, label_path, transcription_path, turns_path
+from zoo.data.formats.sewa import (
+    AUDIO,
+    LABELS,
+    TRANSCRIPTIONS,
+    audio_path,
+    feature_path,
+    label_path,
+    transcription_path,
+    turns_path,
+)
+from zoo.data.raw_audio import SAMPLE_RATE, read_audio_frames
 from zoo.data.registry import register_corpus
 from zoo.data.sources import note_source
 from zoo.data.synthetic.sewa import SYNTHETIC_VERSION, write_synthetic_sewa
@@ -108,6 +118,10 @@ RELEASES = ("avec2017", "avec2019")
 TARGET_NAMES = ("arousal", "valence", "liking")
 INTERLOCUTOR_STRATEGIES = ("mixed", "purified", "doubled")
 TEXT_SETS = ("text_bow", "text_emb")
+#: the raw waveform feature set: ``audio/<name>.wav`` at 16 kHz, 1600 samples per 100 ms frame
+RAW_AUDIO = AUDIO
+#: feature sets not read from ``<folder>/<name>.csv``
+NON_TABLE_SETS = (*TEXT_SETS, RAW_AUDIO)
 LABEL_STEP = 0.1
 #: AVEC 2019 CES cultures: German and Hungarian (train, devel, test), Chinese (test only)
 CULTURES = ("DE", "HU", "CN")
@@ -579,6 +593,22 @@ def read_prediction_file(path: str | Path, target_names: Sequence[str]) -> tuple
 
 
 # --------------------------------------------------------------------------- datamodule
+def _audio_timeline(path: Path) -> np.ndarray:
+    """Label times (100 ms) of an unlabelled recording read only as raw audio: every whole frame
+    of the file."""
+    import soundfile as sf
+
+    path = note_source(path)
+    try:
+        info = sf.info(path)
+    except (RuntimeError, sf.LibsndfileError) as err:
+        raise CorpusFormatError(f"{path}: cannot read audio ({err})") from None
+    frames = int(np.floor(info.frames / info.samplerate / LABEL_STEP + 1e-6))
+    if frames < 1:
+        raise CorpusFormatError(f"{path}: audio shorter than one {LABEL_STEP * 1000:g} ms frame")
+    return np.round(np.arange(frames) * LABEL_STEP, 6)
+
+
 @dataclass
 class SewaState:
     """What a model trained on SEWA depends on besides its weights.
@@ -601,8 +631,11 @@ class SewaCorpus(Corpus):
 
     Args:
         root: corpus folder, or ``None`` for the synthetic corpus.
-        features: feature folder names (e.g. ``audio_features_xbow_6s``) and/or the turn-level
-            text sets ``text_bow`` / ``text_emb``; concatenated per frame in this order.
+        features: feature folder names (e.g. ``audio_features_xbow_6s``), the turn-level text
+            sets ``text_bow`` / ``text_emb`` and/or ``audio``: the raw waveform of
+            ``audio/<name>.wav``, 1600 samples (16 kHz) per 100 ms label frame starting at the
+            frame's time, never normalised with train statistics; concatenated per frame in
+            this order.
         targets: any of ``arousal``, ``valence``, ``liking``.
         synthetic_seed: seed of the synthetic corpus.
         release: ``"avec2017"`` or ``"avec2019"``.
@@ -685,6 +718,8 @@ class SewaCorpus(Corpus):
         self.embedding_file = Path(embedding_file) if embedding_file is not None else None
         self.turn_sigma = float(turn_sigma)
         self.with_test_labels = bool(with_test_labels)
+        #: the raw waveform is never z-normalised with train-partition statistics
+        self.raw_feature_names = (RAW_AUDIO,) if RAW_AUDIO in self.feature_names else ()
         #: the ``text_bow`` vocabulary of a trained model (from its checkpoint): used instead of
         #: the train transcriptions, so new data is encoded exactly as in training
         self.fixed_vocabulary = list(vocabulary) if vocabulary is not None else None
@@ -696,7 +731,10 @@ class SewaCorpus(Corpus):
     def synthetic_variant(self) -> tuple[str, dict[str, Any]]:
         """One synthetic corpus per release (and with/without test labels)."""
         labels = "" if self.with_test_labels else "-notestlabels"
-        return f"sewa-{self.release}{labels}", {"release": self.release, "with_test_labels": self.with_test_labels}
+        options: dict[str, Any] = {"release": self.release, "with_test_labels": self.with_test_labels}
+        if RAW_AUDIO in self.feature_names:  # the audio is written only for the variant that reads it
+            return f"sewa-{self.release}{labels}-audio", {**options, "with_audio": True}
+        return f"sewa-{self.release}{labels}", options
 
     @classmethod
     def write_synthetic(cls, out_dir: Path, seed: int = 0, **options: Any) -> Path:
@@ -733,7 +771,7 @@ class SewaCorpus(Corpus):
                     f"{'/'.join(TEST_ONLY_CULTURES)} is a test-only culture of AVEC 2019 CES; add DE or HU"
                 )
             pattern = re.compile(rf"^{partition}_({'|'.join(cultures)})_\d+$")
-        folders = [root / LABELS] + [root / f for f in self.feature_names if f not in TEXT_SETS]
+        folders = [root / LABELS] + [root / f for f in self.feature_names if f not in NON_TABLE_SETS]
         if any(f in TEXT_SETS for f in self.feature_names):
             folders.append(root / TRANSCRIPTIONS)
         names: set[str] = set()
@@ -741,7 +779,7 @@ class SewaCorpus(Corpus):
             if note_source(folder).is_dir():
                 names.update(p.stem for p in folder.glob("*.csv") if pattern.match(p.stem))
         for name in self.feature_names:
-            if name not in TEXT_SETS and not (root / name).is_dir():
+            if name not in TEXT_SETS and not note_source(root / name).is_dir():
                 raise CorpusFormatError(f"{root / name}: feature folder not found (feature set {name!r})")
         return sorted(names)
 
@@ -786,6 +824,8 @@ class SewaCorpus(Corpus):
     def _timeline_without_labels(self, name: str) -> np.ndarray:
         root = self.resolve_root()
         for n in self.feature_names:
+            if n == RAW_AUDIO:
+                return _audio_timeline(audio_path(root, name))
             if n not in TEXT_SETS:
                 times, _ = read_feature_file(feature_path(root, n, name), recording=name)
                 return np.round(np.arange(0.0, times[-1] + 1e-9, LABEL_STEP), 6)
@@ -805,6 +845,8 @@ class SewaCorpus(Corpus):
         root = self.resolve_root()
         if feature in TEXT_SETS:
             return self._text_features(name, feature, times)
+        if feature == RAW_AUDIO:
+            return read_audio_frames(audio_path(root, name), times, SAMPLE_RATE, frame_seconds=LABEL_STEP)
         path = note_source(feature_path(root, feature, name))
         if not path.is_file():
             raise CorpusFormatError(f"{path}: feature file not found (feature set {feature!r}, recording {name})")

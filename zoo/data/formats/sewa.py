@@ -37,6 +37,8 @@ LABELS = "labels"
 TURNS = "turns"
 #: Folder of the transcriptions (AVEC 2017).
 TRANSCRIPTIONS = "transcriptions"
+#: Folder of the recordings' audio (``<name>.wav``), read as the raw ``audio`` feature set.
+AUDIO = "audio"
 
 
 # --------------------------------------------------------------------------- paths
@@ -58,6 +60,11 @@ def feature_path(root: str | Path, feature: str, name: str) -> Path:
 def turns_path(root: str | Path, name: str) -> Path:
     """``<root>/turns/<name>.csv``."""
     return Path(root) / TURNS / f"{name}.csv"
+
+
+def audio_path(root: str | Path, name: str) -> Path:
+    """``<root>/audio/<name>.wav``."""
+    return Path(root) / AUDIO / f"{name}.wav"
 
 
 def transcription_path(root: str | Path, name: str) -> Path:

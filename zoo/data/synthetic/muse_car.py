@@ -53,6 +53,7 @@ from ..formats.muse import (
     partition_path,
 )
 from ._random import component_rng, smooth
+from ._voice import synthetic_voice, write_voice_wav
 
 __all__ = [
     "SYNTHETIC_VERSION",
@@ -277,7 +278,12 @@ def _readme(
 
 
 def _write_corpus(
-    folder: Path, seed: int, n_videos: Mapping[str, int], feature_sets: Sequence[str], with_test_labels: bool
+    folder: Path,
+    seed: int,
+    n_videos: Mapping[str, int],
+    feature_sets: Sequence[str],
+    with_test_labels: bool,
+    with_audio: bool = False,
 ) -> None:
     videos = _plan_videos(seed, n_videos)
     mappings = {n: _feature_mapping(seed, n, FEATURE_SPECS[n]) for n in feature_sets}
@@ -296,6 +302,16 @@ def _write_corpus(
             columns = [f"{name}_{j}" for j in range(spec.dim)]
             data = feature_table(timestamps, segment_ids, x, columns, number_format=_column_decimals(x))
             _write(feature_path(folder, name, video.id), data)
+        if with_audio:
+            rng = component_rng(seed, "voice", video.index)
+            voice = synthetic_voice(
+                latent[DELAY_FRAMES : DELAY_FRAMES + n],
+                np.ones(n, bool),
+                LABEL_STEP_MS / 1000.0,
+                rng,
+                base_pitch=float(rng.uniform(100.0, 220.0)),
+            )
+            write_voice_wav(folder / "audio" / f"{video.id}.wav", voice)
     _write(partition_path(folder), _partition_csv(seed, videos))
     n_frames = {p: sum(v.num_frames for v in videos if v.partition == p) for p in n_videos}
     _write(folder / "README.txt", _readme(seed, n_videos, feature_sets, with_test_labels, n_frames).encode())
@@ -317,6 +333,7 @@ def write_synthetic_muse_car(
     *,
     with_test_labels: bool = True,
     feature_sets: Sequence[str] | None = None,
+    with_audio: bool = False,
 ) -> Path:
     """Write a synthetic MuSe-CaR corpus (see the module docstring for the layout and content).
 
@@ -332,6 +349,10 @@ def write_synthetic_muse_car(
         with_test_labels: write label files for the test videos (the real challenge does not).
         feature_sets: subset of :data:`FEATURE_SPECS` to write (default: all). The values of a
             feature set do not depend on which other sets are written.
+        with_audio: also write ``audio/<id>.wav`` (16 kHz, the length of the labels): one
+            reviewer's voice whose pitch and loudness follow arousal and whose timbre follows
+            valence, 2 s ahead of the labels like the features (:mod:`._voice`). The MuSe 2020
+            package has no media; this is where ``data.args.audio_pattern`` looks by default.
 
     Returns:
         ``out_dir``.
@@ -355,7 +376,7 @@ def write_synthetic_muse_car(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_dir.with_name(f"{out_dir.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
-        _write_corpus(tmp, int(seed), n_videos, feature_sets, with_test_labels)
+        _write_corpus(tmp, int(seed), n_videos, feature_sets, with_test_labels, with_audio)
         try:
             os.replace(tmp, out_dir)
         except OSError as err:

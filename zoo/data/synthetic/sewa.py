@@ -36,8 +36,12 @@ file layouts and quirks the reader must handle and carries a learnable signal:
   ``transcriptions/``; positive and negative words lie on opposite sides of one direction).
   The pretrained-network widths are reduced to :data:`SHORT_TIME_DIMS` to keep the corpus small.
 
-Media files (``audio/*.wav``, ``video/*.avi``) are not written: no model of this project reads
-them for SEWA, and they would make the corpus large.
+Media: with ``with_audio=True`` (the corpus variant the raw ``audio`` feature set reads) each
+recording also gets ``audio/<name>.wav``, 16 kHz mono 16-bit PCM, as long as its labels: the
+subject's and the interlocutor's voices in their own turns (:mod:`zoo.data.synthetic._voice`:
+pitch and loudness follow arousal, timbre valence; each speaker has their own pitch), silence
+in pauses, with the same annotation delay as the features. Video (``video/*.avi``) is never
+written. The other files are byte-identical with and without audio.
 
 AVEC 2019 (CES) layout: recordings ``<Part>_<DE|HU>_<NN>`` plus test-only Chinese recordings
 ``Test_CN_<NN>`` (the real test partition has Test_DE 16, Test_HU 18, Test_CN 70). Feature
@@ -73,7 +77,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..formats.sewa import feature_path, format_table, label_path, transcription_path, turns_path
+from ..formats.sewa import audio_path, feature_path, format_table, label_path, transcription_path, turns_path
+from ._voice import synthetic_voice, write_voice_wav
 
 __all__ = [
     "SYNTHETIC_VERSION",
@@ -390,10 +395,25 @@ def _names(release: str, counts: dict[str, int]) -> list[tuple[str, str, str]]:
     return out
 
 
-def _write_corpus(folder: Path, seed: int, release: str, counts: dict[str, int], with_test_labels: bool) -> None:
+def _write_audio(folder: Path, seed: int, s: _Session, index: int, subj: np.ndarray, inter: np.ndarray) -> None:
+    """``audio/<name>.wav``: both voices, each in its own turns; label time ``t`` hears signal
+    frame ``t + DELAY`` (so the labels lag the audio as they lag the features)."""
+    rng = _rng(seed, "voice", index)
+    pitches = rng.uniform(110.0, 230.0, 2)
+    signal = slice(DELAY_FRAMES, DELAY_FRAMES + s.n)
+    subject = synthetic_voice(s.subject[signal, :2], subj[signal], LABEL_STEP, rng, base_pitch=pitches[0])
+    other = synthetic_voice(s.interlocutor[signal], inter[signal], LABEL_STEP, rng, base_pitch=pitches[1])
+    write_voice_wav(audio_path(folder, s.name), subject + other)
+
+
+def _write_corpus(
+    folder: Path, seed: int, release: str, counts: dict[str, int], with_test_labels: bool, with_audio: bool = False
+) -> None:
     for index, (name, part, culture) in enumerate(_names(release, counts)):
         s = _session(seed, name, index, culture)
         subj, inter = _speaker_masks(s)
+        if with_audio:
+            _write_audio(folder, seed, s, index, subj, inter)
         times = np.arange(s.n) * LABEL_STEP
         labels = s.subject[: s.n, :]  # label at t describes the signal at t - delay
         offset = {"HU": 0.3, "CN": -0.3}.get(culture, 0.0)  # a culture shift of the audio features
@@ -593,6 +613,7 @@ def write_synthetic_sewa(
     counts: dict[str, int] | None = None,
     *,
     with_test_labels: bool = True,
+    with_audio: bool = False,
 ) -> Path:
     """Write a synthetic SEWA corpus (see the module docstring).
 
@@ -605,6 +626,7 @@ def write_synthetic_sewa(
             (AVEC 2017: ``{"Train": 6, "Devel": 3, "Test": 3}``; AVEC 2019: 3+3 train DE/HU,
             2+2 devel, 2+2+2 test DE/HU/CN).
         with_test_labels: write label files of the test recordings (the real releases do not).
+        with_audio: also write ``audio/<name>.wav`` (16 kHz voices carrying the labels).
 
     Returns:
         ``out_dir``.
@@ -618,13 +640,14 @@ def write_synthetic_sewa(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_dir.with_name(f"{out_dir.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
-        _write_corpus(tmp, int(seed), release, counts, with_test_labels)
+        _write_corpus(tmp, int(seed), release, counts, with_test_labels, with_audio)
         _write(
             tmp / "README.txt",
             f"SYNTHETIC SEWA corpus ({release} layout) -- NOT real data.\n"
             f"Written by affect-zoo zoo/data/synthetic/sewa.py version {SYNTHETIC_VERSION}, "
             f"seed {seed}; recordings {counts}; labels lag the features by "
-            f"{DELAY_FRAMES * LABEL_STEP:g} s; test labels: {'yes' if with_test_labels else 'no'}.\n",
+            f"{DELAY_FRAMES * LABEL_STEP:g} s; test labels: {'yes' if with_test_labels else 'no'}"
+            f"{'; audio: 16 kHz WAV' if with_audio else ''}.\n",
         )
         try:
             os.replace(tmp, out_dir)

@@ -1,0 +1,264 @@
+"""The self-supervised speech family (zoo/ssl.py, zoo/layers/speech_encoder.py).
+
+References are independent of the code under test: the pooling is recomputed from the encoder
+frames' sample spans with plain loops, the encoder outputs with ``transformers`` called directly,
+the layer weighting with NumPy.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from zoo import create_model
+from zoo._registry import building_from_checkpoint
+from zoo.layers.speech_encoder import (
+    PRESETS,
+    SpeechEncoder,
+    conv_geometry,
+    frame_pooling_matrix,
+    load_speech_encoder,
+    save_tiny_encoder,
+)
+from zoo.task import EmotionTask, parameter_groups
+
+pytestmark = pytest.mark.filterwarnings("ignore:speech encoder .* random weights:UserWarning")
+
+
+def _reference_pooling(frames: int, frame_samples: int, encoder_frames: int, receptive: int, stride: int):
+    out = np.zeros((frames, encoder_frames))
+    for t in range(frames):
+        lo, hi = t * frame_samples, (t + 1) * frame_samples
+        members = [j for j in range(encoder_frames) if lo <= j * stride + (receptive - 1) / 2 < hi]
+        if not members:  # nearest centre
+            centre = lo + frame_samples / 2
+            members = [min(range(encoder_frames), key=lambda j: abs(j * stride + (receptive - 1) / 2 - centre))]
+        for j in members:
+            out[t, j] = 1.0 / len(members)
+    return out
+
+
+@pytest.mark.parametrize("frame_samples", [640, 1600, 4000, 160])
+def test_pooling_matches_sample_spans(frame_samples):
+    frames = 12
+    length = frames * frame_samples
+    encoder_frames = (length - 400) // 320 + 1  # the standard front end: 400-sample field, 320 stride
+    got = frame_pooling_matrix(frames, frame_samples, encoder_frames, 400, 320)
+    np.testing.assert_allclose(got, _reference_pooling(frames, frame_samples, encoder_frames, 400, 320), atol=1e-7)
+    assert np.allclose(got.sum(1), 1.0)
+
+
+def test_conv_geometry_of_the_standard_front_end():
+    config = load_speech_encoder("wav2vec2-tiny")[0].config
+    assert conv_geometry(config) == (400, 320)  # 25 ms field, 20 ms stride (wav2vec 2.0 §2)
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_encoder_output_is_the_pooled_hidden_states(preset):
+    torch.manual_seed(0)
+    enc = SpeechEncoder(preset, frame_samples=1600, freeze="none", normalize_waveform=True).eval()
+    frames = torch.randn(2, 6, 1600)
+    mask = torch.ones(2, 6, dtype=torch.bool)
+    got = enc(frames, mask)
+    assert got.shape == (2, 6, enc.num_layers, enc.hidden_size)
+    # reference: transformers directly on the normalised waveform, mean over the 20 ms frames whose centre is inside
+    wave = frames.reshape(2, -1).double()
+    wave = ((wave - wave.mean(1, keepdim=True)) / torch.sqrt(wave.var(1, unbiased=False, keepdim=True) + 1e-7)).float()
+    with torch.no_grad():
+        hidden = enc.model(wave, attention_mask=torch.ones_like(wave, dtype=torch.long), output_hidden_states=True)
+    states = torch.stack(hidden.hidden_states, 2).numpy()
+    pool = _reference_pooling(6, 1600, states.shape[1], 400, 320)
+    expected = np.einsum("tj,bjlh->btlh", pool, states)
+    np.testing.assert_allclose(got.detach().numpy(), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_chunks_and_padding():
+    torch.manual_seed(0)
+    enc = SpeechEncoder("wavlm-tiny", frame_samples=640, max_chunk_seconds=0.4).eval()  # 10 frames per chunk
+    assert enc.chunk_frames == 10
+    frames = torch.randn(2, 25, 640)
+    mask = torch.ones(2, 25, dtype=torch.bool)
+    mask[1, 13:] = False
+    out = enc(frames, mask)
+    assert out.shape[:2] == (2, 25)
+    assert torch.all(out[1, 13:] == 0)
+    # a chunk is encoded on its own: recording 0's second chunk equals encoding it alone
+    alone = enc(frames[:1, 10:20], torch.ones(1, 10, dtype=torch.bool))
+    torch.testing.assert_close(out[:1, 10:20], alone, rtol=1e-4, atol=1e-4)
+
+
+def test_weighted_layer_sum_and_single_layer():
+    torch.manual_seed(0)
+    net = create_model("ssl_audio", feature_dims={"audio": 640}, num_targets=2, head="linear", dropout=0.0).eval()
+    with torch.no_grad():
+        net.layer_logits.copy_(torch.tensor([0.5, -1.0, 2.0, 0.0]))
+    frames, mask = torch.randn(1, 8, 640), torch.ones(1, 8, dtype=torch.bool)
+    hidden = net.audio(frames, mask).detach().numpy()  # (1, 8, L, H)
+    w = np.exp([0.5, -1.0, 2.0, 0.0])
+    w /= w.sum()
+    fused = np.einsum("btlh,l->bth", hidden, w)
+    expected = fused @ net.heads[0]["out"].weight.detach().numpy().T + net.heads[0]["out"].bias.detach().numpy()
+    np.testing.assert_allclose(net({"audio": frames}, mask).detach().numpy(), expected, rtol=1e-4, atol=1e-5)
+    single = create_model("ssl_audio", feature_dims={"audio": 640}, num_targets=2, layer=-1)
+    assert single.layer == single.audio.num_layers - 1 and single.layer_logits is None
+
+
+def test_freeze_modes_and_lr_multipliers():
+    net = create_model("ssl_audio", feature_dims={"audio": 1600}, num_targets=2, freeze="feature_encoder")
+    frozen = {n for n, p in net.named_parameters() if not p.requires_grad}
+    assert frozen and all(n.startswith("audio.model.feature_extractor.") for n in frozen)
+    assert (
+        not create_model("ssl_audio", feature_dims={"audio": 1600}, num_targets=2, freeze="none")
+        .audio.model.feature_extractor.conv_layers[0]
+        .conv.weight.requires_grad
+        is False
+    )  # noqa: E501
+    full = create_model("ssl_audio", feature_dims={"audio": 1600}, num_targets=2, freeze="all")
+    assert not any(p.requires_grad for p in full.audio.parameters())
+    full.train()
+    assert not full.audio.model.training  # no dropout in a frozen encoder
+    groups = parameter_groups(torch.nn.ModuleDict({"net": net}), 1e-3, {"net.audio.model": 0.1})
+    by_name = {g["name"]: g for g in groups}
+    assert by_name["net.audio.model"]["lr"] == pytest.approx(1e-4)
+    encoder_params = {id(p) for p in net.audio.model.parameters() if p.requires_grad}
+    assert {id(p) for p in by_name["net.audio.model"]["params"]} == encoder_params
+
+
+def test_gradient_checkpointing_gives_the_same_gradients():
+    torch.manual_seed(0)
+    frames, mask = torch.randn(2, 10, 640), torch.ones(2, 10, dtype=torch.bool)
+    grads = []
+    for checkpointing in (False, True):
+        torch.manual_seed(1)
+        net = create_model(
+            "ssl_audio", feature_dims={"audio": 640}, num_targets=2, freeze="none", gradient_checkpointing=checkpointing
+        )
+        net.train()
+        net.dropout.p = 0.0
+        net.audio.model.config.hidden_dropout = 0.0
+        for module in net.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
+        net({"audio": frames}, mask).sum().backward()
+        grads.append(net.audio.model.encoder.layers[0].attention.q_proj.weight.grad.clone())
+    assert net.audio.checkpointing
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-6)
+
+
+def test_encoder_folder_round_trip_and_errors(tmp_path):
+    folder = save_tiny_encoder(tmp_path / "hubert", preset="hubert-tiny", seed=3, do_normalize=False)
+    assert json.loads((folder / "config.json").read_text())["model_type"] == "hubert"
+    enc = SpeechEncoder(str(folder), frame_samples=640)
+    assert enc.normalize_waveform is False  # read from preprocessor_config.json
+    reference = load_speech_encoder("hubert-tiny")[0]  # a different random init
+    torch.manual_seed(3)
+    same = load_speech_encoder("hubert-tiny")[0]
+    for (name, a), b in zip(enc.model.state_dict().items(), same.state_dict().values()):
+        torch.testing.assert_close(a, b, msg=name)
+    assert not torch.equal(next(iter(reference.state_dict().values())), next(iter(enc.model.state_dict().values())))
+    with pytest.raises(FileNotFoundError, match="not a folder.*huggingface-cli download"):
+        SpeechEncoder(str(tmp_path / "missing"), frame_samples=640)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="config.json not found"):
+        SpeechEncoder(str(tmp_path / "empty"), frame_samples=640)
+    bad = tmp_path / "bert"
+    bad.mkdir()
+    (bad / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    with pytest.raises(ValueError, match="'bert' is not a supported speech encoder"):
+        SpeechEncoder(str(bad), frame_samples=640)
+    noweights = tmp_path / "noweights"
+    noweights.mkdir()
+    (noweights / "config.json").write_text((folder / "config.json").read_text())
+    with pytest.raises(FileNotFoundError, match="no weights"):
+        SpeechEncoder(str(noweights), frame_samples=640)
+    torn = tmp_path / "torn"
+    torn.mkdir()
+    (torn / "config.json").write_text((folder / "config.json").read_text())
+    (torn / "model.safetensors").write_bytes((folder / "model.safetensors").read_bytes()[:200])
+    with pytest.raises(ValueError, match="cannot load the hubert weights"):
+        SpeechEncoder(str(torn), frame_samples=640)
+
+
+def test_checkpoint_rebuilds_without_the_encoder_folder(tmp_path):
+    folder = save_tiny_encoder(tmp_path / "enc", preset="wav2vec2-tiny", seed=5)
+    spec = {
+        "corpus": "recola",
+        "level": "frame",
+        "feature_dims": {"audio": 640},
+        "target_names": ["arousal", "valence"],
+    }
+    task = EmotionTask("ssl_audio", spec, model_args={"encoder": str(folder), "head": "linear"})
+    stored = task.hparams["model_args"]
+    assert stored["encoder_config"]["model_type"] == "wav2vec2" and stored["normalize_waveform"] is True
+    state = task.state_dict()
+    for path in folder.iterdir():
+        path.unlink()
+    folder.rmdir()
+    with building_from_checkpoint():
+        again = EmotionTask("ssl_audio", spec, model_args=stored)
+    again.load_state_dict(state)
+    frames, mask = torch.randn(1, 5, 640), torch.ones(1, 5, dtype=torch.bool)
+    task.eval()
+    again.eval()
+    torch.testing.assert_close(task({"audio": frames}, mask), again({"audio": frames}, mask))
+
+
+def test_bad_model_arguments():
+    with pytest.raises(ValueError, match="not a feature set of the data"):
+        create_model("ssl_audio", feature_dims={"egemaps": 88}, num_targets=2)
+    with pytest.raises(ValueError, match="head must be one of"):
+        create_model("ssl_audio", feature_dims={"audio": 640}, num_targets=2, head="gru")
+    with pytest.raises(ValueError, match="freeze must be one of"):
+        create_model("ssl_audio", feature_dims={"audio": 640}, num_targets=2, freeze="most")
+    with pytest.raises(ValueError, match="layer must be None or an int"):
+        create_model("ssl_audio", feature_dims={"audio": 640}, num_targets=2, layer=9)
+    net = create_model("ssl_audio", feature_dims={"audio": 640}, num_targets=2)
+    with pytest.raises(ValueError, match="frames of width 500"):
+        net({"audio": torch.zeros(1, 3, 500)}, torch.ones(1, 3, dtype=torch.bool))
+
+
+def test_separate_heads_and_audiovisual():
+    torch.manual_seed(0)
+    net = create_model("ssl_audio", feature_dims={"audio": 640}, num_targets=3, shared_head=False, head="bilstm")
+    assert len(net.heads) == 3
+    out = net({"audio": torch.randn(2, 7, 640)}, torch.ones(2, 7, dtype=torch.bool))
+    assert out.shape == (2, 7, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        av = create_model(
+            "ssl_audiovisual",
+            feature_dims={"audio": 640, "video": [32, 32, 3]},
+            num_targets=2,
+            face_feature_dim=16,
+        )
+    mask = torch.ones(2, 4, dtype=torch.bool)
+    mask[1, 2:] = False
+    video = torch.randint(0, 255, (2, 4, 32, 32, 3), dtype=torch.uint8)
+    y = av({"audio": torch.randn(2, 4, 640), "video": video}, mask)
+    assert y.shape == (2, 4, 2) and torch.all(y[1, 2:] == 0)
+    assert av.heads[0]["out"].in_features == av.audio.hidden_size + 16
+
+
+def test_frozen_encoder_features_match_the_network():
+    torch.manual_seed(0)
+    net = create_model("ssl_audio", feature_dims={"audio": 1600}, num_targets=2, freeze="all", max_chunk_seconds=2.0)
+    encoders = net.feature_encoders()
+    assert set(encoders) == {"audio"}
+    enc = encoders["audio"]
+    audio = np.random.default_rng(0).normal(size=(45, 1600)).astype(np.float32)
+    cached = enc(audio)
+    assert cached.shape == (45, enc.output_dim)
+    net.eval()
+    mask = torch.ones(1, 45, dtype=torch.bool)
+    from_raw = net({"audio": torch.from_numpy(audio)[None]}, mask)
+    from_cache = net({"audio": torch.from_numpy(cached)[None]}, mask)
+    torch.testing.assert_close(from_raw, from_cache, rtol=1e-4, atol=1e-5)
+    assert enc.key == net.feature_encoders()["audio"].key
+    with torch.no_grad():
+        next(net.audio.model.parameters()).add_(1.0)
+    assert net.feature_encoders()["audio"].key != enc.key  # other weights, other cache entry
+    assert create_model("ssl_audio", feature_dims={"audio": 1600}, num_targets=2).feature_encoders() == {}

@@ -1,0 +1,270 @@
+"""Self-supervised speech front ends for continuous emotion: wav2vec 2.0 / HuBERT / WavLM + a small head.
+
+Not one of the five reproduced papers: a model family of this zoo, built from the published
+recipe of fine-tuning self-supervised speech transformers for dimensional emotion regression
+with a CCC loss (Wagner et al., "Dawn of the Transformer Era in Speech Emotion Recognition",
+IEEE TPAMI 2023, arXiv:2203.07378: wav2vec2-large-robust fine-tuned on MSP-Podcast
+arousal/dominance/valence; Pepino et al., Interspeech 2021, arXiv:2104.03502: a learned
+weighted sum of the encoder's layers) and SUPERB's weighted-layer probe (Yang et al.,
+Interspeech 2021, arXiv:2105.01051). ``docs/models/ssl.md`` lists what comes from which paper
+and what is this zoo's own choice (the time-continuous pooling to label frames, the heads, the
+audio-visual fusion).
+
+Encoders (:mod:`zoo.layers.speech_encoder`):
+    ``transformers``' ``Wav2Vec2Model``/``HubertModel``/``WavLMModel`` from a local Hugging Face
+    folder (``model.args.encoder=/models/wavlm-base-plus``) or a built-in random ``*-tiny``
+    architecture (tests, synthetic corpora).
+
+Network, per label frame of the corpus (40 ms RECOLA, 100 ms SEWA, 250 ms MuSe-CaR)::
+
+    audio (B, T, S) waveform, S samples per frame
+      -> SpeechEncoder: encoder over each window (chunks <= max_chunk_seconds), the 20 ms frames
+         of every hidden state averaged into the label frames          (B, T, L, H)
+      -> learned softmax-weighted sum of the L hidden states, or one layer (B, T, H)
+      [-> concatenated with a timm face encoder's per-frame features   (B, T, H + F)]
+      -> dropout -> head: linear, or BiLSTM -> linear                  (B, T, K)
+
+Audio-visual variant: face crops ``(B, T, H, W, 3)`` through :class:`zoo.tzirakis2017.VisualNet`
+(a ``timm`` backbone with local ImageNet weights), early-fused by concatenation as Tzirakis et
+al. 2017 fuse their two streams (§III-D).
+
+Frozen encoders (``freeze="all"``) can have their pooled hidden states computed once per
+recording and cached through the corpus cache (:meth:`SSLEmotionNet.feature_encoders`;
+``zoo fit`` attaches them to the datamodule); training then runs only the layer weights and the
+head on the cached arrays, and the checkpoint still holds the encoder, so it predicts from raw
+audio.
+
+BibTeX::
+
+    @article{wagner2023dawn,
+      title   = {Dawn of the Transformer Era in Speech Emotion Recognition: Closing the Valence Gap},
+      author  = {Wagner, Johannes and Triantafyllopoulos, Andreas and Wierstorf, Hagen and
+                 Schmitt, Maximilian and Burkhardt, Felix and Eyben, Florian and Schuller, Bj{\\"o}rn W.},
+      journal = {IEEE Transactions on Pattern Analysis and Machine Intelligence},
+      volume  = {45}, number = {9}, pages = {10745--10759}, year = {2023},
+      doi     = {10.1109/TPAMI.2023.3263585},
+    }
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from zoo._registry import register_model, weights_come_from_checkpoint
+from zoo.layers import MaskedBiLSTM
+from zoo.layers.speech_encoder import SpeechEncoder, layer_choice
+
+__all__ = ["SSLEmotionNet", "FrozenEncoderFeatures", "ssl_audio", "ssl_audiovisual"]
+
+HEADS = ("linear", "bilstm")
+
+
+class FrozenEncoderFeatures:
+    """A frozen :class:`SpeechEncoder` as a corpus feature transform (for the corpus cache).
+
+    Maps a recording's raw audio ``(T, S)`` to its pooled hidden states ``(T, L·H)``, encoding
+    the recording in consecutive chunks of ``max_chunk_seconds``. :attr:`key` identifies the
+    output (weights, config, chunking, normalisation), :attr:`sources` the files it came from.
+    """
+
+    def __init__(self, encoder: SpeechEncoder) -> None:
+        self.encoder = encoder
+        self.key = encoder.weights_digest()
+        self.sources = list(encoder.files)
+        self.output_dim = encoder.num_layers * encoder.hidden_size
+
+    @torch.no_grad()
+    def __call__(self, audio: np.ndarray) -> np.ndarray:
+        """``(T, S)`` float waveform frames → ``(T, L·H)`` float32."""
+        device = next(self.encoder.parameters()).device
+        was_training = self.encoder.training
+        self.encoder.eval()
+        try:
+            frames = torch.as_tensor(np.asarray(audio, np.float32), device=device)[None]
+            mask = torch.ones(frames.shape[:2], dtype=torch.bool, device=device)
+            hidden = self.encoder(frames, mask)[0]
+        finally:
+            self.encoder.train(was_training)
+        return hidden.reshape(hidden.shape[0], -1).float().cpu().numpy()
+
+
+class SSLEmotionNet(nn.Module):
+    """Speech encoder (+ optional face encoder) → layer weighting → per-frame head.
+
+    Args:
+        feature_dims: from the datamodule; ``audio_feature`` must be there (``S`` samples per frame).
+        num_targets: K outputs per frame.
+        encoder: preset name (``wavlm-tiny``, ``wav2vec2-tiny``, ``hubert-tiny``: random weights)
+            or a local Hugging Face model folder.
+        encoder_overrides: encoder config changes (``layerdrop``, ``mask_time_prob``, ...).
+        encoder_config: the encoder's full config as a checkpoint stores it (set by
+            :meth:`checkpoint_model_args`; a recipe leaves it ``None``).
+        audio_feature: name of the raw audio feature set.
+        video_feature: name of the face-crop feature set, or ``None`` (audio only).
+        layer: ``None`` → learned softmax-weighted sum of all hidden states; an int → that
+            hidden state (0 = the transformer's input, -1 = the last layer).
+        freeze: ``"none"``, ``"feature_encoder"`` or ``"all"`` (see :class:`SpeechEncoder`).
+        gradient_checkpointing: recompute encoder activations in the backward pass.
+        normalize_waveform: z-normalise each chunk (``None``: the checkpoint's preprocessor config).
+        max_chunk_seconds: longest audio stretch per encoder call.
+        cache_encoder_outputs: with ``freeze="all"``, let ``zoo fit``/``test`` cache the
+            encoder's pooled hidden states through the corpus cache.
+        head: ``"linear"`` or ``"bilstm"``.
+        head_hidden: BiLSTM units per direction.
+        head_layers: BiLSTM layers.
+        dropout: dropout on the fused per-frame features.
+        shared_head: one head with K outputs; ``False`` → one head per target.
+        face_backbone: ``timm`` model of the face encoder.
+        face_pretrained_path: local ImageNet weights of the face backbone.
+        face_feature_dim: face features per frame (projection of the pooled backbone output).
+        face_augment: augment face crops in training (as :class:`~zoo.tzirakis2017.VisualNet`).
+    """
+
+    def __init__(
+        self,
+        feature_dims: Mapping[str, Any],
+        num_targets: int,
+        encoder: str = "wavlm-tiny",
+        encoder_overrides: Mapping[str, Any] | None = None,
+        encoder_config: Mapping[str, Any] | None = None,
+        audio_feature: str = "audio",
+        video_feature: str | None = None,
+        layer: int | None = None,
+        freeze: str = "feature_encoder",
+        gradient_checkpointing: bool = False,
+        normalize_waveform: bool | None = None,
+        max_chunk_seconds: float = 20.0,
+        cache_encoder_outputs: bool = True,
+        head: str = "linear",
+        head_hidden: int = 64,
+        head_layers: int = 1,
+        dropout: float = 0.1,
+        shared_head: bool = True,
+        face_backbone: str = "resnet18",
+        face_pretrained_path: str | None = None,
+        face_feature_dim: int = 64,
+        face_augment: bool = True,
+    ) -> None:
+        super().__init__()
+        if audio_feature not in feature_dims:
+            raise ValueError(
+                f"model.args.audio_feature: {audio_feature!r} is not a feature set of the data "
+                f"({sorted(feature_dims)}); the speech encoder needs the raw audio feature set"
+            )
+        frame_samples = feature_dims[audio_feature]
+        if not isinstance(frame_samples, int):
+            raise ValueError(
+                f"feature set {audio_feature!r} has shape {frame_samples}; expected raw audio, one row of samples per frame"
+            )
+        if head not in HEADS:
+            raise ValueError(f"model.args.head must be one of {HEADS}, got {head!r}")
+        self.audio_feature, self.video_feature = audio_feature, video_feature
+        self.audio = SpeechEncoder(
+            encoder,
+            frame_samples,
+            overrides=encoder_overrides,
+            stored_config=encoder_config,
+            read_weights=not weights_come_from_checkpoint(),
+            normalize_waveform=normalize_waveform,
+            max_chunk_seconds=max_chunk_seconds,
+            freeze=freeze,
+            gradient_checkpointing=gradient_checkpointing,
+        )
+        self.layer = layer_choice(layer, self.audio.num_layers)
+        self.layer_logits = nn.Parameter(torch.zeros(self.audio.num_layers)) if self.layer is None else None
+        self.cache_encoder_outputs = bool(cache_encoder_outputs)
+        width = self.audio.hidden_size
+        self.visual: nn.Module | None = None
+        if video_feature is not None:
+            from zoo.tzirakis2017 import VisualNet
+
+            if video_feature not in feature_dims:
+                raise ValueError(f"model.args.video_feature: {video_feature!r} is not a feature set of the data")
+            self.visual = VisualNet(
+                backbone=face_backbone,
+                pretrained_path=face_pretrained_path,
+                augment=face_augment,
+                feature_dim=face_feature_dim,
+            )
+            width += self.visual.output_dim
+        self.dropout = nn.Dropout(dropout)
+        outputs = [num_targets] if shared_head else [1] * num_targets
+        self.heads = nn.ModuleList(self._head(head, width, k, head_hidden, head_layers) for k in outputs)
+
+    @staticmethod
+    def _head(kind: str, width: int, outputs: int, hidden: int, layers: int) -> nn.ModuleDict:
+        if kind == "linear":
+            return nn.ModuleDict({"out": nn.Linear(width, outputs)})
+        rnn = MaskedBiLSTM(width, hidden, num_layers=layers)
+        return nn.ModuleDict({"rnn": rnn, "out": nn.Linear(rnn.output_dim, outputs)})
+
+    # ------------------------------------------------------------------ hooks used by the task
+    def checkpoint_model_args(self) -> dict[str, Any]:
+        """What a checkpoint must add to ``model_args`` to rebuild this network without the
+        encoder's folder: its full config and the waveform normalisation it was trained with."""
+        return {"encoder_config": self.audio.config_dict(), "normalize_waveform": self.audio.normalize_waveform}
+
+    def feature_encoders(self) -> dict[str, FrozenEncoderFeatures]:
+        """``{audio feature: transform}`` when the encoder is frozen and caching is on, else ``{}``."""
+        if self.audio.freeze != "all" or not self.cache_encoder_outputs:
+            return {}
+        encoded = self.audio.num_layers * self.audio.hidden_size
+        if encoded == self.audio.frame_samples:  # could not tell cached from raw frames
+            return {}
+        return {self.audio_feature: FrozenEncoderFeatures(self.audio)}
+
+    # ------------------------------------------------------------------ forward
+    def layer_weights(self) -> Tensor:
+        """Softmax weights of the hidden states (one-hot for a chosen layer)."""
+        if self.layer_logits is None:
+            weights = torch.zeros(self.audio.num_layers)
+            weights[self.layer] = 1.0
+            return weights
+        return torch.softmax(self.layer_logits, 0)
+
+    def _audio_features(self, audio: Tensor, mask: Tensor) -> Tensor:
+        encoded_width = self.audio.num_layers * self.audio.hidden_size
+        if audio.shape[-1] == self.audio.frame_samples:
+            hidden = self.audio(audio, mask)  # (B, T, L, H)
+        elif audio.shape[-1] == encoded_width:  # pooled hidden states from the corpus cache
+            hidden = audio.reshape(*audio.shape[:2], self.audio.num_layers, self.audio.hidden_size)
+        else:
+            raise ValueError(
+                f"{self.audio_feature}: frames of width {audio.shape[-1]}; expected {self.audio.frame_samples} "
+                f"waveform samples or {encoded_width} cached encoder outputs"
+            )
+        if self.layer_logits is not None:
+            weights = torch.softmax(self.layer_logits.float(), 0).to(hidden.dtype)
+            return torch.einsum("btlh,l->bth", hidden, weights)
+        return hidden[:, :, self.layer]
+
+    def forward(self, features: Mapping[str, Tensor], mask: Tensor) -> Tensor:
+        """``{audio: (B, T, S)[, video: (B, T, H, W, 3)]}``, ``(B, T)`` → ``(B, T, K)``."""
+        fused = self._audio_features(features[self.audio_feature], mask)
+        if self.visual is not None:
+            fused = torch.cat([fused, self.visual(features[self.video_feature], mask).to(fused.dtype)], -1)
+        fused = self.dropout(fused)
+        outputs = []
+        for head in self.heads:
+            x = head["rnn"](fused, mask) if "rnn" in head else fused
+            outputs.append(head["out"](x))
+        return torch.cat(outputs, -1) * mask[..., None].to(fused.dtype)
+
+
+@register_model
+def ssl_audio(feature_dims: Mapping[str, Any], num_targets: int, **kwargs: Any) -> SSLEmotionNet:
+    """Self-supervised speech encoder + layer weighting + linear/BiLSTM head, audio only."""
+    return SSLEmotionNet(feature_dims, num_targets, **kwargs)
+
+
+@register_model
+def ssl_audiovisual(
+    feature_dims: Mapping[str, Any], num_targets: int, video_feature: str = "video", **kwargs: Any
+) -> SSLEmotionNet:
+    """``ssl_audio`` early-fused with a ``timm`` face encoder on the face crops (``video``)."""
+    return SSLEmotionNet(feature_dims, num_targets, video_feature=video_feature, **kwargs)
