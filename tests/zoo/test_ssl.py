@@ -111,12 +111,8 @@ def test_freeze_modes_and_lr_multipliers():
     net = create_model("ssl_audio", feature_dims={"audio": 1600}, num_targets=2, freeze="feature_encoder")
     frozen = {n for n, p in net.named_parameters() if not p.requires_grad}
     assert frozen and all(n.startswith("audio.model.feature_extractor.") for n in frozen)
-    assert (
-        not create_model("ssl_audio", feature_dims={"audio": 1600}, num_targets=2, freeze="none")
-        .audio.model.feature_extractor.conv_layers[0]
-        .conv.weight.requires_grad
-        is False
-    )  # noqa: E501
+    unfrozen = create_model("ssl_audio", feature_dims={"audio": 1600}, num_targets=2, freeze="none")
+    assert all(p.requires_grad for p in unfrozen.parameters())
     full = create_model("ssl_audio", feature_dims={"audio": 1600}, num_targets=2, freeze="all")
     assert not any(p.requires_grad for p in full.audio.parameters())
     full.train()
