@@ -106,6 +106,9 @@ class SSLEmotionNet(nn.Module):
             :meth:`checkpoint_model_args`; a recipe leaves it ``None``).
         audio_feature: name of the raw audio feature set.
         video_feature: name of the face-crop feature set, or ``None`` (audio only).
+        word_feature: segment level (CMU-MOSEI): the feature set giving each audio row's word
+            index (-1 between words). The label frames are then pooled into the words, the head
+            runs over the words, and the output is the mean over the segment's words ``(B, K)``.
         layer: ``None`` → learned softmax-weighted sum of all hidden states; an int → that
             hidden state (0 = the transformer's input, -1 = the last layer).
         freeze: ``"none"``, ``"feature_encoder"`` or ``"all"`` (see :class:`SpeechEncoder`).
@@ -134,6 +137,7 @@ class SSLEmotionNet(nn.Module):
         encoder_config: Mapping[str, Any] | None = None,
         audio_feature: str = "audio",
         video_feature: str | None = None,
+        word_feature: str | None = None,
         layer: int | None = None,
         freeze: str = "feature_encoder",
         gradient_checkpointing: bool = False,
@@ -163,7 +167,12 @@ class SSLEmotionNet(nn.Module):
             )
         if head not in HEADS:
             raise ValueError(f"model.args.head must be one of {HEADS}, got {head!r}")
-        self.audio_feature, self.video_feature = audio_feature, video_feature
+        self.audio_feature, self.video_feature, self.word_feature = audio_feature, video_feature, word_feature
+        if word_feature is not None and (word_feature not in feature_dims or video_feature is not None):
+            raise ValueError(
+                f"model.args.word_feature: {word_feature!r} must be a feature set of the data "
+                f"({sorted(feature_dims)}) and is for audio-only segment-level data"
+            )
         self.audio = SpeechEncoder(
             encoder,
             frame_samples,
@@ -243,17 +252,51 @@ class SSLEmotionNet(nn.Module):
             return torch.einsum("btlh,l->bth", hidden, weights)
         return hidden[:, :, self.layer]
 
+    @staticmethod
+    def pool_words(frames: Tensor, word: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """Mean of the frames of each word.
+
+        Args:
+            frames: ``(B, T, H)``.
+            word: ``(B, T)`` word index of each frame, -1 between words.
+            mask: ``(B, T)`` valid frames.
+
+        Returns:
+            ``(B, W, H)`` word vectors (``W`` = the largest index + 1) and their left-aligned
+            ``(B, W)`` mask; words that hold no frame are left out.
+        """
+        index = torch.where(mask, word.round().long(), torch.full_like(word, -1, dtype=torch.long))
+        count = int(index.max().item()) + 1 if index.numel() else 0
+        count = max(count, 1)
+        onehot = (index[..., None] == torch.arange(count, device=index.device)).to(frames.dtype)  # (B, T, W)
+        sizes = onehot.sum(1)  # (B, W)
+        words = torch.einsum("btw,bth->bwh", onehot, frames) / sizes.clamp_min(1.0)[..., None]
+        present = sizes > 0
+        # words without a frame (zero-length intervals) are dropped: the others move to the
+        # front in order, so the word mask is left-aligned like every sequence mask
+        order = torch.sort((~present).to(torch.int8), dim=1, stable=True).indices
+        words = torch.gather(words, 1, order[..., None].expand_as(words))
+        return words, torch.gather(present, 1, order)
+
     def forward(self, features: Mapping[str, Tensor], mask: Tensor) -> Tensor:
-        """``{audio: (B, T, S)[, video: (B, T, H, W, 3)]}``, ``(B, T)`` → ``(B, T, K)``."""
+        """``{audio: (B, T, S)[, video: (B, T, H, W, 3)]}``, ``(B, T)`` → ``(B, T, K)``; with a
+        ``word_feature``, ``(B, K)``."""
         fused = self._audio_features(features[self.audio_feature], mask)
+        if self.word_feature is not None:
+            words, word_mask = self.pool_words(fused, features[self.word_feature][..., 0], mask)
+            per_word = self._heads(self.dropout(words), word_mask)
+            weights = word_mask.to(per_word.dtype)[..., None]
+            return (per_word * weights).sum(1) / weights.sum(1).clamp_min(1.0)
         if self.visual is not None:
             fused = torch.cat([fused, self.visual(features[self.video_feature], mask).to(fused.dtype)], -1)
-        fused = self.dropout(fused)
+        return self._heads(self.dropout(fused), mask)
+
+    def _heads(self, x: Tensor, mask: Tensor) -> Tensor:
         outputs = []
         for head in self.heads:
-            x = head["rnn"](fused, mask) if "rnn" in head else fused
-            outputs.append(head["out"](x))
-        return torch.cat(outputs, -1) * mask[..., None].to(fused.dtype)
+            h = head["rnn"](x, mask) if "rnn" in head else x
+            outputs.append(head["out"](h))
+        return torch.cat(outputs, -1) * mask[..., None].to(x.dtype)
 
 
 @register_model

@@ -24,6 +24,7 @@ from zoo.layers.speech_encoder import (
     load_speech_encoder,
     save_tiny_encoder,
 )
+from zoo.ssl import SSLEmotionNet
 from zoo.task import EmotionTask, parameter_groups
 
 pytestmark = pytest.mark.filterwarnings("ignore:speech encoder .* random weights:UserWarning")
@@ -258,3 +259,39 @@ def test_frozen_encoder_features_match_the_network():
         next(net.audio.model.parameters()).add_(1.0)
     assert net.feature_encoders()["audio"].key != enc.key  # other weights, other cache entry
     assert create_model("ssl_audio", feature_dims={"audio": 1600}, num_targets=2).feature_encoders() == {}
+
+
+def test_word_pooling_matches_a_loop():
+    rng = np.random.default_rng(0)
+    frames = rng.normal(size=(2, 9, 4)).astype(np.float32)
+    word = np.array([[0, 0, -1, 1, 1, 1, 3, 3, -1], [-1, 0, 0, 0, 1, 2, 2, 0, 0]], np.float32)
+    mask = np.ones((2, 9), bool)
+    mask[1, 7:] = False  # padding rows (word value 0 there must not count)
+    got, got_mask = SSLEmotionNet.pool_words(torch.from_numpy(frames), torch.from_numpy(word), torch.from_numpy(mask))
+    for b in range(2):
+        present = [w for w in range(4) if any(word[b, t] == w and mask[b, t] for t in range(9))]
+        for slot, w in enumerate(present):  # words without frames (word 2 of row 0) are left out
+            rows = [t for t in range(9) if word[b, t] == w and mask[b, t]]
+            np.testing.assert_allclose(got[b, slot].numpy(), frames[b, rows].mean(0), rtol=1e-6)
+        assert got_mask[b].tolist() == [True] * len(present) + [False] * (got.shape[1] - len(present))
+
+
+def test_segment_level_network_returns_one_vector_per_segment():
+    torch.manual_seed(0)
+    net = create_model(
+        "ssl_audio",
+        feature_dims={"waveform": 320, "waveform_word": 1},
+        num_targets=6,
+        audio_feature="waveform",
+        word_feature="waveform_word",
+        head="bilstm",
+    )
+    rows = torch.randn(3, 60, 320)
+    word = (torch.arange(60) // 12).float().repeat(3, 1)[..., None]
+    mask = torch.ones(3, 60, dtype=torch.bool)
+    mask[2, 30:] = False
+    out = net({"waveform": rows, "waveform_word": word}, mask)
+    assert out.shape == (3, 6)
+    # padding does not change a segment's output
+    alone = net.eval()({"waveform": rows[2:, :30], "waveform_word": word[2:, :30]}, mask[2:, :30])
+    torch.testing.assert_close(net({"waveform": rows, "waveform_word": word}, mask)[2:], alone, rtol=1e-4, atol=1e-5)

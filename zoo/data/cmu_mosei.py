@@ -67,6 +67,7 @@ from zoo.data.mosei_align import (
     WEIGHTINGS,
     iter_aligned_videos,
 )
+from zoo.data.raw_audio import SAMPLE_RATE, cut_frames, read_waveform
 from zoo.data.registry import register_corpus
 from zoo.data.sources import note_source
 from zoo.data.synthetic import ensure_synthetic
@@ -105,6 +106,15 @@ ALIASES = {
     "pkl": {"text": "text", "audio": "audio", "video": "vision", "vision": "vision", "visual": "vision"},
 }
 PKL_FEATURES = ("text", "audio", "vision")
+#: the raw waveform feature set (``.csd`` format): each segment's audio, from its first word's
+#: start to its last word's end, in 20 ms rows of 320 samples (16 kHz)
+WAVEFORM = "waveform"
+#: served with it: per 20 ms row, the index of the segment word whose interval holds the row's
+#: centre, -1 between words (the model pools its encoder frames into these words)
+WAVEFORM_WORD = "waveform_word"
+WAVEFORM_STEP = 0.02
+#: default place of the full-video WAV files, relative to the ``.csd`` folder (``{id}``: video id)
+DEFAULT_AUDIO_PATTERN = "audio/{id}.wav"
 PKL_LABEL_KEYS = ("regression_labels", "labels")
 PARTITIONS = ("train", "valid", "test")
 #: value range of each label column (Zadeh et al. 2018: sentiment [-3, 3], emotions [0, 3])
@@ -376,7 +386,9 @@ class CmuMoseiCorpus(Corpus):
             a folder holding one (``format="pkl"``); ``None`` → the synthetic corpus.
         features: modality aliases (``text``, ``audio``, ``video``) and/or feature set names
             (``glove_vectors``, ``COVAREP``, ``FACET 4.2``, ``OpenFace_2``; pickle keys ``text``,
-            ``audio``, ``vision``), fused in this order; default text, audio, video.
+            ``audio``, ``vision``), fused in this order; default text, audio, video. Or ``waveform``
+            alone (``.csd`` format): each segment's raw audio (:data:`WAVEFORM`) with its row →
+            word map (:data:`WAVEFORM_WORD`), for speech encoders that pool into the words.
         targets: target columns; default the six emotions; ``sentiment`` is also available.
         synthetic_seed: seed of the synthetic corpus.
         format: ``"csd"`` or ``"pkl"``.
@@ -392,6 +404,10 @@ class CmuMoseiCorpus(Corpus):
         label_key: label key of the pickle (default ``regression_labels`` then ``labels``).
         strict: make dropped segments/videos (bad labels, non-finite intervals, fold videos
             missing from a file) errors instead of :class:`MoseiDataWarning` warnings.
+        audio_pattern: the full-video WAV of each video for the raw ``waveform`` feature set,
+            ``{id}`` standing for the video id; relative to the ``.csd`` folder unless absolute
+            (default ``audio/{id}.wav``). The ``.csd`` release has no audio; the raw CMU-MOSEI
+            archive's WAV files are distributed separately.
     """
 
     name = "cmu_mosei"
@@ -430,6 +446,7 @@ class CmuMoseiCorpus(Corpus):
         cache_dir: str | Path | None = None,
         label_key: str | None = None,
         strict: bool = False,
+        audio_pattern: str = DEFAULT_AUDIO_PATTERN,
     ) -> None:
         if format not in FORMATS:
             raise ConfigError(f"data.args.format must be one of {FORMATS}, got {format!r}")
@@ -444,7 +461,7 @@ class CmuMoseiCorpus(Corpus):
         )
         if not chosen:
             raise ConfigError("cmu_mosei: give at least one modality / feature set")
-        known = PKL_FEATURES if format == "pkl" else tuple(FEATURE_FILES) + tuple(csd_files or {})
+        known = PKL_FEATURES if format == "pkl" else (*FEATURE_FILES, *(csd_files or {}), WAVEFORM)
         names = [ALIASES[format].get(m, m) for m in chosen]
         unknown = [m for m, n in zip(chosen, names) if n not in known]
         if unknown:
@@ -454,7 +471,21 @@ class CmuMoseiCorpus(Corpus):
             )
         if int(maxlen) < 1:
             raise ConfigError(f"data.args.maxlen must be positive, got {maxlen}")
+        if WAVEFORM in names:
+            if format != "csd" or names != [WAVEFORM]:
+                raise ConfigError(
+                    f"cmu_mosei: the raw '{WAVEFORM}' feature set is served in 20 ms rows, not word steps: it "
+                    f"needs format='csd' and no other feature set (got format={format!r}, features {chosen})"
+                )
+            if "{id}" not in str(audio_pattern):
+                raise ConfigError(
+                    f"data.args.audio_pattern must contain '{{id}}' (the video id), got {audio_pattern!r}"
+                )
+            names = [WAVEFORM, WAVEFORM_WORD]
         super().__init__(root, list(dict.fromkeys(names)), targets, synthetic_seed)
+        self.audio_pattern = str(audio_pattern)
+        if WAVEFORM in self.feature_names:
+            self.raw_feature_names = (WAVEFORM, WAVEFORM_WORD)
         self._synthetic = root is None
         self.format = format
         self.maxlen = int(maxlen)
@@ -475,6 +506,12 @@ class CmuMoseiCorpus(Corpus):
         return write_synthetic_cmu_mosei(out_dir, seed=seed, **options)
 
     def _synthetic_root(self) -> Path:
+        if WAVEFORM in self.feature_names:  # the variant with audio/<video>.wav
+
+            def with_audio(out_dir: Path, seed: int) -> Path:
+                return type(self).write_synthetic(out_dir, seed=seed, with_audio=True)
+
+            return ensure_synthetic("cmu_mosei-audio", with_audio, seed=self.synthetic_seed, version=SYNTHETIC_VERSION)
         csd_root = ensure_synthetic(
             "cmu_mosei", type(self).write_synthetic, seed=self.synthetic_seed, version=SYNTHETIC_VERSION
         )
@@ -555,10 +592,11 @@ class CmuMoseiCorpus(Corpus):
         missing: list[tuple[str, list[str]]] = []
         dropped: dict[str, int] = {}
         fold = self._folds()[partition]
+        waveform = WAVEFORM in self.feature_names
         for video in iter_aligned_videos(
             root,
             fold,
-            self.feature_names,
+            [n for n in self.feature_names if n not in (WAVEFORM, WAVEFORM_WORD)],
             files=self.csd_files,
             weighting=self.weighting,
             eps=EPSILON,
@@ -568,6 +606,7 @@ class CmuMoseiCorpus(Corpus):
             for what, count in video.dropped.items():
                 reason = f"{what} with non-finite intervals in {self._dropped_file(what)}"
                 dropped[reason] = dropped.get(reason, 0) + count
+            signal = self._video_audio(video.video_id) if waveform else None
             for s in range(video.num_segments):
                 problem = _label_problem(video.segment_labels[s, columns], self.target_names)
                 if problem:
@@ -578,12 +617,15 @@ class CmuMoseiCorpus(Corpus):
                 if len(words) == 0:
                     empty += 1
                     continue
+                if signal is not None:
+                    features = self._waveform_rows(video.video_id, signal, video.word_intervals[words])
+                    if features is None:
+                        empty += 1
+                        continue
+                else:
+                    features = {n: np.ascontiguousarray(video.features[n][words]) for n in self.feature_names}
                 segments.append(
-                    self._segment(
-                        video.segment_id(s),
-                        {n: np.ascontiguousarray(video.features[n][words]) for n in self.feature_names},
-                        video.segment_labels[s, columns].astype(np.float32),
-                    )
+                    self._segment(video.segment_id(s), features, video.segment_labels[s, columns].astype(np.float32))
                 )
         if empty:
             logger.warning("CMU-MOSEI %s: %d segment(s) without any word were skipped", partition, empty)
@@ -604,6 +646,29 @@ class CmuMoseiCorpus(Corpus):
             )
         _report(f"CMU-MOSEI {root} [{partition}]", dropped, self.strict, unit="item(s)")
         return segments
+
+    def _audio_path(self, video_id: str) -> Path:
+        path = Path(self.audio_pattern.replace("{id}", video_id)).expanduser()
+        return path if path.is_absolute() else self.resolve_root() / path
+
+    def _video_audio(self, video_id: str) -> np.ndarray:
+        """The whole video's waveform at 16 kHz."""
+        return read_waveform(self._audio_path(video_id), SAMPLE_RATE)
+
+    def _waveform_rows(self, video_id: str, signal: np.ndarray, intervals: np.ndarray) -> dict[str, np.ndarray] | None:
+        """A segment's audio in 20 ms rows and each row's word (``None``: no row centre falls in a word)."""
+        start, end = float(intervals[:, 0].min()), float(intervals[:, 1].max())
+        rows = int(np.ceil((end - start) / WAVEFORM_STEP - 1e-9))
+        if rows < 1:
+            return None
+        times = start + np.arange(rows) * WAVEFORM_STEP
+        audio = cut_frames(signal, self._audio_path(video_id), times, SAMPLE_RATE, WAVEFORM_STEP)
+        centres = times + WAVEFORM_STEP / 2
+        inside = (centres[:, None] >= intervals[None, :, 0]) & (centres[:, None] < intervals[None, :, 1])
+        if not inside.any():
+            return None
+        word = np.where(inside.any(1), inside.argmax(1), -1).astype(np.float32)
+        return {WAVEFORM: audio, WAVEFORM_WORD: word[:, None]}
 
     def _csd_file(self, name: str) -> str:
         """File name of a feature set (or ``"labels"``) in the ``.csd`` folder."""

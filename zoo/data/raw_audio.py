@@ -16,7 +16,7 @@ import numpy as np
 from zoo.data.sources import note_source
 from zoo.errors import CorpusFormatError
 
-__all__ = ["SAMPLE_RATE", "read_audio_frames", "describe_non_finite"]
+__all__ = ["SAMPLE_RATE", "cut_frames", "describe_non_finite", "read_audio_frames", "read_waveform"]
 
 #: rate of every waveform served to a model (the self-supervised speech encoders and
 #: Tzirakis et al.'s speech network all take 16 kHz)
@@ -27,6 +27,51 @@ _log = logging.getLogger(__name__)
 def describe_non_finite(value: float) -> str:
     """``"missing (NaN or '?')"`` or ``"infinite (inf)"``, for error messages."""
     return "missing (NaN or '?')" if np.isnan(value) else f"infinite ({value})"
+
+
+def read_waveform(path: str | Path, sample_rate: int = SAMPLE_RATE, normalize: bool = False) -> np.ndarray:
+    """A whole audio file as mono float32 at ``sample_rate`` (channels averaged, resampled with
+    ``torchaudio`` when the file's own rate differs), optionally z-normalised.
+
+    Raises:
+        CorpusFormatError: missing, unreadable or empty file, NaN/inf samples, or a constant
+            recording with ``normalize``.
+    """
+    import soundfile as sf
+
+    path = note_source(path)
+    if not path.is_file():
+        raise CorpusFormatError(f"{path}: audio file not found")
+    try:
+        signal, file_rate = sf.read(path, dtype="float32", always_2d=True)
+    except (RuntimeError, sf.LibsndfileError) as err:
+        raise CorpusFormatError(f"{path}: cannot read audio ({err})") from None
+    if signal.shape[0] == 0:
+        raise CorpusFormatError(f"{path} (recording {path.stem}): empty audio file (0 samples)")
+    bad = np.argwhere(~np.isfinite(signal))
+    if len(bad):
+        index, channel = (int(i) for i in bad[0])
+        raise CorpusFormatError(
+            f"{path} (recording {path.stem}): sample {index} (at {index / file_rate:.4f} s), "
+            f"channel {channel}: {describe_non_finite(float(signal[index, channel]))} value "
+            f"({len(bad)} such sample(s) in the file); expected finite audio samples"
+        )
+    signal = signal.mean(axis=1)
+    if file_rate != sample_rate:
+        import torch
+        import torchaudio.functional as AF
+
+        signal = AF.resample(torch.from_numpy(np.ascontiguousarray(signal)), int(file_rate), int(sample_rate)).numpy()
+    if normalize:
+        signal64 = signal.astype(np.float64)
+        std = float(signal64.std())
+        if not std > 0:
+            raise CorpusFormatError(
+                f"{path} (recording {path.stem}): constant audio (standard deviation 0) cannot be "
+                "z-normalised (data.args.audio_normalization=recording)"
+            )
+        signal = ((signal64 - signal64.mean()) / std).astype(np.float32)
+    return signal
 
 
 def read_audio_frames(
@@ -64,40 +109,16 @@ def read_audio_frames(
         CorpusFormatError: missing, unreadable or empty file, NaN/inf samples, audio shorter than
             the labels, or a constant recording with ``normalize``.
     """
-    import soundfile as sf
+    path = Path(path)
+    signal = read_waveform(path, sample_rate, normalize)
+    return cut_frames(signal, path, timestamps, sample_rate, frame_seconds)
 
-    path = note_source(path)
-    if not path.is_file():
-        raise CorpusFormatError(f"{path}: audio file not found")
-    try:
-        signal, file_rate = sf.read(path, dtype="float32", always_2d=True)
-    except (RuntimeError, sf.LibsndfileError) as err:
-        raise CorpusFormatError(f"{path}: cannot read audio ({err})") from None
-    if signal.shape[0] == 0:
-        raise CorpusFormatError(f"{path} (recording {path.stem}): empty audio file (0 samples)")
-    bad = np.argwhere(~np.isfinite(signal))
-    if len(bad):
-        index, channel = (int(i) for i in bad[0])
-        raise CorpusFormatError(
-            f"{path} (recording {path.stem}): sample {index} (at {index / file_rate:.4f} s), "
-            f"channel {channel}: {describe_non_finite(float(signal[index, channel]))} value "
-            f"({len(bad)} such sample(s) in the file); expected finite audio samples"
-        )
-    signal = signal.mean(axis=1)
-    if file_rate != sample_rate:
-        import torch
-        import torchaudio.functional as AF
 
-        signal = AF.resample(torch.from_numpy(np.ascontiguousarray(signal)), int(file_rate), int(sample_rate)).numpy()
-    if normalize:
-        signal64 = signal.astype(np.float64)
-        std = float(signal64.std())
-        if not std > 0:
-            raise CorpusFormatError(
-                f"{path} (recording {path.stem}): constant audio (standard deviation 0) cannot be "
-                "z-normalised (data.args.audio_normalization=recording)"
-            )
-        signal = ((signal64 - signal64.mean()) / std).astype(np.float32)
+def cut_frames(
+    signal: np.ndarray, path: Path, timestamps: np.ndarray, sample_rate: int = SAMPLE_RATE, frame_seconds: float = 0.04
+) -> np.ndarray:
+    """``(T, frame_samples)`` slices of ``signal`` (read from ``path``) starting at ``timestamps``;
+    see :func:`read_audio_frames` for the shortfall rule."""
     frame_len = int(round(frame_seconds * sample_rate))
     starts = np.rint(np.asarray(timestamps, np.float64) * sample_rate).astype(np.int64)
     if len(starts) and starts.min() < 0:

@@ -338,6 +338,18 @@ class SpeechEncoder(nn.Module):
         var = (((wave - mean) * valid) ** 2).sum(1, keepdim=True) / count
         return (wave - mean) / torch.sqrt(var + 1e-7) * valid
 
+    def _pooling_weights(self, valid_frames: Tensor, chunk: int, encoder_frames: int) -> Tensor:
+        """``(N, chunk, J)`` pooling weights of each chunk, from the encoder frames computed from
+        its own valid samples only (a padded chunk's frames past its end are never used)."""
+        out = torch.zeros(len(valid_frames), chunk, encoder_frames)
+        for frames in valid_frames.unique().tolist():
+            valid_samples = torch.tensor([frames * self.frame_samples])
+            usable = min(int(self.model._get_feat_extract_output_lengths(valid_samples)[0]), encoder_frames)
+            matrix = frame_pooling_matrix(frames, self.frame_samples, max(usable, 1), self.receptive, self.stride)
+            rows = (valid_frames == frames).nonzero().flatten()
+            out[rows, :frames, : matrix.shape[1]] = torch.from_numpy(matrix)
+        return out
+
     def forward(self, frames: Tensor, mask: Tensor) -> Tensor:
         """Hidden states of every layer, pooled to the label frames.
 
@@ -377,9 +389,10 @@ class SpeechEncoder(nn.Module):
                 output_hidden_states=True,
             )
             hidden = torch.stack(outputs.hidden_states, dim=2)  # (N, J, L, H)
-            pooling = frame_pooling_matrix(chunk, samples, hidden.shape[1], self.receptive, self.stride)
-            weights = torch.from_numpy(pooling).to(hidden.device, hidden.dtype)
-            pooled = torch.einsum("cj,njlh->nclh", weights, hidden)
+            weights = self._pooling_weights(chunk_mask[keep].sum(1), chunk, hidden.shape[1]).to(
+                hidden.device, hidden.dtype
+            )
+            pooled = torch.einsum("ncj,njlh->nclh", weights, hidden)
             out = out.to(pooled.dtype)
             out[keep] = pooled
         out = out.reshape(batch, n_chunks * chunk, self.num_layers, self.hidden_size)[:, :length]

@@ -51,10 +51,12 @@ from __future__ import annotations
 import json
 import pickle
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..csd import SDK_METADATA_KEYS, write_csd
+from ._voice import synthetic_voice, write_voice_wav
 
 __all__ = [
     "SYNTHETIC_VERSION",
@@ -122,13 +124,43 @@ def _segment_emotions(rng: np.random.Generator) -> np.ndarray:
     return np.where(present, values, 0.0)
 
 
-def write_synthetic_cmu_mosei(out_dir: str | Path, seed: int = 0, n_videos: dict[str, int] | None = None) -> Path:
+def _voice_drive(z: np.ndarray) -> tuple[float, float]:
+    """Arousal and valence in about [-1, 1] from a segment's six emotion intensities (0-3):
+    anger, surprise, fear and happiness raise arousal, sadness lowers it; happiness raises
+    valence, sadness, anger and disgust lower it."""
+    happy, sad, anger, surprise, disgust, fear = z / 3.0
+    arousal = np.tanh(2.0 * (anger + surprise + fear + 0.5 * happy - sad) - 0.4)
+    valence = np.tanh(2.0 * (happy - sad - anger - disgust) + 0.2)
+    return float(arousal), float(valence)
+
+
+def _write_voice(path: Path, seed: int, index: int, video: dict[str, Any]) -> None:
+    """``audio/<video>.wav``: a voice during the words, each word with its segment's emotions
+    (:mod:`._voice`), silence between words, as long as the video."""
+    step = 0.02
+    frames = int(np.ceil(video["duration"] / step))
+    mid = (np.arange(frames) + 0.5) * step
+    drive, voiced = np.zeros((frames, 2)), np.zeros(frames, bool)
+    for (a, b), z in zip(video["segments"], video["emotions"]):
+        drive[(mid >= a) & (mid < b)] = _voice_drive(z)
+    for a, b in video["words"]:
+        voiced[(mid >= a) & (mid < b)] = True
+    rng = np.random.default_rng([seed, 7919, index])
+    write_voice_wav(path, synthetic_voice(drive, voiced, step, rng, base_pitch=float(rng.uniform(100.0, 220.0))))
+
+
+def write_synthetic_cmu_mosei(
+    out_dir: str | Path, seed: int = 0, n_videos: dict[str, int] | None = None, *, with_audio: bool = False
+) -> Path:
     """Write the synthetic corpus into ``out_dir`` (created; must not hold a corpus yet).
 
     Args:
         out_dir: corpus folder.
         seed: generator seed.
         n_videos: videos per fold, default :data:`DEFAULT_N_VIDEOS`.
+        with_audio: also write ``audio/<video id>.wav`` (16 kHz): a voice during the words whose
+            pitch and loudness follow the segment's arousal-like and whose formant its
+            valence-like emotions (:func:`_voice_drive`); the ``.csd`` files are unchanged.
 
     Returns:
         ``out_dir``.
@@ -155,6 +187,7 @@ def write_synthetic_cmu_mosei(out_dir: str | Path, seed: int = 0, n_videos: dict
     visual_scale, visual_offset = rng.uniform(0.5, 3, VISUAL_DIM), rng.normal(0, 2, VISUAL_DIM)
 
     data: dict[str, dict] = {k: {} for k in _FILES}
+    timelines: list[dict[str, Any]] = []  # what the audio needs, kept apart from the main generator
     for v, video_id in enumerate(all_ids):
         t, words, word_iv, vectors, seg_iv, seg_labels, seg_z = 0.3, [], [], [], [], [], []
         for _ in range(int(rng.integers(3, 7))):
@@ -198,6 +231,7 @@ def write_synthetic_cmu_mosei(out_dir: str | Path, seed: int = 0, n_videos: dict
             a = float(rng.uniform(0.2, 0.6) * duration)
             keep = (visual_iv[:, 1] <= a) | (visual_iv[:, 0] >= a + 1.5)
             visual, visual_iv = visual[keep], visual_iv[keep]
+        timelines.append({"duration": duration, "words": list(word_iv), "segments": list(seg_iv), "emotions": seg_z})
         order = rng.permutation(len(seg_iv))  # label rows are unsorted in the real file
         data["words"][video_id] = (np.array(words, dtype="S")[:, None], np.array(word_iv))
         data["glove_vectors"][video_id] = (np.array(vectors, dtype=np.float32), np.array(word_iv))
@@ -215,6 +249,9 @@ def write_synthetic_cmu_mosei(out_dir: str | Path, seed: int = 0, n_videos: dict
     for key, (filename, root) in _FILES.items():
         write_csd(out_dir / filename, root, data[key], _metadata(root, key, dims[key]))
     (out_dir / "folds.json").write_text(json.dumps(folds, indent=1))
+    if with_audio:
+        for v, (video_id, timeline) in enumerate(zip(all_ids, timelines)):
+            _write_voice(out_dir / "audio" / f"{video_id}.wav", seed, v, timeline)
     (out_dir / "README.txt").write_text(
         "Synthetic CMU-MOSEI written by affect-zoo (zoo/data/synthetic/cmu_mosei.py).\n"
         "Not the real corpus: every value is generated.\n"
