@@ -22,7 +22,8 @@ without gradients) is reported per window, for the break-even against ``frozen``
 
 Usage::
 
-    python benchmarks/ssl_encoder.py                   # WavLM-Base shape, recipe sizes (minutes on CPU)
+    python benchmarks/ssl_encoder.py                   # WavLM-Base shape, recipe sizes (for a GPU)
+    python benchmarks/ssl_encoder.py --batch 2 --steps 2   # WavLM-Base shape on a 2-core CPU (~15 min)
     python benchmarks/ssl_encoder.py --encoder tiny
     python benchmarks/ssl_encoder.py --tiny            # seconds (the test)
 """
@@ -134,6 +135,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--encoder", choices=("base", "tiny"), default="base")
     parser.add_argument("--tiny", action="store_true", help="seconds: tiny encoder, 1 s windows, batch 2")
     parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=8, help="windows per batch (the recipes: 8)")
     parser.add_argument("--out", type=Path, default=None, help="also write the rows as JSON")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -145,7 +147,14 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     sizes = (
         {"frames": 25, "samples": 640, "batch": 2, "encoder": "tiny", "steps": 2, "warmup": 1}
         if args.tiny
-        else {"frames": 150, "samples": 640, "batch": 8, "encoder": args.encoder, "steps": args.steps, "warmup": 1}
+        else {
+            "frames": 150,
+            "samples": 640,
+            "batch": args.batch,
+            "encoder": args.encoder,
+            "steps": args.steps,
+            "warmup": 1,
+        }
     )
     rows = []
     for mode in MODES:

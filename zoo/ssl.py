@@ -58,8 +58,9 @@ from torch import Tensor, nn
 from zoo._registry import register_model, weights_come_from_checkpoint
 from zoo.layers import MaskedBiLSTM
 from zoo.layers.speech_encoder import SpeechEncoder, layer_choice
+from zoo.layers.text_encoder import TextEncoder
 
-__all__ = ["SSLEmotionNet", "FrozenEncoderFeatures", "ssl_audio", "ssl_audiovisual"]
+__all__ = ["SSLEmotionNet", "FrozenEncoderFeatures", "ssl_audio", "ssl_audiovisual", "ssl_audio_text"]
 
 HEADS = ("linear", "bilstm")
 
@@ -109,6 +110,13 @@ class SSLEmotionNet(nn.Module):
         word_feature: segment level (CMU-MOSEI): the feature set giving each audio row's word
             index (-1 between words). The label frames are then pooled into the words, the head
             runs over the words, and the output is the mean over the segment's words ``(B, K)``.
+        text_feature: the per-frame transcript bytes (e.g. SEWA's ``transcript``), or ``None``.
+        text_encoder: ``bert-tiny`` (random) or a local Hugging Face text model folder.
+        text_encoder_overrides: text encoder config changes.
+        text_state: the text encoder's config and tokenizer as a checkpoint stores them (set by
+            :meth:`checkpoint_model_args`).
+        freeze_text: keep the text encoder fixed.
+        text_max_tokens: longest token sequence per transcript row.
         layer: ``None`` → learned softmax-weighted sum of all hidden states; an int → that
             hidden state (0 = the transformer's input, -1 = the last layer).
         freeze: ``"none"``, ``"feature_encoder"`` or ``"all"`` (see :class:`SpeechEncoder`).
@@ -138,6 +146,12 @@ class SSLEmotionNet(nn.Module):
         audio_feature: str = "audio",
         video_feature: str | None = None,
         word_feature: str | None = None,
+        text_feature: str | None = None,
+        text_encoder: str = "bert-tiny",
+        text_encoder_overrides: Mapping[str, Any] | None = None,
+        text_state: Mapping[str, Any] | None = None,
+        freeze_text: bool = False,
+        text_max_tokens: int = 128,
         layer: int | None = None,
         freeze: str = "feature_encoder",
         gradient_checkpointing: bool = False,
@@ -201,6 +215,20 @@ class SSLEmotionNet(nn.Module):
                 feature_dim=face_feature_dim,
             )
             width += self.visual.output_dim
+        self.text_feature = text_feature
+        self.text: TextEncoder | None = None
+        if text_feature is not None:
+            if text_feature not in feature_dims:
+                raise ValueError(f"model.args.text_feature: {text_feature!r} is not a feature set of the data")
+            self.text = TextEncoder(
+                text_encoder,
+                overrides=text_encoder_overrides,
+                stored=text_state,
+                read_weights=not weights_come_from_checkpoint(),
+                freeze=freeze_text,
+                max_tokens=text_max_tokens,
+            )
+            width += self.text.output_dim
         self.dropout = nn.Dropout(dropout)
         outputs = [num_targets] if shared_head else [1] * num_targets
         self.heads = nn.ModuleList(self._head(head, width, k, head_hidden, head_layers) for k in outputs)
@@ -216,7 +244,10 @@ class SSLEmotionNet(nn.Module):
     def checkpoint_model_args(self) -> dict[str, Any]:
         """What a checkpoint must add to ``model_args`` to rebuild this network without the
         encoder's folder: its full config and the waveform normalisation it was trained with."""
-        return {"encoder_config": self.audio.config_dict(), "normalize_waveform": self.audio.normalize_waveform}
+        args = {"encoder_config": self.audio.config_dict(), "normalize_waveform": self.audio.normalize_waveform}
+        if self.text is not None:
+            args["text_state"] = self.text.checkpoint_state()
+        return args
 
     def feature_encoders(self) -> dict[str, FrozenEncoderFeatures]:
         """``{audio feature: transform}`` when the encoder is frozen and caching is on, else ``{}``."""
@@ -289,6 +320,8 @@ class SSLEmotionNet(nn.Module):
             return (per_word * weights).sum(1) / weights.sum(1).clamp_min(1.0)
         if self.visual is not None:
             fused = torch.cat([fused, self.visual(features[self.video_feature], mask).to(fused.dtype)], -1)
+        if self.text is not None:
+            fused = torch.cat([fused, self.text(features[self.text_feature], mask).to(fused.dtype)], -1)
         return self._heads(self.dropout(fused), mask)
 
     def _heads(self, x: Tensor, mask: Tensor) -> Tensor:
@@ -311,3 +344,11 @@ def ssl_audiovisual(
 ) -> SSLEmotionNet:
     """``ssl_audio`` early-fused with a ``timm`` face encoder on the face crops (``video``)."""
     return SSLEmotionNet(feature_dims, num_targets, video_feature=video_feature, **kwargs)
+
+
+@register_model
+def ssl_audio_text(
+    feature_dims: Mapping[str, Any], num_targets: int, text_feature: str = "transcript", **kwargs: Any
+) -> SSLEmotionNet:
+    """``ssl_audio`` early-fused with a ``transformers`` text encoder on the frames' transcript rows."""
+    return SSLEmotionNet(feature_dims, num_targets, text_feature=text_feature, **kwargs)

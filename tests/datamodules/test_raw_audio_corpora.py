@@ -154,3 +154,23 @@ def test_mosei_csd_files_do_not_change_with_audio(tmp_path):
     assert sorted(p.stem for p in (audio / "audio").glob("*.wav")) == sorted(
         v for fold in json.loads((audio / "folds.json").read_text()).values() for v in fold
     )
+
+
+def test_sewa_transcript_bytes_follow_the_turns(sewa_root):
+    from zoo.data.sewa import SewaDataWarning
+
+    corpus = SewaCorpus(root=sewa_root, features=["transcript"], text_max_bytes=64)
+    rec = corpus.read("Train")[0]
+    rows = [line.split(";", 2) for line in (sewa_root / "transcriptions" / "Train_01.csv").read_text().splitlines()]
+    text = rec.features["transcript"]
+    assert text.dtype == np.uint8 and text.shape == (len(rec.timestamps), 64)
+    assert corpus.raw_feature_names == ("transcript",)
+    for start, end, words in rows[:5]:
+        inside = np.flatnonzero((rec.timestamps >= float(start) - 1e-3) & (rec.timestamps < float(end) - 1e-3))
+        expected = words.encode("utf-8")[:64]
+        for t in inside[[0, -1]]:
+            assert bytes(text[t][text[t] != 0]) == expected.decode("utf-8", errors="ignore").encode("utf-8")
+    with pytest.warns(SewaDataWarning, match=r"Train_01\.csv: row \d+ .* the first \d+ are kept"):
+        SewaCorpus(root=sewa_root, features=["transcript"], text_max_bytes=16).read("Train")
+    with pytest.raises(ConfigError, match="text_max_bytes must be at least 16"):
+        SewaCorpus(root=sewa_root, features=["transcript"], text_max_bytes=4)

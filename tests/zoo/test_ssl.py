@@ -295,3 +295,76 @@ def test_segment_level_network_returns_one_vector_per_segment():
     # padding does not change a segment's output
     alone = net.eval()({"waveform": rows[2:, :30], "waveform_word": word[2:, :30]}, mask[2:, :30])
     torch.testing.assert_close(net({"waveform": rows, "waveform_word": word}, mask)[2:], alone, rtol=1e-4, atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- text stream
+def _bytes(texts, frames, width=64):
+    out = torch.zeros(len(texts), frames, width, dtype=torch.uint8)
+    for b, per_frame in enumerate(texts):
+        for t, text in enumerate(per_frame):
+            data = text.encode("utf-8")
+            out[b, t, : len(data)] = torch.tensor(list(data), dtype=torch.uint8)
+    return out
+
+
+def test_text_encoder_mean_pools_each_frames_text():
+    from zoo.layers.text_encoder import TextEncoder
+
+    torch.manual_seed(0)
+    enc = TextEncoder("bert-tiny").eval()
+    texts = [["gut gemacht", "gut gemacht", "", "schön"], ["schön", "", "", ""]]
+    mask = torch.ones(2, 4, dtype=torch.bool)
+    mask[1, 2:] = False
+    got = enc(_bytes(texts, 4), mask)
+    # reference: the model called directly on one text at a time, mean over its tokens
+    for b in range(2):
+        for t in range(4):
+            if not texts[b][t] or not mask[b, t]:
+                assert torch.all(got[b, t] == 0)
+                continue
+            tokens = enc.tokenizer([texts[b][t]], return_tensors="pt")
+            assert tokens["input_ids"].shape[1] == len(texts[b][t].replace(" ", "")) + 2  # characters + CLS/SEP
+            with torch.no_grad():
+                hidden = enc.model(**tokens).last_hidden_state[0]
+            torch.testing.assert_close(got[b, t], hidden.mean(0), rtol=1e-4, atol=1e-5)
+
+
+def test_text_encoder_folder_checkpoint_and_errors(tmp_path):
+    from zoo.layers.text_encoder import TextEncoder, save_tiny_text_encoder
+
+    folder = save_tiny_text_encoder(tmp_path / "bert", seed=2)
+    from_folder = TextEncoder(str(folder)).eval()
+    spec = {
+        "corpus": "sewa",
+        "level": "frame",
+        "feature_dims": {"audio": 1600, "transcript": 64},
+        "target_names": ["arousal", "valence", "liking"],
+    }
+    task = EmotionTask("ssl_audio_text", spec, model_args={"text_encoder": str(folder)})
+    stored = task.hparams["model_args"]
+    assert set(stored["text_state"]) == {"config", "tokenizer"}
+    state = task.state_dict()
+    for path in folder.iterdir():
+        path.unlink()
+    with building_from_checkpoint():
+        again = EmotionTask("ssl_audio_text", spec, model_args=stored)
+    again.load_state_dict(state)
+    task.eval()
+    again.eval()
+    batch = {"audio": torch.randn(1, 3, 1600), "transcript": _bytes([["toll", "toll", "öde"]], 3)}
+    mask = torch.ones(1, 3, dtype=torch.bool)
+    torch.testing.assert_close(task(batch, mask), again(batch, mask))
+    assert from_folder.output_dim == 64
+    with pytest.raises(FileNotFoundError, match="text_encoder: .* is not a folder"):
+        TextEncoder(str(tmp_path / "nothing"))
+    with pytest.raises(FileNotFoundError, match="config.json not found"):
+        TextEncoder(str(folder))  # emptied above
+
+
+def test_frozen_text_encoder():
+    from zoo.layers.text_encoder import TextEncoder
+
+    enc = TextEncoder("bert-tiny", freeze=True)
+    assert not any(p.requires_grad for p in enc.parameters())
+    enc.train()
+    assert not enc.model.training

@@ -117,7 +117,9 @@ __all__ = [
 RELEASES = ("avec2017", "avec2019")
 TARGET_NAMES = ("arousal", "valence", "liking")
 INTERLOCUTOR_STRATEGIES = ("mixed", "purified", "doubled")
-TEXT_SETS = ("text_bow", "text_emb")
+TEXT_SETS = ("text_bow", "text_emb", "transcript")
+#: the raw text feature set: per frame the UTF-8 bytes of the transcription row (turn) it falls in
+TRANSCRIPT = "transcript"
 #: the raw waveform feature set: ``audio/<name>.wav`` at 16 kHz, 1600 samples per 100 ms frame
 RAW_AUDIO = AUDIO
 #: feature sets not read from ``<folder>/<name>.csv``
@@ -632,7 +634,8 @@ class SewaCorpus(Corpus):
     Args:
         root: corpus folder, or ``None`` for the synthetic corpus.
         features: feature folder names (e.g. ``audio_features_xbow_6s``), the turn-level text
-            sets ``text_bow`` / ``text_emb`` and/or ``audio``: the raw waveform of
+            sets ``text_bow`` / ``text_emb``, ``transcript`` (raw turn text, see
+            ``text_max_bytes``) and/or ``audio``: the raw waveform of
             ``audio/<name>.wav``, 1600 samples (16 kHz) per 100 ms label frame starting at the
             frame's time, never normalised with train statistics; concatenated per frame in
             this order.
@@ -653,6 +656,9 @@ class SewaCorpus(Corpus):
         embedding_file: word vectors for ``text_emb``.
         turn_sigma: σ of the Gaussian turn-label weights, as a fraction of the turn duration.
         with_test_labels: synthetic corpus only: write test labels (default true).
+        text_max_bytes: width of the raw ``transcript`` feature set: per frame the UTF-8 bytes of
+            the transcription row (turn) it falls in, zero-padded (a longer row is cut at a
+            character boundary, with a :class:`SewaDataWarning` naming the file and row).
         vocabulary: a fixed ``text_bow`` vocabulary (a trained model's, restored from its
             checkpoint's ``reader_state``, see :class:`SewaState`) instead of the one built from
             the train transcriptions.
@@ -687,6 +693,7 @@ class SewaCorpus(Corpus):
         turn_sigma: float = 0.25,
         with_test_labels: bool = True,
         vocabulary: Sequence[str] | None = None,
+        text_max_bytes: int = 1024,
     ) -> None:
         if release not in RELEASES:
             raise ConfigError(f"data.args.release must be one of {RELEASES}, got {release!r}")
@@ -719,7 +726,10 @@ class SewaCorpus(Corpus):
         self.turn_sigma = float(turn_sigma)
         self.with_test_labels = bool(with_test_labels)
         #: the raw waveform is never z-normalised with train-partition statistics
-        self.raw_feature_names = (RAW_AUDIO,) if RAW_AUDIO in self.feature_names else ()
+        self.raw_feature_names = tuple(n for n in (RAW_AUDIO, TRANSCRIPT) if n in self.feature_names)
+        if int(text_max_bytes) < 16:
+            raise ConfigError(f"data.args.text_max_bytes must be at least 16, got {text_max_bytes}")
+        self.text_max_bytes = int(text_max_bytes)
         #: the ``text_bow`` vocabulary of a trained model (from its checkpoint): used instead of
         #: the train transcriptions, so new data is encoded exactly as in training
         self.fixed_vocabulary = list(vocabulary) if vocabulary is not None else None
@@ -843,6 +853,8 @@ class SewaCorpus(Corpus):
 
     def _read_set(self, name: str, feature: str, times: np.ndarray) -> np.ndarray:
         root = self.resolve_root()
+        if feature == TRANSCRIPT:
+            return self._transcript_bytes(name, times)
         if feature in TEXT_SETS:
             return self._text_features(name, feature, times)
         if feature == RAW_AUDIO:
@@ -897,6 +909,25 @@ class SewaCorpus(Corpus):
                 known = [self._embeddings[w] for w in tokenize(text) if w in self._embeddings]
                 vectors.append(np.mean(known, 0) if known else np.zeros(dim, np.float32))
         return rows, np.asarray(vectors, np.float32).reshape(len(rows), dim)
+
+    def _transcript_bytes(self, name: str, times: np.ndarray) -> np.ndarray:
+        """``(T, text_max_bytes)`` uint8: each frame's transcription row as UTF-8, zero-padded;
+        zeros outside the rows. A longer row is cut at a character boundary with a warning."""
+        path = transcription_path(self.resolve_root(), name)
+        out = np.zeros((len(times), self.text_max_bytes), np.uint8)
+        for line, (start, end, text) in enumerate(read_transcription(path), start=1):
+            data = text.encode("utf-8")
+            if len(data) > self.text_max_bytes:
+                data = data[: self.text_max_bytes].decode("utf-8", errors="ignore").encode("utf-8")
+                warnings.warn(
+                    f"{path}: row {line} ({start:g}-{end:g} s) has {len(text.encode('utf-8'))} bytes of text; "
+                    f"the first {len(data)} are kept (data.args.text_max_bytes={self.text_max_bytes})",
+                    SewaDataWarning,
+                    stacklevel=2,
+                )
+            lo, hi = turn_frames(times, start, end)
+            out[lo:hi, : len(data)] = np.frombuffer(data, np.uint8)
+        return out
 
     def _text_features(self, name: str, feature: str, times: np.ndarray) -> np.ndarray:
         rows, vectors = self._turn_vectors(name, feature)
