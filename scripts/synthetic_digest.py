@@ -109,6 +109,12 @@ VARIANTS: dict[str, Callable[[Path], object]] = {
     "sewa-avec2019": lambda out: write_synthetic_sewa(out, seed=0, release="avec2019"),
     "cmu_mosei-csd": lambda out: write_synthetic_cmu_mosei(out, seed=0),
     "cmu_mosei-pkl": _mosei_pickle,
+    # the variants with 16 kHz audio (raw `audio` / `waveform` feature sets of zoo/ssl.py)
+    "sewa-avec2017-audio": lambda out: write_synthetic_sewa(out, seed=0, release="avec2017", with_audio=True),
+    "muse_car-audio": lambda out: write_synthetic_muse_car(
+        out, seed=0, n_videos={"train": 6, "devel": 2, "test": 2}, with_audio=True
+    ),
+    "cmu_mosei-audio": lambda out: write_synthetic_cmu_mosei(out, seed=0, with_audio=True),
 }
 
 

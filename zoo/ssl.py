@@ -26,7 +26,13 @@ Network, per label frame of the corpus (40 ms RECOLA, 100 ms SEWA, 250 ms MuSe-C
 
 Audio-visual variant: face crops ``(B, T, H, W, 3)`` through :class:`zoo.tzirakis2017.VisualNet`
 (a ``timm`` backbone with local ImageNet weights), early-fused by concatenation as Tzirakis et
-al. 2017 fuse their two streams (§III-D).
+al. 2017 fuse their two streams (§III-D). Audio-text variant: each frame's transcript row (raw
+UTF-8 bytes, e.g. SEWA's ``transcript``) through a ``transformers`` text encoder
+(:mod:`zoo.layers.text_encoder`), concatenated the same way.
+
+Segment level (CMU-MOSEI): with ``word_feature`` the label frames are 20 ms rows of a segment's
+audio; they are averaged into the segment's words, the head runs over the words and the output
+is their mean, ``(B, K)``.
 
 Frozen encoders (``freeze="all"``) can have their pooled hidden states computed once per
 recording and cached through the corpus cache (:meth:`SSLEmotionNet.feature_encoders`;

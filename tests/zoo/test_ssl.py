@@ -368,3 +368,25 @@ def test_frozen_text_encoder():
     assert not any(p.requires_grad for p in enc.parameters())
     enc.train()
     assert not enc.model.training
+
+
+def test_a_tampered_stored_config_is_a_clear_error():
+    net = create_model("ssl_audio", feature_dims={"audio": 640}, num_targets=2)
+    config = net.checkpoint_model_args()["encoder_config"]
+    with pytest.raises(ValueError, match="model_type 'bert' is not a supported speech encoder"):
+        create_model(
+            "ssl_audio", feature_dims={"audio": 640}, num_targets=2, encoder_config={**config, "model_type": "bert"}
+        )
+    with pytest.raises(ValueError, match="encoder_config of the checkpoint: cannot rebuild"):
+        create_model(
+            "ssl_audio", feature_dims={"audio": 640}, num_targets=2, encoder_config={**config, "hidden_size": -3}
+        )
+    text = create_model("ssl_audio_text", feature_dims={"audio": 640, "transcript": 32}, num_targets=2)
+    state = text.checkpoint_model_args()["text_state"]
+    with pytest.raises(ValueError, match="text_state of the checkpoint: cannot rebuild"):
+        create_model(
+            "ssl_audio_text",
+            feature_dims={"audio": 640, "transcript": 32},
+            num_targets=2,
+            text_state={**state, "tokenizer": {"json": "{not json", "special": {}}},
+        )

@@ -140,8 +140,14 @@ def load_speech_encoder(
     if stored_config is not None:
         config_dict = dict(stored_config)
         config_cls, model_cls = _classes(str(config_dict.get("model_type")), "model.args.encoder_config")
-        config = config_cls.from_dict({k: v for k, v in config_dict.items() if k != "model_type"})
-        return model_cls(config), {"source": "checkpoint", "do_normalize": None, "files": []}
+        try:
+            config = config_cls.from_dict({k: v for k, v in config_dict.items() if k != "model_type"})
+            model = model_cls(config)
+        except Exception as err:  # noqa: BLE001 - a damaged checkpoint can fail in many ways
+            raise ValueError(
+                f"model.args.encoder_config of the checkpoint: cannot rebuild the encoder ({err})"
+            ) from None
+        return model, {"source": "checkpoint", "do_normalize": None, "files": []}
     name = str(encoder)
     if name in PRESETS:
         preset = {**PRESETS[name], **overrides}

@@ -93,9 +93,14 @@ def load_text_encoder(
 
     overrides = dict(overrides or {})
     if stored is not None:
-        config_dict = dict(stored["config"])
-        config = AutoConfig.for_model(config_dict.pop("model_type"), **config_dict)
-        return AutoModel.from_config(config), _tokenizer_from_state(stored["tokenizer"]), "checkpoint"
+        try:
+            config_dict = dict(stored["config"])
+            config = AutoConfig.for_model(config_dict.pop("model_type"), **config_dict)
+            return AutoModel.from_config(config), _tokenizer_from_state(stored["tokenizer"]), "checkpoint"
+        except Exception as err:  # noqa: BLE001 - a damaged checkpoint can fail in many ways
+            raise ValueError(
+                f"model_args.text_state of the checkpoint: cannot rebuild the text encoder and tokenizer ({err})"
+            ) from None
     name = str(encoder)
     if name in TEXT_PRESETS:
         tokenizer = char_tokenizer()
