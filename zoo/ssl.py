@@ -79,6 +79,9 @@ class FrozenEncoderFeatures:
     output (weights, config, chunking, normalisation), :attr:`sources` the files it came from.
     """
 
+    #: chunks encoded per encoder call
+    chunks_per_call = 8
+
     def __init__(self, encoder: SpeechEncoder) -> None:
         self.encoder = encoder
         self.key = encoder.weights_digest()
@@ -91,13 +94,20 @@ class FrozenEncoderFeatures:
         device = next(self.encoder.parameters()).device
         was_training = self.encoder.training
         self.encoder.eval()
+        frames = np.asarray(audio, np.float32)
+        # a few chunks per call (a whole 5-minute recording at once would hold every chunk's
+        # activations together); ``step`` is a whole number of chunks, so the chunks are the
+        # same as when the recording is encoded in one call
+        step = self.encoder.chunk_frames * self.chunks_per_call
+        out = []
         try:
-            frames = torch.as_tensor(np.asarray(audio, np.float32), device=device)[None]
-            mask = torch.ones(frames.shape[:2], dtype=torch.bool, device=device)
-            hidden = self.encoder(frames, mask)[0]
+            for start in range(0, len(frames), step):
+                piece = torch.as_tensor(frames[start : start + step], device=device)[None]
+                mask = torch.ones(piece.shape[:2], dtype=torch.bool, device=device)
+                out.append(self.encoder(piece, mask)[0].reshape(piece.shape[1], -1).float().cpu())
         finally:
             self.encoder.train(was_training)
-        return hidden.reshape(hidden.shape[0], -1).float().cpu().numpy()
+        return torch.cat(out).numpy() if out else np.zeros((0, self.output_dim), np.float32)
 
 
 class SSLEmotionNet(nn.Module):

@@ -390,3 +390,13 @@ def test_a_tampered_stored_config_is_a_clear_error():
             num_targets=2,
             text_state={**state, "tokenizer": {"json": "{not json", "special": {}}},
         )
+
+
+def test_frozen_features_of_a_long_recording_are_encoded_a_few_chunks_at_a_time():
+    torch.manual_seed(0)
+    net = create_model("ssl_audio", feature_dims={"audio": 640}, num_targets=2, freeze="all", max_chunk_seconds=0.4)
+    enc = net.feature_encoders()["audio"]
+    enc.chunks_per_call = 2  # 20 frames per call: 3 calls for 47 frames
+    audio = np.random.default_rng(1).normal(size=(47, 640)).astype(np.float32)
+    whole = net.audio.eval()(torch.from_numpy(audio)[None], torch.ones(1, 47, dtype=torch.bool))[0]
+    np.testing.assert_allclose(enc(audio), whole.reshape(47, -1).detach().numpy(), rtol=1e-4, atol=1e-5)
