@@ -76,7 +76,7 @@ class FrozenEncoderFeatures:
 
     Maps a recording's raw audio ``(T, S)`` to its pooled hidden states ``(T, L·H)``, encoding
     the recording in consecutive chunks of ``max_chunk_seconds``. :attr:`key` identifies the
-    output (weights, config, chunking, normalisation), :attr:`sources` the files it came from.
+    output (a digest of the weights, the architecture, the chunking and the normalisation).
     """
 
     #: chunks encoded per encoder call
@@ -85,7 +85,9 @@ class FrozenEncoderFeatures:
     def __init__(self, encoder: SpeechEncoder) -> None:
         self.encoder = encoder
         self.key = encoder.weights_digest()
-        self.sources = list(encoder.files)
+        #: none: the key is a digest of the weights themselves, so the cache entry stays valid
+        #: when the encoder is rebuilt from a checkpoint without its original folder
+        self.sources: list = []
         self.output_dim = encoder.num_layers * encoder.hidden_size
 
     @torch.no_grad()

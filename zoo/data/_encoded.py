@@ -13,8 +13,10 @@ depends on
 
 * the base reader's options (:func:`~zoo.data._cache.reading_options`) and the encoders' keys
   (its options hash), and
-* the cache files of the raw partition it was computed from, plus the encoder's own files (its
-  noted sources): a changed corpus file rebuilds the raw entry, whose new files rebuild this one.
+* the cache files of the raw partition it was computed from, plus any files the encoder names
+  as its sources (noted sources): a changed corpus file rebuilds the raw entry, whose new files
+  rebuild this one. (The speech encoders of :mod:`zoo.ssl` name none: their key is a digest of
+  the weights, which stays the same when a checkpoint rebuilds the encoder without its folder.)
 """
 
 from __future__ import annotations

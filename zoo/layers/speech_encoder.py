@@ -70,6 +70,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "wavlm-tiny": {"model_type": "wavlm", **_TINY, "num_buckets": 32, "max_bucket_distance": 200},
 }
 FREEZE_CHOICES = ("none", "feature_encoder", "all")
+#: config keys that record provenance, not architecture (left out of :meth:`SpeechEncoder.weights_digest`)
+_PROVENANCE_KEYS = frozenset({"transformers_version", "architectures", "torch_dtype", "dtype"})
 _log = logging.getLogger(__name__)
 
 
@@ -331,7 +333,10 @@ class SpeechEncoder(nn.Module):
 
     def weights_digest(self) -> str:
         """SHA-256 of the config and every weight: the identity of a frozen encoder's outputs."""
-        digest = hashlib.sha256(json.dumps(self.config_dict(), sort_keys=True).encode())
+        config = {
+            k: v for k, v in self.config_dict().items() if not k.startswith("_") and k not in _PROVENANCE_KEYS
+        }  # where the config was read from and by which version does not change the outputs
+        digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
         for name, tensor in sorted(self.model.state_dict().items()):
             digest.update(name.encode())
             digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
