@@ -2,11 +2,11 @@
 
 Not one of the five reproduced papers: a model family of this zoo, built from the published
 recipe of fine-tuning self-supervised speech transformers for dimensional emotion regression
-with a CCC loss (Wagner et al., "Dawn of the Transformer Era in Speech Emotion Recognition",
-IEEE TPAMI 2023, arXiv:2203.07378: wav2vec2-large-robust fine-tuned on MSP-Podcast
-arousal/dominance/valence; Pepino et al., Interspeech 2021, arXiv:2104.03502: a learned
+(Wagner et al., "Dawn of the Transformer Era in Speech Emotion Recognition", IEEE TPAMI 2023,
+arXiv:2203.07378: wav2vec2-large-robust fine-tuned on MSP-Podcast arousal/dominance/valence, the
+convolutional front end frozen; Pepino et al., Interspeech 2021, arXiv:2104.03502: a learned
 weighted sum of the encoder's layers) and SUPERB's weighted-layer probe (Yang et al.,
-Interspeech 2021, arXiv:2105.01051). ``docs/models/ssl.md`` lists what comes from which paper
+Interspeech 2021, arXiv:2105.01051). The loss is the zoo's shared CCC loss. ``docs/models/ssl.md`` lists what comes from which paper
 and what is this zoo's own choice (the time-continuous pooling to label frames, the heads, the
 audio-visual fusion).
 
