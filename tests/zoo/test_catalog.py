@@ -22,7 +22,10 @@ def test_every_shipped_recipe_is_listed_with_its_paper():
     for entry in entries:
         recipe = yaml.safe_load((RECIPES / f"{entry.name}.yaml").read_text())
         assert entry.model == recipe["model"]["name"] and entry.corpus == entry.name.split("/")[0]
-        author_year = re.match(r"([a-z]+)(\d{4})_", entry.model)  # models are named <author><year>_...
+        if entry.model.startswith("ssl_"):  # the self-supervised family (zoo/ssl.py) is not one paper
+            assert entry.paper.startswith("Self-supervised speech front ends"), entry
+            continue
+        author_year = re.match(r"([a-z]+)(\d{4})_", entry.model)  # paper models are named <author><year>_...
         assert author_year, entry
         assert author_year.group(1).capitalize() in entry.paper and author_year.group(2) in entry.paper, entry
 
