@@ -101,11 +101,13 @@ def test_weighted_layer_sum_and_single_layer():
     hidden = net.audio(frames, mask).detach().numpy()  # (1, 8, L, H)
     w = np.exp([0.5, -1.0, 2.0, 0.0])
     w /= w.sum()
+    np.testing.assert_allclose(net.layer_weights().detach().numpy(), w, rtol=1e-6)
     fused = np.einsum("btlh,l->bth", hidden, w)
     expected = fused @ net.heads[0]["out"].weight.detach().numpy().T + net.heads[0]["out"].bias.detach().numpy()
     np.testing.assert_allclose(net({"audio": frames}, mask).detach().numpy(), expected, rtol=1e-4, atol=1e-5)
     single = create_model("ssl_audio", feature_dims={"audio": 640}, num_targets=2, layer=-1)
     assert single.layer == single.audio.num_layers - 1 and single.layer_logits is None
+    assert single.layer_weights().tolist() == [0.0] * (single.audio.num_layers - 1) + [1.0]
 
 
 def test_freeze_modes_and_lr_multipliers():
