@@ -21,6 +21,7 @@ depends on
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -91,16 +92,7 @@ class EncodedPartitionReader:
                         f"({len(array)}, {encoder.output_dim})"
                     )
                 features[name] = encoded
-            out.append(
-                Recording(
-                    id=rec.id,
-                    features=features,
-                    timestamps=rec.timestamps,
-                    targets=rec.targets,
-                    meta=rec.meta,
-                    level=rec.level,
-                )
-            )
+            out.append(dataclasses.replace(rec, features=features))
         return out
 
 

@@ -424,24 +424,29 @@ def _folder_ids(root: Path, file_features: Sequence[str]) -> list[str]:
                 f"{feature_path(root, name, 'x').parent}: feature folder not found (needed: "
                 f"{list(file_features)}; {root} has {available_feature_sets(root)})"
             )
-    folder = note_source(feature_path(root, file_features[0], "x").parent)
+    return _csv_ids(feature_path(root, file_features[0], "x").parent, "feature files")
+
+
+def _csv_ids(folder: Path, what: str) -> list[str]:
+    """The ``<id>.csv`` stems of ``folder`` (noted as a source), numeric ids in numeric order.
+
+    Raises:
+        CorpusFormatError: the folder holds no ``.csv`` file (``what`` names what was looked for).
+    """
+    folder = note_source(folder)
     ids = sorted(
         (p.stem for p in folder.glob("*.csv")), key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s)
     )
     if not ids:
-        raise CorpusFormatError(f"{folder}: no <id>.csv feature files")
+        raise CorpusFormatError(f"{folder}: no <id>.csv {what}")
     return ids
 
 
 def _label_folder_ids(root: Path, targets: Sequence[str]) -> list[str]:
     """Ids of the videos with a label file of the first target (a folder read only as audio)."""
-    folder = note_source(label_path(root, targets[0], "x").parent)
-    ids = sorted(
-        (p.stem for p in folder.glob("*.csv")), key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s)
+    return _csv_ids(
+        label_path(root, targets[0], "x").parent, "label files (needed to find the videos read as audio only)"
     )
-    if not ids:
-        raise CorpusFormatError(f"{folder}: no <id>.csv label files (needed to find the videos read as audio only)")
-    return ids
 
 
 def _partition_ids(root: Path, partition: str) -> list[str]:

@@ -132,7 +132,7 @@ def load_speech_encoder(
             checkpoint is about to supply them).
 
     Returns:
-        ``(model, info)`` with ``info = {"source": ..., "do_normalize": bool, "files": [...]}``.
+        ``(model, info)`` with ``info = {"source": ..., "do_normalize": bool or None}``.
 
     Raises:
         FileNotFoundError: no such folder, no ``config.json`` or no weights in it.
@@ -149,7 +149,7 @@ def load_speech_encoder(
             raise ValueError(
                 f"model.args.encoder_config of the checkpoint: cannot rebuild the encoder ({err})"
             ) from None
-        return model, {"source": "checkpoint", "do_normalize": None, "files": []}
+        return model, {"source": "checkpoint", "do_normalize": None}
     name = str(encoder)
     if name in PRESETS:
         preset = {**PRESETS[name], **overrides}
@@ -162,7 +162,7 @@ def load_speech_encoder(
                 UserWarning,
                 stacklevel=2,
             )
-        return model, {"source": name, "do_normalize": True, "files": []}
+        return model, {"source": name, "do_normalize": True}
     path = Path(name).expanduser()
     if not path.is_dir():
         raise FileNotFoundError(_missing_folder_message(path))
@@ -184,8 +184,7 @@ def load_speech_encoder(
     else:
         config = config_cls.from_pretrained(path, local_files_only=True, **overrides)
         model = model_cls(config)
-    files = [config_file, *weights] + ([preprocessor] if preprocessor.is_file() else [])
-    return model, {"source": str(path), "do_normalize": do_normalize, "files": files}
+    return model, {"source": str(path), "do_normalize": do_normalize}
 
 
 def save_tiny_encoder(
@@ -281,7 +280,6 @@ class SpeechEncoder(nn.Module):
             raise ValueError(f"SpeechEncoder: frame_samples must be a positive int, got {frame_samples!r}")
         self.model, info = load_speech_encoder(encoder, overrides, stored_config, read_weights)
         self.source = info["source"]
-        self.files: list[Path] = list(info["files"])
         stored_normalize = info["do_normalize"]
         self.normalize_waveform = bool(
             normalize_waveform
