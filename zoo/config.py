@@ -110,6 +110,27 @@ def _check_keys(layer: Any, schema: Any, source: str, prefix: str = "") -> None:
             _check_keys(child_layer, child_schema, source, f"{path}.")
 
 
+def _check_override_values(overrides: Sequence[str]) -> None:
+    """Command-line values are taken as written: an OmegaConf interpolation (``run_name=${oc.env:HOME}``)
+    would put an environment variable or another key's value where none is documented, and an
+    empty value (``data.args.root=$UNSET``) would silently mean null.
+
+    Raises:
+        ConfigError: naming the override.
+    """
+    for override in overrides:
+        key, _, value = override.partition("=")
+        if not value.strip():
+            raise ConfigError(
+                f"command-line override {key}= has an empty value (an unset shell variable?); write {key}=null for null"
+            )
+        if "${" in value.replace("\\${", ""):
+            raise ConfigError(
+                f"command-line override {key}={value}: interpolations (${{...}}) are not resolved in "
+                "overrides; write the value itself (your shell expands $VARIABLES)"
+            )
+
+
 _NUMBER = (int, float)
 #: keys whose allowed types are not simply the type of their value in ``defaults.yaml``
 #: (``None`` in a tuple: the key may be null)
@@ -249,6 +270,7 @@ def load_recipe(recipe: str | Path, overrides: Sequence[str] = ()) -> dict[str, 
         raise ConfigError(f"cannot parse overrides {list(overrides)}: {err}") from err
     _check_keys(layer, defaults, str(recipe_path))
     _check_keys(cli, defaults, "command-line override")
+    _check_override_values(parse_overrides(overrides))
     OmegaConf.set_struct(defaults, True)
     for block in (*OPEN_BLOCKS, *_CHECKED_BLOCKS):
         node = OmegaConf.select(defaults, block)

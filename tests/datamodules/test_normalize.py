@@ -223,7 +223,7 @@ def test_segment_batches_are_normalised_by_the_task(tmp_path: Path):
             "text": text,
             "audio": text[..., :3].copy(),
             "vision": text[..., :2].copy(),
-            "id": np.array([f"v{i}[0]" for i in range(n)]),
+            "id": np.array([f"{p}{i}[0]" for i in range(n)]),  # each partition its own videos
             "regression_labels": labels,
         }
     path = tmp_path / "a.pkl"

@@ -122,11 +122,16 @@ def test_audio_is_resampled_and_mixed_down(tmp_path):
 def test_video_frame_nearest_in_time_from_the_stream_rate(tmp_path):
     path = tmp_path / "v.mp4"
     write_video(path, [20 + 20 * i for i in range(5)], fps=10, size=(64, 48))  # 0..0.4 s
-    times = np.arange(14) * 0.04  # up to 0.52 s: beyond the last frame → the last frame
+    times = np.arange(13) * 0.04  # up to 0.48 s: within one frame (0.1 s) after the last → the last frame
     crops = read_video_frames(path, times, face_size=32)
-    assert crops.shape == (14, 32, 32, 3) and crops.dtype == np.uint8
+    assert crops.shape == (13, 32, 32, 3) and crops.dtype == np.uint8
     nearest = np.minimum(np.floor(times * 10 + 0.5).astype(int), 4)
-    np.testing.assert_allclose(crops.reshape(14, -1).mean(1), 20 + 20 * nearest, atol=3)
+    np.testing.assert_allclose(crops.reshape(13, -1).mean(1), 20 + 20 * nearest, atol=3)
+    with pytest.raises(
+        CorpusFormatError,
+        match=r"v\.mp4 \(recording v\): the video ends at 0\.400 s but the labels run to 0\.520 s \(row 14\)",
+    ):
+        read_video_frames(path, np.arange(14) * 0.04, face_size=32)  # 0.12 s past the last frame: refused
 
 
 def test_video_crop_box(tmp_path):
@@ -243,7 +248,7 @@ def test_datamodule_feature_mode_normalises_with_train_statistics(corpus):
 def test_datamodule_rejects_unknown_features():
     with pytest.raises(ValueError, match=r"\['video'\] are not available in 'features' mode"):
         CorpusDataModule("recola", root=".", mode="features", features=["video"])
-    with pytest.raises(ValueError, match="mode must be one of"):
+    with pytest.raises(ValueError, match=r"data.args.mode: expected one of features, raw, found 'pixels'"):
         CorpusDataModule("recola", root=".", mode="pixels")
 
 

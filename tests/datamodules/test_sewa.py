@@ -204,7 +204,7 @@ def test_errors_name_file_line_and_field(tmp_path, avec2017):
     with pytest.raises(CorpusFormatError, match="turn file not found"):
         (avec2017 / "turns" / "Train_01.csv").unlink()
         _dm(avec2017, interlocutor="purified").raw_recordings("train")
-    with pytest.raises(ValueError, match="interlocutor must be one of"):
+    with pytest.raises(ValueError, match=r"data.args.interlocutor: expected one of mixed, purified, doubled"):
         _dm(avec2017, interlocutor="other")
 
 

@@ -51,8 +51,9 @@ from zoo.data.corpus import Corpus
 from zoo.data.registry import corpus_class
 from zoo.data.types import STAGE_PARTITIONS, DataSpec, Recording
 from zoo.errors import ConfigError, CorpusFormatError
+from zoo.option_rules import Rule, check_options
 
-__all__ = ["CorpusDataModule", "NORMALIZATIONS"]
+__all__ = ["CorpusDataModule", "DATA_OPTION_RULES", "NORMALIZATIONS", "check_data_options"]
 
 NORMALIZATIONS = (True, False, "zscore", "maxabs")
 
@@ -99,6 +100,7 @@ class CorpusDataModule(pl.LightningDataModule):
     def __init__(self, corpus: str | type[Corpus], /, **options: Any) -> None:
         super().__init__()
         corpus_cls = corpus_class(corpus) if isinstance(corpus, str) else corpus
+        check_data_options(corpus_cls, options)
         merged = {**_GENERIC_DEFAULTS, **corpus_cls.datamodule_defaults, **options}
         reader_params = _reader_parameters(corpus_cls)
         unknown = sorted(k for k in merged if k not in _GENERIC_DEFAULTS and k not in reader_params)
@@ -288,8 +290,10 @@ class CorpusDataModule(pl.LightningDataModule):
                 dim = int(shape[0]) if len(shape) == 1 else [int(d) for d in shape]
                 expected = self.feature_dims.setdefault(name, dim)
                 if dim != expected:
+                    source = self.corpus.feature_file(rec.id, name)
                     raise CorpusFormatError(
-                        f"{self.corpus_name}: feature set {name!r} of recording {rec.id} has "
+                        (f"{source}: " if source is not None else "")
+                        + f"{self.corpus_name}: feature set {name!r} of recording {rec.id} has "
                         f"{dim} dimensions, other recordings have {expected}"
                     )
 
@@ -513,7 +517,19 @@ class CorpusDataModule(pl.LightningDataModule):
                         f"recording {rec_id}: {len(values)} predicted frames for {rec.num_frames} label "
                         "frames; prediction writing needs whole recordings"
                     )
+            bad = ~np.isfinite(np.asarray(values, np.float64))
+            if bad.any():
+                raise ValueError(
+                    f"recording {rec_id}: the model predicted {int(bad.sum())} NaN/inf value(s); no prediction "
+                    f"file is written for it (are its features, {self._source(rec_id)}, finite and on the "
+                    "model's scale?)"
+                )
             self.corpus.write_predictions(Path(out_dir), partition, rec, values, target_names)
+
+    def _source(self, recording_id: str) -> str:
+        """The files of a recording's feature sets, for messages (or its feature set names)."""
+        files = [self.corpus.feature_file(recording_id, n) for n in self.feature_names]
+        return ", ".join(str(f) if f is not None else repr(n) for f, n in zip(files, self.feature_names))
 
     def total_frames(self, stage_partition: str) -> int:
         """Number of label frames (segment level: word steps) in a stage partition."""
@@ -545,6 +561,41 @@ _GENERIC_DEFAULTS: dict[str, Any] = {
     "cache_dir": None,
     "use_cache": True,
 }
+
+
+#: declared types and ranges of the datamodule's own options (next to their defaults above); each
+#: reader declares its own (:attr:`~zoo.data.corpus.Corpus.option_rules`)
+DATA_OPTION_RULES: dict[str, Rule] = {
+    "win_len": Rule(int, low=1, nullable=True, meaning="null: whole recordings"),
+    "hop_len": Rule(int, low=1),
+    "last_window": Rule(choices=LAST_WINDOW_CHOICES),
+    "batch_size": Rule(int, low=1),
+    "eval_batch_size": Rule(int, low=1),
+    "num_workers": Rule(int, low=0, nullable=True),
+    "normalize": Rule(choices=NORMALIZATIONS),
+    "label_shift": Rule(float),
+    "feature_delay": Rule(dict, nullable=True),
+    "normalization_stats": Rule(dict, nullable=True),
+    "predict_partition": Rule(choices=STAGE_PARTITIONS),
+    "seed": Rule(int, low=0),
+    "pin_memory": Rule(bool, nullable=True),
+    "cache_dir": Rule(str, low=1, nullable=True, path=True),
+    "use_cache": Rule(bool),
+}
+
+
+def check_data_options(corpus: str | type[Corpus], options: Mapping[str, Any]) -> None:
+    """Check ``data.args`` against their declared types and ranges, building nothing.
+
+    Args:
+        corpus: registered corpus name or reader class.
+        options: the ``data.args`` given (defaults are not checked).
+
+    Raises:
+        ConfigError: ``data.args.<key>: expected ..., found ...``.
+    """
+    corpus_cls = corpus_class(corpus) if isinstance(corpus, str) else corpus
+    check_options(options, {**DATA_OPTION_RULES, **corpus_cls.all_option_rules()}, prefix="data.args.")
 
 
 def _reader_parameters(corpus_cls: type[Corpus]) -> set[str]:

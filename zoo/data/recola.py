@@ -52,6 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo.data._checks import check_label_range, read_text, warn_outliers
 from zoo.data.arff import read_arff, write_arff
 from zoo.data.corpus import Corpus
 from zoo.data.formats.recola import (
@@ -61,6 +62,7 @@ from zoo.data.formats.recola import (
     GOLD_FLOAT_FORMAT,
     GOLD_FOLDER,
     GOLD_RELATION,
+    RATERS,
     VIDEO_FOLDER,
     feature_path,
 )
@@ -73,6 +75,7 @@ from zoo.data.registry import register_corpus
 from zoo.data.sources import note_source
 from zoo.data.types import Recording
 from zoo.errors import ConfigError, CorpusFormatError
+from zoo.option_rules import Rule
 
 __all__ = [
     "RecolaCorpus",
@@ -92,6 +95,8 @@ __all__ = [
 
 LABEL_STEP = 0.04
 TARGET_NAMES = ("arousal", "valence")
+#: the range of the gold standard and of every rater's trace (the annotation tool's scale)
+LABEL_RANGE = (-1.0, 1.0)
 PARTITION_NAMES = ("train", "dev", "test")
 RAW_FEATURES = ("audio", "video")
 MODES = ("features", "raw")
@@ -101,6 +106,10 @@ _log = logging.getLogger(__name__)
 #: attributes of the AVEC feature ARFFs that are not features (lower case; the baseline scripts
 #: drop them): instance name, class label, frame time / time stamp
 NON_FEATURE_ATTRIBUTES = frozenset({"name", "instance_name", "class", "frametime", "timestamp"})
+#: attributes naming the recording of each row (compared with the file name)
+NAME_ATTRIBUTES = ("instance_name", "name")
+#: media extensions an instance name may carry after the recording name
+MEDIA_SUFFIXES = (".wav", ".mp4", ".avi", ".arff")
 AUDIO_NORMALIZATIONS = ("recording", "none")
 
 
@@ -185,23 +194,58 @@ def _check_finite(path: Path, data, values: np.ndarray, names: Sequence[str]) ->
         )
 
 
-def read_gold_standard(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+def _check_instance_names(path: Path, data) -> None:
+    """Every row's ``Instance_name`` (or ``name``) is the file's recording: a file of another
+    recording copied in under this name would otherwise be read as this one (leaking, e.g., a
+    dev recording into train)."""
+    column = next((a.name for a in data.attributes if a.name.lower() in NAME_ATTRIBUTES and not a.is_numeric), None)
+    if column is None:
+        return
+    expected = path.stem
+    values = data.columns[column]
+    for value in set(values):
+        name = None if value is None else value.strip()
+        if name is not None and (
+            name == expected or (Path(name).stem == expected and Path(name).suffix in MEDIA_SUFFIXES)
+        ):
+            continue
+        row = values.index(value)
+        raise CorpusFormatError(
+            f"{path}: line {data.line_of_row(row)}, attribute {column!r}: {value!r} is not the file's "
+            f"recording {expected!r} (is this another recording's file?)"
+        )
+
+
+def read_gold_standard(
+    path: str | Path, label_range: tuple[float, float] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Read a gold-standard ARFF file.
+
+    Args:
+        path: the ``.arff`` file.
+        label_range: refuse values outside ``(low, high)`` (the corpus's labels; ``None`` for
+            prediction files, which may lie outside).
 
     Returns:
         ``(frame times in seconds (T,), values float32 (T,))``.
 
     Raises:
         CorpusFormatError: missing file or attribute, bad or missing values, times that do not
-            increase.
+            increase, an instance name that is not the file's recording, a value outside
+            ``label_range``.
     """
     path = Path(path)
     data = read_arff(path)
     if "GoldStandard" not in data.columns:
         raise CorpusFormatError(f"{path}: no attribute 'GoldStandard'; attributes {data.names}")
+    _check_instance_names(path, data)
     times = _frame_times(data, path)
     values = data.numeric_matrix(["GoldStandard"])
     _check_finite(path, data, values, ["GoldStandard"])
+    if label_range is not None:
+        check_label_range(
+            path, values, [label_range], lambda row, _: f"line {data.line_of_row(row)}, attribute 'GoldStandard'"
+        )
     return times, values[:, 0].astype(np.float32)
 
 
@@ -212,32 +256,41 @@ def read_feature_arff(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     label and time stamps (:data:`NON_FEATURE_ATTRIBUTES`, matched case-insensitively) — are
     never feature dimensions, whatever their type and even when all their values are ``?``.
 
+    Rows whose ``Instance_name`` is not the file's recording are refused; a value far outside its
+    column gets a :class:`~zoo.errors.CorpusDataWarning` (:func:`~zoo.data._checks.warn_outliers`).
+
     Returns:
         ``(frame times (T,), features float32 (T, D))``, D = the other numeric attributes.
     """
     path = Path(path)
     data = read_arff(path)
+    _check_instance_names(path, data)
     times = _frame_times(data, path)
     names = [a.name for a in data.attributes if a.is_numeric and a.name.lower() not in NON_FEATURE_ATTRIBUTES]
     if not names:
         raise CorpusFormatError(f"{path}: no numeric feature attributes besides {sorted(NON_FEATURE_ATTRIBUTES)}")
     values = data.numeric_matrix(names)
     _check_finite(path, data, values, names)
+    warn_outliers(path, values, lambda row, col: f"line {data.line_of_row(row)}, attribute {names[col]!r}")
     return times, values.astype(np.float32)
 
 
-def read_individual_ratings(path: str | Path) -> tuple[np.ndarray, list[str], np.ndarray]:
+def read_individual_ratings(
+    path: str | Path, label_range: tuple[float, float] | None = None
+) -> tuple[np.ndarray, list[str], np.ndarray]:
     """Read a ``;``-separated individual-ratings CSV (header ``time;FM1;…``).
 
     Header names are stripped of surrounding spaces (the release has ``"FM1 "``).
 
+    Args:
+        path: the ``.csv`` file.
+        label_range: refuse ratings outside ``(low, high)``.
+
     Returns:
         ``(times (T,), rater names, ratings float32 (T, R))``.
     """
-    path = note_source(path)
-    if not path.is_file():
-        raise CorpusFormatError(f"{path}: individual ratings file not found")
-    lines = path.read_text(encoding="utf-8").splitlines()
+    path = Path(path)
+    lines = read_text(path, "individual ratings").splitlines()
     numbered = [(i + 1, line) for i, line in enumerate(lines) if line.strip()]
     if not numbered:
         raise CorpusFormatError(f"{path}: empty file (expected a header line)")
@@ -274,6 +327,13 @@ def read_individual_ratings(path: str | Path) -> tuple[np.ndarray, list[str], np
             f"{path} (recording {path.stem}): line {lines_of_rows[off]}, field 'time': step "
             f"{table[off, 0] - table[off - 1, 0]:.4f} s from the previous row, expected {LABEL_STEP} s "
             "(RECOLA is annotated every 40 ms)"
+        )
+    if label_range is not None:
+        check_label_range(
+            path,
+            table[:, 1:],
+            [label_range] * (len(columns) - 1),
+            lambda row, col: f"line {lines_of_rows[row]}, field {columns[col + 1]!r}",
         )
     return table[:, 0], columns[1:], table[:, 1:].astype(np.float32)
 
@@ -320,8 +380,9 @@ def read_video_frames(
 
     Frames are decoded with PyAV in one streaming pass; each frame's time comes from its
     presentation timestamp (falling back to ``index / fps`` with the stream's average rate).
-    A label time gets the frame with the nearest time (the earlier one on a tie); times after
-    the last frame get the last frame. Only selected frames are cropped and kept.
+    A label time gets the frame with the nearest time (the earlier one on a tie); times at most
+    one frame after the last frame get the last frame (a video that ends earlier than that is
+    refused, as audio shorter than its labels is). Only selected frames are cropped and kept.
 
     Args:
         path: the video file.
@@ -372,6 +433,13 @@ def read_video_frames(
         if prev_frame is None:
             raise CorpusFormatError(f"{path}: no decodable video frames")
         if j < len(timestamps):
+            period = max(1.0 / fps if fps else 0.0, LABEL_STEP)
+            if timestamps[-1] - prev_time > period + 1e-6:
+                raise CorpusFormatError(
+                    f"{path} (recording {path.stem}): the video ends at {prev_time:.3f} s but the labels run to "
+                    f"{timestamps[-1]:.3f} s (row {len(timestamps)}); truncated file? (at most one frame of "
+                    "shortfall is filled with the last frame, as a short WAV is refused)"
+                )
             last = (
                 prev_crop
                 if prev_crop is not None
@@ -394,7 +462,7 @@ def _targets(
         raise CorpusFormatError(f"{gold_paths[present.index(False)]}: gold standard file not found")
     ref_path, columns, ref_times = gold_paths[0], [], None
     for target, gold_path in zip(targets, gold_paths):
-        times, gold = read_gold_standard(gold_path)
+        times, gold = read_gold_standard(gold_path, LABEL_RANGE)
         if ref_times is None:
             ref_times = times
         else:
@@ -403,9 +471,17 @@ def _targets(
             columns.append(gold)
             continue
         rating_path = _ratings_path(root, target, name)
-        r_times, raters, values = read_individual_ratings(rating_path)
+        r_times, raters, values = read_individual_ratings(rating_path, LABEL_RANGE)
         _check_times(ref_path, ref_times, rating_path, r_times)
         if ratings == "mean":
+            if sorted(raters) != sorted(RATERS):
+                lacking, extra = [r for r in RATERS if r not in raters], [r for r in raters if r not in RATERS]
+                raise CorpusFormatError(
+                    f"{rating_path}: header (line 1) has the raters {raters}; ratings='mean' averages the "
+                    f"six RECOLA raters {list(RATERS)}"
+                    + (f" — missing column(s) {lacking}" if lacking else "")
+                    + (f" — unknown column(s) {extra}" if extra else "")
+                )
             columns.append(values.mean(axis=1))
         elif ratings in raters:
             columns.append(values[:, raters.index(ratings)])
@@ -547,10 +623,20 @@ class RecolaCorpus(Corpus):
     label_step = LABEL_STEP
     partitions = {"train": "train", "val": "dev", "test": "test"}
     targets = TARGET_NAMES
+    label_range = {t: LABEL_RANGE for t in TARGET_NAMES}
     default_features = ("audio",)
     prediction_format = "<out>/<partition>/<target>/<name>.arff in the gold-standard ARFF format"
     #: 6 s training windows with 50 % overlap (Tzirakis et al. 2017 train on 6 s sequences)
     datamodule_defaults = {"win_len": 150, "hop_len": 75}
+    option_rules = {
+        "mode": Rule(choices=MODES),
+        "feature_target": Rule(choices=TARGET_NAMES),
+        "face_size": Rule(int, low=1),
+        "crop_box": Rule(
+            list, low=4, high=4, nullable=True, items=Rule(int, low=0), meaning="left, top, width, height"
+        ),
+        "audio_normalization": Rule(choices=AUDIO_NORMALIZATIONS),
+    }
 
     def __init__(
         self,
@@ -636,6 +722,14 @@ class RecolaCorpus(Corpus):
                 f"ratings_gold_standard/<target>/<name>.arff or features_*/<target>/<name>.arff)"
             )
         return recordings
+
+    def feature_file(self, recording_id: str, feature_set: str) -> Path | None:
+        """The feature ARFF (``features`` mode) or the WAV/MP4 (``raw`` mode) of a recording."""
+        if self.root is None:
+            return None
+        if self.mode == "raw":
+            return (_audio_path if feature_set == "audio" else _video_path)(self.root, recording_id)
+        return _feature_path(self.root, feature_set, self.feature_target, recording_id)
 
     def write_predictions(
         self,
