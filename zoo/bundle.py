@@ -26,7 +26,8 @@ from the Hugging Face cache (:func:`zoo.hub.resolve_pretrained`), through the sa
 * ``manifest.json`` lists exactly the files present, each with its sha256 (mandatory: a bundle
   without one was written by an older affect-zoo and must be exported again);
 * every field of ``config.json`` has the right type and agrees with the others (feature dims,
-  statistics lengths, ``std > 0`` and finite, unique targets, registered architecture, ...).
+  statistics lengths, ``std > 0`` and finite, unique targets, registered architecture, ...);
+* every weight of ``model.safetensors`` is finite (:mod:`zoo.spec_checks`, as for checkpoints).
 
 The manifest detects a changed, added or removed file; it is not a signature. Whoever can
 rewrite the files can rewrite the manifest too, so compare the bundle's fingerprint (the sha256
@@ -52,7 +53,7 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 from omegaconf import OmegaConf
@@ -60,6 +61,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from zoo.data.types import DataSpec, DataSpecError
+from zoo.spec_checks import check_finite_weights, check_spec_numbers, finite_number
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -498,10 +500,6 @@ def required_files() -> tuple[str, ...]:
     return (WEIGHTS_FILE, CONFIG_FILE)
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _validate_config(config: Mapping[str, Any], path: Path) -> None:
     """Check every field of a bundle config; the error names the field and what was expected."""
 
@@ -548,39 +546,9 @@ def _validate_config(config: Mapping[str, Any], path: Path) -> None:
     targets = config["target_names"]
     if not targets or not all(isinstance(t, str) and t for t in targets) or len(set(targets)) != len(targets):
         fail("target_names", "a non-empty list of distinct target names", targets)
-    if not _number(config["label_step"]) or config["label_step"] <= 0:
+    if not finite_number(config["label_step"]) or config["label_step"] <= 0:
         fail("label_step", "a finite number of seconds > 0", config["label_step"])
-    if not _number(config.get("label_shift", 0.0)):
-        fail("label_shift", "a finite number of seconds", config.get("label_shift"))
-    delay = config.get("feature_delay") or {}
-    if not isinstance(delay, dict):
-        fail("feature_delay", "an object of feature set -> seconds", delay)
-    for name, value in delay.items():
-        if name not in names:
-            fail(f"feature_delay.{name}", f"a feature set of {names}", name)
-        if not _number(value):
-            fail(f"feature_delay.{name}", "a finite number of seconds", value)
-    norm = config.get("normalization")
-    if norm is not None:
-        if not isinstance(norm, dict):
-            fail("normalization", "null or an object of feature set -> {mean, std}", norm)
-        for name, stats in norm.items():
-            if name not in names:
-                fail(f"normalization.{name}", f"statistics of a feature set of {names}", name)
-            if not isinstance(stats, dict) or set(stats) != {"mean", "std"}:
-                fail(f"normalization.{name}", "an object with exactly 'mean' and 'std'", stats)
-            for key in ("mean", "std"):
-                values = stats[key]
-                if not isinstance(values, list) or len(values) != dims[name]:
-                    fail(
-                        f"normalization.{name}.{key}",
-                        f"a list of {dims[name]} numbers (feature_dims.{name})",
-                        values if not isinstance(values, list) else f"a list of {len(values)}",
-                    )
-                bad = [i for i, v in enumerate(values) if not _number(v) or (key == "std" and v <= 0)]
-                if bad:
-                    what = "finite numbers > 0" if key == "std" else "finite numbers"
-                    fail(f"normalization.{name}.{key}[{bad[0]}]", what, values[bad[0]])
+    check_spec_numbers(config, names, dims, fail)
     post = config.get("postprocess")
     if post is not None:
         if not isinstance(post, dict) or not isinstance(post.get("targets"), dict):
@@ -588,7 +556,7 @@ def _validate_config(config: Mapping[str, Any], path: Path) -> None:
         unknown = [t for t in post["targets"] if t not in targets]
         if unknown:
             fail("postprocess.targets", f"targets among {targets}", unknown)
-        if not _number(post.get("label_step")) or abs(post["label_step"] - config["label_step"]) > 1e-9:
+        if not finite_number(post.get("label_step")) or abs(post["label_step"] - config["label_step"]) > 1e-9:
             fail("postprocess.label_step", f"the bundle's label_step {config['label_step']}", post.get("label_step"))
     state = config.get("reader_state")
     if state is not None:
@@ -620,9 +588,9 @@ def _validate_config(config: Mapping[str, Any], path: Path) -> None:
             fail(where, "null or an object with 'extractor', 'hop', 'win', 'options', 'weights_sha256'", entry)
         if not isinstance(entry.get("extractor"), str) or not entry["extractor"]:
             fail(f"{where}.extractor", "an extractor name", entry.get("extractor"))
-        if not _number(entry.get("hop")) or entry["hop"] <= 0:
+        if not finite_number(entry.get("hop")) or entry["hop"] <= 0:
             fail(f"{where}.hop", "a finite number of seconds > 0", entry.get("hop"))
-        if entry.get("win") is not None and (not _number(entry["win"]) or entry["win"] <= 0):
+        if entry.get("win") is not None and (not finite_number(entry["win"]) or entry["win"] <= 0):
             fail(f"{where}.win", "null or a finite number of seconds > 0", entry["win"])
         if not isinstance(entry.get("options", {}), dict):
             fail(f"{where}.options", "an object of extractor options", entry.get("options"))
@@ -713,6 +681,11 @@ def load_bundle(path: str | Path, map_location: str | torch.device = "cpu", allo
     architecture = config["architecture"]
     weights_path = folder / WEIGHTS_FILE
     tensors = _open_weights(weights_path)
+
+    def bad_weight(name: str, expected: str, found: Any) -> NoReturn:
+        raise BundleError(f"{weights_path}: tensor {name!r}: expected {expected}, found {found}; refusing to load")
+
+    check_finite_weights(tensors, bad_weight)
     try:
         with building_from_checkpoint():  # the bundle's weights replace any initial weights
             net = create_model(

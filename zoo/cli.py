@@ -270,7 +270,9 @@ def _run(argv: Sequence[str]) -> dict[str, Any]:
 
     from zoo.run import run_command
 
-    out = run_command(args.command, cfg, **({"draws": args.draws} if args.command == "baseline" else {}))
+    out = run_command(
+        args.command, cfg, overrides=args.overrides, **({"draws": args.draws} if args.command == "baseline" else {})
+    )
     if rank_zero_only.rank == 0:  # once, also under DDP
         print(f"run folder: {out['run_dir']}", flush=True)
     return {"exit_code": 0, **out}

@@ -68,6 +68,10 @@ class PretrainedModel(nn.Module):
         Returns:
             ``(T, K)`` float32 predictions in :attr:`target_names` order, post-processed with the
             chain fitted on validation data when the run had ``postprocess.enabled``.
+
+        Raises:
+            ValueError: a missing or misshapen feature set, or predictions that are not finite
+                (never returned).
         """
         names = list(self.spec["feature_names"])
         for name in names:
@@ -100,4 +104,11 @@ class PretrainedModel(nn.Module):
         preds = self.net(inputs, mask)[0].float().cpu().numpy()
         if self.postprocessor is not None:
             preds = self.postprocessor.apply(preds, self.target_names)
+        bad = ~np.isfinite(preds)
+        if bad.any():
+            frame = int(np.argwhere(bad)[0][0])
+            raise ValueError(
+                f"predict: the model gave {int(bad.sum())} NaN/inf value(s) of {preds.size} (first at frame "
+                f"{frame}); check the input features (finite, on the model's scale) — no prediction is returned"
+            )
         return preds

@@ -35,7 +35,7 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -51,12 +51,13 @@ from torch.utils.data import DataLoader
 
 from zoo._registry import is_estimator
 from zoo.callbacks import CorpusPredictionWriter, RandomStateCheckpoint
+from zoo.checkpoint_config import reconcile_with_checkpoint
 from zoo.checkpoint_io import resume_checkpoint, store_postprocessor, task_from_checkpoint
 from zoo.data._sequence import SequenceDataset, collate_sequences
 from zoo.errors import ConfigError, RunInterrupted
 from zoo.loggers import build_loggers, log_run_outputs
 from zoo.postprocess import fit_postprocessor
-from zoo.preflight import check_monitors, check_names
+from zoo.preflight import check_monitors, check_names, check_values
 from zoo.run_io import build_datamodule, format_results, save_config, save_json
 from zoo.seeds import run_seeds
 from zoo.task import EmotionTask, ProvidesFeatureEncoders
@@ -301,13 +302,19 @@ def _report(results: list[Mapping[str, float]], task: EmotionTask, stage: str, r
     return merged
 
 
-def run_command(command: str, cfg: Mapping[str, Any], draws: int = 10) -> dict[str, Any]:
+def run_command(command: str, cfg: Mapping[str, Any], draws: int = 10, overrides: Sequence[str] = ()) -> dict[str, Any]:
     """Execute ``fit``, ``validate``, ``test``, ``predict`` or ``baseline`` for a resolved recipe.
+
+    Before any folder is made, the registry names and option values are checked, and with
+    ``ckpt`` the keys the checkpoint fixes are taken from it
+    (:func:`~zoo.checkpoint_config.reconcile_with_checkpoint`: ``config.yaml`` records what is
+    used; a command-line override that contradicts the checkpoint is refused).
 
     Args:
         command: the ``zoo`` command.
         cfg: the resolved recipe.
         draws: ``baseline`` only: random draws to average (see :mod:`zoo.baseline`).
+        overrides: the command-line overrides ``cfg`` was resolved with.
 
     Returns:
         ``{"run_dir": Path, "results": {...}, "best_ckpt": str | None}``.
@@ -317,6 +324,8 @@ def run_command(command: str, cfg: Mapping[str, Any], draws: int = 10) -> dict[s
     owns_run_dir = RUN_DIR_ENV not in os.environ
     fresh = owns_run_dir and resume_run_dir(cfg, command) is None
     check_names(cfg)  # before any folder is made
+    check_values(cfg)
+    cfg = reconcile_with_checkpoint(command, cfg, overrides)
     try:
         run_dir = make_run_dir(cfg, command)
         for stale in ("FAILED", "INTERRUPTED"):  # a resumed run starts over clean

@@ -79,6 +79,7 @@ from torch import Tensor, nn
 
 from zoo._registry import register_model, weights_come_from_checkpoint
 from zoo.layers import MaskedBiLSTM
+from zoo.safe_load import safe_torch_load
 
 __all__ = [
     "SpeechNet",
@@ -240,7 +241,7 @@ def _load_state_dict_file(path: str | Path) -> dict[str, Tensor]:
         from safetensors.torch import load_file
 
         return load_file(str(path))
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = safe_torch_load(path, "weights file (model.args.pretrained_path)")
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
