@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Corruption and tampering probes of every input affect-zoo reads (issue 12).
+"""Corruption and tampering probes of every input affect-zoo reads (issues 12 and 24).
 
 Writes small synthetic corpora (RECOLA, SEWA AVEC 2017 and 2019, MuSe-CaR, CMU-MOSEI ``.csd`` and
 aligned pickle) in their real layouts, one tiny checkpoint and its bundle, then runs a catalogue
@@ -7,8 +7,10 @@ of probes: each corrupts one file of a fresh copy (truncate it, empty it, a non-
 NaN/inf, a wrong delimiter, a missing column, a duplicated timestamp, a wrong step, a name column
 naming another recording, a corrupt WAV or HDF5 file, a pickle with a wrong layout or a code
 payload, a URL or foreign checkpoint, an edited or symlinked bundle, a ``reader_state`` setting
-``root``) and reads it through the library's own entry points (``raw_recordings`` with
-``use_cache=False``, :func:`zoo.pretrained.read_checkpoint`, :func:`zoo.bundle.load_bundle`, the
+``root``; issue 24: absurd and out-of-range values, another recording's file, unreadable files
+and stray bytes, checkpoints with NaN statistics or weights, command-line mistakes) and reads it
+through the library's own entry points (``raw_recordings`` with ``use_cache=False``,
+:func:`zoo.pretrained.read_checkpoint` / ``load_pretrained``, :func:`zoo.bundle.load_bundle`, the
 ``zoo`` command). Each outcome is one of:
 
 * ``refused`` — an affect-zoo error (``CorpusFormatError``, ``CheckpointError``, ``BundleError``,
