@@ -84,6 +84,7 @@ _PAPER_MODULES = (
     "zoo.williams2018",
     "zoo.fusion",
     "zoo.ssl",
+    "zoo.wagner2023",
 )
 
 

@@ -606,6 +606,7 @@ class MuSeCaRCorpus(Corpus):
     partitions = {"train": "train", "val": "devel", "test": "test"}
     targets = TARGET_NAMES
     default_features = ("egemaps",)
+    raw_audio_args = {"features": ["audio"]}
     prediction_format = "<out>/<partition>/<target>/<id>.csv with timestamp,value,segment_id (MuSe 2020)"
     synthetic_version = SYNTHETIC_VERSION
 

@@ -670,6 +670,7 @@ class SewaCorpus(Corpus):
     partitions = {"train": "Train", "val": "Devel", "test": "Test"}
     targets = TARGET_NAMES
     default_features = ("audio_features_xbow_6s",)
+    raw_audio_args = {"features": ["audio"]}
     prediction_format = (
         "<out>/<partition>/<name>.csv: 'name';time;<targets>, ';'-separated (AVEC 2019 with a header line)"
     )
