@@ -85,6 +85,7 @@ _PAPER_MODULES = (
     "zoo.fusion",
     "zoo.ssl",
     "zoo.wagner2023",
+    "zoo.savchenko2022",
 )
 
 

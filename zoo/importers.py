@@ -19,6 +19,10 @@ Importers (:data:`IMPORTERS`):
   ``sampling_rate`` 16000), ``model.safetensors`` or ``pytorch_model.bin`` with the tensors
   ``wav2vec2.*`` (the encoder), ``classifier.dense.*`` and ``classifier.out_proj.*`` (the head).
   Licence CC BY-NC-SA 4.0 (research, non-commercial).
+* ``hsemotion-va`` — HSEmotion's ``enet_b0_8_va_mtl.onnx`` (Savchenko 2022; :mod:`zoo.savchenko2022`):
+  an ONNX file exported by ``torch.onnx.export`` (opset 11, input ``(batch, 3, 224, 224)``,
+  output ``(batch, 10)``: 8 expression logits, valence, arousal); its graph runs as
+  :class:`zoo.layers.onnx_graph.OnnxGraph`. Code and models Apache-2.0; trained on AffectNet.
 """
 
 from __future__ import annotations
@@ -382,6 +386,111 @@ def import_audeering_msp_dim(
     return write_bundle(Path(out_dir), state, bundle_config, recipe, card, overwrite)
 
 
+# --------------------------------------------------------------------------- HSEmotion
+HSEMOTION_FILE = "enet_b0_8_va_mtl.onnx"
+
+
+def import_hsemotion_va(
+    source: str | Path | None,
+    out_dir: str | Path,
+    step: float = 0.25,
+    window: float = 2.0,
+    allow_download: bool = False,
+    overwrite: bool = False,
+) -> Path:
+    """Import HSEmotion's valence/arousal face model (ONNX) as a sliding-window bundle.
+
+    Args:
+        source: the ``.onnx`` file (e.g. ``enet_b0_8_va_mtl.onnx``) or a folder holding
+            :data:`HSEMOTION_FILE`. The file is not on the Hugging Face Hub: download it from the
+            HSEmotion repository (``models/affectnet_emotions/onnx/``) yourself.
+        out_dir: the bundle folder to write.
+        step: default label step (seconds).
+        window: default seconds over which per-frame predictions are averaged.
+        allow_download: not used (nothing is downloaded for this model); kept for one signature.
+        overwrite: replace an earlier bundle in ``out_dir``.
+
+    Raises:
+        ImportError_: no such file, an unsupported operator, not a multi-task (expressions +
+            valence + arousal) model.
+    """
+    from zoo.bundle import write_bundle
+    from zoo.layers.onnx_graph import OnnxGraph, OnnxGraphError, graph_from_onnx, graph_input_shape
+    from zoo.savchenko2022 import PAPER, FaceWindowVA
+
+    _check_step_window(step, window)
+    if source is None:
+        raise ImportError_(
+            f"give the path of {HSEMOTION_FILE} (HSEmotion repository, models/affectnet_emotions/onnx/; "
+            "it is not on the Hugging Face Hub, so nothing is downloaded)"
+        )
+    path = Path(source).expanduser()
+    path = path / HSEMOTION_FILE if path.is_dir() else path
+    if not path.is_file():
+        raise ImportError_(f"{path}: not found")
+    try:
+        graph, tensors = graph_from_onnx(path)
+        shape = graph_input_shape(path)
+    except OnnxGraphError as err:
+        raise ImportError_(str(err)) from None
+    if len(shape) != 4 or shape[1] != 3 or not isinstance(shape[2], int) or shape[2] != shape[3]:
+        raise ImportError_(f"{path}: input shape {shape}; expected (batch, 3, S, S) face crops")
+    size = int(shape[2])
+    probe = OnnxGraph(graph)
+    probe.load_state_dict({probe.slots[k]: v.float() for k, v in tensors.items()})
+    with torch.no_grad():
+        width = probe.eval()(torch.zeros(1, 3, size, size)).shape[-1]
+    if width not in (9, 10):
+        raise ImportError_(
+            f"{path}: {width} outputs; a multi-task HSEmotion model has 7 or 8 expression logits followed "
+            "by valence and arousal (the *_va_mtl models)"
+        )
+    targets, index = ["valence", "arousal"], [width - 2, width - 1]
+    args = {"graph": graph, "output_index": index, "image_size": size, "window": float(window), "step": float(step)}
+    dim = size * size * 3 + 1
+    net = FaceWindowVA({"face": dim}, 2, **args)
+    _load_strict(net, {f"net.{net.net.slots[k]}": v for k, v in tensors.items()}, path)
+    licence = (
+        "HSEmotion code and models: Apache-2.0 (HSEmotion repository). The weights were trained on "
+        "AffectNet (academic, non-commercial licence) after VGGFace2 pre-training; check both before use."
+    )
+    config = _bundle_config(
+        "savchenko2022_va",
+        PAPER,
+        args,
+        "face",
+        dim,
+        {"extractor": "face_crops", "options": {"size": size}, "source": "zoo import hsemotion-va: face crops"},
+        targets,
+        step,
+        window,
+        {
+            "importer": "hsemotion-va",
+            "source": str(path),
+            "files": {path.name: _sha256(path)},
+            "licence": licence,
+            "training_data": "AffectNet (VGGFace2 pre-training)",
+        },
+    )
+    card = _card(
+        "HSEmotion EfficientNet valence/arousal face model — affect-zoo bundle",
+        licence,
+        "apache-2.0",
+        [
+            f"- **Paper**: {PAPER}",
+            f"- **Source**: `{path.name}` (sha256 in `config.json` `imported`)",
+            "- **Targets**: valence, arousal (AffectNet scale, -1 to 1)",
+            f"- **Input**: a video with `<id>.boxes.csv` face boxes; one prediction every {step:g} s, "
+            f"averaged over {window:g} s",
+            "- **Use**: `zoo predict THIS_FOLDER my.mp4 --step 0.25 --window 2 --plot`",
+        ],
+        ["efficientnet", "affectnet", "target:valence", "target:arousal"],
+    )
+    recipe = {"model": {"name": "savchenko2022_va"}, "data": {"name": None, "args": {}}}
+    state = {k: v.detach().contiguous().clone() for k, v in net.state_dict().items()}
+    return write_bundle(Path(out_dir), state, config, recipe, card, overwrite)
+
+
 IMPORTERS: dict[str, Importer] = {
     "audeering-msp-dim": Importer(
         "audeering-msp-dim",
@@ -389,6 +498,13 @@ IMPORTERS: dict[str, Importer] = {
         AUDEERING_REPO,
         "CC BY-NC-SA 4.0",
         import_audeering_msp_dim,
+    ),
+    "hsemotion-va": Importer(
+        "hsemotion-va",
+        "HSEmotion EfficientNet-B0 face model (ONNX; valence, arousal, AffectNet); Savchenko 2022",
+        None,
+        "Apache-2.0 (weights trained on AffectNet)",
+        import_hsemotion_va,
     ),
 }
 

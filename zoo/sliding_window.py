@@ -81,6 +81,8 @@ def set_sliding_window(model: Any, step: float | None = None, window: float | No
     from zoo.features import create_extractor
 
     step = float(step)
+    if hasattr(model.net, "step"):  # networks that average over label frames need the step
+        model.net.step = step
     config["label_step"] = step
     config[SLIDING_KEY]["step"] = step
     model.spec["label_step"] = step

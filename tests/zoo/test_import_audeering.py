@@ -140,6 +140,7 @@ def test_imported_bundle_matches_the_model_card_forward(tmp_path, reference, wei
     assert ours.shape == (frames, 3) and difference < 1e-4
 
 
+@pytest.mark.slow
 def test_zoo_predict_runs_the_imported_bundle_on_a_wav(tmp_path, reference, zoo_cli):
     import pandas as pd
 
@@ -227,3 +228,56 @@ def test_step_and_window_are_refused_for_bundles_trained_at_one_step():
     trained = SimpleNamespace(bundle_config={"label_step": 0.25}, spec={"label_step": 0.25})
     with pytest.raises(SlidingWindowError, match="trained as a sequence model at its label step"):
         set_sliding_window(trained, step=0.1)
+
+
+def _ccc(x: np.ndarray, y: np.ndarray) -> float:
+    """Lin's CCC with population moments, in NumPy."""
+    cov = np.mean((x - x.mean()) * (y - y.mean()))
+    return float(2 * cov / (x.var() + y.var() + (x.mean() - y.mean()) ** 2))
+
+
+@pytest.mark.slow
+def test_zoo_evaluate_scores_the_imported_bundle_on_synthetic_recola(tmp_path, reference):
+    """Cross-corpus: audio of RECOLA's test recordings, 0.25 s predictions mapped onto its 40 ms
+    labels by linear interpolation, CCC pooled over the partition — recomputed here by hand (on a
+    small corpus in RECOLA's layout given as data.args.root)."""
+    from zoo.cli import run
+    from zoo.data import create_datamodule
+    from zoo.data.synthetic.recola import write_synthetic_recola
+
+    root = write_synthetic_recola(tmp_path / "recola", seed=3, n_per_partition=2, duration_s=4.0, feature_sets=())
+    source = write_original(tmp_path / "w2v2-msp-dim", reference, "model.safetensors")
+    command = ["import", "audeering-msp-dim", str(source), str(tmp_path / "bundle"), "--window", "1"]
+    assert run(command)["exit_code"] == 0
+    out = run(
+        [
+            "evaluate",
+            str(tmp_path / "bundle"),
+            "--corpus",
+            "recola",
+            "--output",
+            str(tmp_path / "ev"),
+            f"data.args.root={root}",
+        ]
+    )
+    assert out["exit_code"] == 0
+    (score,) = json.loads((tmp_path / "ev" / "scores.json").read_text())
+    assert score["route"] == "audio" and score["targets"] == {"arousal": "arousal", "valence": "valence"}
+    assert score["partition"] == "test" and score["recordings"] == 2
+    dm = create_datamodule("recola", root=root, mode="raw", features=["audio"], targets=["arousal", "valence"])
+    preds, golds = [], []
+    for rec in dm.raw_recordings("test"):
+        wave = rec.features["audio"].reshape(-1)  # 40 ms frames from 0 s: contiguous
+        frames = int(np.floor(len(wave) / SR / 0.25 + 1e-9)) + 1
+        padded = np.concatenate([wave, np.zeros(frames * 4000 - len(wave), np.float32)])
+        ours = reference.sliding(padded, 0.25, 1.0, frames)
+        times = np.arange(frames) * 0.25
+        preds.append(np.stack([np.interp(rec.timestamps, times, ours[:, k]) for k in (0, 2)], 1))
+        golds.append(rec.targets)
+    p, g = np.concatenate(preds), np.concatenate(golds)
+    for k, target in enumerate(["arousal", "valence"]):
+        difference = abs(score["ccc"][target] - _ccc(p[:, k], g[:, k]))
+        print(f"zoo evaluate on recola {target}: |CCC - hand-computed CCC| = {difference:.2e}")
+        assert difference < 1e-4
+    assert (tmp_path / "ev" / "matrix.png").stat().st_size > 0
+    assert "recola" in (tmp_path / "ev" / "matrix.md").read_text()

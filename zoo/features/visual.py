@@ -29,7 +29,7 @@ import numpy as np
 from ._align import assign_frames
 from .base import Extractor, ExtractorError, FeatureOutput, register_extractor
 
-__all__ = ["TimmFaceExtractor", "read_boxes"]
+__all__ = ["FaceCrops", "TimmFaceExtractor", "read_boxes", "video_frames"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")
@@ -59,6 +59,24 @@ def read_boxes(path: Path) -> dict[int, tuple[int, int, int, int]]:
             raise ExtractorError(f"{path}: line {row + 2}: invalid box (frame={f}, w={w}, h={h})")
         boxes[f] = (x, y, w, h)
     return boxes
+
+
+def video_frames(path: Path, fps: float = 25.0, decode: bool = True) -> Iterator[tuple[float, np.ndarray | None]]:
+    """``(time in seconds, RGB frame or None)`` of every frame of a video, decoded with PyAV (the
+    container's presentation times; ``i / fps`` where a frame has none)."""
+    import av
+
+    try:
+        container = av.open(str(path))
+    except Exception as err:  # noqa: BLE001
+        raise ExtractorError(f"{path}: cannot open video: {err}") from None
+    with container:
+        if not container.streams.video:
+            raise ExtractorError(f"{path}: has no video stream")
+        stream = container.streams.video[0]
+        for i, frame in enumerate(container.decode(stream)):
+            t = float(frame.time) if frame.time is not None else i / float(stream.average_rate or fps)
+            yield t, (frame.to_ndarray(format="rgb24") if decode else None)
 
 
 def _frame_index(path: Path) -> int:
@@ -187,17 +205,7 @@ class TimmFaceExtractor(Extractor):
         return times[-1] if times else 0.0
 
     def _video_frames(self, path: Path, decode: bool = True) -> Iterator[tuple[float, object]]:
-        import av
-
-        try:
-            container = av.open(str(path))
-        except Exception as err:  # noqa: BLE001
-            raise ExtractorError(f"{path}: cannot open video: {err}") from None
-        with container:
-            stream = container.streams.video[0]
-            for i, frame in enumerate(container.decode(stream)):
-                t = float(frame.time) if frame.time is not None else i / float(stream.average_rate or self.fps)
-                yield t, (frame.to_ndarray(format="rgb24") if decode else None)
+        return video_frames(path, self.fps, decode)
 
     def _prepare(self, image: np.ndarray) -> np.ndarray:
         from PIL import Image
@@ -262,3 +270,61 @@ class TimmFaceExtractor(Extractor):
         values[step_has_frames, -1] = faces_per_step[step_has_frames] / frames_per_step[step_has_frames]
         columns = [f"{self.arch}_{j}" for j in range(self.width)] + ["face_present"]
         return FeatureOutput(values, times, columns)
+
+
+@register_extractor("face_crops")
+class FaceCrops(Extractor):
+    """The face crop at each label time, as pixels: for networks that take the face itself.
+
+    Label time ``t`` takes the video frame whose time is nearest to ``t``, cuts its box of
+    ``<id>.boxes.csv`` (as :class:`TimmFaceExtractor`), resizes it to ``size`` × ``size`` with
+    PIL's bilinear filter and writes its RGB values (0-255, row-major, channels last) followed by
+    ``face_present`` (1, or 0 with zero pixels when that frame has no box).
+
+    Args:
+        size: side of the square crop (224 for EfficientNet-B0 face models).
+    """
+
+    modality = "visual"
+    dim = None
+    dim_note = "size x size x 3 + 1 (224: 150529)"
+    input_suffixes = VIDEO_SUFFIXES
+
+    def __init__(self, hop=None, win=None, weights=None, size: int = 224) -> None:
+        super().__init__(hop=hop, win=win, weights=weights)
+        self.size = int(size)
+        if self.size < 1:
+            raise ValueError(f"face_crops: size must be positive, got {size}")
+
+    def output_dim(self) -> int:
+        return self.size * self.size * 3 + 1
+
+    def duration(self, path: Path) -> float:
+        times = [t for t, _ in video_frames(path, decode=False)]
+        return times[-1] if times else 0.0
+
+    def extract(self, path: Path, times: np.ndarray) -> FeatureOutput:
+        from PIL import Image
+
+        boxes = read_boxes(path.with_name(path.stem + BOX_SUFFIX))
+        frame_times = np.asarray([t for t, _ in video_frames(path, decode=False)], np.float64)
+        if not len(frame_times):
+            raise ExtractorError(f"{path}: video stream has no frames")
+        nearest = np.abs(np.asarray(times, np.float64)[:, None] - frame_times[None, :]).argmin(1)
+        wanted = {int(i) for i in nearest if int(i) in boxes}
+        if not wanted:
+            raise ExtractorError(f"{path}: none of the frames at the label times has a face box in {BOX_SUFFIX}")
+        crops: dict[int, np.ndarray] = {}
+        for index, (_, image) in enumerate(video_frames(path)):
+            if index in wanted:
+                x, y, w, h = boxes[index]
+                crop = image[max(y, 0) : y + h, max(x, 0) : x + w]
+                if crop.size:
+                    resized = Image.fromarray(crop).resize((self.size, self.size), Image.BILINEAR)
+                    crops[index] = np.asarray(resized.convert("RGB"), np.float32).reshape(-1)
+        values = np.zeros((len(times), self.output_dim()), np.float32)
+        for row, index in enumerate(nearest):
+            if int(index) in crops:
+                values[row, :-1] = crops[int(index)]
+                values[row, -1] = 1.0
+        return FeatureOutput(values, times, [f"pixel_{j}" for j in range(values.shape[1] - 1)] + ["face_present"])
