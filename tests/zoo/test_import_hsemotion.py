@@ -164,3 +164,25 @@ def test_graphs_with_unsupported_operators_or_other_heads_are_refused(tmp_path):
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)]), str(tmp_path / "cls.onnx"))
     with pytest.raises(ImportError_, match="3 outputs; a multi-task HSEmotion model"):
         import_pretrained("hsemotion-va", tmp_path / "cls.onnx", tmp_path / "b2")
+
+
+def test_face_crops_of_a_crop_folder_are_the_nearest_frames_resized(tmp_path):
+    from PIL import Image
+
+    from zoo.features import create_extractor
+
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    images = {i: rng.integers(0, 255, (30, 20, 3), dtype=np.uint8) for i in range(8) if i != 5}
+    for i, image in images.items():
+        Image.fromarray(image).save(folder / f"{i:06d}.png")
+    out = create_extractor("face_crops", hop=0.25, size=16, fps=10).extract(folder, np.array([0.0, 0.25, 0.5, 0.7]))
+    assert out.values.shape == (4, 16 * 16 * 3 + 1)
+    for row, frame in enumerate([0, 2, 5, 7]):  # round(t * fps); frame 5 has no crop
+        if frame == 5:
+            assert out.values[row, -1] == 0 and not out.values[row, :-1].any()
+            continue
+        expected = np.asarray(Image.fromarray(images[frame]).resize((16, 16), Image.BILINEAR), np.float32)
+        np.testing.assert_array_equal(out.values[row, :-1], expected.reshape(-1))
+        assert out.values[row, -1] == 1
