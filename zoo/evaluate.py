@@ -295,16 +295,25 @@ def evaluate_matrix(
     mapping: Mapping[str, str] | None = None,
     allow_download: bool = False,
 ) -> list[Score]:
-    """Every bundle on every corpus; ``overrides[corpus]`` holds that corpus's ``data.args``."""
+    """Every bundle on every corpus; ``overrides[corpus]`` holds that corpus's ``data.args``.
+
+    With one pair, its error is raised; in a larger matrix a pair that cannot be scored (inputs
+    that cannot be computed, an unreadable corpus) keeps its reason and the others go on.
+    """
+    from zoo.errors import CorpusFormatError
+    from zoo.features import ExtractorError
     from zoo.pretrained import load_pretrained
 
     scores = []
+    single = len(bundles) * len(corpora) == 1
     for bundle in bundles:
         model = load_pretrained(bundle, allow_download=allow_download)
         for corpus in corpora:
             try:
                 scores.append(evaluate_pair(model, bundle, corpus, (overrides or {}).get(corpus), partition, mapping))
-            except EvaluateError as err:
+            except (EvaluateError, CorpusFormatError, ExtractorError, FileNotFoundError) as err:
+                if single:
+                    raise
                 scores.append(Score(bundle, corpus, reason=" ".join(str(err).split())))
     return scores
 

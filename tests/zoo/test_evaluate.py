@@ -81,3 +81,23 @@ def test_sets_without_an_audio_extractor_make_the_pair_unreachable():
         audio_extractors(model)
     with pytest.raises(EvaluateError, match="checkpoint records no feature extractors"):
         audio_extractors(SimpleNamespace(bundle_config=None, spec=model.spec, recipe={}))
+
+
+@pytest.mark.slow
+def test_a_bundle_on_its_own_corpus_scores_what_its_run_scored(trained_muse_run, tmp_path):
+    """Native route: the corpus read as trained; the CCC equals the run's own test figure
+    (computed by the training task's metric), and a corpus without shared inputs is reported."""
+    import json
+
+    from zoo.bundle import export_bundle
+    from zoo.evaluate import evaluate_matrix
+
+    bundle = export_bundle(trained_muse_run / "checkpoints" / "best.ckpt", tmp_path / "bundle")
+    results = json.loads((trained_muse_run / "results.json").read_text())
+    (score,) = evaluate_matrix([str(bundle)], ["muse_car"])
+    targets = [key.removeprefix("test/ccc_") for key in results if key.startswith("test/ccc_") and "mean" not in key]
+    assert score.route == "native" and score.targets == {t: t for t in targets}
+    stage = "test" if score.partition == "test" else "val"
+    assert sorted(score.ccc) == sorted(targets)
+    for target, value in score.ccc.items():
+        assert value == pytest.approx(results[f"{stage}/ccc_{target}"], abs=1e-4)
