@@ -394,7 +394,11 @@ def write_report(output: Path, scores: Sequence[Score], bundles: Sequence[str], 
 # --------------------------------------------------------------------------- command line
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``zoo evaluate``."""
-    parser.description = __doc__.split("::")[0].strip()
+    parser.description = (
+        "score bundles on corpora (cross-corpus CCC; docs/cross_corpus.md). Corpus options follow as "
+        "data.args.KEY=VALUE (every corpus) or CORPUS.data.args.KEY=VALUE (one), e.g. "
+        "recola.data.args.root=/data/RECOLA; without a root, the built-in synthetic corpus"
+    )
     parser.add_argument("bundles", nargs="+", metavar="BUNDLE", help="bundle folders, checkpoints or Hub ids org/name")
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--corpus", default=None, help="one corpus: recola, sewa, muse_car, cmu_mosei")

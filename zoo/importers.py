@@ -527,12 +527,13 @@ def add_arguments(parser: Any) -> None:
     parser.description = "import a public pretrained model as an affect-zoo bundle:\n  " + "\n  ".join(lines)
     parser.add_argument("name", help=f"which model: {', '.join(IMPORTERS)}")
     parser.add_argument(
-        "paths",
-        nargs="+",
-        metavar="[SOURCE] OUT_DIR",
-        help="SOURCE: the model's local folder/file or its Hugging Face id (default: the importer's, "
-        "read from the Hugging Face cache); OUT_DIR: the bundle folder to write",
+        "source",
+        nargs="?",
+        default=None,
+        help="the model's local folder/file or its Hugging Face id (default: the importer's, read from "
+        "the Hugging Face cache)",
     )
+    parser.add_argument("out_dir", help="the bundle folder to write")
     parser.add_argument("--step", type=float, default=0.25, help="default seconds between predictions (0.25)")
     parser.add_argument("--window", type=float, default=2.0, help="default seconds of media per prediction (2)")
     parser.add_argument("--allow-download", action="store_true", help="fetch missing files from the Hub")
@@ -545,10 +546,7 @@ def run_import_cli(args: Any) -> dict[str, Any]:
 
     from zoo.bundle import bundle_fingerprint
 
-    if len(args.paths) > 2:
-        print(f"zoo import: expected [SOURCE] OUT_DIR, got {args.paths}", file=sys.stderr)
-        return {"exit_code": 2}
-    source, out_dir = (None, args.paths[0]) if len(args.paths) == 1 else args.paths
+    source, out_dir = args.source, args.out_dir
     try:
         bundle = import_pretrained(
             args.name,
