@@ -8,9 +8,11 @@ corpora unless ``--root CORPUS=PATH`` is given)::
     python scripts/cross_corpus_matrix.py --work cross-corpus            # fit, export, evaluate
     python scripts/cross_corpus_matrix.py --work cross-corpus --stage evaluate   # reuse the bundles
 
-``--work`` receives ``runs/``, ``bundles/`` and ``evaluation/`` (``matrix.md``, ``matrix.csv``,
-``matrix.png``, ``scores.json``); ``--docs`` also copies the table and the heatmap into
-``docs/cross_corpus.md`` (between its ``matrix`` markers) and ``docs/figures/cross_corpus.png``.
+``--work`` receives ``runs/``, ``bundles/``, ``evaluation/`` (``matrix.md``, ``matrix.csv``,
+``matrix.png``, ``scores.json``) and ``evaluation-sentiment/`` (the three arousal/valence
+bundles' valence against CMU-MOSEI's sentiment, ``--map valence=sentiment``); ``--docs`` also
+copies both tables into ``docs/cross_corpus.md`` (between its markers) and the heatmap into
+``docs/figures/cross_corpus.png``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ("recola", "sewa", "muse_car", "cmu_mosei")
-BEGIN, END = "<!-- matrix: begin (scripts/cross_corpus_matrix.py) -->", "<!-- matrix: end -->"
+MARKERS = {
+    "evaluation": ("<!-- matrix: begin (scripts/cross_corpus_matrix.py) -->", "<!-- matrix: end -->"),
+    "evaluation-sentiment": ("<!-- sentiment: begin (scripts/cross_corpus_matrix.py) -->", "<!-- sentiment: end -->"),
+}
 
 
 def table_overrides(corpus: str) -> list[str]:
@@ -61,18 +66,20 @@ def fit_and_export(work: Path) -> list[Path]:
     return bundles
 
 
-def update_docs(evaluation: Path) -> None:
-    """Put ``matrix.md`` between the markers of ``docs/cross_corpus.md`` and copy the heatmap."""
+def update_docs(work: Path) -> None:
+    """Put each ``matrix.md`` between its markers in ``docs/cross_corpus.md``; copy the heatmap."""
     page = ROOT / "docs" / "cross_corpus.md"
     text = page.read_text()
-    if BEGIN not in text or END not in text:
-        raise SystemExit(f"{page}: markers {BEGIN!r} ... {END!r} not found")
-    head, rest = text.split(BEGIN, 1)
-    tail = rest.split(END, 1)[1]
-    page.write_text(f"{head}{BEGIN}\n{(evaluation / 'matrix.md').read_text().strip()}\n{END}{tail}")
+    for folder, (begin, end) in MARKERS.items():
+        if begin not in text or end not in text:
+            raise SystemExit(f"{page}: markers {begin!r} ... {end!r} not found")
+        head, rest = text.split(begin, 1)
+        tail = rest.split(end, 1)[1]
+        text = f"{head}{begin}\n{(work / folder / 'matrix.md').read_text().strip()}\n{end}{tail}"
+    page.write_text(text)
     figures = ROOT / "docs" / "figures"
     figures.mkdir(exist_ok=True)
-    shutil.copyfile(evaluation / "matrix.png", figures / "cross_corpus.png")
+    shutil.copyfile(work / "evaluation" / "matrix.png", figures / "cross_corpus.png")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,17 +93,30 @@ def main(argv: list[str] | None = None) -> int:
     if args.stage in ("all", "fit"):
         fit_and_export(work)
     if args.stage in ("all", "evaluate"):
-        bundles = [work / "bundles" / f"{c}-ssl_audio" for c in CORPORA]
-        evaluation = work / "evaluation"
-        if evaluation.exists():
-            shutil.rmtree(evaluation)
-        roots = []
+        bundles = [str(work / "bundles" / f"{c}-ssl_audio") for c in CORPORA]
+        for folder in MARKERS:
+            if (work / folder).exists():
+                shutil.rmtree(work / folder)
+        roots = {}
         for item in args.root:
             corpus, _, path = item.partition("=")
-            roots.append(f"{corpus}.data.args.root={path}")
-        _zoo("evaluate", *map(str, bundles), "--corpora", *CORPORA, "--output", str(evaluation), *roots)
+            roots[corpus] = f"{corpus}.data.args.root={path}"
+        _zoo("evaluate", *bundles, "--corpora", *CORPORA, "--output", str(work / "evaluation"), *roots.values())
+        # the arousal/valence bundles share no target with CMU-MOSEI: their valence against its sentiment
+        mosei_root = [roots[c] for c in roots if c == "cmu_mosei"]
+        _zoo(
+            "evaluate",
+            *bundles[:3],
+            "--corpora",
+            "cmu_mosei",
+            "--map",
+            "valence=sentiment",
+            "--output",
+            str(work / "evaluation-sentiment"),
+            *mosei_root,
+        )
         if args.docs:
-            update_docs(evaluation)
+            update_docs(work)
     return 0
 
 
