@@ -574,7 +574,12 @@ def _validate_config(config: Mapping[str, Any], path: Path) -> None:
     targets = config["target_names"]
     if not targets or not all(isinstance(t, str) and t for t in targets) or len(set(targets)) != len(targets):
         fail("target_names", "a non-empty list of distinct target names", targets)
-    if not _number(config["label_step"]) or config["label_step"] <= 0:
+    if config.get("level", "frame") not in ("frame", "segment"):
+        fail("level", "'frame' or 'segment'", config.get("level"))
+    if config.get("level") == "segment":  # one label per segment (CMU-MOSEI): no label step
+        if config["label_step"] != 0:
+            fail("label_step", "0 for a segment-level bundle (one label per segment)", config["label_step"])
+    elif not _number(config["label_step"]) or config["label_step"] <= 0:
         fail("label_step", "a finite number of seconds > 0", config["label_step"])
     if not _number(config.get("label_shift", 0.0)):
         fail("label_shift", "a finite number of seconds", config.get("label_shift"))

@@ -101,3 +101,28 @@ def test_a_bundle_on_its_own_corpus_scores_what_its_run_scored(trained_muse_run,
     assert sorted(score.ccc) == sorted(targets)
     for target, value in score.ccc.items():
         assert value == pytest.approx(results[f"{stage}/ccc_{target}"], abs=1e-4)
+
+
+def test_segment_level_bundles_have_no_label_step_frame_level_ones_need_one():
+    """A CMU-MOSEI bundle (one label per segment) records label_step 0; exporting one used to be
+    refused ('label_step must be > 0')."""
+    from pathlib import Path
+
+    from zoo.bundle import BUNDLE_FORMAT, BundleError, _validate_config
+
+    config = {
+        "format": BUNDLE_FORMAT,
+        "format_version": 2,
+        "architecture": "ssl_audio",
+        "model_args": {},
+        "feature_names": ["waveform"],
+        "feature_dims": {"waveform": 320},
+        "target_names": ["happy"],
+        "label_step": 0.0,
+        "level": "segment",
+    }
+    _validate_config(config, Path("config.json"))
+    with pytest.raises(BundleError, match="label_step.*> 0"):
+        _validate_config({**config, "level": "frame"}, Path("config.json"))
+    with pytest.raises(BundleError, match="label_step.*0 for a segment-level bundle"):
+        _validate_config({**config, "label_step": 0.25}, Path("config.json"))
