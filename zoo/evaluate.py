@@ -232,7 +232,9 @@ def evaluate_pair(
         data_args = dict(((model.recipe or {}).get("data") or {}).get("args") or {})
         args = {k: v for k, v in data_args.items() if k not in _LOCATION_KEYS}
         args = merge_reader_state({**args, **overrides}, model.spec.get("reader_state"), bundle)
-        args.update(features=list(model.spec["feature_names"]), targets=gold_names)
+        # the feature sets as the recipe asked for them (a reader may add sets of its own, e.g.
+        # CMU-MOSEI's waveform_word), else as the model takes them
+        args.update(features=list(data_args.get("features") or model.spec["feature_names"]), targets=gold_names)
         score.route = "native"
     else:
         if bundle_level == "segment":
@@ -300,7 +302,6 @@ def evaluate_matrix(
     With one pair, its error is raised; in a larger matrix a pair that cannot be scored (inputs
     that cannot be computed, an unreadable corpus) keeps its reason and the others go on.
     """
-    from zoo.errors import CorpusFormatError
     from zoo.features import ExtractorError
     from zoo.pretrained import load_pretrained
 
@@ -311,7 +312,7 @@ def evaluate_matrix(
         for corpus in corpora:
             try:
                 scores.append(evaluate_pair(model, bundle, corpus, (overrides or {}).get(corpus), partition, mapping))
-            except (EvaluateError, CorpusFormatError, ExtractorError, FileNotFoundError) as err:
+            except (ValueError, ExtractorError, FileNotFoundError) as err:  # EvaluateError, ConfigError, ...
                 if single:
                     raise
                 scores.append(Score(bundle, corpus, reason=" ".join(str(err).split())))
