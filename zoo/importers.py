@@ -27,7 +27,6 @@ Importers (:data:`IMPORTERS`):
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -35,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from zoo.bundle import _sha256_file as _sha256
 
 __all__ = ["IMPORTERS", "ImportError_", "Importer", "import_pretrained", "read_state_dict"]
 
@@ -66,14 +67,6 @@ class Importer:
 
 
 # --------------------------------------------------------------------------- reading
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _read_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ImportError_(f"{path}: not found")
