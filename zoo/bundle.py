@@ -69,6 +69,7 @@ __all__ = [
     "BundleError",
     "bundle_fingerprint",
     "export_bundle",
+    "write_bundle",
     "load_bundle",
     "push_to_hub",
     "model_card",
@@ -389,6 +390,31 @@ def export_bundle(ckpt: str | Path, out_dir: str | Path, overwrite: bool = False
         "source_checkpoint": str(ckpt.resolve()),
     }
     config = _json_safe(config)
+    return write_bundle(out_dir, state, config, recipe, _card_text(config, results), overwrite)
+
+
+def write_bundle(
+    out_dir: Path,
+    state: Mapping[str, torch.Tensor],
+    config: Mapping[str, Any],
+    recipe: Mapping[str, Any],
+    card: str,
+    overwrite: bool = False,
+) -> Path:
+    """Write a bundle folder: weights, ``config.json``, ``recipe.yaml``, the card and the manifest.
+
+    Shared by :func:`export_bundle` and the importers of public models (:mod:`zoo.importers`).
+    The config is validated first (a bundle that would be refused is never written); the files
+    go into a temporary folder beside ``out_dir`` that is renamed into place (an earlier bundle
+    there is swapped out, then deleted).
+
+    Raises:
+        FileExistsError: see :func:`export_bundle`.
+        BundleError: a config field that :func:`load_bundle` would refuse.
+    """
+    out_dir = Path(out_dir).expanduser()
+    _check_export_target(out_dir, overwrite)
+    config = _json_safe(config)
     _validate_config(config, Path(CONFIG_FILE))  # never write a bundle that would be refused
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -402,7 +428,7 @@ def export_bundle(ckpt: str | Path, out_dir: str | Path, overwrite: bool = False
         save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=False, allow_nan=False))
         OmegaConf.save(OmegaConf.create(_json_safe(recipe)), tmp / RECIPE_FILE)
-        (tmp / CARD_FILE).write_text(_card_text(config, results))
+        (tmp / CARD_FILE).write_text(card)
         fingerprint = _write_manifest(tmp)  # last: it pins every file above, the card included
         if out_dir.exists():
             _check_export_target(out_dir, overwrite)  # again, right before the swap
@@ -546,7 +572,12 @@ def _validate_config(config: Mapping[str, Any], path: Path) -> None:
     targets = config["target_names"]
     if not targets or not all(isinstance(t, str) and t for t in targets) or len(set(targets)) != len(targets):
         fail("target_names", "a non-empty list of distinct target names", targets)
-    if not finite_number(config["label_step"]) or config["label_step"] <= 0:
+    if config.get("level", "frame") not in ("frame", "segment"):
+        fail("level", "'frame' or 'segment'", config.get("level"))
+    if config.get("level") == "segment":  # one label per segment (CMU-MOSEI): no label step
+        if config["label_step"] != 0:
+            fail("label_step", "0 for a segment-level bundle (one label per segment)", config["label_step"])
+    elif not finite_number(config["label_step"]) or config["label_step"] <= 0:
         fail("label_step", "a finite number of seconds > 0", config["label_step"])
     check_spec_numbers(config, names, dims, fail)
     post = config.get("postprocess")
@@ -600,6 +631,9 @@ def _validate_config(config: Mapping[str, Any], path: Path) -> None:
         digest = entry.get("weights_sha256")
         if digest is not None and not (isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest)):
             fail(f"{where}.weights_sha256", "null or a sha256 hex digest", digest)
+    from zoo.sliding_window import validate_sliding_window
+
+    validate_sliding_window(config, fail)
 
 
 def _read_config(folder: Path) -> dict[str, Any]:

@@ -17,6 +17,8 @@ Usage::
     zoo list [recipes|models|datamodules] [PATTERN]   what ships and is registered
     zoo --version
     zoo extract FEATURE --input ... --output DIR --layout L   features from raw media (--list)
+    zoo import NAME [SOURCE] OUT_DIR [--allow-download]   a public pretrained model as a bundle
+    zoo evaluate BUNDLE... --corpus NAME | --corpora NAME... [key=value ...]   cross-corpus CCC
 
 ``RECIPE`` is a YAML path or ``<corpus>/<name>`` under the shipped ``recipes/``. Overrides are
 ``key=value`` or ``--key=value`` (the forms W&B sweep agents pass), e.g.
@@ -60,6 +62,10 @@ EXAMPLES = {
     "report": "zoo report runs/ --baselines runs/baselines --output docs/results.md",
     "list": "zoo list recipes 'sewa/*'",
     "extract": "zoo extract egemaps --input audio/ --output feats/ --layout muse_car",
+    "import": "zoo import audeering-msp-dim bundles/w2v2-msp-dim --allow-download\n"
+    "  zoo predict bundles/w2v2-msp-dim my.wav --step 0.25 --window 2 --plot",
+    "evaluate": "zoo evaluate bundles/a bundles/b --corpora recola sewa muse_car cmu_mosei\n"
+    "  zoo evaluate bundles/a --corpus recola data.args.root=/data/RECOLA",
 }
 
 
@@ -132,6 +138,11 @@ def _parser() -> argparse.ArgumentParser:
     from zoo.features.cli import add_arguments as _extract_arguments
 
     _extract_arguments(p)
+    from zoo.evaluate import add_arguments as _evaluate_arguments
+    from zoo.importers import add_arguments as _import_arguments
+
+    _import_arguments(_sub(sub, "import", "import a public pretrained model as a bundle (zoo import --help)"))
+    _evaluate_arguments(_sub(sub, "evaluate", "score bundles on corpora: the cross-corpus CCC matrix"))
     return parser
 
 
@@ -181,7 +192,7 @@ def _report_error(command: str, err: BaseException, show_traceback: bool) -> Non
 def _run(argv: Sequence[str]) -> dict[str, Any]:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
-    if args.command == "sweep" and all("=" in e and not e.startswith("-") for e in extra):
+    if args.command in ("sweep", "evaluate") and all("=" in e and not e.startswith("-") for e in extra):
         args.overrides = [*args.overrides, *extra]  # key=value after --local/--count options
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
@@ -191,6 +202,14 @@ def _run(argv: Sequence[str]) -> dict[str, Any]:
         return {"exit_code": run_extract(args)}
     if args.command == "export":
         return _export(args)
+    if args.command == "import":
+        from zoo.importers import run_import_cli
+
+        return run_import_cli(args)
+    if args.command == "evaluate":
+        from zoo.evaluate import run_evaluate_cli
+
+        return run_evaluate_cli(args)
     if args.command == "predict":
         from zoo.predict_bundle import is_model_path, run_predict_cli
 

@@ -8,6 +8,7 @@ whole recordings given as arrays, on any device.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -92,7 +93,8 @@ class PretrainedModel(nn.Module):
             label_shift=float(self.spec.get("label_shift", 0.0)),
             feature_delay=self.spec.get("feature_delay"),
         )
-        device = next(self.net.parameters()).device
+        # (a network may hold only buffers, e.g. an imported ONNX graph: its initialisers)
+        device = next(itertools.chain(self.net.parameters(), self.net.buffers())).device
         # (a read-only, memory-mapped input is copied: torch tensors must be writable)
         inputs = {
             n: torch.from_numpy(x if x.flags.writeable else np.array(x)).unsqueeze(0).to(device)

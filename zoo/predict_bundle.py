@@ -183,13 +183,31 @@ def run_predict_cli(model: str, argv: Sequence[str]) -> dict[str, Any]:
         metavar="DIR",
         help="media input: folder of <id>.csv transcripts (start,end,word) for text features",
     )
+    parser.add_argument(
+        "--step",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="media input, sliding-window bundles (zoo import): one prediction every SECONDS",
+    )
+    parser.add_argument(
+        "--window",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="media input, sliding-window bundles (zoo import): SECONDS of media per prediction",
+    )
     args = parser.parse_args(list(argv))
     try:
+        if (args.step is not None or args.window is not None) and not is_media_input(args.input):
+            raise ValueError("--step/--window apply to media input (a WAV/MP4 file or a folder of them)")
         if is_media_input(args.input):
             weights = dict(item.split("=", 1) for item in args.weights if "=" in item)
             if len(weights) != len(args.weights):
                 raise ValueError(f"--weights {args.weights}: expected SET=PATH")
-            out = predict_media(model, args.input, args.output, args.plot, weights, args.transcripts)
+            out = predict_media(
+                model, args.input, args.output, args.plot, weights, args.transcripts, args.step, args.window
+            )
         else:
             out = predict_folder(model, args.input, args.output, args.plot)
     except (ValueError, FileNotFoundError, ExtractorError) as err:  # CorpusFormatError/BundleError: ValueErrors

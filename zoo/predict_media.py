@@ -246,6 +246,8 @@ def predict_media(
     plot: bool = False,
     weights: Mapping[str, str | Path] | None = None,
     transcripts: str | Path | None = None,
+    step: float | None = None,
+    window: float | None = None,
 ) -> dict[str, Any]:
     """Predict every media file of ``input_path`` with a bundle (see the module docstring).
 
@@ -256,6 +258,9 @@ def predict_media(
         plot: also draw ``<output>/plots/<id>.png`` (each target over time).
         weights: ``{feature set or extractor: path}`` for extractors that need weights.
         transcripts: folder of ``<id>.csv`` transcripts for text feature sets.
+        step: label step in seconds, for sliding-window bundles (``zoo import``; see
+            :func:`zoo.sliding_window.set_sliding_window`); default the bundle's.
+        window: seconds of media per prediction, for sliding-window bundles.
 
     Returns:
         ``{"output": Path, "files": [...], "plots": [...], "scores": {}, "unit": "s"|"ms"}``.
@@ -266,11 +271,13 @@ def predict_media(
     from zoo.features.media import find_media, media_duration
     from zoo.predict_output import plot_recording, prepare_output
     from zoo.pretrained import load_pretrained
+    from zoo.sliding_window import set_sliding_window
 
     model_path, input_path = Path(model_path).expanduser(), Path(input_path).expanduser()
     recordings = find_media(input_path)
     output_dir = prepare_output(model_path, input_path, output_dir)
     model = load_pretrained(model_path)
+    set_sliding_window(model, step, window)  # --step/--window: sliding-window bundles only
     planned = media_extractors(model, weights)
     config, targets = model.bundle_config, list(model.target_names)
     unit, factor = TIME_UNITS.get(str(config.get("datamodule") or config.get("corpus")), ("s", 1.0))

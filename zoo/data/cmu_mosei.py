@@ -493,6 +493,7 @@ class CmuMoseiCorpus(Corpus):
     label_range = LABEL_RANGES
     default_targets = EMOTIONS
     default_features = ("text", "audio", "video")
+    raw_audio_args = {"format": "csd", "features": ["waveform"]}
     prediction_format = "<out>/<partition>.csv with segment_id,<targets> (one row per segment)"
     synthetic_version = SYNTHETIC_VERSION
     #: Williams et al. 2018 train with batches of 64 segments; whole segments, no windows. The

@@ -93,6 +93,11 @@ class Corpus:
     #: a derived corpus (e.g. prediction fusion) has no synthetic corpus of its own and is left
     #: out of :func:`~zoo.data.registry.list_corpora` by default
     derived: ClassVar[bool] = False
+    #: the reading options (``data.args``) under which the reader serves each recording's raw
+    #: 16 kHz waveform as its first feature set — in label frames (frame level) or consecutive
+    #: rows (segment level) — so that any audio model can be scored on the corpus
+    #: (``zoo evaluate``); ``None`` when the corpus has no audio
+    raw_audio_args: ClassVar[Mapping[str, Any] | None] = None
 
     def __init__(
         self,

@@ -620,6 +620,7 @@ class MuSeCaRCorpus(Corpus):
     targets = TARGET_NAMES
     label_range = {t: LABEL_RANGE for t in TARGET_NAMES}
     default_features = ("egemaps",)
+    raw_audio_args = {"features": ["audio"]}
     prediction_format = "<out>/<partition>/<target>/<id>.csv with timestamp,value,segment_id (MuSe 2020)"
     synthetic_version = SYNTHETIC_VERSION
     option_rules = {

@@ -625,6 +625,7 @@ class RecolaCorpus(Corpus):
     targets = TARGET_NAMES
     label_range = {t: LABEL_RANGE for t in TARGET_NAMES}
     default_features = ("audio",)
+    raw_audio_args = {"mode": "raw", "features": ["audio"]}
     prediction_format = "<out>/<partition>/<target>/<name>.arff in the gold-standard ARFF format"
     #: 6 s training windows with 50 % overlap (Tzirakis et al. 2017 train on 6 s sequences)
     datamodule_defaults = {"win_len": 150, "hop_len": 75}

@@ -751,6 +751,7 @@ class SewaCorpus(Corpus):
     targets = TARGET_NAMES
     label_range = {t: LABEL_RANGE for t in TARGET_NAMES}
     default_features = ("audio_features_xbow_6s",)
+    raw_audio_args = {"features": ["audio"]}
     prediction_format = (
         "<out>/<partition>/<name>.csv: 'name';time;<targets>, ';'-separated (AVEC 2019 with a header line)"
     )

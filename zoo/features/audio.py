@@ -26,7 +26,7 @@ import numpy as np
 from ._align import pool_to_labels
 from .base import Extractor, ExtractorError, FeatureOutput, register_extractor
 
-__all__ = ["read_audio", "OpenSmileFunctionals", "OpenSmileLLD", "IS10LLD", "LogMel", "VGGishExtractor"]
+__all__ = ["read_audio", "OpenSmileFunctionals", "OpenSmileLLD", "IS10LLD", "LogMel", "VGGishExtractor", "Waveform"]
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 #: Shortest functionals window (openSMILE returns NaN below ~60 ms): a window holding less signal
@@ -246,3 +246,37 @@ class VGGishExtractor(_AudioExtractor):
         embeddings = np.concatenate(outputs)
         pooled = pool_to_labels(centres, embeddings, times, self.hop)
         return FeatureOutput(pooled, times, [f"vggish_{j}" for j in range(embeddings.shape[1])])
+
+
+@register_extractor("waveform")
+class Waveform(_AudioExtractor):
+    """The raw 16 kHz mono waveform cut into label frames: row ``t`` holds the ``hop · 16000``
+    samples from ``t`` on (channels averaged, resampled with torchaudio), as the corpus readers
+    serve raw audio to waveform models (self-supervised speech encoders, sliding-window models).
+    The last label frame, at the file's end, is zero-padded."""
+
+    dim = None
+    dim_note = "hop x 16000 samples (4000 at 0.25 s)"
+
+    def output_dim(self) -> int:
+        from zoo.data.raw_audio import SAMPLE_RATE
+
+        return int(round(self.hop * SAMPLE_RATE))
+
+    def extract(self, path: Path, times: np.ndarray) -> FeatureOutput:
+        from zoo.data.raw_audio import SAMPLE_RATE, cut_frames
+        from zoo.errors import CorpusFormatError
+
+        signal, sr = read_audio(path)
+        if sr != SAMPLE_RATE:
+            import torch
+            import torchaudio.functional as AF
+
+            signal = AF.resample(torch.from_numpy(np.ascontiguousarray(signal)), sr, SAMPLE_RATE).numpy()
+        if not np.all(np.isfinite(signal)):
+            raise ExtractorError(f"{path}: audio holds NaN or infinite samples")
+        try:
+            frames = cut_frames(signal, Path(path), np.asarray(times, np.float64), SAMPLE_RATE, self.hop)
+        except CorpusFormatError as err:
+            raise ExtractorError(str(err)) from None
+        return FeatureOutput(frames, times, [f"sample_{j}" for j in range(frames.shape[1])])

@@ -29,7 +29,7 @@ import numpy as np
 from ._align import assign_frames
 from .base import Extractor, ExtractorError, FeatureOutput, register_extractor
 
-__all__ = ["TimmFaceExtractor", "read_boxes"]
+__all__ = ["FaceCrops", "TimmFaceExtractor", "read_boxes", "video_frames"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")
@@ -61,6 +61,24 @@ def read_boxes(path: Path) -> dict[int, tuple[int, int, int, int]]:
     return boxes
 
 
+def video_frames(path: Path, fps: float = 25.0, decode: bool = True) -> Iterator[tuple[float, np.ndarray | None]]:
+    """``(time in seconds, RGB frame or None)`` of every frame of a video, decoded with PyAV (the
+    container's presentation times; ``i / fps`` where a frame has none)."""
+    import av
+
+    try:
+        container = av.open(str(path))
+    except Exception as err:  # noqa: BLE001
+        raise ExtractorError(f"{path}: cannot open video: {err}") from None
+    with container:
+        if not container.streams.video:
+            raise ExtractorError(f"{path}: has no video stream")
+        stream = container.streams.video[0]
+        for i, frame in enumerate(container.decode(stream)):
+            t = float(frame.time) if frame.time is not None else i / float(stream.average_rate or fps)
+            yield t, (frame.to_ndarray(format="rgb24") if decode else None)
+
+
 def _frame_index(path: Path) -> int:
     digits = re.findall(r"\d+", path.stem)
     if not digits:
@@ -68,8 +86,60 @@ def _frame_index(path: Path) -> int:
     return int(digits[-1])
 
 
+class _FaceSource(Extractor):
+    """Inputs of the face extractors: a video + ``<id>.boxes.csv``, or a folder of face crops."""
+
+    modality = "visual"
+    input_suffixes = VIDEO_SUFFIXES
+    fps: float = 25.0
+
+    # ------------------------------------------------------------------ inputs
+    def _accepts(self, path: Path) -> bool:
+        if path.is_dir():
+            return any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir())
+        return path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES
+
+    def find_inputs(self, paths):
+        found: dict[str, Path] = {}
+        for path in map(Path, paths):
+            if not path.exists():
+                raise ExtractorError(f"{path}: input not found")
+            if self._accepts(path):  # a video file or one crop folder
+                candidates = [path]
+            elif path.is_dir():
+                candidates = sorted(p for p in path.iterdir() if self._accepts(p))
+            else:
+                raise ExtractorError(f"{path}: not a video ({', '.join(VIDEO_SUFFIXES)}) or crop folder")
+            for c in candidates:
+                found.setdefault(c.name if c.is_dir() else c.stem, c)
+        return sorted(found.items())
+
+    # ------------------------------------------------------------------ frames
+    def _folder_frames(self, folder: Path) -> tuple[dict[int, Path], int]:
+        frames: dict[int, Path] = {}
+        for p in sorted(folder.iterdir()):
+            if p.suffix.lower() in IMAGE_SUFFIXES:
+                index = _frame_index(p)
+                if index in frames:
+                    raise ExtractorError(f"{p}: frame index {index} also given by {frames[index]}")
+                frames[index] = p
+        if not frames:
+            raise ExtractorError(f"{folder}: no face-crop images ({', '.join(IMAGE_SUFFIXES)})")
+        return frames, max(frames) + 1
+
+    def duration(self, path: Path) -> float:
+        if path.is_dir():
+            _, count = self._folder_frames(path)
+            return (count - 1) / self.fps
+        times = [t for t, _ in self._video_frames(path, decode=False)]
+        return times[-1] if times else 0.0
+
+    def _video_frames(self, path: Path, decode: bool = True) -> Iterator[tuple[float, object]]:
+        return video_frames(path, self.fps, decode)
+
+
 @register_extractor("timm_face")
-class TimmFaceExtractor(Extractor):
+class TimmFaceExtractor(_FaceSource):
     """timm backbone embeddings of face crops + ``face_present``, mean-pooled per label step.
 
     Args:
@@ -145,60 +215,6 @@ class TimmFaceExtractor(Extractor):
     def output_dim(self) -> int:
         return self.width + 1
 
-    # ------------------------------------------------------------------ inputs
-    def _accepts(self, path: Path) -> bool:
-        if path.is_dir():
-            return any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir())
-        return path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES
-
-    def find_inputs(self, paths):
-        found: dict[str, Path] = {}
-        for path in map(Path, paths):
-            if not path.exists():
-                raise ExtractorError(f"{path}: input not found")
-            if self._accepts(path):  # a video file or one crop folder
-                candidates = [path]
-            elif path.is_dir():
-                candidates = sorted(p for p in path.iterdir() if self._accepts(p))
-            else:
-                raise ExtractorError(f"{path}: not a video ({', '.join(VIDEO_SUFFIXES)}) or crop folder")
-            for c in candidates:
-                found.setdefault(c.name if c.is_dir() else c.stem, c)
-        return sorted(found.items())
-
-    # ------------------------------------------------------------------ frames
-    def _folder_frames(self, folder: Path) -> tuple[dict[int, Path], int]:
-        frames: dict[int, Path] = {}
-        for p in sorted(folder.iterdir()):
-            if p.suffix.lower() in IMAGE_SUFFIXES:
-                index = _frame_index(p)
-                if index in frames:
-                    raise ExtractorError(f"{p}: frame index {index} also given by {frames[index]}")
-                frames[index] = p
-        if not frames:
-            raise ExtractorError(f"{folder}: no face-crop images ({', '.join(IMAGE_SUFFIXES)})")
-        return frames, max(frames) + 1
-
-    def duration(self, path: Path) -> float:
-        if path.is_dir():
-            _, count = self._folder_frames(path)
-            return (count - 1) / self.fps
-        times = [t for t, _ in self._video_frames(path, decode=False)]
-        return times[-1] if times else 0.0
-
-    def _video_frames(self, path: Path, decode: bool = True) -> Iterator[tuple[float, object]]:
-        import av
-
-        try:
-            container = av.open(str(path))
-        except Exception as err:  # noqa: BLE001
-            raise ExtractorError(f"{path}: cannot open video: {err}") from None
-        with container:
-            stream = container.streams.video[0]
-            for i, frame in enumerate(container.decode(stream)):
-                t = float(frame.time) if frame.time is not None else i / float(stream.average_rate or self.fps)
-                yield t, (frame.to_ndarray(format="rgb24") if decode else None)
-
     def _prepare(self, image: np.ndarray) -> np.ndarray:
         from PIL import Image
 
@@ -262,3 +278,75 @@ class TimmFaceExtractor(Extractor):
         values[step_has_frames, -1] = faces_per_step[step_has_frames] / frames_per_step[step_has_frames]
         columns = [f"{self.arch}_{j}" for j in range(self.width)] + ["face_present"]
         return FeatureOutput(values, times, columns)
+
+
+@register_extractor("face_crops")
+class FaceCrops(_FaceSource):
+    """The face crop at each label time, as pixels: for networks that take the face itself.
+
+    Label time ``t`` takes the video frame whose time is nearest to ``t``, cuts its box of
+    ``<id>.boxes.csv`` (as :class:`TimmFaceExtractor`; or, for a folder of crops, the crop of
+    frame ``round(t · fps)``), resizes it to ``size`` × ``size`` with
+    PIL's bilinear filter and writes its RGB values (0-255, row-major, channels last) followed by
+    ``face_present`` (1, or 0 with zero pixels when that frame has no box).
+
+    Args:
+        size: side of the square crop (224 for EfficientNet-B0 face models).
+        fps: frame rate of crop-folder inputs (videos use their own timestamps).
+    """
+
+    dim = None
+    dim_note = "size x size x 3 + 1 (224: 150529)"
+
+    def __init__(self, hop=None, win=None, weights=None, size: int = 224, fps: float = 25.0) -> None:
+        super().__init__(hop=hop, win=win, weights=weights)
+        self.size, self.fps = int(size), float(fps)
+        if self.size < 1:
+            raise ValueError(f"face_crops: size must be positive, got {size}")
+
+    def output_dim(self) -> int:
+        return self.size * self.size * 3 + 1
+
+    def _pixels(self, crop: np.ndarray) -> np.ndarray:
+        from PIL import Image
+
+        resized = Image.fromarray(crop).convert("RGB").resize((self.size, self.size), Image.BILINEAR)
+        return np.asarray(resized, np.float32).reshape(-1)
+
+    def _crops(self, path: Path, times: np.ndarray) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+        """The frame nearest to each label time, and the pixels of those frames that have a face."""
+        from PIL import Image
+
+        if path.is_dir():
+            frames, count = self._folder_frames(path)
+            nearest = np.clip(np.rint(np.asarray(times, np.float64) * self.fps), 0, count - 1).astype(np.int64)
+            crops = {}
+            for index in sorted({int(i) for i in nearest if int(i) in frames}):
+                with Image.open(frames[index]) as img:
+                    crops[index] = self._pixels(np.asarray(img.convert("RGB")))
+            return nearest, crops
+        boxes = read_boxes(path.with_name(path.stem + BOX_SUFFIX))
+        frame_times = np.asarray([t for t, _ in video_frames(path, self.fps, decode=False)], np.float64)
+        if not len(frame_times):
+            raise ExtractorError(f"{path}: video stream has no frames")
+        nearest = np.abs(np.asarray(times, np.float64)[:, None] - frame_times[None, :]).argmin(1)
+        wanted = {int(i) for i in nearest if int(i) in boxes}
+        crops = {}
+        for index, (_, image) in enumerate(video_frames(path, self.fps)):
+            if index in wanted:
+                x, y, w, h = boxes[index]
+                crop = image[max(y, 0) : y + h, max(x, 0) : x + w]
+                if crop.size:
+                    crops[index] = self._pixels(crop)
+        return nearest, crops
+
+    def extract(self, path: Path, times: np.ndarray) -> FeatureOutput:
+        nearest, crops = self._crops(Path(path), times)
+        if not crops:
+            raise ExtractorError(f"{path}: none of the frames at the label times has a face")
+        values = np.zeros((len(times), self.output_dim()), np.float32)
+        for row, index in enumerate(nearest):
+            if int(index) in crops:
+                values[row, :-1] = crops[int(index)]
+                values[row, -1] = 1.0
+        return FeatureOutput(values, times, [f"pixel_{j}" for j in range(values.shape[1] - 1)] + ["face_present"])
