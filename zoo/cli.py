@@ -96,20 +96,39 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--draws", type=int, default=10, help="random draws to average (default 10)")
     p.add_argument("recipe", help="recipe YAML (path or <corpus>/<name>)")
     p.add_argument("overrides", nargs=argparse.REMAINDER, help="key=value or --key=value")
-    p = _sub(sub, "sweep", "run (or --dry-run) a W&B sweep over a recipe")
-    p.add_argument("sweep_file", help="recipes/sweeps/<corpus>_<paper>.yaml")
-    p.add_argument("--count", type=int, default=None, help="runs for the agent (dry run: default 5)")
-    p.add_argument("--dry-run", action="store_true", help="validate and print the first runs' commands offline")
-    p.add_argument("--project", default=None)
-    p.add_argument("--entity", default=None)
-    p.add_argument("--seed", type=int, default=0, help="seed of the search's random proposals (dry run, --local)")
+    p = _sub(sub, "sweep", "search a sweep file: with Optuna here (--local, --worker) or on a W&B server")
+    p.add_argument("sweep_file", help="sweep YAML (W&B format): a path or a shipped name such as muse_car/sun2020")
     p.add_argument(
-        "--local",
-        action="store_true",
-        help="search on this machine without a W&B server: --count trials, ranked table + plot",
+        "--count",
+        type=int,
+        default=None,
+        help="trials: of the whole study (--local/--worker, default 5 or the whole grid), of the W&B agent, "
+        "or printed (--dry-run, default 5)",
     )
-    p.add_argument("--output", default="runs", help="--local: parent folder of the sweep folder (default runs)")
-    p.add_argument("overrides", nargs="*", help="--local: key=value applied to every trial (e.g. trainer.max_epochs=5)")
+    p.add_argument("--dry-run", action="store_true", help="check the file and print the first trials' commands")
+    p.add_argument("--local", action="store_true", help="search with Optuna in this process: a new study, no server")
+    p.add_argument(
+        "--worker",
+        action="store_true",
+        help="work on the study named --study (default: the file's name) with the other workers sharing --storage",
+    )
+    p.add_argument(
+        "--storage",
+        default=None,
+        metavar="URL",
+        help="--local/--worker: the study's database (default sqlite:///OUTPUT/STUDY/study.db; several "
+        "machines: postgresql://... or mysql+pymysql://...)",
+    )
+    p.add_argument("--study", default=None, help="--local/--worker: the study's name")
+    p.add_argument("--seed", type=int, default=0, help="seed of the search's own draws (--dry-run, --local)")
+    p.add_argument(
+        "--output", default="runs", help="--local/--worker: parent folder of the sweep folder (default runs)"
+    )
+    p.add_argument("--project", default=None, help="W&B project (server path)")
+    p.add_argument("--entity", default=None, help="W&B entity (server path)")
+    p.add_argument(
+        "overrides", nargs="*", help="--local/--worker: key=value applied to every trial (e.g. trainer.max_epochs=5)"
+    )
     p = _sub(sub, "export", "export a checkpoint as a self-contained bundle (safetensors)")
     p.add_argument("ckpt", help="checkpoint of `zoo fit` (runs/<run>/checkpoints/best.ckpt)")
     p.add_argument("out_dir", help="bundle folder (new or empty)")
@@ -228,39 +247,7 @@ def _run(argv: Sequence[str]) -> dict[str, Any]:
         return {"exit_code": 0}
 
     if args.command == "sweep":
-        from zoo.sweep import SweepError, run_sweep
-
-        if args.local:
-            from zoo.sweep_local import run_local_sweep
-
-            try:
-                count = 5 if args.count is None else args.count
-                folder, trials = run_local_sweep(
-                    args.sweep_file, count=count, output_dir=args.output, seed=args.seed, overrides=args.overrides
-                )
-            except SweepError as err:
-                print(f"zoo sweep: {err}", file=sys.stderr)
-                return {"exit_code": 2}
-            print((folder / "trials.md").read_text() + f"\nsweep folder: {folder}")
-            return {"exit_code": 0, "run_dir": folder, "trials": trials}
-        if args.overrides:
-            print(
-                "zoo sweep: key=value overrides are for --local (a W&B agent takes the sweep file's)", file=sys.stderr
-            )
-            return {"exit_code": 2}
-        try:
-            commands = run_sweep(
-                args.sweep_file,
-                count=args.count,
-                dry_run=args.dry_run,
-                project=args.project,
-                entity=args.entity,
-                seed=args.seed,
-            )
-        except SweepError as err:
-            print(f"zoo sweep: {err}", file=sys.stderr)
-            return {"exit_code": 2}
-        return {"exit_code": 0, "commands": commands}
+        return _sweep(args)
 
     from zoo.config import load_recipe
 
@@ -274,6 +261,42 @@ def _run(argv: Sequence[str]) -> dict[str, Any]:
     if rank_zero_only.rank == 0:  # once, also under DDP
         print(f"run folder: {out['run_dir']}", flush=True)
     return {"exit_code": 0, **out}
+
+
+def _sweep(args: argparse.Namespace) -> dict[str, Any]:
+    """``zoo sweep FILE [--local|--worker|--dry-run] ...`` (errors: :class:`~zoo.sweep.SweepError`, exit 2)."""
+    from zoo.errors import ConfigError
+
+    if args.local or args.worker:
+        from zoo.sweep_local import run_local_sweep
+
+        folder, trials = run_local_sweep(
+            args.sweep_file,
+            count=args.count,
+            output_dir=args.output,
+            seed=args.seed,
+            overrides=args.overrides,
+            storage=args.storage,
+            study_name=args.study,
+            worker=args.worker,
+        )
+        print((folder / "trials.md").read_text() + f"\nsweep folder: {folder}")
+        return {"exit_code": 0, "run_dir": folder, "trials": trials}
+    if args.overrides or args.storage or args.study:
+        raise ConfigError(
+            "key=value overrides, --storage and --study are for --local and --worker (a W&B agent runs the sweep file's command)"
+        )
+    from zoo.sweep import run_sweep
+
+    commands = run_sweep(
+        args.sweep_file,
+        count=args.count,
+        dry_run=args.dry_run,
+        project=args.project,
+        entity=args.entity,
+        seed=args.seed,
+    )
+    return {"exit_code": 0, "commands": commands}
 
 
 def _export(args: argparse.Namespace) -> dict[str, Any]:

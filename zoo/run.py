@@ -35,7 +35,7 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -95,8 +95,9 @@ def quiet_library_noise() -> None:
             log.addFilter(_DropAdvertisement())
 
 
-def run_stem(cfg: Mapping[str, Any], command: str) -> str:
-    """``<recipe>[-<model>][-seed<N>]-<command>-<time>``, or ``run_name`` when given."""
+def run_stem(cfg: Mapping[str, Any], command: str, when: str | None = None) -> str:
+    """``<recipe>[-<model>][-seed<N>]-<command>-<time>`` (``when`` instead of the time when
+    given), or ``run_name`` when given."""
     if cfg.get("run_name"):
         return str(cfg["run_name"])
     recipe = Path(cfg["recipe"])
@@ -111,7 +112,7 @@ def run_stem(cfg: Mapping[str, Any], command: str) -> str:
         parts.append("seeds" + "_".join(str(s) for s in cfg["seeds"]))
     elif int(cfg.get("seed", 0)) != 0:
         parts.append(f"seed{cfg['seed']}")
-    return "-".join([*parts, command, f"{datetime.now():%Y%m%d-%H%M%S}"])
+    return "-".join([*parts, command, when or f"{datetime.now():%Y%m%d-%H%M%S}"])
 
 
 def resume_run_dir(cfg: Mapping[str, Any], command: str) -> Path | None:
@@ -125,7 +126,8 @@ def resume_run_dir(cfg: Mapping[str, Any], command: str) -> Path | None:
 
 
 def make_run_dir(cfg: Mapping[str, Any], command: str) -> Path:
-    """A fresh run folder (never an existing one), shared by all DDP processes."""
+    """A fresh run folder (never an existing one), shared by all DDP processes (also those a
+    cluster launcher started: :mod:`zoo.launch`)."""
     inherited = os.environ.get(RUN_DIR_ENV)
     if inherited:
         return Path(inherited)
@@ -133,13 +135,23 @@ def make_run_dir(cfg: Mapping[str, Any], command: str) -> Path:
     if resumed is not None:
         os.environ[RUN_DIR_ENV] = str(resumed)
         return resumed
-    stem = run_stem(cfg, command)
-    base = Path(cfg["output_dir"]).expanduser() / stem
-    run_dir, n = base, 1
-    while run_dir.exists():
-        run_dir = base.with_name(f"{base.name}-{n}")
-        n += 1
-    run_dir.mkdir(parents=True)
+    output = Path(cfg["output_dir"]).expanduser()
+
+    def fresh() -> Path:
+        base = output / run_stem(cfg, command)
+        run_dir, n = base, 1
+        while run_dir.exists():
+            run_dir = base.with_name(f"{base.name}-{n}")
+            n += 1
+        run_dir.mkdir(parents=True)
+        return run_dir
+
+    from zoo.launch import cluster_launcher, launch_tag, shared_run_dir
+
+    if cluster_launcher() is None:
+        run_dir = fresh()
+    else:
+        run_dir = shared_run_dir(fresh, output / run_stem(cfg, command, when=launch_tag()))
     os.environ[RUN_DIR_ENV] = str(run_dir.resolve())
     return run_dir
 
@@ -241,11 +253,14 @@ def _profiler(value: Any, run_dir: Path) -> Any:
     return value  # anything else is Lightning's to accept or refuse
 
 
-def build_trainer(cfg: Mapping[str, Any], run_dir: Path, fitting: bool) -> pl.Trainer:
+def build_trainer(
+    cfg: Mapping[str, Any], run_dir: Path, fitting: bool, extra_callbacks: Sequence[pl.Callback] = ()
+) -> pl.Trainer:
     """Lightning's Trainer with the recipe's settings, callbacks and loggers.
 
     Every ``trainer.*`` key is a Trainer argument (checked when the recipe was loaded); the
-    arguments zoo owns (``logger``, ``callbacks``, ...) come from their own recipe keys.
+    arguments zoo owns (``logger``, ``callbacks``, ...) come from their own recipe keys;
+    ``extra_callbacks`` are a caller's own (e.g. a sweep's pruning callback).
     """
     trainer_args = {k: v for k, v in cfg["trainer"].items() if v is not None}
     if "profiler" in trainer_args:
@@ -273,6 +288,7 @@ def build_trainer(cfg: Mapping[str, Any], run_dir: Path, fitting: bool) -> pl.Tr
                 )
             )
         callbacks += build_callbacks(cfg.get("callbacks"), has_logger=bool(loggers))
+    callbacks += list(extra_callbacks)
     quiet_library_noise()
     # Lightning's summary table goes to stdout (among the results) and reports "Total FLOPs: 0"
     # for these models; one line on stderr instead (see _run), unless callbacks.model_summary asks
@@ -301,13 +317,16 @@ def _report(results: list[Mapping[str, float]], task: EmotionTask, stage: str, r
     return merged
 
 
-def run_command(command: str, cfg: Mapping[str, Any], draws: int = 10) -> dict[str, Any]:
+def run_command(
+    command: str, cfg: Mapping[str, Any], draws: int = 10, callbacks: Sequence[pl.Callback] = ()
+) -> dict[str, Any]:
     """Execute ``fit``, ``validate``, ``test``, ``predict`` or ``baseline`` for a resolved recipe.
 
     Args:
         command: the ``zoo`` command.
         cfg: the resolved recipe.
         draws: ``baseline`` only: random draws to average (see :mod:`zoo.baseline`).
+        callbacks: Lightning callbacks added to the recipe's (a local sweep's pruning).
 
     Returns:
         ``{"run_dir": Path, "results": {...}, "best_ckpt": str | None}``.
@@ -328,8 +347,8 @@ def run_command(command: str, cfg: Mapping[str, Any], draws: int = 10) -> dict[s
 
                 return run_baseline(cfg, run_dir, draws=draws)
             if cfg.get("seeds") and command == "fit":
-                return run_seeds(cfg, run_dir, lambda seed_cfg, seed_dir: _run(command, seed_cfg, seed_dir))
-            return _run(command, cfg, run_dir)
+                return run_seeds(cfg, run_dir, lambda seed_cfg, seed_dir: _run(command, seed_cfg, seed_dir, callbacks))
+            return _run(command, cfg, run_dir, callbacks)
         except SIGTERMException as err:  # Lightning's own exception is a SystemExit with status 0
             _mark_failed(run_dir, "INTERRUPTED", "stopped by SIGTERM", remove_if_empty=False)
             last = run_dir / "checkpoints" / "last.ckpt"
@@ -363,7 +382,7 @@ def _finish_wandb() -> None:
         wandb.finish()
 
 
-def _run(command: str, cfg: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
+def _run(command: str, cfg: Mapping[str, Any], run_dir: Path, callbacks: Sequence[pl.Callback] = ()) -> dict[str, Any]:
     pl.seed_everything(int(cfg["seed"]), workers=True, verbose=False)
     save_config(cfg, run_dir)
     if is_estimator(cfg["model"]["name"]):  # SVR baselines and SVR fusion: no Lightning loop
@@ -378,7 +397,7 @@ def _run(command: str, cfg: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
         datamodule.prepare_data()
         task = build_task(cfg, datamodule.data_spec())
         attach_feature_encoders(task, datamodule)
-        trainer = build_trainer(cfg, run_dir, fitting=True)
+        trainer = build_trainer(cfg, run_dir, fitting=True, extra_callbacks=callbacks)
         params = sum(p.numel() for p in task.parameters() if p.requires_grad)
         rank_zero_info(f"model {cfg['model']['name']}: {params:,} trainable parameters; run folder {run_dir}")
         # resuming: a local affect-zoo checkpoint, checked and read with weights_only=True only
