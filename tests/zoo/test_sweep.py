@@ -149,7 +149,10 @@ def test_hyperband_brackets_become_successive_halving_rungs():
         ({"parameters": {"trainer.max_epoch": {"values": [1]}}}, "unknown key 'trainer.max_epoch'"),
         ({"command": ["zoo", "fit", RECIPE]}, "args_no_hyphens"),
         ({"command": ["python", "train.py", "${args}"]}, "zoo fit RECIPE"),
-        ({"method": "random", "parameters": {"optimizer.lr": {"distribution": "normal", "mu": 0, "sigma": 1}}}, "normal is not supported by the local"),
+        (
+            {"method": "random", "parameters": {"optimizer.lr": {"distribution": "normal", "mu": 0, "sigma": 1}}},
+            "normal is not supported by the local",
+        ),
         ({"parameters": {"optimizer.lr": {"min": 0.001, "max": 0.1}}}, "a grid needs discrete values"),
         ({"early_terminate": {"type": "hyperband", "eta": 3}}, "needs min_iter"),
         ({"parameters": {"optimizer.lr": {"values": [0.1], "probabilities": [1.0]}}}, "probabilities"),

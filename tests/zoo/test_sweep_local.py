@@ -75,7 +75,9 @@ def test_search_feeds_results_back_and_ranks_trials(method, tmp_path, monkeypatc
     calls: list = []
     monkeypatch.setattr("zoo.run.run_command", _fake_fit(calls))
     sweep = _write_sweep(tmp_path, method, {"optimizer.lr": {"distribution": "uniform", "min": 1e-3, "max": 5e-3}})
-    folder, trials = run_local_sweep(sweep, count=4, output_dir=tmp_path / "out", seed=3, overrides=["trainer.max_epochs=1"])
+    folder, trials = run_local_sweep(
+        sweep, count=4, output_dir=tmp_path / "out", seed=3, overrides=["trainer.max_epochs=1"]
+    )
     assert len(calls) == 4
     lrs = [c["optimizer"]["lr"] for c in calls]
     assert all(1e-3 <= lr <= 5e-3 for lr in lrs) and len(set(lrs)) == 4
