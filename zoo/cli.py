@@ -38,6 +38,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 __all__ = ["main"]
@@ -63,6 +64,15 @@ EXAMPLES = {
 }
 
 
+PREDICT_FORMS = """two forms:
+  zoo predict RECIPE ckpt=PATH [key=value ...]   predictions of a corpus partition, in the corpus's format,
+                                                 into a run folder (data.args.predict_partition=val|test)
+  zoo predict MODEL INPUT [options]              MODEL: a bundle folder (zoo export), a .ckpt file, or a
+                                                 Hugging Face id org/name of a bundle (read from the local
+                                                 cache; --allow-download fetches it); INPUT: a folder of
+                                                 feature files in the corpus layout, or WAV/MP4 files"""
+
+
 def _sub(sub: Any, command: str, help_text: str) -> argparse.ArgumentParser:
     """A sub-command parser whose ``--help`` ends with an example."""
     return sub.add_parser(
@@ -85,13 +95,28 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("recipe", help="recipe YAML (path or <corpus>/<name>)")
     p.add_argument("overrides", nargs=argparse.REMAINDER, help="key=value or --key=value")
     for command in RUN_COMMANDS:
-        p = _sub(sub, command, f"{command} a recipe")
-        p.add_argument("recipe", help="recipe YAML (path or <corpus>/<name>); RECIPE --help lists its keys")
+        p = _sub(sub, command, f"{command} a recipe" + (", or a model on your files" if command == "predict" else ""))
+        if command == "predict":
+            p.description = PREDICT_FORMS
+        p.add_argument(
+            "recipe",
+            help="recipe YAML (path or <corpus>/<name>); RECIPE --help lists its keys"
+            + (
+                "; or MODEL: a bundle folder, a .ckpt file or a Hugging Face id org/name"
+                if command == "predict"
+                else ""
+            ),
+        )
         p.add_argument(
             "overrides",
             nargs=argparse.REMAINDER,
-            help="key=value or --key=value; --print_config prints the resolved recipe and exits",
+            help="key=value or --key=value; --print_config prints the resolved recipe and exits"
+            + ("; after MODEL: INPUT and the options below" if command == "predict" else ""),
         )
+        if command == "predict":
+            from zoo.predict_bundle import add_model_arguments
+
+            add_model_arguments(p, with_input=False)
     p = _sub(sub, "baseline", "chance level: score random draws of the training labels")
     p.add_argument("--draws", type=int, default=10, help="random draws to average (default 10)")
     p.add_argument("recipe", help="recipe YAML (path or <corpus>/<name>)")
@@ -130,7 +155,10 @@ def _parser() -> argparse.ArgumentParser:
         "overrides", nargs="*", help="--local/--worker: key=value applied to every trial (e.g. trainer.max_epochs=5)"
     )
     p = _sub(sub, "export", "export a checkpoint as a self-contained bundle (safetensors)")
-    p.add_argument("ckpt", help="checkpoint of `zoo fit` (runs/<run>/checkpoints/best.ckpt)")
+    p.add_argument(
+        "ckpt",
+        help="a run folder of `zoo fit` (its scored checkpoint), or a checkpoint (runs/<run>/checkpoints/x.ckpt)",
+    )
     p.add_argument("out_dir", help="bundle folder (new or empty)")
     p.add_argument("--overwrite", action="store_true", help="replace the bundle files in a non-empty OUT_DIR")
     p.add_argument(
@@ -211,10 +239,20 @@ def _run(argv: Sequence[str]) -> dict[str, Any]:
     if args.command == "export":
         return _export(args)
     if args.command == "predict":
-        from zoo.predict_bundle import is_model_path, run_predict_cli
+        from zoo.predict_bundle import is_model_reference, model_option_args, run_predict_cli
 
-        if is_model_path(args.recipe):  # zoo predict BUNDLE|CKPT INPUT [--output DIR] [--plot]
-            return run_predict_cli(args.recipe, args.overrides)
+        options = model_option_args(args)
+        if is_model_reference(args.recipe, [*options, *args.overrides]):  # zoo predict MODEL INPUT [...]
+            return run_predict_cli(args.recipe, [*options, *args.overrides])
+        flags = ("--output", "--plot", "--weights", "--transcripts", "--allow-download")
+        options += [o for o in args.overrides if o.split("=", 1)[0] in flags]
+        if options:
+            from zoo.errors import ConfigError
+
+            raise ConfigError(
+                f"{' '.join(options)}: options of `zoo predict MODEL INPUT`; `zoo predict RECIPE ckpt=...` "
+                "writes into its run folder"
+            )
     if args.command == "baseline":
         args.draws, args.overrides = _pop_draws(args.draws, args.overrides)
     if args.command in ("show", *RUN_COMMANDS, "baseline"):
@@ -303,8 +341,11 @@ def _export(args: argparse.Namespace) -> dict[str, Any]:
     """``zoo export CKPT OUT_DIR [--overwrite] [--push-to-hub ORG/NAME [--private]]``."""
     from zoo.bundle import bundle_fingerprint, export_bundle
 
+    ckpt = run_checkpoint(args.ckpt)
+    if str(ckpt) != args.ckpt:
+        print(f"exporting {ckpt} (the checkpoint zoo fit scored)")
     try:
-        bundle = export_bundle(args.ckpt, args.out_dir, overwrite=args.overwrite)
+        bundle = export_bundle(ckpt, args.out_dir, overwrite=args.overwrite)
     except (FileExistsError, FileNotFoundError, ValueError) as err:
         print(f"zoo export: {err}", file=sys.stderr)
         return {"exit_code": 2}
@@ -316,6 +357,26 @@ def _export(args: argparse.Namespace) -> dict[str, Any]:
         out["commit_url"] = push_to_hub(bundle, args.push_to_hub, private=args.private)  # HubError: exit 2
         print(f"bundle pushed to https://huggingface.co/{args.push_to_hub} ({out['commit_url']})")
     return out
+
+
+def run_checkpoint(path: str) -> Path:
+    """``path`` itself, or for a run folder of ``zoo fit`` the checkpoint its results came from
+    (``checkpoints/swa.ckpt`` when SWA averaged the weights, else ``checkpoints/best.ckpt``).
+
+    Raises:
+        ConfigError: a folder that holds no such checkpoint (for a seeds run: naming its seed runs).
+    """
+    from zoo.errors import ConfigError
+
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        return Path(path)
+    for name in ("swa.ckpt", "best.ckpt"):
+        if (folder / "checkpoints" / name).is_file():
+            return folder / "checkpoints" / name
+    inner = sorted(p.parent.parent for p in folder.glob("*/checkpoints/best.ckpt"))
+    hint = f"; its runs: {', '.join(str(p) for p in inner)}" if inner else ""
+    raise ConfigError(f"{folder}: not a run folder with checkpoints/best.ckpt{hint}")
 
 
 def _pop_draws(draws: int, overrides: Sequence[str]) -> tuple[int, list[str]]:
