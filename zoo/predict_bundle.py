@@ -187,6 +187,7 @@ def predict_folder(
     reader_args = merge_reader_state(
         {"root": input_root, **reader_args}, spec.get("reader_state"), str(model_path)
     )  # e.g. SEWA's training vocabulary
+    reader_args.pop("modalities", None)  # the recipe's shorthand for feature sets: the model's own names stand
     reader_args.update(features=features, targets=targets)
     writer = create_datamodule(datamodule_name, **reader_args)
     recordings = writer.load_folder()  # a clear error for corpora that cannot read loose folders

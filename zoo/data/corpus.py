@@ -77,6 +77,9 @@ class Corpus:
     #: a derived corpus (e.g. prediction fusion) has no synthetic corpus of its own and is left
     #: out of :func:`~zoo.data.registry.list_corpora` by default
     derived: ClassVar[bool] = False
+    #: globs (relative to a root) that mark this corpus's layout: a given root that matches none of
+    #: them but another corpus's is refused by name (a CMU-MOSEI model pointed at a MuSe-CaR folder)
+    layout_markers: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -132,7 +135,37 @@ class Corpus:
             self.root = ensure_synthetic(folder_name, write, seed=self.synthetic_seed, version=self.synthetic_version)
         if not self.root.exists():
             raise FileNotFoundError(f"{self.name} corpus not found: {self.root}")
+        self._check_layout(self.root)
         return self.root
+
+    @classmethod
+    def layout_found(cls, root: Path) -> str | None:
+        """The first of :attr:`layout_markers` present under ``root`` (a relative path), or ``None``."""
+        for pattern in cls.layout_markers:
+            hit = next(iter(sorted(root.glob(pattern))), None)
+            if hit is not None:
+                return hit.relative_to(root).as_posix()
+        return None
+
+    def _check_layout(self, root: Path) -> None:
+        """Refuse a folder in another corpus's layout, naming both corpora.
+
+        Raises:
+            CorpusFormatError: ``root`` has none of this corpus's layout markers but another's.
+        """
+        if not self.layout_markers or not root.is_dir() or self.layout_found(root) is not None:
+            return
+        from zoo.data.registry import corpus_class, list_corpora
+
+        for name in list_corpora():
+            other = corpus_class(name)
+            found = other.layout_found(root) if other is not type(self) else None
+            if found is not None:
+                raise CorpusFormatError(
+                    f"{root} is a {name} folder (it has {found}), but this {self.name} model or recipe reads "
+                    f"{self.name} folders (with {' or '.join(self.layout_markers)}); give a {self.name} folder, "
+                    f"or a {name} model or recipe"
+                )
 
     # ----------------------------------------------------------------- reading
     def read(self, partition: str) -> list[Recording]:

@@ -543,6 +543,13 @@ class RecolaCorpus(Corpus):
     """
 
     name = "recola"
+    layout_markers = (
+        "ratings_gold_standard",
+        "recordings_audio",
+        "recordings_video",
+        "features_*",
+        "ratings_individual",
+    )
     level = "frame"
     label_step = LABEL_STEP
     partitions = {"train": "train", "val": "dev", "test": "test"}
