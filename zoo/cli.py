@@ -7,18 +7,21 @@ Usage::
     zoo validate RECIPE ckpt=PATH [...]     score the val partition
     zoo test RECIPE ckpt=PATH [...]         score the test partition (where labels exist)
     zoo predict RECIPE ckpt=PATH [...]      write predictions in the corpus's format
-    zoo predict MODEL INPUT [--output DIR] [--plot]   MODEL: bundle folder or .ckpt; INPUT: feature folder
+    zoo predict MODEL INPUT [--output DIR] [--plot]   MODEL: bundle folder, .ckpt or Hugging Face id org/name
+                                            (--allow-download); INPUT: feature folder in the corpus layout
     zoo predict BUNDLE MEDIA [--output DIR] [--plot]  MEDIA: WAV/MP4 file or folder (features extracted)
-    zoo export CKPT OUT_DIR [--overwrite] [--push-to-hub ORG/NAME]   bundle (safetensors + config + card)
-    zoo sweep SWEEP.yaml [--count N] [--dry-run]   W&B sweep (dry run: validate + print runs offline)
-    zoo sweep SWEEP.yaml --local --count N [key=value ...]   the same search on this machine, no server
+    zoo export RUN|CKPT OUT_DIR [--overwrite] [--push-to-hub ORG/NAME]   bundle (safetensors + config + card)
+    zoo sweep SWEEP [--local|--worker] [--count N] [--storage URL] [key=value ...]   Optuna search of a
+                                            W&B sweep file here or on many machines (SWEEP: muse_car/sun2020)
+    zoo sweep SWEEP [--count N] [--dry-run]  the same file on a W&B server (dry run: check + print trials)
     zoo baseline RECIPE [--draws N] [key=value ...]   chance level: random predictions, scored
     zoo report RUNS... [--baselines DIRS] [--output FILE]   papers' scores beside ours (docs/results.md)
-    zoo list [recipes|models|datamodules] [PATTERN]   what ships and is registered
+    zoo list [recipes|models|datamodules|sweeps] [PATTERN]   what ships: names, papers, sizes
     zoo --version
     zoo extract FEATURE --input ... --output DIR --layout L   features from raw media (--list)
 
-``RECIPE`` is a YAML path or ``<corpus>/<name>`` under the shipped ``recipes/``. Overrides are
+``RECIPE`` is a YAML path (anywhere: the shipped ``defaults.yaml`` applies unless a
+``defaults.yaml`` lies beside it or above) or ``<corpus>/<name>`` of a shipped recipe. Overrides are
 ``key=value`` or ``--key=value`` (the forms W&B sweep agents pass), e.g.
 ``trainer.max_epochs=5 model.args.hidden_size=64 trainer.devices=2 trainer.strategy=ddp``.
 Finding your way: ``zoo list recipes``; ``zoo show RECIPE`` (or ``--print_config`` after any
@@ -44,6 +47,7 @@ from typing import Any
 __all__ = ["main"]
 
 RUN_COMMANDS = ("fit", "validate", "test", "predict")
+LIST_KINDS = ("recipes", "models", "datamodules", "sweeps")
 _RECIPE = "muse_car/sun2020_lstm_selfattn"
 _CKPT = "runs/<run>/checkpoints/best.ckpt"
 #: one example per sub-command, shown at the end of ``zoo COMMAND --help``
@@ -54,10 +58,13 @@ EXAMPLES = {
     "validate": f"zoo validate {_RECIPE} ckpt={_CKPT}",
     "test": f"zoo test {_RECIPE} ckpt={_CKPT}",
     "predict": f"zoo predict {_RECIPE} ckpt={_CKPT} data.args.predict_partition=val\n"
-    f"  zoo predict bundles/sun2020 /data/new-videos --output preds/ --plot",
+    f"  zoo predict bundles/sun2020 /data/new-videos --output preds/ --plot\n"
+    f"  zoo predict my-org/sun2020-muse-car my_talk.wav --allow-download",
     "baseline": "zoo baseline cmu_mosei/williams2018_blstm --draws 30",
-    "sweep": "zoo sweep recipes/sweeps/sewa_atmaja2020.yaml --dry-run --count 5",
-    "export": f"zoo export {_CKPT} bundles/sun2020 --push-to-hub my-org/sun2020-muse-car",
+    "sweep": "zoo sweep muse_car/sun2020 --local --count 8 trainer.max_epochs=20\n"
+    "  zoo sweep muse_car/sun2020 --worker --count 40 --storage postgresql://host/db   # one per GPU/machine\n"
+    "  zoo sweep sewa/atmaja2020 --dry-run --count 5",
+    "export": "zoo export runs/<run> bundles/sun2020 --push-to-hub my-org/sun2020-muse-car",
     "report": "zoo report runs/ --baselines runs/baselines --output docs/results.md",
     "list": "zoo list recipes 'sewa/*'",
     "extract": "zoo extract egemaps --input audio/ --output feats/ --layout muse_car",
@@ -83,7 +90,10 @@ def _sub(sub: Any, command: str, help_text: str) -> argparse.ArgumentParser:
     )
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(chosen: str | None = None) -> argparse.ArgumentParser:
+    """The ``zoo`` parser; ``zoo extract``'s own options (which import the extractors) only when
+    ``chosen`` (the sub-command on the command line) is ``extract``, so that every other command
+    starts without them."""
     parser = argparse.ArgumentParser(
         prog="zoo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -172,13 +182,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", help="folders holding zoo fit run folders")
     p.add_argument("--baselines", nargs="*", default=[], help="folders holding zoo baseline run folders")
     p.add_argument("--output", default=None, help="write the report here (default: print it)")
-    p = _sub(sub, "list", "list shipped recipes, registered models and datamodules")
-    p.add_argument("kind", nargs="?", choices=("recipes", "models", "datamodules"), default=None)
-    p.add_argument("pattern", nargs="?", default="*")
+    p = _sub(sub, "list", "what ships: recipes, models (paper, corpora, size), datamodules, sweeps")
+    p.add_argument("kind", nargs="?", choices=LIST_KINDS, default=None, help="one table (default: all)")
+    p.add_argument("pattern", nargs="?", default="*", help="shell-style pattern of the names, e.g. 'sewa/*'")
     p = _sub(sub, "extract", "extract features from raw media into a corpus layout")
-    from zoo.features.cli import add_arguments as _extract_arguments
+    if chosen == "extract":
+        from zoo.features.cli import add_arguments as _extract_arguments
 
-    _extract_arguments(p)
+        _extract_arguments(p)
     return parser
 
 
@@ -213,10 +224,20 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         return {"exit_code": 2}
 
 
-def _report_error(command: str, err: BaseException, show_traceback: bool) -> None:
-    from pytorch_lightning.utilities import rank_zero_only
+def _rank() -> int:
+    """This process's global rank: Lightning's once it is imported, else from the launcher's
+    environment (the variables Lightning reads), so that an early error needs no Lightning."""
+    lightning = sys.modules.get("pytorch_lightning")
+    if lightning is not None:
+        return int(lightning.utilities.rank_zero_only.rank)
+    for name in ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK"):
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name])
+    return 0
 
-    if rank_zero_only.rank != 0:
+
+def _report_error(command: str, err: BaseException, show_traceback: bool) -> None:
+    if _rank() != 0:
         return  # under DDP every process fails alike; one line is enough
     if show_traceback:
         traceback.print_exception(err, file=sys.stderr)
@@ -226,7 +247,7 @@ def _report_error(command: str, err: BaseException, show_traceback: bool) -> Non
 
 
 def _run(argv: Sequence[str]) -> dict[str, Any]:
-    parser = _parser()
+    parser = _parser(next((a for a in argv if not a.startswith("-")), None))
     args, extra = parser.parse_known_args(argv)
     if args.command == "sweep" and all("=" in e and not e.startswith("-") for e in extra):
         args.overrides = [*args.overrides, *extra]  # key=value after --local/--count options
@@ -271,17 +292,9 @@ def _run(argv: Sequence[str]) -> dict[str, Any]:
         print(f"report written to {args.output}" if args.output else text)
         return {"exit_code": 0}
     if args.command == "list":
-        from zoo import list_models
-        from zoo.data import list_datamodules
+        from zoo.catalog import list_text
 
-        if args.kind in (None, "recipes"):
-            from zoo.catalog import list_recipes
-
-            print("recipes:\n  " + "\n  ".join(entry.line() for entry in list_recipes(args.pattern)))
-        if args.kind in (None, "models"):
-            print("models:\n  " + "\n  ".join(list_models(args.pattern)))
-        if args.kind in (None, "datamodules"):
-            print("datamodules:\n  " + "\n  ".join(list_datamodules(args.pattern)))
+        print(list_text(args.kind, args.pattern))
         return {"exit_code": 0}
 
     if args.command == "sweep":
