@@ -310,9 +310,34 @@ def print_results(text: str) -> None:
         print(text, flush=True)
 
 
-def _report(results: list[Mapping[str, float]], task: EmotionTask, stage: str, run_dir: Path) -> dict[str, float]:
+def scoring_note(ckpt: str | None, postprocessor: Any, applied: bool) -> str:
+    """What a results table scored: ``(scored: <ckpt> (epoch 3, step 120); no post-processing)``.
+
+    ``applied``: whether the stage applies ``postprocessor`` (test and prediction do, the raw
+    validation table does not).
+    """
+    if ckpt:
+        from zoo.checkpoint_io import read_checkpoint
+
+        state = read_checkpoint(ckpt)
+        where = f"{ckpt} (epoch {int(state.get('epoch', -1))}, step {int(state.get('global_step', 0))})"
+    else:
+        where = "the weights at the end of training (no checkpoint was kept)"
+    if applied and postprocessor is not None:
+        post = "post-processing fitted on val applied: " + "; ".join(postprocessor.describe().splitlines())
+    elif postprocessor is not None:
+        post = "raw predictions (the post-processing fitted on val is applied to test only)"
+    else:
+        post = "no post-processing"
+    return f"(scored: {where}; {post})"
+
+
+def _report(
+    results: list[Mapping[str, float]], task: EmotionTask, stage: str, run_dir: Path, note: str = ""
+) -> dict[str, float]:
     merged = {k: float(v) for r in results for k, v in r.items()}
-    print_results(f"\n{format_results(merged, task.target_names, stage)}\n")
+    table = "\n".join([format_results(merged, task.target_names, stage), *([note] if note else [])])
+    print_results(f"\n{table}\n")
     save_json(run_dir / "results.json", merged)
     return merged
 
@@ -409,15 +434,14 @@ def _run(command: str, cfg: Mapping[str, Any], run_dir: Path, callbacks: Sequenc
         out["best_ckpt"] = best or None
         if best:
             task = task_from_checkpoint(best)
-        out["results"].update(
-            _report(trainer.validate(task, datamodule=datamodule, verbose=False), task, "val", run_dir)
-        )
+        validated = trainer.validate(task, datamodule=datamodule, verbose=False)
+        out["results"].update(_report(validated, task, "val", run_dir, scoring_note(best, None, applied=False)))
         if cfg["postprocess"]["enabled"]:
             out["results"].update(_fit_postprocessing(cfg, task, datamodule, trainer, best, run_dir))
         if _has_labels(datamodule, "test"):
-            out["results"].update(
-                _report(trainer.test(task, datamodule=datamodule, verbose=False), task, "test", run_dir)
-            )
+            note = scoring_note(best, task.postprocessor, applied=True)
+            tested = trainer.test(task, datamodule=datamodule, verbose=False)
+            out["results"].update(_report(tested, task, "test", run_dir, note))
         else:
             trainer.predict(task, datamodule=datamodule, return_predictions=False)
             rank_zero_info("test labels are not distributed: predictions written, no test score")
@@ -436,14 +460,18 @@ def _run(command: str, cfg: Mapping[str, Any], run_dir: Path, callbacks: Sequenc
     attach_feature_encoders(task, datamodule)
     trainer = build_trainer(cfg, run_dir, fitting=False)
     if command == "validate":
-        out["results"] = _report(trainer.validate(task, datamodule=datamodule, verbose=False), task, "val", run_dir)
+        note = scoring_note(cfg["ckpt"], task.postprocessor, applied=False)
+        out["results"] = _report(
+            trainer.validate(task, datamodule=datamodule, verbose=False), task, "val", run_dir, note
+        )
     elif command == "test":
         if not _has_labels(datamodule, "test"):
             raise RuntimeError(
                 f"the test partition of {datamodule.corpus_name} at {datamodule.root} has no labels; "
                 "it cannot be scored. Use `zoo predict` to write predictions."
             )
-        out["results"] = _report(trainer.test(task, datamodule=datamodule, verbose=False), task, "test", run_dir)
+        note = scoring_note(cfg["ckpt"], task.postprocessor, applied=True)
+        out["results"] = _report(trainer.test(task, datamodule=datamodule, verbose=False), task, "test", run_dir, note)
     elif command == "predict":
         trainer.predict(task, datamodule=datamodule, return_predictions=False)
         rank_zero_info(f"predictions written to {run_dir / 'predictions'}")
@@ -585,7 +613,8 @@ def _fit_postprocessing(
     rank_zero_info(f"post-processing fitted on val:\n{postprocessor.describe()}")
     results = {f"val_postprocessed/ccc_{t}": list(c.val_ccc.values())[-1] for t, c in postprocessor.targets.items()}
     results["val_postprocessed/ccc_mean"] = float(np.mean(list(results.values())))
-    print_results(f"\n{format_results(results, task.target_names, 'val_postprocessed')}\n")
+    note = scoring_note(best_ckpt, postprocessor, applied=True)
+    print_results(f"\n{format_results(results, task.target_names, 'val_postprocessed')}\n{note}\n")
     save_json(run_dir / "results.json", results)
     return results
 
