@@ -25,6 +25,7 @@ import numpy as np
 
 from ._align import pool_to_labels
 from .base import Extractor, ExtractorError, FeatureOutput, register_extractor
+from .visual import VIDEO_SUFFIXES
 
 __all__ = ["read_audio", "OpenSmileFunctionals", "OpenSmileLLD", "IS10LLD", "LogMel", "VGGishExtractor"]
 
@@ -35,8 +36,14 @@ MIN_WINDOW_S = 0.1
 
 
 def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
-    """Mono float32 signal (channels averaged) and its sample rate, read with soundfile."""
+    """Mono float32 signal (channels averaged) and its sample rate: read with soundfile, or for a
+    video file (MP4, ...) its first audio stream decoded with PyAV (:func:`zoo.features.media.media_audio`)."""
     import soundfile as sf
+
+    if Path(path).suffix.lower() in VIDEO_SUFFIXES:
+        from .media import media_audio
+
+        return media_audio(path)
 
     try:
         signal, sr = sf.read(str(path), dtype="float32", always_2d=True)
@@ -48,11 +55,18 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
 
 
 class _AudioExtractor(Extractor):
+    """Audio files, and the audio track of video files (``zoo extract egemaps --input talk.mp4``)."""
+
     modality = "audio"
-    input_suffixes = AUDIO_SUFFIXES
+    input_suffixes = AUDIO_SUFFIXES + VIDEO_SUFFIXES
 
     def duration(self, path: Path) -> float:
         import soundfile as sf
+
+        if path.suffix.lower() in VIDEO_SUFFIXES:
+            from .media import media_duration
+
+            return media_duration(path)
 
         try:
             info = sf.info(str(path))
