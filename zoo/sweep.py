@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.config import RECIPES_DIR, ConfigError, did_you_mean, load_recipe, load_yaml
+from zoo.sweep_space import SweepError, format_value, parse_space, quiet_optuna
 
 __all__ = [
     "SweepError",
@@ -59,10 +60,6 @@ SWEEP_KEYS = (
 )
 METHODS = ("grid", "random", "bayes")
 SWEEPS_DIR = RECIPES_DIR / "sweeps"
-
-
-class SweepError(ConfigError):
-    """A sweep file is invalid; the message names the file and what is wrong (``zoo`` exits 2)."""
 
 
 def _corpora() -> list[str]:
@@ -189,8 +186,6 @@ def validate_sweep(config: Mapping[str, Any], source: str | Path = "sweep") -> s
     Raises:
         SweepError: naming the file and the offending entry.
     """
-    from zoo.sweep_space import parse_space
-
     source = str(source)
     _check_schema(config, source)
     space = parse_space(config, source)
@@ -203,27 +198,12 @@ def validate_sweep(config: Mapping[str, Any], source: str | Path = "sweep") -> s
     return recipe
 
 
-def format_value(value: Any) -> str:
-    """A parameter value as it is written in a ``key=value`` override."""
-    import numpy as np
-
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(format_value(v) for v in value) + "]"
-    if isinstance(value, (np.floating, float)):
-        return repr(float(value))
-    if isinstance(value, np.integer):
-        return str(int(value))
-    return str(value)
-
-
 def propose_runs(config: Mapping[str, Any], count: int, seed: int = 0) -> list[dict[str, Any]]:
     """The parameter values of the first ``count`` trials the local search would start (offline).
 
     An in-memory Optuna study with the sweep's sampler; a grid ends when exhausted.
     """
     import optuna
-
-    from zoo.sweep_space import parse_space, quiet_optuna
 
     quiet_optuna()
     space = parse_space(config, "sweep")

@@ -34,9 +34,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from zoo.sweep import SweepError, format_value
+from zoo.config import ConfigError
 
-__all__ = ["Param", "SearchSpace", "parse_space", "quiet_optuna"]
+__all__ = ["SweepError", "Param", "SearchSpace", "format_value", "parse_space", "quiet_optuna"]
 
 _SUPPORTED = (
     "constant",
@@ -59,6 +59,23 @@ _W_AND_B_ONLY = (
     "beta",
     "q_beta",
 )
+
+
+class SweepError(ConfigError):
+    """A sweep file is invalid; the message names the file and what is wrong (``zoo`` exits 2)."""
+
+
+def format_value(value: Any) -> str:
+    """A parameter value as it is written in a ``key=value`` override."""
+    import numpy as np
+
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(format_value(v) for v in value) + "]"
+    if isinstance(value, (np.floating, float)):
+        return repr(float(value))
+    if isinstance(value, np.integer):
+        return str(int(value))
+    return str(value)
 
 
 def quiet_optuna() -> None:

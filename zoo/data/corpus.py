@@ -155,11 +155,14 @@ class Corpus:
         """
         if not self.layout_markers or not root.is_dir() or self.layout_found(root) is not None:
             return
-        from zoo.data.registry import corpus_class, list_corpora
-
-        for name in list_corpora():
-            other = corpus_class(name)
-            found = other.layout_found(root) if other is not type(self) else None
+        readers, todo = {}, list(Corpus.__subclasses__())  # every reader loaded (the registry's, at least)
+        while todo:
+            cls = todo.pop()
+            todo += cls.__subclasses__()
+            if cls.name and cls.layout_markers and cls.name != self.name:
+                readers.setdefault(cls.name, cls)
+        for name, other in sorted(readers.items()):
+            found = other.layout_found(root)
             if found is not None:
                 raise CorpusFormatError(
                     f"{root} is a {name} folder (it has {found}), but this {self.name} model or recipe reads "
