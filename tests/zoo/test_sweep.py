@@ -56,7 +56,9 @@ def test_every_sweep_file_validates_and_proposes_runs(path: Path):
         assert set(params) == set(config["parameters"])
         for key, value in params.items():
             spec = config["parameters"][key]
-            if "values" in spec:
+            if "value" in spec:
+                assert value == spec["value"]
+            elif "values" in spec:
                 assert value in spec["values"]
             else:
                 assert spec["min"] <= value <= spec["max"]
