@@ -185,7 +185,9 @@ def resolve_pretrained(
                 "cache from a machine that has it"
             )
         elif offline_mode():
-            hint = f"it is not in the Hugging Face cache ({where}), and {offline_mode()} is set, which forbids downloads"
+            hint = (
+                f"it is not in the Hugging Face cache ({where}), and {offline_mode()} is set, which forbids downloads"
+            )
         else:
             hint = f"it is not in the Hugging Face cache ({where}) and could not be downloaded: {_first_line(err)}"
         raise HubError(f"{ref}: no such local folder or file; as a Hugging Face id, {hint}") from None
