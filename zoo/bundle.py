@@ -782,9 +782,11 @@ def push_to_hub(
     never published; only the bundle's own files are sent.
 
     Raises:
-        HubError: ``repo_id`` is not ``org/name``; or the bundle does not load (the reason).
+        HubError: ``repo_id`` is not ``org/name``; the bundle does not load (the reason); or the
+            upload failed (no network, ``HF_HUB_OFFLINE=1``, no token, ...), saying the bundle is
+            on disk.
     """
-    from zoo.hub import BUNDLE_PATTERNS, HubError, is_repo_name
+    from zoo.hub import BUNDLE_PATTERNS, HubError, is_repo_name, upload_failure
 
     if not is_repo_name(repo_id):
         raise HubError(f"--push-to-hub: expected a repository id org/name, got {repo_id!r}")
@@ -797,12 +799,15 @@ def push_to_hub(
         from huggingface_hub import HfApi
 
         api = HfApi(token=token)
-    api.create_repo(repo_id=repo_id, repo_type="model", private=private, exist_ok=True)
-    commit = api.upload_folder(
-        folder_path=str(folder),
-        repo_id=repo_id,
-        repo_type="model",
-        allow_patterns=BUNDLE_PATTERNS,
-        commit_message=f"affect-zoo bundle {folder.name}",
-    )
+    try:
+        api.create_repo(repo_id=repo_id, repo_type="model", private=private, exist_ok=True)
+        commit = api.upload_folder(
+            folder_path=str(folder),
+            repo_id=repo_id,
+            repo_type="model",
+            allow_patterns=BUNDLE_PATTERNS,
+            commit_message=f"affect-zoo bundle {folder.name}",
+        )
+    except Exception as err:  # no network, offline mode, no token, refused: one line, the bundle stays
+        raise upload_failure(err, repo_id, folder) from None
     return str(getattr(commit, "commit_url", commit))

@@ -264,3 +264,10 @@ def test_write_predictions_in_gold_standard_format(corpus, tmp_path):
     assert data.columns["Instance_name"] == ["dev_1"] * N
     np.testing.assert_allclose(data.columns["frameTime"], TIMES)
     np.testing.assert_allclose(data.columns["GoldStandard"], np.linspace(1, 0, N), atol=1e-6)
+    # the same predictions as one CSV per recording, for tools that do not read ARFF
+    import pandas as pd
+
+    table = pd.read_csv(tmp_path / "out" / "dev_1.csv")
+    assert list(table.columns) == ["frameTime", "arousal", "valence"]
+    np.testing.assert_allclose(table["frameTime"], TIMES)
+    np.testing.assert_allclose(table[["arousal", "valence"]].to_numpy(), preds, atol=1e-6)

@@ -486,6 +486,7 @@ class CmuMoseiCorpus(Corpus):
     """
 
     name = "cmu_mosei"
+    layout_markers = ("*.csd", "*.pkl")
     level = "segment"
     label_step = 0.0
     partitions = {"train": "train", "val": "valid", "test": "test"}
@@ -622,6 +623,8 @@ class CmuMoseiCorpus(Corpus):
         """The ``.csd`` folder or the pickle file (the synthetic one for ``root=None``)."""
         if self.root is None:
             self.root = self._synthetic_root()
+        elif self.root.is_dir():
+            self._check_layout(self.root)  # e.g. a MuSe-CaR folder: said so, not "file not found"
         if self.format == "pkl" and self.root.is_dir():
             found = sorted(self.root.glob("*.pkl"))
             if len(found) != 1:

@@ -98,6 +98,9 @@ class Corpus:
     #: rows (segment level) — so that any audio model can be scored on the corpus
     #: (``zoo evaluate``); ``None`` when the corpus has no audio
     raw_audio_args: ClassVar[Mapping[str, Any] | None] = None
+    #: globs (relative to a root) that mark this corpus's layout: a given root that matches none of
+    #: them but another corpus's is refused by name (a CMU-MOSEI model pointed at a MuSe-CaR folder)
+    layout_markers: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -153,7 +156,40 @@ class Corpus:
             self.root = ensure_synthetic(folder_name, write, seed=self.synthetic_seed, version=self.synthetic_version)
         if not self.root.exists():
             raise FileNotFoundError(f"{self.name} corpus not found: {self.root}")
+        self._check_layout(self.root)
         return self.root
+
+    @classmethod
+    def layout_found(cls, root: Path) -> str | None:
+        """The first of :attr:`layout_markers` present under ``root`` (a relative path), or ``None``."""
+        for pattern in cls.layout_markers:
+            hit = next(iter(sorted(root.glob(pattern))), None)
+            if hit is not None:
+                return hit.relative_to(root).as_posix()
+        return None
+
+    def _check_layout(self, root: Path) -> None:
+        """Refuse a folder in another corpus's layout, naming both corpora.
+
+        Raises:
+            CorpusFormatError: ``root`` has none of this corpus's layout markers but another's.
+        """
+        if not self.layout_markers or not root.is_dir() or self.layout_found(root) is not None:
+            return
+        readers, todo = {}, list(Corpus.__subclasses__())  # every reader loaded (the registry's, at least)
+        while todo:
+            cls = todo.pop()
+            todo += cls.__subclasses__()
+            if cls.name and cls.layout_markers and cls.name != self.name:
+                readers.setdefault(cls.name, cls)
+        for name, other in sorted(readers.items()):
+            found = other.layout_found(root)
+            if found is not None:
+                raise CorpusFormatError(
+                    f"{root} is a {name} folder (it has {found}), but this {self.name} model or recipe reads "
+                    f"{self.name} folders (with {' or '.join(self.layout_markers)}); give a {self.name} folder, "
+                    f"or a {name} model or recipe"
+                )
 
     # ----------------------------------------------------------------- reading
     def read(self, partition: str) -> list[Recording]:

@@ -91,7 +91,8 @@ class ComputationalSequence:
         if not note_source(self.path).is_file():
             raise CorpusFormatError(f"{self.path}: computational sequence file not found")
         try:
-            self._file = h5py.File(self.path, "r")
+            # read-only, without HDF5's file lock: network filesystems (a cluster's shared data) often refuse it
+            self._file = h5py.File(self.path, "r", locking=False)
         except OSError as err:
             raise CorpusFormatError(f"{self.path}: not a readable HDF5 computational sequence ({err})") from None
         roots = list(self._file.keys())

@@ -543,6 +543,11 @@ def load_muse_car_recordings(
         for name in file_features:
             path = feature_path(root, name, video_id)
             if not path.is_file():
+                if not path.parent.is_dir():
+                    raise CorpusFormatError(
+                        f"{path.parent}: feature folder not found (feature set {name!r}); {root} has the "
+                        f"feature sets {available_feature_sets(root)}"
+                    )
                 raise CorpusFormatError(f"{path}: feature file not found (feature set {name!r}, video {video_id})")
             ts, seg, values = read_feature_file(path, nan_policy=nan_policy)
             if reference is None:
@@ -614,6 +619,7 @@ class MuSeCaRCorpus(Corpus):
     """
 
     name = "muse_car"
+    layout_markers = ("c1_muse_wild", "metadata/partition.csv")
     level = "frame"
     label_step = LABEL_STEP_MS / 1000.0
     partitions = {"train": "train", "val": "devel", "test": "test"}

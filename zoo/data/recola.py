@@ -619,6 +619,13 @@ class RecolaCorpus(Corpus):
     """
 
     name = "recola"
+    layout_markers = (
+        "ratings_gold_standard",
+        "recordings_audio",
+        "recordings_video",
+        "features_*",
+        "ratings_individual",
+    )
     level = "frame"
     label_step = LABEL_STEP
     partitions = {"train": "train", "val": "dev", "test": "test"}
@@ -626,7 +633,10 @@ class RecolaCorpus(Corpus):
     label_range = {t: LABEL_RANGE for t in TARGET_NAMES}
     default_features = ("audio",)
     raw_audio_args = {"mode": "raw", "features": ["audio"]}
-    prediction_format = "<out>/<partition>/<target>/<name>.arff in the gold-standard ARFF format"
+    prediction_format = (
+        "<out>/<partition>/<target>/<name>.arff in the gold-standard ARFF format, and "
+        "<out>/<partition>/<name>.csv with frameTime,<targets>"
+    )
     #: 6 s training windows with 50 % overlap (Tzirakis et al. 2017 train on 6 s sequences)
     datamodule_defaults = {"win_len": 150, "hop_len": 75}
     option_rules = {
@@ -740,7 +750,9 @@ class RecolaCorpus(Corpus):
         preds: np.ndarray,
         target_names: Sequence[str],
     ) -> None:
-        """Write ``<out_dir>/<partition>/<target>/<name>.arff`` in the gold-standard format."""
+        """Write ``<out_dir>/<partition>/<target>/<name>.arff`` in the gold-standard format, and the
+        same values as one CSV per recording, ``<out_dir>/<partition>/<name>.csv``
+        (``frameTime,<target>,...``), for the tools that do not read ARFF."""
         write_recola_predictions(self.prediction_folder(out_dir, partition), recording, preds, target_names)
 
     def read_predictions(
@@ -802,4 +814,13 @@ def write_recola_predictions(
                 float_format=GOLD_FLOAT_FORMAT,
             )
         )
+    table = Path(out_dir) / f"{recording.id}.csv"
+    table.parent.mkdir(parents=True, exist_ok=True)
+    rows = np.column_stack([np.asarray(recording.timestamps, np.float64), preds])
+    time_format, value_format = GOLD_FLOAT_FORMAT[1], GOLD_FLOAT_FORMAT[2]  # as in the ARFF files
+    header = ",".join(["frameTime", *target_names])
+    np.savetxt(
+        table, rows, fmt=[time_format] + [value_format] * len(target_names), delimiter=",", header=header, comments=""
+    )
+    written.append(table)
     return written

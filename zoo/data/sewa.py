@@ -81,6 +81,7 @@ from zoo.data.formats.sewa import (
     AUDIO,
     LABELS,
     TRANSCRIPTIONS,
+    TURNS,
     audio_path,
     feature_path,
     label_path,
@@ -116,6 +117,22 @@ __all__ = [
     "tokenize",
     "turns_to_frames",
 ]
+
+
+def available_feature_sets(root: Path) -> list[str]:
+    """The feature sets ``root`` holds: its feature folders (every folder but labels, turns,
+    transcriptions, embeddings and media), ``audio`` when the WAV files are there and the text
+    sets when the transcriptions are, sorted."""
+    if not root.is_dir():
+        return []
+    others = {LABELS, TRANSCRIPTIONS, TURNS, AUDIO, "video", "word_embeddings"}
+    sets = [p.name for p in root.iterdir() if p.is_dir() and p.name not in others and not p.name.startswith(".")]
+    if (root / AUDIO).is_dir():
+        sets.append(RAW_AUDIO)
+    if (root / TRANSCRIPTIONS).is_dir():
+        sets += TEXT_SETS
+    return sorted(sets)
+
 
 RELEASES = ("avec2017", "avec2019")
 TARGET_NAMES = ("arousal", "valence", "liking")
@@ -745,6 +762,15 @@ class SewaCorpus(Corpus):
     """
 
     name = "sewa"
+    layout_markers = (
+        "labels",
+        "turns",
+        "transcriptions",
+        "audio_features_*",
+        "video_features_*",
+        "visual_features*",
+        "text_features_*",
+    )
     level = "frame"
     label_step = LABEL_STEP
     partitions = {"train": "Train", "val": "Devel", "test": "Test"}
@@ -886,7 +912,10 @@ class SewaCorpus(Corpus):
                 names.update(p.stem for p in folder.glob("*.csv") if pattern.match(p.stem))
         for name in self.feature_names:
             if name not in TEXT_SETS and not note_source(root / name).is_dir():
-                raise CorpusFormatError(f"{root / name}: feature folder not found (feature set {name!r})")
+                raise CorpusFormatError(
+                    f"{root / name}: feature folder not found (feature set {name!r}); {root} has the feature "
+                    f"sets {available_feature_sets(root)}"
+                )
         return sorted(names)
 
     def read(self, partition: str) -> list[Recording]:
