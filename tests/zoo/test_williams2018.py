@@ -322,3 +322,28 @@ def test_brief_training_beats_the_random_baseline(name, tmp_path, zoo_cli):
         paper_mae,
         zero_mae,
     )
+
+
+@pytest.mark.parametrize(
+    "variant,layers", [("williams2018_lstm", 1), ("williams2018_blstm", 2), ("williams2018_blstm", 3)]
+)
+def test_unpacked_final_states_equal_packed_sequences(variant, layers):
+    """The RNN runs without packing (far faster on a CPU); its final states and gradients must be
+    those of PyTorch's packed sequences: each segment's last valid word, the backward direction
+    starting there, padding never entering the recurrence."""
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    torch.manual_seed(0)
+    model = create_model(variant, feature_dims={"a": 5, "b": 3}, num_targets=6, hidden_size=4, num_layers=layers)
+    model.eval()  # no dropout: the two paths see the same numbers
+    lengths = torch.tensor([7, 3, 1, 7, 5])
+    mask = torch.arange(7)[None, :] < lengths[:, None]
+    x = torch.randn(5, 7, 8) * mask[..., None]
+    ours = model._final_states(x, lengths)
+    _, (h_n, _) = model.rnn(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+    reference = torch.cat([h_n[-2], h_n[-1]], dim=-1) if model.bidirectional else h_n[-1]
+    torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-6)
+    grads = torch.autograd.grad(ours.square().sum(), list(model.rnn.parameters()))
+    expected = torch.autograd.grad(reference.square().sum(), list(model.rnn.parameters()))
+    for got, want in zip(grads, expected):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
