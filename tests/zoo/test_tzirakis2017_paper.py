@@ -194,9 +194,9 @@ def test_recipes_carry_the_papers_settings(variant, batch):
     if variant == "multimodal":
         assert model["from_scratch"] is False and model["freeze_extractors"] is False  # fine-tuned
     # evaluation in consecutive windows of the training length (§III-B; Table II: length matters)
-    assert model["eval_win_len"] == SUBSEQUENCES and model["eval_hop_len"] == SUBSEQUENCES
-    other = load_recipe(f"recola/tzirakis2017_{variant}", ["data.args.win_len=300", "data.args.hop_len=300"])
-    assert other["model"]["args"]["eval_win_len"] == 300 == other["model"]["args"]["eval_hop_len"]
+    assert model["eval_win_len"] == SUBSEQUENCES and model["eval_hop_len"] is None  # None: consecutive
+    other = load_recipe(f"recola/tzirakis2017_{variant}", ["data.args.win_len=300", "data.args.hop_len=100"])
+    assert other["model"]["args"]["eval_win_len"] == 300 and other["model"]["args"]["eval_hop_len"] is None
 
 
 def test_augmentation_follows_section_v():

@@ -347,3 +347,30 @@ def test_unpacked_final_states_equal_packed_sequences(variant, layers):
     expected = torch.autograd.grad(reference.square().sum(), list(model.rnn.parameters()))
     for got, want in zip(grads, expected):
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("network", ["lstm", "blstm", "cnn"])
+def test_recipes_carry_the_papers_settings(network):
+    """§3.1-§4.4 and §5.5 as typed from the paper (the release's values where the paper gives a set)."""
+    from zoo.config import load_recipe
+
+    cfg = load_recipe(f"cmu_mosei/williams2018_{network}")
+    data, model = cfg["data"]["args"], cfg["model"]["args"]
+    assert cfg["model"]["name"] == f"williams2018_{network}"
+    assert data["modalities"] == ["text", "audio", "video"]  # §3.1, early fusion §4.2
+    assert sorted(data["targets"]) == sorted(["anger", "disgust", "fear", "happy", "sad", "surprise"])  # §3.2
+    assert data["maxlen"] in (15, 20, 25, 30) and data["batch_size"] == 64  # §4.4
+    assert model["fc_units"] == 100 and model["fc_layers"] in (1, 2, 3) and model["dropout"] in (0.1, 0.2)
+    assert model["num_layers"] in (1, 2, 3) and model["output"] == "bounded"  # §4.4
+    if network == "cnn":
+        assert model["kernel_size"] == 3 and model["pool_size"] == 2  # §4.4
+    else:
+        assert model["hidden_size"] == 64  # §4.4
+    assert cfg["loss"]["name"] == "mae"  # §4.4
+    assert cfg["optimizer"]["name"] == "adam" and cfg["optimizer"]["lr"] == 1e-3  # TensorFlow's default lr
+    assert not cfg["optimizer"].get("args")  # β 0.9/0.999, ε 1e-8: TensorFlow's (and PyTorch's) defaults
+    stop = cfg["early_stopping"]
+    assert (stop["monitor"], stop["mode"], stop["patience"], stop["min_delta"]) == ("val/loss", "min", 10, 0.0)
+    assert (cfg["checkpoint"]["monitor"], cfg["checkpoint"]["mode"]) == ("val/loss", "min")
+    assert cfg["metrics"] == ["mae", "acc2", "acc4", "pearson"]  # Table 5
+    assert cfg["baseline"]["procedure"] == "williams2018"  # §5.1
