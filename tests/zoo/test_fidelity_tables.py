@@ -24,7 +24,8 @@ REFERENCE = re.compile(r"^(tests/[\w/]+\.py)?(?:::(\w+)(\[[^\]]*\])?)?$")
 
 
 def _cells(line: str) -> list[str]:
-    return [c.strip() for c in line.strip().strip("|").split("|")]
+    """The cells of a table line (``\\|`` is a pipe inside a cell)."""
+    return [c.strip() for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
 
 
 def _rows(page: Path) -> list[tuple[int, dict[str, str]]]:
