@@ -60,6 +60,7 @@ chance level of any recipe (draws from the training labels) is :func:`random_bas
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -297,7 +298,9 @@ class EarlyFusionRNN(nn.Module):
         cell = self._cells[min(layer, 1)]
         names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
         weights = {f"{n}_l0": getattr(self.rnn, f"{n}_l{layer}{suffix}") for n in names}
-        return functional_call(cell, weights, (x,))[0]
+        with warnings.catch_warnings():  # cuDNN notes that borrowed weights are not one flat block
+            warnings.filterwarnings("ignore", message="RNN module weights are not part of single contiguous")
+            return functional_call(cell, weights, (x,))[0]
 
 
 class EarlyFusionCNN(nn.Module):
