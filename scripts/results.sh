@@ -15,7 +15,7 @@
 # table takes about 15 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-select="" report_only="" out="runs/results"
+select="" report_only="" out="runs/results" status=0
 while [ $# -gt 0 ]; do
   case "$1" in
     -k) select="$2"; shift 2 ;;
@@ -31,7 +31,7 @@ if [ -z "$report_only" ]; then
   rm -rf "$out/recipes" "$out/baselines"
   mkdir -p "$out/recipes" "$out/baselines"
   AFFECT_ZOO_RECIPE_RUNS="$out/recipes" "$python" -m pytest -q -p no:cacheprovider \
-    tests/recipes/test_recipes.py -k "test_recipe_trains${select:+ and ($select)}"
+    tests/recipes/test_recipes.py -k "test_recipe_trains${select:+ and ($select)}" || status=$?
   # chance of every recipe that has a run (recipes fusing other runs have no baseline of their own)
   "$python" - "$out/recipes" <<'EOF' | while read -r recipe; do
 import sys
@@ -46,3 +46,7 @@ EOF
   done
 fi
 "$python" -m zoo.cli report "$out/recipes" --baselines "$out/baselines" --output docs/results.md
+if [ "$status" -ne 0 ]; then
+  echo "results.sh: recipe rows failed (pytest exit $status); the page shows the runs that finished" >&2
+fi
+exit "$status"

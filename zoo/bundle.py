@@ -567,8 +567,16 @@ def _validate_config(config: Mapping[str, Any], path: Path) -> None:
         for name, stats in norm.items():
             if name not in names:
                 fail(f"normalization.{name}", f"statistics of a feature set of {names}", name)
-            if not isinstance(stats, dict) or set(stats) != {"mean", "std"}:
-                fail(f"normalization.{name}", "an object with exactly 'mean' and 'std'", stats)
+            if not isinstance(stats, dict) or not {"mean", "std"} <= set(stats) <= {"mean", "std", "padding_blocks"}:
+                fail(f"normalization.{name}", "an object with 'mean', 'std' and optionally 'padding_blocks'", stats)
+            blocks = stats.get("padding_blocks", 0)
+            if (
+                isinstance(blocks, bool)
+                or not isinstance(blocks, int)
+                or blocks < 0
+                or (blocks and dims[name] % blocks)
+            ):
+                fail(f"normalization.{name}.padding_blocks", f"0 or a whole divisor of {dims[name]}", blocks)
             for key in ("mean", "std"):
                 values = stats[key]
                 if not isinstance(values, list) or len(values) != dims[name]:
