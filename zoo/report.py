@@ -193,6 +193,8 @@ def _differences(flat: Mapping[str, Any], recipe_path: str) -> tuple[str, ...]:
     for key in sorted(set(flat) | set(base)):
         if any(key == b.rstrip(".") or (b.endswith(".") and key.startswith(b)) for b in _BOOKKEEPING):
             continue
+        if key not in flat and any(k.startswith(f"{key}.") for k in flat):
+            continue  # an empty mapping of the recipe the run filled: its entries are listed
         if flat.get(key, _MISSING) != base.get(key, _MISSING):
             value = flat.get(key, None)
             text = json.dumps(value, separators=(",", ":")) if isinstance(value, (list, dict)) else str(value)

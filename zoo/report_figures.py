@@ -13,6 +13,8 @@ from pathlib import Path
 
 __all__ = ["corpus_figure"]
 
+#: metric families (as the results page names them) where a smaller value is better
+LOWER_IS_BETTER = ("MAE", "RMSE")
 #: (run label, metric family as the page names it, our values, chance values)
 Row = tuple[str, str, Sequence[float | None], Sequence[float | None]]
 
@@ -39,15 +41,15 @@ def corpus_figure(rows: Sequence[Row], title: str, out: Path) -> Path:
         ys = range(len(mine))
         ax.barh([y - 0.2 for y in ys], [v or 0.0 for v in ours], height=0.38, color="#2b6cb0", label="ours (synthetic)")
         ax.barh([y + 0.2 for y in ys], [v or 0.0 for v in chance], height=0.38, color="#a0aec0", label="chance")
-        for y, v in zip(ys, ours):
-            if v is not None:
-                ax.annotate(
-                    f"{v:.2f}", (v, y - 0.2), xytext=(3, 0), textcoords="offset points", va="center", fontsize=7
-                )
+        for y, value, base in zip(ys, ours, chance):
+            for x, dy, size, color in ((value, -0.2, 7, "black"), (base, 0.2, 6, "#4a5568")):
+                if x is not None:
+                    offset = {"xytext": (3, 0), "textcoords": "offset points", "va": "center"}
+                    ax.annotate(f"{x:.2f}", (x, y + dy), fontsize=size, color=color, **offset)
         ax.set_yticks(list(ys), labels, fontsize=7)
         ax.invert_yaxis()
         ax.axvline(0.0, color="black", linewidth=0.6)
-        ax.set_xlabel(family, fontsize=8)
+        ax.set_xlabel(f"{family} (lower is better)" if family in LOWER_IS_BETTER else family, fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
         ax.legend(fontsize=7, loc="lower right", frameon=False)
     axes[0].set_title(f"{title}: ours vs chance", fontsize=9)
