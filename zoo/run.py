@@ -56,6 +56,7 @@ from zoo.checkpoint_io import resume_checkpoint, store_postprocessor, task_from_
 from zoo.data._sequence import SequenceDataset, collate_sequences
 from zoo.errors import ConfigError, RunInterrupted
 from zoo.loggers import build_loggers, log_run_outputs
+from zoo.metrics import build_metric
 from zoo.postprocess import fit_postprocessor
 from zoo.preflight import check_monitors, check_names, check_values
 from zoo.run_io import build_datamodule, format_results, save_config, save_json
@@ -626,10 +627,37 @@ def _fit_postprocessing(
     rank_zero_info(f"post-processing fitted on val:\n{postprocessor.describe()}")
     results = {f"val_postprocessed/ccc_{t}": list(c.val_ccc.values())[-1] for t, c in postprocessor.targets.items()}
     results["val_postprocessed/ccc_mean"] = float(np.mean(list(results.values())))
+    results.update(_postprocessed_metrics(cfg, postprocessor, preds, golds, task.target_names))
     note = scoring_note(best_ckpt, postprocessor, applied=True)
     print_results(f"\n{format_results(results, task.target_names, 'val_postprocessed')}\n{note}\n")
     save_json(run_dir / "results.json", results)
     return results
+
+
+def _postprocessed_metrics(
+    cfg: Mapping[str, Any],
+    postprocessor: Any,
+    preds: list[np.ndarray],
+    golds: list[np.ndarray],
+    target_names: list[str],
+) -> dict[str, float]:
+    """The recipe's other metrics (``pearson``, ``rmse``, …) of the post-processed val predictions,
+    pooled over the partition's frames like the step's metrics (papers that smooth before scoring,
+    e.g. Chen et al. 2017 Table 8, report PCC and RMSE after smoothing too)."""
+    names = [m for m in cfg.get("metrics") or [] if m != "ccc"]
+    if not names or not preds:
+        return {}
+    pred = torch.from_numpy(np.concatenate([postprocessor.apply(p, target_names) for p in preds]).astype(np.float32))
+    gold = torch.from_numpy(np.concatenate(golds).astype(np.float32))
+    mask = torch.ones(1, len(pred), dtype=torch.bool)
+    out: dict[str, float] = {}
+    for name in names:
+        metric = build_metric(name, len(target_names))
+        metric.update(pred[None], gold[None], mask)
+        values = metric.compute().reshape(-1).tolist()
+        out.update({f"val_postprocessed/{name}_{t}": float(v) for t, v in zip(target_names, values)})
+        out[f"val_postprocessed/{name}_mean"] = float(np.mean(values))
+    return out
 
 
 def _export_predictions(cfg: Mapping[str, Any], task: EmotionTask, datamodule: Any, trainer: pl.Trainer) -> None:

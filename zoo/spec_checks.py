@@ -56,11 +56,19 @@ def check_spec_numbers(spec: Mapping[str, Any], names: Sequence[str], dims: Mapp
     for name, stats in norm.items():
         if name not in names:
             fail(f"normalization.{name}", f"statistics of a feature set of {list(names)}", name)
-        if not isinstance(stats, Mapping) or set(stats) != {"mean", "std"}:
-            fail(f"normalization.{name}", "an object with exactly 'mean' and 'std'", stats)
+        if not isinstance(stats, Mapping) or not {"mean", "std"} <= set(stats) <= {"mean", "std", "padding_blocks"}:
+            fail(f"normalization.{name}", "an object with 'mean', 'std' and optionally 'padding_blocks'", stats)
+        blocks = stats.get("padding_blocks", 0)  # zero padding kept in normalised space (Chen et al. 2017)
+        length = dims.get(name)
+        if (
+            isinstance(blocks, bool)
+            or not isinstance(blocks, int)
+            or blocks < 0
+            or (blocks and isinstance(length, int) and length % blocks)
+        ):
+            fail(f"normalization.{name}.padding_blocks", f"0 or a whole divisor of {length}", blocks)
         for key in ("mean", "std"):
             values = stats[key]
-            length = dims.get(name)
             if not isinstance(values, (list, tuple)) or (isinstance(length, int) and len(values) != length):
                 fail(
                     f"normalization.{name}.{key}",

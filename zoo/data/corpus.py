@@ -284,6 +284,12 @@ class Corpus:
         """Descriptive reading options kept in the checkpoint (``DataSpec.reader_info``)."""
         return {}
 
+    def padding_blocks(self, feature: str) -> int:
+        """Into how many equal blocks the reader's zero padding splits a frame of ``feature``
+        (``data.args.zero_padding: normalised``; see :func:`zoo.data._normalize.padding_mask`):
+        1 (whole frames) unless a reader concatenates independently padded parts."""
+        return 1
+
     # ----------------------------------------------------------------- predictions
     @staticmethod
     def prediction_folder(out_dir: Path, partition: str | None) -> Path:

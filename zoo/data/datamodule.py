@@ -56,6 +56,7 @@ from zoo.option_rules import Rule, check_options
 __all__ = ["CorpusDataModule", "DATA_OPTION_RULES", "NORMALIZATIONS", "check_data_options"]
 
 NORMALIZATIONS = (True, False, "zscore", "maxabs")
+ZERO_PADDING = ("raw", "normalised")
 
 
 class CorpusDataModule(pl.LightningDataModule):
@@ -81,6 +82,12 @@ class CorpusDataModule(pl.LightningDataModule):
             by the train partition's largest magnitude per dimension) or ``False``.
         label_shift: frame level: seconds by which labels lag the features.
         feature_delay: frame level: extra delay in seconds per feature set.
+        zero_padding: ``"raw"``: zeros a reader wrote as padding are normalised like any value
+            (they become ``-mean / std``); ``"normalised"``: every all-zero frame of a normalised
+            set (or all-zero block, :meth:`~zoo.data.corpus.Corpus.padding_blocks`) is padding,
+            left out of the train statistics and 0 after normalisation — zero padding of the
+            model input, as Chen et al. (2017) pad purified/doubled interlocutor frames, frames
+            outside text turns and frames without a face.
         normalization_stats: statistics to use instead of computing them (from a checkpoint).
         predict_partition: stage partition (``"train"``, ``"val"`` or ``"test"``) used by predict.
         seed: seed of the training shuffle (``zoo`` passes the recipe's ``seed``).
@@ -131,6 +138,7 @@ class CorpusDataModule(pl.LightningDataModule):
         normalize: bool | str,
         label_shift: float,
         feature_delay: Mapping[str, float] | None,
+        zero_padding: str,
         normalization_stats: Mapping[str, Mapping[str, Sequence[float]]] | None,
         predict_partition: str,
         seed: int,
@@ -148,6 +156,8 @@ class CorpusDataModule(pl.LightningDataModule):
             )
         if normalize not in NORMALIZATIONS:
             raise ConfigError(f"data.args.normalize must be true, false, 'zscore' or 'maxabs', got {normalize!r}")
+        if zero_padding not in ZERO_PADDING:
+            raise ConfigError(f"data.args.zero_padding must be one of {', '.join(ZERO_PADDING)}, got {zero_padding!r}")
         self.win_len = int(win_len) if win_len else None
         self.hop_len = int(hop_len)
         if self.win_len is not None and self.hop_len > self.win_len:
@@ -163,6 +173,7 @@ class CorpusDataModule(pl.LightningDataModule):
         self.normalize = normalize
         self.label_shift = float(label_shift)
         self.feature_delay = dict(feature_delay or {})
+        self.zero_padding = str(zero_padding)
         self.predict_partition = predict_partition
         self.seed = int(seed)
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else bool(pin_memory)
@@ -332,16 +343,17 @@ class CorpusDataModule(pl.LightningDataModule):
             return
         train = self.raw_recordings("train")
         names = self.normalized_feature_names
-        if self.normalize == "maxabs":
+        blocks = {n: self.corpus.padding_blocks(n) for n in names} if self.zero_padding == "normalised" else {}
+        if self.normalize == "maxabs":  # padding zeros neither raise a maximum nor move under it
             stats = {}
             for name in names:
                 scale = np.max(
                     [np.abs(np.asarray(r.features[name])).max(axis=0) for r in train if len(r.features[name])], axis=0
                 ).astype(np.float64)
-                stats[name] = FeatureStats(np.zeros_like(scale), np.where(scale > 0, scale, 1.0))
+                stats[name] = FeatureStats(np.zeros_like(scale), np.where(scale > 0, scale, 1.0), blocks.get(name, 0))
             self.normalization = stats
         else:
-            self.normalization = compute_feature_stats(train, names)
+            self.normalization = compute_feature_stats(train, names, padding_blocks=blocks)
 
     def setup(self, stage: str | None = None) -> None:
         """Load what ``stage`` needs; normalisation statistics always come from train."""
@@ -554,6 +566,7 @@ _GENERIC_DEFAULTS: dict[str, Any] = {
     "normalize": True,
     "label_shift": 0.0,
     "feature_delay": None,
+    "zero_padding": "raw",
     "normalization_stats": None,
     "predict_partition": "test",
     "seed": 0,

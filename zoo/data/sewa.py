@@ -38,8 +38,10 @@ turns; ``"doubled"`` doubles the dimension: the first half keeps the frames insi
 turns (zero elsewhere), the second half the frames outside (the interlocutor and pauses; zero
 inside). The strategy applies to the sets in ``interlocutor_features`` (default: every set
 whose name contains ``audio`` or ``text``, i.e. the speech-based sets; video shows the subject
-all the time). It is applied to the raw features, before delay and z-normalisation (so the
-zeroed frames become a constant after normalisation).
+all the time). It is applied to the raw features, before delay and z-normalisation; with
+``data.args.zero_padding: normalised`` (the Chen et al. recipes) the zeroed frames (each half of a
+doubled set on its own, :meth:`SewaCorpus.padding_blocks`) are left out of the train statistics
+and stay 0 after normalisation, otherwise they become the constant ``-mean / std``.
 
 Turn-level text features (virtual sets, computed from ``transcriptions/``):
 
@@ -885,6 +887,11 @@ class SewaCorpus(Corpus):
             "interlocutor": self.interlocutor,
             "interlocutor_features": list(self.interlocutor_features),
         }
+
+    def padding_blocks(self, feature: str) -> int:
+        """2 for a *doubled* interlocutor set (target half and interlocutor half are zero-padded
+        independently), else 1."""
+        return 2 if self.interlocutor == "doubled" and feature in self.interlocutor_features else 1
 
     def _names(self, partition: str | None) -> list[str]:
         """Recording names of a partition; ``None`` = every recording whatever its name."""
