@@ -135,20 +135,26 @@ class ComputationalSequence:
     def __iter__(self) -> Iterator[str]:
         return iter(self.video_ids)
 
-    def _dataset(self, video_id: str, field: str):
-        if video_id not in self._data:
+    def _group(self, video_id: str):
+        """The HDF5 group of one video (one lookup: a read touches it for both fields)."""
+        group = self._data.get(video_id) if isinstance(video_id, str) else None
+        if group is None:
             raise CorpusFormatError(f"{self.path}: video {video_id!r} not found in {self.root_name!r}/data")
-        group = self._data[video_id]
-        if not hasattr(group, "keys") or field not in group:
+        return group
+
+    def _dataset(self, video_id: str, field: str, group: Any = None):
+        group = self._group(video_id) if group is None else group
+        dataset = group.get(field) if hasattr(group, "get") else None
+        if dataset is None:
             raise CorpusFormatError(
                 f"{self.path}: video {video_id!r}: field {field!r} missing (expected "
                 f"{self.root_name}/data/{video_id}/{field})"
             )
-        return group[field]
+        return dataset
 
-    def read_intervals(self, video_id: str) -> np.ndarray:
+    def read_intervals(self, video_id: str, group: Any = None) -> np.ndarray:
         """``(T, 2)`` float64 intervals of one video."""
-        intervals = np.asarray(self._dataset(video_id, "intervals")[()], dtype=np.float64)
+        intervals = np.asarray(self._dataset(video_id, "intervals", group)[()], dtype=np.float64)
         if intervals.ndim != 2 or intervals.shape[1] != 2:
             raise CorpusFormatError(
                 f"{self.path}: video {video_id!r}: field 'intervals' has shape {intervals.shape}, expected (T, 2)"
@@ -170,8 +176,9 @@ class ComputationalSequence:
             CorpusFormatError: missing field, wrong shapes, or features and intervals of different
                 lengths.
         """
-        intervals = self.read_intervals(video_id)
-        raw = self._dataset(video_id, "features")[()]
+        group = self._group(video_id)
+        intervals = self.read_intervals(video_id, group)
+        raw = self._dataset(video_id, "features", group)[()]
         features = np.asarray(raw)
         if features.ndim == 1:
             features = features[:, None]
