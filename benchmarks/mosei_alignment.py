@@ -101,12 +101,35 @@ def _sdk_mean(intervals: Any, features: Any) -> Any:
     return np.average(features, axis=0)
 
 
+@contextlib.contextmanager
+def _muted() -> Any:
+    """Silence the SDK's log and progress bars: they write to the ``sys.stdout`` object bound when
+    the SDK was imported, so the file descriptors themselves are redirected."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        for stream in (sys.__stdout__, sys.__stderr__):
+            if stream is not None:
+                stream.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, devnull):
+            os.close(fd)
+
+
 def sdk_align(root: Path, folder: str) -> Any:
     """``mmdataset.align("glove_vectors")`` of the corpus's three files; the SDK's log muted."""
     from zoo.data.mosei_align import FEATURE_FILES, REFERENCE
 
     mmdatasdk = _import_sdk(folder)
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    with _muted():
         dataset = mmdatasdk.mmdataset({name: str(root / FEATURE_FILES[name]) for name in FEATURES})
         dataset.align(REFERENCE, collapse_functions=[_sdk_mean])
     return dataset

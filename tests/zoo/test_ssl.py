@@ -58,13 +58,19 @@ def test_conv_geometry_of_the_standard_front_end():
     assert conv_geometry(config) == (400, 320)  # 25 ms field, 20 ms stride (wav2vec 2.0 §2)
 
 
-@pytest.mark.parametrize("preset", sorted(PRESETS))
-def test_encoder_output_is_the_pooled_hidden_states(preset):
+@pytest.mark.parametrize("preset,freeze", [(p, "none") for p in sorted(PRESETS)] + [("wavlm-tiny", "all")])
+def test_encoder_output_is_the_pooled_hidden_states(preset, freeze):
     torch.manual_seed(0)
-    enc = SpeechEncoder(preset, frame_samples=1600, freeze="none", normalize_waveform=True).eval()
+    enc = SpeechEncoder(preset, frame_samples=1600, freeze=freeze, normalize_waveform=True).eval()
     frames = torch.randn(2, 6, 1600)
     mask = torch.ones(2, 6, dtype=torch.bool)
+    calls = []
+    hook = enc.model.register_forward_hook(lambda module, args, out: calls.append(args[0].shape[0]))
     got = enc(frames, mask)
+    hook.remove()
+    # a frozen transformer runs on the CPU one chunk at a time (batched, torch.matmul would
+    # not fold its attention projections: see SpeechEncoder._hidden_states); a trainable one in one call
+    assert calls == ([1, 1] if freeze == "all" else [2])
     assert got.shape == (2, 6, enc.num_layers, enc.hidden_size)
     # reference: transformers directly on the normalised waveform, mean over the 20 ms frames whose centre is inside
     wave = frames.reshape(2, -1).double()
