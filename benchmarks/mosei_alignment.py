@@ -218,7 +218,7 @@ def float64_copy(root: Path, out: Path) -> Path:
         with h5py.File(root / FEATURE_FILES[name], "r") as src, h5py.File(out / FEATURE_FILES[name], "w") as dst:
             for key in src:
                 src.copy(src[key], dst, name=key)
-            for video, group in dst[name]["data"].items():
+            for group in dst[name]["data"].values():
                 features = group["features"][()].astype("float64")
                 del group["features"]
                 group.create_dataset("features", data=features)
@@ -354,7 +354,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
         f"Python {platform.python_version()})"
     )
     print()
-    print("| videos | .csd MB | mode | words | seconds | tracemalloc peak MB | RSS growth MB | × SDK time | / SDK memory |")
+    print(
+        "| videos | .csd MB | mode | words | seconds | tracemalloc peak MB | RSS growth MB | × SDK time | / SDK memory |"
+    )
     print("| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         base = next((s for s in rows if s["videos"] == r["videos"] and s["mode"] == "sdk"), None)

@@ -39,6 +39,7 @@ __all__ = [
     "load_speech_encoder",
     "save_tiny_encoder",
     "layer_choice",
+    "layer_range",
     "conv_geometry",
 ]
 
@@ -375,9 +376,7 @@ class SpeechEncoder(nn.Module):
         mask = valid.long() if self.use_attention_mask else None
         frozen = not any(p.requires_grad for p in self.model.encoder.parameters())
         if wave.device.type == "cpu" and frozen and len(wave) > 1:
-            pieces = [
-                self._hidden_states(wave[i : i + 1], valid[i : i + 1]) for i in range(len(wave))
-            ]
+            pieces = [self._hidden_states(wave[i : i + 1], valid[i : i + 1]) for i in range(len(wave))]
             return torch.cat(pieces)
         outputs = self.model(wave, attention_mask=mask, output_hidden_states=True)
         return torch.stack(outputs.hidden_states, dim=2)
@@ -433,3 +432,23 @@ def layer_choice(layer: int | None, num_layers: int) -> int | None:
     if not isinstance(layer, int) or isinstance(layer, bool) or not -num_layers <= layer < num_layers:
         raise ValueError(f"model.args.layer must be None or an int in [{-num_layers}, {num_layers}), got {layer!r}")
     return layer % num_layers
+
+
+def layer_range(layers: Any, num_layers: int) -> tuple[int, int]:
+    """Validate ``model.args.layers``: ``None`` (all hidden states) or ``[first, last]`` (inclusive,
+    negative indices count from the end) → ``(first, last)`` with ``0 <= first <= last < num_layers``."""
+    if layers is None:
+        return 0, num_layers - 1
+    valid = (
+        isinstance(layers, (list, tuple))
+        and len(layers) == 2
+        and all(isinstance(i, int) and not isinstance(i, bool) and -num_layers <= i < num_layers for i in layers)
+    )
+    if valid:
+        first, last = (i % num_layers for i in layers)
+        if first <= last:
+            return first, last
+    raise ValueError(
+        f"model.args.layers must be None or [first, last] with hidden-state indices in [{-num_layers}, "
+        f"{num_layers}) and first <= last, got {layers!r}"
+    )
