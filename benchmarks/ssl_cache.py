@@ -26,7 +26,7 @@ Usage::
 
     python benchmarks/ssl_cache.py                  # sizes, base + large, 20 s clips
     python benchmarks/ssl_cache.py --scores         # float16 vs float32 scores (synthetic corpora)
-    python benchmarks/ssl_cache.py --tiny           # seconds: tiny encoder, 1 s clips (the test)
+    python benchmarks/ssl_cache.py --tiny           # seconds: tiny encoder, 2 s clips (the test)
 """
 
 from __future__ import annotations
@@ -273,7 +273,7 @@ def main(argv: list[str] | None = None) -> dict[str, list[dict[str, Any]]]:
     parser.add_argument("--seconds", type=float, default=20.0, help="clip length per corpus layout")
     parser.add_argument("--scores", action="store_true", help="float16 vs float32 scores on the synthetic corpora")
     parser.add_argument("--recipes", nargs="+", choices=list(SCORE_RUNS), default=list(SCORE_RUNS))
-    parser.add_argument("--tiny", action="store_true", help="seconds: tiny encoder, 1 s clips, one short run")
+    parser.add_argument("--tiny", action="store_true", help="seconds: tiny encoder, 2 s clips, one short run")
     parser.add_argument("--out", type=Path, default=None, help="also write the rows as JSON")
     args = parser.parse_args(argv)
     print(header("ssl_cache", list(argv if argv is not None else sys.argv[1:])))
@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> dict[str, list[dict[str, Any]]]:
             out["scores"] = measure_scores(recipes, work, args.tiny)
             print(table(out["scores"], "frozen encoder cached in float32 vs float16, same seed"))
         else:
-            seconds = 1.0 if args.tiny else args.seconds
+            seconds = 2.0 if args.tiny else args.seconds
             out["sizes"] = measure_sizes(args.shapes[:1] if args.tiny else args.shapes, seconds, work, args.tiny)
             print(
                 table(out["sizes"], f"encoded cache per hour of audio ({seconds:g} s clips), projected to each corpus")

@@ -100,6 +100,8 @@ def run_one(config: dict[str, Any]) -> dict[str, Any]:
     mask = torch.ones(batch, frames, dtype=torch.bool)
     encode_s = None
     if config["mode"] == "frozen, cached":
+        if config.get("accelerator") == "gpu":
+            task.net.audio.cuda()  # encode on the device (the trainer moves the rest)
         encoder = task.net.feature_encoders()["audio"]
         t0 = time.perf_counter()
         cached = [torch.from_numpy(encoder(audio[b].numpy())) for b in range(batch)]
@@ -117,8 +119,10 @@ def run_one(config: dict[str, Any]) -> dict[str, Any]:
     from torch.utils.data import DataLoader
 
     loader = DataLoader(batches, batch_size=None, shuffle=False, collate_fn=_identity)
-    steps = fit_step_seconds({"precision": config["precision"], "max_epochs": 1}, task, loader, warmup=config["warmup"])
+    trainer_kw = {"precision": config["precision"], "max_epochs": 1, "accelerator": config.get("accelerator", "cpu")}
+    steps = fit_step_seconds(trainer_kw, task, loader, warmup=config["warmup"])
     step = median(steps)
+    gpu = {"peak_gpu_mib": torch.cuda.max_memory_allocated() / 2**20} if config.get("accelerator") == "gpu" else {}
     return {
         "mode": config["mode"],
         "precision": config["precision"],
@@ -128,6 +132,7 @@ def run_one(config: dict[str, Any]) -> dict[str, Any]:
         "peak_increase_mib": _rss_mib() - before,
         "encode_s_per_window": encode_s,
         "trainable": sum(p.numel() for p in task.parameters() if p.requires_grad),
+        **gpu,
     }
 
 
@@ -137,6 +142,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--tiny", action="store_true", help="seconds: tiny encoder, 1 s windows, batch 2")
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--batch", type=int, default=8, help="windows per batch (the recipes: 8)")
+    parser.add_argument("--accelerator", choices=("cpu", "gpu"), default="cpu", help="gpu adds 16-mixed")
     parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES), help="a subset of the modes")
     parser.add_argument("--out", type=Path, default=None, help="also write the rows as JSON")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -159,9 +165,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         }
     )
     rows = []
+    precisions = PRECISIONS + (("16-mixed",) if args.accelerator == "gpu" else ())
     for mode in args.modes:
-        for precision in PRECISIONS:
-            config = {**sizes, "mode": mode, "precision": precision}
+        for precision in precisions:
+            config = {**sizes, "mode": mode, "precision": precision, "accelerator": args.accelerator}
             done = subprocess.run(
                 [sys.executable, __file__, "--child", json.dumps(config)],
                 capture_output=True,

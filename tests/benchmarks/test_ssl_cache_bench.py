@@ -36,7 +36,8 @@ def test_cache_size_benchmark_runs_and_sizes_follow_the_storage(capsys):
         if corpus == "CMU-MOSEI":  # per word: a word every 0.3 s (200 words/min) instead of a row every 20 ms
             assert half["rows per hour"] < full["rows per hour"] / 10 and ratio < 0.1
         else:
-            assert half["rows per hour"] == full["rows per hour"] and 0.5 < ratio < 0.6  # + timestamps, manifest
+            # half, plus the timestamps, targets and manifest (large next to a 2 s clip)
+            assert half["rows per hour"] == full["rows per hour"] and 0.5 < ratio < 0.7
         assert full["projected GB, whole corpus"] == pytest.approx(
             full["measured GB per hour"] * module.CORPORA[corpus]["hours"]
         )
