@@ -204,10 +204,10 @@ def measure_sizes(shapes: list[str], seconds: float, work: Path, tiny: bool) -> 
 
 SCORE_RUNS = {
     "recola/ssl_audio": ["data.args.label_shift=2.0", "trainer.max_epochs=2", "optimizer.lr=3e-3"],
-    "sewa/ssl_audio": [
+    "sewa/ssl_audio": [  # lr 1e-3: at 3e-3 this 3-epoch run is unstable (see docs/performance.md)
         "data.args.label_shift=0.2",
         "trainer.max_epochs=3",
-        "optimizer.lr=3e-3",
+        "optimizer.lr=1e-3",
         "data.args.win_len=50",
         "data.args.hop_len=25",
     ],

@@ -97,6 +97,7 @@ def test_precision_devices_tzirakis_visual_tiny(tmp_path: Path):
     assert "data-parallel" not in out.stdout  # --skip-ddp
 
 
+@pytest.mark.slow
 def test_gpu_check_script_syntax_and_refusals(tmp_path: Path):
     script = ROOT / "benchmarks" / "gpu_check.sh"
     assert subprocess.run(["bash", "-n", str(script)]).returncode == 0

@@ -12,6 +12,7 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "ssl_cache.py"
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_cache_size_benchmark_runs_and_sizes_follow_the_storage(capsys):
     sys.path.insert(0, str(BENCH.parent))
