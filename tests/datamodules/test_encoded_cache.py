@@ -213,6 +213,8 @@ def test_an_encoded_entry_is_opened_without_reading_the_raw_partition(corpus_roo
         dm.raw_recordings("train")
         assert len(reads) == expected_reads and enc.calls == 3 * expected_reads
     assert not (cache / "wavetest").exists()  # the raw partition was not cached
+    with pytest.raises(ConfigError, match="data.args.cache_encoded must be true, false or null, got 'yes'"):
+        _dm(corpus_root, cache, cache_encoded="yes")
     path = corpus_root / "train" / "train_1.npy"
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10_000_000))  # a changed corpus file

@@ -170,7 +170,9 @@ class CorpusDataModule(pl.LightningDataModule):
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else bool(pin_memory)
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else None
         self.use_cache = bool(use_cache)
-        self.cache_encoded = self.use_cache if cache_encoded is None else bool(cache_encoded)
+        if cache_encoded is not None and not isinstance(cache_encoded, bool):
+            raise ConfigError(f"data.args.cache_encoded must be true, false or null, got {cache_encoded!r}")
+        self.cache_encoded = self.use_cache if cache_encoded is None else cache_encoded
         self.normalization: dict[str, FeatureStats] | None = (
             {n: FeatureStats.from_dict(s) for n, s in normalization_stats.items()} if normalization_stats else None
         )
