@@ -23,13 +23,15 @@ with ``--sdk`` or ``$AFFECT_ZOO_MMSDK``, or install it; it needs ``h5py``, ``num
 ``validators``, ``colorama`` and ``requests``. Without it the ``sdk`` rows are skipped with the
 reason printed.
 
-Each timed measurement runs in a fresh subprocess and reports wall time, the peak of
+Each timed measurement runs in a fresh subprocess (the modes take turns, ``--rounds`` times; the
+table shows medians) and reports wall time, CPU time (what the process itself computed: the
+steadier figure on a shared machine), the peak of
 Python/NumPy allocations (``tracemalloc``) and the growth of the resident set during the
 alignment (peak RSS after it minus the RSS before it; the peak is reset through
 ``/proc/self/clear_refs`` where Linux allows it, so that imports do not count). The cache is off,
 so every run aligns. Usage::
 
-    python benchmarks/mosei_alignment.py                        # N = 10, 40, 160
+    python benchmarks/mosei_alignment.py                        # N = 10, 40, 160, 3 rounds each
     python benchmarks/mosei_alignment.py --sdk /path/to/CMU-MultimodalSDK
     python benchmarks/mosei_alignment.py --sizes 10 40          # other sizes
     python benchmarks/mosei_alignment.py --tiny                 # N = 2, 4 in-process (the tests)
@@ -168,6 +170,7 @@ def measure(root: Path, mode: str, sdk: str | None = None) -> dict:
     peak_reset = _reset_peak_rss()
     tracemalloc.start()
     tracemalloc.reset_peak()
+    cpu = time.process_time()
     start = time.perf_counter()
     words = 0
     if mode == "streaming":
@@ -198,9 +201,10 @@ def measure(root: Path, mode: str, sdk: str | None = None) -> dict:
     else:
         raise ValueError(mode)
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    result = {"seconds": seconds, "tracemalloc_mb": peak / 2**20, "words": words}
+    result = {"seconds": seconds, "cpu_seconds": cpu_seconds, "tracemalloc_mb": peak / 2**20, "words": words}
     peak_rss = _rss_kb("VmHWM") if peak_reset else None
     if rss_before is not None and peak_rss is not None:
         result["rss_growth_mb"] = max(peak_rss - rss_before, 0) / 1024
@@ -320,6 +324,13 @@ def run_subprocess(root: Path, mode: str, sdk: str | None) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _median(results: list[dict]) -> dict:
+    """Per key, the median over rounds (the word count is the same in every round)."""
+    import numpy as np
+
+    return {k: float(np.median([r[k] for r in results])) if k != "words" else results[0][k] for k in results[0]}
+
+
 def _fmt(value: Any, spec: str) -> str:
     return "–" if value is None else format(value, spec)
 
@@ -328,7 +339,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 40, 160])
     parser.add_argument("--sdk", help=f"folder holding the SDK's mmsdk package (default ${SDK_ENV}, or installed)")
-    parser.add_argument("--tiny", action="store_true", help="N = 2, 4, in-process: a smoke run")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per size and mode, alternating (medians shown)")
+    parser.add_argument("--tiny", action="store_true", help="N = 2, 4, in-process, one round: a smoke run")
     parser.add_argument("--worker", nargs=2, metavar=("ROOT", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -346,26 +358,31 @@ def main(argv: list[str] | None = None) -> list[dict]:
             size_mb = sum(p.stat().st_size for p in root.glob("*.csd")) / 2**20
             if sdk is not None:
                 checks.append({"videos": n, **compare_with_sdk(root, sdk, Path(tmp) / f"n{n}-float64")})
+            runs: dict[str, list[dict]] = {mode: [] for mode in modes}
+            for _ in range(1 if args.tiny else args.rounds):  # modes take turns, so drifting load hits each alike
+                for mode in modes:
+                    runs[mode].append(measure(root, mode, sdk) if args.tiny else run_subprocess(root, mode, sdk))
             for mode in modes:
-                result = measure(root, mode, sdk) if args.tiny else run_subprocess(root, mode, sdk)
-                rows.append({"videos": n, "csd_mb": size_mb, "mode": mode, **result})
+                rows.append({"videos": n, "csd_mb": size_mb, "mode": mode, **_median(runs[mode])})
     print(
         f"CMU-MOSEI alignment benchmark ({platform.platform()}, {platform.processor() or platform.machine()}, "
         f"Python {platform.python_version()})"
     )
     print()
     print(
-        "| videos | .csd MB | mode | words | seconds | tracemalloc peak MB | RSS growth MB | × SDK time | / SDK memory |"
+        "| videos | .csd MB | mode | words | seconds | CPU seconds | tracemalloc peak MB | RSS growth MB "
+        "| SDK time / ours (wall) | SDK time / ours (CPU) | ours / SDK peak memory |"
     )
-    print("| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         base = next((s for s in rows if s["videos"] == r["videos"] and s["mode"] == "sdk"), None)
         speed = base["seconds"] / r["seconds"] if base else None
+        cpu_speed = base["cpu_seconds"] / r["cpu_seconds"] if base else None
         memory = r["tracemalloc_mb"] / base["tracemalloc_mb"] if base else None
         print(
             f"| {r['videos']} | {r['csd_mb']:.1f} | {r['mode']} | {r['words']} | {r['seconds']:.3f} | "
-            f"{r['tracemalloc_mb']:.1f} | {_fmt(r.get('rss_growth_mb'), '.1f')} | {_fmt(speed, '.1f')} | "
-            f"{_fmt(memory, '.3f')} |"
+            f"{r['cpu_seconds']:.3f} | {r['tracemalloc_mb']:.1f} | {_fmt(r.get('rss_growth_mb'), '.1f')} | "
+            f"{_fmt(speed, '.1f')} | {_fmt(cpu_speed, '.1f')} | {_fmt(memory, '.3f')} |"
         )
     print()
     if sdk is None:
