@@ -98,9 +98,11 @@ def run_variant(extra: list[str], pytest_args: list[str], work: Path) -> dict[st
     workers = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
     parts = [w for w in workers if w["worker"] != "main"] or workers  # xdist: the controller only collects
     critical = max(w["main_thread_cpu_s"] + w["children_cpu_s"] for w in parts)
+    # the xdist controller's children are its workers, counted once through their own figures
+    controller = [w["cpu_s"] for w in workers if w["worker"] == "main" and len(workers) > 1]
     return {
         "wall_s": wall,
-        "cpu_s": sum(w["cpu_s"] + w["children_cpu_s"] for w in workers),
+        "cpu_s": sum(w["cpu_s"] + w["children_cpu_s"] for w in parts) + sum(controller),
         "critical_cpu_s": critical,
         "processes": len(workers),
         "summary": done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "",
@@ -111,6 +113,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pytest-args", default='-m "not slow"', help="the selection (default: -m 'not slow')")
     parser.add_argument("--rounds", type=int, default=1, help="runs of each variant, alternating")
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--tiny", action="store_true", help="tests/ccc/test_functional.py, one round")
     args = parser.parse_args(argv)
     pytest_args = ["tests/ccc/test_functional.py"] if args.tiny else shlex.split(args.pytest_args)
@@ -121,11 +124,11 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(1 if args.tiny else args.rounds):
-            for name, extra in VARIANTS.items():
-                rows.append({"variant": name, **run_variant(extra, pytest_args, Path(tmp))})
-    serial = min(r["critical_cpu_s"] for r in rows if r["variant"] == "serial")
+            for name in args.variants:
+                rows.append({"variant": name, **run_variant(VARIANTS[name], pytest_args, Path(tmp))})
+    serial = min((r["critical_cpu_s"] for r in rows if r["variant"] == "serial"), default=None)
     for row in rows:
-        row["serial critical / this critical"] = serial / row["critical_cpu_s"]
+        row["serial critical / this critical"] = serial / row["critical_cpu_s"] if serial else "-"
     print(table(rows, f"pytest {shlex.join(pytest_args)}"))
     return rows
 
