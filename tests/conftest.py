@@ -33,10 +33,14 @@ END_TO_END_FIXTURES = frozenset({"trained_muse_run", "zoo_cli"})
 @pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark end-to-end tests ``slow`` by what they use, so new ones join the slow set by themselves
-    and ``pytest -m "not slow"`` stays the fast inner loop."""
+    and ``pytest -m "not slow"`` stays the fast inner loop; keep the users of the session's trained
+    run on one xdist worker."""
     for item in items:
-        if END_TO_END_FIXTURES & set(getattr(item, "fixturenames", ())):
+        uses = set(getattr(item, "fixturenames", ()))
+        if END_TO_END_FIXTURES & uses:
             item.add_marker(pytest.mark.slow)
+        if "trained_muse_run" in uses:  # under pytest-xdist: one worker trains it, once
+            item.add_marker(pytest.mark.xdist_group("trained_muse_run"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
