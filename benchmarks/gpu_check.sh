@@ -10,7 +10,7 @@
 #
 # Usage (from anywhere; it runs in the repository root):
 #   bash benchmarks/gpu_check.sh             # on a GPU machine; exits 2 if torch sees no GPU
-#   bash benchmarks/gpu_check.sh --dry-run   # CPU, tiny sizes: checks the script in ~1-2 minutes
+#   bash benchmarks/gpu_check.sh --dry-run   # CPU, tiny sizes: checks the script (minutes)
 # Environment: PYTHON=/path/to/python (default .venv/bin/python, else python3) with affect-zoo
 # installed; nothing is downloaded (the ResNet-50 is randomly initialised: weights do not change
 # the speed).
