@@ -506,6 +506,8 @@ class CmuMoseiCorpus(Corpus):
         "num_workers": 0,
         "win_len": None,
         "use_cache": False,
+        # frozen encoder outputs are cached all the same: per word, they are what costs
+        "cache_encoded": True,
     }
     option_rules = {
         "format": Rule(choices=FORMATS),

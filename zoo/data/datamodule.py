@@ -97,6 +97,9 @@ class CorpusDataModule(pl.LightningDataModule):
         cache_dir: folder of the corpus cache; ``None`` → ``<affect-zoo cache>/corpus-cache``.
         use_cache: parse each partition once and memory-map it afterwards; ``False`` parses on
             every load.
+        cache_encoded: keep the outputs of attached frozen encoders (:meth:`attach_feature_encoder`)
+            in the corpus cache; ``None`` → as ``use_cache``. A reader that does not cache its
+            raw partitions may still cache the encoded ones (CMU-MOSEI: encoding is what costs).
         **reader_options: the reader's own options (``release``, ``mode``, ``nan_policy``, ...:
             the keyword arguments of its constructor).
 
@@ -145,6 +148,7 @@ class CorpusDataModule(pl.LightningDataModule):
         pin_memory: bool | None,
         cache_dir: str | Path | None,
         use_cache: bool,
+        cache_encoded: bool | None,
     ) -> None:
         if predict_partition not in STAGE_PARTITIONS:
             raise ConfigError(
@@ -179,6 +183,9 @@ class CorpusDataModule(pl.LightningDataModule):
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else bool(pin_memory)
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else None
         self.use_cache = bool(use_cache)
+        if cache_encoded is not None and not isinstance(cache_encoded, bool):
+            raise ConfigError(f"data.args.cache_encoded must be true, false or null, got {cache_encoded!r}")
+        self.cache_encoded = self.use_cache if cache_encoded is None else cache_encoded
         self.normalization: dict[str, FeatureStats] | None = (
             {n: FeatureStats.from_dict(s) for n, s in normalization_stats.items()} if normalization_stats else None
         )
@@ -270,17 +277,26 @@ class CorpusDataModule(pl.LightningDataModule):
         any attached feature encoders applied)."""
         if stage_partition not in self._raw:
             partition = self.partitions[stage_partition]
-            recordings = read_partition_cached(self.corpus, partition, self.cache_dir, self.use_cache)
-            if not recordings:
-                what = "segments" if self.level == "segment" else "recordings"
-                raise CorpusFormatError(f"{self.corpus_name}: partition {partition!r} of {self.root} holds no {what}")
-            self._check_dims(recordings)
-            if self.feature_encoders:
-                recordings = encode_partition(
-                    self.corpus, partition, recordings, self.feature_encoders, self.cache_dir, self.use_cache
+            if self.feature_encoders:  # the raw partition is read only to build a missing encoded entry
+                self._raw[stage_partition] = encode_partition(
+                    self.corpus,
+                    partition,
+                    lambda: self._read_raw(partition),
+                    self.feature_encoders,
+                    self.cache_dir,
+                    self.cache_encoded,
                 )
-            self._raw[stage_partition] = recordings
+            else:
+                self._raw[stage_partition] = self._read_raw(partition)
         return self._raw[stage_partition]
+
+    def _read_raw(self, partition: str) -> list[Recording]:
+        recordings = read_partition_cached(self.corpus, partition, self.cache_dir, self.use_cache)
+        if not recordings:
+            what = "segments" if self.level == "segment" else "recordings"
+            raise CorpusFormatError(f"{self.corpus_name}: partition {partition!r} of {self.root} holds no {what}")
+        self._check_dims(recordings)
+        return recordings
 
     def load_folder(self) -> list[Recording]:
         """Every recording under the root, labelled where labels exist (``zoo predict``)."""
@@ -573,6 +589,7 @@ _GENERIC_DEFAULTS: dict[str, Any] = {
     "pin_memory": None,
     "cache_dir": None,
     "use_cache": True,
+    "cache_encoded": None,
 }
 
 

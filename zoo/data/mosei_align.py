@@ -106,6 +106,7 @@ def align_to_reference(
     features: np.ndarray,
     weighting: str = "overlap",
     eps: float = EPSILON,
+    dtype: type = np.float32,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Average the frames overlapping each reference interval.
 
@@ -115,9 +116,10 @@ def align_to_reference(
         features: ``(T, D)`` frame features; non-finite values are excluded element-wise.
         weighting: ``"overlap"`` (weights ∝ overlap length) or ``"uniform"`` (plain mean).
         eps: an overlap must be longer than this.
+        dtype: of the aligned output (the averages are computed in float64).
 
     Returns:
-        ``(aligned (N, D) float32, present (N,) bool, nonfinite)``: zeros and ``False`` for words
+        ``(aligned (N, D) dtype, present (N,) bool, nonfinite)``: zeros and ``False`` for words
         without an overlapping frame; ``nonfinite`` counts the non-finite values of ``features``.
     """
     if weighting not in WEIGHTINGS:
@@ -125,7 +127,7 @@ def align_to_reference(
     reference = np.asarray(reference, dtype=np.float64)
     features = np.asarray(features)
     n, d = len(reference), features.shape[1]
-    out = np.zeros((n, d), dtype=np.float32)
+    out = np.zeros((n, d), dtype=dtype)
     present = np.zeros(n, dtype=bool)
     finite_all = np.isfinite(features)
     nonfinite = int(features.size - finite_all.sum())
@@ -137,21 +139,26 @@ def align_to_reference(
     reach = np.maximum.accumulate(ends)
     lo = np.searchsorted(reach, reference[:, 0] - eps, side="right")
     hi = np.searchsorted(starts, reference[:, 1] + eps, side="left")
-    for i in np.flatnonzero(hi > lo):
-        idx = order[lo[i] : hi[i]]
-        overlap = np.minimum(ends[lo[i] : hi[i]], reference[i, 1]) - np.maximum(starts[lo[i] : hi[i]], reference[i, 0])
-        keep = overlap > eps
-        if not keep.any():
-            continue
-        idx = idx[keep]
-        w = overlap[keep] if weighting == "overlap" else np.ones(int(keep.sum()))
-        x = features[idx].astype(np.float64)
-        finite = finite_all[idx]
-        x[~finite] = 0.0
-        num = w @ x
-        den = w @ finite
-        out[i] = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
-        present[i] = True
+    # every (word, candidate frame) pair at once, grouped by word: word i's candidates are the
+    # sorted frames lo[i] .. hi[i] - 1
+    counts = np.maximum(hi - lo, 0)
+    word = np.repeat(np.arange(n), counts)
+    first = np.cumsum(counts) - counts
+    pos = np.arange(int(counts.sum())) - np.repeat(first - lo, counts)
+    overlap = np.minimum(ends[pos], reference[word, 1]) - np.maximum(starts[pos], reference[word, 0])
+    keep = overlap > eps
+    if not keep.any():
+        return out, present, nonfinite
+    word, idx, overlap = word[keep], order[pos[keep]], overlap[keep]
+    w = overlap if weighting == "overlap" else np.ones(len(idx))
+    x = features[idx].astype(np.float64)
+    finite = finite_all[idx]
+    x[~finite] = 0.0
+    words, group_start = np.unique(word, return_index=True)  # ``word`` is sorted: groups are contiguous
+    num = np.add.reduceat(w[:, None] * x, group_start, axis=0)
+    den = np.add.reduceat(w[:, None] * finite, group_start, axis=0)
+    out[words] = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+    present[words] = True
     return out, present, nonfinite
 
 
