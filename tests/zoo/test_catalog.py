@@ -40,10 +40,13 @@ def test_the_model_catalogue_matches_the_registry_papers_and_recipes():
     import inspect
 
     from zoo.data import list_datamodules
+    from zoo.data.registry import corpus_class
 
     catalog = json.loads(MODEL_CATALOG.read_text())
     assert sorted(catalog["models"]) == zoo.list_models(), STALE
-    assert sorted(catalog["datamodules"]) == list_datamodules(), STALE
+    # the package's own corpora: a test's reader registered in this process (the toy corpus) is not shipped
+    shipped = [name for name in list_datamodules() if corpus_class(name).__module__.startswith("zoo.")]
+    assert sorted(catalog["datamodules"]) == shipped, STALE
     recipe_models: dict[str, set[str]] = {}
     for path in RECIPES.glob("*/*.yaml"):
         if path.parent.name != "sweeps":
