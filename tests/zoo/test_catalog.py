@@ -51,11 +51,15 @@ def test_the_model_catalogue_matches_the_registry_papers_and_recipes():
     for path in RECIPES.glob("*/*.yaml"):
         if path.parent.name != "sweeps":
             recipe_models.setdefault(yaml.safe_load(path.read_text())["model"]["name"], set()).add(path.parent.name)
+    importers = (Path(zoo.__file__).parent / "importers.py").read_text()
+    imported = set(re.findall(r'"model": \{"name": "(\w+)"\}', importers))
+    assert imported == {"wagner2023_msp_dim", "savchenko2022_va"}
     for entry in list_model_entries():
         first_line = inspect.getdoc(inspect.getmodule(zoo.model_entrypoint(entry.name))).splitlines()[0]
         assert first_line.startswith(entry.paper) and entry.description in first_line, (STALE, entry)
         assert set(entry.corpora) == recipe_models.get(entry.name, set(entry.corpora)), (STALE, entry)
-        assert entry.corpora, entry
+        # a model of `zoo import` (a public network trained elsewhere) has no recipe and no corpus here
+        assert entry.corpora or (entry.name in imported and entry.reference == "no shipped recipe"), entry
 
 
 @pytest.mark.slow
