@@ -100,6 +100,7 @@ def test_installed_wheel_lists_and_trains_outside_the_checkout(installed: Path, 
     where = subprocess.run(
         [str(installed / "bin" / "python"), "-c", "import zoo; print(zoo.__file__)"],
         cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},  # a developer's checkout on the path
         capture_output=True,
         text=True,
         check=True,

@@ -38,8 +38,8 @@ def captured(monkeypatch):
     trainers = []
     original = zoo.run.build_trainer
 
-    def build(cfg, run_dir, fitting):
-        trainer = original(cfg, run_dir, fitting)
+    def build(cfg, run_dir, fitting, extra_callbacks=()):
+        trainer = original(cfg, run_dir, fitting, extra_callbacks)
         if fitting:
             trainer.callbacks.append(_Recorder())
         trainers.append(trainer)
