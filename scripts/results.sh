@@ -11,8 +11,7 @@
 #   -k EXPR        only the recipe-table rows whose test id matches EXPR (pytest -k), e.g.
 #                  -k williams2018 (the page then shows those rows only)
 #   --report-only  skip steps 1-2: rebuild the page from the runs already in OUT_DIR
-# The interpreter is $PYTHON, else .venv/bin/python of this checkout, else python3. The whole
-# table takes about 15 minutes on 2 cores.
+# The interpreter is $PYTHON, else .venv/bin/python of this checkout, else python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 select="" report_only="" out="runs/results" status=0
@@ -30,7 +29,8 @@ export WANDB_MODE=offline
 if [ -z "$report_only" ]; then
   rm -rf "$out/recipes" "$out/baselines"
   mkdir -p "$out/recipes" "$out/baselines"
-  AFFECT_ZOO_RECIPE_RUNS="$out/recipes" "$python" -m pytest -q -p no:cacheprovider \
+  # two workers, each table's rows on one of them in order (as the test command runs them)
+  AFFECT_ZOO_RECIPE_RUNS="$out/recipes" "$python" -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup \
     tests/recipes/test_recipes.py -k "test_recipe_trains${select:+ and ($select)}" || status=$?
   # chance of every recipe that has a run (recipes fusing other runs have no baseline of their own)
   "$python" - "$out/recipes" <<'EOF' | while read -r recipe; do

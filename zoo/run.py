@@ -31,6 +31,7 @@ but ``config.yaml``); one stopped by SIGTERM leaves ``INTERRUPTED`` and raises
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import sys
@@ -141,12 +142,15 @@ def make_run_dir(cfg: Mapping[str, Any], command: str) -> Path:
 
     def fresh() -> Path:
         base = output / run_stem(cfg, command)
-        run_dir, n = base, 1
-        while run_dir.exists():
-            run_dir = base.with_name(f"{base.name}-{n}")
-            n += 1
-        run_dir.mkdir(parents=True)
-        return run_dir
+        output.mkdir(parents=True, exist_ok=True)
+        for n in itertools.count():
+            run_dir = base.with_name(f"{base.name}-{n}") if n else base
+            try:  # mkdir is the claim: two processes starting in the same second get two folders
+                run_dir.mkdir()
+            except FileExistsError:
+                continue
+            return run_dir
+        raise AssertionError("unreachable")
 
     from zoo.launch import cluster_launcher, launch_tag, shared_run_dir
 

@@ -92,3 +92,22 @@ def test_slurm_tasks_agree_on_a_run_folder_named_after_the_job(tmp_path: Path, m
     monkeypatch.delenv(RUN_DIR_ENV, raising=False)
     with pytest.raises(ConfigError, match="exists already: give run_name"):
         make_run_dir(cfg, "fit")
+
+
+def test_a_fresh_run_folder_never_reuses_one_another_process_made(tmp_path: Path, monkeypatch):
+    """Outside a cluster the folder is claimed by ``mkdir`` itself: a name another process made
+    (two runs started in the same second into one ``output_dir``) is skipped, never shared."""
+    from zoo.config import load_recipe
+    from zoo.launch import cluster_launcher
+    from zoo.run import RUN_DIR_ENV, make_run_dir
+
+    for name in ("RANK", "LOCAL_RANK", "GROUP_RANK", "LOCAL_WORLD_SIZE", "SLURM_NTASKS", "SLURM_JOB_ID", RUN_DIR_ENV):
+        monkeypatch.delenv(name, raising=False)
+    assert cluster_launcher() is None
+    cfg = load_recipe(RECIPE, [f"output_dir={tmp_path}", "run_name=mine"])
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine-1").mkdir()
+    (tmp_path / "mine-1" / "notes.txt").write_text("kept")
+    made = make_run_dir(cfg, "fit")
+    assert made == tmp_path / "mine-2" and made.is_dir()
+    assert (tmp_path / "mine-1" / "notes.txt").read_text() == "kept"
