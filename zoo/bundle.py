@@ -381,7 +381,7 @@ def export_bundle(ckpt: str | Path, out_dir: str | Path, overwrite: bool = False
         "backbone_weights": backbone_provenance(model_args),
         # which extractor made each training feature set (None: none registered did)
         "feature_extractors": feature_provenance(
-            data.get("name", spec.corpus), data_args.get("root"), spec.feature_names, data_args
+            data.get("name", spec.corpus), data_args.get("root"), spec.feature_names, data_args, spec.label_step
         ),
         "results": results,
         "source_checkpoint": str(ckpt.resolve()),

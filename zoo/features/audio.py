@@ -33,7 +33,7 @@ import numpy as np
 from ._align import pool_to_labels
 from .base import Extractor, ExtractorError, FeatureOutput, register_extractor
 
-__all__ = ["read_audio", "OpenSmileFunctionals", "OpenSmileLLD", "IS10LLD", "LogMel", "VGGishExtractor"]
+__all__ = ["read_audio", "OpenSmileFunctionals", "OpenSmileLLD", "IS10LLD", "LogMel", "VGGishExtractor", "Waveform"]
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 #: Shortest functionals window (openSMILE returns NaN below ~60 ms): a window holding less signal
@@ -41,6 +41,8 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 MIN_WINDOW_S = 0.1
 #: openSMILE functionals over an explicit list of windows (``frameList``, e.g. ``0.5s-5.5s,...``);
 #: the included shared config of openSMILE's functionals sets takes this file's place
+#: openSMILE's descriptor frames of these sets: 10 ms apart, at most 60 ms long
+_LLD_STEP_S, _LLD_FRAME_S = 0.01, 0.06
 _FRAME_LIST_CONF = """frameMode = list
 frameList = \\cm[frameList(F){0.0s-0.0s}:list of windows start-end, comma separated]
 frameSize = 0
@@ -91,54 +93,65 @@ class OpenSmileFunctionals(_AudioExtractor):
             feature_level=opensmile.FeatureLevel.Functionals,
         )
 
-    def windows(self, times: np.ndarray, num_samples: int, sr: int) -> np.ndarray:
-        """``(T, 2)`` sample bounds ``[a, b)`` of the centred window of each label time."""
+    def windows(self, times: np.ndarray, num_samples: int, sr: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(T, 2)`` sample bounds ``[a, b)`` of the centred window of each label time, and
+        ``(T,)`` whether it is the last :data:`MIN_WINDOW_S` of the signal (a label time at or
+        past the end, processed on its cut signal)."""
         duration = num_samples / sr
         min_len = min(num_samples, int(MIN_WINDOW_S * sr))
         bounds = np.zeros((len(times), 2), dtype=np.int64)
+        cut = np.zeros(len(times), dtype=bool)
         for k, t in enumerate(np.asarray(times, dtype=np.float64)):
             a = int(round(min(max(t - self.win / 2.0, 0.0), duration) * sr))
             b = int(round(min(t + self.win / 2.0, duration) * sr))
             if b - a < min_len:  # label time at/past the end: the last MIN_WINDOW_S
                 a = max(0, min(a, num_samples - min_len))
-                b = a + min_len
+                b, cut[k] = a + min_len, True
             bounds[k] = a, b
-        return bounds
+        return bounds, cut
 
-    def _sliding(self, signal: np.ndarray, sr: int, bounds: np.ndarray) -> tuple[np.ndarray, list[str]]:
-        """Functionals of the windows ``bounds`` in one openSMILE run (the first rows it returns)."""
+    def _cut(self, signal: np.ndarray, sr: int, a: int, b: int) -> np.ndarray:
+        return self.smile.process_signal(signal[a:b], sr).to_numpy(dtype=np.float64)[0]
+
+    def _sliding(self, signal: np.ndarray, sr: int, bounds: np.ndarray) -> np.ndarray:
+        """Functionals of the sorted windows ``bounds`` in one openSMILE run over ``signal``.
+
+        A window's end is clipped to the end of openSMILE's last descriptor frame (10 ms steps of
+        frames up to 60 ms long: the frames a cut window ending at the same sample would hold);
+        windows openSMILE still leaves out come last and are processed on their cut.
+        """
         import opensmile
 
-        unique, inverse = np.unique(bounds, axis=0, return_inverse=True)
-        frame_list = ",".join(f"{a / sr:.6f}s-{b / sr:.6f}s" for a, b in unique)
-        with tempfile.TemporaryDirectory(prefix="zoo-smile-") as tmp:
-            conf = Path(tmp) / "frame_list.conf.inc"
-            conf.write_text(_FRAME_LIST_CONF)
-            smile = opensmile.Smile(
-                feature_set=getattr(opensmile.FeatureSet, self.feature_set),
-                feature_level=opensmile.FeatureLevel.Functionals,
-                options={"frameModeFunctionalsConf": str(conf), "frameList": frame_list},
-            )
-            frame = smile.process_signal(signal, sr)
-        values = frame.to_numpy(dtype=np.float64)[: len(unique)]
-        # windows reaching past openSMILE's last descriptor frame are left out of its output
-        # (they come last: the windows are sorted by start and end); those are run one by one
-        tail = [
-            self.smile.process_signal(signal[a:b], sr).to_numpy(dtype=np.float64)[0] for a, b in unique[len(values) :]
-        ]
-        if tail:
-            values = np.concatenate([values.reshape(-1, frame.shape[1]), np.asarray(tail)])
-        return values[np.asarray(inverse).reshape(-1)], list(frame.columns)
+        last = (np.floor((len(signal) / sr - _LLD_FRAME_S) / _LLD_STEP_S + 1e-9) + 1) * _LLD_STEP_S
+        ends = np.minimum(bounds[:, 1] / sr, last - 1e-6)
+        listed = int(np.sum(ends > bounds[:, 0] / sr + _LLD_FRAME_S))  # a suffix: the ends increase
+        rows = np.zeros((0, len(self.smile.feature_names)))
+        if listed:
+            frame_list = ",".join(f"{a / sr:.6f}s-{e:.6f}s" for (a, _), e in zip(bounds[:listed], ends[:listed]))
+            with tempfile.TemporaryDirectory(prefix="zoo-smile-") as tmp:
+                conf = Path(tmp) / "frame_list.conf.inc"
+                conf.write_text(_FRAME_LIST_CONF)
+                smile = opensmile.Smile(
+                    feature_set=getattr(opensmile.FeatureSet, self.feature_set),
+                    feature_level=opensmile.FeatureLevel.Functionals,
+                    options={"frameModeFunctionalsConf": str(conf), "frameList": frame_list},
+                )
+                rows = smile.process_signal(signal, sr).to_numpy(dtype=np.float64)[:listed]
+        tail = [self._cut(signal, sr, a, b) for a, b in bounds[len(rows) :]]
+        return np.concatenate([rows, np.asarray(tail).reshape(len(tail), rows.shape[1])]) if tail else rows
 
     def extract(self, path: Path, times: np.ndarray) -> FeatureOutput:
         signal, sr = read_audio(path)
         times = np.asarray(times, dtype=np.float64)
-        if len(times) == 0:
-            return FeatureOutput(
-                np.zeros((0, len(self.smile.feature_names)), np.float32), times, list(self.smile.feature_names)
-            )
-        bounds = self.windows(times, len(signal), sr)
-        values, columns = self._sliding(signal, sr, bounds)
+        columns = list(self.smile.feature_names)
+        values = np.zeros((len(times), len(columns)))
+        bounds, cut = self.windows(times, len(signal), sr)
+        order = np.flatnonzero(~cut)
+        if len(order):
+            unique, inverse = np.unique(bounds[order], axis=0, return_inverse=True)  # sorted by start, end
+            values[order] = self._sliding(signal, sr, unique)[np.asarray(inverse).reshape(-1)]
+        for k in np.flatnonzero(cut):
+            values[k] = self._cut(signal, sr, *bounds[k])
         return FeatureOutput(np.nan_to_num(values.astype(np.float32)), times, columns)
 
 
@@ -293,3 +306,39 @@ class VGGishExtractor(_AudioExtractor):
         embeddings = np.concatenate(outputs)
         pooled = pool_to_labels(centres, embeddings, times, self.hop)
         return FeatureOutput(pooled, times, [f"vggish_{j}" for j in range(embeddings.shape[1])])
+
+
+@register_extractor("waveform")
+class Waveform(_AudioExtractor):
+    """The raw 16 kHz waveform cut into label frames: row ``t`` holds the ``hop · 16000`` samples
+    from label time ``t`` on (640 at 40 ms, 1600 at 100 ms, 4000 at 250 ms).
+
+    This is what the corpus readers serve as their raw ``audio`` feature set (the input of the
+    self-supervised speech encoders and of Tzirakis et al. 2017's speech network): the file is
+    averaged over channels, resampled to 16 kHz with torchaudio when its rate differs and, with
+    the option ``normalize=true`` (RECOLA's ``audio_normalization=recording``), z-normalised as a
+    whole before it is cut (:func:`zoo.data.raw_audio.read_audio_frames`).
+    """
+
+    dim = None
+    dim_note = "hop × 16000 samples (0.25 s: 4000)"
+    default_hop = 0.25
+
+    def __init__(self, hop=None, win=None, weights=None, normalize: bool = False) -> None:
+        super().__init__(hop=hop, win=win, weights=weights)
+        if isinstance(normalize, str):
+            normalize = {"true": True, "false": False}.get(normalize.strip().lower(), normalize)
+        if not isinstance(normalize, bool):
+            raise ExtractorError(f"waveform: option normalize must be true or false, got {normalize!r}")
+        self.normalize = normalize
+
+    def output_dim(self) -> int:
+        from zoo.data.raw_audio import SAMPLE_RATE
+
+        return int(round(self.hop * SAMPLE_RATE))
+
+    def extract(self, path: Path, times: np.ndarray) -> FeatureOutput:
+        from zoo.data.raw_audio import SAMPLE_RATE, read_audio_frames
+
+        frames = read_audio_frames(path, np.asarray(times, np.float64), SAMPLE_RATE, self.hop, self.normalize)
+        return FeatureOutput(frames, times, [f"sample_{j}" for j in range(frames.shape[1])])
