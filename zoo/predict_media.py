@@ -64,7 +64,7 @@ class PlannedFeature:
 
     name: str
     extractor: Extractor | None
-    dim: int
+    dim: int | list[int]
     constant: float | None = None
 
 
@@ -202,7 +202,8 @@ def media_extractors(
     planned = []
     for name in config["feature_names"]:
         entry = config["feature_extractors"][name]
-        dim = int(config["feature_dims"][name])
+        dim = config["feature_dims"][name]
+        dim = [int(d) for d in dim] if isinstance(dim, (list, tuple)) else int(dim)
         if entry is None:  # a virtual set with one value per file (checked by _unsupported)
             value, _ = MEDIA_CONSTANTS[str(config.get("datamodule")), name]
             planned.append(PlannedFeature(name, None, dim, constant=value))
@@ -219,10 +220,11 @@ def media_extractors(
             raise MediaPredictError(
                 f"feature set {name!r}: cannot build extractor {entry['extractor']!r}: {err}"
             ) from None
-        if extractor.output_dim() not in (None, dim):
+        given = extractor.output_shape() if hasattr(extractor, "output_shape") else extractor.output_dim()
+        if given not in (None, dim):
             raise MediaPredictError(
-                f"feature set {name!r}: extractor {entry['extractor']!r} gives "
-                f"{extractor.output_dim()}-d features, the model takes {dim}-d"
+                f"feature set {name!r}: extractor {entry['extractor']!r} gives features of shape "
+                f"{given}, the model takes {dim}"
             )
         planned.append(PlannedFeature(name, extractor, dim))
     return planned
@@ -276,16 +278,23 @@ def media_features(
             features[feature.name] = np.full((len(times), feature.dim), feature.constant, np.float32)
             continue
         source = _extractor_input(feature, path, workdir, transcripts)
+        if source is None and not hasattr(feature.extractor, "absent"):
+            raise MediaPredictError(
+                f"{path}: has no video, but feature set {feature.name!r} is computed from video "
+                f"(extractor {feature.extractor.name!r})"
+            )
         if source is None:
             logger.warning("%s has no video stream: feature set %r has no face in any frame", path, feature.name)
-            features[feature.name] = np.zeros((len(times), feature.dim), np.float32)
-            continue
-        values = feature.extractor.extract(source, times).values
-        if values.shape != (len(times), feature.dim):
+            values = feature.extractor.absent(times).values
+        elif hasattr(feature.extractor, "crops"):  # images, not a feature vector per frame
+            values = feature.extractor.crops(source, times)
+        else:
+            values = feature.extractor.extract(source, times).values
+        expected = (len(times), *(feature.dim if isinstance(feature.dim, list) else [feature.dim]))
+        if values.shape != expected:
             raise MediaPredictError(
                 f"{path}: extractor {feature.extractor.name!r} gave features of shape "
-                f"{values.shape} for feature set {feature.name!r}, expected "
-                f"({len(times)}, {feature.dim})"
+                f"{values.shape} for feature set {feature.name!r}, expected {expected}"
             )
         features[feature.name] = values
     return features

@@ -409,6 +409,7 @@ def tiny_corpus(tmp_path_factory) -> Path:
         seed=3,
         n_videos={"train": 2, "devel": 1, "test": 1},
         feature_sets=["egemaps"],
+        segment_frames=(60, 120),
     )
 
 

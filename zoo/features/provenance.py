@@ -13,10 +13,11 @@ features, so that ``zoo predict BUNDLE media.wav`` can compute the same features
   windows every 0.25 s, as MuSe 2020 computed them);
 * a raw waveform set (the ``audio`` of MuSe-CaR and SEWA, RECOLA's ``audio`` in raw mode) is
   recorded as the ``waveform`` extractor on the label step (RECOLA: z-normalised per recording
-  when ``audio_normalization=recording``);
+  when ``audio_normalization=recording``), RECOLA's raw ``video`` as the ``face_crops``
+  extractor with the run's ``face_size`` and ``crop_box``;
 * anything else is recorded as ``None``: the organisers' third-party features (VGGFace, AUs, bag
-  of audio words, ...), the synthetic corpora's statistically generated sets, RECOLA's raw face
-  crops and the virtual sets a datamodule computes itself.
+  of audio words, ...), the synthetic corpora's statistically generated sets and the virtual
+  sets a datamodule computes itself.
 
 With ``root=None`` (a run on a built-in synthetic corpus) the corpus is looked up in the cache
 where the datamodule wrote it. A bundle without the field (exported before provenance was
@@ -81,6 +82,11 @@ _VIRTUAL = {
         "is the topic segment id of the MuSe-CaR files, which raw media does not carry "
         "(a model trained with data.args.use_segment_id=false does without it)"
     ),
+    ("cmu_mosei", "waveform"): (
+        "is the audio of each transcribed CMU-MOSEI segment, which a media file does not have "
+        "(segment-level models take segments and their words)"
+    ),
+    ("cmu_mosei", "waveform_word"): "is the word of each 20 ms audio row of a CMU-MOSEI segment",
     ("sewa", "text_bow"): "is computed by the SEWA datamodule from transcriptions/<id>.csv",
     ("sewa", "text_emb"): "is computed by the SEWA datamodule from transcriptions/<id>.csv",
 }
@@ -140,8 +146,22 @@ def _from_settings(path: Path, corpus: Path | None) -> dict[str, Any] | None:
     return entry
 
 
-def _waveform(datamodule: str, name: str, data_args: Mapping[str, Any], label_step: float | None) -> dict | None:
-    """The ``waveform`` record of a raw audio set, or ``None`` if ``name`` is not one."""
+def _raw(datamodule: str, name: str, data_args: Mapping[str, Any], label_step: float | None) -> dict | None:
+    """The record of a raw set (waveform, RECOLA's face crops), or ``None`` if ``name`` is not one."""
+    if datamodule == "recola" and name == "video" and data_args.get("mode", "features") == "raw" and label_step:
+        crop_box = data_args.get("crop_box")
+        return {
+            "extractor": "face_crops",
+            "hop": float(label_step),
+            "win": None,
+            "options": {
+                "face_size": int(data_args.get("face_size", 96)),
+                "crop_box": None if crop_box is None else [int(v) for v in crop_box],
+            },
+            "weights": None,
+            "weights_sha256": None,
+            "source": "the recola reader's raw face crops: the frame nearest each label time, cropped and resized",
+        }
     if (datamodule, name) not in _WAVEFORM_SETS or label_step is None:
         return None
     normalize = False
@@ -192,7 +212,7 @@ def feature_provenance(
         )
     out: dict[str, dict[str, Any] | None] = {}
     for name in feature_names:
-        raw = _waveform(str(datamodule), name, args, label_step)
+        raw = _raw(str(datamodule), name, args, label_step)
         if raw is not None:
             out[name] = raw
             continue

@@ -29,7 +29,7 @@ import numpy as np
 from ._align import assign_frames
 from .base import Extractor, ExtractorError, FeatureOutput, register_extractor
 
-__all__ = ["TimmFaceExtractor", "read_boxes"]
+__all__ = ["TimmFaceExtractor", "prepare_crop", "read_boxes"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")
@@ -59,6 +59,16 @@ def read_boxes(path: Path) -> dict[int, tuple[int, int, int, int]]:
             raise ExtractorError(f"{path}: line {row + 2}: invalid box (frame={f}, w={w}, h={h})")
         boxes[f] = (x, y, w, h)
     return boxes
+
+
+def prepare_crop(image: np.ndarray, image_size: int) -> np.ndarray:
+    """A uint8 RGB crop as the network's input: resized to ``image_size``² (bilinear),
+    ImageNet-normalised, ``(3, size, size)`` float32."""
+    from PIL import Image
+
+    resized = Image.fromarray(image).convert("RGB").resize((image_size,) * 2, Image.BILINEAR)
+    x = (np.asarray(resized, dtype=np.float32) / 255.0 - _MEAN) / _STD
+    return x.transpose(2, 0, 1)
 
 
 def _frame_index(path: Path) -> int:
@@ -145,6 +155,12 @@ class TimmFaceExtractor(Extractor):
     def output_dim(self) -> int:
         return self.width + 1
 
+    def absent(self, times: np.ndarray) -> FeatureOutput:
+        """The rows of a recording without video (a WAV): no face in any frame, all zeros
+        (``face_present`` 0), as :meth:`extract` writes the frames where no face is seen."""
+        columns = [f"{self.arch}_{j}" for j in range(self.width)] + ["face_present"]
+        return FeatureOutput(np.zeros((len(times), self.width + 1), np.float32), times, columns)
+
     # ------------------------------------------------------------------ inputs
     def _accepts(self, path: Path) -> bool:
         if path.is_dir():
@@ -200,11 +216,7 @@ class TimmFaceExtractor(Extractor):
                 yield t, (frame.to_ndarray(format="rgb24") if decode else None)
 
     def _prepare(self, image: np.ndarray) -> np.ndarray:
-        from PIL import Image
-
-        resized = Image.fromarray(image).convert("RGB").resize((self.image_size,) * 2, Image.BILINEAR)
-        x = (np.asarray(resized, dtype=np.float32) / 255.0 - _MEAN) / _STD
-        return x.transpose(2, 0, 1)
+        return prepare_crop(image, self.image_size)
 
     def _embed(self, crops: list[np.ndarray]) -> np.ndarray:
         import torch

@@ -140,15 +140,21 @@ def write_boxes(path: Path, boxes: Iterable[tuple[int, int, int, int] | None]) -
 
 
 def write_face_network(path: Path, seed: int, arch: str, crops: list[np.ndarray], image_size: int) -> Path:
-    """Write the state dict of a seeded random ``timm`` ``arch`` whose face embeddings average 1.
+    """Write the state dict of a seeded random ``timm`` ``arch`` calibrated on face crops.
+
+    The network is drawn at random (``zero_init_last=False``), then the normalisation layers of
+    its last residual block are set per channel so that, over ``crops`` prepared as the
+    ``timm_face`` extractor prepares them (resized to ``image_size``, ImageNet-normalised), the
+    value entering the last ReLU has mean 0.5 and standard deviation 1 in every channel: every
+    embedding dimension is then a post-ReLU value of similar scale (about 0.7 on average) that
+    varies with the face, like those of a trained face network.
 
     Args:
         path: ``.pth`` file to write (``torch.save`` of a plain state dict of tensors).
         seed: weights seed (the corpus seed).
-        arch: timm architecture whose last stage ends in one residual block (e.g. ``resnet10t``).
-        crops: uint8 RGB face crops: the last block's normalisation layers are scaled so that the
-            mean embedding of these crops, prepared as the ``timm_face`` extractor prepares them
-            (resized to ``image_size``, ImageNet-normalised), is 1.
+        arch: timm ResNet-like architecture whose last stage ends in a block with ``bn2``, a
+            ``downsample`` (or none) and ``act2`` (e.g. ``resnet10t``).
+        crops: uint8 RGB face crops of several faces.
         image_size: the extractor's ``image_size`` option.
 
     Returns:
@@ -157,20 +163,29 @@ def write_face_network(path: Path, seed: int, arch: str, crops: list[np.ndarray]
     import timm
     import torch
 
-    from zoo.features.visual import TimmFaceExtractor
+    from zoo.features.visual import prepare_crop
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         model = timm.create_model(arch, pretrained=False, num_classes=0, zero_init_last=False).eval()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({k: v.contiguous() for k, v in model.state_dict().items()}, path)
-    extractor = TimmFaceExtractor(weights=path, arch=arch, image_size=image_size)
-    level = float(extractor._embed([extractor._prepare(c) for c in crops]).mean())
+    batch = torch.from_numpy(np.stack([prepare_crop(c, image_size) for c in crops]))
     last = model.layer4[-1]
+    captured: list = []
+    hook = last.act2.register_forward_pre_hook(lambda _, args: captured.append(args[0].detach().clone()))
+    with torch.inference_mode():
+        model(batch)
+    hook.remove()
+    z = captured[0].transpose(0, 1).reshape(captured[0].shape[1], -1).double()  # (C, N·H·W)
+    mean, std = z.mean(1), z.std(1)
+    scale = torch.where(std > 1e-6, 1.0 / std.clamp_min(1e-6), torch.ones_like(std))
+    shift = 0.5 - mean * scale  # α·z + β has mean 0.5 and standard deviation 1 (or is 0.5)
     norms = [last.bn2] + [m for m in (last.downsample or []) if isinstance(m, torch.nn.BatchNorm2d)]
-    with torch.no_grad():  # ReLU(c·z) = c·ReLU(z): scaling the last sum scales the embedding
-        for norm in norms:
-            norm.weight.mul_(1.0 / max(level, 1e-6))
-            norm.bias.mul_(1.0 / max(level, 1e-6))
+    with torch.no_grad():  # z is the sum of the norms' outputs: scale both, shift one
+        for k, norm in enumerate(norms):
+            norm.weight.mul_(scale.float())
+            norm.bias.mul_(scale.float())
+            if k == 0:
+                norm.bias.add_(shift.float())
+    path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({k: v.contiguous() for k, v in model.state_dict().items()}, path)
     return path

@@ -191,7 +191,7 @@ def _spans(rng: np.random.Generator, n: int, on: tuple[float, float], off: tuple
 def _write_media(
     folder: Path, seed: int, video: _Video, drive: np.ndarray, visible: np.ndarray, voiced: np.ndarray
 ) -> list:
-    """``audio/<id>.wav``, ``video/<id>.mp4`` and its boxes; returns the frames' face crops."""
+    """``audio/<id>.wav``, ``video/<id>.mp4`` and its boxes; returns 8 of its face crops."""
     rng = component_rng(seed, "voice", video.index)
     step = LABEL_STEP_MS / 1000.0
     voice = synthetic_voice(drive, voiced, step, rng, base_pitch=float(rng.uniform(100.0, 220.0)))
@@ -201,26 +201,30 @@ def _write_media(
     for image, box in face_frames(drive, visible, step, VIDEO_FPS, VIDEO_SIZE, face_rng, face_rng.uniform(120, 170)):
         frames.append(image)
         boxes.append(box)
-        if box is not None and len(crops) < 32:
+        if box is not None:
             x, y, w, h = box
             crops.append(image[y : y + h, x : x + w])
     write_video(folder / "video" / f"{video.id}.mp4", frames, VIDEO_FPS, VIDEO_SIZE)
     write_boxes(folder / "video" / f"{video.id}.boxes.csv", boxes)
-    return crops
+    return crops[:: max(1, len(crops) // 8)][:8]  # a few of this face for the network's calibration
 
 
 def _media_extractors(folder: Path, seed: int, crops: list, sets: Sequence[str]) -> dict:
     """The ``zoo extract`` extractor of each media feature set, and its settings record."""
-    from zoo.features import create_extractor
+    # the extractor classes themselves: the zoo.features package would import every extractor,
+    # and one of them reads RECOLA through zoo.data
+    from zoo.features.audio import EGeMAPS
     from zoo.features.settings import extraction_settings
+    from zoo.features.visual import TimmFaceExtractor
 
+    classes = {"egemaps": EGeMAPS, "timm_face": TimmFaceExtractor}
     extractors = {}
     for name in sets:
         extractor_name, hop, win, options = MEDIA_FEATURES[name]
         weights = None
         if extractor_name == "timm_face":
             weights = write_face_network(folder / FACE_WEIGHTS, seed, FACE_ARCH, crops, FACE_IMAGE_SIZE)
-        extractor = create_extractor(extractor_name, hop=hop, win=win, weights=weights, **options)
+        extractor = classes[extractor_name](hop=hop, win=win, weights=weights, **options)
         settings = extraction_settings(extractor, "muse_car", options, None, weights_relative_to=folder)
         extractors[name] = (extractor, settings)
     return extractors
@@ -396,7 +400,7 @@ def _write_corpus(
         voiced = _spans(component_rng(seed, "voiced", video.index), n, (8, 32), (1, 4))  # phrases, pauses
         crops += _write_media(folder, seed, video, drive, visible, voiced)
         plans.append((video, drive, visible, voiced, timestamps, segment_ids))
-    media = _media_extractors(folder, seed, crops[:64], [n for n in feature_sets if n in MEDIA_FEATURES])
+    media = _media_extractors(folder, seed, crops, [n for n in feature_sets if n in MEDIA_FEATURES])
     for name, (_, settings) in media.items():
         _write(feature_folder(folder, name) / SETTINGS_FILE, (json.dumps(settings, indent=2) + "\n").encode())
     for video, drive, visible, voiced, timestamps, segment_ids in plans:
