@@ -87,10 +87,12 @@ def test_provenance_from_settings_corpus_mapping_and_unknown(tmp_path: Path, cap
         assert feature_provenance("muse_car", tmp_path / "muse", ["segment_id"]) == {"segment_id": None}
     assert not caplog.records
     # a raw-mode RECOLA model: its audio is the 16 kHz waveform cut per label step (z-normalised
-    # per recording by default), its face crops have no extractor
-    got = feature_provenance("recola", tmp_path / "recola", ["audio", "video"], {"mode": "raw"}, 0.04)
+    # per recording by default), its video the face crops the reader cuts
+    args = {"mode": "raw", "face_size": 48}
+    got = feature_provenance("recola", tmp_path / "recola", ["audio", "video"], args, 0.04)
     assert got["audio"]["extractor"] == "waveform" and got["audio"]["hop"] == 0.04
-    assert got["audio"]["options"] == {"normalize": True} and got["video"] is None
+    assert got["audio"]["options"] == {"normalize": True}
+    assert got["video"]["extractor"] == "face_crops" and got["video"]["options"] == {"face_size": 48, "crop_box": None}
     got = feature_provenance("recola", None, ["audio"], {"mode": "raw", "audio_normalization": "none"}, 0.04)
     assert got["audio"]["options"] == {"normalize": False}
 
