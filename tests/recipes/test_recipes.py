@@ -60,6 +60,8 @@ SIZE_AND_TIME = {
     "data.args.face_size",
     "model.args.hidden_size",
     "model.args.hidden_sizes",
+    "model.args.conv1_filters",  # fewer convolution channels (Tzirakis et al. 2017's speech network)
+    "model.args.conv2_filters",
     "model.args.backbone",  # a smaller timm network of the same family (resnet18 for resnet50)
     "model.args.frame_step",  # the SVRs fit on every n-th frame
 }

@@ -71,6 +71,7 @@ from zoo.data.formats.recola import video_path as _video_path
 from zoo.data.raw_audio import SAMPLE_RATE, describe_non_finite, read_audio_frames
 from zoo.data.registry import register_corpus
 from zoo.data.sources import note_source
+from zoo.data.synthetic.recola import SYNTHETIC_VERSION
 from zoo.data.types import Recording
 from zoo.errors import ConfigError, CorpusFormatError
 
@@ -551,6 +552,8 @@ class RecolaCorpus(Corpus):
     prediction_format = "<out>/<partition>/<target>/<name>.arff in the gold-standard ARFF format"
     #: 6 s training windows with 50 % overlap (Tzirakis et al. 2017 train on 6 s sequences)
     datamodule_defaults = {"win_len": 150, "hop_len": 75}
+    #: the synthetic writer's version: a cached corpus of another version is not reused
+    synthetic_version = SYNTHETIC_VERSION
 
     def __init__(
         self,

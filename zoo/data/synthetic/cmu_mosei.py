@@ -146,7 +146,8 @@ def _write_voice(path: Path, seed: int, index: int, video: dict[str, Any]) -> No
     for a, b in video["words"]:
         voiced[(mid >= a) & (mid < b)] = True
     rng = np.random.default_rng([seed, 7919, index])
-    write_voice_wav(path, synthetic_voice(drive, voiced, step, rng, base_pitch=float(rng.uniform(100.0, 220.0))))
+    # speakers within half an octave of each other: the emotion moves the voice more than the speaker does
+    write_voice_wav(path, synthetic_voice(drive, voiced, step, rng, base_pitch=float(rng.uniform(130.0, 180.0))))
 
 
 def write_synthetic_cmu_mosei(
