@@ -121,7 +121,9 @@ def fit_step_seconds(trainer_kw: Mapping[str, Any], task: Any, loader: Any, warm
     """Wall seconds of each training step after ``warmup`` steps, under a lean Lightning trainer.
 
     A step's time runs from the end of the previous step to the end of this one, so it includes
-    everything the loop does between steps (fetching the batch, hooks, logging).
+    everything the loop does between steps (fetching the batch, hooks, logging). On a GPU the
+    stamp waits for the step's kernels (``torch.cuda.synchronize``): CUDA calls return before the
+    work is done, so an unsynchronised stamp would time the launches.
     """
     import pytorch_lightning as pl
 
@@ -129,6 +131,8 @@ def fit_step_seconds(trainer_kw: Mapping[str, Any], task: Any, loader: Any, warm
 
     class Stamp(pl.Callback):
         def on_train_batch_end(self, *args: Any) -> None:
+            if torch.cuda.is_available() and torch.cuda.is_initialized():
+                torch.cuda.synchronize()
             stamps.append(time.perf_counter())
 
     trainer = lean_trainer(callbacks=[Stamp()], **trainer_kw)

@@ -2,13 +2,15 @@
 # GPU readiness check: 32 vs bf16-mixed vs 16-mixed step time of the Sun et al. 2020 network
 # (recipe sizes, MuSe-CaR features, batch 32 x 200 frames) and of the Tzirakis et al. 2017 visual
 # path (ResNet-50 on 96x96 face crops of synthetic RECOLA video, batch 2 x 150 frames), plus NCCL
-# DDP throughput of the Sun network when the machine has two or more GPUs. Prints Markdown tables
-# to stdout (progress on stderr) and finishes within 10 minutes on one GPU (each part has its
-# own time limit, so a stuck part cannot eat the others' time).
+# DDP throughput of the Sun network when the machine has two or more GPUs, and the self-supervised
+# family (a WavLM-Base-shaped encoder on 6 s windows, batch 8: the transformer fine-tuned, and the
+# frozen encoder read from its cache). Prints Markdown tables to stdout (progress on stderr) and
+# finishes within 10 minutes on one GPU (each part has its own time limit, 570 s in all, so a
+# stuck part cannot eat the others' time).
 #
 # Usage (from anywhere; it runs in the repository root):
 #   bash benchmarks/gpu_check.sh             # on a GPU machine; exits 2 if torch sees no GPU
-#   bash benchmarks/gpu_check.sh --dry-run   # CPU, tiny sizes: checks the script in ~1-2 minutes
+#   bash benchmarks/gpu_check.sh --dry-run   # CPU, tiny sizes: checks the script (minutes)
 # Environment: PYTHON=/path/to/python (default .venv/bin/python, else python3) with affect-zoo
 # installed; nothing is downloaded (the ResNet-50 is randomly initialised: weights do not change
 # the speed).
@@ -38,12 +40,14 @@ if [ "$MODE" = "gpu" ]; then
   COMMON=(--accelerator gpu --rounds 3)
   SUN_DDP=()
   [ "$GPUS" -ge 2 ] || SUN_DDP=(--skip-ddp)
-  SUN_LIMIT=240 TZ_LIMIT=300
+  SSL_ARGS=(--accelerator gpu --batch 8 --steps 3 --modes "fine-tune transformer" "frozen, cached")
+  SUN_LIMIT=180 TZ_LIMIT=210 SSL_LIMIT=180
 else
   GPUS=0
   COMMON=(--accelerator cpu --tiny --rounds 1)
   SUN_DDP=(--skip-ddp)
-  SUN_LIMIT=300 TZ_LIMIT=300
+  SSL_ARGS=(--tiny --modes "fine-tune transformer" "frozen, cached")
+  SUN_LIMIT=300 TZ_LIMIT=300 SSL_LIMIT=300
 fi
 
 status=0
@@ -56,4 +60,8 @@ echo
 echo ">> tzirakis2017_visual (limit ${TZ_LIMIT}s)" >&2
 timeout "$TZ_LIMIT" "$PY" benchmarks/precision_devices.py --model tzirakis2017_visual "${COMMON[@]}" --skip-ddp \
   || { status=$?; echo "gpu_check: tzirakis2017_visual part failed or timed out (status $status)" >&2; }
+echo
+echo ">> ssl_encoder (limit ${SSL_LIMIT}s)" >&2
+timeout "$SSL_LIMIT" "$PY" benchmarks/ssl_encoder.py "${SSL_ARGS[@]}" \
+  || { status=$?; echo "gpu_check: ssl_encoder part failed or timed out (status $status)" >&2; }
 exit "$status"

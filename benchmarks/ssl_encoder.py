@@ -25,6 +25,7 @@ Usage::
     python benchmarks/ssl_encoder.py                   # WavLM-Base shape, recipe sizes (for a GPU)
     python benchmarks/ssl_encoder.py --batch 2 --steps 2   # WavLM-Base shape on a 2-core CPU (~15 min)
     python benchmarks/ssl_encoder.py --encoder tiny
+    python benchmarks/ssl_encoder.py --batch 2 --steps 2 --modes "fine-tune transformer" frozen
     python benchmarks/ssl_encoder.py --tiny            # seconds (the test)
 """
 
@@ -99,6 +100,8 @@ def run_one(config: dict[str, Any]) -> dict[str, Any]:
     mask = torch.ones(batch, frames, dtype=torch.bool)
     encode_s = None
     if config["mode"] == "frozen, cached":
+        if config.get("accelerator") == "gpu":
+            task.net.audio.cuda()  # encode on the device (the trainer moves the rest)
         encoder = task.net.feature_encoders()["audio"]
         t0 = time.perf_counter()
         cached = [torch.from_numpy(encoder(audio[b].numpy())) for b in range(batch)]
@@ -116,8 +119,10 @@ def run_one(config: dict[str, Any]) -> dict[str, Any]:
     from torch.utils.data import DataLoader
 
     loader = DataLoader(batches, batch_size=None, shuffle=False, collate_fn=_identity)
-    steps = fit_step_seconds({"precision": config["precision"], "max_epochs": 1}, task, loader, warmup=config["warmup"])
+    trainer_kw = {"precision": config["precision"], "max_epochs": 1, "accelerator": config.get("accelerator", "cpu")}
+    steps = fit_step_seconds(trainer_kw, task, loader, warmup=config["warmup"])
     step = median(steps)
+    gpu = {"peak_gpu_mib": torch.cuda.max_memory_allocated() / 2**20} if config.get("accelerator") == "gpu" else {}
     return {
         "mode": config["mode"],
         "precision": config["precision"],
@@ -127,6 +132,7 @@ def run_one(config: dict[str, Any]) -> dict[str, Any]:
         "peak_increase_mib": _rss_mib() - before,
         "encode_s_per_window": encode_s,
         "trainable": sum(p.numel() for p in task.parameters() if p.requires_grad),
+        **gpu,
     }
 
 
@@ -136,6 +142,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--tiny", action="store_true", help="seconds: tiny encoder, 1 s windows, batch 2")
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--batch", type=int, default=8, help="windows per batch (the recipes: 8)")
+    parser.add_argument("--accelerator", choices=("cpu", "gpu"), default="cpu", help="gpu adds 16-mixed")
+    parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES), help="a subset of the modes")
     parser.add_argument("--out", type=Path, default=None, help="also write the rows as JSON")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -157,9 +165,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         }
     )
     rows = []
-    for mode in MODES:
-        for precision in PRECISIONS:
-            config = {**sizes, "mode": mode, "precision": precision}
+    precisions = PRECISIONS + (("16-mixed",) if args.accelerator == "gpu" else ())
+    for mode in args.modes:
+        for precision in precisions:
+            config = {**sizes, "mode": mode, "precision": precision, "accelerator": args.accelerator}
             done = subprocess.run(
                 [sys.executable, __file__, "--child", json.dumps(config)],
                 capture_output=True,
@@ -170,9 +179,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             if done.returncode:
                 raise RuntimeError(f"{mode}/{precision} failed:\n{done.stderr[-3000:]}")
             rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    reference = next(r for r in rows if r["mode"] == "fine-tune all" and r["precision"] == "32")
+    reference = next((r for r in rows if r["mode"] == "fine-tune all" and r["precision"] == "32"), None)
+    key = "speed_vs_finetune_all_32" if reference else "speed_vs_first_row"
     for row in rows:
-        row["speed_vs_finetune_all_32"] = row["windows_per_s"] / reference["windows_per_s"]
+        row[key] = row["windows_per_s"] / (reference or rows[0])["windows_per_s"]
     shown = [
         {k: v for k, v in row.items() if k != "encode_s_per_window" or v is not None}
         | {"encode_s_per_window": row["encode_s_per_window"] if row["encode_s_per_window"] is not None else "-"}

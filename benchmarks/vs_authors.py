@@ -59,15 +59,14 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from _perf_common import ROOT, header, median, synthetic_corpus, table
+from _vs_authors_common import epoch_summary, ours_child, run_child
 
 RECIPE = ROOT / "recipes" / "muse_car" / "sun2020_lstm_selfattn.yaml"
 FEATURES = ["egemaps", "vggface"]
@@ -271,124 +270,24 @@ def _recipe_keys(*path: str, base: bool = False) -> set[str]:
     return set(node.keys()) if node is not None else set()
 
 
-def ours_child(stamps_file: str, argv: list[str]) -> int:
-    """Run ``zoo fit`` in this process with an epoch-stamping callback; stamps go to a JSON file."""
-    import pytorch_lightning as pl
-
-    import zoo.run
-    from zoo.cli import main as zoo_main
-
-    stamps: dict[str, Any] = {"epoch_starts": [], "epoch_cpu": [], "val_ccc": [], "train_end": None}
-
-    class EpochStamps(pl.Callback):
-        def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-            stamps["epoch_starts"].append(time.time())
-            stamps["epoch_cpu"].append(self_cpu_seconds())
-
-        def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-            value = trainer.callback_metrics.get("val/ccc_mean")
-            stamps["val_ccc"].append(float(value) if value is not None else float("nan"))
-
-        def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-            stamps["train_end"] = time.time()
-            stamps["train_end_cpu"] = self_cpu_seconds()
-
-    build_trainer = zoo.run.build_trainer
-
-    def stamped_build_trainer(cfg: Any, run_dir: Path, fitting: bool) -> pl.Trainer:
-        trainer = build_trainer(cfg, run_dir, fitting)
-        if fitting:
-            trainer.callbacks.append(EpochStamps())
-        return trainer
-
-    zoo.run.build_trainer = stamped_build_trainer
-    code = zoo_main(argv)
-    Path(stamps_file).write_text(json.dumps(stamps))
-    return code
-
-
-# --------------------------------------------------------------------------- running a child
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU of ``pid`` and its reaped children (``/proc/<pid>/stat``), or NaN."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return float("nan")
-    # after the command name: state is field 3, utime/stime/cutime/cstime are fields 14-17
-    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-
-
-def self_cpu_seconds() -> float:
-    """User + system CPU of this process and its reaped children."""
-    import resource
-
-    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-def run_child(cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> dict[str, Any]:
-    """Run ``cmd``; return its stdout lines stamped with wall time, start/end time and ru_maxrss.
-
-    At each of the authors' epoch separators the child's CPU time so far is read too (``cpu``).
-    """
-    t_start = time.time()
-    proc = subprocess.Popen(
-        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
-    )
-    lines: list[tuple[float, str]] = []
-    cpu: list[float] = []
-    with open(log, "w") as fh:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append((time.time(), line.rstrip("\n")))
-            if line.strip() == SEPARATOR:
-                cpu.append(process_cpu_seconds(proc.pid))
-            fh.write(line)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    t_end = time.time()
-    if proc.returncode != 0:
-        tail = "\n".join(line for _, line in lines[-40:])
-        raise RuntimeError(f"{' '.join(cmd[:4])} ... exited with {proc.returncode} (log {log}):\n{tail}")
-    return {
-        "lines": lines,
-        "start": t_start,
-        "end": t_end,
-        "maxrss_mb": usage.ru_maxrss / 1024,
-        "cpu_s": usage.ru_utime + usage.ru_stime,
-        "separator_cpu": cpu,
-    }
-
-
 def summarise(side: str, rnd: int, run: dict[str, Any], stamps: dict[str, Any]) -> dict[str, Any]:
-    starts = stamps["epoch_starts"]
-    bounds = starts + [stamps["train_end"]]
-    epochs = [b - a for a, b in zip(bounds[:-1], bounds[1:])]
-    cpu_bounds = stamps.get("epoch_cpu", []) + [stamps.get("train_end_cpu", float("nan"))]
-    epoch_cpu = (
-        [b - a for a, b in zip(cpu_bounds[:-1], cpu_bounds[1:])]
-        if len(cpu_bounds) == len(bounds)
-        else [float("nan")] * len(epochs)
-    )
-    return {
-        "side": side,
-        "round": rnd,
-        "epochs": len(epochs),
-        "epoch_s": epochs,
-        "epoch_cpu_s": epoch_cpu,
-        "startup_s": starts[0] - run["start"],
-        "after_s": run["end"] - stamps["train_end"],
-        "maxrss_mb": run["maxrss_mb"],
-        "cpu_s": run["cpu_s"],
-        "val_ccc": stamps["val_ccc"],
-        "best_val_ccc": stamps.get("best_val_ccc", max(stamps["val_ccc"])),
-    }
+    """Timing (:func:`epoch_summary`) plus the val CCC of each epoch and the best."""
+    row = epoch_summary(side, rnd, run, stamps)
+    row["val_ccc"] = stamps["val_ccc"]
+    row["best_val_ccc"] = stamps.get("best_val_ccc", max(stamps["val_ccc"]))
+    return row
 
 
 def run_authors(code: Path, corpus: Path, work: Path, epochs: int, seed: int, rnd: int, python: str) -> dict[str, Any]:
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "MPLBACKEND": "Agg"}
     (work / "data").mkdir(exist_ok=True)  # their --cache pickles into ./data (config.DATA_FOLDER)
-    run = run_child(authors_command(code, corpus, epochs, seed, python), work, env, work / f"authors-{rnd}.log")
+    run = run_child(
+        authors_command(code, corpus, epochs, seed, python),
+        work,
+        env,
+        work / f"authors-{rnd}.log",
+        cpu_marker=lambda line: line.strip() == SEPARATOR,
+    )
     stamps = parse_authors_output(run["lines"])
     n = len(stamps["epoch_starts"])
     if len(run["separator_cpu"]) >= n + 1:
@@ -413,6 +312,7 @@ def run_ours(corpus: Path, cache: Path, work: Path, epochs: int, seed: int, rnd:
     ]
     run = run_child(cmd, ROOT, env, work / f"ours-{rnd}.log")
     stamps = json.loads(stamps_file.read_text())
+    stamps["val_ccc"] = stamps.pop("val")
     results = json.loads((work / "runs" / f"ours-{rnd}" / "results.json").read_text())
     stamps["best_val_ccc"] = results["val/ccc_mean"]  # the best checkpoint, validated again
     return summarise("zoo fit", rnd, run, stamps)
@@ -422,7 +322,7 @@ def run_ours(corpus: Path, cache: Path, work: Path, epochs: int, seed: int, rnd:
 def main(argv: list[str] | None = None) -> list[dict[str, Any]] | str:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--_ours"]:  # the child process running `zoo fit`
-        return str(ours_child(argv[1], argv[3:] if argv[2:3] == ["--"] else argv[2:]))
+        return str(ours_child(argv[1], argv[3:] if argv[2:3] == ["--"] else argv[2:], "val/ccc_mean"))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("authors", nargs="?", help="folder of the authors' code (youcaiSUN/MuSe-Wild_2020)")
     parser.add_argument("--rounds", type=int, default=3)

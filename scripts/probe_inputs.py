@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Corruption and tampering probes of every input affect-zoo reads (issue 12).
+"""Corruption and tampering probes of every input affect-zoo reads (issues 12 and 24).
 
 Writes small synthetic corpora (RECOLA, SEWA AVEC 2017 and 2019, MuSe-CaR, CMU-MOSEI ``.csd`` and
 aligned pickle) in their real layouts, one tiny checkpoint and its bundle, then runs a catalogue
@@ -7,8 +7,10 @@ of probes: each corrupts one file of a fresh copy (truncate it, empty it, a non-
 NaN/inf, a wrong delimiter, a missing column, a duplicated timestamp, a wrong step, a name column
 naming another recording, a corrupt WAV or HDF5 file, a pickle with a wrong layout or a code
 payload, a URL or foreign checkpoint, an edited or symlinked bundle, a ``reader_state`` setting
-``root``) and reads it through the library's own entry points (``raw_recordings`` with
-``use_cache=False``, :func:`zoo.pretrained.read_checkpoint`, :func:`zoo.bundle.load_bundle`, the
+``root``; issue 24: absurd and out-of-range values, another recording's file, unreadable files
+and stray bytes, checkpoints with NaN statistics or weights, command-line mistakes) and reads it
+through the library's own entry points (``raw_recordings`` with ``use_cache=False``,
+:func:`zoo.pretrained.read_checkpoint` / ``load_pretrained``, :func:`zoo.bundle.load_bundle`, the
 ``zoo`` command). Each outcome is one of:
 
 * ``refused`` — an affect-zoo error (``CorpusFormatError``, ``CheckpointError``, ``BundleError``,
@@ -18,15 +20,18 @@ payload, a URL or foreign checkpoint, an edited or symlinked bundle, a ``reader_
   dropped items, which ``strict=True`` makes an error; SEWA's ``SewaDataWarning`` for feature rows
   running far past the last label);
 * ``harmless`` — accepted, and the data read is identical to the pristine file's;
-* ``unclear`` — an error that does not name the file (or the row), or one from deep inside a
-  library (``KeyError``, ``IndexError``, h5py, pandas, ...);
+* ``unclear`` — an affect-zoo error (or ``zoo`` exit 2) that does not name the file (or the row,
+  the key), or that says what it must not (advice to load a file unsafely), or a refusal that
+  left a run folder behind;
+* ``crash`` — an exception from deep inside a library (``KeyError``, ``IndexError``,
+  ``UnicodeDecodeError``, h5py, pandas, ...) or ``zoo`` exiting with status 1 (a traceback);
 * ``silent`` — accepted with different data (e.g. NaN labels or a shifted timeline) or, for a
   checkpoint/bundle, loaded at all.
 
 Usage::
 
     python scripts/probe_inputs.py            # the table and the totals; exit 1 if any probe is
-                                              # unclear or silent
+                                              # unclear, a crash or silent
     python scripts/probe_inputs.py --only muse_car --verbose
     python scripts/probe_inputs.py --corpora sewa2017,cmu_mosei --no-artifacts   # a few seconds
 """
@@ -39,6 +44,7 @@ import hashlib
 import io
 import json
 import logging
+import os
 import pickle
 import re
 import shutil
@@ -57,8 +63,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-REFUSED, WARNED, HARMLESS, UNCLEAR, SILENT = "refused", "warned", "harmless", "unclear", "silent"
-OUTCOMES = (REFUSED, WARNED, HARMLESS, UNCLEAR, SILENT)
+REFUSED, WARNED, HARMLESS, UNCLEAR, CRASH, SILENT = "refused", "warned", "harmless", "unclear", "crash", "silent"
+OUTCOMES = (REFUSED, WARNED, HARMLESS, UNCLEAR, CRASH, SILENT)
 #: a message "locates" the damage when it names a line, row, field, column, key or the like
 LOCATED = re.compile(r"\b(line|lines|row|rows|field|column|columns|attribute|key|frame|sample|timestamp|video)\b", re.I)
 #: the recipe the tiny checkpoint is trained with
@@ -85,6 +91,9 @@ class Probe:
         locate: whether a clear message must also name a line/row/field/column/key.
         compare: whether an accepted file is compared with the pristine reading (corpora);
             otherwise (checkpoints, bundles) accepting it at all is ``silent``.
+        accept_ok: accepting is the right answer (the loader checks what it did itself), e.g.
+            resuming a run without its overrides: ``harmless`` when the loader returns.
+        forbid: text a clear message must not contain (e.g. advice to load unsafely).
     """
 
     asset: str
@@ -96,6 +105,8 @@ class Probe:
     mention: str | None = None
     locate: bool = False
     compare: bool = True
+    accept_ok: bool = False
+    forbid: str | None = None
 
     @property
     def label(self) -> str:
@@ -126,6 +137,9 @@ class TextLayout:
         name_col: the recording-name column, or ``None``.
         other_name: a name of another recording of the corpus (for ``name_col``).
         arff: the file is ARFF (``@attribute`` lines declare the columns).
+        kind: ``"label"`` or ``"feature"`` for the files holding values a model learns from
+            (they get the absurd-value probes), ``""`` otherwise.
+        label_range: the range the corpus declares for a label file's values.
     """
 
     delimiter: str
@@ -136,6 +150,8 @@ class TextLayout:
     name_col: int | None = None
     other_name: str = ""
     arff: bool = False
+    kind: str = ""
+    label_range: tuple[float, float] | None = None
 
 
 def _lines(path: Path) -> list[str]:
@@ -267,6 +283,17 @@ def other_recording(path: Path, layout: TextLayout) -> None:
     _edit_cell(path, layout, 3, layout.name_col, lambda old: old.replace(old.strip("'\""), layout.other_name))
 
 
+def huge_cell(path: Path, layout: TextLayout) -> None:
+    """``1e30`` in the value column of data row 3: finite, but absurd for a label or a feature."""
+    _edit_cell(path, layout, 3, layout.value_col, lambda _: "1e30")
+
+
+def beyond_range(path: Path, layout: TextLayout) -> None:
+    """A label half a unit above the range the corpus declares, in data row 3."""
+    high = layout.label_range[1] if layout.label_range else 1.0
+    _edit_cell(path, layout, 3, layout.value_col, lambda _: f"{high + 0.5:.6f}")
+
+
 #: text mutation → (probe name, needs, the message must locate the damage)
 TEXT_MUTATIONS: dict[Callable[[Path, TextLayout], None], tuple[str, str, bool]] = {
     truncate_mid_row: ("truncated mid-row", "", True),
@@ -281,13 +308,20 @@ TEXT_MUTATIONS: dict[Callable[[Path, TextLayout], None], tuple[str, str, bool]] 
     duplicate_time: ("duplicated timestamp", "time", True),
     double_step: ("twice the label step", "time", False),
     other_recording: ("row names another recording", "name", True),
+    huge_cell: ("value 1e30", "data", True),
+    beyond_range: ("label outside the declared range", "label", True),
 }
 
 
 def _applies(needs: str, layout: TextLayout) -> bool:
-    return {"": True, "arff": layout.arff, "time": layout.time_col is not None, "name": layout.name_col is not None}[
-        needs
-    ]
+    return {
+        "": True,
+        "arff": layout.arff,
+        "time": layout.time_col is not None,
+        "name": layout.name_col is not None,
+        "data": layout.kind in ("label", "feature"),
+        "label": layout.kind == "label",
+    }[needs]
 
 
 def text_probes(
@@ -332,6 +366,96 @@ def replace_with(data: Callable[[Path], bytes]) -> Callable[[Path], None]:
     return lambda path: path.write_bytes(data(path))
 
 
+def symlink_loop(path: Path) -> None:
+    """The file becomes a symbolic link to itself (opening it fails with ELOOP)."""
+    path.unlink()
+    path.symlink_to(path.name)
+
+
+def unreadable(path: Path) -> None:
+    """The file loses every permission (only meaningful when the probes do not run as root)."""
+    path.chmod(0)
+
+
+def non_utf8_byte(path: Path) -> None:
+    """Byte ``0xff`` (never valid UTF-8) written into the third line."""
+    data = path.read_bytes()
+    at = [i for i, b in enumerate(data) if b == ord("\n")][1] + 2
+    path.write_bytes(data[:at] + b"\xff" + data[at:])
+
+
+def copied_from(other: str) -> Callable[[Path], None]:
+    """The file is replaced by a copy of its sibling ``other`` (another recording's file)."""
+    return lambda path: path.write_bytes((path.parent / other).read_bytes())
+
+
+#: the probes that need a file the current user cannot read are left out when running as root
+CAN_MAKE_UNREADABLE = hasattr(os, "geteuid") and os.geteuid() != 0
+
+
+def file_access_probes(asset: str, kind: str, target: str, load: Loader) -> list[Probe]:
+    """A symbolic-link loop (and, when not root, an unreadable file) in place of ``target``."""
+    mutations: dict[str, Callable[[Path], None]] = {"symbolic link loop": symlink_loop}
+    if CAN_MAKE_UNREADABLE:
+        mutations["unreadable file"] = unreadable
+    return [Probe(asset, kind, name, target, mutate, load) for name, mutate in mutations.items()]
+
+
+def _float_wav_with(value: float) -> Callable[[Path], None]:
+    """The WAV rewritten as 32-bit float with one sample set to ``value``."""
+
+    def apply(path: Path) -> None:
+        import soundfile as sf
+
+        signal, rate = sf.read(path, dtype="float32")
+        signal[len(signal) // 3] = value
+        sf.write(path, signal, rate, subtype="FLOAT")
+
+    return apply
+
+
+def _shorter_video(path: Path) -> None:
+    """The video re-encoded with only its first half of the frames (it ends long before the labels)."""
+    import av
+
+    with av.open(str(path)) as source:
+        stream = source.streams.video[0]
+        rate = stream.average_rate
+        frames = [f.to_ndarray(format="rgb24") for f in source.decode(stream)]
+    tmp = path.with_name("short.mp4")
+    with av.open(str(tmp), "w") as out:
+        video = out.add_stream("mpeg4", rate=rate)
+        video.width, video.height = frames[0].shape[1], frames[0].shape[0]
+        video.pix_fmt = "yuv420p"
+        for image in frames[: len(frames) // 2]:
+            for packet in video.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                out.mux(packet)
+        for packet in video.encode():
+            out.mux(packet)
+    tmp.replace(path)
+
+
+def _swap_columns(first: int, second: int) -> Callable[[Path], None]:
+    """Two columns swapped in the header and in every row (a file written in another column order)."""
+
+    def apply(path: Path) -> None:
+        lines = _lines(path)
+        for i, line in enumerate(lines):
+            cells = line.split(";")
+            if len(cells) > max(first, second):
+                cells[first], cells[second] = cells[second], cells[first]
+                lines[i] = ";".join(cells)
+        _write_lines(path, lines)
+
+    return apply
+
+
+def _extra_column(path: Path) -> None:
+    """One more column (header ``extra``, value ``0.5``) at the end of every line."""
+    lines = _lines(path)
+    _write_lines(path, [f"{line};{'extra' if i == 0 else '0.5'}" for i, line in enumerate(lines)])
+
+
 # =========================================================================== CMU-MOSEI
 def _first_train_video(csd: Path) -> str:
     return json.loads((csd.parent / "folds.json").read_text())["train"][0]
@@ -366,6 +490,30 @@ def _short_features(group: Any) -> None:
     values = group["features"][()]
     del group["features"]
     group.create_dataset("features", data=values[:-1])
+
+
+def _set_feature(row: int, col: int, value: float) -> Callable[[Any], None]:
+    """An h5 edit setting ``features[row, col]`` of the video to ``value``."""
+
+    def edit(group: Any) -> None:
+        values = group["features"][()]
+        values[row, col] = value
+        group["features"][...] = values
+
+    return edit
+
+
+def _inverted_words(group: Any) -> None:
+    """Every word interval of the video ends before it starts (start and end swapped)."""
+    values = group["intervals"][()]
+    group["intervals"][...] = values[:, ::-1]
+
+
+def _wider_features(group: Any) -> None:
+    """The video's features get one more column than the file's other videos."""
+    values = group["features"][()]
+    del group["features"]
+    group.create_dataset("features", data=np.concatenate([values, values[:, :1]], axis=1))
 
 
 def _pickle_edit(edit: Callable[[dict], Any]) -> Callable[[Path], None]:
@@ -405,6 +553,46 @@ def _flat_audio(data: dict) -> None:
 
 def _short_labels(data: dict) -> None:
     data["train"]["regression_labels"] = data["train"]["regression_labels"][:-1]
+
+
+def _pkl_value(key: str, value: float) -> Callable[[dict], None]:
+    """A pickle edit setting the first value of ``train[key]`` to ``value``."""
+
+    def edit(data: dict) -> None:
+        array = data["train"][key]
+        array.reshape(-1)[0] = value
+
+    return edit
+
+
+def _pkl_huge_audio(data: dict) -> None:
+    """One valid audio step of the first train segment becomes 1e30."""
+    audio = data["train"]["audio"]
+    step = int(np.flatnonzero(np.abs(audio[0]).sum(axis=1) > 0)[-1])
+    audio[0, step, 0] = 1e30
+
+
+def _pkl_segment_in_two_folds(data: dict) -> None:
+    """The first train segment is also listed (same id, same arrays) in the valid fold."""
+    train, valid = data["train"], data["valid"]
+    for key in list(valid):
+        if isinstance(valid[key], np.ndarray) and isinstance(train.get(key), np.ndarray):
+            valid[key] = np.concatenate([valid[key], train[key][:1]], axis=0)
+
+
+def _pkl_video_in_two_folds(data: dict) -> None:
+    """A valid segment's id names a train video (``<video>$_$<clip>``, another clip)."""
+    video = str(data["train"]["id"][0]).split("$_$")[0]
+    ids = np.asarray(data["valid"]["id"], dtype=object)
+    ids[0] = f"{video}$_$99"
+    data["valid"]["id"] = ids
+
+
+def _json_bad_byte(path: Path) -> None:
+    """Byte ``0xff`` right after the first ``[`` of a JSON file."""
+    data = path.read_bytes()
+    at = data.index(b"[") + 1
+    path.write_bytes(data[:at] + b"\xff" + data[at:])
 
 
 def _folds_overlap(path: Path) -> None:
@@ -463,6 +651,45 @@ def _reader_state_root(checkpoint: dict) -> None:
     checkpoint["hyper_parameters"]["data_spec"]["reader_state"] = {"root": "/tmp/elsewhere"}
 
 
+def _normalization(checkpoint: dict) -> dict:
+    spec = checkpoint["hyper_parameters"]["data_spec"]
+    return next(iter(spec["normalization"].values()))
+
+
+def _std_zero(checkpoint: dict) -> None:
+    _normalization(checkpoint)["std"][0] = 0.0
+
+
+def _mean_nan(checkpoint: dict) -> None:
+    _normalization(checkpoint)["mean"][0] = float("nan")
+
+
+def _label_shift_nan(checkpoint: dict) -> None:
+    checkpoint["hyper_parameters"]["data_spec"]["label_shift"] = float("nan")
+
+
+def _nan_weights(checkpoint: dict) -> None:
+    key = next(iter(checkpoint["state_dict"]))
+    checkpoint["state_dict"][key] = torch_nan_like(checkpoint["state_dict"][key])
+
+
+def torch_nan_like(tensor: Any) -> Any:
+    """A copy of ``tensor`` whose first element is NaN."""
+    out = tensor.clone()
+    out.view(-1)[0] = float("nan")
+    return out
+
+
+def _nan_safetensors(path: Path) -> None:
+    """One weight of the bundle's ``model.safetensors`` becomes NaN."""
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(path))
+    key = next(k for k, t in tensors.items() if t.is_floating_point())
+    tensors[key] = torch_nan_like(tensors[key])
+    save_file(tensors, str(path))
+
+
 def _edit_json(edit: Callable[[dict], None]) -> Callable[[Path], None]:
     def apply(path: Path) -> None:
         data = json.loads(path.read_text())
@@ -504,35 +731,77 @@ def _add_pickle(path: Path) -> None:
     (path.parent / "extra.pkl").write_bytes(pickle.dumps({"a": 1}))
 
 
-def _zoo_validate(ckpt_name: str, corpus: Path, out: Path) -> Loader:
-    """A loader running ``zoo validate RECIPE ckpt=COPY/ckpt_name`` in this process.
+#: overrides that make a run of :data:`RECIPE` take a second (one batch, a tiny network)
+TINY_FIT = (
+    "data.args.features=[egemaps]",
+    "data.args.batch_size=4",
+    "model.args.hidden_size=4",
+    "model.args.head_hidden_size=4",
+    "model.args.num_heads=1",
+    "trainer.max_epochs=1",
+    "trainer.limit_train_batches=1",
+    "trainer.enable_progress_bar=false",
+    "logger=csv",
+)
 
-    Returns the run's results, or raises ``SystemExit``-like :class:`ZooExit` with the printed
-    error when ``zoo`` exits with a status other than 0.
+
+def zoo_loader(
+    argv: Callable[[Path], list[str]],
+    escaped: str | None = None,
+    env: dict[str, str] | None = None,
+    folder_ok: bool = False,
+) -> Loader:
+    """A loader running ``zoo ARGV(copy)`` in this process, its run folders under ``COPY/runs``.
+
+    Returns the run's results when ``zoo`` exits with 0 (``escaped``: a path, relative to the copy,
+    that such a run must not have written — if it did, the run is returned all the same and the
+    probe is ``silent``). A non-zero exit raises :class:`ZooExit` with the printed error, or
+    :class:`LeftBehind` when the refused command still made a run folder (unless ``folder_ok``: a
+    run that failed while training keeps its folder).
     """
 
     def load(copy: Path) -> Any:
         from zoo.cli import run
 
         stderr = io.StringIO()
-        with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
-            result = run(
-                [
-                    "validate",
-                    RECIPE,
-                    f"ckpt={copy / ckpt_name}",
-                    f"data.args.root={corpus}",
-                    "data.args.features=[egemaps]",
-                    "trainer.enable_progress_bar=false",
-                    f"output_dir={out}",
-                    "logger=csv",
-                ]
-            )
+        saved = {k: os.environ.get(k) for k in env or {}}
+        os.environ.update(env or {})
+        try:
+            with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+                result = run(argv(copy))
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
         if result["exit_code"] != 0:
+            made = sorted((copy / "runs").iterdir()) if (copy / "runs").is_dir() and not folder_ok else []
+            if escaped and (copy / escaped).exists():
+                made.append(copy / escaped)
+            if made:
+                raise LeftBehind(f"refused (exit {result['exit_code']}), but left {made[0]}")
             raise ZooExit(result["exit_code"], stderr.getvalue().strip())
         return result
 
     return load
+
+
+def _zoo_validate(ckpt_name: str, corpus: Path, *extra: str) -> Loader:
+    """A loader running ``zoo validate RECIPE ckpt=COPY/ckpt_name [extra...]``."""
+    return zoo_loader(
+        lambda copy: [
+            "validate",
+            RECIPE,
+            f"ckpt={copy / ckpt_name}",
+            f"data.args.root={corpus}",
+            "data.args.features=[egemaps]",
+            "trainer.enable_progress_bar=false",
+            f"output_dir={copy / 'runs'}",
+            "logger=csv",
+            *extra,
+        ]
+    )
 
 
 class ZooExit(Exception):
@@ -541,6 +810,11 @@ class ZooExit(Exception):
     def __init__(self, code: int, text: str) -> None:
         super().__init__(text.splitlines()[-1] if text else f"exit status {code}")
         self.code = code
+        self.lines = len(text.splitlines())
+
+
+class LeftBehind(Exception):
+    """A command that was refused still made a run folder (or wrote outside ``output_dir``)."""
 
 
 # =========================================================================== assets and readers
@@ -617,16 +891,8 @@ def _write_checkpoint_and_bundle(base: Path, corpus: Path) -> dict[str, Path]:
                 "fit",
                 RECIPE,
                 f"data.args.root={corpus}",
-                "data.args.features=[egemaps]",
-                "data.args.batch_size=4",
-                "model.args.hidden_size=4",
-                "model.args.head_hidden_size=4",
-                "model.args.num_heads=1",
-                "trainer.max_epochs=1",
-                "trainer.limit_train_batches=1",
-                "trainer.enable_progress_bar=false",
+                *TINY_FIT,
                 "early_stopping.enabled=false",
-                "logger=csv",
                 f"output_dir={base / 'runs'}",
             ]
         )
@@ -636,7 +902,9 @@ def _write_checkpoint_and_bundle(base: Path, corpus: Path) -> dict[str, Path]:
     checkpoint.mkdir()
     shutil.copy(out["best_ckpt"], checkpoint / "model.ckpt")
     bundle = export_bundle(checkpoint / "model.ckpt", base / "bundle")
-    return {"checkpoint": checkpoint, "bundle": bundle}
+    cli = base / "cli"
+    cli.mkdir()
+    return {"checkpoint": checkpoint, "bundle": bundle, "run": Path(out["run_dir"]), "cli": cli}
 
 
 def build_assets(base: Path, corpora: Iterable[str] | None = None, artifacts: bool = True) -> Assets:
@@ -708,40 +976,86 @@ def _mosei_pkl(strict: bool = False) -> Callable[[Path], Any]:
 def recola_probes(assets: Assets) -> list[Probe]:
     """Gold standard and feature ARFFs, individual ratings (``ratings="mean"``), WAV (raw mode)."""
     recola = corpus_reader(_recola())
+    ratings = corpus_reader(_recola(ratings="mean"))
+    raw_audio = corpus_reader(_recola(mode="raw"))
     return [
         *text_probes(
             "recola",
             "gold standard ARFF",
             "ratings_gold_standard/arousal/train_1.arff",
-            TextLayout(",", value_col=2, time_col=1, drop_col=2, name_col=0, other_name="dev_1", arff=True),
+            TextLayout(
+                ",",
+                value_col=2,
+                time_col=1,
+                drop_col=2,
+                name_col=0,
+                other_name="dev_1",
+                arff=True,
+                kind="label",
+                label_range=(-1.0, 1.0),
+            ),
             recola,
         ),
         *text_probes(
             "recola",
             "feature ARFF",
             "features_audio/arousal/train_1.arff",
-            TextLayout(",", value_col=5, time_col=1, drop_col=1, name_col=0, other_name="dev_1", arff=True),
+            TextLayout(
+                ",", value_col=5, time_col=1, drop_col=1, name_col=0, other_name="dev_1", arff=True, kind="feature"
+            ),
             recola,
         ),
         *text_probes(
             "recola",
             "individual ratings CSV",
             "ratings_individual/arousal/train_1.csv",
-            TextLayout(";", header_lines=1, value_col=2, time_col=0, drop_col=0),
-            corpus_reader(_recola(ratings="mean")),
+            TextLayout(";", header_lines=1, value_col=2, time_col=0, drop_col=0, kind="label", label_range=(-1.0, 1.0)),
+            ratings,
+        ),
+        Probe(
+            "recola",
+            "individual ratings CSV",
+            "a rater column missing",
+            "ratings_individual/arousal/train_1.csv",
+            _bind(drop_column, TextLayout(";", header_lines=1, drop_col=2)),
+            ratings,
         ),
         *binary_probes(
             "recola",
             "WAV",
             "recordings_audio/train_1.wav",
-            corpus_reader(_recola(mode="raw")),
+            raw_audio,
             {
                 "truncated WAV": keep_fraction(0.5),
                 "WAV cut inside its header": _cut_at(30),
                 "corrupt RIFF header": overwrite(0, b"JUNKJUNKJUNK"),
                 "empty WAV": empty,
+                "float WAV with a sample of 1e30": _float_wav_with(1e30),
             },
         ),
+        *binary_probes(
+            "recola",
+            "MP4",
+            "recordings_video/train_1.mp4",
+            corpus_reader(_recola(mode="raw", features=["video"], face_size=16)),
+            {"video shorter than its labels": _shorter_video},
+        ),
+        *binary_probes(
+            "recola",
+            "gold standard ARFF",
+            "ratings_gold_standard/arousal/train_1.arff",
+            recola,
+            {"another recording's file (Instance_name dev_1)": copied_from("dev_1.arff")},
+        ),
+        *binary_probes(
+            "recola",
+            "feature ARFF",
+            "features_audio/arousal/train_1.arff",
+            recola,
+            {"another recording's file (Instance_name dev_1)": copied_from("dev_1.arff")},
+        ),
+        *file_access_probes("recola", "gold standard ARFF", "ratings_gold_standard/arousal/train_1.arff", recola),
+        *file_access_probes("recola", "feature ARFF", "features_audio/arousal/train_1.arff", recola),
     ]
 
 
@@ -753,14 +1067,23 @@ def sewa2017_probes(assets: Assets) -> list[Probe]:
             "sewa2017",
             "label CSV (no header)",
             "labels/Train_01.csv",
-            TextLayout(";", value_col=2, time_col=1, drop_col=4, name_col=0, other_name="Devel_01"),
+            TextLayout(
+                ";",
+                value_col=2,
+                time_col=1,
+                drop_col=4,
+                name_col=0,
+                other_name="Devel_01",
+                kind="label",
+                label_range=(-1.0, 1.0),
+            ),
             sewa,
         ),
         *text_probes(
             "sewa2017",
             "feature CSV (no header)",
             "audio_features_xbow_6s/Train_01.csv",
-            TextLayout(";", value_col=5, time_col=1, drop_col=1, name_col=0, other_name="Devel_01"),
+            TextLayout(";", value_col=5, time_col=1, drop_col=1, name_col=0, other_name="Devel_01", kind="feature"),
             sewa,
         ),
         *text_probes(
@@ -771,6 +1094,18 @@ def sewa2017_probes(assets: Assets) -> list[Probe]:
             sewa,
             skip=("truncated at a row boundary",),
         ),
+        *binary_probes(
+            "sewa2017", "label CSV (no header)", "labels/Train_01.csv", sewa, {"a non-UTF-8 byte": non_utf8_byte}
+        ),
+        *binary_probes(
+            "sewa2017",
+            "transcription CSV",
+            "transcriptions/Train_01.csv",
+            corpus_reader(_sewa("avec2017", ["text_bow"])),
+            {"a non-UTF-8 byte": non_utf8_byte},
+        ),
+        *file_access_probes("sewa2017", "label CSV (no header)", "labels/Train_01.csv", sewa),
+        *file_access_probes("sewa2017", "feature CSV (no header)", "audio_features_xbow_6s/Train_01.csv", sewa),
     ]
 
 
@@ -782,15 +1117,41 @@ def sewa2019_probes(assets: Assets) -> list[Probe]:
             "sewa2019",
             "label CSV (header)",
             "labels/Train_DE_01.csv",
-            TextLayout(";", header_lines=1, value_col=2, time_col=1, drop_col=2, name_col=0, other_name="Devel_DE_01"),
+            TextLayout(
+                ";",
+                header_lines=1,
+                value_col=2,
+                time_col=1,
+                drop_col=2,
+                name_col=0,
+                other_name="Devel_DE_01",
+                kind="label",
+                label_range=(-1.0, 1.0),
+            ),
             sewa,
         ),
         *text_probes(
             "sewa2019",
             "FAU feature CSV",
             "visual_features/Train_DE_01.csv",
-            TextLayout(";", header_lines=1, value_col=4, time_col=1, drop_col=1, name_col=0, other_name="Devel_DE_01"),
+            TextLayout(
+                ";",
+                header_lines=1,
+                value_col=4,
+                time_col=1,
+                drop_col=1,
+                name_col=0,
+                other_name="Devel_DE_01",
+                kind="feature",
+            ),
             sewa,
+        ),
+        *binary_probes(
+            "sewa2019",
+            "FAU feature CSV",
+            "visual_features/Train_DE_01.csv",
+            sewa,
+            {"two AU columns swapped (header and values)": _swap_columns(3, 4), "an extra column": _extra_column},
         ),
     ]
 
@@ -812,16 +1173,21 @@ def muse_car_probes(assets: Assets) -> list[Probe]:
             "muse_car",
             "label CSV",
             f"c1_muse_wild/label_segments/arousal/{video}.csv",
-            TextLayout(",", header_lines=1, value_col=1, time_col=0, drop_col=1),
+            TextLayout(",", header_lines=1, value_col=1, time_col=0, drop_col=1, kind="label", label_range=(-1.0, 1.0)),
             muse,
         ),
         *text_probes(
             "muse_car",
             "feature CSV",
             f"c1_muse_wild/feature_segments/label_aligned/egemaps/{video}.csv",
-            TextLayout(",", header_lines=1, value_col=5, time_col=0, drop_col=0),
+            TextLayout(",", header_lines=1, value_col=5, time_col=0, drop_col=0, kind="feature"),
             muse,
         ),
+        *file_access_probes("muse_car", "label CSV", f"c1_muse_wild/label_segments/arousal/{video}.csv", muse),
+        *file_access_probes(
+            "muse_car", "feature CSV", f"c1_muse_wild/feature_segments/label_aligned/egemaps/{video}.csv", muse
+        ),
+        *file_access_probes("muse_car", "partition CSV", "metadata/partition.csv", muse),
     ]
 
 
@@ -862,8 +1228,38 @@ def cmu_mosei_probes(assets: Assets) -> list[Probe]:
             "truncated JSON": keep_fraction(0.5),
             "video in two folds": _folds_overlap,
             "empty file": empty,
+            "a non-UTF-8 byte": _json_bad_byte,
         },
     )
+    probes += binary_probes(
+        "cmu_mosei",
+        "labels .csd",
+        "CMU_MOSEI_Labels.csd",
+        mosei,
+        {"label 1e30": h5_edit(_set_feature(0, 1, 1e30)), "happy 3.5 (range [0, 3])": h5_edit(_set_feature(0, 1, 3.5))},
+    )
+    probes += binary_probes(
+        "cmu_mosei", "COVAREP .csd", "CMU_MOSEI_COVAREP.csd", mosei, {"value 1e30": h5_edit(_set_feature(5, 0, 1e30))}
+    )
+    probes += binary_probes(
+        "cmu_mosei",
+        "word vectors .csd",
+        "CMU_MOSEI_TimestampedWordVectors.csd",
+        mosei,
+        {
+            "word intervals ending before they start": h5_edit(_inverted_words),
+            "NaN word vector": h5_edit(_set_feature(1, 0, np.nan)),
+        },
+    )
+    probes += binary_probes(
+        "cmu_mosei",
+        "FACET .csd",
+        "CMU_MOSEI_VisualFacet42.csd",
+        mosei,
+        {"one video with an extra column": h5_edit(_wider_features)},
+    )
+    probes += file_access_probes("cmu_mosei", "labels .csd", "CMU_MOSEI_Labels.csd", mosei)
+    probes += file_access_probes("cmu_mosei", "folds JSON", "folds.json", mosei)
     return probes
 
 
@@ -882,8 +1278,14 @@ def cmu_mosei_pkl_probes(assets: Assets) -> list[Probe]:
             "2-d audio array": _pickle_edit(_flat_audio),
             "fewer labels than segments": _pickle_edit(_short_labels),
             "NaN label": _pickle_edit(_nan_regression),
+            "label 1e30": _pickle_edit(_pkl_value("regression_labels", 1e30)),
+            "sentiment 3.5 (range [-3, 3])": _pickle_edit(_pkl_value("regression_labels", 3.5)),
+            "audio value 1e30": _pickle_edit(_pkl_huge_audio),
+            "segment in two folds": _pickle_edit(_pkl_segment_in_two_folds),
+            "video in two folds": _pickle_edit(_pkl_video_in_two_folds),
         },
     )
+    probes += file_access_probes("cmu_mosei_pkl", "aligned pickle", "aligned.pkl", corpus_reader(_mosei_pkl()))
     probes += binary_probes(
         "cmu_mosei_pkl",
         "aligned pickle (strict=True)",
@@ -916,10 +1318,11 @@ def binary_probes(
 def artifact_probes(assets: Assets) -> list[Probe]:
     """Probes of checkpoints and bundles (accepting any of them is ``silent``)."""
     from zoo.bundle import load_bundle
-    from zoo.pretrained import read_checkpoint, task_from_checkpoint
+    from zoo.pretrained import load_pretrained, read_checkpoint, task_from_checkpoint
 
     read = lambda copy: read_checkpoint(copy / "model.ckpt")  # noqa: E731
     rebuild = lambda copy: task_from_checkpoint(copy / "model.ckpt")  # noqa: E731
+    pretrained = lambda copy: load_pretrained(copy / "model.ckpt")  # noqa: E731
     url = "https://example.org/models/model.ckpt"
     probes = [
         Probe("checkpoint", "checkpoint", name, "model.ckpt", mutate, loader, compare=False)
@@ -929,6 +1332,10 @@ def artifact_probes(assets: Assets) -> list[Probe]:
             ("not a zip archive", replace_with(lambda p: b"PK? not really a checkpoint\n" * 10), read),
             ("truncated checkpoint", keep_fraction(0.5), read),
             ("weights of another shape", _checkpoint_field(_wider_weights), rebuild),
+            ("normalisation std 0 (load_pretrained)", _checkpoint_field(_std_zero), pretrained),
+            ("normalisation mean NaN (load_pretrained)", _checkpoint_field(_mean_nan), pretrained),
+            ("label_shift NaN (load_pretrained)", _checkpoint_field(_label_shift_nan), pretrained),
+            ("NaN weights (load_pretrained)", _checkpoint_field(_nan_weights), pretrained),
         )
     ]
     probes.append(
@@ -943,7 +1350,7 @@ def artifact_probes(assets: Assets) -> list[Probe]:
             compare=False,
         )
     )
-    validate = _zoo_validate("model.ckpt", assets.folders["muse_car"], assets.scratch / "runs")
+    validate = _zoo_validate("model.ckpt", assets.folders["muse_car"])
     probes.append(
         Probe(
             "checkpoint",
@@ -970,8 +1377,26 @@ def artifact_probes(assets: Assets) -> list[Probe]:
             ),
             ("a pickle file added", "config.json", _add_pickle, "extra.pkl"),
             ("manifest.json removed", "manifest.json", lambda p: p.unlink(), "manifest.json"),
+            ("NaN weights (manifest resealed)", "model.safetensors", _resealed(_nan_safetensors), None),
         )
     ]
+    for name, extra in (
+        ("zoo validate ckpt=... loss.name=mse", "loss.name=mse"),
+        ("zoo validate ckpt=... model.args.hidden_size=64", "model.args.hidden_size=64"),
+    ):
+        key = extra.split("=")[0]
+        probes.append(
+            Probe(
+                "checkpoint",
+                "command line",
+                name,
+                "model.ckpt",
+                lambda p: None,
+                _zoo_validate("model.ckpt", assets.folders["muse_car"], extra),
+                mention=key,
+                compare=False,
+            )
+        )
     return probes
 
 
@@ -986,6 +1411,135 @@ def _shift_labels(config: dict) -> None:
     config["label_shift"] = float(config.get("label_shift") or 0.0) + 2.0
 
 
+def _fit_argv(corpus: Path, *extra: str, tiny: Sequence[str] = TINY_FIT) -> Callable[[Path], list[str]]:
+    return lambda copy: [
+        "fit",
+        RECIPE,
+        f"data.args.root={corpus}",
+        *tiny,
+        f"output_dir={copy / 'runs'}",
+        *[e.replace("{copy}", str(copy)) for e in extra],
+    ]
+
+
+def _write_evil_weights(path: Path) -> None:
+    """A ``.pth`` file whose unpickling would run code (refused by ``weights_only`` loading)."""
+    path.write_bytes(pickle.dumps({"conv.weight": _Payload(path.parent / "PAYLOAD-RAN")}, protocol=4))
+
+
+def cli_probes(assets: Assets) -> list[Probe]:
+    """Command-line mistakes: option values, run names, a resumed run without its overrides, unsafe
+    pretrained weights, a training loss that is not finite. A refusal must be ``zoo`` exit 2 with
+    one line naming the key (or file), and no run folder left behind."""
+    muse = assets.folders["muse_car"]
+    probes = [
+        Probe(
+            "cli",
+            "option value",
+            f"{override}",
+            "runs",
+            lambda p: None,
+            zoo_loader(_fit_argv(muse, override)),
+            mention=key,
+            compare=False,
+        )
+        for key, override in (
+            ("data.args.batch_size", "data.args.batch_size=0"),
+            ("data.args.eval_batch_size", "data.args.eval_batch_size=1.5"),
+            ("early_stopping.patience", "early_stopping.patience=-1"),
+            ("data.args.features", "data.args.features=[egemaps,egemaps]"),
+            ("data.args.root", "data.args.root="),
+        )
+    ]
+    probes += [
+        Probe(
+            "cli",
+            "run name",
+            "run_name=../../escaped",
+            "runs",
+            lambda p: None,
+            zoo_loader(_fit_argv(muse, "output_dir={copy}/out/runs", "run_name=../../escaped"), escaped="escaped"),
+            mention="run_name",
+            compare=False,
+        ),
+        Probe(
+            "cli",
+            "run name",
+            "run_name=${oc.env:ZOO_PROBE_NAME}",
+            "runs",
+            lambda p: None,
+            zoo_loader(_fit_argv(muse, "run_name=${oc.env:ZOO_PROBE_NAME}"), env={"ZOO_PROBE_NAME": "from-env"}),
+            mention="run_name",
+            compare=False,
+        ),
+        Probe(
+            "cli",
+            "pretrained weights",
+            "model.args.pretrained_path=evil.pth (a pickle payload)",
+            "evil.pth",
+            _write_evil_weights,
+            zoo_loader(
+                lambda copy: [
+                    "fit",
+                    "recola/tzirakis2017_visual",
+                    f"data.args.root={assets.folders['recola']}",
+                    f"model.args.pretrained_path={copy / 'evil.pth'}",
+                    "model.args.backbone=resnet18",
+                    "data.args.face_size=16",
+                    "trainer.max_epochs=1",
+                    "trainer.enable_progress_bar=false",
+                    "logger=csv",
+                    f"output_dir={copy / 'runs'}",
+                ]
+            ),
+            forbid="weights_only=False",
+            compare=False,
+        ),
+    ]
+    if "run" in assets.folders:
+        probes.append(
+            Probe(
+                "run",
+                "command line",
+                "resume ckpt=last.ckpt without the run's overrides",
+                "checkpoints/last.ckpt",
+                lambda p: None,
+                zoo_loader(
+                    lambda copy: [
+                        "fit",
+                        RECIPE,
+                        f"data.args.root={muse}",
+                        "data.args.features=[egemaps]",
+                        "trainer.max_epochs=2",
+                        "trainer.limit_train_batches=1",
+                        "trainer.enable_progress_bar=false",
+                        "logger=csv",
+                        f"ckpt={copy / 'checkpoints' / 'last.ckpt'}",
+                    ]
+                ),
+                compare=False,
+                accept_ok=True,
+            )
+        )
+    diverging = [t for t in TINY_FIT if not t.startswith("trainer.limit_train_batches")]
+    probes.append(
+        Probe(
+            "cli",
+            "command line",
+            "training loss not finite (optimizer.lr=1e30): the message names a file and a row",
+            "runs",
+            lambda p: None,
+            zoo_loader(
+                _fit_argv(muse, "optimizer.lr=1e30", "trainer.limit_train_batches=3", tiny=diverging), folder_ok=True
+            ),
+            mention="c1_muse_wild/feature_segments/label_aligned/egemaps/",
+            locate=True,
+            compare=False,
+        )
+    )
+    return probes
+
+
 #: asset → the probes of its files
 CATALOGUE: dict[str, Callable[[Assets], list[Probe]]] = {
     "recola": recola_probes,
@@ -995,6 +1549,7 @@ CATALOGUE: dict[str, Callable[[Assets], list[Probe]]] = {
     "cmu_mosei": cmu_mosei_probes,
     "cmu_mosei_pkl": cmu_mosei_pkl_probes,
     "checkpoint": artifact_probes,
+    "cli": cli_probes,
 }
 
 
@@ -1065,10 +1620,14 @@ def classify_error(probe: Probe, err: BaseException) -> tuple[str, str]:
     ours = isinstance(err, (AffectZooError, ValueError, OSError, ZooExit)) and not isinstance(
         err, (KeyError, IndexError, UnicodeError)
     )
+    if isinstance(err, LeftBehind):
+        return UNCLEAR, str(err)
     if isinstance(err, ZooExit) and err.code != 2:
-        return UNCLEAR, f"zoo exit {err.code}: {first}"
+        return CRASH, f"zoo exit {err.code}: {first}"
     if not ours:
-        return UNCLEAR, f"{type(err).__name__}: {first}"
+        return CRASH, f"{type(err).__name__}: {first}"
+    if probe.forbid and probe.forbid in text:
+        return UNCLEAR, f"says {probe.forbid!r}: {first}"
     if mention not in text:
         return UNCLEAR, f"{type(err).__name__} without {mention}: {first}"
     if probe.locate and not LOCATED.search(text.replace(str(Path(probe.target).parent), "")):
@@ -1098,6 +1657,8 @@ def _classify_accepted(
     probe: Probe, value: Any, notes: list[str], pristine: dict[tuple[str, int], str]
 ) -> tuple[str, str]:
     mention = probe.mention or probe.target
+    if probe.accept_ok:
+        return HARMLESS, "accepted, as it should be"
     if not probe.compare:
         return SILENT, "loaded"
     named = [n for n in notes if mention in n]
@@ -1141,14 +1702,14 @@ def format_table(results: Sequence[Result], verbose: bool = False, width: int = 
     """One line per probe (``--verbose``: every probe; else the problems and a per-file summary)."""
     lines = [f"{'outcome':9} {'probe':68} message"]
     for r in results:
-        if verbose or r.outcome in (UNCLEAR, SILENT):
+        if verbose or r.outcome in (UNCLEAR, CRASH, SILENT):
             message = r.message if len(r.message) <= width else r.message[: width - 3] + "..."
             lines.append(f"{r.outcome:9} {r.probe.label[:68]:68} {message}")
     return "\n".join(lines)
 
 
 def format_totals(counts: dict[str, int]) -> str:
-    """``tried 150: refused 140, warned 2, harmless 3, unclear 3, silent 2``."""
+    """``tried 150: refused 140, warned 2, harmless 3, unclear 2, crash 1, silent 2``."""
     return f"tried {counts['tried']}: " + ", ".join(f"{o} {counts[o]}" for o in OUTCOMES)
 
 
@@ -1178,7 +1739,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(format_table(results, verbose=args.verbose))
     counts = totals(results)
     print(f"\n{format_totals(counts)}  ({time.perf_counter() - started:.0f} s)")
-    return 1 if counts[UNCLEAR] or counts[SILENT] else 0
+    return 1 if counts[UNCLEAR] or counts[CRASH] or counts[SILENT] else 0
 
 
 if __name__ == "__main__":

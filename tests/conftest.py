@@ -1,4 +1,18 @@
-"""Shared test settings: a private cache for synthetic corpora, W&B offline, a trained run."""
+"""Shared test settings: one cache folder per test run, W&B offline, a trained run.
+
+**The cache.** Every synthetic corpus, corpus-cache entry (parsed partitions, frozen encoder
+outputs) and CMU-MOSEI alignment a test asks for through the defaults is written once per test
+run into one folder (``$AFFECT_ZOO_CACHE``, set here) and reused by every later test: tests that
+need a corpus should take the default synthetic one (``root=None``, or a recipe) rather than
+write their own into ``tmp_path``. Under ``pytest-xdist`` the workers of one run share the folder
+(writes are atomic renames, so concurrent workers are safe). ``AFFECT_ZOO_TEST_CACHE=DIR`` keeps
+it in ``DIR`` across runs instead — the fast inner loop of development (see the README); CI
+leaves it unset, so each CI run starts from an empty folder.
+
+**Threads.** Under ``pytest-xdist`` each worker runs with one intra-op thread (and passes
+``OMP_NUM_THREADS=1`` to the processes it starts): two workers with two threads each on two cores
+would oversubscribe them, and OpenMP's spin-waiting makes that many times slower.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +22,52 @@ from pathlib import Path
 
 import pytest
 
+#: a folder that keeps the test cache across runs (development only; CI leaves it unset)
+PERSISTENT_CACHE_ENV = "AFFECT_ZOO_TEST_CACHE"
+
+
+#: fixtures that make a test end to end (it trains through the CLI): such a test is ``slow``
+END_TO_END_FIXTURES = frozenset({"trained_muse_run", "zoo_cli"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark end-to-end tests ``slow`` by what they use, so new ones join the slow set by themselves
+    and ``pytest -m "not slow"`` stays the fast inner loop; keep the users of the session's trained
+    run on one xdist worker."""
+    for item in items:
+        uses = set(getattr(item, "fixturenames", ()))
+        if END_TO_END_FIXTURES & uses:
+            item.add_marker(pytest.mark.slow)
+        if "trained_muse_run" in uses:  # under pytest-xdist: one worker trains it, once
+            item.add_marker(pytest.mark.xdist_group("trained_muse_run"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ["OMP_NUM_THREADS"] = "1"
+        import torch
+
+        torch.set_num_threads(1)
+
+
+def _run_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The cache folder of this test run (shared by its xdist workers), or the persistent one."""
+    persistent = os.environ.get(PERSISTENT_CACHE_ENV)
+    if persistent:
+        folder = Path(persistent).expanduser()
+    elif os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = tmp_path_factory.getbasetemp().parent / "zoo-cache"  # the run's folder, above the workers'
+    else:
+        return tmp_path_factory.mktemp("zoo-cache")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_environment(tmp_path_factory: pytest.TempPathFactory):
-    """Synthetic corpora go to a per-session cache; W&B never reaches a server."""
-    os.environ["AFFECT_ZOO_CACHE"] = str(tmp_path_factory.mktemp("zoo-cache"))
+    """Synthetic corpora go to the run's cache; W&B never reaches a server."""
+    os.environ["AFFECT_ZOO_CACHE"] = str(_run_cache(tmp_path_factory))
     os.environ["WANDB_MODE"] = "offline"
     os.environ.pop("AFFECT_ZOO_RUN_DIR", None)
     yield

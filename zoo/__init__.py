@@ -8,19 +8,31 @@ Public API::
     model = zoo.load_pretrained("runs/.../checkpoints/best.ckpt")
     preds = model.predict({"egemaps": array_T_by_88})
 
-Paper modules are imported on first use of the registry, so ``import zoo.ccc`` stays light.
+``import zoo`` is light (no torch): the registry and the paper modules are imported on first use
+of these names, so ``zoo list`` and ``zoo --help`` answer at once.
 """
 
 from typing import Any
 
-from zoo._registry import create_model, list_models, model_entrypoint, register_model
 from zoo._version import __version__
 
 __all__ = ["create_model", "list_models", "model_entrypoint", "register_model", "load_pretrained", "__version__"]
 
+_REGISTRY_NAMES = ("create_model", "list_models", "model_entrypoint", "register_model")
+
+
+def __getattr__(name: str) -> Any:
+    """The registry's functions, imported on first access (PEP 562)."""
+    if name in _REGISTRY_NAMES:
+        from zoo import _registry
+
+        return getattr(_registry, name)
+    raise AttributeError(f"module 'zoo' has no attribute {name!r}")
+
 
 def load_pretrained(path: Any, **kwargs: Any) -> Any:
-    """Load a trained model from a checkpoint; see :func:`zoo.pretrained.load_pretrained`."""
+    """Load a trained model from a checkpoint, a bundle or a Hugging Face id ``org/name``; see
+    :func:`zoo.pretrained.load_pretrained`."""
     from zoo.pretrained import load_pretrained as _load
 
     return _load(path, **kwargs)

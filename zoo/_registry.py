@@ -84,6 +84,8 @@ _PAPER_MODULES = (
     "zoo.williams2018",
     "zoo.fusion",
     "zoo.ssl",
+    "zoo.wagner2023",
+    "zoo.savchenko2022",
 )
 
 

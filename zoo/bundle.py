@@ -26,7 +26,8 @@ from the Hugging Face cache (:func:`zoo.hub.resolve_pretrained`), through the sa
 * ``manifest.json`` lists exactly the files present, each with its sha256 (mandatory: a bundle
   without one was written by an older affect-zoo and must be exported again);
 * every field of ``config.json`` has the right type and agrees with the others (feature dims,
-  statistics lengths, ``std > 0`` and finite, unique targets, registered architecture, ...).
+  statistics lengths, ``std > 0`` and finite, unique targets, registered architecture, ...);
+* every weight of ``model.safetensors`` is finite (:mod:`zoo.spec_checks`, as for checkpoints).
 
 The manifest detects a changed, added or removed file; it is not a signature. Whoever can
 rewrite the files can rewrite the manifest too, so compare the bundle's fingerprint (the sha256
@@ -52,7 +53,7 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 from omegaconf import OmegaConf
@@ -60,6 +61,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from zoo.data.types import DataSpec, DataSpecError
+from zoo.spec_checks import check_finite_weights, check_spec_numbers, finite_number
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -67,6 +69,7 @@ __all__ = [
     "BundleError",
     "bundle_fingerprint",
     "export_bundle",
+    "write_bundle",
     "load_bundle",
     "push_to_hub",
     "model_card",
@@ -387,6 +390,31 @@ def export_bundle(ckpt: str | Path, out_dir: str | Path, overwrite: bool = False
         "source_checkpoint": str(ckpt.resolve()),
     }
     config = _json_safe(config)
+    return write_bundle(out_dir, state, config, recipe, _card_text(config, results), overwrite)
+
+
+def write_bundle(
+    out_dir: Path,
+    state: Mapping[str, torch.Tensor],
+    config: Mapping[str, Any],
+    recipe: Mapping[str, Any],
+    card: str,
+    overwrite: bool = False,
+) -> Path:
+    """Write a bundle folder: weights, ``config.json``, ``recipe.yaml``, the card and the manifest.
+
+    Shared by :func:`export_bundle` and the importers of public models (:mod:`zoo.importers`).
+    The config is validated first (a bundle that would be refused is never written); the files
+    go into a temporary folder beside ``out_dir`` that is renamed into place (an earlier bundle
+    there is swapped out, then deleted).
+
+    Raises:
+        FileExistsError: see :func:`export_bundle`.
+        BundleError: a config field that :func:`load_bundle` would refuse.
+    """
+    out_dir = Path(out_dir).expanduser()
+    _check_export_target(out_dir, overwrite)
+    config = _json_safe(config)
     _validate_config(config, Path(CONFIG_FILE))  # never write a bundle that would be refused
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -400,7 +428,7 @@ def export_bundle(ckpt: str | Path, out_dir: str | Path, overwrite: bool = False
         save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=False, allow_nan=False))
         OmegaConf.save(OmegaConf.create(_json_safe(recipe)), tmp / RECIPE_FILE)
-        (tmp / CARD_FILE).write_text(_card_text(config, results))
+        (tmp / CARD_FILE).write_text(card)
         fingerprint = _write_manifest(tmp)  # last: it pins every file above, the card included
         if out_dir.exists():
             _check_export_target(out_dir, overwrite)  # again, right before the swap
@@ -498,8 +526,8 @@ def required_files() -> tuple[str, ...]:
     return (WEIGHTS_FILE, CONFIG_FILE)
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def _validate_config(config: Mapping[str, Any], path: Path) -> None:
@@ -543,44 +571,19 @@ def _validate_config(config: Mapping[str, Any], path: Path) -> None:
     if set(dims) != set(names):
         fail("feature_dims", f"one entry per feature set {names}", dims)
     for name, dim in dims.items():
-        if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
-            fail(f"feature_dims.{name}", "a positive integer", dim)
+        if not _positive_int(dim) and not (isinstance(dim, list) and dim and all(map(_positive_int, dim))):
+            fail(f"feature_dims.{name}", "a positive integer (or an image set's shape: positive integers)", dim)
     targets = config["target_names"]
     if not targets or not all(isinstance(t, str) and t for t in targets) or len(set(targets)) != len(targets):
         fail("target_names", "a non-empty list of distinct target names", targets)
-    if not _number(config["label_step"]) or config["label_step"] <= 0:
+    if config.get("level", "frame") not in ("frame", "segment"):
+        fail("level", "'frame' or 'segment'", config.get("level"))
+    if config.get("level") == "segment":  # one label per segment (CMU-MOSEI): no label step
+        if config["label_step"] != 0:
+            fail("label_step", "0 for a segment-level bundle (one label per segment)", config["label_step"])
+    elif not finite_number(config["label_step"]) or config["label_step"] <= 0:
         fail("label_step", "a finite number of seconds > 0", config["label_step"])
-    if not _number(config.get("label_shift", 0.0)):
-        fail("label_shift", "a finite number of seconds", config.get("label_shift"))
-    delay = config.get("feature_delay") or {}
-    if not isinstance(delay, dict):
-        fail("feature_delay", "an object of feature set -> seconds", delay)
-    for name, value in delay.items():
-        if name not in names:
-            fail(f"feature_delay.{name}", f"a feature set of {names}", name)
-        if not _number(value):
-            fail(f"feature_delay.{name}", "a finite number of seconds", value)
-    norm = config.get("normalization")
-    if norm is not None:
-        if not isinstance(norm, dict):
-            fail("normalization", "null or an object of feature set -> {mean, std}", norm)
-        for name, stats in norm.items():
-            if name not in names:
-                fail(f"normalization.{name}", f"statistics of a feature set of {names}", name)
-            if not isinstance(stats, dict) or set(stats) != {"mean", "std"}:
-                fail(f"normalization.{name}", "an object with exactly 'mean' and 'std'", stats)
-            for key in ("mean", "std"):
-                values = stats[key]
-                if not isinstance(values, list) or len(values) != dims[name]:
-                    fail(
-                        f"normalization.{name}.{key}",
-                        f"a list of {dims[name]} numbers (feature_dims.{name})",
-                        values if not isinstance(values, list) else f"a list of {len(values)}",
-                    )
-                bad = [i for i, v in enumerate(values) if not _number(v) or (key == "std" and v <= 0)]
-                if bad:
-                    what = "finite numbers > 0" if key == "std" else "finite numbers"
-                    fail(f"normalization.{name}.{key}[{bad[0]}]", what, values[bad[0]])
+    check_spec_numbers(config, names, dims, fail)
     post = config.get("postprocess")
     if post is not None:
         if not isinstance(post, dict) or not isinstance(post.get("targets"), dict):
@@ -588,7 +591,7 @@ def _validate_config(config: Mapping[str, Any], path: Path) -> None:
         unknown = [t for t in post["targets"] if t not in targets]
         if unknown:
             fail("postprocess.targets", f"targets among {targets}", unknown)
-        if not _number(post.get("label_step")) or abs(post["label_step"] - config["label_step"]) > 1e-9:
+        if not finite_number(post.get("label_step")) or abs(post["label_step"] - config["label_step"]) > 1e-9:
             fail("postprocess.label_step", f"the bundle's label_step {config['label_step']}", post.get("label_step"))
     state = config.get("reader_state")
     if state is not None:
@@ -620,9 +623,9 @@ def _validate_config(config: Mapping[str, Any], path: Path) -> None:
             fail(where, "null or an object with 'extractor', 'hop', 'win', 'options', 'weights_sha256'", entry)
         if not isinstance(entry.get("extractor"), str) or not entry["extractor"]:
             fail(f"{where}.extractor", "an extractor name", entry.get("extractor"))
-        if not _number(entry.get("hop")) or entry["hop"] <= 0:
+        if not finite_number(entry.get("hop")) or entry["hop"] <= 0:
             fail(f"{where}.hop", "a finite number of seconds > 0", entry.get("hop"))
-        if entry.get("win") is not None and (not _number(entry["win"]) or entry["win"] <= 0):
+        if entry.get("win") is not None and (not finite_number(entry["win"]) or entry["win"] <= 0):
             fail(f"{where}.win", "null or a finite number of seconds > 0", entry["win"])
         if not isinstance(entry.get("options", {}), dict):
             fail(f"{where}.options", "an object of extractor options", entry.get("options"))
@@ -632,6 +635,9 @@ def _validate_config(config: Mapping[str, Any], path: Path) -> None:
         digest = entry.get("weights_sha256")
         if digest is not None and not (isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest)):
             fail(f"{where}.weights_sha256", "null or a sha256 hex digest", digest)
+    from zoo.sliding_window import validate_sliding_window
+
+    validate_sliding_window(config, fail)
 
 
 def _read_config(folder: Path) -> dict[str, Any]:
@@ -713,6 +719,11 @@ def load_bundle(path: str | Path, map_location: str | torch.device = "cpu", allo
     architecture = config["architecture"]
     weights_path = folder / WEIGHTS_FILE
     tensors = _open_weights(weights_path)
+
+    def bad_weight(name: str, expected: str, found: Any) -> NoReturn:
+        raise BundleError(f"{weights_path}: tensor {name!r}: expected {expected}, found {found}; refusing to load")
+
+    check_finite_weights(tensors, bad_weight)
     try:
         with building_from_checkpoint():  # the bundle's weights replace any initial weights
             net = create_model(
@@ -775,9 +786,11 @@ def push_to_hub(
     never published; only the bundle's own files are sent.
 
     Raises:
-        HubError: ``repo_id`` is not ``org/name``; or the bundle does not load (the reason).
+        HubError: ``repo_id`` is not ``org/name``; the bundle does not load (the reason); or the
+            upload failed (no network, ``HF_HUB_OFFLINE=1``, no token, ...), saying the bundle is
+            on disk.
     """
-    from zoo.hub import BUNDLE_PATTERNS, HubError, is_repo_name
+    from zoo.hub import BUNDLE_PATTERNS, HubError, is_repo_name, upload_failure
 
     if not is_repo_name(repo_id):
         raise HubError(f"--push-to-hub: expected a repository id org/name, got {repo_id!r}")
@@ -790,12 +803,15 @@ def push_to_hub(
         from huggingface_hub import HfApi
 
         api = HfApi(token=token)
-    api.create_repo(repo_id=repo_id, repo_type="model", private=private, exist_ok=True)
-    commit = api.upload_folder(
-        folder_path=str(folder),
-        repo_id=repo_id,
-        repo_type="model",
-        allow_patterns=BUNDLE_PATTERNS,
-        commit_message=f"affect-zoo bundle {folder.name}",
-    )
+    try:
+        api.create_repo(repo_id=repo_id, repo_type="model", private=private, exist_ok=True)
+        commit = api.upload_folder(
+            folder_path=str(folder),
+            repo_id=repo_id,
+            repo_type="model",
+            allow_patterns=BUNDLE_PATTERNS,
+            commit_message=f"affect-zoo bundle {folder.name}",
+        )
+    except Exception as err:  # no network, offline mode, no token, refused: one line, the bundle stays
+        raise upload_failure(err, repo_id, folder) from None
     return str(getattr(commit, "commit_url", commit))

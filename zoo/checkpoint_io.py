@@ -9,7 +9,9 @@ containers are unpickled, so a file carrying a code payload is refused.
 
 Every command that loads a checkpoint goes through :func:`read_checkpoint` (``zoo fit ckpt=`` to
 resume, ``zoo validate|test|predict ckpt=``, ``zoo export``, ``zoo predict MODEL``,
-:func:`zoo.pretrained.load_pretrained`). Only local checkpoint files are read: a URL
+:func:`zoo.pretrained.load_pretrained`), which checks what a checkpoint carries as a bundle's is
+checked (:mod:`zoo.spec_checks`): finite weights, finite normalisation statistics with every std
+> 0, a finite label shift and feature delays. Only local checkpoint files are read: a URL
 (``https://``, ``s3://``, ...) is refused, because remote checkpoints are what Lightning would
 unpickle with ``weights_only=False``. Inference on a loaded model is :mod:`zoo.inference`.
 """
@@ -17,7 +19,6 @@ unpickle with ``weights_only=False``. Inference on a loaded model is :mod:`zoo.i
 from __future__ import annotations
 
 import os
-import pickle
 import re
 import zipfile
 from collections.abc import Mapping
@@ -28,6 +29,8 @@ import torch
 
 from zoo._registry import building_from_checkpoint
 from zoo.postprocess import PostProcessor
+from zoo.safe_load import safe_torch_load
+from zoo.spec_checks import check_finite_weights, check_spec_numbers, finite_number
 
 __all__ = [
     "CheckpointError",
@@ -122,27 +125,24 @@ def resume_checkpoint(path: str | Path) -> str:
     return str(local.resolve())
 
 
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
+def read_checkpoint(path: str | Path, *, mmap: bool = False) -> dict[str, Any]:
     """Safely read an affect-zoo Lightning checkpoint (a local file, ``weights_only=True``).
+
+    Args:
+        path: the ``.ckpt`` file.
+        mmap: memory-map the tensors instead of reading them (to look at the recipe and data
+            spec only); the weights are then not checked for finiteness.
 
     Raises:
         FileNotFoundError: the file does not exist.
-        CheckpointError: a URL, a corrupt file, a pickle with code in it, or a checkpoint that
-            was not written by affect-zoo's ``EmotionTask``.
+        CheckpointError: a URL, a corrupt file, a pickle with code in it, a checkpoint that was
+            not written by affect-zoo's ``EmotionTask``, or one whose data spec or weights hold
+            values no model can use (NaN/inf, a std of 0; see :mod:`zoo.spec_checks`).
     """
     path = local_checkpoint_path(path)
     if not zipfile.is_zipfile(path):
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint (not a torch.save zip archive)")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        reason = next((l.strip() for l in str(err).splitlines() if "Unsupported" in l), "")
-        raise CheckpointError(
-            f"{path}: refused to load — the file holds objects other than tensors and plain "
-            f"containers, and loading it could run code (weights_only loading). {reason}"
-        ) from err
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({err})") from err
+    checkpoint = safe_torch_load(path, "PyTorch checkpoint", CheckpointError, mmap=mmap)
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise CheckpointError(f"{path}: not a Lightning checkpoint (no 'state_dict' entry)")
     if "affect_zoo" not in checkpoint or "hyper_parameters" not in checkpoint:
@@ -154,7 +154,34 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     for key in ("model", "data_spec"):
         if key not in hparams:
             raise CheckpointError(f"{path}: hyper-parameters lack {key!r}")
+    _check_values(path, checkpoint, weights=not mmap)
     return checkpoint
+
+
+def _check_values(path: Path, checkpoint: Mapping[str, Any], weights: bool) -> None:
+    """The checks of :mod:`zoo.spec_checks` on a checkpoint's data spec (and weights)."""
+    spec = checkpoint["hyper_parameters"]["data_spec"]
+
+    def fail(field: str, expected: str, found: Any) -> None:
+        shown = found if isinstance(found, str) else repr(found)[:120]
+        raise CheckpointError(
+            f"{path}: hyper_parameters.data_spec.{field}: expected {expected}, found {shown}; refusing to use "
+            "this checkpoint (its predictions would be NaN or wrong)"
+        )
+
+    if not isinstance(spec, Mapping) or not isinstance(spec.get("feature_dims"), Mapping):
+        raise CheckpointError(f"{path}: hyper_parameters.data_spec is not a data spec with feature_dims")
+    step = spec.get("label_step", 0.0)
+    if not finite_number(step) or step < 0:
+        fail("label_step", "a finite number of seconds >= 0", step)
+    dims = spec["feature_dims"]
+    check_spec_numbers(spec, list(spec.get("feature_names") or dims), dims, fail)
+    if weights:
+
+        def bad_weight(name: str, expected: str, found: Any) -> None:
+            raise CheckpointError(f"{path}: state_dict[{name!r}]: expected {expected}, found {found}; refusing to load")
+
+        check_finite_weights(checkpoint["state_dict"], bad_weight)
 
 
 def task_from_checkpoint(path: str | Path) -> Any:

@@ -7,18 +7,23 @@ Usage::
     zoo validate RECIPE ckpt=PATH [...]     score the val partition
     zoo test RECIPE ckpt=PATH [...]         score the test partition (where labels exist)
     zoo predict RECIPE ckpt=PATH [...]      write predictions in the corpus's format
-    zoo predict MODEL INPUT [--output DIR] [--plot]   MODEL: bundle folder or .ckpt; INPUT: feature folder
+    zoo predict MODEL INPUT [--output DIR] [--plot]   MODEL: bundle folder, .ckpt or Hugging Face id org/name
+                                            (--allow-download); INPUT: feature folder in the corpus layout
     zoo predict BUNDLE MEDIA [--output DIR] [--plot]  MEDIA: WAV/MP4 file or folder (features extracted)
-    zoo export CKPT OUT_DIR [--overwrite] [--push-to-hub ORG/NAME]   bundle (safetensors + config + card)
-    zoo sweep SWEEP.yaml [--count N] [--dry-run]   W&B sweep (dry run: validate + print runs offline)
-    zoo sweep SWEEP.yaml --local --count N [key=value ...]   the same search on this machine, no server
+    zoo export RUN|CKPT OUT_DIR [--overwrite] [--push-to-hub ORG/NAME]   bundle (safetensors + config + card)
+    zoo sweep SWEEP [--local|--worker] [--count N] [--storage URL] [key=value ...]   Optuna search of a
+                                            W&B sweep file here or on many machines (SWEEP: muse_car/sun2020)
+    zoo sweep SWEEP [--count N] [--dry-run]  the same file on a W&B server (dry run: check + print trials)
     zoo baseline RECIPE [--draws N] [key=value ...]   chance level: random predictions, scored
     zoo report RUNS... [--baselines DIRS] [--output FILE]   papers' scores beside ours (docs/results.md)
-    zoo list [recipes|models|datamodules] [PATTERN]   what ships and is registered
+    zoo list [recipes|models|datamodules|sweeps] [PATTERN]   what ships: names, papers, sizes
     zoo --version
     zoo extract FEATURE --input ... --output DIR --layout L   features from raw media (--list)
+    zoo import NAME [SOURCE] OUT_DIR [--allow-download]   a public pretrained model as a bundle
+    zoo evaluate BUNDLE... --corpus NAME | --corpora NAME... [key=value ...]   cross-corpus CCC
 
-``RECIPE`` is a YAML path or ``<corpus>/<name>`` under the shipped ``recipes/``. Overrides are
+``RECIPE`` is a YAML path (anywhere: the shipped ``defaults.yaml`` applies unless a
+``defaults.yaml`` lies beside it or above) or ``<corpus>/<name>`` of a shipped recipe. Overrides are
 ``key=value`` or ``--key=value`` (the forms W&B sweep agents pass), e.g.
 ``trainer.max_epochs=5 model.args.hidden_size=64 trainer.devices=2 trainer.strategy=ddp``.
 Finding your way: ``zoo list recipes``; ``zoo show RECIPE`` (or ``--print_config`` after any
@@ -38,11 +43,13 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 __all__ = ["main"]
 
 RUN_COMMANDS = ("fit", "validate", "test", "predict")
+LIST_KINDS = ("recipes", "models", "datamodules", "sweeps")
 _RECIPE = "muse_car/sun2020_lstm_selfattn"
 _CKPT = "runs/<run>/checkpoints/best.ckpt"
 #: one example per sub-command, shown at the end of ``zoo COMMAND --help``
@@ -53,14 +60,30 @@ EXAMPLES = {
     "validate": f"zoo validate {_RECIPE} ckpt={_CKPT}",
     "test": f"zoo test {_RECIPE} ckpt={_CKPT}",
     "predict": f"zoo predict {_RECIPE} ckpt={_CKPT} data.args.predict_partition=val\n"
-    f"  zoo predict bundles/sun2020 /data/new-videos --output preds/ --plot",
+    f"  zoo predict bundles/sun2020 /data/new-videos --output preds/ --plot\n"
+    f"  zoo predict my-org/sun2020-muse-car my_talk.wav --allow-download",
     "baseline": "zoo baseline cmu_mosei/williams2018_blstm --draws 30",
-    "sweep": "zoo sweep recipes/sweeps/sewa_atmaja2020.yaml --dry-run --count 5",
-    "export": f"zoo export {_CKPT} bundles/sun2020 --push-to-hub my-org/sun2020-muse-car",
+    "sweep": "zoo sweep muse_car/sun2020 --local --count 8 trainer.max_epochs=20\n"
+    "  zoo sweep muse_car/sun2020 --worker --count 40 --storage postgresql://host/db   # one per GPU/machine\n"
+    "  zoo sweep sewa/atmaja2020 --dry-run --count 5",
+    "export": "zoo export runs/<run> bundles/sun2020 --push-to-hub my-org/sun2020-muse-car",
     "report": "zoo report runs/ --baselines runs/baselines --output docs/results.md",
     "list": "zoo list recipes 'sewa/*'",
     "extract": "zoo extract egemaps --input audio/ --output feats/ --layout muse_car",
+    "import": "zoo import audeering-msp-dim bundles/w2v2-msp-dim --allow-download\n"
+    "  zoo predict bundles/w2v2-msp-dim my.wav --step 0.25 --window 2 --plot",
+    "evaluate": "zoo evaluate bundles/a bundles/b --corpora recola sewa muse_car cmu_mosei\n"
+    "  zoo evaluate bundles/a --corpus recola data.args.root=/data/RECOLA",
 }
+
+
+PREDICT_FORMS = """two forms:
+  zoo predict RECIPE ckpt=PATH [key=value ...]   predictions of a corpus partition, in the corpus's format,
+                                                 into a run folder (data.args.predict_partition=val|test)
+  zoo predict MODEL INPUT [options]              MODEL: a bundle folder (zoo export), a .ckpt file, or a
+                                                 Hugging Face id org/name of a bundle (read from the local
+                                                 cache; --allow-download fetches it); INPUT: a folder of
+                                                 feature files in the corpus layout, or WAV/MP4 files"""
 
 
 def _sub(sub: Any, command: str, help_text: str) -> argparse.ArgumentParser:
@@ -73,7 +96,10 @@ def _sub(sub: Any, command: str, help_text: str) -> argparse.ArgumentParser:
     )
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(chosen: str | None = None) -> argparse.ArgumentParser:
+    """The ``zoo`` parser; ``zoo extract``'s own options (which import the extractors) only when
+    ``chosen`` (the sub-command on the command line) is ``extract``, so that every other command
+    starts without them."""
     parser = argparse.ArgumentParser(
         prog="zoo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -85,33 +111,70 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("recipe", help="recipe YAML (path or <corpus>/<name>)")
     p.add_argument("overrides", nargs=argparse.REMAINDER, help="key=value or --key=value")
     for command in RUN_COMMANDS:
-        p = _sub(sub, command, f"{command} a recipe")
-        p.add_argument("recipe", help="recipe YAML (path or <corpus>/<name>); RECIPE --help lists its keys")
+        p = _sub(sub, command, f"{command} a recipe" + (", or a model on your files" if command == "predict" else ""))
+        if command == "predict":
+            p.description = PREDICT_FORMS
+        p.add_argument(
+            "recipe",
+            help="recipe YAML (path or <corpus>/<name>); RECIPE --help lists its keys"
+            + (
+                "; or MODEL: a bundle folder, a .ckpt file or a Hugging Face id org/name"
+                if command == "predict"
+                else ""
+            ),
+        )
         p.add_argument(
             "overrides",
             nargs=argparse.REMAINDER,
-            help="key=value or --key=value; --print_config prints the resolved recipe and exits",
+            help="key=value or --key=value; --print_config prints the resolved recipe and exits"
+            + ("; after MODEL: INPUT and the options below" if command == "predict" else ""),
         )
+        if command == "predict":
+            from zoo.predict_bundle import add_model_arguments
+
+            add_model_arguments(p, with_input=False)
     p = _sub(sub, "baseline", "chance level: score random draws of the training labels")
     p.add_argument("--draws", type=int, default=10, help="random draws to average (default 10)")
     p.add_argument("recipe", help="recipe YAML (path or <corpus>/<name>)")
     p.add_argument("overrides", nargs=argparse.REMAINDER, help="key=value or --key=value")
-    p = _sub(sub, "sweep", "run (or --dry-run) a W&B sweep over a recipe")
-    p.add_argument("sweep_file", help="recipes/sweeps/<corpus>_<paper>.yaml")
-    p.add_argument("--count", type=int, default=None, help="runs for the agent (dry run: default 5)")
-    p.add_argument("--dry-run", action="store_true", help="validate and print the first runs' commands offline")
-    p.add_argument("--project", default=None)
-    p.add_argument("--entity", default=None)
-    p.add_argument("--seed", type=int, default=0, help="seed of the search's random proposals (dry run, --local)")
+    p = _sub(sub, "sweep", "search a sweep file: with Optuna here (--local, --worker) or on a W&B server")
+    p.add_argument("sweep_file", help="sweep YAML (W&B format): a path or a shipped name such as muse_car/sun2020")
     p.add_argument(
-        "--local",
-        action="store_true",
-        help="search on this machine without a W&B server: --count trials, ranked table + plot",
+        "--count",
+        type=int,
+        default=None,
+        help="trials: of the whole study (--local/--worker, default 5 or the whole grid), of the W&B agent, "
+        "or printed (--dry-run, default 5)",
     )
-    p.add_argument("--output", default="runs", help="--local: parent folder of the sweep folder (default runs)")
-    p.add_argument("overrides", nargs="*", help="--local: key=value applied to every trial (e.g. trainer.max_epochs=5)")
+    p.add_argument("--dry-run", action="store_true", help="check the file and print the first trials' commands")
+    p.add_argument("--local", action="store_true", help="search with Optuna in this process: a new study, no server")
+    p.add_argument(
+        "--worker",
+        action="store_true",
+        help="work on the study named --study (default: the file's name) with the other workers sharing --storage",
+    )
+    p.add_argument(
+        "--storage",
+        default=None,
+        metavar="URL",
+        help="--local/--worker: the study's database (default sqlite:///OUTPUT/STUDY/study.db; several "
+        "machines: postgresql://... or mysql+pymysql://...)",
+    )
+    p.add_argument("--study", default=None, help="--local/--worker: the study's name")
+    p.add_argument("--seed", type=int, default=0, help="seed of the search's own draws (--dry-run, --local)")
+    p.add_argument(
+        "--output", default="runs", help="--local/--worker: parent folder of the sweep folder (default runs)"
+    )
+    p.add_argument("--project", default=None, help="W&B project (server path)")
+    p.add_argument("--entity", default=None, help="W&B entity (server path)")
+    p.add_argument(
+        "overrides", nargs="*", help="--local/--worker: key=value applied to every trial (e.g. trainer.max_epochs=5)"
+    )
     p = _sub(sub, "export", "export a checkpoint as a self-contained bundle (safetensors)")
-    p.add_argument("ckpt", help="checkpoint of `zoo fit` (runs/<run>/checkpoints/best.ckpt)")
+    p.add_argument(
+        "ckpt",
+        help="a run folder of `zoo fit` (its scored checkpoint), or a checkpoint (runs/<run>/checkpoints/x.ckpt)",
+    )
     p.add_argument("out_dir", help="bundle folder (new or empty)")
     p.add_argument("--overwrite", action="store_true", help="replace the bundle files in a non-empty OUT_DIR")
     p.add_argument(
@@ -125,13 +188,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", help="folders holding zoo fit run folders")
     p.add_argument("--baselines", nargs="*", default=[], help="folders holding zoo baseline run folders")
     p.add_argument("--output", default=None, help="write the report here (default: print it)")
-    p = _sub(sub, "list", "list shipped recipes, registered models and datamodules")
-    p.add_argument("kind", nargs="?", choices=("recipes", "models", "datamodules"), default=None)
-    p.add_argument("pattern", nargs="?", default="*")
+    p = _sub(sub, "list", "what ships: recipes, models (paper, corpora, size), datamodules, sweeps")
+    p.add_argument("kind", nargs="?", choices=LIST_KINDS, default=None, help="one table (default: all)")
+    p.add_argument("pattern", nargs="?", default="*", help="shell-style pattern of the names, e.g. 'sewa/*'")
     p = _sub(sub, "extract", "extract features from raw media into a corpus layout")
-    from zoo.features.cli import add_arguments as _extract_arguments
+    if chosen == "extract":
+        from zoo.features.cli import add_arguments as _extract_arguments
 
-    _extract_arguments(p)
+        _extract_arguments(p)
+    p = _sub(sub, "import", "import a public pretrained model as a bundle (zoo import --help)")
+    if chosen == "import":  # its options import torch: only when it is the command
+        from zoo.importers import add_arguments as _import_arguments
+
+        _import_arguments(p)
+    p = _sub(sub, "evaluate", "score bundles on corpora: the cross-corpus CCC matrix")
+    if chosen == "evaluate":
+        from zoo.evaluate import add_arguments as _evaluate_arguments
+
+        _evaluate_arguments(p)
     return parser
 
 
@@ -166,10 +240,20 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         return {"exit_code": 2}
 
 
-def _report_error(command: str, err: BaseException, show_traceback: bool) -> None:
-    from pytorch_lightning.utilities import rank_zero_only
+def _rank() -> int:
+    """This process's global rank: Lightning's once it is imported, else from the launcher's
+    environment (the variables Lightning reads), so that an early error needs no Lightning."""
+    lightning = sys.modules.get("pytorch_lightning")
+    if lightning is not None:
+        return int(lightning.utilities.rank_zero_only.rank)
+    for name in ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK"):
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name])
+    return 0
 
-    if rank_zero_only.rank != 0:
+
+def _report_error(command: str, err: BaseException, show_traceback: bool) -> None:
+    if _rank() != 0:
         return  # under DDP every process fails alike; one line is enough
     if show_traceback:
         traceback.print_exception(err, file=sys.stderr)
@@ -179,9 +263,9 @@ def _report_error(command: str, err: BaseException, show_traceback: bool) -> Non
 
 
 def _run(argv: Sequence[str]) -> dict[str, Any]:
-    parser = _parser()
+    parser = _parser(next((a for a in argv if not a.startswith("-")), None))
     args, extra = parser.parse_known_args(argv)
-    if args.command == "sweep" and all("=" in e and not e.startswith("-") for e in extra):
+    if args.command in ("sweep", "evaluate") and all("=" in e and not e.startswith("-") for e in extra):
         args.overrides = [*args.overrides, *extra]  # key=value after --local/--count options
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
@@ -191,11 +275,29 @@ def _run(argv: Sequence[str]) -> dict[str, Any]:
         return {"exit_code": run_extract(args)}
     if args.command == "export":
         return _export(args)
-    if args.command == "predict":
-        from zoo.predict_bundle import is_model_path, run_predict_cli
+    if args.command == "import":
+        from zoo.importers import run_import_cli
 
-        if is_model_path(args.recipe):  # zoo predict BUNDLE|CKPT INPUT [--output DIR] [--plot]
-            return run_predict_cli(args.recipe, args.overrides)
+        return run_import_cli(args)
+    if args.command == "evaluate":
+        from zoo.evaluate import run_evaluate_cli
+
+        return run_evaluate_cli(args)
+    if args.command == "predict":
+        from zoo.predict_bundle import is_model_reference, model_option_args, run_predict_cli
+
+        options = model_option_args(args)
+        if is_model_reference(args.recipe, [*options, *args.overrides]):  # zoo predict MODEL INPUT [...]
+            return run_predict_cli(args.recipe, [*options, *args.overrides])
+        flags = ("--output", "--plot", "--weights", "--transcripts", "--allow-download", "--step", "--window")
+        options += [o for o in args.overrides if o.split("=", 1)[0] in flags]
+        if options:
+            from zoo.errors import ConfigError
+
+            raise ConfigError(
+                f"{' '.join(options)}: options of `zoo predict MODEL INPUT`; `zoo predict RECIPE ckpt=...` "
+                "writes into its run folder"
+            )
     if args.command == "baseline":
         args.draws, args.overrides = _pop_draws(args.draws, args.overrides)
     if args.command in ("show", *RUN_COMMANDS, "baseline"):
@@ -214,53 +316,13 @@ def _run(argv: Sequence[str]) -> dict[str, Any]:
         print(f"report written to {args.output}" if args.output else text)
         return {"exit_code": 0}
     if args.command == "list":
-        from zoo import list_models
-        from zoo.data import list_datamodules
+        from zoo.catalog import list_text
 
-        if args.kind in (None, "recipes"):
-            from zoo.catalog import list_recipes
-
-            print("recipes:\n  " + "\n  ".join(entry.line() for entry in list_recipes(args.pattern)))
-        if args.kind in (None, "models"):
-            print("models:\n  " + "\n  ".join(list_models(args.pattern)))
-        if args.kind in (None, "datamodules"):
-            print("datamodules:\n  " + "\n  ".join(list_datamodules(args.pattern)))
+        print(list_text(args.kind, args.pattern))
         return {"exit_code": 0}
 
     if args.command == "sweep":
-        from zoo.sweep import SweepError, run_sweep
-
-        if args.local:
-            from zoo.sweep_local import run_local_sweep
-
-            try:
-                count = 5 if args.count is None else args.count
-                folder, trials = run_local_sweep(
-                    args.sweep_file, count=count, output_dir=args.output, seed=args.seed, overrides=args.overrides
-                )
-            except SweepError as err:
-                print(f"zoo sweep: {err}", file=sys.stderr)
-                return {"exit_code": 2}
-            print((folder / "trials.md").read_text() + f"\nsweep folder: {folder}")
-            return {"exit_code": 0, "run_dir": folder, "trials": trials}
-        if args.overrides:
-            print(
-                "zoo sweep: key=value overrides are for --local (a W&B agent takes the sweep file's)", file=sys.stderr
-            )
-            return {"exit_code": 2}
-        try:
-            commands = run_sweep(
-                args.sweep_file,
-                count=args.count,
-                dry_run=args.dry_run,
-                project=args.project,
-                entity=args.entity,
-                seed=args.seed,
-            )
-        except SweepError as err:
-            print(f"zoo sweep: {err}", file=sys.stderr)
-            return {"exit_code": 2}
-        return {"exit_code": 0, "commands": commands}
+        return _sweep(args)
 
     from zoo.config import load_recipe
 
@@ -270,18 +332,59 @@ def _run(argv: Sequence[str]) -> dict[str, Any]:
 
     from zoo.run import run_command
 
-    out = run_command(args.command, cfg, **({"draws": args.draws} if args.command == "baseline" else {}))
+    out = run_command(
+        args.command, cfg, overrides=args.overrides, **({"draws": args.draws} if args.command == "baseline" else {})
+    )
     if rank_zero_only.rank == 0:  # once, also under DDP
         print(f"run folder: {out['run_dir']}", flush=True)
     return {"exit_code": 0, **out}
+
+
+def _sweep(args: argparse.Namespace) -> dict[str, Any]:
+    """``zoo sweep FILE [--local|--worker|--dry-run] ...`` (errors: :class:`~zoo.sweep.SweepError`, exit 2)."""
+    from zoo.errors import ConfigError
+
+    if args.local or args.worker:
+        from zoo.sweep_local import run_local_sweep
+
+        folder, trials = run_local_sweep(
+            args.sweep_file,
+            count=args.count,
+            output_dir=args.output,
+            seed=args.seed,
+            overrides=args.overrides,
+            storage=args.storage,
+            study_name=args.study,
+            worker=args.worker,
+        )
+        print((folder / "trials.md").read_text() + f"\nsweep folder: {folder}")
+        return {"exit_code": 0, "run_dir": folder, "trials": trials}
+    if args.overrides or args.storage or args.study:
+        raise ConfigError(
+            "key=value overrides, --storage and --study are for --local and --worker (a W&B agent runs the sweep file's command)"
+        )
+    from zoo.sweep import run_sweep
+
+    commands = run_sweep(
+        args.sweep_file,
+        count=args.count,
+        dry_run=args.dry_run,
+        project=args.project,
+        entity=args.entity,
+        seed=args.seed,
+    )
+    return {"exit_code": 0, "commands": commands}
 
 
 def _export(args: argparse.Namespace) -> dict[str, Any]:
     """``zoo export CKPT OUT_DIR [--overwrite] [--push-to-hub ORG/NAME [--private]]``."""
     from zoo.bundle import bundle_fingerprint, export_bundle
 
+    ckpt = run_checkpoint(args.ckpt)
+    if str(ckpt) != args.ckpt:
+        print(f"exporting {ckpt} (the checkpoint zoo fit scored)")
     try:
-        bundle = export_bundle(args.ckpt, args.out_dir, overwrite=args.overwrite)
+        bundle = export_bundle(ckpt, args.out_dir, overwrite=args.overwrite)
     except (FileExistsError, FileNotFoundError, ValueError) as err:
         print(f"zoo export: {err}", file=sys.stderr)
         return {"exit_code": 2}
@@ -293,6 +396,26 @@ def _export(args: argparse.Namespace) -> dict[str, Any]:
         out["commit_url"] = push_to_hub(bundle, args.push_to_hub, private=args.private)  # HubError: exit 2
         print(f"bundle pushed to https://huggingface.co/{args.push_to_hub} ({out['commit_url']})")
     return out
+
+
+def run_checkpoint(path: str) -> Path:
+    """``path`` itself, or for a run folder of ``zoo fit`` the checkpoint its results came from
+    (``checkpoints/swa.ckpt`` when SWA averaged the weights, else ``checkpoints/best.ckpt``).
+
+    Raises:
+        ConfigError: a folder that holds no such checkpoint (for a seeds run: naming its seed runs).
+    """
+    from zoo.errors import ConfigError
+
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        return Path(path)
+    for name in ("swa.ckpt", "best.ckpt"):
+        if (folder / "checkpoints" / name).is_file():
+            return folder / "checkpoints" / name
+    inner = sorted(p.parent.parent for p in folder.glob("*/checkpoints/best.ckpt"))
+    hint = f"; its runs: {', '.join(str(p) for p in inner)}" if inner else ""
+    raise ConfigError(f"{folder}: not a run folder with checkpoints/best.ckpt{hint}")
 
 
 def _pop_draws(draws: int, overrides: Sequence[str]) -> tuple[int, list[str]]:

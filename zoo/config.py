@@ -24,7 +24,19 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from zoo.errors import ConfigError
 
-__all__ = ["ConfigError", "OPEN_BLOCKS", "find_defaults", "parse_overrides", "load_recipe", "check_types"]
+__all__ = [
+    "ConfigError",
+    "OPEN_BLOCKS",
+    "RECIPES_DIR",
+    "load_yaml",
+    "find_defaults",
+    "shipped_recipes",
+    "did_you_mean",
+    "resolve_recipe_path",
+    "parse_overrides",
+    "load_recipe",
+    "check_types",
+]
 
 OPEN_BLOCKS = ("model.args", "data.args", "optimizer.args", "optimizer.lr_multipliers", "callbacks")
 #: open blocks whose keys are checked here, by the function that knows the valid ones
@@ -32,24 +44,81 @@ _CHECKED_BLOCKS = ("trainer", "callbacks")
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"  # a link to the checkout's recipes/; a copy in the wheel
 
 
+PACKAGE_DEFAULTS = RECIPES_DIR / "defaults.yaml"
+
+
+def load_yaml(path: str | Path) -> Any:
+    """``OmegaConf.load(path)``; invalid YAML is a :class:`ConfigError` naming ``file:line:column``.
+
+    Raises:
+        ConfigError: a syntax error (unclosed bracket, bad indentation, a tab, a duplicate key, ...),
+            as ``<file>:<line>:<column>: invalid YAML: <problem>``.
+    """
+    import yaml
+
+    try:
+        return OmegaConf.load(path)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        context = getattr(err, "context", None)
+        detail = f"{problem} ({context})" if context else str(problem)
+        raise ConfigError(f"{where}: invalid YAML: {detail}") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not a text (UTF-8) YAML file: {err.reason} at byte {err.start}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a YAML file") from None
+
+
 def find_defaults(recipe_path: Path) -> Path:
-    """The ``defaults.yaml`` in the recipe's folder or the nearest folder above it."""
+    """The ``defaults.yaml`` in the recipe's folder or the nearest folder above it, else the
+    package's own (so a recipe anywhere on disk resolves against the shipped defaults)."""
     for folder in [recipe_path.parent, *recipe_path.parent.parents]:
         candidate = folder / "defaults.yaml"
         if candidate.is_file():
             return candidate
-    raise ConfigError(f"no defaults.yaml found in {recipe_path.parent} or any folder above it")
+    return PACKAGE_DEFAULTS
+
+
+def shipped_recipes() -> list[str]:
+    """The names (``<corpus>/<name>``) of the recipes that ship with the package, sorted."""
+    return sorted(
+        f"{path.parent.name}/{path.stem}" for path in RECIPES_DIR.glob("*/*.yaml") if path.parent.name != "sweeps"
+    )
+
+
+def did_you_mean(name: str, choices: Sequence[str], n: int = 3) -> str:
+    """`` Did you mean a, b?`` for the close matches of ``name`` among ``choices`` (else ``""``)."""
+    close = difflib.get_close_matches(name, list(choices), n=n, cutoff=0.6)
+    if not close:  # a prefix or a fragment: `muse_car/sun2020`, `williams`
+        close = [c for c in choices if name and name.lower() in c.lower()][:n]
+    return f" Did you mean {', '.join(close)}?" if close else ""
 
 
 def resolve_recipe_path(recipe: str | Path) -> Path:
-    """A recipe given as a path, or as ``<corpus>/<name>`` relative to the shipped recipes."""
+    """A recipe given as a path, or as ``<corpus>/<name>`` relative to the shipped recipes.
+
+    Raises:
+        ConfigError: neither exists; the message offers the closest shipped names.
+    """
     path = Path(recipe).expanduser()
     candidates = [path, RECIPES_DIR / path]
     candidates += [c.with_suffix(".yaml") for c in candidates if c.suffix != ".yaml"]
     for candidate in candidates:
         if candidate.is_file():
             return candidate.resolve()
-    raise ConfigError(f"recipe not found: {recipe} (also looked in {RECIPES_DIR})")
+    if path.is_dir():
+        raise ConfigError(f"recipe {recipe}: is a folder; give a recipe YAML file or a name such as {_EXAMPLE}")
+    names = shipped_recipes()
+    hint = did_you_mean(str(recipe).removesuffix(".yaml"), names)
+    raise ConfigError(
+        f"recipe not found: {recipe} is neither a YAML file nor a shipped recipe name (<corpus>/<name>).{hint} "
+        "`zoo list recipes` lists them"
+    )
+
+
+_EXAMPLE = "muse_car/sun2020_lstm_selfattn"
 
 
 def parse_overrides(args: Sequence[str]) -> list[str]:
@@ -108,6 +177,27 @@ def _check_keys(layer: Any, schema: Any, source: str, prefix: str = "") -> None:
         child_layer = layer[key] if not OmegaConf.is_missing(layer, key) else None
         if isinstance(child_schema, DictConfig) and child_schema is not None:
             _check_keys(child_layer, child_schema, source, f"{path}.")
+
+
+def _check_override_values(overrides: Sequence[str]) -> None:
+    """Command-line values are taken as written: an OmegaConf interpolation (``run_name=${oc.env:HOME}``)
+    would put an environment variable or another key's value where none is documented, and an
+    empty value (``data.args.root=$UNSET``) would silently mean null.
+
+    Raises:
+        ConfigError: naming the override.
+    """
+    for override in overrides:
+        key, _, value = override.partition("=")
+        if not value.strip():
+            raise ConfigError(
+                f"command-line override {key}= has an empty value (an unset shell variable?); write {key}=null for null"
+            )
+        if "${" in value.replace("\\${", ""):
+            raise ConfigError(
+                f"command-line override {key}={value}: interpolations (${{...}}) are not resolved in "
+                "overrides; write the value itself (your shell expands $VARIABLES)"
+            )
 
 
 _NUMBER = (int, float)
@@ -239,8 +329,8 @@ def load_recipe(recipe: str | Path, overrides: Sequence[str] = ()) -> dict[str, 
     """
     recipe_path = resolve_recipe_path(recipe)
     defaults_path = find_defaults(recipe_path)
-    defaults = OmegaConf.load(defaults_path)
-    layer = OmegaConf.load(recipe_path) if recipe_path != defaults_path else OmegaConf.create()
+    defaults = load_yaml(defaults_path)
+    layer = load_yaml(recipe_path) if recipe_path != defaults_path else OmegaConf.create()
     if isinstance(layer, ListConfig) or layer is None:
         raise ConfigError(f"{recipe_path}: a recipe must be a mapping of keys to values")
     try:
@@ -249,6 +339,7 @@ def load_recipe(recipe: str | Path, overrides: Sequence[str] = ()) -> dict[str, 
         raise ConfigError(f"cannot parse overrides {list(overrides)}: {err}") from err
     _check_keys(layer, defaults, str(recipe_path))
     _check_keys(cli, defaults, "command-line override")
+    _check_override_values(parse_overrides(overrides))
     OmegaConf.set_struct(defaults, True)
     for block in (*OPEN_BLOCKS, *_CHECKED_BLOCKS):
         node = OmegaConf.select(defaults, block)

@@ -14,11 +14,22 @@ Hierarchy::
 
 ``ConfigError`` and ``CorpusFormatError`` are also ``ValueError`` (code that caught ValueError
 before keeps working); ``TrainingError`` is a ``RuntimeError``.
+
+:class:`CorpusDataWarning` (a ``UserWarning``) is what a reader says about a file it could read
+but that looks damaged (a value far outside the others, float audio beyond [-1, 1], ...); the
+message names the file.
 """
 
 from __future__ import annotations
 
-__all__ = ["AffectZooError", "ConfigError", "CorpusFormatError", "TrainingError", "RunInterrupted"]
+__all__ = [
+    "AffectZooError",
+    "ConfigError",
+    "CorpusFormatError",
+    "CorpusDataWarning",
+    "TrainingError",
+    "RunInterrupted",
+]
 
 
 class AffectZooError(Exception):
@@ -34,6 +45,10 @@ class CorpusFormatError(AffectZooError, ValueError):
 
     The message always names the file and, where it applies, the row and the field.
     """
+
+
+class CorpusDataWarning(UserWarning):
+    """A corpus file was read, but looks damaged; the message names the file and what is odd."""
 
 
 class TrainingError(AffectZooError, RuntimeError):

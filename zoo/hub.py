@@ -29,6 +29,8 @@ __all__ = [
     "card_metadata",
     "card_with_metadata",
     "resolve_pretrained",
+    "offline_mode",
+    "upload_failure",
 ]
 
 #: the files a bundle consists of; the only ones fetched from or sent to the Hub
@@ -51,6 +53,47 @@ def is_repo_id(ref: str | Path) -> bool:
     """``org/name`` that is not an existing local path."""
     text = str(ref)
     return bool(_REPO_ID.match(text)) and not Path(text).expanduser().exists()
+
+
+_TRUE = ("1", "ON", "YES", "TRUE")
+
+
+def offline_mode() -> str | None:
+    """What forbids the Hugging Face libraries any network access (``"HF_HUB_OFFLINE=1"``), or None."""
+    import os
+
+    from huggingface_hub import constants
+
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        value = os.environ.get(name, "").strip()
+        if value.upper() in _TRUE:
+            return f"{name}={value}"
+    return "the Hugging Face offline mode" if constants.HF_HUB_OFFLINE else None
+
+
+def _default_cache() -> str:
+    from huggingface_hub import constants
+
+    return str(constants.HF_HUB_CACHE)
+
+
+def _first_line(err: BaseException, limit: int = 240) -> str:
+    text = " ".join((str(err).splitlines() or [type(err).__name__])[0].split()) or type(err).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def upload_failure(err: BaseException, repo_id: str, folder: Path) -> HubError:
+    """The one-line error of a failed upload: why, and that the bundle is on disk."""
+    if offline_mode():
+        why = f"{offline_mode()} is set, which forbids network access"
+    elif type(err).__name__ == "LocalTokenNotFoundError":
+        why = "not logged in (run `hf auth login` or set HF_TOKEN)"
+    else:
+        why = f"{type(err).__name__}: {_first_line(err)}"
+    return HubError(
+        f"upload to https://huggingface.co/{repo_id} failed ({why}); the bundle is on disk at {folder} "
+        f"(upload it later with `hf upload {repo_id} {folder}`)"
+    )
 
 
 def card_metadata(config: Mapping[str, Any], results: Mapping[str, float] | None) -> Any:
@@ -134,16 +177,22 @@ def resolve_pretrained(
             local_files_only=not allow_download,
         )
     except LocalEntryNotFoundError as err:
-        hint = (
-            "it is not in the Hugging Face cache and downloading was not allowed: pass "
-            "allow_download=True (zoo predict/... --allow-download), or download it on a machine "
-            "with internet and copy the cache"
-            if not allow_download
-            else f"it could not be downloaded ({str(err).splitlines()[0]}); HF_HUB_OFFLINE=1 forbids downloads"
-        )
-        raise HubError(f"{ref}: {hint}") from None
+        where = cache_dir or _default_cache()
+        if not allow_download:
+            hint = (
+                f"it is not in the Hugging Face cache ({where}) and downloading was not allowed: add "
+                "--allow-download (zoo predict, zoo evaluate) or pass allow_download=True, or copy the "
+                "cache from a machine that has it"
+            )
+        elif offline_mode():
+            hint = (
+                f"it is not in the Hugging Face cache ({where}), and {offline_mode()} is set, which forbids downloads"
+            )
+        else:
+            hint = f"it is not in the Hugging Face cache ({where}) and could not be downloaded: {_first_line(err)}"
+        raise HubError(f"{ref}: no such local folder or file; as a Hugging Face id, {hint}") from None
     except Exception as err:  # repository not found, gated, network errors
-        raise HubError(f"{ref}: cannot fetch it from the Hugging Face Hub: {str(err).splitlines()[0]}") from None
+        raise HubError(f"{ref}: cannot fetch it from the Hugging Face Hub: {_first_line(err)}") from None
     path = Path(folder)
     if not (path / "config.json").is_file():
         raise HubError(f"{ref}: the repository has no config.json; it is not an affect-zoo bundle")

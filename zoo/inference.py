@@ -8,6 +8,7 @@ whole recordings given as arrays, on any device.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -68,6 +69,10 @@ class PretrainedModel(nn.Module):
         Returns:
             ``(T, K)`` float32 predictions in :attr:`target_names` order, post-processed with the
             chain fitted on validation data when the run had ``postprocess.enabled``.
+
+        Raises:
+            ValueError: a missing or misshapen feature set, or predictions that are not finite
+                (never returned).
         """
         names = list(self.spec["feature_names"])
         for name in names:
@@ -90,7 +95,8 @@ class PretrainedModel(nn.Module):
             label_shift=float(self.spec.get("label_shift", 0.0)),
             feature_delay=self.spec.get("feature_delay"),
         )
-        device = next(self.net.parameters()).device
+        # (a network may hold only buffers, e.g. an imported ONNX graph: its initialisers)
+        device = next(itertools.chain(self.net.parameters(), self.net.buffers())).device
         # (a read-only, memory-mapped input is copied: torch tensors must be writable)
         inputs = {
             n: torch.from_numpy(x if x.flags.writeable else np.array(x)).unsqueeze(0).to(device)
@@ -102,4 +108,11 @@ class PretrainedModel(nn.Module):
         preds = self.net(inputs, mask)[0].float().cpu().numpy()
         if self.postprocessor is not None:
             preds = self.postprocessor.apply(preds, self.target_names)
+        bad = ~np.isfinite(preds)
+        if bad.any():
+            frame = int(np.argwhere(bad)[0][0])
+            raise ValueError(
+                f"predict: the model gave {int(bad.sum())} NaN/inf value(s) of {preds.size} (first at frame "
+                f"{frame}); check the input features (finite, on the model's scale) — no prediction is returned"
+            )
         return preds

@@ -31,12 +31,107 @@ import numpy as np
 
 from zoo.predict_output import plot_recording, prepare_output
 
-__all__ = ["is_model_path", "predict_folder", "plot_recording", "prepare_output", "run_predict_cli"]
+__all__ = [
+    "is_model_path",
+    "is_model_reference",
+    "add_model_arguments",
+    "model_option_args",
+    "predict_folder",
+    "plot_recording",
+    "prepare_output",
+    "run_predict_cli",
+]
 
 
 def is_model_path(arg: str) -> bool:
     """Whether the first argument of ``zoo predict`` names a bundle folder or a checkpoint."""
     return Path(arg).expanduser().is_dir() or str(arg).endswith(".ckpt")
+
+
+def is_model_reference(arg: str, rest: Sequence[str] = ()) -> bool:
+    """Whether ``zoo predict ARG REST...`` means ``zoo predict MODEL INPUT``, not a recipe run.
+
+    ``ARG`` is a model when it is a bundle folder or a ``.ckpt`` file, or a Hugging Face id
+    ``org/name`` that is neither a local path nor a recipe (file or shipped ``<corpus>/<name>``)
+    and is followed by an ``INPUT`` (or ``--allow-download``/``--help``); a recipe run is
+    followed by ``key=value`` overrides only.
+    """
+    from zoo.config import RECIPES_DIR
+    from zoo.hub import is_repo_id
+
+    if is_model_path(arg):
+        return True
+    if not is_repo_id(arg) or (RECIPES_DIR / f"{arg}.yaml").is_file() or (RECIPES_DIR / arg).is_file():
+        return False
+    positional = any(not r.startswith("-") and "=" not in r for r in rest)
+    return positional or any(r in ("--allow-download", "--help", "-h") for r in rest)
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, with_input: bool = True) -> None:
+    """The options of ``zoo predict MODEL INPUT`` (also shown by ``zoo predict --help``)."""
+    if with_input:
+        parser.add_argument(
+            "input",
+            help="folder of feature files in the corpus layout (e.g. a MuSe-CaR root), "
+            "or a WAV/MP4 file or folder of them (bundles: their features are extracted)",
+        )
+    parser.add_argument("--output", default=None, help="MODEL INPUT: prediction folder (new or empty, outside INPUT)")
+    parser.add_argument(
+        "--plot",
+        action="store_true",
+        help="MODEL INPUT: a PNG per recording, the prediction over time (with the gold standard where labelled)",
+    )
+    parser.add_argument(
+        "--weights",
+        action="append",
+        default=[],
+        metavar="SET=PATH",
+        help="MODEL MEDIA: weights of the extractor of feature set SET (repeatable)",
+    )
+    parser.add_argument(
+        "--transcripts",
+        default=None,
+        metavar="DIR",
+        help="MODEL MEDIA: folder of <id>.csv transcripts (start,end,word) for text features",
+    )
+    parser.add_argument(
+        "--allow-download",
+        action="store_true",
+        help="MODEL = org/name: download the bundle from the Hugging Face Hub if the local cache lacks it",
+    )
+    parser.add_argument(
+        "--step",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="MODEL MEDIA, sliding-window bundles (zoo import): one prediction every SECONDS",
+    )
+    parser.add_argument(
+        "--window",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="MODEL MEDIA, sliding-window bundles (zoo import): SECONDS of media per prediction",
+    )
+
+
+def model_option_args(args: argparse.Namespace) -> list[str]:
+    """The model options parsed by ``zoo predict``'s own parser, back as command-line words."""
+    out: list[str] = []
+    if getattr(args, "output", None):
+        out += ["--output", args.output]
+    if getattr(args, "plot", False):
+        out.append("--plot")
+    for item in getattr(args, "weights", None) or []:
+        out += ["--weights", item]
+    if getattr(args, "transcripts", None):
+        out += ["--transcripts", args.transcripts]
+    if getattr(args, "allow_download", False):
+        out.append("--allow-download")
+    for flag in ("step", "window"):
+        if getattr(args, flag, None) is not None:
+            out += [f"--{flag}", str(getattr(args, flag))]
+    return out
 
 
 def recording_partitions(datamodule_cls: Any, input_root: Path, ids: Sequence[str]) -> dict[str, str | None]:
@@ -109,6 +204,7 @@ def predict_folder(
     reader_args = merge_reader_state(
         {"root": input_root, **reader_args}, spec.get("reader_state"), str(model_path)
     )  # e.g. SEWA's training vocabulary
+    reader_args.pop("modalities", None)  # the recipe's shorthand for feature sets: the model's own names stand
     reader_args.update(features=features, targets=targets)
     writer = create_datamodule(datamodule_name, **reader_args)
     recordings = writer.load_folder()  # a clear error for corpora that cannot read loose folders
@@ -150,46 +246,46 @@ def predict_folder(
     return {"output": output_dir, "files": files, "plots": plots, "scores": scores}
 
 
+def _local_model(model: str, output: str | None, allow_download: bool) -> tuple[str, str | None]:
+    """A Hugging Face id resolved to its bundle in the local cache (downloaded only when allowed),
+    and the default output folder named after the repository rather than the cache's snapshot."""
+    from datetime import datetime
+
+    from zoo.hub import is_repo_id, resolve_pretrained
+
+    if not is_repo_id(model):
+        return model, output
+    local = resolve_pretrained(model, allow_download=allow_download)
+    if output is None:
+        output = str(Path("predictions") / f"{model.replace('/', '--')}-{datetime.now():%Y%m%d-%H%M%S}")
+    return str(local), output
+
+
 def run_predict_cli(model: str, argv: Sequence[str]) -> dict[str, Any]:
-    """``zoo predict MODEL INPUT [--output DIR] [--plot]``; returns ``{"exit_code", "run_dir", ...}``."""
+    """``zoo predict MODEL INPUT [--output DIR] [--plot] [--allow-download]``; returns
+    ``{"exit_code", "run_dir", ...}``. ``MODEL``: a bundle folder, a ``.ckpt`` file, or a Hugging
+    Face id ``org/name`` of a bundle, read from the local Hugging Face cache."""
     from zoo.features import ExtractorError
     from zoo.predict_media import is_media_input, predict_media
 
     parser = argparse.ArgumentParser(
         prog=f"zoo predict {model}",
-        description="predict a folder of feature files, or media files (with a bundle), with a bundle or checkpoint",
+        description="predict a folder of feature files, or media files (with a bundle), with a bundle, a "
+        "checkpoint or a Hugging Face id org/name of a bundle",
     )
-    parser.add_argument(
-        "input",
-        help="folder of feature files in the corpus layout (e.g. a MuSe-CaR root), "
-        "or a WAV/MP4 file or folder of them (bundles: their features are extracted)",
-    )
-    parser.add_argument("--output", default=None, help="prediction folder (new or empty, outside INPUT)")
-    parser.add_argument(
-        "--plot",
-        action="store_true",
-        help="PNG per recording: prediction over time (with the gold standard where labelled)",
-    )
-    parser.add_argument(
-        "--weights",
-        action="append",
-        default=[],
-        metavar="SET=PATH",
-        help="media input: weights of the extractor of feature set SET (repeatable)",
-    )
-    parser.add_argument(
-        "--transcripts",
-        default=None,
-        metavar="DIR",
-        help="media input: folder of <id>.csv transcripts (start,end,word) for text features",
-    )
+    add_model_arguments(parser)
     args = parser.parse_args(list(argv))
     try:
+        if (args.step is not None or args.window is not None) and not is_media_input(args.input):
+            raise ValueError("--step/--window apply to media input (a WAV/MP4 file or a folder of them)")
+        model, args.output = _local_model(model, args.output, args.allow_download)
         if is_media_input(args.input):
             weights = dict(item.split("=", 1) for item in args.weights if "=" in item)
             if len(weights) != len(args.weights):
                 raise ValueError(f"--weights {args.weights}: expected SET=PATH")
-            out = predict_media(model, args.input, args.output, args.plot, weights, args.transcripts)
+            out = predict_media(
+                model, args.input, args.output, args.plot, weights, args.transcripts, args.step, args.window
+            )
         else:
             out = predict_folder(model, args.input, args.output, args.plot)
     except (ValueError, FileNotFoundError, ExtractorError) as err:  # CorpusFormatError/BundleError: ValueErrors

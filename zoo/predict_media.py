@@ -220,7 +220,7 @@ def media_extractors(
             raise MediaPredictError(
                 f"feature set {name!r}: cannot build extractor {entry['extractor']!r}: {err}"
             ) from None
-        given = extractor.output_shape() if hasattr(extractor, "output_shape") else extractor.output_dim()
+        given = getattr(extractor, "output_shape", lambda: None)() or extractor.output_dim()
         if given not in (None, dim):
             raise MediaPredictError(
                 f"feature set {name!r}: extractor {entry['extractor']!r} gives features of shape "
@@ -286,8 +286,8 @@ def media_features(
         if source is None:
             logger.warning("%s has no video stream: feature set %r has no face in any frame", path, feature.name)
             values = feature.extractor.absent(times).values
-        elif hasattr(feature.extractor, "crops"):  # images, not a feature vector per frame
-            values = feature.extractor.crops(source, times)
+        elif getattr(feature.extractor, "output_shape", lambda: None)() is not None:  # images, not vectors
+            values = feature.extractor.images(source, times)
         else:
             values = feature.extractor.extract(source, times).values
         expected = (len(times), *(feature.dim if isinstance(feature.dim, list) else [feature.dim]))
@@ -317,6 +317,8 @@ def predict_media(
     plot: bool = False,
     weights: Mapping[str, str | Path] | None = None,
     transcripts: str | Path | None = None,
+    step: float | None = None,
+    window: float | None = None,
 ) -> dict[str, Any]:
     """Predict every media file of ``input_path`` with a bundle (see the module docstring).
 
@@ -327,6 +329,9 @@ def predict_media(
         plot: also draw ``<output>/plots/<id>.png`` (each target over time).
         weights: ``{feature set or extractor: path}`` for extractors that need weights.
         transcripts: folder of ``<id>.csv`` transcripts for text feature sets.
+        step: label step in seconds, for sliding-window bundles (``zoo import``; see
+            :func:`zoo.sliding_window.set_sliding_window`); default the bundle's.
+        window: seconds of media per prediction, for sliding-window bundles.
 
     Returns:
         ``{"output": Path, "files": [...], "plots": [...], "scores": {}, "unit": "s"|"ms"}``.
@@ -337,11 +342,13 @@ def predict_media(
     from zoo.features.media import find_media, media_duration
     from zoo.predict_output import plot_recording, prepare_output
     from zoo.pretrained import load_pretrained
+    from zoo.sliding_window import set_sliding_window
 
     model_path, input_path = Path(model_path).expanduser(), Path(input_path).expanduser()
     recordings = find_media(input_path)
     output_dir = prepare_output(model_path, input_path, output_dir)
     model = load_pretrained(model_path)
+    set_sliding_window(model, step, window)  # --step/--window: sliding-window bundles only
     config, targets = media_config(model), list(model.target_names)
     planned = media_extractors(model, weights, config)
     unit, factor = TIME_UNITS.get(str(config.get("datamodule") or config.get("corpus")), ("s", 1.0))

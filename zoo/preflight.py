@@ -1,7 +1,9 @@
 """Checks a resolved recipe before any data is read or any epoch is trained.
 
 :func:`check_names` looks up every registry name of the recipe (model, datamodule, loss,
-optimiser, scheduler, metrics, logger); :func:`check_monitors` compares every ``monitor`` key
+optimiser, scheduler, metrics, logger); :func:`check_values` checks every option value against its
+declared type and range (:mod:`zoo.option_rules`: the recipe's keys, ``data.args`` of the
+datamodule and its reader), before any run folder is made; :func:`check_monitors` compares every ``monitor`` key
 (checkpoint, early stopping, plateau scheduler) with the keys :class:`~zoo.task.EmotionTask`
 will log, so a typo such as ``checkpoint.monitor=val/ccc_man`` fails at once instead of after the
 first epoch. Both raise :class:`~zoo.errors.ConfigError` naming the key, the allowed values and
@@ -16,7 +18,7 @@ from typing import Any
 
 from zoo.errors import ConfigError
 
-__all__ = ["check_names", "check_monitors", "logged_keys", "OPTIMIZERS", "SCHEDULERS", "LOGGERS"]
+__all__ = ["check_names", "check_values", "check_monitors", "logged_keys", "OPTIMIZERS", "SCHEDULERS", "LOGGERS"]
 
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 SCHEDULERS = ("none", "plateau", "step")
@@ -61,6 +63,23 @@ def check_names(cfg: Mapping[str, Any]) -> None:
         _choice("metrics", metric, METRICS)
     for key in ("checkpoint", "early_stopping", "scheduler"):
         _choice(f"{key}.mode", cfg[key]["mode"], _MODES)
+
+
+def check_values(cfg: Mapping[str, Any]) -> None:
+    """Every option value of the recipe keeps its declared type and range (nothing is built).
+
+    Raises:
+        ConfigError: ``<key>: expected <what>, found <value>`` (e.g. ``data.args.eval_batch_size:
+            expected an integer >= 1, found 1.5``).
+    """
+    from zoo.data.datamodule import check_data_options
+    from zoo.option_rules import RECIPE_RULES, check_options
+
+    check_options(cfg, RECIPE_RULES)
+    args = cfg["data"].get("args") or {}
+    if not isinstance(args, Mapping):
+        raise ConfigError(f"data.args: expected a mapping of datamodule options, found {args!r}")
+    check_data_options(cfg["data"]["name"], args)
 
 
 def logged_keys(metrics: Sequence[str], target_names: Sequence[str], stage: str = "val") -> list[str]:

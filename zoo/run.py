@@ -35,7 +35,7 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -51,12 +51,14 @@ from torch.utils.data import DataLoader
 
 from zoo._registry import is_estimator
 from zoo.callbacks import CorpusPredictionWriter, RandomStateCheckpoint
+from zoo.checkpoint_config import reconcile_with_checkpoint
 from zoo.checkpoint_io import resume_checkpoint, store_postprocessor, task_from_checkpoint
 from zoo.data._sequence import SequenceDataset, collate_sequences
 from zoo.errors import ConfigError, RunInterrupted
 from zoo.loggers import build_loggers, log_run_outputs
+from zoo.metrics import build_metric
 from zoo.postprocess import fit_postprocessor
-from zoo.preflight import check_monitors, check_names
+from zoo.preflight import check_monitors, check_names, check_values
 from zoo.run_io import build_datamodule, format_results, save_config, save_json
 from zoo.seeds import run_seeds
 from zoo.task import EmotionTask, ProvidesFeatureEncoders
@@ -95,8 +97,9 @@ def quiet_library_noise() -> None:
             log.addFilter(_DropAdvertisement())
 
 
-def run_stem(cfg: Mapping[str, Any], command: str) -> str:
-    """``<recipe>[-<model>][-seed<N>]-<command>-<time>``, or ``run_name`` when given."""
+def run_stem(cfg: Mapping[str, Any], command: str, when: str | None = None) -> str:
+    """``<recipe>[-<model>][-seed<N>]-<command>-<time>`` (``when`` instead of the time when
+    given), or ``run_name`` when given."""
     if cfg.get("run_name"):
         return str(cfg["run_name"])
     recipe = Path(cfg["recipe"])
@@ -111,7 +114,7 @@ def run_stem(cfg: Mapping[str, Any], command: str) -> str:
         parts.append("seeds" + "_".join(str(s) for s in cfg["seeds"]))
     elif int(cfg.get("seed", 0)) != 0:
         parts.append(f"seed{cfg['seed']}")
-    return "-".join([*parts, command, f"{datetime.now():%Y%m%d-%H%M%S}"])
+    return "-".join([*parts, command, when or f"{datetime.now():%Y%m%d-%H%M%S}"])
 
 
 def resume_run_dir(cfg: Mapping[str, Any], command: str) -> Path | None:
@@ -125,7 +128,8 @@ def resume_run_dir(cfg: Mapping[str, Any], command: str) -> Path | None:
 
 
 def make_run_dir(cfg: Mapping[str, Any], command: str) -> Path:
-    """A fresh run folder (never an existing one), shared by all DDP processes."""
+    """A fresh run folder (never an existing one), shared by all DDP processes (also those a
+    cluster launcher started: :mod:`zoo.launch`)."""
     inherited = os.environ.get(RUN_DIR_ENV)
     if inherited:
         return Path(inherited)
@@ -133,13 +137,23 @@ def make_run_dir(cfg: Mapping[str, Any], command: str) -> Path:
     if resumed is not None:
         os.environ[RUN_DIR_ENV] = str(resumed)
         return resumed
-    stem = run_stem(cfg, command)
-    base = Path(cfg["output_dir"]).expanduser() / stem
-    run_dir, n = base, 1
-    while run_dir.exists():
-        run_dir = base.with_name(f"{base.name}-{n}")
-        n += 1
-    run_dir.mkdir(parents=True)
+    output = Path(cfg["output_dir"]).expanduser()
+
+    def fresh() -> Path:
+        base = output / run_stem(cfg, command)
+        run_dir, n = base, 1
+        while run_dir.exists():
+            run_dir = base.with_name(f"{base.name}-{n}")
+            n += 1
+        run_dir.mkdir(parents=True)
+        return run_dir
+
+    from zoo.launch import cluster_launcher, launch_tag, shared_run_dir
+
+    if cluster_launcher() is None:
+        run_dir = fresh()
+    else:
+        run_dir = shared_run_dir(fresh, output / run_stem(cfg, command, when=launch_tag()))
     os.environ[RUN_DIR_ENV] = str(run_dir.resolve())
     return run_dir
 
@@ -241,11 +255,14 @@ def _profiler(value: Any, run_dir: Path) -> Any:
     return value  # anything else is Lightning's to accept or refuse
 
 
-def build_trainer(cfg: Mapping[str, Any], run_dir: Path, fitting: bool) -> pl.Trainer:
+def build_trainer(
+    cfg: Mapping[str, Any], run_dir: Path, fitting: bool, extra_callbacks: Sequence[pl.Callback] = ()
+) -> pl.Trainer:
     """Lightning's Trainer with the recipe's settings, callbacks and loggers.
 
     Every ``trainer.*`` key is a Trainer argument (checked when the recipe was loaded); the
-    arguments zoo owns (``logger``, ``callbacks``, ...) come from their own recipe keys.
+    arguments zoo owns (``logger``, ``callbacks``, ...) come from their own recipe keys;
+    ``extra_callbacks`` are a caller's own (e.g. a sweep's pruning callback).
     """
     trainer_args = {k: v for k, v in cfg["trainer"].items() if v is not None}
     if "profiler" in trainer_args:
@@ -273,6 +290,7 @@ def build_trainer(cfg: Mapping[str, Any], run_dir: Path, fitting: bool) -> pl.Tr
                 )
             )
         callbacks += build_callbacks(cfg.get("callbacks"), has_logger=bool(loggers))
+    callbacks += list(extra_callbacks)
     quiet_library_noise()
     # Lightning's summary table goes to stdout (among the results) and reports "Total FLOPs: 0"
     # for these models; one line on stderr instead (see _run), unless callbacks.model_summary asks
@@ -294,20 +312,58 @@ def print_results(text: str) -> None:
         print(text, flush=True)
 
 
-def _report(results: list[Mapping[str, float]], task: EmotionTask, stage: str, run_dir: Path) -> dict[str, float]:
+def scoring_note(ckpt: str | None, postprocessor: Any, applied: bool) -> str:
+    """What a results table scored: ``(scored: <ckpt> (epoch 3, step 120); no post-processing)``.
+
+    ``applied``: whether the stage applies ``postprocessor`` (test and prediction do, the raw
+    validation table does not).
+    """
+    if ckpt:
+        from zoo.checkpoint_io import read_checkpoint
+
+        state = read_checkpoint(ckpt)
+        where = f"{ckpt} (epoch {int(state.get('epoch', -1))}, step {int(state.get('global_step', 0))})"
+    else:
+        where = "the weights at the end of training (no checkpoint was kept)"
+    if applied and postprocessor is not None:
+        post = "post-processing fitted on val applied: " + "; ".join(postprocessor.describe().splitlines())
+    elif postprocessor is not None:
+        post = "raw predictions (the post-processing fitted on val is applied to test only)"
+    else:
+        post = "no post-processing"
+    return f"(scored: {where}; {post})"
+
+
+def _report(
+    results: list[Mapping[str, float]], task: EmotionTask, stage: str, run_dir: Path, note: str = ""
+) -> dict[str, float]:
     merged = {k: float(v) for r in results for k, v in r.items()}
-    print_results(f"\n{format_results(merged, task.target_names, stage)}\n")
+    table = "\n".join([format_results(merged, task.target_names, stage), *([note] if note else [])])
+    print_results(f"\n{table}\n")
     save_json(run_dir / "results.json", merged)
     return merged
 
 
-def run_command(command: str, cfg: Mapping[str, Any], draws: int = 10) -> dict[str, Any]:
+def run_command(
+    command: str,
+    cfg: Mapping[str, Any],
+    draws: int = 10,
+    overrides: Sequence[str] = (),
+    callbacks: Sequence[pl.Callback] = (),
+) -> dict[str, Any]:
     """Execute ``fit``, ``validate``, ``test``, ``predict`` or ``baseline`` for a resolved recipe.
+
+    Before any folder is made, the registry names and option values are checked, and with
+    ``ckpt`` the keys the checkpoint fixes are taken from it
+    (:func:`~zoo.checkpoint_config.reconcile_with_checkpoint`: ``config.yaml`` records what is
+    used; a command-line override that contradicts the checkpoint is refused).
 
     Args:
         command: the ``zoo`` command.
         cfg: the resolved recipe.
         draws: ``baseline`` only: random draws to average (see :mod:`zoo.baseline`).
+        overrides: the command-line overrides ``cfg`` was resolved with.
+        callbacks: Lightning callbacks added to the recipe's (a local sweep's pruning).
 
     Returns:
         ``{"run_dir": Path, "results": {...}, "best_ckpt": str | None}``.
@@ -317,6 +373,8 @@ def run_command(command: str, cfg: Mapping[str, Any], draws: int = 10) -> dict[s
     owns_run_dir = RUN_DIR_ENV not in os.environ
     fresh = owns_run_dir and resume_run_dir(cfg, command) is None
     check_names(cfg)  # before any folder is made
+    check_values(cfg)
+    cfg = reconcile_with_checkpoint(command, cfg, overrides)
     try:
         run_dir = make_run_dir(cfg, command)
         for stale in ("FAILED", "INTERRUPTED"):  # a resumed run starts over clean
@@ -328,8 +386,8 @@ def run_command(command: str, cfg: Mapping[str, Any], draws: int = 10) -> dict[s
 
                 return run_baseline(cfg, run_dir, draws=draws)
             if cfg.get("seeds") and command == "fit":
-                return run_seeds(cfg, run_dir, lambda seed_cfg, seed_dir: _run(command, seed_cfg, seed_dir))
-            return _run(command, cfg, run_dir)
+                return run_seeds(cfg, run_dir, lambda seed_cfg, seed_dir: _run(command, seed_cfg, seed_dir, callbacks))
+            return _run(command, cfg, run_dir, callbacks)
         except SIGTERMException as err:  # Lightning's own exception is a SystemExit with status 0
             _mark_failed(run_dir, "INTERRUPTED", "stopped by SIGTERM", remove_if_empty=False)
             last = run_dir / "checkpoints" / "last.ckpt"
@@ -363,7 +421,7 @@ def _finish_wandb() -> None:
         wandb.finish()
 
 
-def _run(command: str, cfg: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
+def _run(command: str, cfg: Mapping[str, Any], run_dir: Path, callbacks: Sequence[pl.Callback] = ()) -> dict[str, Any]:
     pl.seed_everything(int(cfg["seed"]), workers=True, verbose=False)
     save_config(cfg, run_dir)
     if is_estimator(cfg["model"]["name"]):  # SVR baselines and SVR fusion: no Lightning loop
@@ -378,7 +436,7 @@ def _run(command: str, cfg: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
         datamodule.prepare_data()
         task = build_task(cfg, datamodule.data_spec())
         attach_feature_encoders(task, datamodule)
-        trainer = build_trainer(cfg, run_dir, fitting=True)
+        trainer = build_trainer(cfg, run_dir, fitting=True, extra_callbacks=callbacks)
         params = sum(p.numel() for p in task.parameters() if p.requires_grad)
         rank_zero_info(f"model {cfg['model']['name']}: {params:,} trainable parameters; run folder {run_dir}")
         # resuming: a local affect-zoo checkpoint, checked and read with weights_only=True only
@@ -390,15 +448,14 @@ def _run(command: str, cfg: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
         out["best_ckpt"] = best or None
         if best:
             task = task_from_checkpoint(best)
-        out["results"].update(
-            _report(trainer.validate(task, datamodule=datamodule, verbose=False), task, "val", run_dir)
-        )
+        validated = trainer.validate(task, datamodule=datamodule, verbose=False)
+        out["results"].update(_report(validated, task, "val", run_dir, scoring_note(best, None, applied=False)))
         if cfg["postprocess"]["enabled"]:
             out["results"].update(_fit_postprocessing(cfg, task, datamodule, trainer, best, run_dir))
         if _has_labels(datamodule, "test"):
-            out["results"].update(
-                _report(trainer.test(task, datamodule=datamodule, verbose=False), task, "test", run_dir)
-            )
+            note = scoring_note(best, task.postprocessor, applied=True)
+            tested = trainer.test(task, datamodule=datamodule, verbose=False)
+            out["results"].update(_report(tested, task, "test", run_dir, note))
         else:
             trainer.predict(task, datamodule=datamodule, return_predictions=False)
             rank_zero_info("test labels are not distributed: predictions written, no test score")
@@ -417,14 +474,18 @@ def _run(command: str, cfg: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
     attach_feature_encoders(task, datamodule)
     trainer = build_trainer(cfg, run_dir, fitting=False)
     if command == "validate":
-        out["results"] = _report(trainer.validate(task, datamodule=datamodule, verbose=False), task, "val", run_dir)
+        note = scoring_note(cfg["ckpt"], task.postprocessor, applied=False)
+        out["results"] = _report(
+            trainer.validate(task, datamodule=datamodule, verbose=False), task, "val", run_dir, note
+        )
     elif command == "test":
         if not _has_labels(datamodule, "test"):
             raise RuntimeError(
                 f"the test partition of {datamodule.corpus_name} at {datamodule.root} has no labels; "
                 "it cannot be scored. Use `zoo predict` to write predictions."
             )
-        out["results"] = _report(trainer.test(task, datamodule=datamodule, verbose=False), task, "test", run_dir)
+        note = scoring_note(cfg["ckpt"], task.postprocessor, applied=True)
+        out["results"] = _report(trainer.test(task, datamodule=datamodule, verbose=False), task, "test", run_dir, note)
     elif command == "predict":
         trainer.predict(task, datamodule=datamodule, return_predictions=False)
         rank_zero_info(f"predictions written to {run_dir / 'predictions'}")
@@ -566,9 +627,37 @@ def _fit_postprocessing(
     rank_zero_info(f"post-processing fitted on val:\n{postprocessor.describe()}")
     results = {f"val_postprocessed/ccc_{t}": list(c.val_ccc.values())[-1] for t, c in postprocessor.targets.items()}
     results["val_postprocessed/ccc_mean"] = float(np.mean(list(results.values())))
-    print_results(f"\n{format_results(results, task.target_names, 'val_postprocessed')}\n")
+    results.update(_postprocessed_metrics(cfg, postprocessor, preds, golds, task.target_names))
+    note = scoring_note(best_ckpt, postprocessor, applied=True)
+    print_results(f"\n{format_results(results, task.target_names, 'val_postprocessed')}\n{note}\n")
     save_json(run_dir / "results.json", results)
     return results
+
+
+def _postprocessed_metrics(
+    cfg: Mapping[str, Any],
+    postprocessor: Any,
+    preds: list[np.ndarray],
+    golds: list[np.ndarray],
+    target_names: list[str],
+) -> dict[str, float]:
+    """The recipe's other metrics (``pearson``, ``rmse``, …) of the post-processed val predictions,
+    pooled over the partition's frames like the step's metrics (papers that smooth before scoring,
+    e.g. Chen et al. 2017 Table 8, report PCC and RMSE after smoothing too)."""
+    names = [m for m in cfg.get("metrics") or [] if m != "ccc"]
+    if not names or not preds:
+        return {}
+    pred = torch.from_numpy(np.concatenate([postprocessor.apply(p, target_names) for p in preds]).astype(np.float32))
+    gold = torch.from_numpy(np.concatenate(golds).astype(np.float32))
+    mask = torch.ones(1, len(pred), dtype=torch.bool)
+    out: dict[str, float] = {}
+    for name in names:
+        metric = build_metric(name, len(target_names))
+        metric.update(pred[None], gold[None], mask)
+        values = metric.compute().reshape(-1).tolist()
+        out.update({f"val_postprocessed/{name}_{t}": float(v) for t, v in zip(target_names, values)})
+        out[f"val_postprocessed/{name}_mean"] = float(np.mean(values))
+    return out
 
 
 def _export_predictions(cfg: Mapping[str, Any], task: EmotionTask, datamodule: Any, trainer: pl.Trainer) -> None:

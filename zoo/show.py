@@ -41,14 +41,14 @@ def value_origins(recipe: str | Path, overrides: Sequence[str] = ()) -> tuple[di
         ``(config, origins)``: the config as :func:`zoo.config.load_recipe` resolves it, and
         ``{"trainer.max_epochs": "recipe", ...}`` (``defaults``, ``recipe`` or ``command line``).
     """
-    from zoo.config import find_defaults, load_recipe, parse_overrides, resolve_recipe_path
+    from zoo.config import find_defaults, load_recipe, load_yaml, parse_overrides, resolve_recipe_path
 
     cfg = load_recipe(recipe, overrides)
     path = resolve_recipe_path(recipe)
     defaults_path = find_defaults(path)
     layers = [
-        OmegaConf.load(defaults_path),
-        OmegaConf.load(path) if path != defaults_path else None,
+        load_yaml(defaults_path),
+        load_yaml(path) if path != defaults_path else None,
         OmegaConf.from_dotlist(parse_overrides(overrides)),
     ]
     keys = [_layer_keys(layer) for layer in layers]

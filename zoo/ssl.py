@@ -63,40 +63,62 @@ from torch import Tensor, nn
 
 from zoo._registry import register_model, weights_come_from_checkpoint
 from zoo.layers import MaskedBiLSTM
-from zoo.layers.speech_encoder import SpeechEncoder, layer_choice
+from zoo.layers.speech_encoder import SpeechEncoder, layer_choice, layer_range
 from zoo.layers.text_encoder import TextEncoder
 
 __all__ = ["SSLEmotionNet", "FrozenEncoderFeatures", "ssl_audio", "ssl_audiovisual", "ssl_audio_text"]
 
 HEADS = ("linear", "bilstm")
+#: storage dtypes of cached encoder outputs (those :mod:`zoo.data._encoded` writes; models do not import the data side)
+CACHE_DTYPES = ("float16", "float32")
 
 
 class FrozenEncoderFeatures:
     """A frozen :class:`SpeechEncoder` as a corpus feature transform (for the corpus cache).
 
-    Maps a recording's raw audio ``(T, S)`` to its pooled hidden states ``(T, L·H)``, encoding
-    the recording in consecutive chunks of ``max_chunk_seconds``. :attr:`key` identifies the
-    output (a digest of the weights, the architecture, the chunking and the normalisation).
+    Maps a recording's raw audio ``(T, S)`` to the pooled hidden states the network can use,
+    ``(T, N·H)`` for the ``N`` hidden states of ``layers``, encoding the recording in consecutive
+    chunks of ``max_chunk_seconds``. What the corpus cache then does with them (see
+    :mod:`zoo.data._encoded`): store them as ``dtype``, and with ``pool_by`` (segment level) average
+    the rows of each word. :attr:`key` identifies the output: a digest of the weights, the
+    architecture, the chunking and the normalisation, plus the layers, the dtype and the pooling.
+
+    Args:
+        encoder: the frozen encoder.
+        layers: ``(first, last)`` hidden states kept (inclusive); default all.
+        dtype: storage dtype of the cache (``"float16"`` or ``"float32"``).
+        pool_by: the word-index feature set whose words the rows are averaged into, or ``None``.
     """
 
     #: chunks encoded per encoder call
     chunks_per_call = 8
 
-    def __init__(self, encoder: SpeechEncoder) -> None:
+    def __init__(
+        self,
+        encoder: SpeechEncoder,
+        layers: tuple[int, int] | None = None,
+        dtype: str = "float32",
+        pool_by: str | None = None,
+    ) -> None:
         self.encoder = encoder
-        self.key = encoder.weights_digest()
+        self.layers = (0, encoder.num_layers - 1) if layers is None else (int(layers[0]), int(layers[1]))
+        self.dtype = dtype
+        self.pool_by = pool_by
+        first, last = self.layers
+        self.key = f"{encoder.weights_digest()}/layers{first}-{last}/{dtype}/pool:{pool_by}"
         #: none: the key is a digest of the weights themselves, so the cache entry stays valid
         #: when the encoder is rebuilt from a checkpoint without its original folder
         self.sources: list = []
-        self.output_dim = encoder.num_layers * encoder.hidden_size
+        self.output_dim = (last - first + 1) * encoder.hidden_size
 
     @torch.no_grad()
     def __call__(self, audio: np.ndarray) -> np.ndarray:
-        """``(T, S)`` float waveform frames → ``(T, L·H)`` float32."""
+        """``(T, S)`` float waveform frames → ``(T, N·H)`` float32."""
         device = next(self.encoder.parameters()).device
         was_training = self.encoder.training
         self.encoder.eval()
         frames = np.asarray(audio, np.float32)
+        first, last = self.layers
         # a few chunks per call (a whole 5-minute recording at once would hold every chunk's
         # activations together); ``step`` is a whole number of chunks, so the chunks are the
         # same as when the recording is encoded in one call
@@ -106,7 +128,8 @@ class FrozenEncoderFeatures:
             for start in range(0, len(frames), step):
                 piece = torch.as_tensor(frames[start : start + step], device=device)[None]
                 mask = torch.ones(piece.shape[:2], dtype=torch.bool, device=device)
-                out.append(self.encoder(piece, mask)[0].reshape(piece.shape[1], -1).float().cpu())
+                hidden = self.encoder(piece, mask)[0, :, first : last + 1]
+                out.append(hidden.reshape(piece.shape[1], -1).float().cpu())
         finally:
             self.encoder.train(was_training)
         return torch.cat(out).numpy() if out else np.zeros((0, self.output_dim), np.float32)
@@ -135,14 +158,19 @@ class SSLEmotionNet(nn.Module):
             :meth:`checkpoint_model_args`).
         freeze_text: keep the text encoder fixed.
         text_max_tokens: longest token sequence per transcript row.
-        layer: ``None`` → learned softmax-weighted sum of all hidden states; an int → that
-            hidden state (0 = the transformer's input, -1 = the last layer).
+        layer: ``None`` → learned softmax-weighted sum of the hidden states of ``layers``; an
+            int → that hidden state (0 = the transformer's input, -1 = the last layer).
+        layers: ``[first, last]`` (inclusive, negative counts from the end): the hidden states
+            the weighted sum runs over; ``None`` → all. A frozen encoder's cache keeps only
+            these (or only ``layer``).
         freeze: ``"none"``, ``"feature_encoder"`` or ``"all"`` (see :class:`SpeechEncoder`).
         gradient_checkpointing: recompute encoder activations in the backward pass.
         normalize_waveform: z-normalise each chunk (``None``: the checkpoint's preprocessor config).
         max_chunk_seconds: longest audio stretch per encoder call.
         cache_encoder_outputs: with ``freeze="all"``, let ``zoo fit``/``test`` cache the
             encoder's pooled hidden states through the corpus cache.
+        cache_dtype: dtype of those cached states, ``"float16"`` (half the disk of float32;
+            a recording whose outputs overflow it is stored in float32) or ``"float32"``.
         head: ``"linear"`` or ``"bilstm"``.
         head_hidden: BiLSTM units per direction.
         head_layers: BiLSTM layers.
@@ -171,11 +199,13 @@ class SSLEmotionNet(nn.Module):
         freeze_text: bool = False,
         text_max_tokens: int = 128,
         layer: int | None = None,
+        layers: list[int] | tuple[int, int] | None = None,
         freeze: str = "feature_encoder",
         gradient_checkpointing: bool = False,
         normalize_waveform: bool | None = None,
         max_chunk_seconds: float = 20.0,
         cache_encoder_outputs: bool = True,
+        cache_dtype: str = "float16",
         head: str = "linear",
         head_hidden: int = 64,
         head_layers: int = 1,
@@ -217,8 +247,18 @@ class SSLEmotionNet(nn.Module):
             gradient_checkpointing=gradient_checkpointing,
         )
         self.layer = layer_choice(layer, self.audio.num_layers)
-        self.layer_logits = nn.Parameter(torch.zeros(self.audio.num_layers)) if self.layer is None else None
+        if self.layer is not None and layers is not None:
+            raise ValueError(
+                "model.args.layers (the weighted sum's range) and model.args.layer (one layer) exclude each other"
+            )
+        #: the hidden states the network reads, ``(first, last)`` inclusive
+        self.layers = (self.layer, self.layer) if self.layer is not None else layer_range(layers, self.audio.num_layers)
+        count = self.layers[1] - self.layers[0] + 1
+        self.layer_logits = nn.Parameter(torch.zeros(count)) if self.layer is None else None
         self.cache_encoder_outputs = bool(cache_encoder_outputs)
+        if cache_dtype not in CACHE_DTYPES:
+            raise ValueError(f"model.args.cache_dtype must be one of {CACHE_DTYPES}, got {cache_dtype!r}")
+        self.cache_dtype = cache_dtype
         width = self.audio.hidden_size
         self.visual: nn.Module | None = None
         if video_feature is not None:
@@ -271,26 +311,30 @@ class SSLEmotionNet(nn.Module):
         """``{audio feature: transform}`` when the encoder is frozen and caching is on, else ``{}``."""
         if self.audio.freeze != "all" or not self.cache_encoder_outputs:
             return {}
-        encoded = self.audio.num_layers * self.audio.hidden_size
-        if encoded == self.audio.frame_samples:  # could not tell cached from raw frames
+        if self._encoded_width() == self.audio.frame_samples:  # could not tell cached from raw frames
             return {}
-        return {self.audio_feature: FrozenEncoderFeatures(self.audio)}
+        encoder = FrozenEncoderFeatures(self.audio, self.layers, self.cache_dtype, pool_by=self.word_feature)
+        return {self.audio_feature: encoder}
 
     # ------------------------------------------------------------------ forward
+    def _encoded_width(self) -> int:
+        """Width of a cached frame: the hidden states of :attr:`layers`, concatenated."""
+        return (self.layers[1] - self.layers[0] + 1) * self.audio.hidden_size
+
     def layer_weights(self) -> Tensor:
-        """Softmax weights of the hidden states (one-hot for a chosen layer)."""
-        if self.layer_logits is None:
-            weights = torch.zeros(self.audio.num_layers)
-            weights[self.layer] = 1.0
-            return weights
-        return torch.softmax(self.layer_logits, 0)
+        """Softmax weights of all hidden states (zero outside :attr:`layers`; one-hot for a chosen layer)."""
+        weights = torch.zeros(self.audio.num_layers)
+        first, last = self.layers
+        weights[first : last + 1] = 1.0 if self.layer_logits is None else torch.softmax(self.layer_logits.detach(), 0)
+        return weights
 
     def _audio_features(self, audio: Tensor, mask: Tensor) -> Tensor:
-        encoded_width = self.audio.num_layers * self.audio.hidden_size
+        first, last = self.layers
+        encoded_width = self._encoded_width()
         if audio.shape[-1] == self.audio.frame_samples:
-            hidden = self.audio(audio, mask)  # (B, T, L, H)
+            hidden = self.audio(audio, mask)[:, :, first : last + 1]  # (B, T, N, H)
         elif audio.shape[-1] == encoded_width:  # pooled hidden states from the corpus cache
-            hidden = audio.reshape(*audio.shape[:2], self.audio.num_layers, self.audio.hidden_size)
+            hidden = audio.reshape(*audio.shape[:2], last - first + 1, self.audio.hidden_size)
         else:
             raise ValueError(
                 f"{self.audio_feature}: frames of width {audio.shape[-1]}; expected {self.audio.frame_samples} "
@@ -299,7 +343,7 @@ class SSLEmotionNet(nn.Module):
         if self.layer_logits is not None:
             weights = torch.softmax(self.layer_logits.float(), 0).to(hidden.dtype)
             return torch.einsum("btlh,l->bth", hidden, weights)
-        return hidden[:, :, self.layer]
+        return hidden[:, :, 0]
 
     @staticmethod
     def pool_words(frames: Tensor, word: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:

@@ -1,55 +1,135 @@
-"""Weights & Biases sweeps over recipes.
+"""Sweep files: W&B's sweep format, read, checked and named like recipes.
 
-A sweep file (``recipes/sweeps/<corpus>_<paper>.yaml``) is in W&B's own sweep format: ``method``,
-``metric`` (``val/ccc_mean``, maximise), ``parameters`` named by recipe keys
-(``model.args.hidden_size``, ``optimizer.lr``, …) and a ``command`` that runs
-``zoo fit RECIPE ${args_no_hyphens}`` (or ``${args}``, the ``--key=value`` form), e.g.::
+A sweep file (``recipes/sweeps/<corpus>_<paper>.yaml``, named ``<corpus>/<paper>`` on the command
+line) is in W&B's own sweep format: ``method`` (grid, random, bayes), ``metric`` (``val/ccc_mean``,
+maximise), ``parameters`` named by recipe keys (``model.args.hidden_size``, ``optimizer.lr``, …),
+optionally ``early_terminate`` (hyperband), and a ``command`` that runs ``zoo fit RECIPE
+${args_no_hyphens}`` (or ``${args}``, the ``--key=value`` form), e.g.::
 
-    command: [${env}, zoo, fit, recipes/muse_car/sun2020_lstm_selfattn.yaml, ${args_no_hyphens}]
+    command: [${env}, zoo, fit, muse_car/sun2020_lstm_selfattn, ${args_no_hyphens}]
 
-``zoo sweep FILE [--count N]`` registers the sweep with W&B and starts an agent that runs N of
-its commands. ``zoo sweep FILE --dry-run --count N`` needs no server: it validates the file with
-W&B's ``sweeps`` package (the library W&B's sweep controller uses), checks that every parameter is
-a valid key of the recipe, and prints the commands of the first N runs the search would propose.
+The same file is searched two ways:
+
+* ``zoo sweep FILE [--count N]`` registers it with a W&B server and starts an agent
+  (``wandb.sweep`` / ``wandb.agent``; the server validates and proposes);
+* ``zoo sweep FILE --local`` / ``--worker`` searches it with Optuna on this machine or on many
+  (:mod:`zoo.sweep_local`; the parameters become Optuna distributions in :mod:`zoo.sweep_space`).
+
+``zoo sweep FILE --dry-run --count N`` needs neither: it checks the file (the keys W&B's format
+has, every parameter a valid key of the recipe) and prints the commands of the first N runs the
+local search would propose.
 """
 
 from __future__ import annotations
 
-import random
 import shlex
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
-import numpy as np
-from omegaconf import OmegaConf
+from zoo.config import RECIPES_DIR, ConfigError, did_you_mean, load_recipe, load_yaml
+from zoo.sweep_space import SweepError, format_value, parse_space, quiet_optuna
 
-from zoo.config import ConfigError, load_recipe
-
-__all__ = ["SweepError", "load_sweep", "validate_sweep", "propose_runs", "expand_command", "run_sweep"]
+__all__ = [
+    "SweepError",
+    "load_sweep",
+    "resolve_sweep_path",
+    "shipped_sweeps",
+    "validate_sweep",
+    "sweep_recipe",
+    "propose_runs",
+    "expand_command",
+    "proposed_overrides",
+    "run_sweep",
+]
 
 ARG_MACROS = ("${args}", "${args_no_hyphens}")
+#: the top-level keys of W&B's sweep format
+SWEEP_KEYS = (
+    "program",
+    "method",
+    "metric",
+    "parameters",
+    "command",
+    "early_terminate",
+    "name",
+    "description",
+    "project",
+    "entity",
+    "run_cap",
+)
+METHODS = ("grid", "random", "bayes")
+SWEEPS_DIR = RECIPES_DIR / "sweeps"
 
 
-class SweepError(ValueError):
-    """A sweep file is invalid; the message names the file and what is wrong."""
+def _corpora() -> list[str]:
+    return sorted(p.name for p in RECIPES_DIR.iterdir() if p.is_dir() and p.name != "sweeps")
+
+
+def _sweep_name(path: Path) -> str:
+    """``muse_car_sun2020.yaml`` → ``muse_car/sun2020`` (the corpus is a folder of the recipes)."""
+    for corpus in sorted(_corpora(), key=len, reverse=True):
+        if path.stem.startswith(corpus + "_"):
+            return f"{corpus}/{path.stem[len(corpus) + 1 :]}"
+    return path.stem
+
+
+def shipped_sweeps() -> dict[str, Path]:
+    """The sweep files that ship with the package: ``{"muse_car/sun2020": path, ...}``."""
+    return {_sweep_name(p): p.resolve() for p in sorted(SWEEPS_DIR.glob("*.yaml"))}
+
+
+def resolve_sweep_path(sweep: str | Path) -> Path:
+    """A sweep file given as a path, or by its name ``<corpus>/<paper>`` (``muse_car/sun2020``).
+
+    Raises:
+        SweepError: neither exists; the message offers the closest shipped names.
+    """
+    path = Path(sweep).expanduser()
+    if path.is_file():
+        return path.resolve()
+    shipped = shipped_sweeps()
+    name = str(sweep).removesuffix(".yaml").removeprefix("sweeps/")
+    if name in shipped:
+        return shipped[name]
+    by_stem = {p.stem: p for p in shipped.values()}
+    if name in by_stem:
+        return by_stem[name]
+    hint = did_you_mean(name, list(shipped))
+    raise SweepError(
+        f"sweep not found: {sweep} is neither a file nor a shipped sweep name (<corpus>/<paper>).{hint} "
+        "`zoo list sweeps` lists them"
+    )
 
 
 def load_sweep(path: str | Path) -> dict[str, Any]:
-    """Read a sweep YAML file into plain containers."""
-    path = Path(path)
-    if not path.is_file():
-        raise SweepError(f"sweep file not found: {path}")
-    config = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    """Read a sweep file (a path or a shipped name) into plain containers.
+
+    Raises:
+        SweepError: missing file, invalid YAML (``file:line:column``) or not a mapping.
+    """
+    from omegaconf import OmegaConf
+
+    path = resolve_sweep_path(path)
+    try:
+        config = OmegaConf.to_container(load_yaml(path), resolve=False)
+    except ConfigError as err:
+        raise SweepError(str(err)) from None
     if not isinstance(config, dict):
         raise SweepError(f"{path}: a sweep file must be a mapping")
     return config
 
 
-def _recipe_of(config: Mapping[str, Any], source: str) -> str:
-    command = [str(c) for c in config.get("command", [])]
+def _command(config: Mapping[str, Any], source: str) -> list[str]:
+    command = config.get("command")
+    if not isinstance(command, list):
+        raise SweepError(f"{source}: command must be a list, e.g. [${{env}}, zoo, fit, RECIPE, ${{args_no_hyphens}}]")
+    return [str(c) for c in command]
+
+
+def recipe_of(config: Mapping[str, Any], source: str) -> str:
+    """The recipe the sweep's ``command`` trains (as written: a name or a path)."""
+    command = _command(config, source)
     if "zoo" not in command or "fit" not in command:
         raise SweepError(f"{source}: command must run `zoo fit RECIPE ${{args_no_hyphens}}`, got {command}")
     index = command.index("fit") + 1
@@ -60,101 +140,98 @@ def _recipe_of(config: Mapping[str, Any], source: str) -> str:
     return command[index]
 
 
-def _sample_value(spec: Mapping[str, Any]) -> Any:
-    if "value" in spec:
-        return spec["value"]
-    if "values" in spec:
-        return spec["values"][0]
-    if "min" in spec:
-        return spec["min"]
-    raise SweepError(f"cannot read a value from parameter spec {dict(spec)}")
+def sweep_recipe(config: Mapping[str, Any], source: str | Path) -> str:
+    """The recipe to load: as written, relative to the sweep file's folder, or a shipped name."""
+    recipe = recipe_of(config, str(source))
+    beside = Path(source).expanduser().parent / recipe
+    if not Path(recipe).expanduser().is_file() and beside.is_file():
+        return str(beside)
+    return recipe
 
 
-def _sweeps_package() -> Any:
-    """Import W&B's ``sweeps`` package, silencing its pydantic-v2 configuration warning."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Valid config keys have changed in V2")
-        import sweeps
-    return sweeps
+def fixed_overrides(config: Mapping[str, Any]) -> list[str]:
+    """The sweep command's own ``key=value`` parts after the recipe (``logger=`` dropped: the
+    local search logs to CSV; ``logger=wandb`` is for the W&B path)."""
+    command = _command(config, "sweep")
+    after = command[command.index("fit") + 2 :]
+    return [part for part in after if "=" in part and part not in ARG_MACROS and not part.startswith("logger=")]
 
 
-def validate_sweep(config: Mapping[str, Any], source: str = "sweep", repo_root: Path | None = None) -> str:
-    """Validate against W&B's sweep schema and against the recipe's keys.
+def _check_schema(config: Mapping[str, Any], source: str) -> None:
+    for key in config:
+        if key not in SWEEP_KEYS:
+            raise SweepError(
+                f"{source}: unknown key {key!r} of a W&B sweep.{did_you_mean(str(key), SWEEP_KEYS)} "
+                f"Valid keys: {', '.join(SWEEP_KEYS)}"
+            )
+    method = config.get("method")
+    if method not in METHODS:
+        raise SweepError(f"{source}: method must be one of {', '.join(METHODS)}, found {method!r}")
+    metric = config.get("metric", {})
+    if not isinstance(metric, Mapping) or not isinstance(metric.get("name"), str):
+        raise SweepError(f"{source}: metric must be a mapping with a name, e.g. {{name: val/ccc_mean, goal: maximize}}")
+    if metric.get("goal", "minimize") not in ("maximize", "minimize"):
+        raise SweepError(f"{source}: metric.goal must be maximize or minimize, found {metric.get('goal')!r}")
+    parameters = config.get("parameters")
+    if not isinstance(parameters, Mapping) or not parameters:
+        raise SweepError(f"{source}: parameters must be a non-empty mapping of recipe keys to their values")
+
+
+def validate_sweep(config: Mapping[str, Any], source: str | Path = "sweep") -> str:
+    """Check a sweep against W&B's format, the local search and the recipe's keys.
 
     Returns:
-        The recipe path the sweep runs.
+        The recipe the sweep runs (as :func:`sweep_recipe` resolves it).
 
     Raises:
         SweepError: naming the file and the offending entry.
     """
-    sweeps = _sweeps_package()
+    source = str(source)
+    _check_schema(config, source)
+    space = parse_space(config, source)
+    recipe = sweep_recipe(config, source)
+    overrides = [f"{key}={format_value(value)}" for key, value in space.example().items()]
     try:
-        sweeps.SweepConfig(dict(config))
-    except Exception as err:  # jsonschema.ValidationError and friends
-        raise SweepError(f"{source}: not a valid W&B sweep: {str(err).splitlines()[0]}") from err
-    metric = config.get("metric", {})
-    if config.get("method") == "bayes" and not metric.get("name"):
-        raise SweepError(f"{source}: a bayes sweep needs metric.name (e.g. val/ccc_mean)")
-    recipe = _recipe_of(config, source)
-    recipe_path = Path(recipe) if repo_root is None or Path(recipe).is_absolute() else repo_root / recipe
-    overrides = [f"{key}={_format(_sample_value(spec))}" for key, spec in config["parameters"].items()]
-    try:
-        load_recipe(recipe_path, overrides)
+        load_recipe(recipe, [*overrides, *fixed_overrides(config)])
     except ConfigError as err:
         raise SweepError(f"{source}: {err}") from err
     return recipe
 
 
-def _format(value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(_format(v) for v in value) + "]"
-    if isinstance(value, (np.floating, float)):
-        return repr(float(value))
-    if isinstance(value, np.integer):
-        return str(int(value))
-    return str(value)
-
-
 def propose_runs(config: Mapping[str, Any], count: int, seed: int = 0) -> list[dict[str, Any]]:
-    """The parameter values of the first ``count`` runs the sweep's search would start.
+    """The parameter values of the first ``count`` trials the local search would start (offline).
 
-    Uses the ``sweeps`` package offline; earlier proposals are passed back as running, so a grid
-    search does not repeat itself and ends when exhausted.
+    An in-memory Optuna study with the sweep's sampler; a grid ends when exhausted.
     """
-    sweeps = _sweeps_package()
-    import sweeps.params  # noqa: F811 - loads the submodule into the package checked above
+    import optuna
 
-    config = sweeps.SweepConfig(dict(config))
-    runs: list[Any] = []
+    quiet_optuna()
+    space = parse_space(config, "sweep")
+    study = optuna.create_study(sampler=space.sampler(seed), direction=space.direction)
     proposals = []
-    # sweeps.params samples with the module-level `random`, which other libraries reseed; a
-    # private generator makes a dry run reproducible (same seed → same proposals).
-    with mock.patch.object(sweeps.params, "random", random.Random(seed)):
-        np.random.seed(seed)  # bayes search draws from NumPy
-        for _ in range(count):
-            run = sweeps.next_run(config, runs)
-            if run is None:
-                break
-            run.state = sweeps.RunState.running
-            runs.append(run)
-            proposals.append({k: v["value"] for k, v in run.config.items()})
+    for _ in range(min(count, space.grid_size() or count)):
+        proposals.append(space.suggest(study.ask()))
     return proposals
 
 
 def expand_command(config: Mapping[str, Any], params: Mapping[str, Any]) -> list[str]:
     """The command line an agent runs for ``params`` (W&B's macros expanded)."""
     out: list[str] = []
-    for part in config.get("command", []):
-        part = str(part)
+    for part in _command(config, "sweep"):
         if part == "${env}":
             out.append("/usr/bin/env")
         elif part == "${args}":
-            out += [f"--{k}={_format(v)}" for k, v in params.items()]
+            out += [f"--{k}={format_value(v)}" for k, v in params.items()]
         elif part == "${args_no_hyphens}":
-            out += [f"{k}={_format(v)}" for k, v in params.items()]
+            out += [f"{k}={format_value(v)}" for k, v in params.items()]
         else:
             out.append(part)
     return out
+
+
+def proposed_overrides(command: Sequence[str]) -> list[str]:
+    """The ``key=value`` overrides of an expanded command (what ``zoo fit`` receives)."""
+    return [part for part in command if "=" in part and not part.startswith("/")]
 
 
 def run_sweep(
@@ -165,13 +242,14 @@ def run_sweep(
     entity: str | None = None,
     seed: int = 0,
 ) -> list[list[str]]:
-    """Validate a sweep; print the proposed commands (dry run) or create it and run an agent.
+    """Validate a sweep; print the proposed commands (dry run) or create it on W&B and run an agent.
 
     Returns:
         The commands proposed (dry run) or an empty list.
     """
+    path = resolve_sweep_path(path)
     config = load_sweep(path)
-    validate_sweep(config, str(path), repo_root=Path.cwd())
+    validate_sweep(config, path)
     if dry_run:
         commands = [expand_command(config, params) for params in propose_runs(config, count or 5, seed)]
         for i, command in enumerate(commands, 1):
@@ -179,11 +257,7 @@ def run_sweep(
         return commands
     import wandb
 
-    sweep_id = wandb.sweep(dict(config), project=project or config.get("project", "affect-zoo"), entity=entity)
-    wandb.agent(sweep_id, count=count, project=project or config.get("project", "affect-zoo"), entity=entity)
+    project = project or config.get("project", "affect-zoo")
+    sweep_id = wandb.sweep(dict(config), project=project, entity=entity)
+    wandb.agent(sweep_id, count=count, project=project, entity=entity)
     return []
-
-
-def proposed_overrides(command: Sequence[str]) -> list[str]:
-    """The ``key=value`` overrides of an expanded command (what ``zoo fit`` receives)."""
-    return [part for part in command if "=" in part and not part.startswith("/")]

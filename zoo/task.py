@@ -299,10 +299,12 @@ class EmotionTask(pl.LightningModule):
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
         _, loss = self._shared_step(batch)
         if not bool(torch.isfinite(loss)):
+            ids = list(batch["ids"])
+            shown = ids if len(ids) <= 5 else [*ids[:5], f"... {len(ids)} in all"]
             raise TrainingError(
                 f"the training loss is {float(loss.detach())} at epoch {self.current_epoch}, step "
-                f"{self.global_step} (batch {batch_idx}, recordings {list(batch['ids'])}); lower "
-                "optimizer.lr, set trainer.gradient_clip_val, or check these recordings' features"
+                f"{self.global_step} (batch {batch_idx}, recordings {shown}); {self._largest_input(batch)}; "
+                "check that file, lower optimizer.lr, or set trainer.gradient_clip_val"
             )
         self.log(
             "train/loss",
@@ -314,6 +316,38 @@ class EmotionTask(pl.LightningModule):
             sync_dist=True,
         )
         return loss
+
+    def _largest_input(self, batch: Mapping[str, Any]) -> str:
+        """Where the batch's largest raw input value is: feature set, recording, time (the row of
+        the corpus's file) and the file, for the message of a loss that is not finite."""
+        mask = batch["mask"]
+        best: tuple[float, str, int, int] | None = None
+        for name, x in batch["features"].items():
+            if not torch.is_floating_point(x) or x.ndim < 2:
+                continue
+            size = x.detach().float().abs().reshape(x.shape[0], x.shape[1], -1).amax(dim=2)
+            size = torch.nan_to_num(size, nan=float("inf"))
+            if mask.shape == size.shape:
+                size = size.masked_fill(~mask.bool(), -1.0)
+            flat = int(size.argmax())
+            b, t = divmod(flat, size.shape[1])
+            value = float(size[b, t])
+            if best is None or value > best[0]:
+                best = (value, name, b, t)
+        if best is None:
+            return "no floating-point input to inspect"
+        value, name, b, t = best
+        rec = batch["ids"][b]
+        times = batch.get("timestamps")
+        at = (
+            f"at {float(times[b, t]):.3f} s (the row of that time in its file)"
+            if self.level == "frame" and times is not None and times.ndim == 2
+            else f"at word step {t}"
+        )
+        corpus = getattr(getattr(self.trainer, "datamodule", None), "corpus", None) if self._trainer else None
+        path = corpus.feature_file(rec, name) if corpus is not None else None
+        where = f", file {path}" if path is not None else ""
+        return f"its largest input value is {value:g} in feature set {name!r} of recording {rec} {at}{where}"
 
     @staticmethod
     def _drop_padding(batch: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -60,6 +60,11 @@ Recurrent part: 2-layer unidirectional LSTM with 256 cells (packed by the frame 
 per-frame linear layer to the targets; trained with the CCC loss. The released code uses peephole
 LSTM cells with cell clipping; ``nn.LSTM`` has neither.
 
+Evaluation length: with ``eval_win_len`` (the recipes: the training window, 150 frames) the
+network runs each evaluation recording in windows of that length, each from a zero LSTM state as
+in training, and averages overlapping predictions (:mod:`zoo.layers.windows`); ``None`` runs whole
+recordings (7500 frames in RECOLA) through LSTMs trained on 150-frame windows.
+
 Multimodal: the speech and visual extractors of two trained unimodal checkpoints
 (``net.speech.*``, ``net.visual.*``) are loaded, their LSTMs discarded, features concatenated
 (1280 + 640 = 1920, §III-D) and a new 2-layer LSTM trained; extractors are fine-tuned unless
@@ -79,6 +84,8 @@ from torch import Tensor, nn
 
 from zoo._registry import register_model, weights_come_from_checkpoint
 from zoo.layers import MaskedBiLSTM
+from zoo.layers.windows import eval_window_spans, windowed_forward
+from zoo.safe_load import safe_torch_load
 
 __all__ = [
     "SpeechNet",
@@ -240,7 +247,7 @@ def _load_state_dict_file(path: str | Path) -> dict[str, Tensor]:
         from safetensors.torch import load_file
 
         return load_file(str(path))
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = safe_torch_load(path, "weights file (model.args.pretrained_path)")
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
@@ -304,20 +311,23 @@ class VisualNet(nn.Module):
         """Features per frame (640 as in the paper; 2048 for ResNet-50 without projection)."""
         return int(self.proj.out_features if self.proj is not None else self.backbone.num_features)
 
-    def _augment(self, images: Tensor) -> Tensor:
-        """One random resize-crop and colour jitter for a sequence of ``(T, 3, H, W)`` images."""
+    def augmentation(self, height: int, width: int) -> Any:
+        """The §V augmentation of ``height × width`` faces: resize by 110/96 (96 → 110), random
+        crop back to the input size, random brightness and saturation (torchvision v2)."""
         from torchvision.transforms import v2
 
-        h, w = images.shape[-2:]
-        big = (int(round(h * 110 / 96)), int(round(w * 110 / 96)))
-        transform = v2.Compose(
+        big = (int(round(height * 110 / 96)), int(round(width * 110 / 96)))
+        return v2.Compose(
             [
                 v2.Resize(big, antialias=True),
-                v2.RandomCrop((h, w)),
+                v2.RandomCrop((height, width)),
                 v2.ColorJitter(brightness=self.brightness, saturation=self.saturation),
             ]
         )
-        return transform(images)
+
+    def _augment(self, images: Tensor) -> Tensor:
+        """One random resize-crop and colour jitter for a sequence of ``(T, 3, H, W)`` images."""
+        return self.augmentation(*images.shape[-2:])(images)
 
     def forward(self, video: Tensor, mask: Tensor) -> Tensor:
         """``(B, T, H, W, 3)`` uint8 frames → ``(B, T, output_dim)``; zero at padded frames."""
@@ -355,6 +365,14 @@ class Tzirakis2017Net(nn.Module):
         visual_args: keyword arguments of :class:`VisualNet`.
         visual_dropout: dropout on the visual features (0.5).
         freeze_extractors: keep the extractor weights fixed (no gradient).
+        eval_win_len: evaluation length: ``None`` runs each whole recording through the network
+            in one piece; a number of frames runs it in windows of that length, each from a zero
+            LSTM state as in training (:func:`zoo.layers.windows.windowed_forward`). The recipes
+            set the training window (150 frames, ``${data.args.win_len}``): the paper's
+            sequences are the 6 s pieces the recordings are cut into (§III-B), and Table II shows
+            that the length changes the scores.
+        eval_hop_len: frames between evaluation windows (``None`` = ``eval_win_len``: consecutive
+            windows); smaller values overlap them and average each frame's predictions.
     """
 
     def __init__(
@@ -368,9 +386,15 @@ class Tzirakis2017Net(nn.Module):
         visual_args: Mapping[str, Any] | None = None,
         visual_dropout: float = 0.5,
         freeze_extractors: bool = False,
+        eval_win_len: int | None = None,
+        eval_hop_len: int | None = None,
     ) -> None:
         super().__init__()
         self.modalities = tuple(modalities)
+        self.eval_win_len = int(eval_win_len) if eval_win_len else None
+        self.eval_hop_len = int(eval_hop_len) if eval_hop_len else self.eval_win_len
+        if self.eval_win_len is not None:
+            eval_window_spans(self.eval_win_len + 1, self.eval_win_len, self.eval_hop_len)  # checks the pair now
         missing = [m for m in self.modalities if m not in feature_dims]
         if missing:
             raise ValueError(
@@ -412,7 +436,12 @@ class Tzirakis2017Net(nn.Module):
         return torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
 
     def forward(self, features: Mapping[str, Tensor], mask: Tensor) -> Tensor:
-        """``(B, T, K)`` predictions."""
+        """``(B, T, K)`` predictions; in eval mode in windows of ``eval_win_len`` when it is set."""
+        if not self.training and self.eval_win_len is not None:
+            return windowed_forward(self._forward_sequences, features, mask, self.eval_win_len, self.eval_hop_len)
+        return self._forward_sequences(features, mask)
+
+    def _forward_sequences(self, features: Mapping[str, Tensor], mask: Tensor) -> Tensor:
         x = self.extract(features, mask)
         return self.head(self.lstm(x, mask))
 

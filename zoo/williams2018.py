@@ -41,8 +41,10 @@ What the networks are (paper §4.1–§4.4; layer order from the authors' Keras 
 Deviations (see docs/models/williams2018.md for the whole fidelity table):
 
 * the release pads every segment on the left with zeros to ``max_len`` and reads the last state;
-  here sequences are right-padded with a mask: the RNNs run on packed sequences and use each
-  segment's last valid state (both directions' final states for the BLSTM); the input batch norm
+  here sequences are right-padded with a mask and each segment's last valid state is used (both
+  directions' final states for the BLSTM: the backward direction starts at the segment's last
+  word), as packed sequences would give — computed without packing, see
+  :meth:`EarlyFusionRNN._final_states`; the input batch norm
   uses only valid steps (the release normalises the padding zeros too); the CNN zeroes padded
   steps before each convolution (``same`` padding, so 1–2-word segments still give an output),
   max-pools with the mask and ends with a **masked global max over time** instead of ``Flatten``
@@ -58,12 +60,13 @@ chance level of any recipe (draws from the training labels) is :func:`random_bas
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.func import functional_call
 
 from zoo._registry import register_model
 from zoo.layers import lengths_from_mask
@@ -244,6 +247,12 @@ class EarlyFusionRNN(nn.Module):
         )
         self.bidirectional = bidirectional
         out_dim = hidden_size * (2 if bidirectional else 1)
+        # weightless shapes of one direction of layer 0 and of the layers above, run with
+        # self.rnn's weights (a plain list: not submodules, no parameters of their own in the model)
+        self._cells = [
+            nn.LSTM(dim, hidden_size, batch_first=True),
+            nn.LSTM(out_dim, hidden_size, batch_first=True),
+        ]
         self.head = _head(out_dim, num_targets, fc_units, fc_layers, dropout, dropout_after_last=True)
         self.output = _Output(output)
         _keras_init(self)
@@ -251,12 +260,47 @@ class EarlyFusionRNN(nn.Module):
     def forward(self, features: Mapping[str, Tensor], mask: Tensor) -> Tensor:
         """``(B, L, D_i)`` feature sets and a left-aligned ``(B, L)`` mask → ``(B, K)``."""
         x = self.input_norm(_fuse(features, self.feature_names), mask)
-        lengths = lengths_from_mask(mask).clamp_min(1).cpu()
-        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-        _, (h_n, _) = self.rnn(packed)
-        # h_n: (layers * directions, B, H); the last layer's final state(s) of each sequence
-        last = torch.cat([h_n[-2], h_n[-1]], dim=-1) if self.bidirectional else h_n[-1]
-        return self.output(self.head(last))
+        return self.output(self.head(self._final_states(x, lengths_from_mask(mask))))
+
+    def _final_states(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """The last layer's state after each sequence's last valid step (both directions' for
+        the BLSTM) — what ``self.rnn`` gives on the packed sequences, computed without packing.
+
+        Right padding comes after a sequence's valid steps, so it cannot change them in the
+        forward direction; the backward direction runs the reverse weights forward over each
+        sequence reversed within its own length (padding stays at the end). Each layer and
+        direction is one call of the fused LSTM kernel on the padded batch, with ``self.rnn``'s
+        weights (:func:`torch.func.functional_call`): on a CPU far faster than packed sequences,
+        whose backward pass works step by step (``benchmarks/vs_authors_williams.py``).
+        """
+        batch, steps = x.shape[:2]
+        positions = torch.arange(steps, device=x.device)
+        reverse = lengths[:, None] - 1 - positions[None, :]
+        reverse = torch.where(reverse >= 0, reverse, positions[None, :].expand(batch, steps))
+
+        def flip(z: Tensor) -> Tensor:  # reverse each sequence within its length (an involution)
+            return z.gather(1, reverse[..., None].expand(-1, -1, z.shape[-1]))
+
+        rows, last = torch.arange(batch, device=x.device), lengths - 1
+        for layer in range(self.rnn.num_layers):
+            out = self._direction(layer, "", x)
+            finals = [out[rows, last]]
+            if self.bidirectional:
+                backward = self._direction(layer, "_reverse", flip(x))
+                finals.append(backward[rows, last])
+                out = torch.cat([out, flip(backward)], dim=-1)
+            if layer < self.rnn.num_layers - 1:
+                x = nn.functional.dropout(out, self.rnn.dropout, self.training)
+        return torch.cat(finals, dim=-1)
+
+    def _direction(self, layer: int, suffix: str, x: Tensor) -> Tensor:
+        """One direction of one layer of ``self.rnn`` over ``(B, L, D)`` (fused kernel, no packing)."""
+        cell = self._cells[min(layer, 1)]
+        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        weights = {f"{n}_l0": getattr(self.rnn, f"{n}_l{layer}{suffix}") for n in names}
+        with warnings.catch_warnings():  # cuDNN notes that borrowed weights are not one flat block
+            warnings.filterwarnings("ignore", message="RNN module weights are not part of single contiguous")
+            return functional_call(cell, weights, (x,))[0]
 
 
 class EarlyFusionCNN(nn.Module):

@@ -6,9 +6,12 @@ import json
 import runpy
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "extract_speed.py"
 
 
+@pytest.mark.slow
 def test_extract_benchmark_tiny(tmp_path, capsys):
     from zoo.features import list_extractors
 

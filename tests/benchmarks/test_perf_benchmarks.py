@@ -97,6 +97,7 @@ def test_precision_devices_tzirakis_visual_tiny(tmp_path: Path):
     assert "data-parallel" not in out.stdout  # --skip-ddp
 
 
+@pytest.mark.slow
 def test_gpu_check_script_syntax_and_refusals(tmp_path: Path):
     script = ROOT / "benchmarks" / "gpu_check.sh"
     assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
@@ -105,3 +106,21 @@ def test_gpu_check_script_syntax_and_refusals(tmp_path: Path):
     env = {**os.environ, "PYTHON": sys.executable, "CUDA_VISIBLE_DEVICES": ""}  # no GPU visible
     out = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 2 and "sees no CUDA GPU" in out.stderr
+
+
+def test_suite_time_plugin_reports_the_main_threads_cpu(tmp_path: Path, monkeypatch):
+    """The plugin of benchmarks/suite_time.py (the script itself runs pytest twice: not in CI)."""
+    import importlib.util
+    import json
+    import types
+
+    spec = importlib.util.spec_from_file_location("suite_time", ROOT / "benchmarks" / "suite_time.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setenv(module.OUT_ENV, str(tmp_path))
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
+    sum(i * i for i in range(2_000_000))  # some CPU on this thread
+    module.pytest_sessionfinish(types.SimpleNamespace(testscollected=3), 0)
+    figures = json.loads((tmp_path / "gw1.json").read_text())
+    assert figures["worker"] == "gw1" and figures["tests"] == 3
+    assert 0 < figures["main_thread_cpu_s"] <= figures["cpu_s"] + 0.05  # the main thread is part of the process

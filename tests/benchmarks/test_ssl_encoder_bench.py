@@ -6,9 +6,12 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "ssl_encoder.py"
 
 
+@pytest.mark.slow
 def test_ssl_benchmark_configurations_run():
     sys.path.insert(0, str(BENCH.parent))
     try:

@@ -103,6 +103,7 @@ def test_our_side_pins_the_release_windowing(tmp_path: Path) -> None:
     load_recipe(str(vs_authors.RECIPE), [o for o in out if o.startswith("data.args.")])
 
 
+@pytest.mark.slow
 def test_script_skips_with_a_message_without_their_code(tmp_path: Path) -> None:
     out = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "vs_authors.py"), str(tmp_path / "absent")],

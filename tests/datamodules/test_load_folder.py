@@ -51,8 +51,12 @@ def test_folder_errors_name_the_folder(muse: Path, tmp_path: Path):
     (empty / "c1_muse_wild" / "feature_segments" / "label_aligned" / "egemaps").mkdir(parents=True)
     with pytest.raises(CorpusFormatError, match="egemaps: no <id>.csv feature files"):
         CorpusDataModule("muse_car", root=empty, features=["egemaps"]).load_folder()
-    with pytest.raises(CorpusFormatError, match="no recordings found"):
+    with pytest.raises(CorpusFormatError, match="empty is a muse_car folder .* this recola model or recipe"):
         CorpusDataModule("recola", root=empty, features=["audio"]).load_folder()
-    (empty / "audio_features_xbow_6s").mkdir()
+    bare = tmp_path / "bare"
+    bare.mkdir()
     with pytest.raises(CorpusFormatError, match="no recordings found"):
-        CorpusDataModule("sewa", root=empty, features=["audio_features_xbow_6s"]).load_folder()
+        CorpusDataModule("recola", root=bare, features=["audio"]).load_folder()
+    (bare / "audio_features_xbow_6s").mkdir()
+    with pytest.raises(CorpusFormatError, match="no recordings found"):
+        CorpusDataModule("sewa", root=bare, features=["audio_features_xbow_6s"]).load_folder()

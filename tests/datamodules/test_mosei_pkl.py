@@ -12,8 +12,9 @@ from zoo.data import create_datamodule
 from zoo.data._sequence import CorpusFormatError
 
 
-def make_partition(n: int, steps: int = 5, offset: float = 0.0) -> dict:
-    """Segment i has i + 1 real steps at the end (left padding, as the SDK's get_tensors)."""
+def make_partition(n: int, steps: int = 5, offset: float = 0.0, video: str = "v") -> dict:
+    """Segment i has i + 1 real steps at the end (left padding, as the SDK's get_tensors); its id is
+    ``<video><i>[0]`` (each partition needs videos of its own)."""
     text = np.zeros((n, steps, 4), np.float32)
     audio = np.zeros((n, steps, 3), np.float32)
     vision = np.zeros((n, steps, 2), np.float32)
@@ -29,7 +30,7 @@ def make_partition(n: int, steps: int = 5, offset: float = 0.0) -> dict:
         "text": text,
         "audio": audio,
         "vision": vision,
-        "id": np.array([f"v{i}[0]" for i in range(n)]),
+        "id": np.array([f"{video}{i}[0]" for i in range(n)]),
         "regression_labels": labels,
     }
 
@@ -41,7 +42,7 @@ def write_pickle(path, data) -> str:
 
 
 def test_layout_padding_and_targets(tmp_path):
-    data = {"train": make_partition(3), "valid": make_partition(2), "test": make_partition(2)}
+    data = {"train": make_partition(3), "valid": make_partition(2, video="w"), "test": make_partition(2, video="x")}
     data["train"]["audio"][2, -1, 1] = -np.inf
     path = write_pickle(tmp_path / "aligned_50.pkl", data)
     dm = create_datamodule(
@@ -66,7 +67,7 @@ def test_layout_padding_and_targets(tmp_path):
 
 
 def test_folder_root_and_one_column_labels(tmp_path):
-    data = {p: make_partition(2) for p in ("train", "valid", "test")}
+    data = {p: make_partition(2, video=p) for p in ("train", "valid", "test")}
     for part in data.values():
         part["labels"] = part.pop("regression_labels")[:, :1].reshape(-1, 1, 1)  # (N, 1, 1) sentiment
     write_pickle(tmp_path / "mosei_senti.pkl", data)
@@ -91,7 +92,7 @@ def test_folder_root_and_one_column_labels(tmp_path):
     ],
 )
 def test_wrong_keys_and_shapes_are_clear(tmp_path, mutate, message):
-    data = {"train": make_partition(3), "valid": make_partition(2), "test": make_partition(2)}
+    data = {"train": make_partition(3), "valid": make_partition(2, video="w"), "test": make_partition(2, video="x")}
     mutate(data)
     path = write_pickle(tmp_path / "bad.pkl", data)
     dm = create_datamodule("cmu_mosei", root=path, format="pkl", normalize=False)
@@ -106,7 +107,11 @@ class _Payload:
 
 
 def test_code_payload_is_refused(tmp_path):
-    data = {"train": {**make_partition(2), "evil": _Payload()}, "valid": make_partition(1), "test": make_partition(1)}
+    data = {
+        "train": {**make_partition(2), "evil": _Payload()},
+        "valid": make_partition(1, video="w"),
+        "test": make_partition(1, video="x"),
+    }
     path = write_pickle(tmp_path / "evil.pkl", data)
     dm = create_datamodule("cmu_mosei", root=path, format="pkl", normalize=False)
     with pytest.raises(CorpusFormatError, match=r"refused to load (posix|os|nt)\.system"):
@@ -114,7 +119,11 @@ def test_code_payload_is_refused(tmp_path):
 
 
 def test_normalisation_uses_train_steps_only(tmp_path):
-    data = {"train": make_partition(3), "valid": make_partition(2, offset=1000.0), "test": make_partition(2)}
+    data = {
+        "train": make_partition(3),
+        "valid": make_partition(2, offset=1000.0, video="w"),
+        "test": make_partition(2, video="x"),
+    }
     path = write_pickle(tmp_path / "a.pkl", data)
     dm = create_datamodule("cmu_mosei", root=path, format="pkl", modalities=["text"], normalize="zscore")
     dm.setup("fit")
@@ -127,7 +136,7 @@ def test_normalisation_uses_train_steps_only(tmp_path):
 
 
 def test_prediction_csv_is_appended_per_batch(tmp_path):
-    data = {p: make_partition(2) for p in ("train", "valid", "test")}
+    data = {p: make_partition(2, video=v) for p, v in (("train", "t"), ("valid", "w"), ("test", "v"))}
     path = write_pickle(tmp_path / "a.pkl", data)
     dm = create_datamodule("cmu_mosei", root=path, format="pkl", targets=["happy", "sad"], normalize=False)
     out = tmp_path / "predictions"

@@ -23,6 +23,7 @@ from zoo.data.muse_car import (
     read_label_file,
     read_partition_table,
 )
+from zoo.errors import CorpusDataWarning
 
 PARTITION = """\
 Id,Proposal
@@ -532,5 +533,46 @@ def test_normalize_features_standardises_only_the_listed_sets(tiny_corpus: Path)
     # listed sets that are not used are ignored; none listed: nothing is standardised
     dm = CorpusDataModule("muse_car", root=tiny_corpus, features=["egemaps"], normalize_features=["openpose"])
     assert dm.data_spec()["normalization"] is None or dm.data_spec()["normalization"] == {}
-    with pytest.raises(ValueError, match="list of feature set names"):
+    with pytest.raises(ValueError, match=r"data.args.normalize_features: expected null or a list of distinct"):
         CorpusDataModule("muse_car", root=tiny_corpus, features=["egemaps"], normalize_features="egemaps")
+
+
+# --------------------------------------------------------------------------- issue 24: values, access
+@pytest.mark.parametrize("value", ["1.25", "1e30"])
+def test_a_label_outside_its_range_is_refused(corpus: Path, value: str):
+    path = _label(corpus, "valence", "5")
+    path.write_text(path.read_text().replace("1250,0.2,3", f"1250,{value},3"))
+    assert read_label_file(path)[1][1] == float(value)  # prediction files may lie outside the range
+    with pytest.raises(CorpusFormatError) as info:
+        load_muse_car_recordings(corpus, "train", ["egemaps"])
+    assert str(info.value) == (
+        f"{path}: line 3, field 'value' (video 5, data row 2): label {float(value):g} is outside the range [-1, 1] "
+        "the corpus declares (1 such value(s) in the file)"
+    )
+
+
+def test_an_absurd_feature_value_is_a_warning_naming_the_file(tmp_path: Path):
+    values = np.column_stack([np.sin(np.arange(40.0)), np.cos(np.arange(40.0))])
+    values[10, 0] = 1e30
+    rows = "\n".join(f"{250 * i},1,{a:g},{b:g}" for i, (a, b) in enumerate(values))
+    path = _write(tmp_path / "f.csv", "timestamp,segment_id,a,b\n" + rows + "\n")
+    with pytest.warns(
+        CorpusDataWarning, match=rf"^{path}: line 12, field 'a' \(video f, data row 11\): feature value 1e\+30"
+    ):
+        read_feature_file(path)
+
+
+def test_a_file_that_cannot_be_read_is_one_error_naming_it(corpus: Path, monkeypatch):
+    path = _label(corpus, "arousal", "5")
+    path.unlink()
+    path.symlink_to(path.name)  # a symbolic-link loop
+    with pytest.raises(CorpusFormatError, match=rf"^{path}: label file not found"):
+        load_muse_car_recordings(corpus, "train", ["egemaps"])
+    import pandas as pd
+
+    def denied(*args, **kwargs):  # what a file without read permission gives a user who is not root
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(pd, "read_csv", denied)
+    with pytest.raises(CorpusFormatError, match=r"partition.csv: cannot read the partition file \(Permission denied\)"):
+        load_muse_car_recordings(corpus, "train", ["egemaps"])

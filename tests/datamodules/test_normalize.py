@@ -223,7 +223,7 @@ def test_segment_batches_are_normalised_by_the_task(tmp_path: Path):
             "text": text,
             "audio": text[..., :3].copy(),
             "vision": text[..., :2].copy(),
-            "id": np.array([f"v{i}[0]" for i in range(n)]),
+            "id": np.array([f"{p}{i}[0]" for i in range(n)]),  # each partition its own videos
             "regression_labels": labels,
         }
     path = tmp_path / "a.pkl"
@@ -239,3 +239,35 @@ def test_segment_batches_are_normalised_by_the_task(tmp_path: Path):
         host = SegmentDataset(dm.recordings("val"), len(dm.target_names))  # host-normalised segments
         old = collate_segments([host[i] for i in range(len(host))])["features"]["text"]  # zero-padded
         assert torch.equal(got, old), mode
+
+
+def test_statistics_leave_zero_padding_out_per_block():
+    """``padding_blocks``: each all-zero block of a frame is padding — out of the statistics
+    (merged over recordings, one of them all padding in a block) and 0 after normalisation."""
+    from zoo.data._sequence import compute_feature_stats
+
+    rng = np.random.default_rng(3)
+    recs, real = [], []
+    for i, n in enumerate([7, 5, 9]):
+        x = rng.normal(3.0, 2.0, (n, 4)).astype(np.float32)
+        pad_left = rng.random(n) < 0.4
+        pad_right = np.ones(n, bool) if i == 1 else rng.random(n) < 0.3  # recording 1: right half all padding
+        x[pad_left, :2] = 0.0
+        x[pad_right, 2:] = 0.0
+        recs.append(Recording(f"r{i}", {"a": x}, np.arange(n) * 0.1, np.zeros((n, 1), np.float32)))
+        real.append(np.concatenate([np.repeat(~pad_left[:, None], 2, 1), np.repeat(~pad_right[:, None], 2, 1)], 1))
+    stats = compute_feature_stats(recs, ["a"], padding_blocks={"a": 2})["a"]
+    x_all = np.concatenate([r.features["a"] for r in recs]).astype(np.float64)
+    keep = np.concatenate(real)
+    mean = np.array([x_all[keep[:, d], d].mean() for d in range(4)])
+    std = np.array([x_all[keep[:, d], d].std() for d in range(4)])
+    np.testing.assert_allclose(stats.mean, mean, rtol=1e-10)
+    np.testing.assert_allclose(stats.std, std, rtol=1e-10)
+    back = FeatureStats.from_dict(stats.to_dict())
+    assert back.padding_blocks == 2
+    out = back.normalise(recs[0].features["a"])
+    expected = np.where(real[0], (recs[0].features["a"] - mean) / std, 0.0)
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+    # statistics without padding keep their stored form (old checkpoints load unchanged)
+    plain = compute_feature_stats(recs, ["a"])["a"]
+    assert set(plain.to_dict()) == {"mean", "std"} and FeatureStats.from_dict(plain.to_dict()).padding_blocks == 0

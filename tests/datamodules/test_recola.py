@@ -122,11 +122,16 @@ def test_audio_is_resampled_and_mixed_down(tmp_path):
 def test_video_frame_nearest_in_time_from_the_stream_rate(tmp_path):
     path = tmp_path / "v.mp4"
     write_video(path, [20 + 20 * i for i in range(5)], fps=10, size=(64, 48))  # 0..0.4 s
-    times = np.arange(14) * 0.04  # up to 0.52 s: beyond the last frame → the last frame
+    times = np.arange(13) * 0.04  # up to 0.48 s: within one frame (0.1 s) after the last → the last frame
     crops = read_video_frames(path, times, face_size=32)
-    assert crops.shape == (14, 32, 32, 3) and crops.dtype == np.uint8
+    assert crops.shape == (13, 32, 32, 3) and crops.dtype == np.uint8
     nearest = np.minimum(np.floor(times * 10 + 0.5).astype(int), 4)
-    np.testing.assert_allclose(crops.reshape(14, -1).mean(1), 20 + 20 * nearest, atol=3)
+    np.testing.assert_allclose(crops.reshape(13, -1).mean(1), 20 + 20 * nearest, atol=3)
+    with pytest.raises(
+        CorpusFormatError,
+        match=r"v\.mp4 \(recording v\): the video ends at 0\.400 s but the labels run to 0\.520 s \(row 14\)",
+    ):
+        read_video_frames(path, np.arange(14) * 0.04, face_size=32)  # 0.12 s past the last frame: refused
 
 
 def test_video_crop_box(tmp_path):
@@ -243,7 +248,7 @@ def test_datamodule_feature_mode_normalises_with_train_statistics(corpus):
 def test_datamodule_rejects_unknown_features():
     with pytest.raises(ValueError, match=r"\['video'\] are not available in 'features' mode"):
         CorpusDataModule("recola", root=".", mode="features", features=["video"])
-    with pytest.raises(ValueError, match="mode must be one of"):
+    with pytest.raises(ValueError, match=r"data.args.mode: expected one of features, raw, found 'pixels'"):
         CorpusDataModule("recola", root=".", mode="pixels")
 
 
@@ -259,3 +264,10 @@ def test_write_predictions_in_gold_standard_format(corpus, tmp_path):
     assert data.columns["Instance_name"] == ["dev_1"] * N
     np.testing.assert_allclose(data.columns["frameTime"], TIMES)
     np.testing.assert_allclose(data.columns["GoldStandard"], np.linspace(1, 0, N), atol=1e-6)
+    # the same predictions as one CSV per recording, for tools that do not read ARFF
+    import pandas as pd
+
+    table = pd.read_csv(tmp_path / "out" / "dev_1.csv")
+    assert list(table.columns) == ["frameTime", "arousal", "valence"]
+    np.testing.assert_allclose(table["frameTime"], TIMES)
+    np.testing.assert_allclose(table[["arousal", "valence"]].to_numpy(), preds, atol=1e-6)

@@ -133,13 +133,13 @@ def test_gold_standard_reader(tmp_path):
 
 
 def test_gold_standard_missing_value_names_line(tmp_path):
-    path = write(tmp_path, "g.arff", GOLD.replace("0.300000", "?"))
+    path = write(tmp_path, "dev_1.arff", GOLD.replace("0.300000", "?"))
     with pytest.raises(CorpusFormatError, match=r"line 10, attribute 'GoldStandard': missing"):
         read_gold_standard(path)
 
 
 def test_gold_standard_times_must_increase(tmp_path):
-    path = write(tmp_path, "g.arff", GOLD.replace("dev_1,0.08", "dev_1,0.04"))
+    path = write(tmp_path, "dev_1.arff", GOLD.replace("dev_1,0.08", "dev_1,0.04"))
     with pytest.raises(CorpusFormatError, match=r"line 10, attribute 'frameTime'.*does not increase"):
         read_gold_standard(path)
 
@@ -150,7 +150,7 @@ def test_feature_reader_drops_name_and_time(tmp_path):
         "@attribute f1 numeric\n@attribute f2 numeric\n@data\n"
         "'train_1',0.00,1,2\n'train_1',0.04,3,4.5\n"
     )
-    times, values = read_feature_arff(write(tmp_path, "f.arff", text))
+    times, values = read_feature_arff(write(tmp_path, "train_1.arff", text))
     np.testing.assert_allclose(times, [0.0, 0.04])
     np.testing.assert_array_equal(values, [[1, 2], [3, 4.5]])
 

@@ -21,6 +21,7 @@ from zoo.data.recola import (
     read_gold_standard,
     read_individual_ratings,
 )
+from zoo.errors import CorpusDataWarning
 
 TIMES = np.arange(10) * 0.04
 
@@ -121,7 +122,7 @@ def test_audio_up_to_one_frame_short_is_padded_with_a_warning(tmp_path, caplog):
 
 def test_recording_normalisation_uses_the_whole_waveform(tmp_path):
     rng = np.random.default_rng(1)
-    signal = (rng.normal(size=6400) * 0.3 + 0.05).astype(np.float32)
+    signal = np.clip(rng.normal(size=6400) * 0.3 + 0.05, -1, 1).astype(np.float32)  # float audio lies in [-1, 1]
     path = tmp_path / "a.wav"
     sf.write(path, signal, 16000, subtype="FLOAT")
     frames = read_audio_frames(path, TIMES, normalize=True)
@@ -201,3 +202,101 @@ def test_feature_arff_missing_feature_value_still_refused(tmp_path):
     path = write(tmp_path / "dev_1.arff", text)
     with pytest.raises(CorpusFormatError, match=r"dev_1\.arff \(recording dev_1\): line 8, attribute 'f1': missing"):
         read_feature_arff(path)
+
+
+# --------------------------------------------------------------------------- issue 24: values, names, raters
+def feature_text(name: str, values: np.ndarray, times=TIMES) -> str:
+    head = "@relation f\n@attribute Instance_name string\n@attribute frameTime numeric\n"
+    head += "".join(f"@attribute f{j} numeric\n" for j in range(values.shape[1])) + "@data\n"
+    rows = "\n".join(f"{name},{t:.2f}," + ",".join(str(v) for v in row) for t, row in zip(times, values))
+    return head + rows + "\n"
+
+
+def small_corpus(root: Path, ratings=None) -> Path:
+    """train_1: gold standards, individual ratings and audio features over TIMES."""
+    rng = np.random.default_rng(3)
+    for target in ("arousal", "valence"):
+        write(
+            root / "ratings_gold_standard" / target / "train_1.arff", gold_text("train_1", np.linspace(-0.5, 0.5, 10))
+        )
+        write(
+            root / "ratings_individual" / target / "train_1.csv",
+            ratings or ratings_text(rng.uniform(-0.9, 0.9, (10, 6)).round(3)),
+        )
+        write(root / "features_audio" / target / "train_1.arff", feature_text("train_1", rng.normal(size=(10, 3))))
+    return root
+
+
+@pytest.mark.parametrize("value", ["1.5", "-1e30"])
+def test_a_gold_standard_outside_its_range_is_refused(tmp_path, value):
+    values = [f"{v:.3f}" for v in np.linspace(-0.1, 0.1, 10)]
+    values[2] = value
+    path = write(tmp_path / "dev_3.arff", gold_text("dev_3", values))
+    read_gold_standard(path)  # prediction files may lie outside the range
+    with pytest.raises(CorpusFormatError) as info:
+        read_gold_standard(path, label_range=(-1.0, 1.0))
+    assert str(info.value) == (
+        f"{path}: line 8, attribute 'GoldStandard': label {float(value):g} is outside the range [-1, 1] the corpus "
+        "declares (1 such value(s) in the file)"
+    )
+
+
+def test_individual_ratings_outside_the_range_are_refused_naming_the_rater(tmp_path):
+    path = write(
+        tmp_path / "dev_1.csv", ratings_text(np.full((10, 6), 0.2).tolist()).replace("0.2;0.2\n0.08", "1.7;0.2\n0.08")
+    )
+    with pytest.raises(
+        CorpusFormatError, match=rf"^{path}: line 3, field 'FF2': label 1.7 is outside the range \[-1, 1\]"
+    ):
+        read_individual_ratings(path, label_range=(-1.0, 1.0))
+
+
+def test_another_recordings_file_is_refused_by_its_instance_name(tmp_path):
+    root = small_corpus(tmp_path / "c")
+    gold = root / "ratings_gold_standard" / "arousal" / "train_1.arff"
+    gold.write_text(gold_text("dev_1", np.zeros(10)))  # dev_1's gold standard copied in as train_1
+    with pytest.raises(CorpusFormatError) as info:
+        load_recola_recordings(root, "train", ["audio"])
+    assert str(info.value) == (
+        f"{gold}: line 6, attribute 'Instance_name': 'dev_1' is not the file's recording 'train_1' (is this another "
+        "recording's file?)"
+    )
+
+
+def test_the_mean_of_the_raters_needs_all_six(tmp_path):
+    rows = "\n".join(f"{t:.2f};0.1;0.2;0.3;0.4;0.5" for t in TIMES)
+    root = small_corpus(tmp_path / "c", ratings="time;FM1 ;FM3 ;FF1;FF2 ;FF3\n" + rows + "\n")
+    assert load_recola_recordings(root, "train", ["audio"])[0].targets.shape == (10, 2)  # gold: no raters needed
+    with pytest.raises(
+        CorpusFormatError, match=r"ratings='mean' averages the six RECOLA raters .* missing column\(s\) \['FM2'\]"
+    ):
+        load_recola_recordings(root, "train", ["audio"], ratings="mean")
+
+
+def test_an_absurd_feature_value_is_a_warning_naming_file_line_and_attribute(tmp_path):
+    root = small_corpus(tmp_path / "c")
+    path = root / "features_audio" / "arousal" / "train_1.arff"
+    values = np.random.default_rng(0).normal(size=(10, 3))
+    values[4, 1] = 1e30
+    path.write_text(feature_text("train_1", values))
+    with pytest.warns(
+        CorpusDataWarning, match=rf"^{path}: line 12, attribute 'f1': feature value 1e\+30 is far outside"
+    ):
+        read_feature_arff(path)
+
+
+def test_float_audio_beyond_one_is_clipped_with_a_warning_not_flattened(tmp_path):
+    rng = np.random.default_rng(2)
+    signal = np.clip(rng.normal(size=6400) * 0.2, -1, 1).astype(np.float32)
+    loud = signal.copy()
+    loud[1000] = 1e30
+    path = tmp_path / "train_1.wav"
+    sf.write(path, loud, 16000, subtype="FLOAT")
+    with pytest.warns(
+        CorpusDataWarning,
+        match=r"train_1.wav \(recording train_1\): sample 1000 \(at 0.0625 s\), channel 0: 1e\+30 is outside",
+    ):
+        frames = read_audio_frames(path, TIMES, normalize=True).reshape(-1)
+    clipped = signal.astype(np.float64)
+    clipped[1000] = 1.0
+    np.testing.assert_allclose(frames, (clipped - clipped.mean()) / clipped.std(), atol=1e-5)  # not ~0 everywhere

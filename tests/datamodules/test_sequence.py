@@ -208,7 +208,7 @@ def test_datamodule_last_window_remainder():
 def test_datamodule_argument_errors():
     with pytest.raises(ValueError, match="unknown targets"):
         _ToyDataModule(features=["a"], targets=["liking"])
-    with pytest.raises(ValueError, match="at least one feature"):
+    with pytest.raises(ValueError, match=r"data.args.features: expected null or a non-empty list"):
         _ToyDataModule(features=[])
     with pytest.raises(ConfigError, match="last_window"):
         _ToyDataModule(features=["a"], last_window="pad")

@@ -204,7 +204,7 @@ def test_errors_name_file_line_and_field(tmp_path, avec2017):
     with pytest.raises(CorpusFormatError, match="turn file not found"):
         (avec2017 / "turns" / "Train_01.csv").unlink()
         _dm(avec2017, interlocutor="purified").raw_recordings("train")
-    with pytest.raises(ValueError, match="interlocutor must be one of"):
+    with pytest.raises(ValueError, match=r"data.args.interlocutor: expected one of mixed, purified, doubled"):
         _dm(avec2017, interlocutor="other")
 
 
@@ -224,3 +224,61 @@ def test_write_predictions_format_and_read_back(tmp_path, avec2017, release):
     np.testing.assert_allclose(dm.read_predictions(tmp_path / "out", rec, ["arousal", "liking"]), preds, atol=1e-6)
     _, values = read_prediction_file(tmp_path / "out" / "Train_01.csv", ["arousal", "liking"])
     np.testing.assert_allclose(values, preds, atol=1e-6)
+
+
+def test_zero_padding_in_normalised_space_by_hand(avec2017):
+    """Chen et al. 2017 pad with zeros the model *input*: after train-statistics z-scoring the
+    purified/doubled interlocutor frames and the frames outside text turns must still be 0, and the
+    statistics are those of the real frames only (each half of a doubled set on its own)."""
+    from zoo.data._normalize import FeatureNormalizer
+
+    def batch_and_host(strategy: str, padding: str, features: list[str]):
+        dm = CorpusDataModule(
+            "sewa",
+            root=avec2017,
+            features=features,
+            interlocutor=strategy,
+            interlocutor_features=["audio_features_xbow_6s"],
+            zero_padding=padding,
+            win_len=None,
+            num_workers=0,
+        )
+        dm.setup("fit")
+        batch = next(iter(dm.val_dataloader()))  # Devel_01 holds the same numbers as Train_01
+        normalizer = FeatureNormalizer.from_spec(dm.spec().normalization)
+        device = normalizer(batch["features"], batch["mask"])
+        host = dm.recordings("val")[0].features
+        return {n: device[n][0].numpy() for n in features}, host
+
+    # doubled: target half real at frames 1, 2, 4, 5 (3,5,9,11 | 4,6,10,12), interlocutor half at 0, 3
+    s_t = np.sqrt(np.mean((np.array([3, 5, 9, 11]) - 7.0) ** 2))  # same spread in both columns
+    expected = np.zeros((6, 4), np.float32)
+    for t, row in {1: [3, 4], 2: [5, 6], 4: [9, 10], 5: [11, 12]}.items():
+        expected[t, :2] = (np.array(row) - [7.0, 8.0]) / s_t
+    for t, row in {0: [1, 2], 3: [7, 8]}.items():
+        expected[t, 2:] = (np.array(row) - [4.0, 5.0]) / 3.0
+    device, host = batch_and_host("doubled", "normalised", ["audio_features_xbow_6s"])
+    np.testing.assert_allclose(device["audio_features_xbow_6s"], expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(host["audio_features_xbow_6s"], expected, rtol=1e-6, atol=1e-6)
+
+    # purified and the turn-level bag of words: frame 0 is padding in both; frame 3 only in audio
+    device, host = batch_and_host("purified", "normalised", ["audio_features_xbow_6s", "text_bow"])
+    audio = device["audio_features_xbow_6s"]
+    np.testing.assert_array_equal(audio[[0, 3]], 0.0)
+    np.testing.assert_allclose(audio[[1, 2, 4, 5]], expected[[1, 2, 4, 5], :2], rtol=1e-6, atol=1e-6)
+    # frames 1-5 of the hand-typed transcriptions over the vocabulary auto, finde, schlecht, super, toll
+    bow_rows = np.array([[0, 0, 0, 0, 2], [0, 0, 0, 0, 2], [0, 0, 1, 0, 0], [1, 1, 0, 1, 0], [1, 1, 0, 1, 0]], float)
+    mean, std = bow_rows.mean(0), bow_rows.std(0)
+    np.testing.assert_array_equal(device["text_bow"][0], 0.0)
+    np.testing.assert_allclose(device["text_bow"][1:], (bow_rows - mean) / std, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(host["text_bow"], device["text_bow"], rtol=1e-6, atol=1e-6)
+
+    # without the option the padding becomes the per-dimension constant -mean/std of all frames
+    device, _ = batch_and_host("purified", "raw", ["audio_features_xbow_6s"])
+    frames = np.array([[0, 0], [3, 4], [5, 6], [0, 0], [9, 10], [11, 12]], float)
+    np.testing.assert_allclose(device["audio_features_xbow_6s"][0], -frames.mean(0) / frames.std(0), rtol=1e-6)
+
+
+def test_zero_padding_option_is_checked(avec2017):
+    with pytest.raises(Exception, match="zero_padding"):
+        _dm(avec2017, zero_padding="zeros")

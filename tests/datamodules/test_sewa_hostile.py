@@ -81,7 +81,9 @@ def test_chinese_is_a_test_only_culture(ces):
     with pytest.raises(CorpusFormatError, match=r"cultures=\['CN'\] has no Train recordings.*test-only"):
         _dm(ces, cultures=["CN"]).raw_recordings("train")
     assert [r.id for r in _dm(ces, cultures=["CN"]).raw_recordings("test")] == ["Test_CN_01", "Test_CN_02"]
-    with pytest.raises(ValueError, match=r"subset of \['DE', 'HU', 'CN'\]"):
+    with pytest.raises(
+        ValueError, match=r"data.args.cultures: expected a non-empty list of distinct values among DE, HU, CN"
+    ):
         _dm(ces, cultures=["FR"])
 
 
@@ -179,3 +181,84 @@ def test_feature_row_names_may_carry_the_media_extension(tmp_path):
     bad = _write(tmp_path / "Devel_DE_04.csv", _features("Devel_DE_04", row_name="Devel_DE_05.wav"))
     with pytest.raises(CorpusFormatError, match=r"line 1, field 'name': 'Devel_DE_05.wav'"):
         read_feature_file(bad, recording="Devel_DE_04")
+
+
+# ------------------------------------------------------------------ issue 24: values, headers, encodings
+@pytest.mark.parametrize("value", ["1.5", "-1e30"])
+def test_a_label_outside_its_range_is_refused(tmp_path, value):
+    path = _write(tmp_path / "Train_DE_02.csv", _labels("Train_DE_02").replace(";0.20;0.5;", f";0.20;{value};"))
+    with pytest.raises(CorpusFormatError) as info:
+        read_label_file(path)
+    assert str(info.value) == (
+        f"{path}: line 4, field 'valence' (recording 'Train_DE_02'): label {float(value):g} is outside the range "
+        "[-1, 1] the corpus declares (1 such value(s) in the file)"
+    )
+
+
+def _au_file(name: str, columns: list[str], values: np.ndarray) -> str:
+    rows = "".join(f"'{name}';{k * 0.1:.6f};" + ";".join(f"{v:g}" for v in row) + "\n" for k, row in enumerate(values))
+    return "name;frameTime;" + ";".join(columns) + "\n" + rows
+
+
+def test_columns_are_read_by_their_header_names(ces):
+    values = np.arange(18.0).reshape(6, 3)
+    for name in ("Devel_DE_01", "Devel_HU_01", "Train_DE_01", "Train_HU_01"):
+        _write(ces / "fau" / f"{name}.csv", _au_file(name, ["AU01_r", "AU02_r", "AU04_r"], values))
+    # the same values, written with two columns in another order: read by name, they are the same
+    _write(
+        ces / "fau" / "Train_DE_01.csv", _au_file("Train_DE_01", ["AU02_r", "AU01_r", "AU04_r"], values[:, [1, 0, 2]])
+    )
+    train = _dm(ces, features=["fau"]).raw_recordings("train")
+    np.testing.assert_array_equal(train[0].features["fau"], values)
+    _write(
+        ces / "fau" / "Train_HU_01.csv", _au_file("Train_HU_01", ["AU01_r", "AU02_r", "AU04_r", "x"], np.ones((6, 4)))
+    )
+    with pytest.raises(
+        CorpusFormatError,
+        match=r"Train_HU_01.csv: header \(line 1\) has the feature columns .*; extra column\(s\) \['x'\]",
+    ):
+        _dm(ces, features=["fau"]).raw_recordings("train")
+
+
+def test_a_headerless_file_with_an_extra_column_is_refused_naming_it(ces):
+    path = ces / "audio_features_egemaps_xbow" / "Train_HU_01.csv"
+    path.write_text("".join(line + ";7\n" for line in path.read_text().splitlines()))
+    with pytest.raises(
+        CorpusFormatError,
+        match=rf"^{path}: 3 feature columns, but .*Train_DE_01.csv of the same feature set 'audio_features_egemaps_xbow' has 2",
+    ):
+        _dm(ces).raw_recordings("train")
+
+
+def test_a_non_utf8_byte_in_a_label_file_is_refused_naming_file_and_line(ces):
+    path = ces / "labels" / "Train_DE_01.csv"
+    path.write_bytes(path.read_bytes().replace(b"0.20;", b"0.2\xe9;"))
+    with pytest.raises(CorpusFormatError, match=rf"^{path}: line 4: byte 0xe9 at offset \d+ is not UTF-8"):
+        _dm(ces).raw_recordings("train")
+
+
+def test_transcriptions_are_utf8_or_latin1_never_mixed(tmp_path):
+    from zoo.data.sewa import SewaDataWarning, read_transcription
+
+    utf8 = _write(tmp_path / "a.csv", "0.4;2.9;schöne farbe\n3.5;7.4;blöd\n")
+    assert read_transcription(utf8)[0][2] == "schöne farbe"
+    latin1 = tmp_path / "b.csv"
+    latin1.write_bytes("0.4;2.9;schöne farbe\n".encode("latin-1"))
+    with pytest.warns(SewaDataWarning, match=r"b.csv: not UTF-8 \(and no UTF-8 character in it\); read as Latin-1"):
+        assert read_transcription(latin1)[0][2] == "schöne farbe"
+    mixed = tmp_path / "c.csv"
+    mixed.write_bytes("0.4;2.9;schöne farbe\n3.5;7.4;bl".encode() + b"\xf6d\n")  # one Latin-1 byte among UTF-8
+    with pytest.raises(CorpusFormatError, match=rf"^{mixed}: line 2: byte 0xf6 at offset \d+ is not UTF-8"):
+        read_transcription(mixed)
+
+
+def test_an_absurd_feature_value_is_a_warning_naming_the_file(tmp_path):
+    from zoo.errors import CorpusDataWarning
+
+    rows = [f"'Train_DE_01';{k * 0.1:.6f};{np.sin(k):.4f};{np.cos(k):.4f}" for k in range(30)]
+    rows[7] = "'Train_DE_01';0.700000;1e30;0.5"
+    path = _write(tmp_path / "Train_DE_01.csv", "\n".join(rows) + "\n")
+    with pytest.warns(
+        CorpusDataWarning, match=rf"^{path}: line 8, field 'column 3': feature value 1e\+30 is far outside"
+    ):
+        read_feature_file(path)

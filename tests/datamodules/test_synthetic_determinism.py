@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = (
     "import numpy as np\n"
@@ -20,5 +22,6 @@ def _ids(hash_seed: str) -> str:
     return subprocess.run([sys.executable, "-c", PROGRAM], env=env, capture_output=True, text=True, check=True).stdout
 
 
+@pytest.mark.slow  # two fresh interpreters importing the package
 def test_cmu_mosei_video_ids_do_not_follow_the_string_hash_seed():
     assert _ids("1") == _ids("2")

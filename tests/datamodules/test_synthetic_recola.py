@@ -124,7 +124,9 @@ def _ridge_dev_ccc(root: Path, shuffle: bool) -> np.ndarray:
     if shuffle:
         y_tr = y_tr[np.random.default_rng(0).permutation(len(y_tr))]
     mean, std = x_tr.mean(0), x_tr.std(0) + 1e-8
-    x_tr, x_dev = (x_tr - mean) / std, (x_dev - mean) / std
+    # clipped: openSMILE's stddevNorm functionals (std / mean) explode in the odd window whose mean
+    # is near 0, on real eGeMAPS as here (the reader warns about such values)
+    x_tr, x_dev = (np.clip((x - mean) / std, -10.0, 10.0) for x in (x_tr, x_dev))
     x_tr1 = np.hstack([x_tr, np.ones((len(x_tr), 1))])
     w = np.linalg.solve(x_tr1.T @ x_tr1 + 1000.0 * np.eye(x_tr1.shape[1]), x_tr1.T @ y_tr)
     pred = np.hstack([x_dev, np.ones((len(x_dev), 1))]) @ w

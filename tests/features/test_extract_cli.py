@@ -176,3 +176,45 @@ def test_muse_car_round_trip_and_one_epoch_fit(tmp_path, zoo_cli, make_speech):
     )
     results = json.loads((run_dir / "results.json").read_text())
     assert results
+
+
+def test_the_audio_track_of_a_video_is_extracted_and_other_files_are_named(wav_dir, tmp_path, capsys):
+    """A Matroska file with a lossless (float PCM) audio track beside a WAV and a note: the video's
+    features equal those of the same samples read from a WAV, and the note is reported, not
+    silently left out."""
+    import av
+
+    signal, rate = sf.read(wav_dir / "rec_b.wav", dtype="float32")  # 2.0 s at 16 kHz
+    assert rate == SR
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    with av.open(str(folder / "talk.mkv"), "w") as container:
+        video = container.add_stream("mpeg4", rate=10)
+        video.width = video.height = 32
+        video.pix_fmt = "yuv420p"
+        audio = container.add_stream("pcm_f32le", rate=SR, layout="mono")
+        for _ in range(15):
+            frame = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+        for start in range(0, len(signal), 1600):
+            frame = av.AudioFrame.from_ndarray(signal[None, start : start + 1600], format="flt", layout="mono")
+            frame.sample_rate = SR
+            container.mux(audio.encode(frame))
+        container.mux(audio.encode(None))
+    sf.write(tmp_path / "talk.wav", signal, SR, subtype="FLOAT")  # the same samples, read by soundfile
+    (folder / "notes.txt").write_text("not audio")
+    out = tmp_path / "corpus"
+    with pytest.warns(UserWarning, match=r"clips: 1 file\(s\) skipped, not inputs of extractor 'egemaps'.*notes.txt"):
+        assert _extract("egemaps", "--input", str(folder), "--output", str(out), "--win", "1") == 0
+    assert "1 written, 0 skipped" in capsys.readouterr().out
+    assert (
+        _extract("egemaps", "--input", str(tmp_path / "talk.wav"), "--output", str(tmp_path / "ref"), "--win", "1") == 0
+    )
+    rel = Path("c1_muse_wild/feature_segments/label_aligned/egemaps/talk.csv")
+    from_video, from_wav = (
+        np.loadtxt(out / rel, delimiter=",", skiprows=1),
+        np.loadtxt(tmp_path / "ref" / rel, delimiter=",", skiprows=1),
+    )
+    assert from_video.shape == from_wav.shape == (9, 2 + 88)  # 0 .. 2.0 s every 0.25 s: timestamp, segment, 88
+    np.testing.assert_allclose(from_video, from_wav, rtol=1e-5, atol=1e-5)

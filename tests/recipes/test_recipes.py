@@ -105,8 +105,13 @@ def test_every_shipped_recipe_is_in_a_table():
     assert not missing, f"recipes without a row in tests/recipes/*.csv: {sorted(missing)}"
 
 
+# rows refer to earlier rows of their own table only: under pytest-xdist (--dist loadgroup) a
+# table's rows stay together, in order, on one worker
+PARAMS = [pytest.param(r, marks=pytest.mark.xdist_group(r["table"])) for r in ROWS]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("row", ROWS, ids=[f"{r['recipe']}[{r['overrides']}]" for r in ROWS])
+@pytest.mark.parametrize("row", PARAMS, ids=[f"{r['recipe']}[{r['overrides']}]" for r in ROWS])
 def test_recipe_trains_and_beats_constant_predictor(row, tmp_path, zoo_cli):
     output_dir = Path(os.environ.get("AFFECT_ZOO_RECIPE_RUNS") or tmp_path)
     run_dir = zoo_cli(

@@ -114,8 +114,11 @@ def test_recipes_carry_the_papers_settings(variant):
 
 
 def test_mtl1_gamma_follows_its_reference():
-    alpha, beta, gamma = PAPER_WEIGHTS["mtl1"]
-    assert gamma == pytest.approx(0.0) and 0 <= alpha + beta <= 1  # [4]: all weights in 0..1
+    """MTL1 is [4] (Parthasarathy & Busso): γ = 1 − (α + β) with [4]'s best α = 0.7, β = 0.3 (Sec. 2,
+    Sec. 4.1) — read from the shipped recipe, so a changed weight fails here."""
+    weights = OmegaConf.load(RECIPES / "atmaja2020_mtl1.yaml").loss.weights
+    assert (weights.arousal, weights.valence) == pytest.approx((0.7, 0.3))
+    assert weights.liking == pytest.approx(1.0 - (weights.arousal + weights.valence))
 
 
 def test_multistage_defaults_are_scikit_learns_svr_and_five_stages():

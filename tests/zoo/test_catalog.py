@@ -1,18 +1,23 @@
-"""``zoo list recipes`` and ``zoo --version``."""
+"""``zoo list`` (recipes, models with paper and size, datamodules, sweeps) and ``zoo --version``."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 import zoo
-from zoo.catalog import list_recipes
+from zoo.catalog import MODEL_CATALOG, count_parameters, list_model_entries, list_recipes, reference_recipe
 from zoo.cli import run
 
-RECIPES = Path(__file__).resolve().parents[2] / "recipes"
+ROOT = Path(__file__).resolve().parents[2]
+RECIPES = ROOT / "recipes"
+STALE = "zoo/model_catalog.json is stale: run `python scripts/model_catalog.py`"
 
 
 def test_every_shipped_recipe_is_listed_with_its_paper():
@@ -30,10 +35,72 @@ def test_every_shipped_recipe_is_listed_with_its_paper():
         assert author_year.group(1).capitalize() in entry.paper and author_year.group(2) in entry.paper, entry
 
 
-def test_cli_list_recipes_pattern_and_version(capsys):
+def test_the_model_catalogue_matches_the_registry_papers_and_recipes():
+    """Names, papers and corpora of ``model_catalog.json`` against the registry and the recipes."""
+    import inspect
+
+    from zoo.data import list_datamodules
+
+    catalog = json.loads(MODEL_CATALOG.read_text())
+    assert sorted(catalog["models"]) == zoo.list_models(), STALE
+    assert sorted(catalog["datamodules"]) == list_datamodules(), STALE
+    recipe_models: dict[str, set[str]] = {}
+    for path in RECIPES.glob("*/*.yaml"):
+        if path.parent.name != "sweeps":
+            recipe_models.setdefault(yaml.safe_load(path.read_text())["model"]["name"], set()).add(path.parent.name)
+    for entry in list_model_entries():
+        first_line = inspect.getdoc(inspect.getmodule(zoo.model_entrypoint(entry.name))).splitlines()[0]
+        assert first_line.startswith(entry.paper) and entry.description in first_line, (STALE, entry)
+        assert set(entry.corpora) == recipe_models.get(entry.name, set(entry.corpora)), (STALE, entry)
+        assert entry.corpora, entry
+
+
+@pytest.mark.slow
+def test_parameter_counts_are_those_of_the_models_built_with_their_recipes():
+    """Every count rebuilt (the recipe's synthetic corpus gives the input sizes; the corpora are
+    cached by the recipe tests that run before this one)."""
+    by_model: dict[str, list[str]] = {}
+    for path in sorted(RECIPES.glob("*/*.yaml")):
+        if path.parent.name != "sweeps":
+            name = f"{path.parent.name}/{path.stem}"
+            by_model.setdefault(yaml.safe_load(path.read_text())["model"]["name"], []).append(name)
+    counted = 0
+    for entry in list_model_entries():
+        if entry.parameters is None:
+            continue
+        recipe, *overrides = entry.reference.split()
+        assert recipe == reference_recipe(entry.name, by_model)[0], (STALE, entry)
+        assert count_parameters(recipe, overrides) == entry.parameters, (STALE, entry)
+        counted += 1
+    assert counted >= 14
+
+
+def test_cli_list_has_headers_each_kind_and_a_pattern(capsys):
     assert run(["list", "recipes", "sewa/chen2017_*"])["exit_code"] == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "recipes:" and len(lines) == 1 + len(list((RECIPES / "sewa").glob("chen2017_*.yaml")))
+    assert lines[0].split() == ["RECIPE", "CORPUS", "MODEL", "PAPER"]
+    assert len(lines) == 1 + len(list((RECIPES / "sewa").glob("chen2017_*.yaml")))
+    assert run(["list", "models", "sun2020_*"])["exit_code"] == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("MODEL") and "PARAMETERS" in lines[0]
+    row = next(line for line in lines if line.startswith("sun2020_lstm_selfattn "))
+    size = json.loads(MODEL_CATALOG.read_text())["models"]["sun2020_lstm_selfattn"]["parameters"]
+    assert "Sun et al. (2020)" in row and "muse_car" in row and f"{size:,}" in row
+    assert run(["list"])["exit_code"] == 0
+    out = capsys.readouterr().out
+    for header in ("RECIPE ", "MODEL ", "DATAMODULE ", "SWEEP "):
+        assert f"\n{header}" in "\n" + out
+    assert re.search(r"^muse_car/sun2020 +muse_car/sun2020_lstm_selfattn +random ", out, re.M)
+
+
+def test_zoo_list_imports_neither_torch_nor_a_model():
+    """What keeps ``zoo list`` fast (timed side by side in benchmarks/cli_startup.py)."""
+    code = "import sys; from zoo.cli import main; main(['list']); print(sorted(m for m in ('torch', 'zoo.sun2020', 'zoo.data') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_cli_version(capsys):
     with pytest.raises(SystemExit) as exit_info:
         run(["--version"])
     assert exit_info.value.code == 0

@@ -102,3 +102,95 @@ def test_rmse_and_pcc_metrics_over_valid_frames_match_numpy():
     np.testing.assert_allclose(rmse.compute().numpy(), np.sqrt(((p - g) ** 2).mean(0)), rtol=1e-5)
     expected = [np.corrcoef(p[:, k], g[:, k])[0, 1] for k in range(2)]
     np.testing.assert_allclose(pcc.compute().numpy(), expected, rtol=1e-4)
+
+
+# ---------------------------------------------------------------- the paper's settings (§3-§5)
+LSTM_RECIPES = {  # recipe → (model, targets, interlocutor strategy, hidden size)
+    "chen2017_audio": ("chen2017_lstm", ["arousal"], None, 300),
+    "chen2017_audio_purified": ("chen2017_lstm", ["arousal"], "purified", 300),
+    "chen2017_audio_doubled": ("chen2017_lstm", ["arousal"], "doubled", 300),
+    "chen2017_video": ("chen2017_lstm", ["valence"], None, 300),
+    "chen2017_text": ("chen2017_lstm", ["liking"], None, 300),
+    "chen2017_multimodal": ("chen2017_lstm_mtl", ["arousal", "valence"], "doubled", 400),  # Table 8 set1
+}
+
+
+@pytest.mark.parametrize("recipe", sorted(LSTM_RECIPES))
+def test_recipes_carry_the_papers_settings(recipe):
+    from zoo.config import load_recipe
+
+    cfg = load_recipe(f"sewa/{recipe}")
+    model, targets, strategy, hidden = LSTM_RECIPES[recipe]
+    data = cfg["data"]["args"]
+    assert cfg["model"]["name"] == model and data["targets"] == targets  # Tables 4-7 uni-task, 8 multi-task
+    assert cfg["model"]["args"]["hidden_size"] == hidden
+    assert cfg["model"]["args"]["dropout"] == 0.5  # §5.2
+    assert data["win_len"] == 100 == data["hop_len"]  # truncated BPTT of 100 steps (§5.2)
+    assert data.get("interlocutor", "mixed") == (strategy or "mixed")  # Table 4 / Fig. 2
+    if strategy:
+        assert all(n.startswith("audio_") for n in data["interlocutor_features"])  # acoustic sets only (§3.1)
+    assert data["zero_padding"] == "normalised"  # zeros at the LSTM input (§3.1-3.3)
+    text = [n for n in data["features"] if n.startswith("text_")]
+    assert data.get("feature_delay") == ({n: 1.0 for n in text} or None)  # 1 s on text only (§5.4)
+    assert not any("xbow" in n for n in data["features"])  # short-time features for the LSTM (§3)
+    assert cfg["loss"]["name"] == "mse"  # eq. (2)
+    if model == "chen2017_lstm_mtl":
+        assert cfg["loss"]["weights"] == [1.0, 1.0]  # α = β = 1 (§4.2)
+    assert cfg["optimizer"]["name"] == "adam" and cfg["optimizer"]["lr"] == 0.01  # §5.2
+    assert (cfg["scheduler"]["name"], cfg["scheduler"]["step_size"], cfg["scheduler"]["gamma"]) == ("step", 50, 0.5)
+    assert cfg["trainer"]["max_epochs"] == 200
+    assert cfg["metrics"] == ["ccc", "pearson", "rmse"]  # eq. (7), Tables 7-9
+    assert cfg["postprocess"]["enabled"] is True and cfg["postprocess"]["steps"] == ["mean"]  # §5.2
+
+
+def test_svr_recipes_read_the_long_time_features_and_turn_level_text():
+    from zoo.config import load_recipe
+
+    frame, turn = load_recipe("sewa/chen2017_svr"), load_recipe("sewa/chen2017_svr_text")
+    assert frame["data"]["args"]["features"] == ["audio_features_xbow_6s", "video_features_xbow_6s"]  # Table 2
+    assert frame["model"]["args"]["level"] == "frame"
+    assert turn["data"]["args"]["features"] == ["text_bow"] and turn["model"]["args"]["level"] == "turn"  # Table 3
+    assert turn["model"]["args"]["context"] == 1  # Table 3's best GermanBoW context
+    for cfg in (frame, turn):
+        assert cfg["postprocess"]["enabled"] is True and cfg["postprocess"]["steps"] == ["mean"]  # §5.2
+
+
+def test_paper_scores_are_compared_after_the_smoothing():
+    """Tables 2-8 are scores of smoothed predictions (§5.2): each entry is keyed to our score
+    after the same smoothing step, never to the one before it."""
+    from zoo.report import load_paper_scores
+
+    scores = [s for s in load_paper_scores() if s.paper == "Chen et al. 2017"]
+    assert len(scores) == 50
+    assert all(s.metric.startswith("val_postprocessed/") for s in scores)
+    table8 = {s.metric: s.value for s in scores if s.source.startswith("Table 8, set1, hidden 400")}
+    assert table8 == {
+        "val_postprocessed/ccc_arousal": 0.7534,
+        "val_postprocessed/ccc_valence": 0.7806,
+        "val_postprocessed/pearson_arousal": 0.7900,
+        "val_postprocessed/rmse_arousal": 0.0901,
+        "val_postprocessed/pearson_valence": 0.7925,
+        "val_postprocessed/rmse_valence": 0.0884,
+    }
+
+
+def test_postprocessed_pcc_and_rmse_are_pooled_numpy_scores_of_the_smoothed_predictions():
+    from zoo.run import _postprocessed_metrics
+
+    class Double:  # a post-processing chain that doubles the predictions
+        def apply(self, pred, names):
+            return 2 * pred
+
+    rng = np.random.default_rng(4)
+    preds = [rng.normal(size=(n, 2)) for n in (30, 17)]
+    golds = [p + rng.normal(size=p.shape) for p in preds]
+    cfg = {"metrics": ["ccc", "pearson", "rmse"]}
+    out = _postprocessed_metrics(cfg, Double(), preds, golds, ["arousal", "valence"])
+    p, g = 2 * np.concatenate(preds), np.concatenate(golds)
+    for k, name in enumerate(["arousal", "valence"]):
+        assert out[f"val_postprocessed/pearson_{name}"] == pytest.approx(np.corrcoef(p[:, k], g[:, k])[0, 1], rel=1e-5)
+        assert out[f"val_postprocessed/rmse_{name}"] == pytest.approx(
+            np.sqrt(np.mean((p[:, k] - g[:, k]) ** 2)), rel=1e-5
+        )
+    assert not any("ccc" in key for key in out)  # the chain's own CCCs are logged by the caller
+    assert _postprocessed_metrics({"metrics": ["ccc"]}, Double(), preds, golds, ["arousal", "valence"]) == {}

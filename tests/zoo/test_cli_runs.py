@@ -218,7 +218,7 @@ def test_list_shows_models_and_datamodules(capsys):
 
 
 @pytest.mark.slow
-def test_postprocessing_fitted_on_val_only_stored_and_applied(tmp_path: Path, zoo_cli, monkeypatch):
+def test_postprocessing_fitted_on_val_only_stored_and_applied(tmp_path: Path, zoo_cli, monkeypatch, capsys):
     import zoo.run
     from zoo.data import create_datamodule
     from zoo.pretrained import read_checkpoint
@@ -242,7 +242,19 @@ def test_postprocessing_fitted_on_val_only_stored_and_applied(tmp_path: Path, zo
     results = json.loads((run_dir / "results.json").read_text())
     assert results["val_postprocessed/ccc_mean"] >= results["val/ccc_mean"] - 1e-9
     ckpt = run_dir / "checkpoints" / "best.ckpt"
-    assert "postprocess" in read_checkpoint(ckpt)["affect_zoo"]
+    state = read_checkpoint(ckpt)
+    assert "postprocess" in state["affect_zoo"]
+    # each results table names the checkpoint and epoch it scored and whether post-processing was applied
+    out = capsys.readouterr().out
+    scored = f"(scored: {ckpt} (epoch {state['epoch']}, step {state['global_step']}); "
+    val_table, post_table, test_table = (
+        out.split("\nval ")[1],
+        out.split("\nval_postprocessed ")[1],
+        out.split("\ntest ")[1],
+    )
+    assert val_table.splitlines()[2] == scored + "no post-processing)"
+    assert post_table.splitlines()[2].startswith(scored + "post-processing fitted on val applied: arousal: ")
+    assert test_table.splitlines()[2].startswith(scored + "post-processing fitted on val applied: arousal: ")
     # load_pretrained applies the stored chain: its predictions equal the exported test files
     model = zoo.load_pretrained(ckpt)
     assert model.postprocessor is not None

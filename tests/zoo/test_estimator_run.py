@@ -92,7 +92,7 @@ def test_fitting_never_reads_test_labels(zoo_cli, tmp_path, corpus):
     rng = np.random.default_rng(0)
     for path in (corrupted / "labels").glob("Test_*.csv"):
         lines = path.read_text().splitlines()
-        body = [";".join(l.split(";")[:2] + [f"{v:.6f}" for v in rng.normal(size=3) * 1e3]) for l in lines[1:]]
+        body = [";".join(l.split(";")[:2] + [f"{v:.6f}" for v in rng.uniform(-1, 1, size=3)]) for l in lines[1:]]
         path.write_text("\n".join(lines[:1] + body) + "\n")
     sources = [_fake_source(tmp_path / "a", corpus, 0.3, 1)]
     (tmp_path / "a2").mkdir()

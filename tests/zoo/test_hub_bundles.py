@@ -65,7 +65,7 @@ def test_load_pretrained_reads_org_name_from_the_cache(bundle, tmp_path, monkeyp
     rng = np.random.default_rng(0)
     features = {n: rng.normal(size=(40, d)).astype(np.float32) for n, d in local.feature_dims.items()}
     np.testing.assert_array_equal(hub.predict(features), local.predict(features))
-    with pytest.raises(HubError, match=r"affect/missing: it is not in the Hugging Face cache.*allow_download=True"):
+    with pytest.raises(HubError, match=r"affect/missing: .* it is not in the Hugging Face cache.*allow_download=True"):
         zoo.load_pretrained("affect/missing")
 
 
@@ -104,3 +104,54 @@ def test_export_push_to_hub_uploads_the_bundle_files_only(trained_muse_run, tmp_
     assert calls == [] and "expected a repository id org/name" in capsys.readouterr().err
     front = yaml.safe_load((tmp_path / "c" / "README.md").read_text().split("---\n")[1])
     assert front["library_name"] == "affect-zoo"
+
+
+def test_predict_by_hub_id_reads_the_local_cache_and_offline_messages_are_true(bundle, tmp_path, monkeypatch, capsys):
+    from zoo.data.synthetic.muse_car import write_synthetic_muse_car
+
+    cache = tmp_path / "hf-cache"
+    _into_hf_cache(bundle, cache, REPO_ID)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(cache))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    videos = {"train": 1, "devel": 1, "test": 0}
+    corpus = write_synthetic_muse_car(tmp_path / "muse", seed=1, n_videos=videos, feature_sets=["egemaps", "vggface"])
+    by_id = zoo_run(["predict", REPO_ID, str(corpus), "--output", str(tmp_path / "by-id")])
+    by_path = zoo_run(["predict", str(bundle), str(corpus), "--output", str(tmp_path / "by-path")])
+    assert by_id["exit_code"] == by_path["exit_code"] == 0
+    files = sorted(p.relative_to(tmp_path / "by-id") for p in by_id["files"])
+    assert files and files == sorted(p.relative_to(tmp_path / "by-path") for p in by_path["files"])
+    for name in files:
+        assert (tmp_path / "by-id" / name).read_text() == (tmp_path / "by-path" / name).read_text()
+    capsys.readouterr()
+    # not in the cache, no download allowed: the flag that allows it, and no word of HF_HUB_OFFLINE
+    assert zoo_run(["predict", "affect/missing", str(corpus)])["exit_code"] == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--allow-download" in err and "HF_HUB_OFFLINE" not in err
+    # downloads allowed but forbidden by HF_HUB_OFFLINE: says so (and reaches no network)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+    assert zoo_run(["predict", "affect/missing", str(corpus), "--allow-download"])["exit_code"] == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "HF_HUB_OFFLINE=1 is set, which forbids downloads" in err
+
+
+def test_export_of_a_run_folder_and_an_upload_that_fails(trained_muse_run, tmp_path, monkeypatch, capsys):
+    """``zoo export RUN`` exports the checkpoint the run scored; an upload without network is one
+    line, exit 2, and the bundle stays on disk."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+    out = zoo_run(["export", str(trained_muse_run), str(tmp_path / "b"), "--push-to-hub", REPO_ID])
+    assert out["exit_code"] == 2
+    captured = capsys.readouterr()
+    assert f"exporting {trained_muse_run / 'checkpoints' / 'best.ckpt'}" in captured.out
+    err = captured.err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert f"upload to https://huggingface.co/{REPO_ID} failed (HF_HUB_OFFLINE=1 is set" in err
+    assert f"the bundle is on disk at {tmp_path / 'b'}" in err
+    ckpt = zoo_run(["export", str(trained_muse_run / "checkpoints" / "best.ckpt"), str(tmp_path / "c")])
+    assert (tmp_path / "b" / "model.safetensors").read_bytes() == (
+        Path(ckpt["run_dir"]) / "model.safetensors"
+    ).read_bytes()
+    load_bundle(tmp_path / "b")
+    assert zoo_run(["export", str(tmp_path), str(tmp_path / "d")])["exit_code"] == 2
+    assert "not a run folder with checkpoints/best.ckpt" in capsys.readouterr().err

@@ -106,3 +106,25 @@ def test_parameter_count_and_shapes():
     assert sum(p.numel() for p in layer.parameters()) == 4 * 7 * (10 + 7 + 1) + 2 * 7
     with pytest.raises(ValueError, match="expects"):
         layer(torch.zeros(1, 3, 9))
+
+
+def test_initialisation_forget_bias_one_everything_else_uniform():
+    """Not in the paper (docs/models/chen2017.md, row 2b): the forget-gate bias starts at 1 (as
+    TensorFlow's ``LSTMCell(forget_bias=1.0)``, the framework of §5.2), every other weight, bias
+    and peephole uniform in ±1/√H (as ``torch.nn.LSTM``)."""
+    torch.manual_seed(0)
+    hidden = 16
+    cell = PeepholeLSTM(5, hidden).cell
+    bound = 1 / np.sqrt(hidden)
+    bias = cell.bias.detach().numpy()
+    np.testing.assert_array_equal(bias[hidden : 2 * hidden], 1.0)  # gate order i, f, g, o
+    others = np.concatenate(
+        [
+            bias[:hidden],
+            bias[2 * hidden :],
+            cell.weight_ih.detach().numpy().ravel(),
+            cell.weight_hh.detach().numpy().ravel(),
+        ]
+        + [cell.peephole.detach().numpy().ravel()]
+    )
+    assert np.all(np.abs(others) <= bound) and others.std() > bound / 3  # spread over the range, not zeros

@@ -66,7 +66,10 @@ model:
             for target in ("arousal", "valence"):
                 dest = user / "ratings_gold_standard" / target / f"{name}.arff"
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy(corpus / "ratings_gold_standard" / target / f"{src}.arff", dest)
+                # rows name their recording (Instance_name), as the features' do
+                dest.write_text(
+                    (corpus / "ratings_gold_standard" / target / f"{src}.arff").read_text().replace(src, name)
+                )
     out = zoo_cli("predict", str(ckpt), str(user), "--output", str(tmp_path / "preds"), "--plot")
     model = zoo.load_pretrained(ckpt)
     for name in ("session A", "session_b"):

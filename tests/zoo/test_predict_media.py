@@ -92,7 +92,11 @@ def test_provenance_from_settings_corpus_mapping_and_unknown(tmp_path: Path, cap
     got = feature_provenance("recola", tmp_path / "recola", ["audio", "video"], args, 0.04)
     assert got["audio"]["extractor"] == "waveform" and got["audio"]["hop"] == 0.04
     assert got["audio"]["options"] == {"normalize": True}
-    assert got["video"]["extractor"] == "face_crops" and got["video"]["options"] == {"face_size": 48, "crop_box": None}
+    assert got["video"]["extractor"] == "face_crops" and got["video"]["options"] == {
+        "size": 48,
+        "crop_box": "centre",
+        "face_present": False,
+    }
     got = feature_provenance("recola", None, ["audio"], {"mode": "raw", "audio_normalization": "none"}, 0.04)
     assert got["audio"]["options"] == {"normalize": False}
 
@@ -365,7 +369,7 @@ def test_recola_raw_bundle_predicts_an_mp4_from_its_waveform_and_face_crops(tmp_
     bundle = Path(out["run_dir"]) / "bundle"
     extractors = json.loads((bundle / "config.json").read_text())["feature_extractors"]
     assert extractors["audio"]["extractor"] == "waveform" and extractors["audio"]["options"] == {"normalize": True}
-    assert extractors["video"]["extractor"] == "face_crops" and extractors["video"]["options"]["face_size"] == 24
+    assert extractors["video"]["extractor"] == "face_crops" and extractors["video"]["options"]["size"] == 24
 
     clip = tmp_path / "media" / "clip.mp4"
     clip.parent.mkdir()
@@ -393,7 +397,8 @@ def test_recola_raw_bundle_predicts_an_mp4_from_its_waveform_and_face_crops(tmp_
     sf.write(tmp_path / "decoded.wav", signal, rate, subtype="FLOAT")
     reference = {
         "audio": read_audio_frames(tmp_path / "decoded.wav", times, 16000, 0.04, normalize=True),
-        "video": read_video_frames(clip, times, 24),  # the centred square, 24 px
+        # the centred square, 24 px; the AAC track outlasts the 75 frames: later labels take the last (2.96 s)
+        "video": read_video_frames(clip, np.minimum(times, 74 / 25), 24),
     }
     expected = load_pretrained(bundle).predict(reference)
     np.testing.assert_allclose(table[["arousal", "valence"]].to_numpy(), expected, atol=1e-5)

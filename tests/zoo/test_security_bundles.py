@@ -136,6 +136,10 @@ def _short_mean(c):
         ),
         (lambda c: c.update(feature_delay={"nope": 1.0}), r"field 'feature_delay\.nope'"),
         (lambda c: c.update(normalization={"nope": {"mean": [0.0], "std": [1.0]}}), r"field 'normalization\.nope'"),
+        (
+            lambda c: c["normalization"][next(iter(c["normalization"]))].update(padding_blocks=-1),
+            r"field 'normalization\.\w+\.padding_blocks': expected 0 or a whole divisor",
+        ),
         (lambda c: c.update(architecture="nobody2099_net"), "unknown architecture 'nobody2099_net'"),
         (lambda c: c.update(datamodule="nobody_corpus"), "field 'datamodule': expected a registered datamodule"),
         (lambda c: c.update(reader_state={"root": "/elsewhere"}), "reader_state sets 'root'"),
@@ -150,6 +154,16 @@ def test_every_field_is_validated_even_when_resealed(bundle: Path, tmp_path: Pat
     _reseal(copy)
     with pytest.raises(BundleError, match=message):
         zoo.load_pretrained(copy)
+
+
+def test_zero_padding_statistics_load_from_a_bundle(bundle: Path, tmp_path: Path):
+    """Statistics of a set padded in normalised space (Chen et al. recipes) keep their padding rule."""
+    copy = _edited(
+        bundle, tmp_path, lambda c: c["normalization"][next(iter(c["normalization"]))].update(padding_blocks=1)
+    )
+    _reseal(copy)
+    model = zoo.load_pretrained(copy)
+    assert list(model.normalizer.padding_blocks.values()) == [1]
 
 
 def test_symbolic_links_inside_a_bundle_are_refused(bundle: Path, tmp_path: Path):

@@ -75,3 +75,21 @@ def test_segment_inputs_take_no_mask():
     metric = build_metric("mae", K)
     with pytest.raises(ValueError, match="take no mask"):
         metric.update(torch.zeros(4, K), torch.zeros(4, K), torch.ones(4, 3, dtype=torch.bool))
+
+
+def test_acc2_and_acc4_agree_exactly_when_no_present_label_is_misgraded():
+    """acc4 ≤ acc2 always; they differ only on segments whose presence is right but whose rounded
+    intensity is wrong (label 2, prediction 1). A model whose predictions of a rare emotion stay
+    below 0.5 wherever the label is ≥ 1.5 gets acc2 == acc4 (as in Williams et al.'s Table 5 for
+    five of six emotions): the equality comes from the predictions, not from the metric."""
+    labels = torch.tensor([[0.0], [2.0], [1.0], [3.0]])
+    misgraded = torch.tensor([[0.2], [1.2], [1.1], [2.9]])  # segment 2: present, but class 1 for 2
+    acc2, acc4 = build_metric("acc2", 1), build_metric("acc4", 1)
+    acc2.update(misgraded, labels)
+    acc4.update(misgraded, labels)
+    assert acc2.compute().item() == 1.0 and acc4.compute().item() == 0.75
+    collapsed = torch.tensor([[0.1], [0.3], [0.9], [0.2]])  # rare emotion predicted near 0
+    acc2, acc4 = build_metric("acc2", 1), build_metric("acc4", 1)
+    acc2.update(collapsed, labels)
+    acc4.update(collapsed, labels)
+    assert acc2.compute().item() == acc4.compute().item() == 0.5

@@ -58,13 +58,19 @@ def test_conv_geometry_of_the_standard_front_end():
     assert conv_geometry(config) == (400, 320)  # 25 ms field, 20 ms stride (wav2vec 2.0 §2)
 
 
-@pytest.mark.parametrize("preset", sorted(PRESETS))
-def test_encoder_output_is_the_pooled_hidden_states(preset):
+@pytest.mark.parametrize("preset,freeze", [(p, "none") for p in sorted(PRESETS)] + [("wavlm-tiny", "all")])
+def test_encoder_output_is_the_pooled_hidden_states(preset, freeze):
     torch.manual_seed(0)
-    enc = SpeechEncoder(preset, frame_samples=1600, freeze="none", normalize_waveform=True).eval()
+    enc = SpeechEncoder(preset, frame_samples=1600, freeze=freeze, normalize_waveform=True).eval()
     frames = torch.randn(2, 6, 1600)
     mask = torch.ones(2, 6, dtype=torch.bool)
+    calls = []
+    hook = enc.model.register_forward_hook(lambda module, args, out: calls.append(args[0].shape[0]))
     got = enc(frames, mask)
+    hook.remove()
+    # a frozen transformer runs on the CPU one chunk at a time (batched, torch.matmul would
+    # not fold its attention projections: see SpeechEncoder._hidden_states); a trainable one in one call
+    assert calls == ([1, 1] if freeze == "all" else [2])
     assert got.shape == (2, 6, enc.num_layers, enc.hidden_size)
     # reference: transformers directly on the normalised waveform, mean over the 20 ms frames whose centre is inside
     wave = frames.reshape(2, -1).double()
@@ -402,3 +408,75 @@ def test_frozen_features_of_a_long_recording_are_encoded_a_few_chunks_at_a_time(
     audio = np.random.default_rng(1).normal(size=(47, 640)).astype(np.float32)
     whole = net.audio.eval()(torch.from_numpy(audio)[None], torch.ones(1, 47, dtype=torch.bool))[0]
     np.testing.assert_allclose(enc(audio), whole.reshape(47, -1).detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_a_layer_range_is_what_the_weighted_sum_and_the_cache_hold():
+    torch.manual_seed(0)
+    net = create_model(
+        "ssl_audio",
+        feature_dims={"audio": 640},
+        num_targets=2,
+        freeze="all",
+        layers=[1, -1],
+        head="linear",
+        dropout=0.0,
+    ).eval()
+    assert net.layers == (1, 3) and net.layer_logits.shape == (3,)
+    with torch.no_grad():
+        net.layer_logits.copy_(torch.tensor([0.3, -0.7, 1.1]))
+    audio = np.random.default_rng(2).normal(size=(12, 640)).astype(np.float32)
+    mask = torch.ones(1, 12, dtype=torch.bool)
+    hidden = net.audio(torch.from_numpy(audio)[None], mask)[0].detach().numpy()  # (T, 4, H)
+    enc = net.feature_encoders()["audio"]
+    assert enc.output_dim == 3 * net.audio.hidden_size and enc.dtype == "float16"
+    cached = enc(audio)
+    np.testing.assert_allclose(cached, hidden[:, 1:].reshape(12, -1), rtol=1e-5, atol=1e-6)
+    w = np.exp([0.3, -0.7, 1.1]) / np.exp([0.3, -0.7, 1.1]).sum()
+    np.testing.assert_allclose(net.layer_weights().numpy(), [0.0, *w], rtol=1e-6)
+    fused = np.einsum("tlh,l->th", hidden[:, 1:], w)
+    expected = fused @ net.heads[0]["out"].weight.detach().numpy().T + net.heads[0]["out"].bias.detach().numpy()
+    for source in (audio, cached):
+        got = net({"audio": torch.from_numpy(source)[None]}, mask)[0].detach().numpy()
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    single = create_model("ssl_audio", feature_dims={"audio": 640}, num_targets=2, freeze="all", layer=2)
+    assert single.feature_encoders()["audio"].output_dim == single.audio.hidden_size  # one layer cached
+    assert single.feature_encoders()["audio"].key != net.feature_encoders()["audio"].key
+    for bad in ([2, 1], [0], [0, 9], "all"):
+        with pytest.raises(ValueError, match="model.args.layers must be None or"):
+            create_model("ssl_audio", feature_dims={"audio": 640}, num_targets=2, layers=bad)
+    with pytest.raises(ValueError, match="exclude each other"):
+        create_model("ssl_audio", feature_dims={"audio": 640}, num_targets=2, layer=1, layers=[0, 2])
+    with pytest.raises(ValueError, match="cache_dtype must be one of"):
+        create_model("ssl_audio", feature_dims={"audio": 640}, num_targets=2, cache_dtype="bfloat16")
+
+
+def test_word_level_cache_gives_the_network_the_same_outputs():
+    """Cached per word (rows averaged per word before the layer weighting) = pooled after it."""
+    from zoo.data._encoded import pool_rows
+
+    torch.manual_seed(0)
+    dims = {"waveform": 320, "waveform_word": 1}
+    net = create_model(
+        "ssl_audio",
+        feature_dims=dims,
+        num_targets=6,
+        audio_feature="waveform",
+        word_feature="waveform_word",
+        head="bilstm",
+        freeze="all",
+    ).eval()
+    enc = net.feature_encoders()["waveform"]
+    assert enc.pool_by == "waveform_word"
+    rows = np.random.default_rng(3).normal(size=(40, 320)).astype(np.float32)
+    word = np.array([-1] * 3 + [0] * 9 + [1] * 6 + [-1] * 2 + [3] * 14 + [4] * 6, np.float32)  # word 2 has no row
+    per_word = pool_rows(enc(rows), word)
+    assert per_word.shape == (4, enc.output_dim)
+    from_rows = net(
+        {"waveform": torch.from_numpy(rows)[None], "waveform_word": torch.from_numpy(word)[None, :, None]},
+        torch.ones(1, 40, dtype=torch.bool),
+    )
+    index = torch.arange(4, dtype=torch.float32)[None, :, None]
+    from_words = net(
+        {"waveform": torch.from_numpy(per_word)[None], "waveform_word": index}, torch.ones(1, 4, dtype=torch.bool)
+    )
+    torch.testing.assert_close(from_words, from_rows, rtol=1e-4, atol=1e-5)

@@ -322,3 +322,55 @@ def test_brief_training_beats_the_random_baseline(name, tmp_path, zoo_cli):
         paper_mae,
         zero_mae,
     )
+
+
+@pytest.mark.parametrize(
+    "variant,layers", [("williams2018_lstm", 1), ("williams2018_blstm", 2), ("williams2018_blstm", 3)]
+)
+def test_unpacked_final_states_equal_packed_sequences(variant, layers):
+    """The RNN runs without packing (far faster on a CPU); its final states and gradients must be
+    those of PyTorch's packed sequences: each segment's last valid word, the backward direction
+    starting there, padding never entering the recurrence."""
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    torch.manual_seed(0)
+    model = create_model(variant, feature_dims={"a": 5, "b": 3}, num_targets=6, hidden_size=4, num_layers=layers)
+    model.eval()  # no dropout: the two paths see the same numbers
+    lengths = torch.tensor([7, 3, 1, 7, 5])
+    mask = torch.arange(7)[None, :] < lengths[:, None]
+    x = torch.randn(5, 7, 8) * mask[..., None]
+    ours = model._final_states(x, lengths)
+    _, (h_n, _) = model.rnn(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+    reference = torch.cat([h_n[-2], h_n[-1]], dim=-1) if model.bidirectional else h_n[-1]
+    torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-6)
+    grads = torch.autograd.grad(ours.square().sum(), list(model.rnn.parameters()))
+    expected = torch.autograd.grad(reference.square().sum(), list(model.rnn.parameters()))
+    for got, want in zip(grads, expected):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("network", ["lstm", "blstm", "cnn"])
+def test_recipes_carry_the_papers_settings(network):
+    """§3.1-§4.4 and §5.5 as typed from the paper (the release's values where the paper gives a set)."""
+    from zoo.config import load_recipe
+
+    cfg = load_recipe(f"cmu_mosei/williams2018_{network}")
+    data, model = cfg["data"]["args"], cfg["model"]["args"]
+    assert cfg["model"]["name"] == f"williams2018_{network}"
+    assert data["modalities"] == ["text", "audio", "video"]  # §3.1, early fusion §4.2
+    assert sorted(data["targets"]) == sorted(["anger", "disgust", "fear", "happy", "sad", "surprise"])  # §3.2
+    assert data["maxlen"] in (15, 20, 25, 30) and data["batch_size"] == 64  # §4.4
+    assert model["fc_units"] == 100 and model["fc_layers"] in (1, 2, 3) and model["dropout"] in (0.1, 0.2)
+    assert model["num_layers"] in (1, 2, 3) and model["output"] == "bounded"  # §4.4
+    if network == "cnn":
+        assert model["kernel_size"] == 3 and model["pool_size"] == 2  # §4.4
+    else:
+        assert model["hidden_size"] == 64  # §4.4
+    assert cfg["loss"]["name"] == "mae"  # §4.4
+    assert cfg["optimizer"]["name"] == "adam" and cfg["optimizer"]["lr"] == 1e-3  # TensorFlow's default lr
+    assert not cfg["optimizer"].get("args")  # β 0.9/0.999, ε 1e-8: TensorFlow's (and PyTorch's) defaults
+    stop = cfg["early_stopping"]
+    assert (stop["monitor"], stop["mode"], stop["patience"], stop["min_delta"]) == ("val/loss", "min", 10, 0.0)
+    assert (cfg["checkpoint"]["monitor"], cfg["checkpoint"]["mode"]) == ("val/loss", "min")
+    assert cfg["metrics"] == ["mae", "acc2", "acc4", "pearson"]  # Table 5
+    assert cfg["baseline"]["procedure"] == "williams2018"  # §5.1

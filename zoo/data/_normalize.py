@@ -12,6 +12,14 @@ Two callers share :func:`zscore`:
   prepared recordings): :meth:`zoo.data._sequence.FeatureStats.normalise` converts the array to a
   tensor without copying and calls :func:`zscore`.
 
+**Zero padding in normalised space** (``data.args.zero_padding: normalised``; Chen et al. 2017 pad
+the purified/doubled interlocutor frames, the frames outside text turns and the frames without a
+face with zeros): a set whose statistics carry ``padding_blocks = k`` splits each frame's last
+axis into ``k`` equal blocks (``k = 2`` for a *doubled* set: target half, interlocutor half), and
+a block whose raw values are all exactly 0 is padding — left out of the statistics
+(:func:`~zoo.data._sequence.compute_feature_stats`) and 0 after normalisation, instead of the
+constant ``-mean / std`` that z-scoring would make of it. See :func:`padding_mask`.
+
 Measured in ``benchmarks/data_wait.py``: normalising per window on the host made the data wait
 grow with the feature width (29.7 % of a step at 4184-d); on the device it is a few percent.
 """
@@ -21,13 +29,13 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["zscore", "zscore_numpy", "FeatureStats", "FeatureNormalizer"]
+__all__ = ["zscore", "zscore_numpy", "padding_mask", "FeatureStats", "FeatureNormalizer"]
 
 
 class _Stats(Protocol):
@@ -63,6 +71,29 @@ def zscore(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, *, inplace: b
     return out.div_(std)
 
 
+def padding_mask(x: torch.Tensor, blocks: int) -> torch.Tensor | None:
+    """Where ``x`` holds zero padding: elements of a block whose raw values are all exactly 0.
+
+    Args:
+        x: ``(..., D)`` raw (not yet normalised) features.
+        blocks: the number of equal blocks of the last axis that are padded independently
+            (1: whole frames; 2: the two halves of a *doubled* set); 0: no padding rule.
+
+    Returns:
+        A bool tensor shaped like ``x`` (True = padding), or ``None`` when ``blocks`` is 0.
+
+    Raises:
+        ValueError: ``D`` is not a multiple of ``blocks``.
+    """
+    if not blocks:
+        return None
+    width = x.shape[-1]
+    if width % blocks:
+        raise ValueError(f"{width} feature dimensions cannot be split into {blocks} equal padding blocks")
+    split = x.reshape(*x.shape[:-1], blocks, width // blocks)
+    return (split == 0).all(dim=-1, keepdim=True).expand(split.shape).reshape(x.shape)
+
+
 def _host_tensor(x: np.ndarray) -> torch.Tensor:
     """A float32 tensor viewing ``x`` (copied only to convert the dtype); ``x`` is never written.
 
@@ -75,35 +106,51 @@ def _host_tensor(x: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(array)
 
 
-def zscore_numpy(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+def zscore_numpy(x: np.ndarray, mean: np.ndarray, std: np.ndarray, padding_blocks: int = 0) -> np.ndarray:
     """:func:`zscore` of a NumPy array, as a new float32 array (``x`` is never modified).
 
     Args:
         x: ``(..., D)`` features, any real dtype (memory-mapped arrays are read in place).
         mean: ``(D,)`` means.
         std: ``(D,)`` standard deviations.
+        padding_blocks: see :func:`padding_mask`; padded elements come out as 0.
     """
-    out = zscore(
-        _host_tensor(x), torch.from_numpy(np.asarray(mean, np.float32)), torch.from_numpy(np.asarray(std, np.float32))
-    )
+    tensor = _host_tensor(x)
+    pad = padding_mask(tensor, padding_blocks)
+    out = zscore(tensor, torch.from_numpy(np.asarray(mean, np.float32)), torch.from_numpy(np.asarray(std, np.float32)))
+    if pad is not None:
+        out.masked_fill_(pad, 0.0)
     return out.numpy()
 
 
 @dataclass
 class FeatureStats:
-    """Mean and standard deviation per dimension of one feature set (train partition)."""
+    """Mean and standard deviation per dimension of one feature set (train partition).
+
+    ``padding_blocks`` (0: none) says how the set's zero padding is found (:func:`padding_mask`):
+    such elements were left out of ``mean``/``std`` and are 0 after normalisation.
+    """
 
     mean: np.ndarray
     std: np.ndarray
+    padding_blocks: int = 0
 
-    def to_dict(self) -> dict[str, list[float]]:
-        """Plain lists, safe for ``torch.load(weights_only=True)`` checkpoints and JSON."""
-        return {"mean": self.mean.astype(float).tolist(), "std": self.std.astype(float).tolist()}
+    def to_dict(self) -> dict[str, Any]:
+        """Plain lists, safe for ``torch.load(weights_only=True)`` checkpoints and JSON
+        (``padding_blocks`` only when set, so statistics without padding keep their old form)."""
+        out: dict[str, Any] = {"mean": self.mean.astype(float).tolist(), "std": self.std.astype(float).tolist()}
+        if self.padding_blocks:
+            out["padding_blocks"] = int(self.padding_blocks)
+        return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Sequence[float]]) -> FeatureStats:
+    def from_dict(cls, data: Mapping[str, Any]) -> FeatureStats:
         """Inverse of :meth:`to_dict`."""
-        return cls(np.asarray(data["mean"], np.float64), np.asarray(data["std"], np.float64))
+        return cls(
+            np.asarray(data["mean"], np.float64),
+            np.asarray(data["std"], np.float64),
+            int(data.get("padding_blocks", 0) or 0),
+        )
 
     def normalise(self, x: np.ndarray) -> np.ndarray:
         """``(x - mean) / std`` in float32, as a new array (``x`` is never modified).
@@ -111,9 +158,9 @@ class FeatureStats:
         The statistics are kept in float64 (they are accumulated and stored that way) but applied
         in float32, the features' own precision, by :func:`~zoo.data._normalize.zscore` — the
         arithmetic the training step applies on the device, so host and device paths give the
-        same numbers.
+        same numbers. Padded elements (``padding_blocks``) come out as 0.
         """
-        return zscore_numpy(x, self.mean, self.std)
+        return zscore_numpy(x, self.mean, self.std, self.padding_blocks)
 
 
 class FeatureNormalizer(nn.Module):
@@ -135,6 +182,12 @@ class FeatureNormalizer(nn.Module):
         #: the normalised feature sets, in the order of their buffers ``mean_<i>``/``std_<i>``
         #: (set names may hold dots, which buffer names may not)
         self.names: list[str] = list(stats or {})
+        #: set name → padding blocks (:func:`padding_mask`), for the sets padded in normalised space
+        self.padding_blocks: dict[str, int] = {
+            n: int(getattr(s, "padding_blocks", 0) or 0)
+            for n, s in (stats or {}).items()
+            if getattr(s, "padding_blocks", 0)
+        }
         for i, name in enumerate(self.names):
             mean = np.asarray(stats[name].mean, np.float64).reshape(-1)
             std = np.asarray(stats[name].std, np.float64).reshape(-1)
@@ -167,7 +220,8 @@ class FeatureNormalizer(nn.Module):
             features: feature set name → ``(B, T, D)`` (or ``(T, D)``) tensor of raw values.
             mask: ``(B, T)`` (or ``(T,)``) True on real frames; padded frames are set to 0 after
                 normalisation, as the loaders' zero padding of normalised features gave. ``None``:
-                every frame is real.
+                every frame is real. (Zero padding *inside* a set's frames — ``padding_blocks`` —
+                is set to 0 as well.)
             inplace: overwrite float32 feature tensors the caller owns instead of allocating.
 
         Returns:
@@ -185,7 +239,10 @@ class FeatureNormalizer(nn.Module):
                 continue
             mean, std = stats
             self._check_shapes(name, x, mean, mask)
+            pad = padding_mask(x, self.padding_blocks.get(name, 0))  # before an in-place zscore
             y = zscore(x, mean, std, inplace=inplace)
+            if pad is not None:
+                y.masked_fill_(pad, 0.0)
             if mask is not None:
                 y.masked_fill_(~mask.to(y.device).unsqueeze(-1), 0.0)
             out[name] = y

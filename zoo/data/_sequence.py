@@ -35,7 +35,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from zoo.data._buffers import BatchBufferPool
-from zoo.data._normalize import FeatureStats
+from zoo.data._normalize import FeatureStats, padding_mask
 from zoo.data.types import Recording
 from zoo.errors import CorpusFormatError
 
@@ -62,7 +62,10 @@ _STATS_CHUNK_BYTES = 32 * 2**20
 
 
 def compute_feature_stats(
-    recordings: Iterable[Recording], names: Sequence[str], min_std: float = 1e-8
+    recordings: Iterable[Recording],
+    names: Sequence[str],
+    min_std: float = 1e-8,
+    padding_blocks: Mapping[str, int] | None = None,
 ) -> dict[str, FeatureStats]:
     """Per-dimension mean/std of each feature set over all frames, in one streaming pass.
 
@@ -76,8 +79,13 @@ def compute_feature_stats(
         recordings: the train partition.
         names: feature sets to summarise.
         min_std: floor under which a dimension is treated as constant.
+        padding_blocks: set name → padding blocks (:func:`~zoo.data._normalize.padding_mask`):
+            the zero padding of those sets is left out, so each dimension's statistics are those
+            of its real values (a dimension with none gets mean 0, std 1); the result carries
+            ``padding_blocks``, so that normalising with it maps the padding to 0.
     """
-    count = {n: 0 for n in names}
+    blocks = {n: int(k) for n, k in (padding_blocks or {}).items() if k}
+    count: dict[str, Any] = {n: 0 for n in names}
     mean: dict[str, np.ndarray | None] = {n: None for n in names}
     m2: dict[str, np.ndarray | None] = {n: None for n in names}
     for rec in recordings:
@@ -87,26 +95,42 @@ def compute_feature_stats(
             step = max(1, _STATS_CHUNK_BYTES // row_bytes)
             for lo in range(0, array.shape[0], step):
                 x = np.asarray(array[lo : lo + step], dtype=np.float64)
-                n_b = x.shape[0]
-                mean_b = x.mean(axis=0)
-                m2_b = ((x - mean_b) ** 2).sum(axis=0)
+                n_b, mean_b, m2_b = _chunk_moments(x, blocks.get(name, 0))
                 n_a = count[name]
-                if n_a == 0:
+                if mean[name] is None:
                     mean[name], m2[name] = mean_b, m2_b
                 else:
-                    delta = mean_b - mean[name]
                     total = n_a + n_b
-                    mean[name] = mean[name] + delta * (n_b / total)
-                    m2[name] = m2[name] + m2_b + delta**2 * (n_a * n_b / total)
+                    delta = mean_b - mean[name]
+                    if name in blocks:  # counts per dimension, some possibly 0
+                        share = np.divide(n_b, total, out=np.zeros_like(mean_b), where=total > 0)
+                        mean[name] = mean[name] + delta * share
+                        m2[name] = m2[name] + m2_b + delta**2 * n_a * share
+                    else:
+                        mean[name] = mean[name] + delta * (n_b / total)
+                        m2[name] = m2[name] + m2_b + delta**2 * (n_a * n_b / total)
                 count[name] = n_a + n_b
     stats = {}
     for name in names:
-        if count[name] == 0:
+        if mean[name] is None or not np.any(np.asarray(count[name]) > 0):
             raise ValueError(f"cannot compute normalisation statistics: no frames of {name!r}")
-        std = np.sqrt(m2[name] / count[name])
+        n = np.asarray(count[name], np.float64)
+        std = np.sqrt(np.divide(m2[name], n, out=np.zeros_like(m2[name]), where=n > 0))
         std = np.where(std < min_std, 1.0, std)
-        stats[name] = FeatureStats(mean[name], std)
+        stats[name] = FeatureStats(np.where(n > 0, mean[name], 0.0), std, blocks.get(name, 0))
     return stats
+
+
+def _chunk_moments(x: np.ndarray, blocks: int) -> tuple[Any, np.ndarray, np.ndarray]:
+    """Count, mean and sum of squared deviations per dimension of a chunk ``(n, D)``; with
+    ``blocks``, over the elements that are not zero padding (counts per dimension)."""
+    if not blocks:
+        mean_b = x.mean(axis=0)
+        return x.shape[0], mean_b, ((x - mean_b) ** 2).sum(axis=0)
+    real = ~padding_mask(torch.from_numpy(x), blocks).numpy()
+    n_b = real.sum(axis=0)
+    mean_b = np.divide((x * real).sum(axis=0), n_b, out=np.zeros(x.shape[1]), where=n_b > 0)
+    return n_b, mean_b, (((x - mean_b) * real) ** 2).sum(axis=0)
 
 
 def shift_frames(x: np.ndarray, frames: int) -> np.ndarray:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.data.sources import note_source
+from zoo.data._checks import read_text
 from zoo.errors import CorpusFormatError
 
 __all__ = ["ArffAttribute", "ArffData", "read_arff", "write_arff", "format_arff", "NUMERIC_TYPES"]
@@ -219,18 +219,13 @@ def read_arff(path: str | Path) -> ArffData:
         An :class:`ArffData` with one column per attribute.
 
     Raises:
-        CorpusFormatError: missing file, header problems (no ``@relation``/``@attribute``/
+        CorpusFormatError: missing or unreadable file, bytes that are not UTF-8, header problems (no ``@relation``/``@attribute``/
             ``@data``, duplicate or unknown-type attributes), a data row with the wrong number of
             values, a non-numeric value in a numeric column, a value outside a nominal set, a
             sparse row — naming the file, line and attribute.
     """
-    path = note_source(path)
-    if not path.is_file():
-        raise CorpusFormatError(f"{path}: ARFF file not found")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise CorpusFormatError(f"{path}: not UTF-8 text ({err})") from None
+    path = Path(path)
+    text = read_text(path, "ARFF")
     relation: str | None = None
     attributes: list[ArffAttribute] = []
     rows: list[list[str]] = []

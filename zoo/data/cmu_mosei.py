@@ -21,11 +21,16 @@ sentiment in [-3, 3] and six emotion intensities in [0, 3] (``All Labels`` colum
   emotions in that order, 1 → sentiment (MMSA's ``regression_labels`` ``(N,)``, MulT's ``labels``
   ``(N, 1, 1)``: the shared layouts carry sentiment only).
 
-Hostile data: a video id listed in two folds is an error. Segments whose chosen labels are
-NaN/inf or outside their range (sentiment [-3, 3], emotions [0, 3]), ``.csd`` words/frames/segments
-with non-finite intervals, and fold videos missing from a file (the partition would shrink) are
-dropped with a :class:`MoseiDataWarning` saying how many and why; ``strict=True`` makes each of
-them a :class:`~zoo.data._sequence.CorpusFormatError` instead.
+Hostile data: a video id listed in two folds (in the folds file, or among the pickle's
+partitions, also a segment id listed twice) is an error, and so is a label outside its range
+(sentiment [-3, 3], emotions [0, 3]; the error names the file, the video or segment and the
+column). Segments whose chosen labels are NaN/inf, ``.csd`` words/frames/segments with non-finite
+intervals or ending before they start, and fold videos missing from a file (the partition would
+shrink) are dropped with a :class:`MoseiDataWarning` saying how many, why and in which file; NaN/inf
+word vectors (replaced by 0) are reported alike; ``strict=True`` makes each of them a
+:class:`~zoo.data._sequence.CorpusFormatError` instead. A feature value far outside its column
+gets a :class:`~zoo.errors.CorpusDataWarning` naming the file, and a feature set whose width
+changes from one video to the next is refused, naming the file and both videos.
 
 Items are segments: the word steps of the segment (at most ``maxlen``; a longer segment keeps its
 **last** ``maxlen`` words, as Williams et al. 2018's ``pad`` does — ``truncate="first"`` keeps the
@@ -57,6 +62,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from zoo.data._checks import WidthCheck, check_label_range, read_text, warn_outliers
 from zoo.data.corpus import Corpus
 from zoo.data.mosei_align import (
     EPSILON,
@@ -78,7 +84,8 @@ from zoo.data.synthetic.cmu_mosei import (
     write_synthetic_cmu_mosei,
 )
 from zoo.data.types import Recording
-from zoo.errors import ConfigError, CorpusFormatError
+from zoo.errors import ConfigError, CorpusDataWarning, CorpusFormatError
+from zoo.option_rules import Rule
 
 __all__ = [
     "CmuMoseiCorpus",
@@ -127,31 +134,55 @@ PKL_LAYOUTS = (
 )
 
 
-class MoseiDataWarning(UserWarning):
+class MoseiDataWarning(CorpusDataWarning):
     """Segments or videos of CMU-MOSEI were dropped (``strict=False``); the message says how many and why."""
 
 
-def _report(where: str, reasons: Mapping[str, int], strict: bool, unit: str = "segment(s)") -> None:
+def _report(
+    where: str, reasons: Mapping[str, int], strict: bool, unit: str = "segment(s)", verb: str = "dropped"
+) -> None:
     """Warn (or, with ``strict``, raise) about dropped items: ``reasons`` maps a reason → count."""
     reasons = {r: n for r, n in reasons.items() if n}
     if not reasons:
         return
     total = sum(reasons.values())
-    text = f"{where}: {total} {unit} dropped: " + "; ".join(f"{n} {r}" for r, n in reasons.items())
+    text = f"{where}: {total} {unit} {verb}: " + "; ".join(f"{n} {r}" for r, n in reasons.items())
     if strict:
         raise CorpusFormatError(text + " (strict=True)")
     warnings.warn(text + " (strict=True makes this an error)", MoseiDataWarning, stacklevel=3)
 
 
-def _label_problem(values: np.ndarray, names: Sequence[str]) -> str | None:
-    """Why a segment's labels (in ``names`` order) cannot be used, or ``None``."""
-    if not np.isfinite(values).all():
-        return "with NaN/inf labels"
-    for v, name in zip(values, names):
-        low, high = LABEL_RANGES.get(name, (-np.inf, np.inf))
-        if not low - 1e-6 <= v <= high + 1e-6:
-            return f"with {name} outside [{low:g}, {high:g}]"
-    return None
+def _label_locator(video: Any) -> Any:
+    """``locate(segment, column)`` in the label file for an aligned video's segments."""
+    return lambda s, name: f"video {video.video_id!r}, label row {int(video.segment_rows[s])}, column {name!r}"
+
+
+def _step_locator(partition: str, key: str, ids: Sequence[str], steps: np.ndarray) -> Any:
+    """``locate(row, column)`` for the valid ``steps`` (``(M, 2)`` segment, step) of a pickle key."""
+
+    def locate(row: int, col: int) -> str:
+        segment, step = (int(i) for i in steps[row])
+        return f"partition {partition!r}, key {key!r}, segment {segment} ({ids[segment]}), step {step}, column {col}"
+
+    return locate
+
+
+def _finite_labels(path: Path | str, labels: np.ndarray, names: Sequence[str], locate) -> np.ndarray:
+    """``(S,)`` bool: the segments whose labels (columns in ``names`` order) are all finite; the
+    finite ones must lie in their range (:data:`LABEL_RANGES`).
+
+    Raises:
+        CorpusFormatError: a label outside its range, naming ``path`` and ``locate(segment, column)``.
+    """
+    finite = np.isfinite(labels).all(axis=1)
+    rows = np.flatnonzero(finite)
+    check_label_range(
+        path,
+        labels[rows],
+        [LABEL_RANGES.get(n, (-np.inf, np.inf)) for n in names],
+        lambda row, col: locate(int(rows[row]), names[col]),
+    )
+    return finite
 
 
 # --------------------------------------------------------------------------- folds
@@ -159,13 +190,12 @@ def load_folds(path: str | Path) -> dict[str, list[str]]:
     """Read a split file ``{"train": [...], "valid": [...], "test": [...]}`` of video ids.
 
     Raises:
-        CorpusFormatError: missing file, not JSON, a missing partition, or a non-string id.
+        CorpusFormatError: missing or unreadable file, not UTF-8 JSON, a missing partition, a
+            non-string id, or a video in two folds.
     """
-    path = note_source(path)
-    if not path.is_file():
-        raise CorpusFormatError(f"{path}: CMU-MOSEI folds file not found")
+    path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(read_text(path, "CMU-MOSEI folds"))
     except json.JSONDecodeError as err:
         raise CorpusFormatError(f"{path}: folds file is not valid JSON ({err})") from None
     if not isinstance(data, dict):
@@ -296,6 +326,50 @@ def layout_valid_steps(
     return ~zero, "all-zero steps"
 
 
+def _video_of(segment_id: str) -> str:
+    """The video of a segment id: ``<video>$_$<clip>`` (MMSA), ``<video>[<row>]`` (the SDK's
+    segment names); any other id is its own video."""
+    if "$_$" in segment_id:
+        return segment_id.rsplit("$_$", 1)[0]
+    if segment_id.endswith("]") and "[" in segment_id:
+        return segment_id.rsplit("[", 1)[0]
+    return segment_id
+
+
+def _check_partition_overlap(path: Path, data: Mapping[str, Any]) -> None:
+    """No segment id, and no video, in two partitions of an aligned pickle (as for the folds file).
+
+    Raises:
+        CorpusFormatError: naming the file, both partitions, the key and the id.
+    """
+    segments: dict[str, str] = {}
+    videos: dict[str, str] = {}
+    for partition in PARTITIONS:
+        part = data.get(partition)
+        if not isinstance(part, dict) or part.get("id") is None:
+            continue
+        for i, raw in enumerate(part["id"]):
+            seg_id = _segment_id(raw)
+            if seg_id in segments:
+                where = (
+                    f"twice in {partition!r}"
+                    if segments[seg_id] == partition
+                    else f"in {segments[seg_id]!r} and {partition!r}"
+                )
+                raise CorpusFormatError(
+                    f"{path}: partition {partition!r}, key 'id', row {i}: segment {seg_id!r} is listed {where}; "
+                    "a segment must belong to exactly one partition"
+                )
+            segments[seg_id] = partition
+            video = _video_of(seg_id)
+            if videos.setdefault(video, partition) != partition:
+                raise CorpusFormatError(
+                    f"{path}: partition {partition!r}, key 'id', row {i}: segment {seg_id!r} is of video "
+                    f"{video!r}, which partition {videos[video]!r} holds too; a video must belong to exactly "
+                    "one fold (its segments would leak between partitions)"
+                )
+
+
 def read_aligned_pickle(
     path: str | Path, partition: str, feature_names: Sequence[str], label_key: str | None = None
 ) -> tuple[list[str], dict[str, np.ndarray], np.ndarray, list[str], np.ndarray]:
@@ -327,6 +401,7 @@ def read_aligned_pickle(
     part = data[partition]
     if not isinstance(part, dict):
         raise CorpusFormatError(f"{path}: partition {partition!r} is a {type(part).__name__}, expected a dict")
+    _check_partition_overlap(path, data)
     features: dict[str, np.ndarray] = {}
     n = None
     for name in feature_names:
@@ -411,12 +486,15 @@ class CmuMoseiCorpus(Corpus):
     """
 
     name = "cmu_mosei"
+    layout_markers = ("*.csd", "*.pkl")
     level = "segment"
     label_step = 0.0
     partitions = {"train": "train", "val": "valid", "test": "test"}
     targets = LABEL_COLUMNS
+    label_range = LABEL_RANGES
     default_targets = EMOTIONS
     default_features = ("text", "audio", "video")
+    raw_audio_args = {"format": "csd", "features": ["waveform"]}
     prediction_format = "<out>/<partition>.csv with segment_id,<targets> (one row per segment)"
     synthetic_version = SYNTHETIC_VERSION
     #: Williams et al. 2018 train with batches of 64 segments; whole segments, no windows. The
@@ -428,6 +506,18 @@ class CmuMoseiCorpus(Corpus):
         "num_workers": 0,
         "win_len": None,
         "use_cache": False,
+        # frozen encoder outputs are cached all the same: per word, they are what costs
+        "cache_encoded": True,
+    }
+    option_rules = {
+        "format": Rule(choices=FORMATS),
+        "modalities": Rule(list, low=1, nullable=True, items=Rule(str, low=1), distinct=True),
+        "maxlen": Rule(int, low=1),
+        "truncate": Rule(choices=TRUNCATIONS),
+        "folds": Rule(str, low=1, nullable=True, path=True, meaning="null: the standard folds"),
+        "weighting": Rule(choices=WEIGHTINGS),
+        "strict": Rule(bool),
+        "audio_pattern": Rule(str, low=1),
     }
 
     def __init__(
@@ -497,6 +587,7 @@ class CmuMoseiCorpus(Corpus):
         self.label_key = label_key
         self.strict = bool(strict)
         self._written: set[Path] = set()
+        self._widths = WidthCheck()  # every video of a .csd file has the same feature width
         self._read_back: dict[Path, tuple[int, int, dict[str, np.ndarray], list[str]]] = {}
 
     # ----------------------------------------------------------------- corpus location
@@ -534,6 +625,8 @@ class CmuMoseiCorpus(Corpus):
         """The ``.csd`` folder or the pickle file (the synthetic one for ``root=None``)."""
         if self.root is None:
             self.root = self._synthetic_root()
+        elif self.root.is_dir():
+            self._check_layout(self.root)  # e.g. a MuSe-CaR folder: said so, not "file not found"
         if self.format == "pkl" and self.root.is_dir():
             found = sorted(self.root.glob("*.pkl"))
             if len(found) != 1:
@@ -593,6 +686,7 @@ class CmuMoseiCorpus(Corpus):
         dropped: dict[str, int] = {}
         fold = self._folds()[partition]
         waveform = WAVEFORM in self.feature_names
+        bad_vectors = 0
         for video in iter_aligned_videos(
             root,
             fold,
@@ -604,14 +698,20 @@ class CmuMoseiCorpus(Corpus):
             missing=missing,
         ):
             for what, count in video.dropped.items():
-                reason = f"{what} with non-finite intervals in {self._dropped_file(what)}"
+                reason = f"{what} in {self._dropped_file(what)}"
                 dropped[reason] = dropped.get(reason, 0) + count
+            for name, values in video.features.items():
+                self._widths.check(name, f"{root / self._csd_file(name)}, video {video.video_id!r}", values.shape[1])
+            bad_vectors += video.nonfinite.get(REFERENCE, 0)
             signal = self._video_audio(video.video_id) if waveform else None
+            usable = _finite_labels(
+                root / labels_file, video.segment_labels[:, columns], self.target_names, _label_locator(video)
+            )
+            if not usable.all():
+                reason = f"segment(s) with NaN/inf labels in {labels_file}"
+                dropped[reason] = dropped.get(reason, 0) + int((~usable).sum())
             for s in range(video.num_segments):
-                problem = _label_problem(video.segment_labels[s, columns], self.target_names)
-                if problem:
-                    reason = f"segment(s) {problem} in {labels_file}"
-                    dropped[reason] = dropped.get(reason, 0) + 1
+                if not usable[s]:
                     continue
                 words = self._truncate(video.words_of(s))
                 if len(words) == 0:
@@ -628,7 +728,22 @@ class CmuMoseiCorpus(Corpus):
                     self._segment(video.segment_id(s), features, video.segment_labels[s, columns].astype(np.float32))
                 )
         if empty:
-            logger.warning("CMU-MOSEI %s: %d segment(s) without any word were skipped", partition, empty)
+            logger.warning(
+                "CMU-MOSEI %s [%s]: %d segment(s) of %s without any word of %s in their interval were skipped",
+                root,
+                partition,
+                empty,
+                labels_file,
+                self._csd_file(REFERENCE),
+            )
+        if bad_vectors and REFERENCE in self.feature_names:
+            _report(
+                f"CMU-MOSEI {root} [{partition}]",
+                {f"NaN/inf value(s) in the word vectors of {self._csd_file(REFERENCE)}, replaced by 0": bad_vectors},
+                self.strict,
+                unit="value(s)",
+                verb="replaced",
+            )
         if missing:
             by_file: dict[str, int] = {}
             for _, lacking in missing:
@@ -675,12 +790,14 @@ class CmuMoseiCorpus(Corpus):
         return {**FEATURE_FILES, "labels": LABELS_FILE, **self.csd_files}.get(name, name)
 
     def _dropped_file(self, what: str) -> str:
-        """The file behind a :attr:`AlignedVideo.dropped` key (``words``, ``<set> frames``, ``segments``)."""
-        if what == "words":
+        """The file behind a :attr:`AlignedVideo.dropped` key (``words …``, ``<set> frames …``,
+        ``segments …``: see :data:`~zoo.data.mosei_align.DROP_REASONS`)."""
+        kind = what.split(" with ")[0].split(" ending ")[0]
+        if kind == "words":
             return self._csd_file(REFERENCE)
-        if what == "segments":
+        if kind == "segments":
             return self._csd_file("labels")
-        return self._csd_file(what.removesuffix(" frames"))
+        return self._csd_file(kind.removesuffix(" frames"))
 
     def _read_pkl(self, partition: str) -> list[Recording]:
         path = self.resolve_root()
@@ -693,12 +810,24 @@ class CmuMoseiCorpus(Corpus):
             )
         index = [columns.index(t) for t in self.target_names]
         nonfinite = {n: int((~np.isfinite(x)).sum()) for n, x in arrays.items()}
+        steps = np.argwhere(valid)
+        every = slice(None, None, max(1, -(-len(ids) // 400)))  # the bounds from at most ~400 segments
+        for name, x in arrays.items():
+            blocks = (np.asarray(x[i : i + 256])[valid[i : i + 256]] for i in range(0, len(ids), 256))
+            sample = np.asarray(x[every])[valid[every]]
+            warn_outliers(path, blocks, _step_locator(partition, name, ids, steps), sample=sample)
+        usable = _finite_labels(
+            path,
+            labels[:, index],
+            self.target_names,
+            lambda i, name: f"partition {partition!r}, labels row {i} (segment {ids[i]}), column {name!r}",
+        )
         segments, empty = [], 0
         dropped: dict[str, int] = {}
+        if not usable.all():
+            dropped["with NaN/inf labels"] = int((~usable).sum())
         for i, seg_id in enumerate(ids):
-            problem = _label_problem(labels[i, index], self.target_names)
-            if problem:
-                dropped[problem] = dropped.get(problem, 0) + 1
+            if not usable[i]:
                 continue
             steps = self._truncate(np.flatnonzero(valid[i]))
             if len(steps) == 0:
@@ -720,6 +849,17 @@ class CmuMoseiCorpus(Corpus):
             logger.warning("CMU-MOSEI pickle %s [%s]: %d all-padding segment(s) skipped", path.name, partition, empty)
         _report(f"CMU-MOSEI pickle {path} [{partition}]", dropped, self.strict)
         return segments
+
+    def feature_file(self, recording_id: str, feature_set: str) -> Path | None:
+        """The ``.csd`` file of a feature set, or the aligned pickle (a segment's video's WAV for
+        the raw waveform)."""
+        if self.root is None:
+            return None
+        if self.format == "pkl":
+            return self.root
+        if feature_set in (WAVEFORM, WAVEFORM_WORD):
+            return self._audio_path(_video_of(recording_id))
+        return self.root / self._csd_file(feature_set)
 
     # ----------------------------------------------------------------- predictions
     def _prediction_file(self, out_dir: Path, partition: str | None) -> Path:

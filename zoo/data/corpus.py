@@ -6,12 +6,16 @@ reader declares, as class attributes:
 
 * ``name`` (the recipes' ``data.name``), ``level`` (``"frame"`` or ``"segment"``), ``label_step``
   (seconds; 0 at segment level), ``partitions`` (stage → the corpus's own partition name),
-  ``targets`` (every target it can read), ``default_features``, ``prediction_format``;
+  ``targets`` (every target it can read), ``label_range`` (the range each target's labels lie in,
+  by the corpus's definition; readers refuse labels outside it), ``default_features``,
+  ``prediction_format``;
 * ``State``: a dataclass of what a trained model depends on besides its weights (SEWA's
   bag-of-words vocabulary), stored in :class:`~zoo.data.types.DataSpec` ``reader_state`` and given
   back to the reader's constructor when new data is read; ``None`` when there is none;
 * ``datamodule_defaults``: the corpus's own defaults of datamodule options (``win_len``,
   ``batch_size``, ...), which a recipe can still override;
+* ``option_rules``: the declared types and ranges of its own options (:class:`~zoo.option_rules.Rule`),
+  checked before anything is built (a subclass's rules extend and override its base's);
 
 and implements:
 
@@ -22,7 +26,8 @@ and implements:
   corpus cache; there is no separate list of files to keep in sync);
 * :meth:`write_synthetic` (a small corpus in the real layout, with a learnable signal);
 * :meth:`write_predictions` / :meth:`read_predictions` (the corpus's submission format);
-* optionally :meth:`read_folder` (a user's own recordings in the layout, for ``zoo predict``).
+* optionally :meth:`read_folder` (a user's own recordings in the layout, for ``zoo predict``) and
+  :meth:`feature_file` (the file a recording's feature set is read from, named in messages).
 
 Readers register with :func:`~zoo.data.registry.register_corpus`; ``docs/adding_a_corpus.md``
 walks through adding one.
@@ -40,6 +45,7 @@ import numpy as np
 from zoo.data.synthetic import default_synthetic_root, ensure_synthetic
 from zoo.data.types import LEVELS, STAGE_PARTITIONS, Recording
 from zoo.errors import ConfigError, CorpusFormatError
+from zoo.option_rules import Rule
 
 __all__ = ["Corpus"]
 
@@ -63,6 +69,9 @@ class Corpus:
     label_step: ClassVar[float] = 0.0
     partitions: ClassVar[Mapping[str, str]] = {"train": "train", "val": "devel", "test": "test"}
     targets: ClassVar[tuple[str, ...]] = ()
+    #: target → ``(low, high)``: the range the corpus declares for its labels (readers refuse
+    #: labels outside it); a target not listed has no declared range
+    label_range: ClassVar[Mapping[str, tuple[float, float]]] = {}
     #: targets read when none are given; ``None`` → all of :attr:`targets`
     default_targets: ClassVar[tuple[str, ...] | None] = None
     default_features: ClassVar[tuple[str, ...]] = ()
@@ -72,11 +81,26 @@ class Corpus:
     State: ClassVar[type | None] = None
     #: the corpus's own defaults for datamodule options (``win_len``, ``batch_size``, ...)
     datamodule_defaults: ClassVar[Mapping[str, Any]] = {}
+    #: option → its declared type and range (see :mod:`zoo.option_rules`); these are the base's
+    option_rules: ClassVar[Mapping[str, Rule]] = {
+        "root": Rule(str, low=1, nullable=True, path=True, meaning="null: the built-in synthetic corpus"),
+        "features": Rule(list, low=1, nullable=True, items=Rule(str, low=1), distinct=True),
+        "targets": Rule(list, low=1, nullable=True, items=Rule(str, low=1), distinct=True),
+        "synthetic_seed": Rule(int, low=0),
+    }
     #: bump whenever :meth:`write_synthetic` writes different bytes (cached corpora are rebuilt)
     synthetic_version: ClassVar[str] = "1"
     #: a derived corpus (e.g. prediction fusion) has no synthetic corpus of its own and is left
     #: out of :func:`~zoo.data.registry.list_corpora` by default
     derived: ClassVar[bool] = False
+    #: the reading options (``data.args``) under which the reader serves each recording's raw
+    #: 16 kHz waveform as its first feature set — in label frames (frame level) or consecutive
+    #: rows (segment level) — so that any audio model can be scored on the corpus
+    #: (``zoo evaluate``); ``None`` when the corpus has no audio
+    raw_audio_args: ClassVar[Mapping[str, Any] | None] = None
+    #: globs (relative to a root) that mark this corpus's layout: a given root that matches none of
+    #: them but another corpus's is refused by name (a CMU-MOSEI model pointed at a MuSe-CaR folder)
+    layout_markers: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -137,7 +161,40 @@ class Corpus:
             self.root = ensure_synthetic(folder_name, write, seed=self.synthetic_seed, version=self.synthetic_version)
         if not self.root.exists():
             raise FileNotFoundError(f"{self.name} corpus not found: {self.root}")
+        self._check_layout(self.root)
         return self.root
+
+    @classmethod
+    def layout_found(cls, root: Path) -> str | None:
+        """The first of :attr:`layout_markers` present under ``root`` (a relative path), or ``None``."""
+        for pattern in cls.layout_markers:
+            hit = next(iter(sorted(root.glob(pattern))), None)
+            if hit is not None:
+                return hit.relative_to(root).as_posix()
+        return None
+
+    def _check_layout(self, root: Path) -> None:
+        """Refuse a folder in another corpus's layout, naming both corpora.
+
+        Raises:
+            CorpusFormatError: ``root`` has none of this corpus's layout markers but another's.
+        """
+        if not self.layout_markers or not root.is_dir() or self.layout_found(root) is not None:
+            return
+        readers, todo = {}, list(Corpus.__subclasses__())  # every reader loaded (the registry's, at least)
+        while todo:
+            cls = todo.pop()
+            todo += cls.__subclasses__()
+            if cls.name and cls.layout_markers and cls.name != self.name:
+                readers.setdefault(cls.name, cls)
+        for name, other in sorted(readers.items()):
+            found = other.layout_found(root)
+            if found is not None:
+                raise CorpusFormatError(
+                    f"{root} is a {name} folder (it has {found}), but this {self.name} model or recipe reads "
+                    f"{self.name} folders (with {' or '.join(self.layout_markers)}); give a {self.name} folder, "
+                    f"or a {name} model or recipe"
+                )
 
     # ----------------------------------------------------------------- reading
     def read(self, partition: str) -> list[Recording]:
@@ -167,6 +224,24 @@ class Corpus:
     def write_synthetic(cls, out_dir: Path, seed: int = 0, **options: Any) -> Path:
         """Write a small synthetic corpus in the real layout into the new folder ``out_dir``."""
         raise NotImplementedError
+
+    @classmethod
+    def all_option_rules(cls) -> dict[str, Rule]:
+        """:attr:`option_rules` of the class and its bases (a subclass's rule wins)."""
+        rules: dict[str, Rule] = {}
+        for klass in reversed(cls.__mro__):
+            rules.update(klass.__dict__.get("option_rules", {}))
+        return rules
+
+    @classmethod
+    def label_ranges(cls, targets: Sequence[str]) -> list[tuple[float, float]]:
+        """``(low, high)`` of each of ``targets`` (:attr:`label_range`; unbounded when undeclared)."""
+        return [tuple(cls.label_range.get(t, (-np.inf, np.inf))) for t in targets]
+
+    def feature_file(self, recording_id: str, feature_set: str) -> Path | None:
+        """The file feature set ``feature_set`` of recording ``recording_id`` is read from, for
+        messages (e.g. a training loss that is not finite); ``None`` when there is no one file."""
+        return None
 
     def turn_data(self, recordings: Sequence[Recording]) -> list[dict[str, Any]]:
         """One sample per speaker turn of prepared ``recordings``, for non-temporal models
@@ -213,6 +288,12 @@ class Corpus:
     def describe(self) -> dict[str, Any]:
         """Descriptive reading options kept in the checkpoint (``DataSpec.reader_info``)."""
         return {}
+
+    def padding_blocks(self, feature: str) -> int:
+        """Into how many equal blocks the reader's zero padding splits a frame of ``feature``
+        (``data.args.zero_padding: normalised``; see :func:`zoo.data._normalize.padding_mask`):
+        1 (whole frames) unless a reader concatenates independently padded parts."""
+        return 1
 
     # ----------------------------------------------------------------- predictions
     @staticmethod

@@ -91,7 +91,8 @@ class ComputationalSequence:
         if not note_source(self.path).is_file():
             raise CorpusFormatError(f"{self.path}: computational sequence file not found")
         try:
-            self._file = h5py.File(self.path, "r")
+            # read-only, without HDF5's file lock: network filesystems (a cluster's shared data) often refuse it
+            self._file = h5py.File(self.path, "r", locking=False)
         except OSError as err:
             raise CorpusFormatError(f"{self.path}: not a readable HDF5 computational sequence ({err})") from None
         roots = list(self._file.keys())
@@ -135,20 +136,40 @@ class ComputationalSequence:
     def __iter__(self) -> Iterator[str]:
         return iter(self.video_ids)
 
-    def _dataset(self, video_id: str, field: str):
-        if video_id not in self._data:
+    def _group(self, video_id: str):
+        """The HDF5 group of one video (one lookup: a read touches it for both fields)."""
+        group = self._data.get(video_id) if isinstance(video_id, str) else None
+        if group is None:
             raise CorpusFormatError(f"{self.path}: video {video_id!r} not found in {self.root_name!r}/data")
-        group = self._data[video_id]
-        if not hasattr(group, "keys") or field not in group:
+        return group
+
+    def _field(self, video_id: str, field: str, group: Any = None) -> np.ndarray:
+        """The whole array of one field of a video.
+
+        Numeric arrays are read through h5py's low-level dataset API (half the per-call cost of
+        ``group[field][()]``, which counts: a corpus read opens thousands of small datasets);
+        others (byte strings) through the high-level one.
+        """
+        import h5py
+
+        group = self._group(video_id) if group is None else group
+        try:
+            dataset = h5py.h5d.open(group.id, field.encode())
+        except (KeyError, AttributeError, TypeError, ValueError):  # no such member, not a dataset, not a group
             raise CorpusFormatError(
                 f"{self.path}: video {video_id!r}: field {field!r} missing (expected "
                 f"{self.root_name}/data/{video_id}/{field})"
-            )
-        return group[field]
+            ) from None
+        if dataset.dtype.kind not in "biuf" or dataset.shape is None:
+            return np.asarray(h5py.Dataset(dataset)[()])
+        out = np.empty(dataset.shape, dataset.dtype)
+        if out.size:
+            dataset.read(h5py.h5s.ALL, h5py.h5s.ALL, out)
+        return out
 
-    def read_intervals(self, video_id: str) -> np.ndarray:
+    def read_intervals(self, video_id: str, group: Any = None) -> np.ndarray:
         """``(T, 2)`` float64 intervals of one video."""
-        intervals = np.asarray(self._dataset(video_id, "intervals")[()], dtype=np.float64)
+        intervals = np.asarray(self._field(video_id, "intervals", group), dtype=np.float64)
         if intervals.ndim != 2 or intervals.shape[1] != 2:
             raise CorpusFormatError(
                 f"{self.path}: video {video_id!r}: field 'intervals' has shape {intervals.shape}, expected (T, 2)"
@@ -170,9 +191,9 @@ class ComputationalSequence:
             CorpusFormatError: missing field, wrong shapes, or features and intervals of different
                 lengths.
         """
-        intervals = self.read_intervals(video_id)
-        raw = self._dataset(video_id, "features")[()]
-        features = np.asarray(raw)
+        group = self._group(video_id)
+        intervals = self.read_intervals(video_id, group)
+        features = self._field(video_id, "features", group)
         if features.ndim == 1:
             features = features[:, None]
         if features.ndim != 2:

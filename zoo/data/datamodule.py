@@ -51,10 +51,12 @@ from zoo.data.corpus import Corpus
 from zoo.data.registry import corpus_class
 from zoo.data.types import STAGE_PARTITIONS, DataSpec, Recording
 from zoo.errors import ConfigError, CorpusFormatError
+from zoo.option_rules import Rule, check_options
 
-__all__ = ["CorpusDataModule", "NORMALIZATIONS"]
+__all__ = ["CorpusDataModule", "DATA_OPTION_RULES", "NORMALIZATIONS", "check_data_options"]
 
 NORMALIZATIONS = (True, False, "zscore", "maxabs")
+ZERO_PADDING = ("raw", "normalised")
 
 
 class CorpusDataModule(pl.LightningDataModule):
@@ -80,6 +82,12 @@ class CorpusDataModule(pl.LightningDataModule):
             by the train partition's largest magnitude per dimension) or ``False``.
         label_shift: frame level: seconds by which labels lag the features.
         feature_delay: frame level: extra delay in seconds per feature set.
+        zero_padding: ``"raw"``: zeros a reader wrote as padding are normalised like any value
+            (they become ``-mean / std``); ``"normalised"``: every all-zero frame of a normalised
+            set (or all-zero block, :meth:`~zoo.data.corpus.Corpus.padding_blocks`) is padding,
+            left out of the train statistics and 0 after normalisation — zero padding of the
+            model input, as Chen et al. (2017) pad purified/doubled interlocutor frames, frames
+            outside text turns and frames without a face.
         normalization_stats: statistics to use instead of computing them (from a checkpoint).
         predict_partition: stage partition (``"train"``, ``"val"`` or ``"test"``) used by predict.
         seed: seed of the training shuffle (``zoo`` passes the recipe's ``seed``).
@@ -89,6 +97,9 @@ class CorpusDataModule(pl.LightningDataModule):
         cache_dir: folder of the corpus cache; ``None`` → ``<affect-zoo cache>/corpus-cache``.
         use_cache: parse each partition once and memory-map it afterwards; ``False`` parses on
             every load.
+        cache_encoded: keep the outputs of attached frozen encoders (:meth:`attach_feature_encoder`)
+            in the corpus cache; ``None`` → as ``use_cache``. A reader that does not cache its
+            raw partitions may still cache the encoded ones (CMU-MOSEI: encoding is what costs).
         **reader_options: the reader's own options (``release``, ``mode``, ``nan_policy``, ...:
             the keyword arguments of its constructor).
 
@@ -99,6 +110,7 @@ class CorpusDataModule(pl.LightningDataModule):
     def __init__(self, corpus: str | type[Corpus], /, **options: Any) -> None:
         super().__init__()
         corpus_cls = corpus_class(corpus) if isinstance(corpus, str) else corpus
+        check_data_options(corpus_cls, options)
         merged = {**_GENERIC_DEFAULTS, **corpus_cls.datamodule_defaults, **options}
         reader_params = _reader_parameters(corpus_cls)
         unknown = sorted(k for k in merged if k not in _GENERIC_DEFAULTS and k not in reader_params)
@@ -129,12 +141,14 @@ class CorpusDataModule(pl.LightningDataModule):
         normalize: bool | str,
         label_shift: float,
         feature_delay: Mapping[str, float] | None,
+        zero_padding: str,
         normalization_stats: Mapping[str, Mapping[str, Sequence[float]]] | None,
         predict_partition: str,
         seed: int,
         pin_memory: bool | None,
         cache_dir: str | Path | None,
         use_cache: bool,
+        cache_encoded: bool | None,
     ) -> None:
         if predict_partition not in STAGE_PARTITIONS:
             raise ConfigError(
@@ -146,6 +160,8 @@ class CorpusDataModule(pl.LightningDataModule):
             )
         if normalize not in NORMALIZATIONS:
             raise ConfigError(f"data.args.normalize must be true, false, 'zscore' or 'maxabs', got {normalize!r}")
+        if zero_padding not in ZERO_PADDING:
+            raise ConfigError(f"data.args.zero_padding must be one of {', '.join(ZERO_PADDING)}, got {zero_padding!r}")
         self.win_len = int(win_len) if win_len else None
         self.hop_len = int(hop_len)
         if self.win_len is not None and self.hop_len > self.win_len:
@@ -161,11 +177,15 @@ class CorpusDataModule(pl.LightningDataModule):
         self.normalize = normalize
         self.label_shift = float(label_shift)
         self.feature_delay = dict(feature_delay or {})
+        self.zero_padding = str(zero_padding)
         self.predict_partition = predict_partition
         self.seed = int(seed)
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else bool(pin_memory)
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else None
         self.use_cache = bool(use_cache)
+        if cache_encoded is not None and not isinstance(cache_encoded, bool):
+            raise ConfigError(f"data.args.cache_encoded must be true, false or null, got {cache_encoded!r}")
+        self.cache_encoded = self.use_cache if cache_encoded is None else cache_encoded
         self.normalization: dict[str, FeatureStats] | None = (
             {n: FeatureStats.from_dict(s) for n, s in normalization_stats.items()} if normalization_stats else None
         )
@@ -257,17 +277,26 @@ class CorpusDataModule(pl.LightningDataModule):
         any attached feature encoders applied)."""
         if stage_partition not in self._raw:
             partition = self.partitions[stage_partition]
-            recordings = read_partition_cached(self.corpus, partition, self.cache_dir, self.use_cache)
-            if not recordings:
-                what = "segments" if self.level == "segment" else "recordings"
-                raise CorpusFormatError(f"{self.corpus_name}: partition {partition!r} of {self.root} holds no {what}")
-            self._check_dims(recordings)
-            if self.feature_encoders:
-                recordings = encode_partition(
-                    self.corpus, partition, recordings, self.feature_encoders, self.cache_dir, self.use_cache
+            if self.feature_encoders:  # the raw partition is read only to build a missing encoded entry
+                self._raw[stage_partition] = encode_partition(
+                    self.corpus,
+                    partition,
+                    lambda: self._read_raw(partition),
+                    self.feature_encoders,
+                    self.cache_dir,
+                    self.cache_encoded,
                 )
-            self._raw[stage_partition] = recordings
+            else:
+                self._raw[stage_partition] = self._read_raw(partition)
         return self._raw[stage_partition]
+
+    def _read_raw(self, partition: str) -> list[Recording]:
+        recordings = read_partition_cached(self.corpus, partition, self.cache_dir, self.use_cache)
+        if not recordings:
+            what = "segments" if self.level == "segment" else "recordings"
+            raise CorpusFormatError(f"{self.corpus_name}: partition {partition!r} of {self.root} holds no {what}")
+        self._check_dims(recordings)
+        return recordings
 
     def load_folder(self) -> list[Recording]:
         """Every recording under the root, labelled where labels exist (``zoo predict``)."""
@@ -288,8 +317,10 @@ class CorpusDataModule(pl.LightningDataModule):
                 dim = int(shape[0]) if len(shape) == 1 else [int(d) for d in shape]
                 expected = self.feature_dims.setdefault(name, dim)
                 if dim != expected:
+                    source = self.corpus.feature_file(rec.id, name)
                     raise CorpusFormatError(
-                        f"{self.corpus_name}: feature set {name!r} of recording {rec.id} has "
+                        (f"{source}: " if source is not None else "")
+                        + f"{self.corpus_name}: feature set {name!r} of recording {rec.id} has "
                         f"{dim} dimensions, other recordings have {expected}"
                     )
 
@@ -328,16 +359,17 @@ class CorpusDataModule(pl.LightningDataModule):
             return
         train = self.raw_recordings("train")
         names = self.normalized_feature_names
-        if self.normalize == "maxabs":
+        blocks = {n: self.corpus.padding_blocks(n) for n in names} if self.zero_padding == "normalised" else {}
+        if self.normalize == "maxabs":  # padding zeros neither raise a maximum nor move under it
             stats = {}
             for name in names:
                 scale = np.max(
                     [np.abs(np.asarray(r.features[name])).max(axis=0) for r in train if len(r.features[name])], axis=0
                 ).astype(np.float64)
-                stats[name] = FeatureStats(np.zeros_like(scale), np.where(scale > 0, scale, 1.0))
+                stats[name] = FeatureStats(np.zeros_like(scale), np.where(scale > 0, scale, 1.0), blocks.get(name, 0))
             self.normalization = stats
         else:
-            self.normalization = compute_feature_stats(train, names)
+            self.normalization = compute_feature_stats(train, names, padding_blocks=blocks)
 
     def setup(self, stage: str | None = None) -> None:
         """Load what ``stage`` needs; normalisation statistics always come from train."""
@@ -513,7 +545,19 @@ class CorpusDataModule(pl.LightningDataModule):
                         f"recording {rec_id}: {len(values)} predicted frames for {rec.num_frames} label "
                         "frames; prediction writing needs whole recordings"
                     )
+            bad = ~np.isfinite(np.asarray(values, np.float64))
+            if bad.any():
+                raise ValueError(
+                    f"recording {rec_id}: the model predicted {int(bad.sum())} NaN/inf value(s); no prediction "
+                    f"file is written for it (are its features, {self._source(rec_id)}, finite and on the "
+                    "model's scale?)"
+                )
             self.corpus.write_predictions(Path(out_dir), partition, rec, values, target_names)
+
+    def _source(self, recording_id: str) -> str:
+        """The files of a recording's feature sets, for messages (or its feature set names)."""
+        files = [self.corpus.feature_file(recording_id, n) for n in self.feature_names]
+        return ", ".join(str(f) if f is not None else repr(n) for f, n in zip(files, self.feature_names))
 
     def total_frames(self, stage_partition: str) -> int:
         """Number of label frames (segment level: word steps) in a stage partition."""
@@ -538,13 +582,50 @@ _GENERIC_DEFAULTS: dict[str, Any] = {
     "normalize": True,
     "label_shift": 0.0,
     "feature_delay": None,
+    "zero_padding": "raw",
     "normalization_stats": None,
     "predict_partition": "test",
     "seed": 0,
     "pin_memory": None,
     "cache_dir": None,
     "use_cache": True,
+    "cache_encoded": None,
 }
+
+
+#: declared types and ranges of the datamodule's own options (next to their defaults above); each
+#: reader declares its own (:attr:`~zoo.data.corpus.Corpus.option_rules`)
+DATA_OPTION_RULES: dict[str, Rule] = {
+    "win_len": Rule(int, low=1, nullable=True, meaning="null: whole recordings"),
+    "hop_len": Rule(int, low=1),
+    "last_window": Rule(choices=LAST_WINDOW_CHOICES),
+    "batch_size": Rule(int, low=1),
+    "eval_batch_size": Rule(int, low=1),
+    "num_workers": Rule(int, low=0, nullable=True),
+    "normalize": Rule(choices=NORMALIZATIONS),
+    "label_shift": Rule(float),
+    "feature_delay": Rule(dict, nullable=True),
+    "normalization_stats": Rule(dict, nullable=True),
+    "predict_partition": Rule(choices=STAGE_PARTITIONS),
+    "seed": Rule(int, low=0),
+    "pin_memory": Rule(bool, nullable=True),
+    "cache_dir": Rule(str, low=1, nullable=True, path=True),
+    "use_cache": Rule(bool),
+}
+
+
+def check_data_options(corpus: str | type[Corpus], options: Mapping[str, Any]) -> None:
+    """Check ``data.args`` against their declared types and ranges, building nothing.
+
+    Args:
+        corpus: registered corpus name or reader class.
+        options: the ``data.args`` given (defaults are not checked).
+
+    Raises:
+        ConfigError: ``data.args.<key>: expected ..., found ...``.
+    """
+    corpus_cls = corpus_class(corpus) if isinstance(corpus, str) else corpus
+    check_options(options, {**DATA_OPTION_RULES, **corpus_cls.all_option_rules()}, prefix="data.args.")
 
 
 def _reader_parameters(corpus_cls: type[Corpus]) -> set[str]:

@@ -12,9 +12,12 @@ What it does, per video (never all videos at once):
    mean of those frames; ``weighting="uniform"`` reproduces it. Frames are sorted by start time
    first (the SDK sorts them too). A word with no overlapping frame gets a zero vector and
    ``present=False`` (the SDK drops it and later imputes zeros with ``impute``).
-3. **non-finite intervals** (NaN/inf in a start or end) cannot be placed in time: such words,
-   frames and label segments are dropped, counted per video (:attr:`AlignedVideo.dropped`) and
-   reported by the datamodule (a warning, or an error with ``strict=True``).
+3. **non-finite intervals** (NaN/inf in a start or end) cannot be placed in time, and intervals
+   **ending before they start** are damaged: such words, frames and label segments are dropped,
+   counted per video and reason (:attr:`AlignedVideo.dropped`, :data:`DROP_REASONS`) and reported
+   by the datamodule, naming the file (a warning, or an error with ``strict=True``). A frame value
+   far outside its column gets a :class:`~zoo.errors.CorpusDataWarning` naming the file and the video
+   (when the video is aligned, i.e. not from the cache).
 4. **non-finite values** (COVAREP holds ``-inf`` rows; NaN is treated alike) are **excluded from the
    average** element-wise: each dimension is averaged over the overlapping frames where it is
    finite, with their overlap weights renormalised; a dimension with no finite value in the word
@@ -51,6 +54,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo.data._checks import warn_outliers
 from zoo.data.csd import ComputationalSequence
 from zoo.data.sources import note_source
 from zoo.errors import CorpusFormatError
@@ -75,7 +79,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Bump when the cached arrays change meaning, so that old cache entries are not reused.
-ALIGN_VERSION = "2"
+ALIGN_VERSION = "3"
 #: Interval tolerance of the SDK (``epsilon=10e-6`` in ``mmsdk/mmdatasdk/dataset/dataset.py``).
 EPSILON = 1e-5
 #: Feature set name → file name of the CMU-MOSEI release (names as in the SDK's ``cmu_mosei.py``).
@@ -91,6 +95,8 @@ REFERENCE = "glove_vectors"
 #: Columns of ``All Labels`` (SDK README of CMU-MOSEI).
 LABEL_COLUMNS = ("sentiment", "happy", "sad", "anger", "surprise", "disgust", "fear")
 WEIGHTINGS = ("overlap", "uniform")
+#: why intervals are dropped (the suffixes of the :attr:`AlignedVideo.dropped` keys)
+DROP_REASONS = ("with non-finite intervals", "ending before they start")
 
 
 # --------------------------------------------------------------------------- numerics
@@ -100,6 +106,7 @@ def align_to_reference(
     features: np.ndarray,
     weighting: str = "overlap",
     eps: float = EPSILON,
+    dtype: type = np.float32,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Average the frames overlapping each reference interval.
 
@@ -109,9 +116,10 @@ def align_to_reference(
         features: ``(T, D)`` frame features; non-finite values are excluded element-wise.
         weighting: ``"overlap"`` (weights ∝ overlap length) or ``"uniform"`` (plain mean).
         eps: an overlap must be longer than this.
+        dtype: of the aligned output (the averages are computed in float64).
 
     Returns:
-        ``(aligned (N, D) float32, present (N,) bool, nonfinite)``: zeros and ``False`` for words
+        ``(aligned (N, D) dtype, present (N,) bool, nonfinite)``: zeros and ``False`` for words
         without an overlapping frame; ``nonfinite`` counts the non-finite values of ``features``.
     """
     if weighting not in WEIGHTINGS:
@@ -119,7 +127,7 @@ def align_to_reference(
     reference = np.asarray(reference, dtype=np.float64)
     features = np.asarray(features)
     n, d = len(reference), features.shape[1]
-    out = np.zeros((n, d), dtype=np.float32)
+    out = np.zeros((n, d), dtype=dtype)
     present = np.zeros(n, dtype=bool)
     finite_all = np.isfinite(features)
     nonfinite = int(features.size - finite_all.sum())
@@ -131,21 +139,26 @@ def align_to_reference(
     reach = np.maximum.accumulate(ends)
     lo = np.searchsorted(reach, reference[:, 0] - eps, side="right")
     hi = np.searchsorted(starts, reference[:, 1] + eps, side="left")
-    for i in np.flatnonzero(hi > lo):
-        idx = order[lo[i] : hi[i]]
-        overlap = np.minimum(ends[lo[i] : hi[i]], reference[i, 1]) - np.maximum(starts[lo[i] : hi[i]], reference[i, 0])
-        keep = overlap > eps
-        if not keep.any():
-            continue
-        idx = idx[keep]
-        w = overlap[keep] if weighting == "overlap" else np.ones(int(keep.sum()))
-        x = features[idx].astype(np.float64)
-        finite = finite_all[idx]
-        x[~finite] = 0.0
-        num = w @ x
-        den = w @ finite
-        out[i] = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
-        present[i] = True
+    # every (word, candidate frame) pair at once, grouped by word: word i's candidates are the
+    # sorted frames lo[i] .. hi[i] - 1
+    counts = np.maximum(hi - lo, 0)
+    word = np.repeat(np.arange(n), counts)
+    first = np.cumsum(counts) - counts
+    pos = np.arange(int(counts.sum())) - np.repeat(first - lo, counts)
+    overlap = np.minimum(ends[pos], reference[word, 1]) - np.maximum(starts[pos], reference[word, 0])
+    keep = overlap > eps
+    if not keep.any():
+        return out, present, nonfinite
+    word, idx, overlap = word[keep], order[pos[keep]], overlap[keep]
+    w = overlap if weighting == "overlap" else np.ones(len(idx))
+    x = features[idx].astype(np.float64)
+    finite = finite_all[idx]
+    x[~finite] = 0.0
+    words, group_start = np.unique(word, return_index=True)  # ``word`` is sorted: groups are contiguous
+    num = np.add.reduceat(w[:, None] * x, group_start, axis=0)
+    den = np.add.reduceat(w[:, None] * finite, group_start, axis=0)
+    out[words] = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+    present[words] = True
     return out, present, nonfinite
 
 
@@ -273,6 +286,22 @@ class AlignedVideo:
         )
 
 
+def _usable_intervals(intervals: np.ndarray, what: str, dropped: dict[str, int]) -> np.ndarray:
+    """``(T,)`` bool: intervals that are finite and do not end before they start; the others are
+    counted into ``dropped`` under ``"<what> <reason>"``."""
+    finite = np.isfinite(intervals).all(axis=1)
+    with np.errstate(invalid="ignore"):
+        inverted = finite & (intervals[:, 1] < intervals[:, 0])
+    for bad, reason in ((~finite, DROP_REASONS[0]), (inverted, DROP_REASONS[1])):
+        if bad.any():
+            dropped[f"{what} {reason}"] = int(bad.sum())
+    return finite & ~inverted
+
+
+def _warn_outliers(seq: ComputationalSequence, video_id: str, values: np.ndarray) -> None:
+    warn_outliers(seq.path, values, lambda row, col: f"video {video_id!r}, frame {row}, column {col}")
+
+
 def align_video(
     video_id: str,
     sequences: Mapping[str, ComputationalSequence],
@@ -295,12 +324,11 @@ def align_video(
     if REFERENCE not in sequences:
         raise ValueError(f"sequences must include the reference {REFERENCE!r}")
     ref_features, ref_intervals = sequences[REFERENCE].read(video_id)
+    _warn_outliers(sequences[REFERENCE], video_id, ref_features)
     dropped: dict[str, int] = {}
-    finite_words = np.isfinite(ref_intervals).all(axis=1)
-    if not finite_words.all():
-        dropped["words"] = int((~finite_words).sum())
+    usable_words = _usable_intervals(ref_intervals, "words", dropped)
     with np.errstate(invalid="ignore"):
-        keep = finite_words & ((ref_intervals[:, 1] - ref_intervals[:, 0]) > eps)
+        keep = usable_words & ((ref_intervals[:, 1] - ref_intervals[:, 0]) > eps)
     words = ref_intervals[keep]
     order = np.argsort(words[:, 0], kind="stable")
     words = words[order]
@@ -316,10 +344,10 @@ def align_video(
             present[name] = np.ones(len(words), dtype=bool)
             continue
         x, intervals = seq.read(video_id)
-        finite_frames = np.isfinite(intervals).all(axis=1)
-        if not finite_frames.all():
-            dropped[f"{name} frames"] = int((~finite_frames).sum())
-            x, intervals = x[finite_frames], intervals[finite_frames]
+        _warn_outliers(seq, video_id, x)
+        usable_frames = _usable_intervals(intervals, f"{name} frames", dropped)
+        if not usable_frames.all():
+            x, intervals = x[usable_frames], intervals[usable_frames]
         features[name], present[name], nonfinite[name] = align_to_reference(words, intervals, x, weighting, eps)
     label_values, label_intervals = labels.read(video_id)
     if label_values.shape[1] != len(LABEL_COLUMNS):
@@ -327,11 +355,9 @@ def align_video(
             f"{labels.path}: video {video_id!r}: field 'features' has {label_values.shape[1]} columns, "
             f"expected {len(LABEL_COLUMNS)} {list(LABEL_COLUMNS)}"
         )
-    finite_segments = np.isfinite(label_intervals).all(axis=1)
-    if not finite_segments.all():
-        dropped["segments"] = int((~finite_segments).sum())
-    rows, segments = clean_segments(np.where(finite_segments[:, None], label_intervals, 0.0), eps)
-    rows, segments = rows[finite_segments[rows]], segments[finite_segments[rows]]
+    usable_segments = _usable_intervals(label_intervals, "segments", dropped)
+    rows, segments = clean_segments(np.where(usable_segments[:, None], label_intervals, 0.0), eps)
+    rows, segments = rows[usable_segments[rows]], segments[usable_segments[rows]]
     parts = [segment_word_indices(words, seg, eps) for seg in segments]
     offsets = np.zeros(len(parts) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([len(p) for p in parts])

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
+from zoo.data._checks import check_label_range, warn_outliers
 from zoo.data.corpus import Corpus
 from zoo.data.formats.muse import feature_path, label_aligned_folder, label_path, partition_path
 from zoo.data.raw_audio import SAMPLE_RATE, read_audio_frames
@@ -47,6 +48,7 @@ from zoo.data.sources import note_source
 from zoo.data.synthetic.muse_car import SYNTHETIC_VERSION, write_synthetic_muse_car
 from zoo.data.types import Recording
 from zoo.errors import ConfigError, CorpusFormatError
+from zoo.option_rules import Rule
 
 __all__ = [
     "CorpusFormatError",
@@ -70,6 +72,8 @@ logger = logging.getLogger(__name__)
 LABEL_STEP_MS = 250
 PARTITION_NAMES = ("train", "devel", "test")
 TARGET_NAMES = ("arousal", "valence")
+#: the range of the MuSe-Wild arousal and valence labels
+LABEL_RANGE = (-1.0, 1.0)
 #: Name of the optional 1-d feature holding the topic segment id (not a folder on disk).
 SEGMENT_FEATURE = "segment_id"
 NAN_POLICIES = ("error", "interpolate")
@@ -102,6 +106,8 @@ def _read_csv(path: Path, what: str, **kwargs) -> pd.DataFrame:
         raise CorpusFormatError(f"{path}: {what} file is empty (expected a header line)") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise CorpusFormatError(f"{path}: cannot parse {what} file as CSV: {err}") from None
+    except OSError as err:  # no permission, a symbolic-link loop, ...
+        raise CorpusFormatError(f"{path}: cannot read the {what} file ({err.strerror or err})") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
 
@@ -240,18 +246,22 @@ def read_partition_table(path: str | Path) -> dict[str, str]:
     return table
 
 
-def read_label_file(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def read_label_file(
+    path: str | Path, label_range: tuple[float, float] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Read one ``label_segments/<target>/<id>.csv`` file.
 
     Args:
         path: CSV with header ``timestamp,value,segment_id``.
+        label_range: refuse values outside ``(low, high)`` (labels; ``None`` for prediction
+            files, which may lie outside).
 
     Returns:
         ``(timestamps_ms int64 (T,), values float32 (T,), segment_ids int64 (T,))``.
 
     Raises:
         CorpusFormatError: missing column, non-numeric or missing cell, non-integer timestamp or
-            segment id, or timestamps that do not increase.
+            segment id, timestamps that do not increase, or a value outside ``label_range``.
     """
     path = Path(path)
     frame = _read_csv(path, "label")
@@ -267,6 +277,8 @@ def read_label_file(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarra
             f"{path}: {_where(path, row, 'value')}: missing or non-finite label "
             f"({values[row]}; {len(bad)} such row(s) in the file)"
         )
+    if label_range is not None:
+        check_label_range(path, values, [label_range], lambda row, _: _where(path, row, "value"))
     _check_increasing(path, timestamps)
     _check_step(path, timestamps)
     return timestamps, values.astype(np.float32), segment_ids
@@ -348,6 +360,7 @@ def read_feature_file(path: str | Path, nan_policy: str = "error") -> tuple[np.n
             f"{path}: {_where(path, row, feature_names[col])}: infinite feature "
             f"value {values[row, col]} ({int(infinite.sum())} infinite cell(s) in the file)"
         )
+    warn_outliers(path, values, lambda row, col: _where(path, row, feature_names[col]))
     _check_increasing(path, timestamps)
     _check_step(path, timestamps)
     return timestamps, segment_ids, values.astype(np.float32)
@@ -405,10 +418,10 @@ def _read_targets(
         missing = paths[present.index(False)]
         raise CorpusFormatError(f"{missing}: label file not found (video {video_id})")
     ref_path = paths[0]
-    ref_ts, first, ref_seg = read_label_file(ref_path)
+    ref_ts, first, ref_seg = read_label_file(ref_path, LABEL_RANGE)
     columns = [first]
     for path in paths[1:]:
-        ts, values, seg = read_label_file(path)
+        ts, values, seg = read_label_file(path, LABEL_RANGE)
         _check_same_frames(ref_path, ref_ts, ref_seg, path, ts, seg)
         columns.append(values)
     return ref_path, ref_ts, np.stack(columns, axis=1), ref_seg
@@ -528,6 +541,11 @@ def load_muse_car_recordings(
         for name in file_features:
             path = feature_path(root, name, video_id)
             if not path.is_file():
+                if not path.parent.is_dir():
+                    raise CorpusFormatError(
+                        f"{path.parent}: feature folder not found (feature set {name!r}); {root} has the "
+                        f"feature sets {available_feature_sets(root)}"
+                    )
                 raise CorpusFormatError(f"{path}: feature file not found (feature set {name!r}, video {video_id})")
             ts, seg, values = read_feature_file(path, nan_policy=nan_policy)
             if reference is None:
@@ -599,13 +617,22 @@ class MuSeCaRCorpus(Corpus):
     """
 
     name = "muse_car"
+    layout_markers = ("c1_muse_wild", "metadata/partition.csv")
     level = "frame"
     label_step = LABEL_STEP_MS / 1000.0
     partitions = {"train": "train", "val": "devel", "test": "test"}
     targets = TARGET_NAMES
+    label_range = {t: LABEL_RANGE for t in TARGET_NAMES}
     default_features = ("egemaps",)
+    raw_audio_args = {"features": ["audio"]}
     prediction_format = "<out>/<partition>/<target>/<id>.csv with timestamp,value,segment_id (MuSe 2020)"
     synthetic_version = SYNTHETIC_VERSION
+    option_rules = {
+        "use_segment_id": Rule(bool),
+        "nan_policy": Rule(choices=NAN_POLICIES),
+        "normalize_features": Rule(list, nullable=True, items=Rule(str, low=1), distinct=True),
+        "audio_pattern": Rule(str, low=1),
+    }
 
     def __init__(
         self,
@@ -668,6 +695,14 @@ class MuSeCaRCorpus(Corpus):
             nan_policy=self.nan_policy,
             audio_pattern=self.audio_pattern,
         )
+
+    def feature_file(self, recording_id: str, feature_set: str) -> Path | None:
+        """``label_aligned/<set>/<id>.csv`` (the raw audio: its WAV; ``segment_id``: none)."""
+        if feature_set == SEGMENT_FEATURE or self.root is None:
+            return None
+        if feature_set == RAW_AUDIO:
+            return audio_file(self.root, self.audio_pattern, recording_id)
+        return feature_path(self.root, feature_set, recording_id)
 
     def write_predictions(
         self,

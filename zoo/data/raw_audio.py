@@ -9,14 +9,22 @@ Every reader that serves a waveform as a feature set uses :func:`read_audio_fram
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from zoo.data.sources import note_source
-from zoo.errors import CorpusFormatError
+from zoo.errors import CorpusDataWarning, CorpusFormatError
 
-__all__ = ["SAMPLE_RATE", "cut_frames", "describe_non_finite", "read_audio_frames", "read_waveform"]
+__all__ = [
+    "SAMPLE_RATE",
+    "condition_waveform",
+    "cut_frames",
+    "describe_non_finite",
+    "read_audio_frames",
+    "read_waveform",
+]
 
 #: rate of every waveform served to a model (the self-supervised speech encoders and
 #: Tzirakis et al.'s speech network all take 16 kHz)
@@ -33,6 +41,11 @@ def read_waveform(path: str | Path, sample_rate: int = SAMPLE_RATE, normalize: b
     """A whole audio file as mono float32 at ``sample_rate`` (channels averaged, resampled with
     ``torchaudio`` when the file's own rate differs), optionally z-normalised.
 
+    Samples of a float file beyond [-1, 1] (integer files cannot hold any) are clipped to it,
+    with a :class:`~zoo.errors.CorpusDataWarning` naming the file and the first such sample: one
+    sample of 1e30 would otherwise flatten the whole recording to ~0 under per-recording
+    normalisation.
+
     Raises:
         CorpusFormatError: missing, unreadable or empty file, NaN/inf samples, or a constant
             recording with ``normalize``.
@@ -48,6 +61,19 @@ def read_waveform(path: str | Path, sample_rate: int = SAMPLE_RATE, normalize: b
         raise CorpusFormatError(f"{path}: cannot read audio ({err})") from None
     if signal.shape[0] == 0:
         raise CorpusFormatError(f"{path} (recording {path.stem}): empty audio file (0 samples)")
+    return condition_waveform(path, signal, file_rate, sample_rate, normalize)
+
+
+def condition_waveform(
+    path: Path, signal: np.ndarray, file_rate: float, sample_rate: int = SAMPLE_RATE, normalize: bool = False
+) -> np.ndarray:
+    """``(samples, channels)`` audio read from ``path`` at ``file_rate`` made what
+    :func:`read_waveform` returns: checked finite, clipped, channel-averaged, resampled and
+    optionally z-normalised (also for audio decoded from a video container by the caller).
+
+    Raises:
+        CorpusFormatError: NaN/inf samples, or a constant recording with ``normalize``.
+    """
     bad = np.argwhere(~np.isfinite(signal))
     if len(bad):
         index, channel = (int(i) for i in bad[0])
@@ -56,7 +82,7 @@ def read_waveform(path: str | Path, sample_rate: int = SAMPLE_RATE, normalize: b
             f"channel {channel}: {describe_non_finite(float(signal[index, channel]))} value "
             f"({len(bad)} such sample(s) in the file); expected finite audio samples"
         )
-    signal = signal.mean(axis=1)
+    signal = _clip_float_audio(path, signal, file_rate).mean(axis=1)
     if file_rate != sample_rate:
         import torch
         import torchaudio.functional as AF
@@ -72,6 +98,23 @@ def read_waveform(path: str | Path, sample_rate: int = SAMPLE_RATE, normalize: b
             )
         signal = ((signal64 - signal64.mean()) / std).astype(np.float32)
     return signal
+
+
+def _clip_float_audio(path: Path, signal: np.ndarray, rate: float) -> np.ndarray:
+    """``signal`` clipped to [-1, 1], warning when it was not within it (see :func:`read_waveform`)."""
+    beyond = np.abs(signal) > 1.0
+    if not beyond.any():
+        return signal
+    index, channel = (int(i) for i in np.argwhere(beyond)[0])
+    warnings.warn(
+        f"{path} (recording {path.stem}): sample {index} (at {index / rate:.4f} s), channel {channel}: "
+        f"{float(signal[index, channel]):g} is outside the [-1, 1] range of audio samples "
+        f"({int(beyond.sum())} such sample(s), largest magnitude {float(np.abs(signal).max()):g}); "
+        "clipped to [-1, 1]",
+        CorpusDataWarning,
+        stacklevel=3,
+    )
+    return np.clip(signal, -1.0, 1.0)
 
 
 def read_audio_frames(

@@ -52,6 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo.data._checks import check_label_range, read_text, warn_outliers
 from zoo.data.arff import read_arff, write_arff
 from zoo.data.corpus import Corpus
 from zoo.data.formats.recola import (
@@ -61,6 +62,7 @@ from zoo.data.formats.recola import (
     GOLD_FLOAT_FORMAT,
     GOLD_FOLDER,
     GOLD_RELATION,
+    RATERS,
     VIDEO_FOLDER,
     feature_path,
 )
@@ -73,7 +75,9 @@ from zoo.data.registry import register_corpus
 from zoo.data.sources import note_source
 from zoo.data.synthetic.recola import SYNTHETIC_VERSION
 from zoo.data.types import Recording
+from zoo.data.video_frames import read_video_frames
 from zoo.errors import ConfigError, CorpusFormatError
+from zoo.option_rules import Rule
 
 __all__ = [
     "RecolaCorpus",
@@ -93,6 +97,8 @@ __all__ = [
 
 LABEL_STEP = 0.04
 TARGET_NAMES = ("arousal", "valence")
+#: the range of the gold standard and of every rater's trace (the annotation tool's scale)
+LABEL_RANGE = (-1.0, 1.0)
 PARTITION_NAMES = ("train", "dev", "test")
 RAW_FEATURES = ("audio", "video")
 MODES = ("features", "raw")
@@ -102,6 +108,10 @@ _log = logging.getLogger(__name__)
 #: attributes of the AVEC feature ARFFs that are not features (lower case; the baseline scripts
 #: drop them): instance name, class label, frame time / time stamp
 NON_FEATURE_ATTRIBUTES = frozenset({"name", "instance_name", "class", "frametime", "timestamp"})
+#: attributes naming the recording of each row (compared with the file name)
+NAME_ATTRIBUTES = ("instance_name", "name")
+#: media extensions an instance name may carry after the recording name
+MEDIA_SUFFIXES = (".wav", ".mp4", ".avi", ".arff")
 AUDIO_NORMALIZATIONS = ("recording", "none")
 
 
@@ -186,23 +196,58 @@ def _check_finite(path: Path, data, values: np.ndarray, names: Sequence[str]) ->
         )
 
 
-def read_gold_standard(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+def _check_instance_names(path: Path, data) -> None:
+    """Every row's ``Instance_name`` (or ``name``) is the file's recording: a file of another
+    recording copied in under this name would otherwise be read as this one (leaking, e.g., a
+    dev recording into train)."""
+    column = next((a.name for a in data.attributes if a.name.lower() in NAME_ATTRIBUTES and not a.is_numeric), None)
+    if column is None:
+        return
+    expected = path.stem
+    values = data.columns[column]
+    for value in set(values):
+        name = None if value is None else value.strip()
+        if name is not None and (
+            name == expected or (Path(name).stem == expected and Path(name).suffix in MEDIA_SUFFIXES)
+        ):
+            continue
+        row = values.index(value)
+        raise CorpusFormatError(
+            f"{path}: line {data.line_of_row(row)}, attribute {column!r}: {value!r} is not the file's "
+            f"recording {expected!r} (is this another recording's file?)"
+        )
+
+
+def read_gold_standard(
+    path: str | Path, label_range: tuple[float, float] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Read a gold-standard ARFF file.
+
+    Args:
+        path: the ``.arff`` file.
+        label_range: refuse values outside ``(low, high)`` (the corpus's labels; ``None`` for
+            prediction files, which may lie outside).
 
     Returns:
         ``(frame times in seconds (T,), values float32 (T,))``.
 
     Raises:
         CorpusFormatError: missing file or attribute, bad or missing values, times that do not
-            increase.
+            increase, an instance name that is not the file's recording, a value outside
+            ``label_range``.
     """
     path = Path(path)
     data = read_arff(path)
     if "GoldStandard" not in data.columns:
         raise CorpusFormatError(f"{path}: no attribute 'GoldStandard'; attributes {data.names}")
+    _check_instance_names(path, data)
     times = _frame_times(data, path)
     values = data.numeric_matrix(["GoldStandard"])
     _check_finite(path, data, values, ["GoldStandard"])
+    if label_range is not None:
+        check_label_range(
+            path, values, [label_range], lambda row, _: f"line {data.line_of_row(row)}, attribute 'GoldStandard'"
+        )
     return times, values[:, 0].astype(np.float32)
 
 
@@ -213,32 +258,41 @@ def read_feature_arff(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     label and time stamps (:data:`NON_FEATURE_ATTRIBUTES`, matched case-insensitively) — are
     never feature dimensions, whatever their type and even when all their values are ``?``.
 
+    Rows whose ``Instance_name`` is not the file's recording are refused; a value far outside its
+    column gets a :class:`~zoo.errors.CorpusDataWarning` (:func:`~zoo.data._checks.warn_outliers`).
+
     Returns:
         ``(frame times (T,), features float32 (T, D))``, D = the other numeric attributes.
     """
     path = Path(path)
     data = read_arff(path)
+    _check_instance_names(path, data)
     times = _frame_times(data, path)
     names = [a.name for a in data.attributes if a.is_numeric and a.name.lower() not in NON_FEATURE_ATTRIBUTES]
     if not names:
         raise CorpusFormatError(f"{path}: no numeric feature attributes besides {sorted(NON_FEATURE_ATTRIBUTES)}")
     values = data.numeric_matrix(names)
     _check_finite(path, data, values, names)
+    warn_outliers(path, values, lambda row, col: f"line {data.line_of_row(row)}, attribute {names[col]!r}")
     return times, values.astype(np.float32)
 
 
-def read_individual_ratings(path: str | Path) -> tuple[np.ndarray, list[str], np.ndarray]:
+def read_individual_ratings(
+    path: str | Path, label_range: tuple[float, float] | None = None
+) -> tuple[np.ndarray, list[str], np.ndarray]:
     """Read a ``;``-separated individual-ratings CSV (header ``time;FM1;…``).
 
     Header names are stripped of surrounding spaces (the release has ``"FM1 "``).
 
+    Args:
+        path: the ``.csv`` file.
+        label_range: refuse ratings outside ``(low, high)``.
+
     Returns:
         ``(times (T,), rater names, ratings float32 (T, R))``.
     """
-    path = note_source(path)
-    if not path.is_file():
-        raise CorpusFormatError(f"{path}: individual ratings file not found")
-    lines = path.read_text(encoding="utf-8").splitlines()
+    path = Path(path)
+    lines = read_text(path, "individual ratings").splitlines()
     numbered = [(i + 1, line) for i, line in enumerate(lines) if line.strip()]
     if not numbered:
         raise CorpusFormatError(f"{path}: empty file (expected a header line)")
@@ -276,6 +330,13 @@ def read_individual_ratings(path: str | Path) -> tuple[np.ndarray, list[str], np
             f"{table[off, 0] - table[off - 1, 0]:.4f} s from the previous row, expected {LABEL_STEP} s "
             "(RECOLA is annotated every 40 ms)"
         )
+    if label_range is not None:
+        check_label_range(
+            path,
+            table[:, 1:],
+            [label_range] * (len(columns) - 1),
+            lambda row, col: f"line {lines_of_rows[row]}, field {columns[col + 1]!r}",
+        )
     return table[:, 0], columns[1:], table[:, 1:].astype(np.float32)
 
 
@@ -297,92 +358,6 @@ def _check_times(ref_path: Path | str, ref: np.ndarray, path: Path, times: np.nd
 
 
 # --------------------------------------------------------------------------- raw media
-def _crop_resize(image: np.ndarray, crop_box: Sequence[int] | None, size: int) -> np.ndarray:
-    from PIL import Image
-
-    height, width = image.shape[:2]
-    if crop_box is None:
-        side = min(height, width)
-        left, top = (width - side) // 2, (height - side) // 2
-        box = (left, top, left + side, top + side)
-    else:
-        left, top, w, h = (int(v) for v in crop_box)
-        box = (left, top, left + w, top + h)
-    return np.asarray(Image.fromarray(image).crop(box).resize((size, size), Image.BILINEAR), np.uint8)
-
-
-def read_video_frames(
-    path: str | Path,
-    timestamps: np.ndarray,
-    face_size: int = 96,
-    crop_box: Sequence[int] | None = None,
-) -> np.ndarray:
-    """Face crops of the video frames nearest to each label time.
-
-    Frames are decoded with PyAV in one streaming pass; each frame's time comes from its
-    presentation timestamp (falling back to ``index / fps`` with the stream's average rate).
-    A label time gets the frame with the nearest time (the earlier one on a tie); times after
-    the last frame get the last frame. Only selected frames are cropped and kept.
-
-    Args:
-        path: the video file.
-        timestamps: label frame times in seconds, increasing.
-        face_size: output width and height in pixels.
-        crop_box: ``(left, top, width, height)`` in source pixels; ``None`` = centred square.
-
-    Returns:
-        uint8 ``(T, face_size, face_size, 3)`` RGB.
-    """
-    import av
-
-    path = note_source(path)
-    if not path.is_file():
-        raise CorpusFormatError(f"{path}: video file not found")
-    timestamps = np.asarray(timestamps, np.float64)
-    out = np.zeros((len(timestamps), face_size, face_size, 3), np.uint8)
-    try:
-        container = av.open(str(path))
-    except av.error.FFmpegError as err:  # type: ignore[attr-defined]
-        raise CorpusFormatError(f"{path}: cannot open video ({err})") from None
-    with container:
-        if not container.streams.video:
-            raise CorpusFormatError(f"{path}: no video stream")
-        stream = container.streams.video[0]
-        rate = stream.average_rate or stream.guessed_rate
-        fps = float(rate) if rate else None
-        j, prev_time, prev_crop, prev_frame = 0, None, None, None
-        for index, frame in enumerate(container.decode(stream)):
-            time = frame.time
-            if time is None:
-                if fps is None:
-                    raise CorpusFormatError(f"{path}: frames have no timestamps and the stream no frame rate")
-                time = index / fps
-            crop = None
-            while j < len(timestamps) and timestamps[j] <= time:
-                use_prev = prev_time is not None and timestamps[j] - prev_time <= time - timestamps[j]
-                if use_prev:
-                    if prev_crop is None:
-                        prev_crop = _crop_resize(prev_frame.to_ndarray(format="rgb24"), crop_box, face_size)
-                    out[j] = prev_crop
-                else:
-                    if crop is None:
-                        crop = _crop_resize(frame.to_ndarray(format="rgb24"), crop_box, face_size)
-                    out[j] = crop
-                j += 1
-            prev_time, prev_crop, prev_frame = time, crop, frame
-        if prev_frame is None:
-            raise CorpusFormatError(f"{path}: no decodable video frames")
-        if j < len(timestamps):
-            last = (
-                prev_crop
-                if prev_crop is not None
-                else _crop_resize(prev_frame.to_ndarray(format="rgb24"), crop_box, face_size)
-            )
-            out[j:] = last
-    return out
-
-
-# --------------------------------------------------------------------------- recordings
 def _targets(
     root: Path, name: str, targets: Sequence[str], ratings: str, allow_missing: bool
 ) -> tuple[Path, np.ndarray, np.ndarray] | None:
@@ -395,7 +370,7 @@ def _targets(
         raise CorpusFormatError(f"{gold_paths[present.index(False)]}: gold standard file not found")
     ref_path, columns, ref_times = gold_paths[0], [], None
     for target, gold_path in zip(targets, gold_paths):
-        times, gold = read_gold_standard(gold_path)
+        times, gold = read_gold_standard(gold_path, LABEL_RANGE)
         if ref_times is None:
             ref_times = times
         else:
@@ -404,9 +379,17 @@ def _targets(
             columns.append(gold)
             continue
         rating_path = _ratings_path(root, target, name)
-        r_times, raters, values = read_individual_ratings(rating_path)
+        r_times, raters, values = read_individual_ratings(rating_path, LABEL_RANGE)
         _check_times(ref_path, ref_times, rating_path, r_times)
         if ratings == "mean":
+            if sorted(raters) != sorted(RATERS):
+                lacking, extra = [r for r in RATERS if r not in raters], [r for r in raters if r not in RATERS]
+                raise CorpusFormatError(
+                    f"{rating_path}: header (line 1) has the raters {raters}; ratings='mean' averages the "
+                    f"six RECOLA raters {list(RATERS)}"
+                    + (f" — missing column(s) {lacking}" if lacking else "")
+                    + (f" — unknown column(s) {extra}" if extra else "")
+                )
             columns.append(values.mean(axis=1))
         elif ratings in raters:
             columns.append(values[:, raters.index(ratings)])
@@ -544,16 +527,38 @@ class RecolaCorpus(Corpus):
     """
 
     name = "recola"
+    layout_markers = (
+        "ratings_gold_standard",
+        "recordings_audio",
+        "recordings_video",
+        "features_*",
+        "ratings_individual",
+    )
     level = "frame"
     label_step = LABEL_STEP
     partitions = {"train": "train", "val": "dev", "test": "test"}
     targets = TARGET_NAMES
+    label_range = {t: LABEL_RANGE for t in TARGET_NAMES}
     default_features = ("audio",)
-    prediction_format = "<out>/<partition>/<target>/<name>.arff in the gold-standard ARFF format"
+    #: the audio as recorded: a bundle's own extractor applies the normalisation it was trained with
+    raw_audio_args = {"mode": "raw", "features": ["audio"], "audio_normalization": "none"}
+    prediction_format = (
+        "<out>/<partition>/<target>/<name>.arff in the gold-standard ARFF format, and "
+        "<out>/<partition>/<name>.csv with frameTime,<targets>"
+    )
     #: 6 s training windows with 50 % overlap (Tzirakis et al. 2017 train on 6 s sequences)
     datamodule_defaults = {"win_len": 150, "hop_len": 75}
     #: the synthetic writer's version: a cached corpus of another version is not reused
     synthetic_version = SYNTHETIC_VERSION
+    option_rules = {
+        "mode": Rule(choices=MODES),
+        "feature_target": Rule(choices=TARGET_NAMES),
+        "face_size": Rule(int, low=1),
+        "crop_box": Rule(
+            list, low=4, high=4, nullable=True, items=Rule(int, low=0), meaning="left, top, width, height"
+        ),
+        "audio_normalization": Rule(choices=AUDIO_NORMALIZATIONS),
+    }
 
     def __init__(
         self,
@@ -640,6 +645,14 @@ class RecolaCorpus(Corpus):
             )
         return recordings
 
+    def feature_file(self, recording_id: str, feature_set: str) -> Path | None:
+        """The feature ARFF (``features`` mode) or the WAV/MP4 (``raw`` mode) of a recording."""
+        if self.root is None:
+            return None
+        if self.mode == "raw":
+            return (_audio_path if feature_set == "audio" else _video_path)(self.root, recording_id)
+        return _feature_path(self.root, feature_set, self.feature_target, recording_id)
+
     def write_predictions(
         self,
         out_dir: Path,
@@ -648,7 +661,9 @@ class RecolaCorpus(Corpus):
         preds: np.ndarray,
         target_names: Sequence[str],
     ) -> None:
-        """Write ``<out_dir>/<partition>/<target>/<name>.arff`` in the gold-standard format."""
+        """Write ``<out_dir>/<partition>/<target>/<name>.arff`` in the gold-standard format, and the
+        same values as one CSV per recording, ``<out_dir>/<partition>/<name>.csv``
+        (``frameTime,<target>,...``), for the tools that do not read ARFF."""
         write_recola_predictions(self.prediction_folder(out_dir, partition), recording, preds, target_names)
 
     def read_predictions(
@@ -710,4 +725,13 @@ def write_recola_predictions(
                 float_format=GOLD_FLOAT_FORMAT,
             )
         )
+    table = Path(out_dir) / f"{recording.id}.csv"
+    table.parent.mkdir(parents=True, exist_ok=True)
+    rows = np.column_stack([np.asarray(recording.timestamps, np.float64), preds])
+    time_format, value_format = GOLD_FLOAT_FORMAT[1], GOLD_FLOAT_FORMAT[2]  # as in the ARFF files
+    header = ",".join(["frameTime", *target_names])
+    np.savetxt(
+        table, rows, fmt=[time_format] + [value_format] * len(target_names), delimiter=",", header=header, comments=""
+    )
+    written.append(table)
     return written

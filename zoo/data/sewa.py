@@ -38,8 +38,10 @@ turns; ``"doubled"`` doubles the dimension: the first half keeps the frames insi
 turns (zero elsewhere), the second half the frames outside (the interlocutor and pauses; zero
 inside). The strategy applies to the sets in ``interlocutor_features`` (default: every set
 whose name contains ``audio`` or ``text``, i.e. the speech-based sets; video shows the subject
-all the time). It is applied to the raw features, before delay and z-normalisation (so the
-zeroed frames become a constant after normalisation).
+all the time). It is applied to the raw features, before delay and z-normalisation; with
+``data.args.zero_padding: normalised`` (the Chen et al. recipes) the zeroed frames (each half of a
+doubled set on its own, :meth:`SewaCorpus.padding_blocks`) are left out of the train statistics
+and stay 0 after normalisation, otherwise they become the constant ``-mean / std``.
 
 Turn-level text features (virtual sets, computed from ``transcriptions/``):
 
@@ -63,6 +65,7 @@ words written here.
 
 from __future__ import annotations
 
+import io
 import re
 import warnings
 from collections import Counter
@@ -74,11 +77,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from zoo.data._checks import WidthCheck, check_label_range, decode_text, read_bytes, warn_outliers
 from zoo.data.corpus import Corpus
 from zoo.data.formats.sewa import (
     AUDIO,
     LABELS,
     TRANSCRIPTIONS,
+    TURNS,
     audio_path,
     feature_path,
     label_path,
@@ -90,7 +95,8 @@ from zoo.data.registry import register_corpus
 from zoo.data.sources import note_source
 from zoo.data.synthetic.sewa import SYNTHETIC_VERSION, write_synthetic_sewa
 from zoo.data.types import Recording
-from zoo.errors import ConfigError, CorpusFormatError
+from zoo.errors import ConfigError, CorpusDataWarning, CorpusFormatError
+from zoo.option_rules import Rule
 
 __all__ = [
     "CorpusFormatError",
@@ -114,6 +120,22 @@ __all__ = [
     "turns_to_frames",
 ]
 
+
+def available_feature_sets(root: Path) -> list[str]:
+    """The feature sets ``root`` holds: its feature folders (every folder but labels, turns,
+    transcriptions, embeddings and media), ``audio`` when the WAV files are there and the text
+    sets when the transcriptions are, sorted."""
+    if not root.is_dir():
+        return []
+    others = {LABELS, TRANSCRIPTIONS, TURNS, AUDIO, "video", "word_embeddings"}
+    sets = [p.name for p in root.iterdir() if p.is_dir() and p.name not in others and not p.name.startswith(".")]
+    if (root / AUDIO).is_dir():
+        sets.append(RAW_AUDIO)
+    if (root / TRANSCRIPTIONS).is_dir():
+        sets += TEXT_SETS
+    return sorted(sets)
+
+
 RELEASES = ("avec2017", "avec2019")
 TARGET_NAMES = ("arousal", "valence", "liking")
 INTERLOCUTOR_STRATEGIES = ("mixed", "purified", "doubled")
@@ -125,6 +147,8 @@ RAW_AUDIO = AUDIO
 #: feature sets not read from ``<folder>/<name>.csv``
 NON_TABLE_SETS = (*TEXT_SETS, RAW_AUDIO)
 LABEL_STEP = 0.1
+#: the range of the arousal, valence and liking labels (the annotation tool's scale)
+LABEL_RANGE = (-1.0, 1.0)
 #: AVEC 2019 CES cultures: German and Hungarian (train, devel, test), Chinese (test only)
 CULTURES = ("DE", "HU", "CN")
 TEST_ONLY_CULTURES = ("CN",)
@@ -152,19 +176,44 @@ _TOKEN = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 
 # --------------------------------------------------------------------------- low-level readers
-class SewaDataWarning(UserWarning):
+class SewaDataWarning(CorpusDataWarning):
     """A SEWA file was read, but looks damaged (the message names the files and what is odd)."""
 
 
-def _read_lines(path: Path, what: str) -> list[str]:
-    path = note_source(path)
-    if not path.is_file():
-        raise CorpusFormatError(f"{path}: {what} file not found")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        text = path.read_text(encoding="latin-1")
-    return text.splitlines()
+#: a multi-byte UTF-8 character (a file holding one is UTF-8 text, whatever else it holds)
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+def _read_text(path: Path, what: str, latin1: bool = False) -> str:
+    """The text of a SEWA file, UTF-8.
+
+    With ``latin1`` (the free-text files: transcriptions, word vectors) a file without any UTF-8
+    character that is not UTF-8 either is read as Latin-1, with a :class:`SewaDataWarning`; a
+    file that mixes UTF-8 characters with bytes that are not UTF-8 is damaged and refused (read
+    as Latin-1, its UTF-8 characters would turn into mojibake).
+
+    Raises:
+        CorpusFormatError: missing or unreadable file, or bytes that are not UTF-8 (naming the
+            line and the byte).
+    """
+    data = read_bytes(path, what)
+    if not latin1 or _UTF8_MULTIBYTE.search(data) is None:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            if not latin1:
+                decode_text(path, data, what)  # raises, naming the line and the byte
+        warnings.warn(
+            f"{path}: not UTF-8 (and no UTF-8 character in it); read as Latin-1",
+            SewaDataWarning,
+            stacklevel=3,
+        )
+        return data.decode("latin-1")
+    return decode_text(path, data, what)
+
+
+def _read_lines(path: Path, what: str, latin1: bool = False) -> list[str]:
+    return _read_text(path, what, latin1).splitlines()
 
 
 def _is_number(text: str) -> bool:
@@ -189,8 +238,8 @@ def _sniff(path: Path, first_line: str) -> tuple[str, bool]:
 
 def _numeric_table(path: Path, what: str) -> tuple[list[str], list[str], np.ndarray, int]:
     """Read a ``name;time;values...`` table → (header or [], names, float64 (N, C), first data line)."""
-    lines = _read_lines(path, what)
-    lines_nonblank = [ln for ln in lines if ln.strip()]
+    text = _read_text(path, what)
+    lines_nonblank = [ln for ln in text.splitlines() if ln.strip()]
     if not lines_nonblank:
         raise CorpusFormatError(f"{path}: {what} file is empty")
     sep, has_header = _sniff(path, lines_nonblank[0])
@@ -203,9 +252,9 @@ def _numeric_table(path: Path, what: str) -> tuple[list[str], list[str], np.ndar
         engine="c",
     )
     try:
-        frame = pd.read_csv(path, dtype={0: str}, **kwargs)
+        frame = pd.read_csv(io.StringIO(text), dtype={0: str}, **kwargs)
         if not all(pd.api.types.is_numeric_dtype(d) for d in frame.dtypes.iloc[1:]):
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, **kwargs)
+            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, **kwargs)
     except pd.errors.ParserError as err:
         raise CorpusFormatError(f"{path}: cannot parse {what} file ({sep!r}-separated): {err}") from None
     header = [str(c).strip() for c in frame.columns] if has_header else []
@@ -246,7 +295,8 @@ def read_label_file(path: str | Path, targets: Sequence[str] = TARGET_NAMES) -> 
 
     Raises:
         CorpusFormatError: wrong number of columns, a non-numeric cell, a name that is not the
-            file's recording, a missing header column, or timestamps that do not increase.
+            file's recording, a missing header column, timestamps that do not increase, or a
+            label outside [-1, 1].
     """
     path = Path(path)
     header, names, values, first = _numeric_table(path, "label")
@@ -265,6 +315,13 @@ def read_label_file(path: str | Path, targets: Sequence[str] = TARGET_NAMES) -> 
             f"{path}: line {wrong[0] + first}, field 'name': {names[wrong[0]]!r} is not the file's "
             f"recording {path.stem!r}"
         )
+    field_names = header[1:] if header else ["time", *TARGET_NAMES]
+    check_label_range(
+        path,
+        values[:, columns],
+        [LABEL_RANGE] * len(columns),
+        lambda row, col: f"line {row + first}, field {field_names[columns[col]]!r} (recording {path.stem!r})",
+    )
     times = values[:, 0]
     _check_increasing(path, times, first)
     steps = np.diff(times)
@@ -298,14 +355,22 @@ def _check_increasing(path: Path, times: np.ndarray, first: int) -> None:
         )
 
 
-def read_feature_file(path: str | Path, recording: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+def read_feature_file(
+    path: str | Path, recording: str | None = None, columns: Sequence[str] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Read one feature file: header or not, ``;`` or ``,``, name and time first.
+
+    A value far outside the other values of its column gets a :class:`~zoo.errors.CorpusDataWarning`
+    (:func:`~zoo.data._checks.warn_outliers`).
 
     Args:
         path: the feature file.
         recording: when given, every row's name column must be this recording (or this name
             plus a media extension such as ``.wav``, as tools that name rows after the media
             file write it).
+        columns: the feature columns of the set, by header name (those of its other files); a
+            file with a header is then read by name, in this order (columns in another order
+            are put back in order; a missing or extra column is refused).
 
     Returns:
         ``(timestamps float64 (N,), features float32 (N, D))``.
@@ -313,11 +378,20 @@ def read_feature_file(path: str | Path, recording: str | None = None) -> tuple[n
     Raises:
         CorpusFormatError: naming the file and line: a non-numeric or non-finite cell, times that
             do not increase, a typical (median) step coarser than the 100 ms label step (such a
-            file would be stretched silently by nearest-row alignment), or a row naming another
-            recording.
+            file would be stretched silently by nearest-row alignment), a row naming another
+            recording, or header columns that are not ``columns``.
     """
     path = Path(path)
-    _, names, values, first = _numeric_table(path, "feature")
+    header, names, values, first = _numeric_table(path, "feature")
+    order = _column_order(path, header, columns)
+    if order is not None:
+        values = values[:, [0, *order]]
+        header = [header[0], header[1], *columns]
+    warn_outliers(
+        path,
+        values[:, 1:],
+        lambda row, col: f"line {row + first}, field {header[col + 2] if header else f'column {col + 3}'!r}",
+    )
     times = values[:, 0]
     _check_increasing(path, times, first)
     if len(times) > 1:
@@ -339,6 +413,31 @@ def read_feature_file(path: str | Path, recording: str | None = None) -> tuple[n
                 f"file's recording {recording!r}"
             )
     return times, values[:, 1:].astype(np.float32)
+
+
+def _column_order(path: Path, header: Sequence[str], columns: Sequence[str] | None) -> list[int] | None:
+    """Indices (in the value columns after the name) of ``columns`` in a file's ``header``;
+    ``None`` when there is nothing to reorder (no header, no reference, or the same order).
+
+    Raises:
+        CorpusFormatError: the header lacks some of ``columns`` or has others.
+    """
+    if not header or columns is None:
+        return None
+    found = list(header[2:])
+    if found == list(columns):
+        return None
+    missing = [c for c in columns if c not in found]
+    extra = [c for c in found if c not in columns]
+    if missing or extra or len(set(found)) != len(found):
+        raise CorpusFormatError(
+            f"{path}: header (line 1) has the feature columns {found[:6]}{' ...' if len(found) > 6 else ''} "
+            f"({len(found)}); the set's other files have {len(columns)}"
+            + (f"; missing column(s) {missing[:6]}" if missing else "")
+            + (f"; extra column(s) {extra[:6]}" if extra else "")
+            + ("; a column name appears twice" if len(set(found)) != len(found) else "")
+        )
+    return [found.index(c) + 1 for c in columns]
 
 
 def align_to_labels(
@@ -448,7 +547,7 @@ def read_transcription(path: str | Path) -> list[tuple[float, float, str]]:
     """``transcriptions/<name>.csv`` → ``[(start, end, text), ...]`` (text may contain ``;``)."""
     path = Path(path)
     rows = []
-    for i, line in enumerate(_read_lines(path, "transcription"), start=1):
+    for i, line in enumerate(_read_lines(path, "transcription", latin1=True), start=1):
         if not line.strip():
             continue
         sep = ";" if line.count(";") >= 2 or "," not in line else ","
@@ -490,7 +589,7 @@ def read_embeddings(path: str | Path) -> dict[str, np.ndarray]:
     path = Path(path)
     vectors: dict[str, np.ndarray] = {}
     dim = None
-    for i, line in enumerate(_read_lines(path, "embedding"), start=1):
+    for i, line in enumerate(_read_lines(path, "embedding", latin1=True), start=1):
         parts = line.rstrip().split(" ")
         if i == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
             continue
@@ -665,16 +764,38 @@ class SewaCorpus(Corpus):
     """
 
     name = "sewa"
+    layout_markers = (
+        "labels",
+        "turns",
+        "transcriptions",
+        "audio_features_*",
+        "video_features_*",
+        "visual_features*",
+        "text_features_*",
+    )
     level = "frame"
     label_step = LABEL_STEP
     partitions = {"train": "Train", "val": "Devel", "test": "Test"}
     targets = TARGET_NAMES
+    label_range = {t: LABEL_RANGE for t in TARGET_NAMES}
     default_features = ("audio_features_xbow_6s",)
+    raw_audio_args = {"features": ["audio"]}
     prediction_format = (
         "<out>/<partition>/<name>.csv: 'name';time;<targets>, ';'-separated (AVEC 2019 with a header line)"
     )
     State = SewaState
     synthetic_version = SYNTHETIC_VERSION
+    option_rules = {
+        "release": Rule(choices=RELEASES),
+        "cultures": Rule(list, low=1, items=Rule(choices=CULTURES), distinct=True),
+        "align": Rule(choices=("nearest", "exact")),
+        "align_tolerance": Rule(float, low=0, low_open=True),
+        "interlocutor": Rule(choices=INTERLOCUTOR_STRATEGIES),
+        "interlocutor_features": Rule(list, nullable=True, items=Rule(str, low=1), distinct=True),
+        "bow_min_count": Rule(int, low=1),
+        "turn_sigma": Rule(float, low=0, low_open=True),
+        "text_max_bytes": Rule(int, low=16),
+    }
 
     def __init__(
         self,
@@ -736,6 +857,9 @@ class SewaCorpus(Corpus):
         self._vocabulary: list[str] | None = self.fixed_vocabulary
         self._vocabulary_sources: list[Path] = []  # files the vocabulary was built from
         self._embeddings: dict[str, np.ndarray] | None = None
+        #: feature set → (its first file, that file's header's feature columns or None)
+        self._columns: dict[str, tuple[Path | None, list[str] | None]] = {}
+        self._widths = WidthCheck()
 
     # ------------------------------------------------------------------ synthetic corpus
     def synthetic_variant(self) -> tuple[str, dict[str, Any]]:
@@ -764,6 +888,11 @@ class SewaCorpus(Corpus):
             "interlocutor_features": list(self.interlocutor_features),
         }
 
+    def padding_blocks(self, feature: str) -> int:
+        """2 for a *doubled* interlocutor set (target half and interlocutor half are zero-padded
+        independently), else 1."""
+        return 2 if self.interlocutor == "doubled" and feature in self.interlocutor_features else 1
+
     def _names(self, partition: str | None) -> list[str]:
         """Recording names of a partition; ``None`` = every recording whatever its name."""
         root = self.resolve_root()
@@ -790,7 +919,10 @@ class SewaCorpus(Corpus):
                 names.update(p.stem for p in folder.glob("*.csv") if pattern.match(p.stem))
         for name in self.feature_names:
             if name not in TEXT_SETS and not note_source(root / name).is_dir():
-                raise CorpusFormatError(f"{root / name}: feature folder not found (feature set {name!r})")
+                raise CorpusFormatError(
+                    f"{root / name}: feature folder not found (feature set {name!r}); {root} has the feature "
+                    f"sets {available_feature_sets(root)}"
+                )
         return sorted(names)
 
     def read(self, partition: str) -> list[Recording]:
@@ -862,7 +994,8 @@ class SewaCorpus(Corpus):
         path = note_source(feature_path(root, feature, name))
         if not path.is_file():
             raise CorpusFormatError(f"{path}: feature file not found (feature set {feature!r}, recording {name})")
-        ftimes, values = read_feature_file(path, recording=name)
+        ftimes, values = read_feature_file(path, recording=name, columns=self._set_columns(feature))
+        self._widths.check(feature, path, values.shape[1])
         labels = note_source(label_path(root, name))
         return align_to_labels(
             path,
@@ -873,6 +1006,26 @@ class SewaCorpus(Corpus):
             self.align_tolerance,
             label_path=labels if labels.is_file() else None,
         )
+
+    def _set_columns(self, feature: str) -> list[str] | None:
+        """The feature columns of a set's header, from its first file (by name): the other files
+        are read by these names (``None``: the set's files have no header). That file is noted
+        as a source of every read that uses it (the corpus cache depends on it)."""
+        if feature not in self._columns:
+            files = sorted((self.resolve_root() / feature).glob("*.csv"))
+            first = next((f for f in files if f.is_file()), None)
+            columns = None
+            if first is not None:
+                line = next((ln for ln in _read_lines(first, "feature") if ln.strip()), "")
+                if line:
+                    sep, has_header = _sniff(first, line)
+                    if has_header:
+                        columns = [c.strip().strip("'\"") for c in line.split(sep)][2:]
+            self._columns[feature] = (first, columns)
+        first, columns = self._columns[feature]
+        if first is not None:
+            note_source(first)
+        return columns
 
     # ------------------------------------------------------------------ text
     def vocabulary(self) -> list[str]:
@@ -988,6 +1141,16 @@ class SewaCorpus(Corpus):
                 }
             )
         return out
+
+    def feature_file(self, recording_id: str, feature_set: str) -> Path | None:
+        """``<set>/<name>.csv``, the WAV of the raw audio, or the transcription of a text set."""
+        if self.root is None:
+            return None
+        if feature_set == RAW_AUDIO:
+            return audio_path(self.root, recording_id)
+        if feature_set in TEXT_SETS:
+            return transcription_path(self.root, recording_id)
+        return feature_path(self.root, feature_set, recording_id)
 
     # ------------------------------------------------------------------ predictions
     def write_predictions(

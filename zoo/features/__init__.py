@@ -41,7 +41,7 @@ __all__ = [
 
 
 def _load_builtin() -> None:
-    from . import audio, crops, text, visual  # noqa: F401  (registration side effects)
+    from . import audio, text, visual  # noqa: F401  (registration side effects)
 
 
 def extractor_class(name: str) -> type[Extractor]:

@@ -32,8 +32,19 @@ import numpy as np
 
 from ._align import pool_to_labels
 from .base import Extractor, ExtractorError, FeatureOutput, register_extractor
+from .visual import VIDEO_SUFFIXES
 
-__all__ = ["read_audio", "OpenSmileFunctionals", "OpenSmileLLD", "IS10LLD", "LogMel", "VGGishExtractor", "Waveform"]
+__all__ = [
+    "read_audio",
+    "read_video_audio",
+    "open_container",
+    "OpenSmileFunctionals",
+    "OpenSmileLLD",
+    "IS10LLD",
+    "LogMel",
+    "VGGishExtractor",
+    "Waveform",
+]
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 #: Shortest functionals window (openSMILE returns NaN below ~60 ms): a window holding less signal
@@ -51,9 +62,51 @@ frameCenterSpecial = left
 """
 
 
+def open_container(path: Path):
+    """A PyAV container of a media file (an :class:`ExtractorError` naming it when it cannot be opened)."""
+    import av
+
+    try:
+        return av.open(str(path))
+    except Exception as err:  # noqa: BLE001 - PyAV raises several types
+        raise ExtractorError(f"{path}: cannot open media: {err}") from None
+
+
+def read_video_audio(path: str | Path) -> tuple[np.ndarray, int]:
+    """The first audio stream of a video file decoded with PyAV: mono float32 at its own rate.
+
+    Raises:
+        ExtractorError: unreadable file, no audio stream, or no samples (naming the file).
+    """
+    import av
+
+    path = Path(path)
+    with open_container(path) as container:
+        if not container.streams.audio:
+            raise ExtractorError(f"{path}: has no audio stream (the model needs audio features)")
+        stream = container.streams.audio[0]
+        rate = int(stream.rate or stream.codec_context.sample_rate)
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        chunks: list[np.ndarray] = []
+        try:
+            for frame in container.decode(stream):
+                chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
+            chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
+        except av.error.FFmpegError as err:
+            raise ExtractorError(f"{path}: cannot decode audio: {err}") from None
+    signal = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    if len(signal) == 0:
+        raise ExtractorError(f"{path}: audio stream has no samples")
+    return signal, rate
+
+
 def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
-    """Mono float32 signal (channels averaged) and its sample rate, read with soundfile."""
+    """Mono float32 signal (channels averaged) and its sample rate: read with soundfile, or for a
+    video file (MP4, ...) its first audio stream (:func:`read_video_audio`)."""
     import soundfile as sf
+
+    if Path(path).suffix.lower() in VIDEO_SUFFIXES:
+        return read_video_audio(path)
 
     try:
         signal, sr = sf.read(str(path), dtype="float32", always_2d=True)
@@ -65,11 +118,17 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
 
 
 class _AudioExtractor(Extractor):
+    """Audio files, and the audio track of video files (``zoo extract egemaps --input talk.mp4``)."""
+
     modality = "audio"
-    input_suffixes = AUDIO_SUFFIXES
+    input_suffixes = AUDIO_SUFFIXES + VIDEO_SUFFIXES
 
     def duration(self, path: Path) -> float:
         import soundfile as sf
+
+        if path.suffix.lower() in VIDEO_SUFFIXES:
+            signal, rate = read_video_audio(path)
+            return len(signal) / rate
 
         try:
             info = sf.info(str(path))
@@ -338,7 +397,17 @@ class Waveform(_AudioExtractor):
         return int(round(self.hop * SAMPLE_RATE))
 
     def extract(self, path: Path, times: np.ndarray) -> FeatureOutput:
-        from zoo.data.raw_audio import SAMPLE_RATE, read_audio_frames
+        from zoo.data.raw_audio import SAMPLE_RATE, condition_waveform, cut_frames, read_audio_frames
+        from zoo.errors import CorpusFormatError
 
-        frames = read_audio_frames(path, np.asarray(times, np.float64), SAMPLE_RATE, self.hop, self.normalize)
+        path, times = Path(path), np.asarray(times, np.float64)
+        try:
+            if path.suffix.lower() in VIDEO_SUFFIXES:  # the video's first audio stream, decoded by PyAV
+                signal, rate = read_video_audio(path)
+                signal = condition_waveform(path, signal[:, None], rate, SAMPLE_RATE, self.normalize)
+                frames = cut_frames(signal, path, times, SAMPLE_RATE, self.hop)
+            else:
+                frames = read_audio_frames(path, times, SAMPLE_RATE, self.hop, self.normalize)
+        except CorpusFormatError as err:
+            raise ExtractorError(str(err)) from None
         return FeatureOutput(frames, times, [f"sample_{j}" for j in range(frames.shape[1])])

@@ -103,6 +103,7 @@ class Extractor:
         for path in map(Path, paths):
             if path.is_dir():
                 candidates = sorted(p for p in path.iterdir() if self._accepts(p))
+                self._note_skipped(path, [p for p in path.iterdir() if p.is_file() and not self._accepts(p)])
             elif path.exists():
                 if not self._accepts(path):
                     raise ExtractorError(
@@ -117,6 +118,21 @@ class Extractor:
                     raise ExtractorError(f"{candidate}: recording id {rec_id!r} also given by {found[rec_id]}")
                 found[rec_id] = candidate
         return sorted(found.items())
+
+    def _note_skipped(self, folder: Path, skipped: Sequence[Path]) -> None:
+        """One warning line naming the files of an input folder that are not inputs (never silent)."""
+        if not skipped:
+            return
+        import warnings
+
+        names = sorted(p.name for p in skipped)
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        warnings.warn(
+            f"{folder}: {len(names)} file(s) skipped, not inputs of extractor {self.name!r} "
+            f"(expected {', '.join(self.input_suffixes)}): {shown}",
+            UserWarning,
+            stacklevel=3,
+        )
 
     def _accepts(self, path: Path) -> bool:
         return path.is_file() and path.suffix.lower() in self.input_suffixes

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import AUDIO_SUFFIXES, read_audio
+from .audio import open_container as _open_container
 from .base import ExtractorError
 from .visual import VIDEO_SUFFIXES
 
@@ -55,43 +56,13 @@ def find_media(path: str | Path) -> list[tuple[str, Path]]:
     return sorted(found.items())
 
 
-def _open_container(path: Path):
-    import av
-
-    try:
-        return av.open(str(path))
-    except Exception as err:  # noqa: BLE001 - PyAV raises several types
-        raise ExtractorError(f"{path}: cannot open media: {err}") from None
-
-
 def media_audio(path: str | Path) -> tuple[np.ndarray, int]:
-    """Mono float32 audio of a media file and its sample rate.
+    """Mono float32 audio of a media file and its sample rate (:func:`zoo.features.audio.read_audio`).
 
     Raises:
         ExtractorError: unreadable file, no audio stream, or no samples (naming the file).
     """
-    path = Path(path)
-    if path.suffix.lower() in AUDIO_SUFFIXES:
-        return read_audio(path)
-    import av
-
-    with _open_container(path) as container:
-        if not container.streams.audio:
-            raise ExtractorError(f"{path}: has no audio stream (the model needs audio features)")
-        stream = container.streams.audio[0]
-        rate = int(stream.rate or stream.codec_context.sample_rate)
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
-        chunks: list[np.ndarray] = []
-        try:
-            for frame in container.decode(stream):
-                chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
-            chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
-        except av.error.FFmpegError as err:
-            raise ExtractorError(f"{path}: cannot decode audio: {err}") from None
-    signal = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
-    if len(signal) == 0:
-        raise ExtractorError(f"{path}: audio stream has no samples")
-    return signal, rate
+    return read_audio(path)
 
 
 def write_audio_wav(path: str | Path, folder: Path) -> Path:

@@ -14,7 +14,8 @@ features, so that ``zoo predict BUNDLE media.wav`` can compute the same features
 * a raw waveform set (the ``audio`` of MuSe-CaR and SEWA, RECOLA's ``audio`` in raw mode) is
   recorded as the ``waveform`` extractor on the label step (RECOLA: z-normalised per recording
   when ``audio_normalization=recording``), RECOLA's raw ``video`` as the ``face_crops``
-  extractor with the run's ``face_size`` and ``crop_box``;
+  extractor serving images (``face_present=false``) with the run's ``face_size`` as ``size``
+  and its ``crop_box`` (``"centre"`` when none);
 * anything else is recorded as ``None``: the organisers' third-party features (VGGFace, AUs, bag
   of audio words, ...), the synthetic corpora's statistically generated sets and the virtual
   sets a datamodule computes itself.
@@ -155,8 +156,9 @@ def _raw(datamodule: str, name: str, data_args: Mapping[str, Any], label_step: f
             "hop": float(label_step),
             "win": None,
             "options": {
-                "face_size": int(data_args.get("face_size", 96)),
-                "crop_box": None if crop_box is None else [int(v) for v in crop_box],
+                "size": int(data_args.get("face_size", 96)),
+                "crop_box": "centre" if crop_box is None else [int(v) for v in crop_box],
+                "face_present": False,
             },
             "weights": None,
             "weights_sha256": None,

@@ -29,7 +29,7 @@ import numpy as np
 from ._align import assign_frames
 from .base import Extractor, ExtractorError, FeatureOutput, register_extractor
 
-__all__ = ["TimmFaceExtractor", "prepare_crop", "read_boxes"]
+__all__ = ["FaceCrops", "TimmFaceExtractor", "prepare_crop", "read_boxes", "video_frames"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")
@@ -71,6 +71,24 @@ def prepare_crop(image: np.ndarray, image_size: int) -> np.ndarray:
     return x.transpose(2, 0, 1)
 
 
+def video_frames(path: Path, fps: float = 25.0, decode: bool = True) -> Iterator[tuple[float, np.ndarray | None]]:
+    """``(time in seconds, RGB frame or None)`` of every frame of a video, decoded with PyAV (the
+    container's presentation times; ``i / fps`` where a frame has none)."""
+    import av
+
+    try:
+        container = av.open(str(path))
+    except Exception as err:  # noqa: BLE001
+        raise ExtractorError(f"{path}: cannot open video: {err}") from None
+    with container:
+        if not container.streams.video:
+            raise ExtractorError(f"{path}: has no video stream")
+        stream = container.streams.video[0]
+        for i, frame in enumerate(container.decode(stream)):
+            t = float(frame.time) if frame.time is not None else i / float(stream.average_rate or fps)
+            yield t, (frame.to_ndarray(format="rgb24") if decode else None)
+
+
 def _frame_index(path: Path) -> int:
     digits = re.findall(r"\d+", path.stem)
     if not digits:
@@ -78,8 +96,60 @@ def _frame_index(path: Path) -> int:
     return int(digits[-1])
 
 
+class _FaceSource(Extractor):
+    """Inputs of the face extractors: a video + ``<id>.boxes.csv``, or a folder of face crops."""
+
+    modality = "visual"
+    input_suffixes = VIDEO_SUFFIXES
+    fps: float = 25.0
+
+    # ------------------------------------------------------------------ inputs
+    def _accepts(self, path: Path) -> bool:
+        if path.is_dir():
+            return any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir())
+        return path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES
+
+    def find_inputs(self, paths):
+        found: dict[str, Path] = {}
+        for path in map(Path, paths):
+            if not path.exists():
+                raise ExtractorError(f"{path}: input not found")
+            if self._accepts(path):  # a video file or one crop folder
+                candidates = [path]
+            elif path.is_dir():
+                candidates = sorted(p for p in path.iterdir() if self._accepts(p))
+            else:
+                raise ExtractorError(f"{path}: not a video ({', '.join(VIDEO_SUFFIXES)}) or crop folder")
+            for c in candidates:
+                found.setdefault(c.name if c.is_dir() else c.stem, c)
+        return sorted(found.items())
+
+    # ------------------------------------------------------------------ frames
+    def _folder_frames(self, folder: Path) -> tuple[dict[int, Path], int]:
+        frames: dict[int, Path] = {}
+        for p in sorted(folder.iterdir()):
+            if p.suffix.lower() in IMAGE_SUFFIXES:
+                index = _frame_index(p)
+                if index in frames:
+                    raise ExtractorError(f"{p}: frame index {index} also given by {frames[index]}")
+                frames[index] = p
+        if not frames:
+            raise ExtractorError(f"{folder}: no face-crop images ({', '.join(IMAGE_SUFFIXES)})")
+        return frames, max(frames) + 1
+
+    def duration(self, path: Path) -> float:
+        if path.is_dir():
+            _, count = self._folder_frames(path)
+            return (count - 1) / self.fps
+        times = [t for t, _ in self._video_frames(path, decode=False)]
+        return times[-1] if times else 0.0
+
+    def _video_frames(self, path: Path, decode: bool = True) -> Iterator[tuple[float, object]]:
+        return video_frames(path, self.fps, decode)
+
+
 @register_extractor("timm_face")
-class TimmFaceExtractor(Extractor):
+class TimmFaceExtractor(_FaceSource):
     """timm backbone embeddings of face crops + ``face_present``, mean-pooled per label step.
 
     Args:
@@ -161,60 +231,6 @@ class TimmFaceExtractor(Extractor):
         columns = [f"{self.arch}_{j}" for j in range(self.width)] + ["face_present"]
         return FeatureOutput(np.zeros((len(times), self.width + 1), np.float32), times, columns)
 
-    # ------------------------------------------------------------------ inputs
-    def _accepts(self, path: Path) -> bool:
-        if path.is_dir():
-            return any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir())
-        return path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES
-
-    def find_inputs(self, paths):
-        found: dict[str, Path] = {}
-        for path in map(Path, paths):
-            if not path.exists():
-                raise ExtractorError(f"{path}: input not found")
-            if self._accepts(path):  # a video file or one crop folder
-                candidates = [path]
-            elif path.is_dir():
-                candidates = sorted(p for p in path.iterdir() if self._accepts(p))
-            else:
-                raise ExtractorError(f"{path}: not a video ({', '.join(VIDEO_SUFFIXES)}) or crop folder")
-            for c in candidates:
-                found.setdefault(c.name if c.is_dir() else c.stem, c)
-        return sorted(found.items())
-
-    # ------------------------------------------------------------------ frames
-    def _folder_frames(self, folder: Path) -> tuple[dict[int, Path], int]:
-        frames: dict[int, Path] = {}
-        for p in sorted(folder.iterdir()):
-            if p.suffix.lower() in IMAGE_SUFFIXES:
-                index = _frame_index(p)
-                if index in frames:
-                    raise ExtractorError(f"{p}: frame index {index} also given by {frames[index]}")
-                frames[index] = p
-        if not frames:
-            raise ExtractorError(f"{folder}: no face-crop images ({', '.join(IMAGE_SUFFIXES)})")
-        return frames, max(frames) + 1
-
-    def duration(self, path: Path) -> float:
-        if path.is_dir():
-            _, count = self._folder_frames(path)
-            return (count - 1) / self.fps
-        times = [t for t, _ in self._video_frames(path, decode=False)]
-        return times[-1] if times else 0.0
-
-    def _video_frames(self, path: Path, decode: bool = True) -> Iterator[tuple[float, object]]:
-        import av
-
-        try:
-            container = av.open(str(path))
-        except Exception as err:  # noqa: BLE001
-            raise ExtractorError(f"{path}: cannot open video: {err}") from None
-        with container:
-            stream = container.streams.video[0]
-            for i, frame in enumerate(container.decode(stream)):
-                t = float(frame.time) if frame.time is not None else i / float(stream.average_rate or self.fps)
-                yield t, (frame.to_ndarray(format="rgb24") if decode else None)
-
     def _prepare(self, image: np.ndarray) -> np.ndarray:
         return prepare_crop(image, self.image_size)
 
@@ -273,4 +289,141 @@ class TimmFaceExtractor(Extractor):
         step_has_frames = frames_per_step > 0
         values[step_has_frames, -1] = faces_per_step[step_has_frames] / frames_per_step[step_has_frames]
         columns = [f"{self.arch}_{j}" for j in range(self.width)] + ["face_present"]
+        return FeatureOutput(values, times, columns)
+
+
+@register_extractor("face_crops")
+class FaceCrops(_FaceSource):
+    """The face crop at each label time, as pixels: for networks that take the face itself.
+
+    Label time ``t`` takes the video frame whose time is nearest to ``t`` and cuts the face out
+    of it, resized to ``size`` × ``size`` with PIL's bilinear filter. Where the face is:
+
+    * ``crop_box=None`` (default): the frame's box in ``<id>.boxes.csv`` (as
+      :class:`TimmFaceExtractor`; for a folder of crops, the crop of frame ``round(t · fps)``);
+      a frame without a box has no face;
+    * ``crop_box="centre"``: the centred square of every frame (face-centred close-ups such as
+      RECOLA's), or ``crop_box=[left, top, width, height]``: that box of every frame — exactly
+      the crops the RECOLA reader serves as its raw ``video`` set
+      (:func:`zoo.data.video_frames.read_video_frames`; label times past the last frame take
+      the last frame).
+
+    With ``face_present=true`` (default) a row is the RGB values (0-255, row-major, channels last)
+    followed by ``face_present`` (1, or 0 with zero pixels when that frame has no face): the input
+    of the imported face models. With ``face_present=false`` the set is the images themselves,
+    ``(size, size, 3)`` per label frame (:meth:`images`; RECOLA's raw ``video`` set, the input of
+    Tzirakis et al. 2017's visual network).
+
+    Args:
+        size: side of the square crop (224 for EfficientNet-B0 face models, 96 for RECOLA raw).
+        fps: frame rate of crop-folder inputs (videos use their own timestamps).
+        crop_box: ``None``, ``"centre"`` or ``[left, top, width, height]`` (see above).
+        face_present: append the ``face_present`` column (flat rows) or serve images.
+    """
+
+    dim = None
+    dim_note = "size x size x 3 + 1 (224: 150529); face_present=false: (size, size, 3)"
+
+    def __init__(
+        self,
+        hop=None,
+        win=None,
+        weights=None,
+        size: int = 224,
+        fps: float = 25.0,
+        crop_box: str | list[int] | None = None,
+        face_present: bool | str = True,
+    ) -> None:
+        super().__init__(hop=hop, win=win, weights=weights)
+        self.size, self.fps = int(size), float(fps)
+        if self.size < 1:
+            raise ExtractorError(f"face_crops: size must be a positive number of pixels, got {size!r}")
+        if isinstance(crop_box, str) and crop_box != "centre":
+            raise ExtractorError(f"face_crops: crop_box must be null, 'centre' or 4 integers, got {crop_box!r}")
+        if isinstance(crop_box, (list, tuple)):
+            if len(crop_box) != 4:
+                raise ExtractorError(f"face_crops: crop_box must be (left, top, width, height), got {crop_box!r}")
+            crop_box = [int(v) for v in crop_box]
+        self.crop_box = crop_box
+        if isinstance(face_present, str):
+            face_present = {"true": True, "false": False}.get(face_present.strip().lower(), face_present)
+        if not isinstance(face_present, bool):
+            raise ExtractorError(f"face_crops: option face_present must be true or false, got {face_present!r}")
+        self.face_present = face_present
+
+    def output_shape(self) -> list[int] | None:
+        """``[size, size, 3]`` for image sets (``face_present=false``), else ``None`` (flat rows)."""
+        return None if self.face_present else [self.size, self.size, 3]
+
+    def output_dim(self) -> int:
+        return self.size * self.size * 3 + int(self.face_present)
+
+    def _resize(self, crop: np.ndarray) -> np.ndarray:
+        from PIL import Image
+
+        return np.asarray(Image.fromarray(crop).convert("RGB").resize((self.size,) * 2, Image.BILINEAR), np.uint8)
+
+    def _boxed(self, path: Path, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Crops by ``<id>.boxes.csv`` (or of a crop folder): ``(images, has_face)``."""
+        from PIL import Image
+
+        images = np.zeros((len(times), self.size, self.size, 3), np.uint8)
+        present = np.zeros(len(times), bool)
+        if path.is_dir():
+            frames, count = self._folder_frames(path)
+            nearest = np.clip(np.rint(times * self.fps), 0, count - 1).astype(np.int64)
+            crops = {}
+            for index in sorted({int(i) for i in nearest if int(i) in frames}):
+                with Image.open(frames[index]) as img:
+                    crops[index] = self._resize(np.asarray(img.convert("RGB")))
+        else:
+            boxes = read_boxes(path.with_name(path.stem + BOX_SUFFIX))
+            frame_times = np.asarray([t for t, _ in video_frames(path, self.fps, decode=False)], np.float64)
+            if not len(frame_times):
+                raise ExtractorError(f"{path}: video stream has no frames")
+            nearest = np.abs(times[:, None] - frame_times[None, :]).argmin(1)
+            wanted = {int(i) for i in nearest if int(i) in boxes}
+            crops = {}
+            for index, (_, image) in enumerate(video_frames(path, self.fps)):
+                if index in wanted:
+                    x, y, w, h = boxes[index]
+                    crop = image[max(y, 0) : y + h, max(x, 0) : x + w]
+                    if crop.size:
+                        crops[index] = self._resize(crop)
+        for row, index in enumerate(nearest):
+            if int(index) in crops:
+                images[row], present[row] = crops[int(index)], True
+        return images, present
+
+    def crops(self, path: Path, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 ``(T, size, size, 3)`` crops of the frames nearest to ``times`` (zeros where
+        there is no face) and a bool ``(T,)`` saying which have a face."""
+        path, times = Path(path), np.asarray(times, np.float64)
+        if self.crop_box is None or path.is_dir():
+            return self._boxed(path, times)
+        from zoo.data.video_frames import read_video_frames
+        from zoo.errors import CorpusFormatError
+
+        box = None if self.crop_box == "centre" else self.crop_box
+        # a label time past the last frame (audio a little longer than the video) takes the last frame
+        times = np.minimum(times, self.duration(path))
+        try:
+            images = read_video_frames(path, times, self.size, box)
+        except CorpusFormatError as err:
+            raise ExtractorError(str(err)) from None
+        return images, np.ones(len(times), bool)
+
+    def images(self, path: Path, times: np.ndarray) -> np.ndarray:
+        """The image set (``face_present=false``): uint8 ``(T, size, size, 3)``."""
+        return self.crops(path, times)[0]
+
+    def extract(self, path: Path, times: np.ndarray) -> FeatureOutput:
+        images, present = self.crops(path, times)
+        if not present.any():
+            raise ExtractorError(f"{path}: none of the frames at the label times has a face")
+        values = images.reshape(len(images), -1).astype(np.float32)
+        columns = [f"pixel_{j}" for j in range(values.shape[1])]
+        if self.face_present:
+            values = np.concatenate([values, present[:, None].astype(np.float32)], axis=1)
+            columns.append("face_present")
         return FeatureOutput(values, times, columns)

@@ -39,6 +39,7 @@ __all__ = [
     "load_speech_encoder",
     "save_tiny_encoder",
     "layer_choice",
+    "layer_range",
     "conv_geometry",
 ]
 
@@ -359,6 +360,27 @@ class SpeechEncoder(nn.Module):
             out[rows, :frames, : matrix.shape[1]] = torch.from_numpy(matrix)
         return out
 
+    def _hidden_states(self, wave: Tensor, valid: Tensor) -> Tensor:
+        """``(N, J, L, H)`` hidden states of ``N`` chunks of waveform.
+
+        A transformer whose weights need no gradient (``freeze="all"``) runs on the CPU one
+        chunk at a time. Its attention projects ``(J, N, H)``-shaped (time-major, transposed)
+        activations; with ``N > 1`` and a weight that does not require grad, ``torch.matmul``
+        does not fold them into one matrix product but calls ``bmm`` with the weight expanded
+        over the ``J`` steps, which the CPU kernel materialises for bfloat16 (a ``J × H × H``
+        copy per projection: 60× slower under ``bf16-mixed``, 4× slower in float32 for a
+        WavLM-Base layer; pytorch/pytorch#151934). One chunk at a time (``N = 1``) folds into
+        a plain matrix product. Trainable weights fold either way, and on a GPU the batched
+        product does not copy, so those keep the batch.
+        """
+        mask = valid.long() if self.use_attention_mask else None
+        frozen = not any(p.requires_grad for p in self.model.encoder.parameters())
+        if wave.device.type == "cpu" and frozen and len(wave) > 1:
+            pieces = [self._hidden_states(wave[i : i + 1], valid[i : i + 1]) for i in range(len(wave))]
+            return torch.cat(pieces)
+        outputs = self.model(wave, attention_mask=mask, output_hidden_states=True)
+        return torch.stack(outputs.hidden_states, dim=2)
+
     def forward(self, frames: Tensor, mask: Tensor) -> Tensor:
         """Hidden states of every layer, pooled to the label frames.
 
@@ -392,12 +414,7 @@ class SpeechEncoder(nn.Module):
                 wave = self._normalize(wave, valid.to(wave.dtype))
             else:
                 wave = wave * valid
-            outputs = self.model(
-                wave,
-                attention_mask=valid.long() if self.use_attention_mask else None,
-                output_hidden_states=True,
-            )
-            hidden = torch.stack(outputs.hidden_states, dim=2)  # (N, J, L, H)
+            hidden = self._hidden_states(wave, valid)  # (N, J, L, H)
             weights = self._pooling_weights(chunk_mask[keep].sum(1), chunk, hidden.shape[1]).to(
                 hidden.device, hidden.dtype
             )
@@ -415,3 +432,23 @@ def layer_choice(layer: int | None, num_layers: int) -> int | None:
     if not isinstance(layer, int) or isinstance(layer, bool) or not -num_layers <= layer < num_layers:
         raise ValueError(f"model.args.layer must be None or an int in [{-num_layers}, {num_layers}), got {layer!r}")
     return layer % num_layers
+
+
+def layer_range(layers: Any, num_layers: int) -> tuple[int, int]:
+    """Validate ``model.args.layers``: ``None`` (all hidden states) or ``[first, last]`` (inclusive,
+    negative indices count from the end) → ``(first, last)`` with ``0 <= first <= last < num_layers``."""
+    if layers is None:
+        return 0, num_layers - 1
+    valid = (
+        isinstance(layers, (list, tuple))
+        and len(layers) == 2
+        and all(isinstance(i, int) and not isinstance(i, bool) and -num_layers <= i < num_layers for i in layers)
+    )
+    if valid:
+        first, last = (i % num_layers for i in layers)
+        if first <= last:
+            return first, last
+    raise ValueError(
+        f"model.args.layers must be None or [first, last] with hidden-state indices in [{-num_layers}, "
+        f"{num_layers}) and first <= last, got {layers!r}"
+    )

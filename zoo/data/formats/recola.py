@@ -25,6 +25,7 @@ __all__ = [
     "GOLD_FLOAT_FORMAT",
     "GOLD_FOLDER",
     "GOLD_RELATION",
+    "RATERS",
     "RATINGS_FOLDER",
     "TARGETS",
     "VIDEO_FOLDER",
@@ -53,6 +54,8 @@ FEATURE_FOLDERS = {
 GOLD_RELATION = "GOLDSTANDARD"
 GOLD_ATTRIBUTES = (("Instance_name", "string"), ("frameTime", "numeric"), ("GoldStandard", "numeric"))
 GOLD_FLOAT_FORMAT = ("%.2f", "%.2f", "%.6f")
+#: The six raters of every individual-ratings file (header names; the release pads some with a space).
+RATERS = ("FM1", "FM2", "FM3", "FF1", "FF2", "FF3")
 
 
 # --------------------------------------------------------------------------- paths
