@@ -126,10 +126,10 @@ def _write_media(folder: Path) -> dict[str, float]:
     return {"talk": 9.0, "clip": seconds}
 
 
-def _check_predictions(output: str, lengths: dict[str, float], targets: list[str]) -> None:
+def _check_predictions(output: str, lengths: dict[str, float], targets: list[str], cwd: Path) -> None:
     found = re.findall(r"prediction files written to (\S+)", output)
     assert found, output[-2000:]
-    folder = Path(found[-1])
+    folder = cwd / found[-1]  # relative to where the command ran
     for name, seconds in lengths.items():
         table = pd.read_csv(folder / f"{name}.csv")
         assert list(table.columns) == ["timestamp", *targets]
@@ -161,7 +161,7 @@ def test_quick_start_command_1_reaches_the_promised_ccc_then_predicts_a_wav_and_
     assert "my_media/" in predict
     output = _run(predict.replace("<run>", run.name), workdir)
     assert "has no video stream" in output  # the WAV: no face seen
-    _check_predictions(output, lengths, ["arousal"])
+    _check_predictions(output, lengths, ["arousal"], workdir)
 
 
 @pytest.mark.slow
@@ -178,4 +178,4 @@ def test_ssl_audio_bundle_predicts_a_wav_and_an_mp4_as_the_readme_says(workdir: 
     media = workdir / "my_media"
     lengths = _write_media(media) if not media.exists() else {"talk": 9.0, "clip": 6.0}
     output = _run(predict.replace("<run>", run.name), workdir)
-    _check_predictions(output, lengths, ["arousal", "valence"])
+    _check_predictions(output, lengths, ["arousal", "valence"], workdir)
