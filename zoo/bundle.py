@@ -384,7 +384,7 @@ def export_bundle(ckpt: str | Path, out_dir: str | Path, overwrite: bool = False
         "backbone_weights": backbone_provenance(model_args),
         # which extractor made each training feature set (None: none registered did)
         "feature_extractors": feature_provenance(
-            data.get("name", spec.corpus), data_args.get("root"), spec.feature_names, data_args
+            data.get("name", spec.corpus), data_args.get("root"), spec.feature_names, data_args, spec.label_step
         ),
         "results": results,
         "source_checkpoint": str(ckpt.resolve()),
@@ -526,6 +526,10 @@ def required_files() -> tuple[str, ...]:
     return (WEIGHTS_FILE, CONFIG_FILE)
 
 
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
 def _validate_config(config: Mapping[str, Any], path: Path) -> None:
     """Check every field of a bundle config; the error names the field and what was expected."""
 
@@ -567,8 +571,8 @@ def _validate_config(config: Mapping[str, Any], path: Path) -> None:
     if set(dims) != set(names):
         fail("feature_dims", f"one entry per feature set {names}", dims)
     for name, dim in dims.items():
-        if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
-            fail(f"feature_dims.{name}", "a positive integer", dim)
+        if not _positive_int(dim) and not (isinstance(dim, list) and dim and all(map(_positive_int, dim))):
+            fail(f"feature_dims.{name}", "a positive integer (or an image set's shape: positive integers)", dim)
     targets = config["target_names"]
     if not targets or not all(isinstance(t, str) and t for t in targets) or len(set(targets)) != len(targets):
         fail("target_names", "a non-empty list of distinct target names", targets)

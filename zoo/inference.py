@@ -79,9 +79,11 @@ class PretrainedModel(nn.Module):
             if name not in features:
                 raise KeyError(f"predict: feature set {name!r} missing; the model needs {names}")
             expected = self.spec["feature_dims"][name]
-            if np.ndim(features[name]) != 2 or np.shape(features[name])[1] != expected:
+            frame = tuple(expected) if isinstance(expected, (list, tuple)) else (expected,)  # images: (H, W, C)
+            if tuple(np.shape(features[name])[1:]) != frame:
+                shape = ", ".join(str(d) for d in ("T", *frame))
                 raise ValueError(
-                    f"predict: feature set {name!r} has shape {np.shape(features[name])}, expected (T, {expected})"
+                    f"predict: feature set {name!r} has shape {np.shape(features[name])}, expected ({shape})"
                 )
         lengths = {np.shape(features[n])[0] for n in names}
         if len(lengths) != 1:

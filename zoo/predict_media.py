@@ -10,9 +10,19 @@ fitted post-processing). One CSV per file, ``<output>/<id>.csv``: ``timestamp`` 
 unit (MuSe-CaR ms, RECOLA and SEWA s) and one column per target; ``--plot`` adds
 ``<output>/plots/<id>.png``.
 
-Inputs per modality: audio extractors read the file's audio (MP4 audio decoded with PyAV), the
+``MODEL`` may also be a checkpoint of ``zoo fit`` (``runs/<run>/checkpoints/best.ckpt``): the
+extractors are then looked up as ``zoo export`` would record them, in the corpus the run was
+trained on (for the built-in synthetic corpora: in the cache), so a model predicts media straight
+after training.
+
+Inputs per modality: audio extractors read the file's audio (MP4 audio decoded with PyAV; the raw
+``waveform`` of the self-supervised and Tzirakis et al. 2017 models is resampled to 16 kHz), the
 face extractor reads the video with its ``<id>.boxes.csv`` crop boxes next to it (no face
-detector ships), text extractors read ``--transcripts DIR/<id>.csv`` (``start,end,word``).
+detector ships); a file without a video stream (a WAV) has no face in any frame, which the face
+extractor writes as zero rows (``face_present`` 0), as for the frames of a video where no face is
+seen. Text extractors read ``--transcripts DIR/<id>.csv`` (``start,end,word``). Virtual sets that
+take one value for a whole file (:data:`zoo.features.provenance.MEDIA_CONSTANTS`: MuSe-CaR's
+``segment_id`` is 1) are filled in.
 Extractors that need weights use the recorded file when it is still there, else ``--weights
 SET=PATH``; either must have the recorded sha256.
 
@@ -23,6 +33,7 @@ each feature set and the reason.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,7 +44,9 @@ import numpy as np
 
 from zoo.features import Extractor, ExtractorError, create_extractor, extractor_class, label_times
 
-__all__ = ["MediaPredictError", "is_media_input", "media_extractors", "predict_media", "TIME_UNITS"]
+__all__ = ["MediaPredictError", "is_media_input", "media_config", "media_extractors", "predict_media", "TIME_UNITS"]
+
+logger = logging.getLogger(__name__)
 
 #: corpus -> (unit name, factor from seconds) of the ``timestamp`` column; seconds elsewhere
 TIME_UNITS = {"muse_car": ("ms", 1000.0)}
@@ -46,11 +59,13 @@ class MediaPredictError(ValueError):
 
 @dataclass
 class PlannedFeature:
-    """One feature set of the model and the extractor that computes it from media."""
+    """One feature set of the model and the extractor that computes it from media (or the one
+    value it takes over a whole file, for a virtual set such as MuSe-CaR's ``segment_id``)."""
 
     name: str
-    extractor: Extractor
-    dim: int
+    extractor: Extractor | None
+    dim: int | list[int]
+    constant: float | None = None
 
 
 def is_media_input(path: str | Path) -> bool:
@@ -81,11 +96,13 @@ def _unsupported(config: Mapping[str, Any], model: Any) -> list[str]:
             f"(`zoo export CKPT DIR --overwrite`, where the training corpus is readable), or "
             + _SETUP_HINT.format(what="them")
         ]
-    if config.get("datamodule") == "recola" and args.get("mode") == "raw":  # the reader itself reads media
-        return [missing_reason(config, name, args) for name in names]
+    from zoo.features.provenance import MEDIA_CONSTANTS
+
     problems: dict[str, str] = {}
     for name in names:
         entry = config["feature_extractors"].get(name)
+        if entry is None and (str(config.get("datamodule")), name) in MEDIA_CONSTANTS:
+            continue
         if entry is None:
             problems[name] = missing_reason(config, name, args)
         elif entry["extractor"] not in list_extractors():
@@ -137,29 +154,60 @@ def _weights(name: str, entry: Mapping[str, Any], given: Mapping[str, str | Path
     return path
 
 
-def media_extractors(model: Any, weights: Mapping[str, str | Path] | None = None) -> list[PlannedFeature]:
-    """The extractor of every feature set of a bundle, built with the recorded settings.
+def media_config(model: Any) -> dict[str, Any]:
+    """What predicting media needs to know of a model: a bundle's ``config.json``, or for a
+    checkpoint the same fields as ``zoo export`` would record (the extractors looked up in the
+    corpus the run was trained on)."""
+    config = getattr(model, "bundle_config", None)
+    if config is not None:
+        return config
+    from zoo.features.provenance import feature_provenance
+
+    spec = model.spec
+    data = (model.recipe or {}).get("data") or {}
+    args = dict(data.get("args") or {})
+    datamodule = data.get("name", spec.get("corpus"))
+    step = float(spec["label_step"])
+    return {
+        "datamodule": datamodule,
+        "corpus": spec.get("corpus"),
+        "corpus_root": args.get("root"),
+        "feature_names": list(spec["feature_names"]),
+        "feature_dims": dict(spec["feature_dims"]),
+        "label_step": step,
+        "feature_extractors": feature_provenance(datamodule, args.get("root"), spec["feature_names"], args, step),
+    }
+
+
+def media_extractors(
+    model: Any, weights: Mapping[str, str | Path] | None = None, config: Mapping[str, Any] | None = None
+) -> list[PlannedFeature]:
+    """The extractor of every feature set of a bundle or checkpoint, built with the recorded settings.
 
     Args:
-        model: a bundle loaded by :func:`zoo.load_pretrained` (``model.bundle_config``).
+        model: a bundle or checkpoint loaded by :func:`zoo.load_pretrained`.
         weights: ``{feature set or extractor name: path}`` for extractors that need weights.
+        config: the model's :func:`media_config` (computed when not given).
 
     Raises:
-        MediaPredictError: a checkpoint instead of a bundle, a feature set without an extractor
-            (each named with the reason), missing or mismatching weights, another dimension.
+        MediaPredictError: a feature set without an extractor (each named with the reason),
+            missing or mismatching weights, another dimension.
     """
-    config = getattr(model, "bundle_config", None)
-    if config is None:
-        raise MediaPredictError(
-            "predicting raw media needs a bundle, which records the extractors of its "
-            "features: `zoo export CKPT DIR` first, then `zoo predict DIR MEDIA`"
-        )
+    from zoo.features.provenance import MEDIA_CONSTANTS
+
+    config = media_config(model) if config is None else config
     problems = _unsupported(config, model)
     if problems:
-        raise MediaPredictError("cannot compute this bundle's features from media: " + "; ".join(problems))
+        raise MediaPredictError("cannot compute this model's features from media: " + "; ".join(problems))
     planned = []
     for name in config["feature_names"]:
         entry = config["feature_extractors"][name]
+        dim = config["feature_dims"][name]
+        dim = [int(d) for d in dim] if isinstance(dim, (list, tuple)) else int(dim)
+        if entry is None:  # a virtual set with one value per file (checked by _unsupported)
+            value, _ = MEDIA_CONSTANTS[str(config.get("datamodule")), name]
+            planned.append(PlannedFeature(name, None, dim, constant=value))
+            continue
         try:
             extractor = create_extractor(
                 entry["extractor"],
@@ -172,29 +220,38 @@ def media_extractors(model: Any, weights: Mapping[str, str | Path] | None = None
             raise MediaPredictError(
                 f"feature set {name!r}: cannot build extractor {entry['extractor']!r}: {err}"
             ) from None
-        dim = int(config["feature_dims"][name])
-        if extractor.output_dim() not in (None, dim):
+        given = getattr(extractor, "output_shape", lambda: None)() or extractor.output_dim()
+        if given not in (None, dim):
             raise MediaPredictError(
-                f"feature set {name!r}: extractor {entry['extractor']!r} gives "
-                f"{extractor.output_dim()}-d features, the model takes {dim}-d"
+                f"feature set {name!r}: extractor {entry['extractor']!r} gives features of shape "
+                f"{given}, the model takes {dim}"
             )
         planned.append(PlannedFeature(name, extractor, dim))
     return planned
 
 
-def _extractor_input(feature: PlannedFeature, path: Path, workdir: Path, transcripts: Path | None) -> Path:
-    """The file ``feature``'s extractor reads for the media file ``path``."""
-    from zoo.features.media import write_audio_wav
+def _has_video(path: Path) -> bool:
     from zoo.features.visual import VIDEO_SUFFIXES
+
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        return False
+    import av
+
+    with av.open(str(path)) as container:
+        return bool(container.streams.video)
+
+
+def _extractor_input(feature: PlannedFeature, path: Path, workdir: Path, transcripts: Path | None) -> Path | None:
+    """The file ``feature``'s extractor reads for the media file ``path`` (``None``: a face set of a
+    file without video, whose every frame has no face)."""
+    from zoo.features.media import write_audio_wav
 
     modality, name = feature.extractor.modality, feature.name
     if modality == "audio":
         cached = workdir / f"{path.stem}.wav"
         return cached if cached.is_file() else write_audio_wav(path, workdir)
     if modality == "visual":
-        if path.suffix.lower() not in VIDEO_SUFFIXES:
-            raise MediaPredictError(f"{path}: audio only, but feature set {name!r} is computed from video")
-        return path
+        return path if _has_video(path) else None
     if transcripts is None:
         raise MediaPredictError(
             f"feature set {name!r} is computed from a transcript (extractor "
@@ -217,13 +274,27 @@ def media_features(
     """Every planned feature set of the media file ``path`` on the label timestamps ``times``."""
     features = {}
     for feature in planned:
+        if feature.extractor is None:
+            features[feature.name] = np.full((len(times), feature.dim), feature.constant, np.float32)
+            continue
         source = _extractor_input(feature, path, workdir, transcripts)
-        values = feature.extractor.extract(source, times).values
-        if values.shape != (len(times), feature.dim):
+        if source is None and not hasattr(feature.extractor, "absent"):
+            raise MediaPredictError(
+                f"{path}: has no video, but feature set {feature.name!r} is computed from video "
+                f"(extractor {feature.extractor.name!r})"
+            )
+        if source is None:
+            logger.warning("%s has no video stream: feature set %r has no face in any frame", path, feature.name)
+            values = feature.extractor.absent(times).values
+        elif getattr(feature.extractor, "output_shape", lambda: None)() is not None:  # images, not vectors
+            values = feature.extractor.images(source, times)
+        else:
+            values = feature.extractor.extract(source, times).values
+        expected = (len(times), *(feature.dim if isinstance(feature.dim, list) else [feature.dim]))
+        if values.shape != expected:
             raise MediaPredictError(
                 f"{path}: extractor {feature.extractor.name!r} gave features of shape "
-                f"{values.shape} for feature set {feature.name!r}, expected "
-                f"({len(times)}, {feature.dim})"
+                f"{values.shape} for feature set {feature.name!r}, expected {expected}"
             )
         features[feature.name] = values
     return features
@@ -252,7 +323,7 @@ def predict_media(
     """Predict every media file of ``input_path`` with a bundle (see the module docstring).
 
     Args:
-        model_path: bundle folder of ``zoo export``.
+        model_path: bundle folder of ``zoo export``, or a checkpoint of ``zoo fit``.
         input_path: a media file or a folder of them.
         output_dir: new or empty folder (default ``./predictions/<bundle>-<date>-<time>``).
         plot: also draw ``<output>/plots/<id>.png`` (each target over time).
@@ -278,8 +349,8 @@ def predict_media(
     output_dir = prepare_output(model_path, input_path, output_dir)
     model = load_pretrained(model_path)
     set_sliding_window(model, step, window)  # --step/--window: sliding-window bundles only
-    planned = media_extractors(model, weights)
-    config, targets = model.bundle_config, list(model.target_names)
+    config, targets = media_config(model), list(model.target_names)
+    planned = media_extractors(model, weights, config)
     unit, factor = TIME_UNITS.get(str(config.get("datamodule") or config.get("corpus")), ("s", 1.0))
     step = float(config["label_step"])
     output_dir.mkdir(parents=True, exist_ok=True)

@@ -47,6 +47,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
         seed=3,
         n_videos={"train": 3, "devel": 2, "test": 2},
         feature_sets=["egemaps", "vggish"],
+        segment_frames=(60, 120),
     )
 
 

@@ -20,6 +20,7 @@ def muse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         seed=5,
         n_videos={"train": 2, "devel": 1, "test": 1},
         feature_sets=["egemaps"],
+        segment_frames=(60, 120),
     )
 
 

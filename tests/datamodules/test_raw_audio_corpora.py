@@ -79,7 +79,7 @@ def test_muse_car_audio_frames_and_pattern(tmp_path):
         seed=2,
         n_videos={"train": 2, "devel": 1, "test": 1},
         feature_sets=["egemaps"],
-        with_audio=True,
+        segment_frames=(60, 120),
     )
     corpus = MuSeCaRCorpus(root=root, features=["audio", "egemaps"])
     recs = corpus.read("train")

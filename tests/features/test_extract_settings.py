@@ -154,24 +154,10 @@ def test_timeline_accepts_recola_gold_standard_arff(small_recola: Path):
     np.testing.assert_allclose(rec.timestamps, gold_times)
 
 
-def test_progress_is_shown_per_window(wav_dir, tmp_path, capsys):
-    assert (
-        main(
-            [
-                "extract",
-                "egemaps",
-                "--input",
-                str(wav_dir / "rec_b.wav"),
-                "--output",
-                str(tmp_path),
-                "--hop",
-                "0.25",
-                "--win",
-                "1",
-            ]
-        )
-        == 0
-    )
+def test_progress_is_shown_per_inner_step(wav_dir, vggish_weights, tmp_path, capsys):
+    args = ["extract", "vggish", "--input", str(wav_dir / "rec_a.wav"), "--output", str(tmp_path)]
+    assert main([*args, "--weights", str(vggish_weights), "--hop", "0.25"]) == 0
     err = capsys.readouterr().err
-    # rec_b is 2.0 s: a bar over its 9 windows (0, 0.25, ..., 2.0 s), not only over the one file
-    assert "rec_b (1/1)" in err and "0/9 [" in err and "window/s" in err
+    # a bar over the inner batches of the recording, not only over the one file (eGeMAPS and the
+    # other openSMILE sets run once per recording, so they have no inner steps)
+    assert "rec_a (1/1)" in err and "batch of 64 patches" in err

@@ -100,3 +100,27 @@ def test_missing_box_file_and_weights_errors(tmp_path, resnet18_weights):
         create_extractor("timm_face", arch="resnet18")
     with pytest.raises(ExtractorError, match="resnet50"):  # resnet18 file, resnet50 model
         create_extractor("timm_face", weights=resnet18_weights, arch="resnet50")
+
+
+def test_face_crops_fixed_crop_serves_the_recola_readers_images(tmp_path):
+    """``face_crops`` with ``crop_box=centre`` and ``face_present=false`` is RECOLA's raw ``video``
+    set: the reader's own crops (``read_video_frames``), as images; label times past the last
+    frame take the last frame; a bad ``crop_box`` is refused by name."""
+    from zoo.data.video_frames import read_video_frames
+
+    video = tmp_path / "clip.mp4"
+    _write_video(video)  # 10 frames at 10 fps: the last at 0.9 s
+    extractor = create_extractor("face_crops", hop=0.1, size=8, crop_box="centre", face_present=False)
+    assert extractor.output_shape() == [8, 8, 3] and extractor.output_dim() == 8 * 8 * 3
+    times = np.arange(12) * 0.1  # 1.0 s and 1.1 s: past the last frame
+    images = extractor.images(video, times)
+    assert images.dtype == np.uint8 and images.shape == (12, 8, 8, 3)
+    clipped = np.minimum(times, 0.9)
+    np.testing.assert_array_equal(images, read_video_frames(video, clipped, 8, None))
+    flat = extractor.extract(video, times)
+    assert flat.values.shape == (12, 8 * 8 * 3)  # no face_present column
+    np.testing.assert_array_equal(flat.values, images.reshape(12, -1).astype(np.float32))
+    boxed = create_extractor("face_crops", hop=0.1, size=8, crop_box=[0, 0, 4, 4], face_present="false")
+    np.testing.assert_array_equal(boxed.images(video, clipped), read_video_frames(video, clipped, 8, [0, 0, 4, 4]))
+    with pytest.raises(ExtractorError, match="crop_box must be null, 'centre' or 4 integers"):
+        create_extractor("face_crops", hop=0.1, crop_box="middle")

@@ -17,7 +17,13 @@ def write_tiny_corpus(root: Path) -> Path:
     from zoo.data.synthetic.muse_car import write_synthetic_muse_car
 
     if not root.exists():
-        write_synthetic_muse_car(root, seed=0, n_videos={"train": 4, "devel": 3, "test": 1}, feature_sets=["egemaps"])
+        write_synthetic_muse_car(
+            root,
+            seed=0,
+            n_videos={"train": 4, "devel": 3, "test": 1},
+            feature_sets=["egemaps"],
+            segment_frames=(60, 120),  # 15-30 s topic segments: seconds of openSMILE
+        )
     return root
 
 

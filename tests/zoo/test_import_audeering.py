@@ -264,7 +264,9 @@ def test_zoo_evaluate_scores_the_imported_bundle_on_synthetic_recola(tmp_path, r
     (score,) = json.loads((tmp_path / "ev" / "scores.json").read_text())
     assert score["route"] == "audio" and score["targets"] == {"arousal": "arousal", "valence": "valence"}
     assert score["partition"] == "test" and score["recordings"] == 2
-    dm = create_datamodule("recola", root=root, mode="raw", features=["audio"], targets=["arousal", "valence"])
+    dm = create_datamodule(
+        "recola", root=root, mode="raw", features=["audio"], audio_normalization="none", targets=["arousal", "valence"]
+    )
     preds, golds = [], []
     for rec in dm.raw_recordings("test"):
         wave = rec.features["audio"].reshape(-1)  # 40 ms frames from 0 s: contiguous

@@ -86,9 +86,42 @@ def test_provenance_from_settings_corpus_mapping_and_unknown(tmp_path: Path, cap
     with caplog.at_level("WARNING"):  # a virtual set has no folder to look for: no warning
         assert feature_provenance("muse_car", tmp_path / "muse", ["segment_id"]) == {"segment_id": None}
     assert not caplog.records
-    # the synthetic corpus (root None) and a raw-mode RECOLA model: no extractor made the inputs
-    assert feature_provenance("muse_car", None, ["egemaps"]) == {"egemaps": None}
-    assert feature_provenance("recola", tmp_path / "recola", ["audio"], {"mode": "raw"}) == {"audio": None}
+    # a raw-mode RECOLA model: its audio is the 16 kHz waveform cut per label step (z-normalised
+    # per recording by default), its video the face crops the reader cuts
+    args = {"mode": "raw", "face_size": 48}
+    got = feature_provenance("recola", tmp_path / "recola", ["audio", "video"], args, 0.04)
+    assert got["audio"]["extractor"] == "waveform" and got["audio"]["hop"] == 0.04
+    assert got["audio"]["options"] == {"normalize": True}
+    assert got["video"]["extractor"] == "face_crops" and got["video"]["options"] == {
+        "size": 48,
+        "crop_box": "centre",
+        "face_present": False,
+    }
+    got = feature_provenance("recola", None, ["audio"], {"mode": "raw", "audio_normalization": "none"}, 0.04)
+    assert got["audio"]["options"] == {"normalize": False}
+
+
+def test_provenance_of_the_synthetic_corpus_is_read_in_the_cache(tmp_path: Path, monkeypatch, caplog):
+    """root=None: the synthetic corpus is looked up where the datamodule writes it; a weights path
+    recorded relative to the corpus becomes absolute; a set it generates has no extractor."""
+    from zoo.data import create_datamodule
+    from zoo.features.provenance import feature_provenance
+
+    monkeypatch.setenv("AFFECT_ZOO_CACHE", str(tmp_path / "cache"))
+    with caplog.at_level("WARNING"):
+        assert feature_provenance("muse_car", None, ["egemaps"]) == {"egemaps": None}  # not written yet
+    assert "not in the cache" in caplog.text
+    root = create_datamodule("muse_car", synthetic_seed=3).corpus.synthetic_root()
+    assert root.parent == tmp_path / "cache" / "synthetic" and root.name.endswith("-seed3")
+    folder = root / "c1_muse_wild" / "feature_segments" / "label_aligned"
+    settings = {"extractor": "timm_face", "hop": 0.25, "win": None, "weights": "models/face.pth", "options": {}}
+    (folder / "vggface").mkdir(parents=True)
+    (folder / "vggface" / "extract_settings.json").write_text(json.dumps(settings))
+    (folder / "vggish").mkdir()
+    got = feature_provenance("muse_car", None, ["vggface", "vggish", "segment_id"], {"synthetic_seed": 3})
+    assert got["vggface"]["extractor"] == "timm_face"
+    assert got["vggface"]["weights"] == str((root / "models" / "face.pth").resolve())
+    assert got["vggish"] is None and got["segment_id"] is None
 
 
 def test_missing_reasons_name_the_set():
@@ -301,3 +334,76 @@ def test_extractor_weights_come_from_the_record_or_weights_and_must_match_sha256
     with pytest.raises(MediaPredictError, match=r"not found here\); pass --weights vggish=PATH \(sha256"):
         _weights("vggish", gone, {})
     assert _weights("vggish", gone, {"vggish": good}) == good
+
+
+@pytest.mark.slow
+def test_recola_raw_bundle_predicts_an_mp4_from_its_waveform_and_face_crops(tmp_path: Path, capsys):
+    """A raw-mode RECOLA model (Tzirakis et al. 2017's audio-visual network) records the waveform
+    and face-crop extractors; on an MP4 its predictions equal the model applied to what the RECOLA
+    reader itself cuts out of the same file (read_audio_frames, read_video_frames), and a WAV is
+    refused: it has no faces to crop."""
+    import av
+    import soundfile as sf
+    from PIL import Image, ImageDraw
+
+    from zoo.data.raw_audio import read_audio_frames
+    from zoo.data.recola import read_video_frames
+    from zoo.features import label_times
+    from zoo.features.media import media_audio, media_duration
+    from zoo.pretrained import load_pretrained
+
+    args = ["data.args.win_len=10", "data.args.hop_len=10", "data.args.face_size=24", "data.args.eval_batch_size=3"]
+    args += ["model.args.from_scratch=true", "model.args.hidden_size=8", "model.args.backbone=resnet18"]
+    out = _run(
+        "fit",
+        "recola/tzirakis2017_multimodal",
+        f"output_dir={tmp_path / 'runs'}",
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=1",
+        "trainer.enable_progress_bar=false",
+        "logger=none",
+        "export_bundle=true",
+        *args,
+    )
+    assert out["exit_code"] == 0, out
+    bundle = Path(out["run_dir"]) / "bundle"
+    extractors = json.loads((bundle / "config.json").read_text())["feature_extractors"]
+    assert extractors["audio"]["extractor"] == "waveform" and extractors["audio"]["options"] == {"normalize": True}
+    assert extractors["video"]["extractor"] == "face_crops" and extractors["video"]["options"]["size"] == 24
+
+    clip = tmp_path / "media" / "clip.mp4"
+    clip.parent.mkdir()
+    with av.open(str(clip), "w") as container:
+        video = container.add_stream("mpeg4", rate=25)
+        video.width, video.height = 80, 64
+        video.pix_fmt = "yuv420p"
+        audio = container.add_stream("aac", rate=SR)
+        for i in range(75):  # 3 s of a face turning brighter
+            image = Image.new("RGB", (80, 64), (30, 30, 30))
+            ImageDraw.Draw(image).ellipse((24, 8, 56, 56), fill=(120 + i, 100 + i, 90 + i))
+            container.mux(video.encode(av.VideoFrame.from_image(image)))
+        container.mux(video.encode(None))
+        signal = _tone(3.0, seed=4)
+        for start in range(0, len(signal), 1024):
+            frame = av.AudioFrame.from_ndarray(signal[None, start : start + 1024], format="fltp", layout="mono")
+            frame.sample_rate = SR
+            container.mux(audio.encode(frame))
+        container.mux(audio.encode(None))
+    out = _run("predict", bundle, clip, "--output", tmp_path / "preds")
+    assert out["exit_code"] == 0
+    table = pd.read_csv(tmp_path / "preds" / "clip.csv")
+    times = label_times(media_duration(clip), 0.04)
+    signal, rate = media_audio(clip)
+    sf.write(tmp_path / "decoded.wav", signal, rate, subtype="FLOAT")
+    reference = {
+        "audio": read_audio_frames(tmp_path / "decoded.wav", times, 16000, 0.04, normalize=True),
+        # the centred square, 24 px; the AAC track outlasts the 75 frames: later labels take the last (2.96 s)
+        "video": read_video_frames(clip, np.minimum(times, 74 / 25), 24),
+    }
+    expected = load_pretrained(bundle).predict(reference)
+    np.testing.assert_allclose(table[["arousal", "valence"]].to_numpy(), expected, atol=1e-5)
+    wav = tmp_path / "talk.wav"
+    sf.write(wav, _tone(1.0), SR)
+    capsys.readouterr()
+    assert _run("predict", bundle, wav, "--output", tmp_path / "p2")["exit_code"] == 2
+    assert "has no video, but feature set 'video' is computed from video" in capsys.readouterr().err

@@ -79,7 +79,9 @@ def one_each(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from zoo.data.synthetic.muse_car import write_synthetic_muse_car
 
     root = tmp_path_factory.mktemp("one") / "muse"
-    write_synthetic_muse_car(root, seed=0, n_videos={"train": 4, "devel": 1, "test": 1}, feature_sets=["egemaps"])
+    write_synthetic_muse_car(
+        root, seed=0, n_videos={"train": 4, "devel": 1, "test": 1}, feature_sets=["egemaps"], segment_frames=(60, 120)
+    )
     return root
 
 

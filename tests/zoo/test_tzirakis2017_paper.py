@@ -218,7 +218,9 @@ def test_synthetic_conveniences_live_in_the_ci_table_only():
     assert len([r for r in rows if r["recipe"].startswith("recola/tzirakis2017_")]) == 3
     for row in rows:  # every RECOLA row (the self-supervised ones too)
         tokens = row["overrides"].split()
-        assert "data.args.label_shift=2.0" in tokens  # the synthetic gold standard lags by 2 s
+        # the synthetic gold standard lags by 2 s, like the real one: the recipes' own means
+        # (the post-processing time shift, a model's context) must cope with it, as in the paper
+        assert not any(t.startswith("data.args.label_shift=") for t in tokens)
         assert not any(t.startswith("data.args.root=") for t in tokens)  # only on the synthetic corpus
 
 

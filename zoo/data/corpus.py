@@ -42,7 +42,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from zoo.data.synthetic import ensure_synthetic
+from zoo.data.synthetic import default_synthetic_root, ensure_synthetic
 from zoo.data.types import LEVELS, STAGE_PARTITIONS, Recording
 from zoo.errors import ConfigError, CorpusFormatError
 from zoo.option_rules import Rule
@@ -139,6 +139,11 @@ class Corpus:
         """Cache folder name and :meth:`write_synthetic` options of this reader's synthetic
         corpus (a reader whose options change the synthetic corpus overrides it)."""
         return self.name, {}
+
+    def synthetic_root(self) -> Path:
+        """The cache folder of this reader's synthetic corpus, whether it is written yet or not."""
+        folder_name, _ = self.synthetic_variant()
+        return default_synthetic_root(folder_name, self.synthetic_version, self.synthetic_seed)
 
     def resolve_root(self) -> Path:
         """:attr:`root`, writing the synthetic corpus first when it is ``None``.

@@ -473,8 +473,6 @@ def _partition_ids(root: Path, partition: str) -> list[str]:
 RAW_AUDIO = "audio"
 #: default location of the raw audio, relative to the root (``{id}``: the video id)
 DEFAULT_AUDIO_PATTERN = "audio/{id}.wav"
-#: videos per partition of the synthetic corpus with audio (smaller: 16 kHz audio is large)
-AUDIO_VARIANT_VIDEOS = {"train": 6, "devel": 2, "test": 2}
 
 
 def audio_file(root: Path, pattern: str, video_id: str) -> Path:
@@ -667,12 +665,6 @@ class MuSeCaRCorpus(Corpus):
             self.raw_feature_names = (*self.raw_feature_names, RAW_AUDIO)  # a waveform is never z-normalised
         audio_file(Path("."), audio_pattern, "0")  # checks the pattern
         self.audio_pattern = str(audio_pattern)
-
-    def synthetic_variant(self) -> tuple[str, dict]:
-        """With the raw ``audio`` feature set, a smaller synthetic corpus that has WAV files."""
-        if RAW_AUDIO in self.feature_names:
-            return "muse_car-audio", {"with_audio": True, "n_videos": dict(AUDIO_VARIANT_VIDEOS)}
-        return self.name, {}
 
     @classmethod
     def write_synthetic(cls, out_dir: Path, seed: int = 0, **options) -> Path:

@@ -17,7 +17,14 @@ import numpy as np
 from zoo.data.sources import note_source
 from zoo.errors import CorpusDataWarning, CorpusFormatError
 
-__all__ = ["SAMPLE_RATE", "cut_frames", "describe_non_finite", "read_audio_frames", "read_waveform"]
+__all__ = [
+    "SAMPLE_RATE",
+    "condition_waveform",
+    "cut_frames",
+    "describe_non_finite",
+    "read_audio_frames",
+    "read_waveform",
+]
 
 #: rate of every waveform served to a model (the self-supervised speech encoders and
 #: Tzirakis et al.'s speech network all take 16 kHz)
@@ -54,6 +61,19 @@ def read_waveform(path: str | Path, sample_rate: int = SAMPLE_RATE, normalize: b
         raise CorpusFormatError(f"{path}: cannot read audio ({err})") from None
     if signal.shape[0] == 0:
         raise CorpusFormatError(f"{path} (recording {path.stem}): empty audio file (0 samples)")
+    return condition_waveform(path, signal, file_rate, sample_rate, normalize)
+
+
+def condition_waveform(
+    path: Path, signal: np.ndarray, file_rate: float, sample_rate: int = SAMPLE_RATE, normalize: bool = False
+) -> np.ndarray:
+    """``(samples, channels)`` audio read from ``path`` at ``file_rate`` made what
+    :func:`read_waveform` returns: checked finite, clipped, channel-averaged, resampled and
+    optionally z-normalised (also for audio decoded from a video container by the caller).
+
+    Raises:
+        CorpusFormatError: NaN/inf samples, or a constant recording with ``normalize``.
+    """
     bad = np.argwhere(~np.isfinite(signal))
     if len(bad):
         index, channel = (int(i) for i in bad[0])

@@ -31,7 +31,6 @@ column in ms (MuSe-CaR labels), ``;``-separated SEWA label files or RECOLA gold-
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -42,11 +41,18 @@ from typing import Any
 import numpy as np
 
 from . import ExtractorError, extractor_class, label_times, list_extractors
+from .settings import SETTINGS_FILE, extraction_settings, sha256_path
 from .writers import LAYOUTS, feature_folder, output_paths, write_features
 
-__all__ = ["add_arguments", "format_extractor_table", "read_timeline", "run_extract", "SETTINGS_FILE"]
+__all__ = [
+    "add_arguments",
+    "extraction_settings",
+    "format_extractor_table",
+    "read_timeline",
+    "run_extract",
+    "SETTINGS_FILE",
+]
 
-SETTINGS_FILE = "extract_settings.json"
 #: settings that must match for a run to add to an existing feature folder
 _COMPARED = ("extractor", "layout", "hop", "win", "weights_sha256", "options", "timeline")
 
@@ -174,38 +180,7 @@ def _check_default_timeline(layout: str, output: Path, rec_id: str, times: np.nd
         )
 
 
-def _sha256_path(path: Path) -> str:
-    """sha256 of a file, or of a folder's files (relative names and contents, sorted)."""
-
-    def file_digest(item: Path) -> str:
-        digest = hashlib.sha256()
-        with open(item, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
-
-    if path.is_file():
-        return file_digest(path)
-    digest = hashlib.sha256()
-    for item in sorted(p for p in path.rglob("*") if p.is_file()):
-        digest.update(str(item.relative_to(path)).encode() + b"\0" + file_digest(item).encode())
-    return digest.hexdigest()
-
-
-def extraction_settings(extractor: Any, layout: str, options: dict[str, Any], timeline: Path | None) -> dict[str, Any]:
-    """What decides the content of a feature folder, as plain JSON types."""
-    weights = getattr(extractor, "weights", None)
-    settings = {
-        "extractor": extractor.name,
-        "layout": layout,
-        "hop": extractor.hop,
-        "win": extractor.win,
-        "weights": str(Path(weights).resolve()) if weights is not None else None,
-        "weights_sha256": _sha256_path(Path(weights)) if weights is not None else None,
-        "options": dict(sorted((options or {}).items())),
-        "timeline": str(timeline.resolve()) if timeline is not None else None,
-    }
-    return json.loads(json.dumps(settings, default=str))
+_sha256_path = sha256_path  # the name predict_media imported
 
 
 def check_settings(folder: Path, settings: dict[str, Any]) -> None:

@@ -4,16 +4,27 @@
 features, so that ``zoo predict BUNDLE media.wav`` can compute the same features from raw media:
 
 * a feature folder written by ``zoo extract`` holds ``extract_settings.json``: its extractor,
-  hop, window, options, weights path and sha256 are recorded as they are;
+  hop, window, options, weights path and sha256 are recorded as they are. The built-in synthetic
+  corpora write the same file into the folders they compute from their own media (MuSe-CaR's
+  ``egemaps`` and ``vggface``); a weights path recorded relative to the corpus folder is made
+  absolute;
 * a corpus's own distributed feature set that a registered extractor reproduces is recorded
   from :data:`CORPUS_EXTRACTORS` (MuSe-CaR ``egemaps``: openSMILE eGeMAPS v02 functionals, 5 s
   windows every 0.25 s, as MuSe 2020 computed them);
+* a raw waveform set (the ``audio`` of MuSe-CaR and SEWA, RECOLA's ``audio`` in raw mode) is
+  recorded as the ``waveform`` extractor on the label step (RECOLA: z-normalised per recording
+  when ``audio_normalization=recording``), RECOLA's raw ``video`` as the ``face_crops``
+  extractor serving images (``face_present=false``) with the run's ``face_size`` as ``size``
+  and its ``crop_box`` (``"centre"`` when none);
 * anything else is recorded as ``None``: the organisers' third-party features (VGGFace, AUs, bag
-  of audio words, ...), the synthetic corpus's features (random numbers with no media behind
-  them), the RECOLA raw-mode inputs and the virtual sets a datamodule computes itself.
+  of audio words, ...), the synthetic corpora's statistically generated sets and the virtual
+  sets a datamodule computes itself.
 
-A bundle without the field (exported before provenance was recorded) has unknown provenance.
-:func:`missing_reason` says in one sentence why a feature set cannot be extracted from media.
+With ``root=None`` (a run on a built-in synthetic corpus) the corpus is looked up in the cache
+where the datamodule wrote it. A bundle without the field (exported before provenance was
+recorded) has unknown provenance. :func:`missing_reason` says in one sentence why a feature set
+cannot be extracted from media; :data:`MEDIA_CONSTANTS` are the virtual sets that take one value
+for a whole media file.
 """
 
 from __future__ import annotations
@@ -26,7 +37,9 @@ from typing import Any
 
 __all__ = [
     "CORPUS_EXTRACTORS",
+    "MEDIA_CONSTANTS",
     "PROVENANCE_KEYS",
+    "corpus_folder",
     "feature_folder_of",
     "feature_provenance",
     "missing_reason",
@@ -50,6 +63,14 @@ CORPUS_EXTRACTORS: dict[tuple[str, str], dict[str, Any]] = {
     },
 }
 
+#: (datamodule, virtual feature set) -> (its value over a whole media file, why)
+MEDIA_CONSTANTS: dict[tuple[str, str], tuple[float, str]] = {
+    ("muse_car", "segment_id"): (1.0, "a media file is one topic segment: segment_id 1"),
+}
+
+#: (datamodule, feature set) served as the raw 16 kHz waveform (RECOLA: in raw mode)
+_WAVEFORM_SETS = {("muse_car", "audio"), ("sewa", "audio"), ("recola", "audio")}
+
 #: who distributed the feature sets of each corpus (for the messages)
 _DISTRIBUTORS = {
     "muse_car": "the MuSe 2020 organisers",
@@ -62,9 +83,32 @@ _VIRTUAL = {
         "is the topic segment id of the MuSe-CaR files, which raw media does not carry "
         "(a model trained with data.args.use_segment_id=false does without it)"
     ),
+    ("cmu_mosei", "waveform"): (
+        "is the audio of each transcribed CMU-MOSEI segment, which a media file does not have "
+        "(segment-level models take segments and their words)"
+    ),
+    ("cmu_mosei", "waveform_word"): "is the word of each 20 ms audio row of a CMU-MOSEI segment",
     ("sewa", "text_bow"): "is computed by the SEWA datamodule from transcriptions/<id>.csv",
     ("sewa", "text_emb"): "is computed by the SEWA datamodule from transcriptions/<id>.csv",
 }
+
+
+def corpus_folder(datamodule: str | None, root: str | Path | None, data_args: Mapping[str, Any] | None) -> Path | None:
+    """The corpus folder of a run: ``root``, or (``root=None``) its synthetic corpus in the cache
+    if it is there; ``None`` when neither can be found."""
+    if root is not None:
+        return Path(root).expanduser()
+    if datamodule is None:
+        return None
+    from zoo.data import create_datamodule
+
+    args = {k: v for k, v in (data_args or {}).items() if k not in ("root", "normalization_stats")}
+    try:
+        folder = create_datamodule(datamodule, **args).corpus.synthetic_root()
+    except Exception as err:  # noqa: BLE001 - an unknown or derived datamodule has no synthetic corpus
+        logger.debug("no synthetic corpus for %s: %s", datamodule, err)
+        return None
+    return folder if folder.is_dir() else None
 
 
 def feature_folder_of(
@@ -84,7 +128,7 @@ def feature_folder_of(
     return feature_folder(datamodule, Path(root).expanduser(), name)
 
 
-def _from_settings(path: Path) -> dict[str, Any] | None:
+def _from_settings(path: Path, corpus: Path | None) -> dict[str, Any] | None:
     """The extractor recorded in an ``extract_settings.json``; ``None`` if unreadable."""
     try:
         settings = json.loads(path.read_text(encoding="utf-8"))
@@ -96,8 +140,46 @@ def _from_settings(path: Path) -> dict[str, Any] | None:
         return None
     entry = {key: settings.get(key) for key in PROVENANCE_KEYS if key != "source"}
     entry["options"] = dict(entry.get("options") or {})
+    weights = entry.get("weights")
+    if isinstance(weights, str) and corpus is not None and not Path(weights).is_absolute():
+        entry["weights"] = str((corpus / weights).resolve())  # shipped with the corpus
     entry["source"] = f"zoo extract ({path.parent.name}/{path.name})"
     return entry
+
+
+def _raw(datamodule: str, name: str, data_args: Mapping[str, Any], label_step: float | None) -> dict | None:
+    """The record of a raw set (waveform, RECOLA's face crops), or ``None`` if ``name`` is not one."""
+    if datamodule == "recola" and name == "video" and data_args.get("mode", "features") == "raw" and label_step:
+        crop_box = data_args.get("crop_box")
+        return {
+            "extractor": "face_crops",
+            "hop": float(label_step),
+            "win": None,
+            "options": {
+                "size": int(data_args.get("face_size", 96)),
+                "crop_box": "centre" if crop_box is None else [int(v) for v in crop_box],
+                "face_present": False,
+            },
+            "weights": None,
+            "weights_sha256": None,
+            "source": "the recola reader's raw face crops: the frame nearest each label time, cropped and resized",
+        }
+    if (datamodule, name) not in _WAVEFORM_SETS or label_step is None:
+        return None
+    normalize = False
+    if datamodule == "recola":
+        if data_args.get("mode", "features") != "raw":
+            return None
+        normalize = data_args.get("audio_normalization", "recording") == "recording"
+    return {
+        "extractor": "waveform",
+        "hop": float(label_step),
+        "win": None,
+        "options": {"normalize": normalize},
+        "weights": None,
+        "weights_sha256": None,
+        "source": f"the {datamodule} reader's raw 16 kHz {name!r}, one frame of samples per label step",
+    }
 
 
 def feature_provenance(
@@ -105,29 +187,45 @@ def feature_provenance(
     root: str | Path | None,
     feature_names: Sequence[str],
     data_args: Mapping[str, Any] | None = None,
+    label_step: float | None = None,
 ) -> dict[str, dict[str, Any] | None]:
     """The extractor of every feature set, or ``None`` where no registered extractor made it.
 
     Args:
         datamodule: the run's datamodule name (``muse_car``, ``recola``, ``sewa``, ...).
-        root: the corpus folder of the run (``None``: the built-in synthetic corpus).
+        root: the corpus folder of the run (``None``: the built-in synthetic corpus, looked up in
+            the cache).
         feature_names: the model's feature sets.
-        data_args: the run's ``data.args`` (RECOLA's ``mode``).
+        data_args: the run's ``data.args`` (RECOLA's ``mode``, the synthetic corpus's options).
+        label_step: the corpus's label step in seconds (the hop of a raw waveform set).
 
     Returns:
         ``{feature set: {extractor, hop, win, options, weights, weights_sha256, source} | None}``.
     """
-    from .cli import SETTINGS_FILE
+    from .settings import SETTINGS_FILE
 
+    args = dict(data_args or {})
+    corpus = corpus_folder(datamodule, root, args)
+    if root is None and corpus is None and datamodule in _DISTRIBUTORS:
+        logger.warning(
+            "the synthetic %s corpus of this run is not in the cache: the extractors of its feature "
+            "sets are not recorded (export where it was trained)",
+            datamodule,
+        )
     out: dict[str, dict[str, Any] | None] = {}
     for name in feature_names:
-        folder = None if (str(datamodule), name) in _VIRTUAL else feature_folder_of(datamodule, root, name, data_args)
+        raw = _raw(str(datamodule), name, args, label_step)
+        if raw is not None:
+            out[name] = raw
+            continue
+        virtual = (str(datamodule), name) in _VIRTUAL
+        folder = None if virtual else feature_folder_of(datamodule, corpus, name, args)
         entry = None
         if folder is not None and (folder / SETTINGS_FILE).is_file():
-            entry = _from_settings(folder / SETTINGS_FILE)
-        elif folder is not None and folder.is_dir():
+            entry = _from_settings(folder / SETTINGS_FILE, corpus)
+        elif folder is not None and folder.is_dir() and root is not None:
             entry = CORPUS_EXTRACTORS.get((str(datamodule), name))
-        elif folder is not None:
+        elif folder is not None and root is not None:
             logger.warning(
                 "feature folder %s not found: the extractor of %r is not recorded (export "
                 "where the training corpus is readable to record it)",
@@ -157,8 +255,8 @@ def missing_reason(config: Mapping[str, Any], name: str, data_args: Mapping[str,
         )
     if config.get("corpus_root") is None and datamodule in _DISTRIBUTORS:
         return (
-            f"feature set {name!r} of this bundle comes from the built-in synthetic corpus "
-            f"(random features, no media behind them); no extractor reproduces it"
+            f"feature set {name!r} of this bundle comes from the built-in synthetic corpus, which "
+            f"generates it from the emotion directly (no extractor of the zoo computes it from media)"
         )
     who = _DISTRIBUTORS.get(datamodule)
     if who is not None:

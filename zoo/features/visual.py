@@ -29,7 +29,7 @@ import numpy as np
 from ._align import assign_frames
 from .base import Extractor, ExtractorError, FeatureOutput, register_extractor
 
-__all__ = ["FaceCrops", "TimmFaceExtractor", "read_boxes", "video_frames"]
+__all__ = ["FaceCrops", "TimmFaceExtractor", "prepare_crop", "read_boxes", "video_frames"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")
@@ -59,6 +59,16 @@ def read_boxes(path: Path) -> dict[int, tuple[int, int, int, int]]:
             raise ExtractorError(f"{path}: line {row + 2}: invalid box (frame={f}, w={w}, h={h})")
         boxes[f] = (x, y, w, h)
     return boxes
+
+
+def prepare_crop(image: np.ndarray, image_size: int) -> np.ndarray:
+    """A uint8 RGB crop as the network's input: resized to ``image_size``² (bilinear),
+    ImageNet-normalised, ``(3, size, size)`` float32."""
+    from PIL import Image
+
+    resized = Image.fromarray(image).convert("RGB").resize((image_size,) * 2, Image.BILINEAR)
+    x = (np.asarray(resized, dtype=np.float32) / 255.0 - _MEAN) / _STD
+    return x.transpose(2, 0, 1)
 
 
 def video_frames(path: Path, fps: float = 25.0, decode: bool = True) -> Iterator[tuple[float, np.ndarray | None]]:
@@ -215,12 +225,14 @@ class TimmFaceExtractor(_FaceSource):
     def output_dim(self) -> int:
         return self.width + 1
 
-    def _prepare(self, image: np.ndarray) -> np.ndarray:
-        from PIL import Image
+    def absent(self, times: np.ndarray) -> FeatureOutput:
+        """The rows of a recording without video (a WAV): no face in any frame, all zeros
+        (``face_present`` 0), as :meth:`extract` writes the frames where no face is seen."""
+        columns = [f"{self.arch}_{j}" for j in range(self.width)] + ["face_present"]
+        return FeatureOutput(np.zeros((len(times), self.width + 1), np.float32), times, columns)
 
-        resized = Image.fromarray(image).convert("RGB").resize((self.image_size,) * 2, Image.BILINEAR)
-        x = (np.asarray(resized, dtype=np.float32) / 255.0 - _MEAN) / _STD
-        return x.transpose(2, 0, 1)
+    def _prepare(self, image: np.ndarray) -> np.ndarray:
+        return prepare_crop(image, self.image_size)
 
     def _embed(self, crops: list[np.ndarray]) -> np.ndarray:
         import torch
@@ -284,69 +296,134 @@ class TimmFaceExtractor(_FaceSource):
 class FaceCrops(_FaceSource):
     """The face crop at each label time, as pixels: for networks that take the face itself.
 
-    Label time ``t`` takes the video frame whose time is nearest to ``t``, cuts its box of
-    ``<id>.boxes.csv`` (as :class:`TimmFaceExtractor`; or, for a folder of crops, the crop of
-    frame ``round(t · fps)``), resizes it to ``size`` × ``size`` with
-    PIL's bilinear filter and writes its RGB values (0-255, row-major, channels last) followed by
-    ``face_present`` (1, or 0 with zero pixels when that frame has no box).
+    Label time ``t`` takes the video frame whose time is nearest to ``t`` and cuts the face out
+    of it, resized to ``size`` × ``size`` with PIL's bilinear filter. Where the face is:
+
+    * ``crop_box=None`` (default): the frame's box in ``<id>.boxes.csv`` (as
+      :class:`TimmFaceExtractor`; for a folder of crops, the crop of frame ``round(t · fps)``);
+      a frame without a box has no face;
+    * ``crop_box="centre"``: the centred square of every frame (face-centred close-ups such as
+      RECOLA's), or ``crop_box=[left, top, width, height]``: that box of every frame — exactly
+      the crops the RECOLA reader serves as its raw ``video`` set
+      (:func:`zoo.data.video_frames.read_video_frames`; label times past the last frame take
+      the last frame).
+
+    With ``face_present=true`` (default) a row is the RGB values (0-255, row-major, channels last)
+    followed by ``face_present`` (1, or 0 with zero pixels when that frame has no face): the input
+    of the imported face models. With ``face_present=false`` the set is the images themselves,
+    ``(size, size, 3)`` per label frame (:meth:`images`; RECOLA's raw ``video`` set, the input of
+    Tzirakis et al. 2017's visual network).
 
     Args:
-        size: side of the square crop (224 for EfficientNet-B0 face models).
+        size: side of the square crop (224 for EfficientNet-B0 face models, 96 for RECOLA raw).
         fps: frame rate of crop-folder inputs (videos use their own timestamps).
+        crop_box: ``None``, ``"centre"`` or ``[left, top, width, height]`` (see above).
+        face_present: append the ``face_present`` column (flat rows) or serve images.
     """
 
     dim = None
-    dim_note = "size x size x 3 + 1 (224: 150529)"
+    dim_note = "size x size x 3 + 1 (224: 150529); face_present=false: (size, size, 3)"
 
-    def __init__(self, hop=None, win=None, weights=None, size: int = 224, fps: float = 25.0) -> None:
+    def __init__(
+        self,
+        hop=None,
+        win=None,
+        weights=None,
+        size: int = 224,
+        fps: float = 25.0,
+        crop_box: str | list[int] | None = None,
+        face_present: bool | str = True,
+    ) -> None:
         super().__init__(hop=hop, win=win, weights=weights)
         self.size, self.fps = int(size), float(fps)
         if self.size < 1:
-            raise ValueError(f"face_crops: size must be positive, got {size}")
+            raise ExtractorError(f"face_crops: size must be a positive number of pixels, got {size!r}")
+        if isinstance(crop_box, str) and crop_box != "centre":
+            raise ExtractorError(f"face_crops: crop_box must be null, 'centre' or 4 integers, got {crop_box!r}")
+        if isinstance(crop_box, (list, tuple)):
+            if len(crop_box) != 4:
+                raise ExtractorError(f"face_crops: crop_box must be (left, top, width, height), got {crop_box!r}")
+            crop_box = [int(v) for v in crop_box]
+        self.crop_box = crop_box
+        if isinstance(face_present, str):
+            face_present = {"true": True, "false": False}.get(face_present.strip().lower(), face_present)
+        if not isinstance(face_present, bool):
+            raise ExtractorError(f"face_crops: option face_present must be true or false, got {face_present!r}")
+        self.face_present = face_present
+
+    def output_shape(self) -> list[int] | None:
+        """``[size, size, 3]`` for image sets (``face_present=false``), else ``None`` (flat rows)."""
+        return None if self.face_present else [self.size, self.size, 3]
 
     def output_dim(self) -> int:
-        return self.size * self.size * 3 + 1
+        return self.size * self.size * 3 + int(self.face_present)
 
-    def _pixels(self, crop: np.ndarray) -> np.ndarray:
+    def _resize(self, crop: np.ndarray) -> np.ndarray:
         from PIL import Image
 
-        resized = Image.fromarray(crop).convert("RGB").resize((self.size, self.size), Image.BILINEAR)
-        return np.asarray(resized, np.float32).reshape(-1)
+        return np.asarray(Image.fromarray(crop).convert("RGB").resize((self.size,) * 2, Image.BILINEAR), np.uint8)
 
-    def _crops(self, path: Path, times: np.ndarray) -> tuple[np.ndarray, dict[int, np.ndarray]]:
-        """The frame nearest to each label time, and the pixels of those frames that have a face."""
+    def _boxed(self, path: Path, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Crops by ``<id>.boxes.csv`` (or of a crop folder): ``(images, has_face)``."""
         from PIL import Image
 
+        images = np.zeros((len(times), self.size, self.size, 3), np.uint8)
+        present = np.zeros(len(times), bool)
         if path.is_dir():
             frames, count = self._folder_frames(path)
-            nearest = np.clip(np.rint(np.asarray(times, np.float64) * self.fps), 0, count - 1).astype(np.int64)
+            nearest = np.clip(np.rint(times * self.fps), 0, count - 1).astype(np.int64)
             crops = {}
             for index in sorted({int(i) for i in nearest if int(i) in frames}):
                 with Image.open(frames[index]) as img:
-                    crops[index] = self._pixels(np.asarray(img.convert("RGB")))
-            return nearest, crops
-        boxes = read_boxes(path.with_name(path.stem + BOX_SUFFIX))
-        frame_times = np.asarray([t for t, _ in video_frames(path, self.fps, decode=False)], np.float64)
-        if not len(frame_times):
-            raise ExtractorError(f"{path}: video stream has no frames")
-        nearest = np.abs(np.asarray(times, np.float64)[:, None] - frame_times[None, :]).argmin(1)
-        wanted = {int(i) for i in nearest if int(i) in boxes}
-        crops = {}
-        for index, (_, image) in enumerate(video_frames(path, self.fps)):
-            if index in wanted:
-                x, y, w, h = boxes[index]
-                crop = image[max(y, 0) : y + h, max(x, 0) : x + w]
-                if crop.size:
-                    crops[index] = self._pixels(crop)
-        return nearest, crops
-
-    def extract(self, path: Path, times: np.ndarray) -> FeatureOutput:
-        nearest, crops = self._crops(Path(path), times)
-        if not crops:
-            raise ExtractorError(f"{path}: none of the frames at the label times has a face")
-        values = np.zeros((len(times), self.output_dim()), np.float32)
+                    crops[index] = self._resize(np.asarray(img.convert("RGB")))
+        else:
+            boxes = read_boxes(path.with_name(path.stem + BOX_SUFFIX))
+            frame_times = np.asarray([t for t, _ in video_frames(path, self.fps, decode=False)], np.float64)
+            if not len(frame_times):
+                raise ExtractorError(f"{path}: video stream has no frames")
+            nearest = np.abs(times[:, None] - frame_times[None, :]).argmin(1)
+            wanted = {int(i) for i in nearest if int(i) in boxes}
+            crops = {}
+            for index, (_, image) in enumerate(video_frames(path, self.fps)):
+                if index in wanted:
+                    x, y, w, h = boxes[index]
+                    crop = image[max(y, 0) : y + h, max(x, 0) : x + w]
+                    if crop.size:
+                        crops[index] = self._resize(crop)
         for row, index in enumerate(nearest):
             if int(index) in crops:
-                values[row, :-1] = crops[int(index)]
-                values[row, -1] = 1.0
-        return FeatureOutput(values, times, [f"pixel_{j}" for j in range(values.shape[1] - 1)] + ["face_present"])
+                images[row], present[row] = crops[int(index)], True
+        return images, present
+
+    def crops(self, path: Path, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 ``(T, size, size, 3)`` crops of the frames nearest to ``times`` (zeros where
+        there is no face) and a bool ``(T,)`` saying which have a face."""
+        path, times = Path(path), np.asarray(times, np.float64)
+        if self.crop_box is None or path.is_dir():
+            return self._boxed(path, times)
+        from zoo.data.video_frames import read_video_frames
+        from zoo.errors import CorpusFormatError
+
+        box = None if self.crop_box == "centre" else self.crop_box
+        # a label time past the last frame (audio a little longer than the video) takes the last frame
+        times = np.minimum(times, self.duration(path))
+        try:
+            images = read_video_frames(path, times, self.size, box)
+        except CorpusFormatError as err:
+            raise ExtractorError(str(err)) from None
+        return images, np.ones(len(times), bool)
+
+    def images(self, path: Path, times: np.ndarray) -> np.ndarray:
+        """The image set (``face_present=false``): uint8 ``(T, size, size, 3)``."""
+        return self.crops(path, times)[0]
+
+    def extract(self, path: Path, times: np.ndarray) -> FeatureOutput:
+        images, present = self.crops(path, times)
+        if not present.any():
+            raise ExtractorError(f"{path}: none of the frames at the label times has a face")
+        values = images.reshape(len(images), -1).astype(np.float32)
+        columns = [f"pixel_{j}" for j in range(values.shape[1])]
+        if self.face_present:
+            values = np.concatenate([values, present[:, None].astype(np.float32)], axis=1)
+            columns.append("face_present")
+        return FeatureOutput(values, times, columns)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import FeatureOutput
+from .base import FeatureOutput
 
 __all__ = ["LAYOUTS", "RECOLA_TARGETS", "feature_folder", "output_path", "output_paths", "write_features"]
 

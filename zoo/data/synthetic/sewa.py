@@ -90,7 +90,7 @@ __all__ = [
     "write_synthetic_sewa",
 ]
 
-SYNTHETIC_VERSION = "4"  # 3: Chen et al. 2017 short-time folders (AVEC 2017); 4: AVEC 2019 Table 1 folders, Test_CN
+SYNTHETIC_VERSION = "5"  # 3: Chen 2017 short-time folders; 4: AVEC 2019 Table 1 folders, Test_CN; 5: float32 voices
 RELEASES = ("avec2017", "avec2019")
 LABEL_STEP = 0.1
 DELAY_FRAMES = 2
