@@ -106,3 +106,12 @@ def trained_muse_run(tmp_path_factory: pytest.TempPathFactory, _isolated_environ
 def zoo_cli():
     """The in-process ``zoo`` runner (see :func:`run_cli`)."""
     return run_cli
+
+
+@pytest.fixture(autouse=True)
+def _no_inherited_run_folder():
+    """``zoo`` remembers its run folder in ``$AFFECT_ZOO_RUN_DIR`` for the DDP processes it starts;
+    a test that calls ``make_run_dir`` directly would otherwise hand its folder to later tests."""
+    os.environ.pop("AFFECT_ZOO_RUN_DIR", None)
+    yield
+    os.environ.pop("AFFECT_ZOO_RUN_DIR", None)

@@ -58,6 +58,18 @@ def test_crop_folder_pooling_and_face_present(tmp_path, resnet18_weights):
         "timm_face", weights=resnet18_weights, hop=0.2, arch="resnet18", fps=10, image_size=64
     ).extract(folder, times)
     np.testing.assert_array_equal(out.values, again.values)
+    # face_present=false (MuSe 2020's vggface layout): the 512 embedding columns alone, zeros without a face
+    bare = create_extractor(
+        "timm_face", weights=resnet18_weights, hop=0.2, arch="resnet18", fps=10, image_size=64, face_present="false"
+    )
+    assert bare.output_dim() == 512
+    embedding = bare.extract(folder, times)
+    assert embedding.values.shape == (5, 512) and "face_present" not in embedding.columns
+    np.testing.assert_allclose(embedding.values[0], ref[0], rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(embedding.values[3], np.zeros(512))
+    assert bare.absent(times).values.shape == (5, 512)
+    with pytest.raises(ExtractorError, match="face_present must be true or false"):
+        create_extractor("timm_face", weights=resnet18_weights, arch="resnet18", face_present="maybe")
 
 
 def _write_video(path: Path, frames: int = 10, fps: int = 10) -> None:

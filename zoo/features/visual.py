@@ -148,6 +148,15 @@ class _FaceSource(Extractor):
         return video_frames(path, self.fps, decode)
 
 
+def bool_option(extractor: str, name: str, value: bool | str) -> bool:
+    """An extractor's boolean option, given as a bool or as ``true``/``false`` (``--option``)."""
+    if isinstance(value, str):
+        value = {"true": True, "false": False}.get(value.strip().lower(), value)
+    if not isinstance(value, bool):
+        raise ExtractorError(f"{extractor}: option {name} must be true or false, got {value!r}")
+    return value
+
+
 @register_extractor("timm_face")
 class TimmFaceExtractor(_FaceSource):
     """timm backbone embeddings of face crops + ``face_present``, mean-pooled per label step.
@@ -157,6 +166,8 @@ class TimmFaceExtractor(_FaceSource):
         fps: frame rate of image-folder inputs (video inputs use the container's timestamps).
         image_size: side of the square network input.
         batch_size: crops per forward pass.
+        face_present: append the ``face_present`` column (default); ``false`` gives the embedding
+            alone (zeros where no face is seen), the layout of the MuSe 2020 ``vggface`` files.
     """
 
     modality = "visual"
@@ -179,10 +190,12 @@ class TimmFaceExtractor(_FaceSource):
         fps: float = 25.0,
         image_size: int = 224,
         batch_size: int = 32,
+        face_present: bool | str = True,
     ) -> None:
         super().__init__(hop=hop, win=win, weights=weights)
         self.arch, self.fps, self.image_size = arch, float(fps), int(image_size)
         self.batch_size = int(batch_size)
+        self.face_present = bool_option("timm_face", "face_present", face_present)
         self.model = self._load_model()
         self.width = int(self.model.num_features)
 
@@ -223,13 +236,15 @@ class TimmFaceExtractor(_FaceSource):
         return model.eval()
 
     def output_dim(self) -> int:
-        return self.width + 1
+        return self.width + int(self.face_present)
+
+    def _columns(self) -> list[str]:
+        return [f"{self.arch}_{j}" for j in range(self.width)] + (["face_present"] if self.face_present else [])
 
     def absent(self, times: np.ndarray) -> FeatureOutput:
         """The rows of a recording without video (a WAV): no face in any frame, all zeros
         (``face_present`` 0), as :meth:`extract` writes the frames where no face is seen."""
-        columns = [f"{self.arch}_{j}" for j in range(self.width)] + ["face_present"]
-        return FeatureOutput(np.zeros((len(times), self.width + 1), np.float32), times, columns)
+        return FeatureOutput(np.zeros((len(times), self.output_dim()), np.float32), times, self._columns())
 
     def _prepare(self, image: np.ndarray) -> np.ndarray:
         return prepare_crop(image, self.image_size)
@@ -288,8 +303,7 @@ class TimmFaceExtractor(_FaceSource):
         values[seen, :-1] /= faces_per_step[seen, None]
         step_has_frames = frames_per_step > 0
         values[step_has_frames, -1] = faces_per_step[step_has_frames] / frames_per_step[step_has_frames]
-        columns = [f"{self.arch}_{j}" for j in range(self.width)] + ["face_present"]
-        return FeatureOutput(values, times, columns)
+        return FeatureOutput(values if self.face_present else values[:, :-1], times, self._columns())
 
 
 @register_extractor("face_crops")
@@ -345,11 +359,7 @@ class FaceCrops(_FaceSource):
                 raise ExtractorError(f"face_crops: crop_box must be (left, top, width, height), got {crop_box!r}")
             crop_box = [int(v) for v in crop_box]
         self.crop_box = crop_box
-        if isinstance(face_present, str):
-            face_present = {"true": True, "false": False}.get(face_present.strip().lower(), face_present)
-        if not isinstance(face_present, bool):
-            raise ExtractorError(f"face_crops: option face_present must be true or false, got {face_present!r}")
-        self.face_present = face_present
+        self.face_present = bool_option("face_crops", "face_present", face_present)
 
     def output_shape(self) -> list[int] | None:
         """``[size, size, 3]`` for image sets (``face_present=false``), else ``None`` (flat rows)."""

@@ -37,9 +37,9 @@ How the data is made (all deterministic given ``seed``):
   extractors and predicts raw media): ``egemaps`` — openSMILE eGeMAPS v02 functionals over 5 s
   windows every 250 ms, as the MuSe 2020 organisers computed theirs (88-d); ``vggface`` — the
   ``timm_face`` extractor over the face crops with the seeded random ``resnet10t`` of
-  ``models/`` (:func:`._face.write_face_network`: post-ReLU embeddings of about 1, 512-d, plus the
-  extractor's ``face_present`` column; zeros where no face is seen), standing in for the
-  organisers' VGGFace embeddings (512-d), which need a licensed network.
+  ``models/`` (:func:`._face.write_face_network`: post-ReLU embeddings of about 1, 512-d, zeros
+  where no face is seen; option ``face_present=false``, so the files have the release's 512
+  columns), standing in for the organisers' VGGFace embeddings, which need a licensed network.
 * **features no extractor of the zoo reproduces** are generated from the same delayed emotion with
   the statistics of the real sets: ``vggish`` (128-d post-ReLU audio embeddings, lower in pauses),
   ``fasttext`` (300-d word vectors with components of about ±0.1, constant over each word,
@@ -108,12 +108,13 @@ FACE_WEIGHTS = "models/face_resnet10t.pth"
 #: feature sets computed from the media: set → (extractor, hop, window, options)
 MEDIA_FEATURES: dict[str, tuple[str, float, float | None, dict]] = {
     "egemaps": ("egemaps", 0.25, 5.0, {}),
-    "vggface": ("timm_face", 0.25, None, {"arch": FACE_ARCH, "image_size": FACE_IMAGE_SIZE}),
+    # the embedding alone, 512-d as the MuSe 2020 vggface files (no face_present column)
+    "vggface": ("timm_face", 0.25, None, {"arch": FACE_ARCH, "image_size": FACE_IMAGE_SIZE, "face_present": False}),
 }
-#: columns of every feature set (vggface: the embedding and the extractor's face_present)
+#: columns of every feature set (those of the MuSe 2020 release)
 FEATURE_DIMS: dict[str, int] = {
     "egemaps": 88,
-    "vggface": 513,
+    "vggface": 512,
     "vggish": 128,
     "fasttext": 300,
     "au": 35,  # Sun et al. 2020, Table 3: FAUs 35, OpenPose 54
