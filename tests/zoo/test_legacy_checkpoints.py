@@ -4,7 +4,7 @@
 ``zoo fit muse_car/sun2020_lstm_selfattn model.args.hidden_size=8 trainer.max_epochs=1`` run with
 the code of commit e0f7b79 (the last one with one DataModule class per corpus and an untyped
 ``data_spec`` without ``level``). The old code's own ``zoo test`` of it on today's synthetic
-MuSe-CaR (version 3, seed 0; written in the release's layout, so the old reader reads it through
+MuSe-CaR (version 4, seed 0; written in the release's layout, so the old reader reads it through
 ``data.args.root``) gives ``test/ccc_arousal`` 0.00661149388179183 (measured with a checkout of
 e0f7b79: ``zoo test recipes/muse_car/sun2020_lstm_selfattn.yaml model.args.hidden_size=8 ckpt=<this
 file> data.args.root=<the synthetic corpus>``). On version 2 of the corpus, the one it was trained
@@ -23,7 +23,7 @@ from tests.conftest import QUICK, run_cli
 from zoo.data.types import DataSpec
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "muse_car_sun2020_written_at_e0f7b79.ckpt"
-OLD_TEST_CCC = 0.00661149388179183  # the old code on synthetic MuSe-CaR v3 (see above)
+OLD_TEST_CCC = 0.00661149388179183  # the old code on synthetic MuSe-CaR v4 (see above)
 
 
 def test_the_old_spec_has_no_level_and_upgrades_to_frame_level():
