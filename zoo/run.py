@@ -586,8 +586,9 @@ def predict_recordings(
     """Raw ``(T, K)`` predictions and labels of the recordings of a partition, in one process.
 
     Runs without a distributed sampler, so every DDP process gets the same, complete result.
-    Each recording is delayed and normalised as the dataloaders do it (the datamodule's
-    window preparer); ``limit`` keeps the first recordings only.
+    Each recording is delayed as the dataloaders do it (the datamodule's window preparer) and its
+    features normalised as the validation step does it (:meth:`EmotionTask.normalize_batch`);
+    ``limit`` keeps the first recordings only.
     """
     dataset = SequenceDataset(
         datamodule.raw_recordings(stage_partition)[:limit], len(task.target_names), prepare=datamodule.window_preparer()
@@ -602,6 +603,7 @@ def predict_recordings(
             "features": {n: x.to(task.device) for n, x in batch["features"].items()},
             "mask": batch["mask"].to(task.device),
         }
+        batch = task.normalize_batch(batch)  # the features z-normalised as every step does it
         out = task(batch["features"], batch["mask"]).float().cpu().numpy()
         for b, length in enumerate(batch["mask"].sum(1).tolist()):
             preds.append(out[b, :length])

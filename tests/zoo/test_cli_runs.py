@@ -235,7 +235,7 @@ def test_postprocessing_fitted_on_val_only_stored_and_applied(tmp_path: Path, zo
     real_fit = zoo.run.fit_postprocessor
 
     def spy(preds, golds, *args, **kwargs):
-        seen["golds"] = np.concatenate(golds)
+        seen["golds"], seen["preds"] = np.concatenate(golds), np.concatenate(preds)
         return real_fit(preds, golds, *args, **kwargs)
 
     monkeypatch.setattr(zoo.run, "fit_postprocessor", spy)
@@ -248,6 +248,8 @@ def test_postprocessing_fitted_on_val_only_stored_and_applied(tmp_path: Path, zo
     val = np.concatenate([r.targets for r in dm.raw_recordings("val")])
     np.testing.assert_array_equal(seen["golds"], val)
     results = json.loads((run_dir / "results.json").read_text())
+    # the chain is fitted on the predictions the validation scored (features normalised as in the step)
+    assert _np_ccc(seen["preds"][:, 0], seen["golds"][:, 0]) == pytest.approx(results["val/ccc_arousal"], abs=1e-5)
     assert results["val_postprocessed/ccc_mean"] >= results["val/ccc_mean"] - 1e-9
     ckpt = run_dir / "checkpoints" / "best.ckpt"
     state = read_checkpoint(ckpt)
