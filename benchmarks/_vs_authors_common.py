@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -147,13 +148,24 @@ def ours_child(stamps_file: str, argv: list[str], monitor: str) -> int:
 
     build_trainer = zoo.run.build_trainer
 
-    def stamped_build_trainer(cfg: Any, run_dir: Path, fitting: bool) -> pl.Trainer:
-        trainer = build_trainer(cfg, run_dir, fitting)
-        if fitting:
-            trainer.callbacks.append(EpochStamps())
-        return trainer
+    def stamped_build_trainer(cfg: Any, run_dir: Path, fitting: bool, extra_callbacks: Any = ()) -> pl.Trainer:
+        stamping = [EpochStamps()] if fitting else []
+        return build_trainer(cfg, run_dir, fitting, [*extra_callbacks, *stamping])
 
     zoo.run.build_trainer = stamped_build_trainer
     code = zoo_main(argv)
     Path(stamps_file).write_text(json.dumps(stamps))
     return code
+
+
+def run_ours_fit(
+    script: Path, recipe: Path, overrides: list[str], runs: Path, rnd: int, root: Path
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``zoo fit RECIPE OVERRIDES`` as run ``ours-<rnd>`` in a child of ``script`` (its ``--_ours``
+    mode, :func:`ours_child`): the child's timing (:func:`run_child`) and its epoch stamps. The log
+    and the stamps go to ``runs.parent``."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "WANDB_MODE": "offline"}
+    stamps_file = runs.parent / f"ours-{rnd}.json"
+    cmd = [sys.executable, "-u", str(script), "--_ours", str(stamps_file), "--", "fit", str(recipe), *overrides]
+    run = run_child([*cmd, f"run_name=ours-{rnd}"], root, env, runs.parent / f"ours-{rnd}.log")
+    return run, json.loads(stamps_file.read_text())

@@ -66,7 +66,7 @@ from pathlib import Path
 from typing import Any
 
 from _perf_common import ROOT, header, median, synthetic_corpus, table
-from _vs_authors_common import epoch_summary, ours_child, run_child
+from _vs_authors_common import epoch_summary, ours_child, run_child, run_ours_fit
 
 RECIPE = ROOT / "recipes" / "muse_car" / "sun2020_lstm_selfattn.yaml"
 FEATURES = ["egemaps", "vggface"]
@@ -296,22 +296,8 @@ def run_authors(code: Path, corpus: Path, work: Path, epochs: int, seed: int, rn
 
 
 def run_ours(corpus: Path, cache: Path, work: Path, epochs: int, seed: int, rnd: int, tiny: bool) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "WANDB_MODE": "offline"}
-    stamps_file = work / f"ours-{rnd}.json"
-    cmd = [
-        sys.executable,
-        "-u",
-        str(Path(__file__)),
-        "--_ours",
-        str(stamps_file),
-        "--",
-        "fit",
-        str(RECIPE),
-        *our_overrides(corpus, cache, work / "runs", epochs, seed, tiny),
-        f"run_name=ours-{rnd}",
-    ]
-    run = run_child(cmd, ROOT, env, work / f"ours-{rnd}.log")
-    stamps = json.loads(stamps_file.read_text())
+    overrides = our_overrides(corpus, cache, work / "runs", epochs, seed, tiny)
+    run, stamps = run_ours_fit(Path(__file__), RECIPE, overrides, work / "runs", rnd, ROOT)
     stamps["val_ccc"] = stamps.pop("val")
     results = json.loads((work / "runs" / f"ours-{rnd}" / "results.json").read_text())
     stamps["best_val_ccc"] = results["val/ccc_mean"]  # the best checkpoint, validated again

@@ -70,7 +70,7 @@ from typing import Any
 
 import numpy as np
 from _perf_common import ROOT, header, median, table
-from _vs_authors_common import epoch_summary, ours_child, run_child
+from _vs_authors_common import epoch_summary, ours_child, run_child, run_ours_fit
 
 RECIPE = ROOT / "recipes" / "cmu_mosei" / "williams2018_blstm.yaml"
 SKIP_STATUS = "skipped"
@@ -411,22 +411,8 @@ def our_overrides(corpus: Path, cache: Path, out_dir: Path, epochs: int, seed: i
 
 def run_ours(corpus: Path, work: Path, epochs: int, seed: int, rnd: int) -> dict[str, Any]:
     """One ``zoo fit`` run; timing, val losses and test scores from its test predictions."""
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "WANDB_MODE": "offline"}
-    stamps_file = work / f"ours-{rnd}.json"
-    cmd = [
-        sys.executable,
-        "-u",
-        str(Path(__file__)),
-        "--_ours",
-        str(stamps_file),
-        "--",
-        "fit",
-        str(RECIPE),
-        *our_overrides(corpus, work / "cache", work / "runs", epochs, seed),
-        f"run_name=ours-{rnd}",
-    ]
-    run = run_child(cmd, ROOT, env, work / f"ours-{rnd}.log")
-    stamps = json.loads(stamps_file.read_text())
+    overrides = our_overrides(corpus, work / "cache", work / "runs", epochs, seed)
+    run, stamps = run_ours_fit(Path(__file__), RECIPE, overrides, work / "runs", rnd, ROOT)
     preds, truth = our_test_predictions(corpus, work / "cache", work / "runs" / f"ours-{rnd}")
     row = epoch_summary("zoo fit", rnd, run, stamps)
     row.update(val_loss=stamps["val"], **test_scores(preds, truth))

@@ -136,3 +136,21 @@ def test_vs_authors_tiny_end_to_end(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr[-4000:]
     assert "| authors' main.py | 1 |" in out.stdout and "| zoo fit | 1 |" in out.stdout
     assert "our epoch time / theirs:" in out.stdout
+
+
+@pytest.mark.slow
+def test_our_side_runs_without_their_code(tmp_path: Path) -> None:
+    """Our side alone (the child ``zoo fit`` with its epoch stamps), which CI can always run: one
+    stamp per epoch, and the stamped validation CCCs are those of the run's own CSV log."""
+    import pandas as pd
+    from _perf_common import synthetic_corpus
+
+    corpus = synthetic_corpus(
+        tmp_path / "muse", 0.25, vs_authors.FEATURES, seed=0, base={"train": 24, "devel": 8, "test": 8}
+    )
+    row = vs_authors.run_ours(corpus, tmp_path / "cache", tmp_path, epochs=2, seed=1, rnd=1, tiny=True)
+    assert row["epochs"] == 2 and len(row["epoch_s"]) == 2 and all(s > 0 for s in row["epoch_s"])
+    logged = pd.read_csv(tmp_path / "runs" / "ours-1" / "logs" / "metrics.csv").dropna(subset=["val/ccc_mean"])
+    stamped = row["val_ccc"]
+    np_logged = logged["val/ccc_mean"].to_numpy()[: len(stamped)]
+    assert stamped == pytest.approx(list(np_logged), abs=1e-6)
