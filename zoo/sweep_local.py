@@ -16,6 +16,7 @@ trials (the total over all workers) or a grid is exhausted. One sweep folder hol
 
     <output_dir>/<study>/
       study.db                     the Optuna study (SQLite; absent with --storage)
+      study.db.lock                workers starting together take turns creating the study's tables
       trial001/ trial002/ ...      complete run folders (config.yaml, checkpoints, results.json)
       trials.csv                   every trial of the study, ranked by the metric (best first)
       trials.md                    the same as a Markdown table
@@ -82,28 +83,64 @@ class Trial:
 
 # --------------------------------------------------------------------------- the study
 def _storage(url: str) -> Any:
-    """Optuna's RDB storage for ``url`` (SQLite waits for a busy file instead of failing)."""
-    import optuna
+    """Optuna's RDB storage for ``url`` (SQLite waits for a busy file instead of failing).
 
+    Workers started together all try to create the study tables: for a SQLite file they take
+    turns through a lock file beside it; for a database server a worker that loses the race
+    (``IntegrityError`` or "table ... already exists") tries again and finds the tables made.
+    """
     kwargs: dict[str, Any] = {"heartbeat_interval": 60, "grace_period": 180}
     if url.startswith("sqlite:"):
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 120}}
-    for attempt in range(5):
-        try:
-            with warnings.catch_warnings():  # the heartbeat (stale trials of a killed worker fail) is "experimental"
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.storages.RDBStorage(url, **kwargs)
-        except ModuleNotFoundError as err:
-            raise SweepError(
-                f"--storage {url}: the database driver {err.name!r} is not installed (e.g. pip install "
-                "psycopg2-binary for postgresql://, pymysql for mysql+pymysql://)"
-            ) from None
-        except Exception as err:  # sqlalchemy: bad URL, refused connection, no such database
-            if "IntegrityError" in type(err).__name__ and attempt < 4:
-                time.sleep(0.5)  # another worker created the tables at the same moment: they exist now
-                continue
-            raise SweepError(f"--storage {url}: cannot open the database: {' '.join(str(err).split())[:300]}") from None
+    with _sqlite_creation_lock(url):
+        for attempt in range(10):
+            try:
+                return _rdb_storage(url, kwargs)
+            except ModuleNotFoundError as err:
+                raise SweepError(
+                    f"--storage {url}: the database driver {err.name!r} is not installed (e.g. pip install "
+                    "psycopg2-binary for postgresql://, pymysql for mysql+pymysql://)"
+                ) from None
+            except Exception as err:  # sqlalchemy: bad URL, refused connection, no such database
+                if _lost_creation_race(err) and attempt < 9:
+                    time.sleep(0.5)  # another worker created the tables at the same moment: they exist now
+                    continue
+                raise SweepError(f"--storage {url}: cannot open the database: {' '.join(str(err).split())[:300]}") from None
     raise AssertionError("unreachable")
+
+
+def _rdb_storage(url: str, kwargs: Mapping[str, Any]) -> Any:
+    import optuna
+
+    with warnings.catch_warnings():  # the heartbeat (stale trials of a killed worker fail) is "experimental"
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RDBStorage(url, **kwargs)
+
+
+def _lost_creation_race(err: Exception) -> bool:
+    """Whether ``err`` is what a worker gets when another created the same tables a moment before."""
+    return "IntegrityError" in type(err).__name__ or "already exists" in str(err)
+
+
+@contextlib.contextmanager
+def _sqlite_creation_lock(url: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``<database>.lock`` while opening a SQLite ``url`` (no-op otherwise)."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url[len(prefix) :] in ("", ":memory:"):
+        yield
+        return
+    import fcntl
+
+    lock_path = Path(url[len(prefix) :] + ".lock")
+    if not lock_path.parent.is_dir():
+        yield  # sqlalchemy names the missing folder in its own error
+        return
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _open_study(
