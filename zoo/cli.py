@@ -238,6 +238,20 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     except (AffectZooError, FileNotFoundError, ValueError) as err:
         _report_error(command, err, show_traceback)
         return {"exit_code": 2}
+    finally:
+        _close_process_group()
+
+
+def _close_process_group() -> None:
+    """Destroy the process group a DDP run opened, while the interpreter is still whole.
+
+    Lightning leaves it open; a gloo group destroyed only at interpreter exit can abort the
+    process ("terminate called without an active exception", pytorch/pytorch#190489), which
+    failed a two-node run that had finished and written its results.
+    """
+    distributed = sys.modules.get("torch.distributed")
+    if distributed is not None and distributed.is_available() and distributed.is_initialized():
+        distributed.destroy_process_group()
 
 
 def _rank() -> int:
