@@ -2,7 +2,7 @@
 # Create (or reuse) the project's virtual environment in .venv and install affect-zoo into it.
 # Re-runnable: a second run does nothing unless pyproject.toml changed.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$(readlink -f "$0")")/.."  # the real checkout, also when run through a symlink
 PYTHON=${PYTHON:-python3}
 stamp=.venv/.affect-zoo-install
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
