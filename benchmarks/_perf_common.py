@@ -89,7 +89,7 @@ def synthetic_corpus(
     folder: Path, scale: float, feature_sets: Sequence[str], seed: int = 0, base: Mapping[str, int] | None = None
 ) -> Path:
     """A synthetic MuSe-CaR with ``scale`` × the videos of ``base`` per partition (written once)."""
-    from zoo.data.synthetic.muse_car import write_synthetic_muse_car
+    from zoo.data.corpora.muse_car.synthetic import write_synthetic_muse_car
 
     base = dict(base or {"train": 24, "devel": 8, "test": 8})
     n_videos = {p: max(1 if n else 0, int(round(n * scale))) for p, n in base.items()}

@@ -128,7 +128,7 @@ def ours_child(stamps_file: str, argv: list[str], monitor: str) -> int:
     """
     import pytorch_lightning as pl
 
-    import zoo.run
+    import zoo.runner.run
     from zoo.cli import main as zoo_main
 
     stamps: dict[str, Any] = {"epoch_starts": [], "epoch_cpu": [], "val": [], "train_end": None}
@@ -146,13 +146,13 @@ def ours_child(stamps_file: str, argv: list[str], monitor: str) -> int:
             stamps["train_end"] = time.time()
             stamps["train_end_cpu"] = self_cpu_seconds()
 
-    build_trainer = zoo.run.build_trainer
+    build_trainer = zoo.runner.run.build_trainer
 
     def stamped_build_trainer(cfg: Any, run_dir: Path, fitting: bool, extra_callbacks: Any = ()) -> pl.Trainer:
         stamping = [EpochStamps()] if fitting else []
         return build_trainer(cfg, run_dir, fitting, [*extra_callbacks, *stamping])
 
-    zoo.run.build_trainer = stamped_build_trainer
+    zoo.runner.run.build_trainer = stamped_build_trainer
     code = zoo_main(argv)
     Path(stamps_file).write_text(json.dumps(stamps))
     return code

@@ -38,8 +38,8 @@ from pathlib import Path
 import numpy as np
 from _perf_common import ROOT, header, quiet_lightning, synthetic_corpus, table
 
+from zoo.data.corpora.muse_car.reader import MuSeCaRCorpus, feature_path, label_path
 from zoo.data.datamodule import CorpusDataModule
-from zoo.data.muse_car import MuSeCaRCorpus, feature_path, label_path
 
 DEEP = "deepspectrum"
 
@@ -102,7 +102,7 @@ def epoch_child(root: str, cache: str, use_cache: bool, tiny: bool) -> dict:
     """One training epoch in this (fresh) process; returns memory and data-wait figures."""
     import torch
 
-    from zoo.task import EmotionTask, build_optimizer
+    from zoo.training.task import EmotionTask, build_optimizer
 
     quiet_lightning()
     baseline = rss_anon_kb()

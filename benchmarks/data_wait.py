@@ -49,7 +49,7 @@ from zoo.data._sequence import (
     collate_sequences,
     compute_feature_stats,
 )
-from zoo.task import EmotionTask, build_optimizer
+from zoo.training.task import EmotionTask, build_optimizer
 
 NAME = "x"  # one concatenated feature set per width (the model concatenates sets anyway)
 BEFORE = "before: per-window host normalise + collate"

@@ -31,7 +31,7 @@ from _perf_common import SUN_FEATURES, fit_step_seconds, header, median, quiet_l
 from torch.utils.data import DataLoader
 
 from zoo.data import create_datamodule
-from zoo.task import EmotionTask, build_optimizer
+from zoo.training.task import EmotionTask, build_optimizer
 
 
 def _identity(batch: Any) -> Any:

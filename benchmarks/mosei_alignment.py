@@ -1,12 +1,12 @@
 """Time and peak memory of CMU-MOSEI word alignment vs the number of videos, against the SDK.
 
 Aligns the same synthetic corpus (GloVe + COVAREP + FACET ``.csd`` files, written by
-:mod:`zoo.data.synthetic.cmu_mosei` with N training videos) to its words in three ways:
+:mod:`zoo.data.corpora.cmu_mosei.synthetic` with N training videos) to its words in three ways:
 
-* ``streaming`` — :func:`zoo.data.mosei_align.iter_aligned_videos` (what the datamodule uses):
+* ``streaming`` — :func:`zoo.data.corpora.cmu_mosei.align.iter_aligned_videos` (what the datamodule uses):
   one video's arrays read from HDF5, aligned and released at a time;
 * ``eager`` — every video's arrays read into memory first, then aligned with our
-  :func:`~zoo.data.mosei_align.align_to_reference` (the naive approach);
+  :func:`~zoo.data.corpora.cmu_mosei.align.align_to_reference` (the naive approach);
 * ``sdk`` — the CMU-MultimodalSDK itself: ``mmdataset({...}).align("glove_vectors",
   collapse_functions=[mean])``, the first step of the SDK's own ``process_mosei.py`` example
   with its ``myavg`` collapse function (a plain mean of the frames that overlap each word).
@@ -66,7 +66,7 @@ SDK_ENV = "AFFECT_ZOO_MMSDK"
 
 def write_corpus(folder: Path, n_videos: int) -> Path:
     """A synthetic corpus of ``n_videos`` training videos."""
-    from zoo.data.synthetic.cmu_mosei import write_synthetic_cmu_mosei
+    from zoo.data.corpora.cmu_mosei.synthetic import write_synthetic_cmu_mosei
 
     return write_synthetic_cmu_mosei(folder, seed=0, n_videos={"train": n_videos, "valid": 0, "test": 0})
 
@@ -128,7 +128,7 @@ def _muted() -> Any:
 
 def sdk_align(root: Path, folder: str) -> Any:
     """``mmdataset.align("glove_vectors")`` of the corpus's three files; the SDK's log muted."""
-    from zoo.data.mosei_align import FEATURE_FILES, REFERENCE
+    from zoo.data.corpora.cmu_mosei.align import FEATURE_FILES, REFERENCE
 
     mmdatasdk = _import_sdk(folder)
     with _muted():
@@ -160,8 +160,14 @@ def measure(root: Path, mode: str, sdk: str | None = None) -> dict:
     """Align every video of ``root`` once; seconds, tracemalloc peak (MB), RSS growth, words."""
     import numpy as np
 
-    from zoo.data.csd import ComputationalSequence
-    from zoo.data.mosei_align import EPSILON, FEATURE_FILES, REFERENCE, align_to_reference, iter_aligned_videos
+    from zoo.data.corpora.cmu_mosei.align import (
+        EPSILON,
+        FEATURE_FILES,
+        REFERENCE,
+        align_to_reference,
+        iter_aligned_videos,
+    )
+    from zoo.data.corpora.cmu_mosei.csd import ComputationalSequence
 
     ids = json.loads((root / "folds.json").read_text())["train"]
     if mode == "sdk":
@@ -215,7 +221,7 @@ def float64_copy(root: Path, out: Path) -> Path:
     """The corpus's three feature files with float64 features (for the exact comparison)."""
     import h5py
 
-    from zoo.data.mosei_align import FEATURE_FILES
+    from zoo.data.corpora.cmu_mosei.align import FEATURE_FILES
 
     out.mkdir(parents=True, exist_ok=True)
     for name in FEATURES:
@@ -234,8 +240,8 @@ def _word_rows(root: Path, ids: list[str]) -> dict[str, Any]:
     """Per video, the file row of each of our words (zero-length words dropped, sorted by start)."""
     import numpy as np
 
-    from zoo.data.csd import ComputationalSequence
-    from zoo.data.mosei_align import EPSILON, FEATURE_FILES, REFERENCE
+    from zoo.data.corpora.cmu_mosei.align import EPSILON, FEATURE_FILES, REFERENCE
+    from zoo.data.corpora.cmu_mosei.csd import ComputationalSequence
 
     rows = {}
     with ComputationalSequence(root / FEATURE_FILES[REFERENCE]) as seq:
@@ -288,8 +294,8 @@ def compare_with_sdk(root: Path, sdk: str, work: Path) -> dict:
     """
     import numpy as np
 
-    from zoo.data.csd import ComputationalSequence
-    from zoo.data.mosei_align import FEATURE_FILES, align_to_reference, iter_aligned_videos
+    from zoo.data.corpora.cmu_mosei.align import FEATURE_FILES, align_to_reference, iter_aligned_videos
+    from zoo.data.corpora.cmu_mosei.csd import ComputationalSequence
 
     ids = json.loads((root / "folds.json").read_text())["train"]
     rows = _word_rows(root, ids)

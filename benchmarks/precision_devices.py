@@ -91,7 +91,7 @@ def settings(tiny: bool, model: str = "sun2020", steps: int | None = None) -> di
 def write_corpus(folder: Path, cfg: dict) -> Path:
     """The synthetic corpus the model reads (MuSe-CaR features, or RECOLA with video)."""
     if cfg["model"] == "tzirakis2017_visual":
-        from zoo.data.synthetic.recola import write_synthetic_recola
+        from zoo.data.corpora.recola.synthetic import write_synthetic_recola
 
         return write_synthetic_recola(
             folder,
@@ -130,7 +130,7 @@ def model_batches(root: Path, cfg: dict) -> tuple[list, dict]:
 
 def model_task(spec: dict, cfg: dict, seed: int):
     if cfg["model"] == "tzirakis2017_visual":
-        from zoo.task import EmotionTask
+        from zoo.training.task import EmotionTask
 
         torch.manual_seed(seed)
         return EmotionTask(

@@ -31,10 +31,10 @@ import pytorch_lightning as pl
 import torch
 from _perf_common import header, lean_trainer, median, quiet_lightning, synthetic_corpus, table
 
-from zoo._registry import create_model
 from zoo.ccc import CCCLoss
 from zoo.data import create_datamodule
-from zoo.task import EmotionTask
+from zoo.models.registry import create_model
+from zoo.training.task import EmotionTask
 
 FEATURES = ["egemaps", "vggish"]
 

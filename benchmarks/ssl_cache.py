@@ -140,7 +140,7 @@ def measure_sizes(shapes: list[str], seconds: float, work: Path, tiny: bool) -> 
 
     from zoo.data._encoded import encode_partition
     from zoo.layers.speech_encoder import SAMPLE_RATE, SpeechEncoder
-    from zoo.ssl import FrozenEncoderFeatures
+    from zoo.models.ssl import FrozenEncoderFeatures
 
     rng = np.random.default_rng(0)
     wav = work / "clip.wav"

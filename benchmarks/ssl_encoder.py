@@ -1,6 +1,6 @@
 """Self-supervised speech family: training speed and peak memory, frozen vs fine-tuned, 32 vs bf16-mixed.
 
-The ``ssl_audio`` network (zoo/ssl.py) is trained through ``EmotionTask`` and a lean
+The ``ssl_audio`` network (zoo/models/ssl.py) is trained through ``EmotionTask`` and a lean
 ``pl.Trainer`` on pre-made batches at a recipe's size (RECOLA: windows of 150 frames × 640
 samples = 6 s of 16 kHz audio, batch 8), in four ways:
 
@@ -75,7 +75,7 @@ def run_one(config: dict[str, Any]) -> dict[str, Any]:
 
     quiet_lightning()
     warnings.filterwarnings("ignore")
-    from zoo.task import EmotionTask
+    from zoo.training.task import EmotionTask
 
     torch.manual_seed(0)
     before = _rss_mib()

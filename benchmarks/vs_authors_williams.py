@@ -16,7 +16,7 @@ the layout it reads, and trains both, interleaved over several rounds:
   small ``mmdata`` package that serves the synthetic corpus in that SDK's layout
   (``{modality: {video: {segment: [(start, end, vector), ...]}}}``, emotions
   ``[anger, disgust, fear, happy, sad, surprise]``), already aligned to the words by
-  :mod:`zoo.data.mosei_align` — the SDK's overlap-weighted average — so both sides train on the
+  :mod:`zoo.data.corpora.cmu_mosei.align` — the SDK's overlap-weighted average — so both sides train on the
   same numbers (non-finite COVAREP values set to 0, as the zoo reader does). Patches to the copy,
   each checked to apply exactly once (:data:`PATCHES`): the imports of modules that were never
   released (``utils.parser_utils``, ``utils.storage``) and the unused ``segeval`` are dropped;
@@ -294,7 +294,7 @@ def write_sdk_data(corpus: Path, out: Path) -> dict[str, int]:
     Returns:
         segments per fold.
     """
-    from zoo.data.mosei_align import iter_aligned_videos
+    from zoo.data.corpora.cmu_mosei.align import iter_aligned_videos
 
     folds = json.loads((corpus / "folds.json").read_text())
     names = {"embeddings": "glove_vectors", "covarep": "COVAREP", "facet": "FACET 4.2"}
@@ -498,7 +498,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]] | str:
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="vs_authors_williams-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        from zoo.data.synthetic.cmu_mosei import DEFAULT_N_VIDEOS, write_synthetic_cmu_mosei
+        from zoo.data.corpora.cmu_mosei.synthetic import DEFAULT_N_VIDEOS, write_synthetic_cmu_mosei
 
         corpus = work / "mosei"
         if not (corpus / "folds.json").is_file():

@@ -20,21 +20,21 @@ from pathlib import Path
 PACKAGE = "zoo"
 #: modules the data package (``zoo.data.*``) must not import: the model side of the zoo
 DATA_MAY_NOT_IMPORT = (
-    "zoo._registry",
-    "zoo.task",
+    "zoo.models.registry",
+    "zoo.training.task",
     "zoo.layers",
-    "zoo.sun2020",
-    "zoo.chen2017",
-    "zoo.atmaja2020",
-    "zoo.tzirakis2017",
-    "zoo.williams2018",
-    "zoo.fusion",
-    "zoo.run",
+    "zoo.models.sun2020",
+    "zoo.models.chen2017",
+    "zoo.models.atmaja2020",
+    "zoo.models.tzirakis2017",
+    "zoo.models.williams2018",
+    "zoo.models.late_fusion",
+    "zoo.runner.run",
     "zoo.cli",
-    "zoo.pretrained",
-    "zoo.bundle",
-    "zoo.inference",
-    "zoo.checkpoint_io",
+    "zoo.hub.pretrained",
+    "zoo.hub.bundle",
+    "zoo.hub.inference",
+    "zoo.hub.checkpoint_io",
 )
 
 

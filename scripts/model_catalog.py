@@ -1,4 +1,4 @@
-"""Write ``zoo/model_catalog.json``: every registered model's paper, corpora and parameter count.
+"""Write ``zoo/models/catalog.json``: every registered model's paper, corpora and parameter count.
 
 ``zoo list models`` reads this file instead of importing the models (which takes seconds). Run it
 after adding or changing a model or a recipe's model settings; ``tests/zoo/test_catalog.py`` fails
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 
-from zoo.catalog import MODEL_CATALOG, build_model_catalog
+from zoo.cli.catalog import MODEL_CATALOG, build_model_catalog
 
 
 def main() -> int:

@@ -10,7 +10,7 @@ payload, a URL or foreign checkpoint, an edited or symlinked bundle, a ``reader_
 ``root``; issue 24: absurd and out-of-range values, another recording's file, unreadable files
 and stray bytes, checkpoints with NaN statistics or weights, command-line mistakes) and reads it
 through the library's own entry points (``raw_recordings`` with ``use_cache=False``,
-:func:`zoo.pretrained.read_checkpoint` / ``load_pretrained``, :func:`zoo.bundle.load_bundle`, the
+:func:`zoo.hub.pretrained.read_checkpoint` / ``load_pretrained``, :func:`zoo.hub.bundle.load_bundle`, the
 ``zoo`` command). Each outcome is one of:
 
 * ``refused`` — an affect-zoo error (``CorpusFormatError``, ``CheckpointError``, ``BundleError``,
@@ -827,7 +827,7 @@ class Assets:
 
 
 def _write_recola(base: Path, folders: dict[str, Path]) -> Path:
-    from zoo.data.synthetic.recola import write_synthetic_recola
+    from zoo.data.corpora.recola.synthetic import write_synthetic_recola
 
     return write_synthetic_recola(
         base / "recola", n_per_partition=1, duration_s=4.0, video_size=32, feature_sets=["audio"]
@@ -835,7 +835,7 @@ def _write_recola(base: Path, folders: dict[str, Path]) -> Path:
 
 
 def _write_sewa(release: str) -> Callable[[Path, dict[str, Path]], Path]:
-    from zoo.data.synthetic.sewa import write_synthetic_sewa
+    from zoo.data.corpora.sewa.synthetic import write_synthetic_sewa
 
     counts = (
         {"Train": 1, "Devel": 1, "Test": 1} if release == "avec2017" else {"Train_DE": 1, "Devel_DE": 1, "Test_DE": 1}
@@ -844,7 +844,7 @@ def _write_sewa(release: str) -> Callable[[Path, dict[str, Path]], Path]:
 
 
 def _write_muse_car(base: Path, folders: dict[str, Path]) -> Path:
-    from zoo.data.synthetic.muse_car import write_synthetic_muse_car
+    from zoo.data.corpora.muse_car.synthetic import write_synthetic_muse_car
 
     return write_synthetic_muse_car(
         base / "muse_car", n_videos={"train": 2, "devel": 1, "test": 1}, feature_sets=["egemaps"]
@@ -852,14 +852,14 @@ def _write_muse_car(base: Path, folders: dict[str, Path]) -> Path:
 
 
 def _write_cmu_mosei(base: Path, folders: dict[str, Path]) -> Path:
-    from zoo.data.synthetic.cmu_mosei import write_synthetic_cmu_mosei
+    from zoo.data.corpora.cmu_mosei.synthetic import write_synthetic_cmu_mosei
 
     return write_synthetic_cmu_mosei(base / "cmu_mosei", n_videos={"train": 2, "valid": 1, "test": 1})
 
 
 def _write_cmu_mosei_pkl(base: Path, folders: dict[str, Path]) -> Path:
     """The aligned pickle (MMSA layout) of the ``cmu_mosei`` corpus, alone in its folder."""
-    from zoo.data.synthetic.cmu_mosei import write_aligned_pickle
+    from zoo.data.corpora.cmu_mosei.synthetic import write_aligned_pickle
 
     folder = base / "cmu_mosei_pkl"
     folder.mkdir()
@@ -882,8 +882,8 @@ NEEDS = {"cmu_mosei_pkl": ("cmu_mosei",), "checkpoint": ("muse_car",)}
 
 def _write_checkpoint_and_bundle(base: Path, corpus: Path) -> dict[str, Path]:
     """One tiny Sun et al. 2020 checkpoint (1 epoch, 1 batch) and its exported bundle."""
-    from zoo.bundle import export_bundle
     from zoo.cli import run
+    from zoo.hub.bundle import export_bundle
 
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         out = run(
@@ -1317,8 +1317,8 @@ def binary_probes(
 
 def artifact_probes(assets: Assets) -> list[Probe]:
     """Probes of checkpoints and bundles (accepting any of them is ``silent``)."""
-    from zoo.bundle import load_bundle
-    from zoo.pretrained import load_pretrained, read_checkpoint, task_from_checkpoint
+    from zoo.hub.bundle import load_bundle
+    from zoo.hub.pretrained import load_pretrained, read_checkpoint, task_from_checkpoint
 
     read = lambda copy: read_checkpoint(copy / "model.ckpt")  # noqa: E731
     rebuild = lambda copy: task_from_checkpoint(copy / "model.ckpt")  # noqa: E731

@@ -3,7 +3,7 @@
 #   1. train every row of the recipe tables (tests/recipes/*.csv) on its synthetic corpus
 #      (the slow recipe tests, keeping their run folders);
 #   2. `zoo baseline` (chance) of every recipe that has a run;
-#   3. `zoo report` of the runs beside the papers' figures (zoo/paper_scores/*.yaml).
+#   3. `zoo report` of the runs beside the papers' figures (zoo/reports/paper_scores/*.yaml).
 #
 # Usage: bash scripts/results.sh [-k EXPR] [--report-only] [OUT_DIR]
 #   OUT_DIR        where the runs go (default runs/results); nothing under docs/ but the page,

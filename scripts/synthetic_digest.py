@@ -36,10 +36,10 @@ from typing import Any
 
 import numpy as np
 
-from zoo.data.synthetic.cmu_mosei import write_aligned_pickle, write_synthetic_cmu_mosei
-from zoo.data.synthetic.muse_car import write_synthetic_muse_car
-from zoo.data.synthetic.recola import write_synthetic_recola
-from zoo.data.synthetic.sewa import write_synthetic_sewa
+from zoo.data.corpora.cmu_mosei.synthetic import write_aligned_pickle, write_synthetic_cmu_mosei
+from zoo.data.corpora.muse_car.synthetic import write_synthetic_muse_car
+from zoo.data.corpora.recola.synthetic import write_synthetic_recola
+from zoo.data.corpora.sewa.synthetic import write_synthetic_sewa
 
 
 def _canonical(value: Any, digest: hashlib._Hash) -> None:
@@ -115,7 +115,7 @@ VARIANTS: dict[str, Callable[[Path], object]] = {
     "sewa-avec2019": lambda out: write_synthetic_sewa(out, seed=0, release="avec2019"),
     "cmu_mosei-csd": lambda out: write_synthetic_cmu_mosei(out, seed=0),
     "cmu_mosei-pkl": _mosei_pickle,
-    # the variants with 16 kHz audio (raw `audio` / `waveform` feature sets of zoo/ssl.py)
+    # the variants with 16 kHz audio (raw `audio` / `waveform` feature sets of zoo/models/ssl.py)
     "sewa-avec2017-audio": lambda out: write_synthetic_sewa(out, seed=0, release="avec2017", with_audio=True),
     "cmu_mosei-audio": lambda out: write_synthetic_cmu_mosei(out, seed=0, with_audio=True),
 }

@@ -17,7 +17,7 @@ _spec.loader.exec_module(check_imports)
 
 def test_zoo_has_no_import_cycle_and_data_never_imports_models():
     graph = check_imports.import_graph(ROOT)
-    assert "zoo.data.datamodule" in graph and "zoo.task" in graph
+    assert "zoo.data.datamodule" in graph and "zoo.training.task" in graph
     assert check_imports.cycles(graph) == []
     assert check_imports.forbidden_imports(graph) == []
 
@@ -41,9 +41,10 @@ def fake(tmp_path: Path) -> Path:
             "c.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from zoo.d import X\n",
             "d.py": "import zoo.c\n",
             "data/__init__.py": "",
-            "data/reader.py": "from ..task import T\nfrom .types import R\n",
+            "data/reader.py": "from ..training.task import T\nfrom .types import R\n",
             "data/types.py": "",
-            "task.py": "",
+            "training/__init__.py": "",
+            "training/task.py": "",
         },
     )
 
@@ -61,8 +62,8 @@ def test_type_checking_imports_are_not_edges(fake: Path):
 
 def test_relative_imports_resolve_and_the_data_rule_fires(fake: Path, capsys):
     graph = check_imports.import_graph(fake)
-    assert graph["zoo.data.reader"] == {"zoo.task", "zoo.data.types"}
-    assert check_imports.forbidden_imports(graph) == [("zoo.data.reader", "zoo.task")]
+    assert graph["zoo.data.reader"] == {"zoo.training.task", "zoo.data.types"}
+    assert check_imports.forbidden_imports(graph) == [("zoo.data.reader", "zoo.training.task")]
     assert check_imports.main([str(fake)]) == 1
     out = capsys.readouterr().out
-    assert "import cycle: zoo.a <-> zoo.b" in out and "zoo.data.reader imports zoo.task" in out
+    assert "import cycle: zoo.a <-> zoo.b" in out and "zoo.data.reader imports zoo.training.task" in out

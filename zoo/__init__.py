@@ -24,7 +24,7 @@ _REGISTRY_NAMES = ("create_model", "list_models", "model_entrypoint", "register_
 def __getattr__(name: str) -> Any:
     """The registry's functions, imported on first access (PEP 562)."""
     if name in _REGISTRY_NAMES:
-        from zoo import _registry
+        from zoo.models import registry as _registry
 
         return getattr(_registry, name)
     raise AttributeError(f"module 'zoo' has no attribute {name!r}")
@@ -32,7 +32,7 @@ def __getattr__(name: str) -> Any:
 
 def load_pretrained(path: Any, **kwargs: Any) -> Any:
     """Load a trained model from a checkpoint, a bundle or a Hugging Face id ``org/name``; see
-    :func:`zoo.pretrained.load_pretrained`."""
-    from zoo.pretrained import load_pretrained as _load
+    :func:`zoo.hub.pretrained.load_pretrained`."""
+    from zoo.hub.pretrained import load_pretrained as _load
 
     return _load(path, **kwargs)

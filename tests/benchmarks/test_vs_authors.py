@@ -98,7 +98,7 @@ def test_our_side_pins_the_release_windowing(tmp_path: Path) -> None:
     # their utils.segment_sample: 200-frame windows every 100, the last one the shorter rest
     for pinned in ("data.args.win_len=200", "data.args.hop_len=100", "data.args.last_window=remainder"):
         assert pinned in out
-    from zoo.config import load_recipe
+    from zoo.config.recipe import load_recipe
 
     load_recipe(str(vs_authors.RECIPE), [o for o in out if o.startswith("data.args.")])
 

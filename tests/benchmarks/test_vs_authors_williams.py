@@ -84,7 +84,7 @@ def test_scores_by_hand() -> None:
 @pytest.mark.slow
 def test_their_layout_holds_the_numbers_our_reader_gives(tmp_path: Path) -> None:
     from zoo.data import create_datamodule
-    from zoo.data.synthetic.cmu_mosei import write_synthetic_cmu_mosei
+    from zoo.data.corpora.cmu_mosei.synthetic import write_synthetic_cmu_mosei
 
     corpus = write_synthetic_cmu_mosei(tmp_path / "mosei", seed=3, n_videos={"train": 2, "valid": 1, "test": 1})
     counts = bench.write_sdk_data(corpus, tmp_path / "sdk.pkl")

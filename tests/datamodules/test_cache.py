@@ -23,10 +23,10 @@ from zoo.data._sequence import (
     compute_feature_stats,
     default_num_workers,
 )
+from zoo.data.corpora.muse_car.reader import MuSeCaRCorpus, label_path
+from zoo.data.corpora.muse_car.synthetic import write_synthetic_muse_car
 from zoo.data.corpus import Corpus
 from zoo.data.datamodule import CorpusDataModule
-from zoo.data.muse_car import MuSeCaRCorpus, label_path
-from zoo.data.synthetic.muse_car import write_synthetic_muse_car
 
 CALLS: Counter = Counter()
 

@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 
 from zoo.data._sequence import Recording
+from zoo.data.corpora.recola.reader import RecolaCorpus
+from zoo.data.corpora.recola.synthetic import write_synthetic_recola
+from zoo.data.corpora.sewa.reader import SewaCorpus
+from zoo.data.corpora.sewa.synthetic import write_synthetic_sewa
 from zoo.data.datamodule import CorpusDataModule
-from zoo.data.recola import RecolaCorpus
-from zoo.data.sewa import SewaCorpus
 from zoo.data.sources import recording_sources
-from zoo.data.synthetic.recola import write_synthetic_recola
-from zoo.data.synthetic.sewa import write_synthetic_sewa
 
 CALLS: Counter = Counter()
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from zoo.data._sequence import CorpusFormatError
+from zoo.data.corpora.muse_car.synthetic import write_synthetic_muse_car
 from zoo.data.datamodule import CorpusDataModule
-from zoo.data.synthetic.muse_car import write_synthetic_muse_car
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zoo.data import mosei_align
-from zoo.data.mosei_align import align_to_reference, clean_segments, iter_aligned_videos, segment_word_indices
+from zoo.data.corpora.cmu_mosei import align as mosei_align
+from zoo.data.corpora.cmu_mosei.align import (
+    align_to_reference,
+    clean_segments,
+    iter_aligned_videos,
+    segment_word_indices,
+)
 
 # words: [0, 1), [1, 2.5), [5, 6)  — the last one has no frame
 WORDS = np.array([[0.0, 1.0], [1.0, 2.5], [5.0, 6.0]])
@@ -127,7 +132,7 @@ def test_missing_video_is_skipped_with_a_warning(tmp_path, caplog):
 def test_nonfinite_count_is_logged(tmp_path, caplog):
     root = tmp_path / "mosei"
     _tiny(root)
-    with caplog.at_level("INFO", logger="zoo.data.mosei_align"):
+    with caplog.at_level("INFO", logger="zoo.data.corpora.cmu_mosei.align"):
         list(iter_aligned_videos(root, ["trainvid", "testvid"], ["COVAREP"], use_cache=False))
     # the tiny corpus has one all -inf audio row of 2 values per video
     assert "COVAREP=4" in caplog.text

@@ -11,8 +11,8 @@ import pytest
 
 from zoo.data import create_datamodule
 from zoo.data._sequence import CorpusFormatError
-from zoo.data.cmu_mosei import STANDARD_FOLDS_PATH, load_folds
-from zoo.data.csd import ComputationalSequence
+from zoo.data.corpora.cmu_mosei.csd import ComputationalSequence
+from zoo.data.corpora.cmu_mosei.reader import STANDARD_FOLDS_PATH, load_folds
 
 NEG_INF = -np.inf
 

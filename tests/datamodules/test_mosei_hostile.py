@@ -13,7 +13,7 @@ import pytest
 
 from zoo.data import create_datamodule
 from zoo.data._sequence import CorpusFormatError
-from zoo.data.cmu_mosei import MoseiDataWarning, load_folds
+from zoo.data.corpora.cmu_mosei.reader import MoseiDataWarning, load_folds
 
 
 # --------------------------------------------------------------------------- hand-written .csd corpus

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from zoo.data._sequence import CorpusFormatError
-from zoo.data.cmu_mosei import MoseiDataWarning
+from zoo.data.corpora.cmu_mosei.reader import MoseiDataWarning
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_mosei_hostile import _dm, write_corpus  # noqa: E402

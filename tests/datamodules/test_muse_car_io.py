@@ -15,14 +15,14 @@ import pytest
 
 from zoo.data import create_datamodule
 from zoo.data._sequence import CorpusFormatError
-from zoo.data.datamodule import CorpusDataModule
-from zoo.data.muse_car import (
+from zoo.data.corpora.muse_car.reader import (
     MuSeCaRCorpus,
     load_muse_car_recordings,
     read_feature_file,
     read_label_file,
     read_partition_table,
 )
+from zoo.data.datamodule import CorpusDataModule
 from zoo.errors import CorpusDataWarning
 
 PARTITION = """\
@@ -238,7 +238,7 @@ def test_nan_feature_cell_is_an_error_by_default(tmp_path: Path):
 
 def test_nan_feature_cells_interpolated_and_logged(tmp_path: Path, caplog):
     path = _write(tmp_path / "88.csv", NAN_FEATURES)
-    with caplog.at_level(logging.WARNING, logger="zoo.data.muse_car"):
+    with caplog.at_level(logging.WARNING, logger="zoo.data.corpora.muse_car.reader"):
         _, _, x = read_feature_file(path, nan_policy="interpolate")
     np.testing.assert_allclose(x[:, 0], [2, 2, 3, 4, 4])  # edges repeat the nearest value
     np.testing.assert_allclose(x[:, 1], [10, 20, 30, 40, 50])  # linear along time
@@ -403,7 +403,7 @@ def test_write_predictions_round_trip(corpus: Path, tmp_path: Path):
 # A tiny corpus from the synthetic writer, then one file corrupted by hand per test.
 @pytest.fixture(scope="module")
 def tiny_corpus(tmp_path_factory) -> Path:
-    from zoo.data.synthetic.muse_car import write_synthetic_muse_car
+    from zoo.data.corpora.muse_car.synthetic import write_synthetic_muse_car
 
     return write_synthetic_muse_car(
         tmp_path_factory.mktemp("tiny") / "muse",

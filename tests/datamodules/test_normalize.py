@@ -21,7 +21,7 @@ from zoo.data._normalize import FeatureNormalizer, zscore
 from zoo.data._sequence import FeatureStats, Recording
 from zoo.data.corpus import Corpus
 from zoo.data.datamodule import CorpusDataModule
-from zoo.task import EmotionTask
+from zoo.training.task import EmotionTask
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from zoo.data.cmu_mosei import CmuMoseiCorpus
-from zoo.data.muse_car import MuSeCaRCorpus
-from zoo.data.sewa import SewaCorpus
-from zoo.data.synthetic.cmu_mosei import write_synthetic_cmu_mosei
-from zoo.data.synthetic.muse_car import write_synthetic_muse_car
-from zoo.data.synthetic.sewa import write_synthetic_sewa
+from zoo.data.corpora.cmu_mosei.reader import CmuMoseiCorpus
+from zoo.data.corpora.cmu_mosei.synthetic import write_synthetic_cmu_mosei
+from zoo.data.corpora.muse_car.reader import MuSeCaRCorpus
+from zoo.data.corpora.muse_car.synthetic import write_synthetic_muse_car
+from zoo.data.corpora.sewa.reader import SewaCorpus
+from zoo.data.corpora.sewa.synthetic import write_synthetic_sewa
 from zoo.errors import ConfigError, CorpusFormatError
 
 
@@ -157,7 +157,7 @@ def test_mosei_csd_files_do_not_change_with_audio(tmp_path):
 
 
 def test_sewa_transcript_bytes_follow_the_turns(sewa_root):
-    from zoo.data.sewa import SewaDataWarning
+    from zoo.data.corpora.sewa.reader import SewaDataWarning
 
     corpus = SewaCorpus(root=sewa_root, features=["transcript"], text_max_bytes=64)
     rec = corpus.read("Train")[0]

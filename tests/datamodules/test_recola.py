@@ -13,13 +13,13 @@ import soundfile as sf
 from zoo.data import create_datamodule
 from zoo.data._sequence import CorpusFormatError
 from zoo.data.arff import read_arff
-from zoo.data.datamodule import CorpusDataModule
-from zoo.data.recola import (
+from zoo.data.corpora.recola.reader import (
     RecolaCorpus,
     load_recola_recordings,
     read_audio_frames,
     read_video_frames,
 )
+from zoo.data.datamodule import CorpusDataModule
 
 N = 10  # label frames per recording: 0.00 .. 0.36 s
 TIMES = np.arange(N) * 0.04

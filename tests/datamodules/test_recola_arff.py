@@ -10,7 +10,7 @@ import pytest
 
 from zoo.data._sequence import CorpusFormatError
 from zoo.data.arff import format_arff, read_arff
-from zoo.data.recola import read_feature_arff, read_gold_standard, read_individual_ratings
+from zoo.data.corpora.recola.reader import read_feature_arff, read_gold_standard, read_individual_ratings
 
 QUIRKY = """% RECOLA-like file with every quirk the reader must handle
 % another comment line

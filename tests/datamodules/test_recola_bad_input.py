@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from zoo.data._sequence import CorpusFormatError
-from zoo.data.recola import (
+from zoo.data.corpora.recola.reader import (
     load_recola_recordings,
     read_audio_frames,
     read_feature_arff,
@@ -107,7 +107,7 @@ def test_audio_up_to_one_frame_short_is_padded_with_a_warning(tmp_path, caplog):
     path = tmp_path / "dev_1.wav"
     ramp = (np.arange(5760 - 320) * 1e-5).astype(np.float32)  # ends 20 ms before the last label time
     sf.write(path, ramp, 16000, subtype="FLOAT")
-    with caplog.at_level(logging.WARNING, logger="zoo.data.recola"):
+    with caplog.at_level(logging.WARNING, logger="zoo.data.corpora.recola.reader"):
         frames = read_audio_frames(path, TIMES)
     assert "dev_1.wav (recording dev_1): audio ends 0.020 s before the last label time" in caplog.text
     np.testing.assert_array_equal(frames[8, 320:], 0.0)
@@ -115,7 +115,7 @@ def test_audio_up_to_one_frame_short_is_padded_with_a_warning(tmp_path, caplog):
     # audio ending exactly at the last label time (the release's layout) is silent
     caplog.clear()
     sf.write(path, np.ones(5760, np.float32) * 0.1, 16000, subtype="FLOAT")
-    with caplog.at_level(logging.WARNING, logger="zoo.data.recola"):
+    with caplog.at_level(logging.WARNING, logger="zoo.data.corpora.recola.reader"):
         read_audio_frames(path, TIMES)
     assert caplog.text == ""
 

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from zoo.data._sequence import CorpusFormatError
-from zoo.data.datamodule import CorpusDataModule
-from zoo.data.sewa import (
+from zoo.data.corpora.sewa.reader import (
     align_to_labels,
     apply_interlocutor,
     bag_of_words,
@@ -20,6 +19,7 @@ from zoo.data.sewa import (
     read_prediction_file,
     turns_to_frames,
 )
+from zoo.data.datamodule import CorpusDataModule
 
 # 6 label frames, 0.0 .. 0.5 s
 LABELS_TRAIN = """'Train_01';0.000000;0.1;-0.1;0.5

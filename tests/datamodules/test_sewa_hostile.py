@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from zoo.data._sequence import CorpusFormatError
+from zoo.data.corpora.sewa.reader import read_feature_file, read_label_file
 from zoo.data.datamodule import CorpusDataModule
-from zoo.data.sewa import read_feature_file, read_label_file
 
 HEADER19 = "name;timestamp;arousal;valence;liking\n"
 
@@ -238,7 +238,7 @@ def test_a_non_utf8_byte_in_a_label_file_is_refused_naming_file_and_line(ces):
 
 
 def test_transcriptions_are_utf8_or_latin1_never_mixed(tmp_path):
-    from zoo.data.sewa import SewaDataWarning, read_transcription
+    from zoo.data.corpora.sewa.reader import SewaDataWarning, read_transcription
 
     utf8 = _write(tmp_path / "a.csv", "0.4;2.9;schöne farbe\n3.5;7.4;blöd\n")
     assert read_transcription(utf8)[0][2] == "schöne farbe"

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from zoo.data._sequence import CorpusFormatError
+from zoo.data.corpora.sewa.reader import SewaDataWarning, align_to_labels, read_turns
 from zoo.data.datamodule import CorpusDataModule
-from zoo.data.sewa import SewaDataWarning, align_to_labels, read_turns
 
 
 def _write(path: Path, text: str) -> Path:

@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = (
     "import numpy as np\n"
-    "from zoo.data.synthetic.cmu_mosei import _video_ids\n"
+    "from zoo.data.corpora.cmu_mosei.synthetic import _video_ids\n"
     "print(_video_ids(np.random.default_rng(0), 40))\n"
 )
 

@@ -9,17 +9,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import zoo.data.muse_car as muse_car_module
-import zoo.data.synthetic.muse_car as synth
-from zoo.data.datamodule import CorpusDataModule
-from zoo.data.muse_car import (
+import zoo.data.corpora.muse_car.reader as muse_car_module
+import zoo.data.corpora.muse_car.synthetic as synth
+from zoo.data.corpora.muse_car.reader import (
     load_muse_car_recordings,
     read_feature_file,
     read_label_file,
     read_partition_table,
 )
+from zoo.data.corpora.muse_car.synthetic import DELAY_FRAMES, FEATURE_DIMS, MEDIA_FEATURES, write_synthetic_muse_car
+from zoo.data.datamodule import CorpusDataModule
 from zoo.data.synthetic import default_synthetic_root, ensure_synthetic
-from zoo.data.synthetic.muse_car import DELAY_FRAMES, FEATURE_DIMS, MEDIA_FEATURES, write_synthetic_muse_car
 
 SMALL = {"train": 6, "devel": 3, "test": 1}
 SHORT = (60, 120)  # frames per topic segment of the small corpora (the default is 100-240)

@@ -11,9 +11,9 @@ import pytest
 import soundfile as sf
 
 from zoo.data.arff import read_arff
+from zoo.data.corpora.recola.reader import load_recola_recordings, read_individual_ratings
+from zoo.data.corpora.recola.synthetic import DELAY_S, write_synthetic_recola
 from zoo.data.datamodule import CorpusDataModule
-from zoo.data.recola import load_recola_recordings, read_individual_ratings
-from zoo.data.synthetic.recola import DELAY_S, write_synthetic_recola
 
 FEATURE_SIZES = {"features_audio": 88, "features_video_appearance": 168, "features_video_geometric": 632}
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from sklearn.linear_model import Ridge
 
+from zoo.data.corpora.sewa.reader import read_feature_file
+from zoo.data.corpora.sewa.synthetic import FAU_NAMES, write_synthetic_sewa
 from zoo.data.datamodule import CorpusDataModule
-from zoo.data.sewa import read_feature_file
-from zoo.data.synthetic.sewa import FAU_NAMES, write_synthetic_sewa
 
 
 def _digest(folder: Path) -> str:

@@ -127,7 +127,12 @@ def _raw_muse_corpus(root: Path, raw: Path, speech_like) -> None:
 
 @pytest.mark.slow
 def test_muse_car_round_trip_and_one_epoch_fit(tmp_path, zoo_cli, make_speech):
-    from zoo.data.muse_car import feature_path, load_muse_car_recordings, read_feature_file, read_label_file
+    from zoo.data.corpora.muse_car.reader import (
+        feature_path,
+        load_muse_car_recordings,
+        read_feature_file,
+        read_label_file,
+    )
 
     root, raw = tmp_path / "corpus", tmp_path / "raw"
     _raw_muse_corpus(root, raw, make_speech)

@@ -78,7 +78,7 @@ def _output():
 
 
 def test_muse_car_writer_reads_back(tmp_path):
-    from zoo.data.muse_car import feature_path, read_feature_file
+    from zoo.data.corpora.muse_car.reader import feature_path, read_feature_file
 
     path = output_path("muse_car", tmp_path, "myfeat", "17")
     assert path == feature_path(tmp_path, "myfeat", "17")
@@ -130,9 +130,9 @@ def test_cli_list_prints_dimension_and_hop(capsys):
 
 
 def test_sewa_and_recola_readers_read_the_files_back(tmp_path):
-    """The corpus readers of zoo.data.sewa / zoo.data.recola accept what the writers write."""
-    from zoo.data.recola import read_feature_arff
-    from zoo.data.sewa import read_feature_file as read_sewa
+    """The corpus readers of zoo.data.corpora.sewa.reader / zoo.data.corpora.recola.reader accept what the writers write."""
+    from zoo.data.corpora.recola.reader import read_feature_arff
+    from zoo.data.corpora.sewa.reader import read_feature_file as read_sewa
 
     path = output_path("sewa", tmp_path, "audio_features_x", "Train_01")
     sewa = FeatureOutput(_output().values, np.array([0.0, 0.1, 0.2]), ["a", "b"])  # SEWA's 100 ms step

@@ -61,7 +61,7 @@ def test_folder_with_foreign_files_is_never_written(wav_dir, tmp_path, capsys):
 @pytest.fixture()
 def small_recola(tmp_path: Path) -> Path:
     """A synthetic RECOLA corpus of 4 s recordings without features_audio."""
-    from zoo.data.synthetic.recola import write_synthetic_recola
+    from zoo.data.corpora.recola.synthetic import write_synthetic_recola
 
     return write_synthetic_recola(
         tmp_path / "recola", n_per_partition=1, duration_s=4.0, feature_sets=("video_geometric",)
@@ -69,7 +69,7 @@ def small_recola(tmp_path: Path) -> Path:
 
 
 def test_recola_layout_writes_a_folder_the_recola_reader_reads(small_recola: Path, capsys):
-    from zoo.data.recola import load_recola_recordings, read_gold_standard
+    from zoo.data.corpora.recola.reader import load_recola_recordings, read_gold_standard
 
     root = small_recola
     assert not (root / "features_audio").exists()
@@ -129,7 +129,7 @@ def test_recola_layout_writes_a_folder_the_recola_reader_reads(small_recola: Pat
 
 
 def test_timeline_accepts_recola_gold_standard_arff(small_recola: Path):
-    from zoo.data.recola import load_recola_recordings, read_gold_standard
+    from zoo.data.corpora.recola.reader import load_recola_recordings, read_gold_standard
 
     root = small_recola
     timeline = root / "ratings_gold_standard" / "arousal"

@@ -14,7 +14,7 @@ RECIPE = "muse_car/sun2020_lstm_selfattn"
 
 def write_tiny_corpus(root: Path) -> Path:
     """Write (once) the tiny corpus in the real MuSe-CaR layout under ``root``."""
-    from zoo.data.synthetic.muse_car import write_synthetic_muse_car
+    from zoo.data.corpora.muse_car.synthetic import write_synthetic_muse_car
 
     if not root.exists():
         write_synthetic_muse_car(

@@ -11,7 +11,7 @@ import yaml
 from omegaconf import OmegaConf
 
 from zoo import create_model
-from zoo.losses import build_loss
+from zoo.training.losses import build_loss
 
 
 def _lstm_params(d_in: int, h: int) -> int:
@@ -144,7 +144,7 @@ def test_multistage_defaults_are_scikit_learns_svr_and_five_stages():
 def test_each_stage_is_a_plain_scikit_learn_svr_on_the_previous_output():
     from sklearn.svm import SVR
 
-    from zoo.estimator_run import SVRBank
+    from zoo.estimators.run import SVRBank
 
     rng = np.random.default_rng(3)
     golds = [np.cumsum(rng.normal(size=(120, 2)), 0) / 10 for _ in range(3)]
@@ -166,7 +166,7 @@ def test_each_stage_is_a_plain_scikit_learn_svr_on_the_previous_output():
 
 def test_paper_scores_file_matches_the_papers_tables():
     data = yaml.safe_load(
-        (Path(__file__).resolve().parents[2] / "zoo" / "paper_scores" / "atmaja2020.yaml").read_text()
+        (Path(__file__).resolve().parents[2] / "zoo" / "reports" / "paper_scores" / "atmaja2020.yaml").read_text()
     )
     table = {(e["recipe"].split("/")[1], e["overrides"], e["metric"].split("/")[1]): e["value"] for e in data["scores"]}
     table2 = {

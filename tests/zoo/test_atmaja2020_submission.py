@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zoo.data.sewa import read_feature_file, read_prediction_file
-from zoo.data.synthetic.sewa import write_synthetic_sewa
+from zoo.data.corpora.sewa.reader import read_feature_file, read_prediction_file
+from zoo.data.corpora.sewa.synthetic import write_synthetic_sewa
 
 pytestmark = pytest.mark.slow
 TARGETS = ["arousal", "valence", "liking"]

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from zoo.cli import run as zoo_run
-from zoo.config import load_recipe
-from zoo.run_io import build_datamodule
+from zoo.config.recipe import load_recipe
+from zoo.runner.run_io import build_datamodule
 
 
 def _labels(loader) -> np.ndarray:

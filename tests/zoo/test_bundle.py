@@ -17,8 +17,8 @@ from matplotlib.image import imread
 from safetensors.torch import load_file, save_file
 
 import zoo
-from zoo.bundle import BundleError, backbone_provenance, export_bundle
 from zoo.data import create_datamodule
+from zoo.hub.bundle import BundleError, backbone_provenance, export_bundle
 
 pytestmark = pytest.mark.slow
 

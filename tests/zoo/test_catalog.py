@@ -12,12 +12,12 @@ import pytest
 import yaml
 
 import zoo
-from zoo.catalog import MODEL_CATALOG, count_parameters, list_model_entries, list_recipes, reference_recipe
 from zoo.cli import run
+from zoo.cli.catalog import MODEL_CATALOG, count_parameters, list_model_entries, list_recipes, reference_recipe
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPES = ROOT / "recipes"
-STALE = "zoo/model_catalog.json is stale: run `python scripts/model_catalog.py`"
+STALE = "zoo/models/catalog.json is stale: run `python scripts/model_catalog.py`"
 
 
 def test_every_shipped_recipe_is_listed_with_its_paper():
@@ -27,7 +27,7 @@ def test_every_shipped_recipe_is_listed_with_its_paper():
     for entry in entries:
         recipe = yaml.safe_load((RECIPES / f"{entry.name}.yaml").read_text())
         assert entry.model == recipe["model"]["name"] and entry.corpus == entry.name.split("/")[0]
-        if entry.model.startswith("ssl_"):  # the self-supervised family (zoo/ssl.py) is not one paper
+        if entry.model.startswith("ssl_"):  # the self-supervised family (zoo/models/ssl.py) is not one paper
             assert entry.paper.startswith("Self-supervised speech front ends"), entry
             continue
         author_year = re.match(r"([a-z]+)(\d{4})_", entry.model)  # paper models are named <author><year>_...
@@ -51,7 +51,7 @@ def test_the_model_catalogue_matches_the_registry_papers_and_recipes():
     for path in RECIPES.glob("*/*.yaml"):
         if path.parent.name != "sweeps":
             recipe_models.setdefault(yaml.safe_load(path.read_text())["model"]["name"], set()).add(path.parent.name)
-    importers = (Path(zoo.__file__).parent / "importers.py").read_text()
+    importers = (Path(zoo.__file__).parent / "hub" / "importers.py").read_text()
     imported = set(re.findall(r'"model": \{"name": "(\w+)"\}', importers))
     assert imported == {"wagner2023_msp_dim", "savchenko2022_va"}
     for entry in list_model_entries():
@@ -102,7 +102,7 @@ def test_cli_list_has_headers_each_kind_and_a_pattern(capsys):
 
 def test_zoo_list_imports_neither_torch_nor_a_model():
     """What keeps ``zoo list`` fast (timed side by side in benchmarks/cli_startup.py)."""
-    code = "import sys; from zoo.cli import main; main(['list']); print(sorted(m for m in ('torch', 'zoo.sun2020', 'zoo.data') if m in sys.modules))"
+    code = "import sys; from zoo.cli import main; main(['list']); print(sorted(m for m in ('torch', 'zoo.models.sun2020', 'zoo.data') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
 

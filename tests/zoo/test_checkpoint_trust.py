@@ -20,9 +20,9 @@ import yaml
 from safetensors.torch import load_file, save_file
 
 import zoo
-from zoo.bundle import BundleError, export_bundle
-from zoo.checkpoint_io import CheckpointError, read_checkpoint
 from zoo.cli import run
+from zoo.hub.bundle import BundleError, export_bundle
+from zoo.hub.checkpoint_io import CheckpointError, read_checkpoint
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _tiny_runs import tiny_overrides, write_tiny_corpus  # noqa: E402
@@ -173,7 +173,7 @@ class _Payload:
 
 
 def test_unsafe_pretrained_weights_are_refused_without_unsafe_advice(tmp_path: Path):
-    from zoo.tzirakis2017 import _load_state_dict_file
+    from zoo.models.tzirakis2017 import _load_state_dict_file
 
     path = tmp_path / "evil.pth"
     path.write_bytes(pickle.dumps({"w": _Payload()}))

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from zoo import create_model
-from zoo.chen2017 import add_turn_context
-from zoo.losses import build_loss
-from zoo.postprocess import fit_postprocessor
+from zoo.models.chen2017 import add_turn_context
+from zoo.training.losses import build_loss
+from zoo.training.postprocess import fit_postprocessor
 
 
 def test_mtl_network_shapes_and_parameters():
@@ -87,7 +87,7 @@ def test_svr_fits_linear_signal():
 
 def test_rmse_and_pcc_metrics_over_valid_frames_match_numpy():
     """§5.1: besides CCC the paper reports PCC and RMSE over the partition (Tables 7-9)."""
-    from zoo.metrics import build_metric
+    from zoo.training.metrics import build_metric
 
     torch.manual_seed(2)
     pred, gold = torch.randn(3, 20, 2), torch.randn(3, 20, 2)
@@ -117,7 +117,7 @@ LSTM_RECIPES = {  # recipe → (model, targets, interlocutor strategy, hidden si
 
 @pytest.mark.parametrize("recipe", sorted(LSTM_RECIPES))
 def test_recipes_carry_the_papers_settings(recipe):
-    from zoo.config import load_recipe
+    from zoo.config.recipe import load_recipe
 
     cfg = load_recipe(f"sewa/{recipe}")
     model, targets, strategy, hidden = LSTM_RECIPES[recipe]
@@ -144,7 +144,7 @@ def test_recipes_carry_the_papers_settings(recipe):
 
 
 def test_svr_recipes_read_the_long_time_features_and_turn_level_text():
-    from zoo.config import load_recipe
+    from zoo.config.recipe import load_recipe
 
     frame, turn = load_recipe("sewa/chen2017_svr"), load_recipe("sewa/chen2017_svr_text")
     assert frame["data"]["args"]["features"] == ["audio_features_xbow_6s", "video_features_xbow_6s"]  # Table 2
@@ -158,7 +158,7 @@ def test_svr_recipes_read_the_long_time_features_and_turn_level_text():
 def test_paper_scores_are_compared_after_the_smoothing():
     """Tables 2-8 are scores of smoothed predictions (§5.2): each entry is keyed to our score
     after the same smoothing step, never to the one before it."""
-    from zoo.report import load_paper_scores
+    from zoo.reports.report import load_paper_scores
 
     scores = [s for s in load_paper_scores() if s.paper == "Chen et al. 2017"]
     assert len(scores) == 50
@@ -175,7 +175,7 @@ def test_paper_scores_are_compared_after_the_smoothing():
 
 
 def test_postprocessed_pcc_and_rmse_are_pooled_numpy_scores_of_the_smoothed_predictions():
-    from zoo.run import _postprocessed_metrics
+    from zoo.runner.run import _postprocessed_metrics
 
     class Double:  # a post-processing chain that doubles the predictions
         def apply(self, pred, names):

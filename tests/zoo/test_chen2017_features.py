@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from zoo.data.sewa import (
+from zoo.data.corpora.sewa.reader import (
     SewaCorpus,
     apply_interlocutor,
     inside_turns,
@@ -21,7 +21,7 @@ from zoo.data.sewa import (
     read_transcription,
     read_turns,
 )
-from zoo.data.synthetic.sewa import SHORT_TIME_DIMS, write_synthetic_sewa
+from zoo.data.corpora.sewa.synthetic import SHORT_TIME_DIMS, write_synthetic_sewa
 from zoo.features import create_extractor, label_times
 from zoo.features.cli import extract
 

@@ -7,7 +7,7 @@ import yaml
 
 from zoo.cli import EXAMPLES, main
 from zoo.cli import run as zoo_run
-from zoo.config import load_recipe
+from zoo.config.recipe import load_recipe
 
 RECIPE = "muse_car/sun2020_lstm_selfattn"
 

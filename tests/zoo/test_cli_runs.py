@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 
 from zoo.cli import main
 from zoo.data import create_datamodule
-from zoo.data.muse_car import MuSeCaRCorpus
+from zoo.data.corpora.muse_car.reader import MuSeCaRCorpus
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _wandb_records import read_wandb_records as _read_wandb_records  # noqa: E402
@@ -227,18 +227,18 @@ def test_list_shows_models_and_datamodules(capsys):
 
 @pytest.mark.slow
 def test_postprocessing_fitted_on_val_only_stored_and_applied(tmp_path: Path, zoo_cli, monkeypatch, capsys):
-    import zoo.run
+    import zoo.runner.run
     from zoo.data import create_datamodule
-    from zoo.pretrained import read_checkpoint
+    from zoo.hub.pretrained import read_checkpoint
 
     seen = {}
-    real_fit = zoo.run.fit_postprocessor
+    real_fit = zoo.runner.run.fit_postprocessor
 
     def spy(preds, golds, *args, **kwargs):
         seen["golds"], seen["preds"] = np.concatenate(golds), np.concatenate(preds)
         return real_fit(preds, golds, *args, **kwargs)
 
-    monkeypatch.setattr(zoo.run, "fit_postprocessor", spy)
+    monkeypatch.setattr(zoo.runner.run, "fit_postprocessor", spy)
     run_dir = zoo_cli(
         "fit", RECIPE, "postprocess.enabled=true", "trainer.max_epochs=2", f"output_dir={tmp_path}", *SMALL
     )

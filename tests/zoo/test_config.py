@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from zoo.config import ConfigError, load_recipe, parse_overrides
+from zoo.config.recipe import ConfigError, load_recipe, parse_overrides
 
 
 @pytest.fixture()

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from zoo.data.types import DataSpec, DataSpecError
-from zoo.task import EmotionTask
+from zoo.training.task import EmotionTask
 
 #: a spec as checkpoints written before DataSpec stored it (no level; SEWA's descriptive keys at top level)
 LEGACY_SEWA = {

@@ -11,8 +11,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from zoo.data import create_datamodule
-from zoo.data.synthetic.sewa import write_synthetic_sewa
-from zoo.estimator_run import SVRBank, load_estimator
+from zoo.data.corpora.sewa.synthetic import write_synthetic_sewa
+from zoo.estimators.run import SVRBank, load_estimator
 
 TARGETS = ["arousal", "valence", "liking"]
 

@@ -12,7 +12,7 @@ from zoo.data.types import Recording
 
 
 def test_overrides_apply_to_every_corpus_or_to_the_named_one():
-    from zoo.evaluate import EvaluateError, parse_overrides
+    from zoo.reports.evaluate import EvaluateError, parse_overrides
 
     out = parse_overrides(["data.args.release=avec2019", "recola.data.args.root=/d/recola"], ["recola", "sewa"])
     assert out == {"recola": {"release": "avec2019", "root": "/d/recola"}, "sewa": {"release": "avec2019"}}
@@ -41,9 +41,9 @@ class Clock:
 
 
 def test_predictions_are_interpolated_at_frame_labels_and_averaged_over_segments(tmp_path):
-    from zoo.evaluate import _predict_from_audio
     from zoo.features import create_extractor
-    from zoo.predict_media import PlannedFeature
+    from zoo.hub.predict_media import PlannedFeature
+    from zoo.reports.evaluate import _predict_from_audio
 
     model = Clock(step=0.25)
     planned = [PlannedFeature("audio", create_extractor("waveform", hop=0.25), 4000)]
@@ -58,7 +58,7 @@ def test_predictions_are_interpolated_at_frame_labels_and_averaged_over_segments
 
 
 def test_pairs_without_shared_target_or_of_another_level_are_reported_not_scored():
-    from zoo.evaluate import evaluate_pair
+    from zoo.reports.evaluate import evaluate_pair
 
     happy = Clock(step=0.25)
     happy.target_names = ["happy"]
@@ -70,7 +70,7 @@ def test_pairs_without_shared_target_or_of_another_level_are_reported_not_scored
 
 
 def test_sets_without_an_audio_extractor_make_the_pair_unreachable():
-    from zoo.evaluate import EvaluateError, audio_extractors
+    from zoo.reports.evaluate import EvaluateError, audio_extractors
 
     model = SimpleNamespace(
         bundle_config={"feature_extractors": {"vggface": None}, "feature_names": ["vggface"]},
@@ -89,8 +89,8 @@ def test_a_bundle_on_its_own_corpus_scores_what_its_run_scored(trained_muse_run,
     (computed by the training task's metric), and a corpus without shared inputs is reported."""
     import json
 
-    from zoo.bundle import export_bundle
-    from zoo.evaluate import evaluate_matrix
+    from zoo.hub.bundle import export_bundle
+    from zoo.reports.evaluate import evaluate_matrix
 
     bundle = export_bundle(trained_muse_run / "checkpoints" / "best.ckpt", tmp_path / "bundle")
     results = json.loads((trained_muse_run / "results.json").read_text())
@@ -108,7 +108,7 @@ def test_segment_level_bundles_have_no_label_step_frame_level_ones_need_one():
     refused ('label_step must be > 0')."""
     from pathlib import Path
 
-    from zoo.bundle import BUNDLE_FORMAT, BundleError, _validate_config
+    from zoo.hub.bundle import BUNDLE_FORMAT, BundleError, _validate_config
 
     config = {
         "format": BUNDLE_FORMAT,

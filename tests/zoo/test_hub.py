@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from zoo.bundle import push_to_hub
-from zoo.hub import HubError, card_metadata, card_with_metadata, is_repo_id, resolve_pretrained
+from zoo.hub.bundle import push_to_hub
+from zoo.hub.huggingface import HubError, card_metadata, card_with_metadata, is_repo_id, resolve_pretrained
 
 CONFIG = {
     "architecture": "sun2020_lstm_selfattn",
@@ -98,7 +98,7 @@ class _FakeApi:
 
 
 def test_push_uploads_a_verified_bundle_only(trained_muse_run, tmp_path):
-    from zoo.bundle import export_bundle
+    from zoo.hub.bundle import export_bundle
 
     bundle = export_bundle(trained_muse_run / "checkpoints" / "best.ckpt", tmp_path / "bundle")
     api = _FakeApi()

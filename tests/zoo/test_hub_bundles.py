@@ -16,9 +16,9 @@ import pytest
 import yaml
 
 import zoo
-from zoo.bundle import BundleError, load_bundle
 from zoo.cli import run as zoo_run
-from zoo.hub import HubError
+from zoo.hub.bundle import BundleError, load_bundle
+from zoo.hub.huggingface import HubError
 
 REPO_ID = "affect/sun2020-muse-car"
 pytestmark = pytest.mark.slow  # a trained run (the session fixture)
@@ -107,7 +107,7 @@ def test_export_push_to_hub_uploads_the_bundle_files_only(trained_muse_run, tmp_
 
 
 def test_predict_by_hub_id_reads_the_local_cache_and_offline_messages_are_true(bundle, tmp_path, monkeypatch, capsys):
-    from zoo.data.synthetic.muse_car import write_synthetic_muse_car
+    from zoo.data.corpora.muse_car.synthetic import write_synthetic_muse_car
 
     cache = tmp_path / "hf-cache"
     _into_hf_cache(bundle, cache, REPO_ID)

@@ -123,7 +123,7 @@ def reference() -> Reference:
 @pytest.mark.parametrize("weights", ["pytorch_model.bin", "model.safetensors"])
 def test_imported_bundle_matches_the_model_card_forward(tmp_path, reference, weights):
     import zoo
-    from zoo.importers import import_pretrained
+    from zoo.hub.importers import import_pretrained
 
     source = write_original(tmp_path / "w2v2-msp-dim", reference, weights)
     bundle = import_pretrained("audeering-msp-dim", source, tmp_path / "bundle", step=0.25, window=1.0)
@@ -180,7 +180,7 @@ def test_zoo_predict_runs_the_imported_bundle_on_a_wav(tmp_path, reference, zoo_
 def test_import_reads_the_hugging_face_cache_and_downloads_only_when_allowed(tmp_path, reference, monkeypatch):
     import huggingface_hub.constants as hf_constants
 
-    from zoo.importers import AUDEERING_REPO, ImportError_, import_pretrained
+    from zoo.hub.importers import AUDEERING_REPO, ImportError_, import_pretrained
 
     cache = tmp_path / "hf"
     monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(cache))
@@ -199,7 +199,7 @@ def test_import_reads_the_hugging_face_cache_and_downloads_only_when_allowed(tmp
 
 
 def test_import_refuses_foreign_tensors_shapes_and_pickles(tmp_path, reference):
-    from zoo.importers import ImportError_, import_pretrained
+    from zoo.hub.importers import ImportError_, import_pretrained
 
     source = write_original(tmp_path / "src", reference, "pytorch_model.bin")
     state = reference.original_state_dict()
@@ -223,7 +223,7 @@ def test_import_refuses_foreign_tensors_shapes_and_pickles(tmp_path, reference):
 def test_step_and_window_are_refused_for_bundles_trained_at_one_step():
     from types import SimpleNamespace
 
-    from zoo.sliding_window import SlidingWindowError, set_sliding_window
+    from zoo.hub.sliding_window import SlidingWindowError, set_sliding_window
 
     trained = SimpleNamespace(bundle_config={"label_step": 0.25}, spec={"label_step": 0.25})
     with pytest.raises(SlidingWindowError, match="trained as a sequence model at its label step"):
@@ -243,7 +243,7 @@ def test_zoo_evaluate_scores_the_imported_bundle_on_synthetic_recola(tmp_path, r
     small corpus in RECOLA's layout given as data.args.root)."""
     from zoo.cli import run
     from zoo.data import create_datamodule
-    from zoo.data.synthetic.recola import write_synthetic_recola
+    from zoo.data.corpora.recola.synthetic import write_synthetic_recola
 
     root = write_synthetic_recola(tmp_path / "recola", seed=3, n_per_partition=2, duration_s=4.0, feature_sets=())
     source = write_original(tmp_path / "w2v2-msp-dim", reference, "model.safetensors")

@@ -55,7 +55,7 @@ def enet(tmp_path_factory) -> tuple[torch.nn.Module, Path]:
 
 def test_imported_graph_matches_the_timm_network(tmp_path, enet):
     import zoo
-    from zoo.importers import import_pretrained
+    from zoo.hub.importers import import_pretrained
 
     model, onnx_file = enet
     bundle = import_pretrained("hsemotion-va", onnx_file.parent, tmp_path / "bundle")
@@ -147,7 +147,7 @@ def test_graphs_with_unsupported_operators_or_other_heads_are_refused(tmp_path):
     import onnx
     from onnx import TensorProto, helper
 
-    from zoo.importers import ImportError_, import_pretrained
+    from zoo.hub.importers import ImportError_, import_pretrained
 
     x = helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 8, 8])
     y = helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 3, 8, 8])

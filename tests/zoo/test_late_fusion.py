@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import zoo
-from zoo.fusion.late import LateFusionBiLSTM
+from zoo.models.late_fusion import LateFusionBiLSTM
 
 
 def test_registered_and_paper_sizes():

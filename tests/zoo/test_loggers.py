@@ -7,7 +7,7 @@ import pytest
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger, WandbLogger
 
 from zoo.errors import ConfigError
-from zoo.loggers import build_loggers, log_run_outputs, logger_kinds
+from zoo.training.loggers import build_loggers, log_run_outputs, logger_kinds
 
 CFG = {"wandb": {"project": "affect-zoo-test", "entity": None, "mode": "offline", "tags": ["t"]}}
 

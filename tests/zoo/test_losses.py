@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from zoo.losses import MaskedRegressionLoss, build_loss, resolve_weights
+from zoo.training.losses import MaskedRegressionLoss, build_loss, resolve_weights
 
 
 def _np_loss(p, y, m, w, kind):

@@ -71,9 +71,9 @@ def test_two_nodes_under_torchrun_write_one_run_and_score_like_one_process(tmp_p
 def test_slurm_tasks_agree_on_a_run_folder_named_after_the_job(tmp_path: Path, monkeypatch):
     """Under ``srun`` every task computes the folder from the job; task 0 makes it, a rerun of
     the same job step is refused rather than mixed into it."""
-    from zoo.config import load_recipe
+    from zoo.config.recipe import load_recipe
     from zoo.errors import ConfigError
-    from zoo.run import RUN_DIR_ENV, make_run_dir
+    from zoo.runner.run import RUN_DIR_ENV, make_run_dir
 
     for name in ("RANK", "LOCAL_RANK", "GROUP_RANK", "LOCAL_WORLD_SIZE", RUN_DIR_ENV):
         monkeypatch.delenv(name, raising=False)
@@ -97,9 +97,9 @@ def test_slurm_tasks_agree_on_a_run_folder_named_after_the_job(tmp_path: Path, m
 def test_a_fresh_run_folder_never_reuses_one_another_process_made(tmp_path: Path, monkeypatch):
     """Outside a cluster the folder is claimed by ``mkdir`` itself: a name another process made
     (two runs started in the same second into one ``output_dir``) is skipped, never shared."""
-    from zoo.config import load_recipe
-    from zoo.launch import cluster_launcher
-    from zoo.run import RUN_DIR_ENV, make_run_dir
+    from zoo.config.recipe import load_recipe
+    from zoo.runner.launch import cluster_launcher
+    from zoo.runner.run import RUN_DIR_ENV, make_run_dir
 
     for name in ("RANK", "LOCAL_RANK", "GROUP_RANK", "LOCAL_WORLD_SIZE", "SLURM_NTASKS", "SLURM_JOB_ID", RUN_DIR_ENV):
         monkeypatch.delenv(name, raising=False)

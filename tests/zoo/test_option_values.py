@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from zoo.cli import run
+from zoo.config.option_rules import RECIPE_RULES, Rule, check_options, rule_problem
 from zoo.data.datamodule import check_data_options
 from zoo.errors import ConfigError
-from zoo.option_rules import RECIPE_RULES, Rule, check_options, rule_problem
 
 RECIPE = "muse_car/sun2020_lstm_selfattn"
 
@@ -92,6 +92,6 @@ def test_a_bad_value_is_one_line_exit_2_and_no_run_folder(tmp_path: Path, capsys
 
 
 def test_an_escaped_interpolation_is_a_plain_value(tmp_path: Path):
-    from zoo.config import load_recipe
+    from zoo.config.recipe import load_recipe
 
     assert load_recipe(RECIPE, ["run_name=a\\${b}"])["run_name"] == "a${b}"

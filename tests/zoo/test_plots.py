@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from zoo.plots import plot_learning_curves, plot_segment_scatter, read_epoch_metrics
+from zoo.runner.plots import plot_learning_curves, plot_segment_scatter, read_epoch_metrics
 
 # The shape of Lightning's CSVLogger file: lr rows without an epoch, val rows and train rows apart.
 LOG = """epoch,lr-Adam/base,step,train/loss,val/ccc_arousal,val/ccc_mean,val/loss

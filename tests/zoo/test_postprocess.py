@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from zoo.postprocess import PostProcessor, TargetChain, fit_postprocessor, median_window_grid, shift_grid
+from zoo.training.postprocess import PostProcessor, TargetChain, fit_postprocessor, median_window_grid, shift_grid
 
 STEP = 0.04
 

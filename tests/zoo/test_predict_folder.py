@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo.data.recola import read_feature_arff, read_gold_standard
-from zoo.data.sewa import read_feature_file, read_prediction_file
-from zoo.data.synthetic.recola import write_synthetic_recola
-from zoo.data.synthetic.sewa import write_synthetic_sewa
+from zoo.data.corpora.recola.reader import read_feature_arff, read_gold_standard
+from zoo.data.corpora.recola.synthetic import write_synthetic_recola
+from zoo.data.corpora.sewa.reader import read_feature_file, read_prediction_file
+from zoo.data.corpora.sewa.synthetic import write_synthetic_sewa
 
 pytestmark = pytest.mark.slow
 DEFAULTS = Path(__file__).resolve().parents[2] / "recipes" / "defaults.yaml"

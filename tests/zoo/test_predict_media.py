@@ -155,7 +155,7 @@ def test_media_discovery_errors_name_the_file(tmp_path: Path):
 @pytest.fixture(scope="module")
 def media_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny RECOLA model trained on log-mel features written by `zoo extract` itself, exported."""
-    from zoo.data.synthetic.recola import write_synthetic_recola
+    from zoo.data.corpora.recola.synthetic import write_synthetic_recola
 
     tmp = tmp_path_factory.mktemp("media-bundle")
     corpus = write_synthetic_recola(
@@ -209,7 +209,7 @@ def test_wav_prediction_equals_extractor_plus_numpy_normalisation(media_bundle: 
     from matplotlib.image import imread
 
     from zoo.features import create_extractor, label_times
-    from zoo.pretrained import load_pretrained
+    from zoo.hub.pretrained import load_pretrained
 
     config = json.loads((media_bundle / "config.json").read_text())
     entry = config["feature_extractors"]["audio"]
@@ -247,7 +247,7 @@ def test_mp4_audio_is_decoded_and_video_only_is_refused(media_bundle: Path, tmp_
 
     from zoo.features import create_extractor, label_times
     from zoo.features.media import media_audio
-    from zoo.pretrained import load_pretrained
+    from zoo.hub.pretrained import load_pretrained
 
     def encode(path: Path, with_audio: bool) -> None:
         with av.open(str(path), "w") as container:
@@ -291,7 +291,7 @@ def test_mp4_audio_is_decoded_and_video_only_is_refused(media_bundle: Path, tmp_
 def test_non_extractable_and_old_bundles_exit_2_naming_the_set(media_bundle: Path, tmp_path: Path, capsys):
     import soundfile as sf
 
-    from zoo.bundle import BundleError, load_bundle
+    from zoo.hub.bundle import BundleError, load_bundle
 
     wav = tmp_path / "a.wav"
     sf.write(wav, _tone(1.0), SR)
@@ -320,7 +320,7 @@ def test_non_extractable_and_old_bundles_exit_2_naming_the_set(media_bundle: Pat
 
 def test_extractor_weights_come_from_the_record_or_weights_and_must_match_sha256(tmp_path: Path):
     from zoo.features.cli import _sha256_path
-    from zoo.predict_media import MediaPredictError, _weights
+    from zoo.hub.predict_media import MediaPredictError, _weights
 
     good, other = tmp_path / "vggish.pth", tmp_path / "other.pth"
     good.write_bytes(b"weights")
@@ -346,11 +346,11 @@ def test_recola_raw_bundle_predicts_an_mp4_from_its_waveform_and_face_crops(tmp_
     import soundfile as sf
     from PIL import Image, ImageDraw
 
+    from zoo.data.corpora.recola.reader import read_video_frames
     from zoo.data.raw_audio import read_audio_frames
-    from zoo.data.recola import read_video_frames
     from zoo.features import label_times
     from zoo.features.media import media_audio, media_duration
-    from zoo.pretrained import load_pretrained
+    from zoo.hub.pretrained import load_pretrained
 
     args = ["data.args.win_len=10", "data.args.hop_len=10", "data.args.face_size=24", "data.args.eval_batch_size=3"]
     args += ["model.args.from_scratch=true", "model.args.hidden_size=8", "model.args.backbone=resnet18"]

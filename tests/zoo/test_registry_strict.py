@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-import zoo._registry as model_registry
 import zoo.data.registry as corpus_registry
+import zoo.models.registry as model_registry
 
 
 def test_every_listed_paper_module_registers_models():
@@ -53,7 +53,7 @@ def test_a_second_class_under_a_taken_corpus_name_is_refused():
         name = "muse_car"
 
     corpus_registry.list_corpora()
-    with pytest.raises(ValueError, match="already registered by zoo.data.muse_car.MuSeCaRCorpus"):
+    with pytest.raises(ValueError, match="already registered by zoo.data.corpora.muse_car.reader.MuSeCaRCorpus"):
         corpus_registry.register_corpus(MuSeCaRCorpus)
 
 

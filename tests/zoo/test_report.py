@@ -8,8 +8,16 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from zoo.config import load_recipe
-from zoo.report import PaperScore, build_details, build_report, find_runs, headline, load_paper_scores, write_report
+from zoo.config.recipe import load_recipe
+from zoo.reports.report import (
+    PaperScore,
+    build_details,
+    build_report,
+    find_runs,
+    headline,
+    load_paper_scores,
+    write_report,
+)
 
 RECIPE = "muse_car/sun2020_lstm_selfattn"
 

@@ -1,7 +1,7 @@
 """DDP evaluation on CPU (2 processes, gloo) with uneven and short partitions (issue 12).
 
 * ``val/loss`` is a recording-weighted sum and count summed across processes
-  (:class:`zoo.task.WeightedMean`), so 3 validation videos on 2 processes give the one-process
+  (:class:`zoo.training.task.WeightedMean`), so 3 validation videos on 2 processes give the one-process
   value, which in turn equals the loss recomputed with NumPy from the exported predictions.
 * A partition with fewer videos than processes (1 devel, 1 test video on 2 processes) validates
   and tests: the process without a video evaluates a padding item that counts nowhere
@@ -76,7 +76,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def one_each(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """4 train, 1 devel, 1 test video: fewer evaluation videos than processes."""
-    from zoo.data.synthetic.muse_car import write_synthetic_muse_car
+    from zoo.data.corpora.muse_car.synthetic import write_synthetic_muse_car
 
     root = tmp_path_factory.mktemp("one") / "muse"
     write_synthetic_muse_car(

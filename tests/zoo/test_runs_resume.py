@@ -103,12 +103,12 @@ def test_failed_command_leaves_no_empty_run_folder(tmp_path: Path, capsys):
 
 @pytest.mark.slow
 def test_failure_after_training_started_writes_FAILED(tiny: Path, tmp_path: Path, monkeypatch):
-    import zoo.run_io
+    import zoo.runner.run_io
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(zoo.run, "_export_predictions", broken)
+    monkeypatch.setattr(zoo.runner.run, "_export_predictions", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         main(["fit", RECIPE, *tiny_overrides(tiny, tmp_path), "trainer.max_epochs=1", "run_name=broken"])
     assert (tmp_path / "broken" / "FAILED").read_text() == "RuntimeError: disk full\n"
@@ -123,25 +123,25 @@ def _corpus_digest(root: Path) -> str:
 
 def test_training_seed_does_not_change_the_synthetic_corpus(tmp_path: Path, monkeypatch):
     """seeds=[1,2,3] trains every seed on the same corpus; data.args.synthetic_seed picks another."""
-    import zoo.run_io
-    from zoo.config import load_recipe
+    import zoo.runner.run_io
+    from zoo.config.recipe import load_recipe
 
     monkeypatch.setenv("AFFECT_ZOO_CACHE", str(tmp_path / "cache"))
     roots = {}
     for seed in (1, 2, 3):
-        dm = zoo.run_io.build_datamodule(load_recipe(RECIPE, [f"seed={seed}", "data.args.features=[egemaps]"]))
+        dm = zoo.runner.run_io.build_datamodule(load_recipe(RECIPE, [f"seed={seed}", "data.args.features=[egemaps]"]))
         roots[seed] = dm.corpus.resolve_root()
         assert dm.seed == seed  # the training shuffle still follows the seed
     assert len({_corpus_digest(r) for r in roots.values()}) == 1
-    other = zoo.run_io.build_datamodule(
+    other = zoo.runner.run_io.build_datamodule(
         load_recipe(RECIPE, ["data.args.synthetic_seed=5", "data.args.features=[egemaps]"])
     ).corpus.resolve_root()
     assert _corpus_digest(other) != _corpus_digest(roots[1])
 
 
 def test_run_folder_names_the_model_ablation_and_the_seed():
-    from zoo.config import load_recipe
-    from zoo.run import run_stem
+    from zoo.config.recipe import load_recipe
+    from zoo.runner.run import run_stem
 
     assert run_stem(load_recipe(RECIPE), "fit").startswith("sun2020_lstm_selfattn-fit-")
     stem = run_stem(load_recipe(RECIPE, ["model.name=sun2020_lstm", "seed=3"]), "fit")

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 import zoo
-from zoo.bundle import BundleError, export_bundle
 from zoo.cli import run
+from zoo.hub.bundle import BundleError, export_bundle
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,7 @@ import torch
 
 import zoo
 from zoo.cli import run
-from zoo.pretrained import CheckpointError
+from zoo.hub.pretrained import CheckpointError
 
 pytestmark = pytest.mark.slow
 

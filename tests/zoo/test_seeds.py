@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zoo.seeds import format_seed_table, summarise_seeds
+from zoo.training.seeds import format_seed_table, summarise_seeds
 
 
 def test_summary_is_mean_and_sample_std():

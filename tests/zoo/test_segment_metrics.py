@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from zoo.metrics import METRICS, build_metric
+from zoo.training.metrics import METRICS, build_metric
 
 RNG = np.random.default_rng(0)
 N, K = 200, 6

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from zoo.show import recipe_keys_help, show_recipe, value_origins
+from zoo.config.show import recipe_keys_help, show_recipe, value_origins
 
 DEFAULTS = """
 seed: 0

@@ -1,4 +1,4 @@
-"""The self-supervised speech family (zoo/ssl.py, zoo/layers/speech_encoder.py).
+"""The self-supervised speech family (zoo/models/ssl.py, zoo/layers/speech_encoder.py).
 
 References are independent of the code under test: the pooling is recomputed from the encoder
 frames' sample spans with plain loops, the encoder outputs with ``transformers`` called directly,
@@ -15,7 +15,6 @@ import pytest
 import torch
 
 from zoo import create_model
-from zoo._registry import building_from_checkpoint
 from zoo.layers.speech_encoder import (
     PRESETS,
     SpeechEncoder,
@@ -24,8 +23,9 @@ from zoo.layers.speech_encoder import (
     load_speech_encoder,
     save_tiny_encoder,
 )
-from zoo.ssl import SSLEmotionNet
-from zoo.task import EmotionTask, parameter_groups
+from zoo.models.registry import building_from_checkpoint
+from zoo.models.ssl import SSLEmotionNet
+from zoo.training.task import EmotionTask, parameter_groups
 
 pytestmark = pytest.mark.filterwarnings("ignore:speech encoder .* random weights:UserWarning")
 

@@ -65,7 +65,7 @@ def test_frozen_encoder_cached_run_checkpoint_and_bundle_without_the_folder(tmp_
     written = sorted((run / "predictions" / "test" / "arousal").glob("*.csv"))
     assert written
     video = written[0].stem
-    from zoo.data.muse_car import MuSeCaRCorpus
+    from zoo.data.corpora.muse_car.reader import MuSeCaRCorpus
 
     corpus = MuSeCaRCorpus(features=["audio"])
     (rec,) = [r for r in corpus.read("test") if r.id == video]

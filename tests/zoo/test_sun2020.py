@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from zoo._registry import create_model, list_models
-from zoo.sun2020 import Sun2020Net
+from zoo.models.registry import create_model, list_models
+from zoo.models.sun2020 import Sun2020Net
 
 VARIANTS = ["sun2020_lstm_selfattn", "sun2020_lstm", "sun2020_selfattn"]
 FEATURE_DIMS = {"egemaps": 5, "vggish": 7}  # concatenated width 12
@@ -120,7 +120,7 @@ def test_variant_overrides() -> None:
 def test_variant_signatures_list_arguments_and_defaults() -> None:
     import inspect
 
-    from zoo._registry import model_entrypoint
+    from zoo.models.registry import model_entrypoint
 
     expected = {
         "sun2020_lstm_selfattn": (1, 1),

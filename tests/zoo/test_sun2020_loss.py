@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from zoo.ccc import CCCLoss
-from zoo.config import load_recipe
-from zoo.losses import build_loss
+from zoo.config.recipe import load_recipe
+from zoo.training.losses import build_loss
 
 
 def np_ccc(x: np.ndarray, y: np.ndarray) -> float:
@@ -94,7 +94,7 @@ def test_sun2020_recipe_trains_with_the_released_per_window_ccc():
 
 
 def test_emotion_task_passes_aggregation_to_the_loss():
-    from zoo.task import EmotionTask
+    from zoo.training.task import EmotionTask
 
     spec = {"target_names": ["arousal"], "feature_dims": {"egemaps": 4}}
     task = EmotionTask(
@@ -115,7 +115,7 @@ def test_short_remainder_window_padded_in_a_batch_trains_as_if_alone():
     gradients. Batch = the 4 windows of a 450-frame recording (200, 200, 200, 150 frames); the
     reference runs each window alone (no padding) and averages the per-window losses."""
     from zoo.data._sequence import Recording, SequenceDataset, collate_sequences
-    from zoo.sun2020 import Sun2020Net
+    from zoo.models.sun2020 import Sun2020Net
 
     rng = np.random.default_rng(3)
     n = 450

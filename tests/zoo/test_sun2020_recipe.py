@@ -11,7 +11,7 @@ import inspect
 
 import pytest
 
-from zoo.config import load_recipe
+from zoo.config.recipe import load_recipe
 
 LSTM_SELFATTN = "muse_car/sun2020_lstm_selfattn"
 LATE_FUSION = "muse_car/sun2020_late_fusion"
@@ -125,7 +125,7 @@ def test_sweep_covers_the_paper_grid():
 def test_variants_of_table_1():
     """§5.3: "two bidirectional LSTM layers for the 'LSTM' model and two self-attention layers for
     the 'Self-Attn' model"."""
-    from zoo.sun2020 import sun2020_lstm, sun2020_selfattn
+    from zoo.models.sun2020 import sun2020_lstm, sun2020_selfattn
 
     lstm = inspect.signature(sun2020_lstm).parameters
     attn = inspect.signature(sun2020_selfattn).parameters

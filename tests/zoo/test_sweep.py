@@ -9,7 +9,8 @@ import optuna
 import pytest
 
 from zoo.cli import run as zoo_run
-from zoo.sweep import (
+from zoo.sweeps.space import parse_space
+from zoo.sweeps.sweep import (
     SweepError,
     expand_command,
     load_sweep,
@@ -19,7 +20,6 @@ from zoo.sweep import (
     shipped_sweeps,
     validate_sweep,
 )
-from zoo.sweep_space import parse_space
 
 REPO = Path(__file__).resolve().parents[2]
 SWEEPS = sorted((REPO / "recipes" / "sweeps").glob("*.yaml"))

@@ -18,8 +18,8 @@ import torch
 import yaml
 from pytorch_lightning.trainer.states import TrainerFn
 
-from zoo.sweep import SweepError
-from zoo.sweep_local import run_local_sweep
+from zoo.sweeps.local import run_local_sweep
+from zoo.sweeps.sweep import SweepError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _tiny_runs import RECIPE, REPO, tiny_overrides, write_tiny_corpus  # noqa: E402
@@ -73,7 +73,7 @@ def _fake_fit(calls: list, epochs: int = 3):
 @pytest.mark.parametrize("method", ["random", "bayes"])
 def test_search_feeds_results_back_and_ranks_trials(method, tmp_path, monkeypatch):
     calls: list = []
-    monkeypatch.setattr("zoo.run.run_command", _fake_fit(calls))
+    monkeypatch.setattr("zoo.runner.run.run_command", _fake_fit(calls))
     sweep = _write_sweep(tmp_path, method, {"optimizer.lr": {"distribution": "uniform", "min": 1e-3, "max": 5e-3}})
     folder, trials = run_local_sweep(
         sweep, count=4, output_dir=tmp_path / "out", seed=3, overrides=["trainer.max_epochs=1"]
@@ -96,7 +96,7 @@ def test_search_feeds_results_back_and_ranks_trials(method, tmp_path, monkeypatc
     assert sorted(t.value for t in study.trials) == pytest.approx(sorted(expected))
     # the same seed proposes the same trials
     calls2: list = []
-    monkeypatch.setattr("zoo.run.run_command", _fake_fit(calls2))
+    monkeypatch.setattr("zoo.runner.run.run_command", _fake_fit(calls2))
     run_local_sweep(sweep, count=4, output_dir=tmp_path / "again", seed=3, overrides=["trainer.max_epochs=1"])
     assert [c["optimizer"]["lr"] for c in calls2] == lrs
 
@@ -105,7 +105,7 @@ def test_hyperband_stops_trials_that_trail_the_best_so_far(tmp_path, monkeypatch
     """eta 2, first bracket after epoch 1: a trial below the best of the trials before it is stopped
     there (Optuna's successive halving keeps the top 1/eta, at least the best one)."""
     calls: list = []
-    monkeypatch.setattr("zoo.run.run_command", _fake_fit(calls, epochs=3))
+    monkeypatch.setattr("zoo.runner.run.run_command", _fake_fit(calls, epochs=3))
     lrs = [1e-3, 2e-3, 3e-3, 4e-3]
     sweep = _write_sweep(
         tmp_path,
@@ -133,7 +133,7 @@ def test_failed_trial_is_recorded_and_the_search_goes_on(tmp_path, monkeypatch):
             raise RuntimeError("loss became NaN at step 3")
         return fake(command, cfg, callbacks)
 
-    monkeypatch.setattr("zoo.run.run_command", flaky)
+    monkeypatch.setattr("zoo.runner.run.run_command", flaky)
     sweep = _write_sweep(tmp_path, "grid", {"model.args.hidden_size": {"values": [8, 16]}})
     folder, trials = run_local_sweep(sweep, count=5, output_dir=tmp_path, seed=0)
     assert [t.params["model.args.hidden_size"] for t in trials] == [16, 8]  # grid exhausted after 2
@@ -142,7 +142,7 @@ def test_failed_trial_is_recorded_and_the_search_goes_on(tmp_path, monkeypatch):
 
 
 def test_refused_count_study_and_multi_device_trials(tmp_path, monkeypatch):
-    monkeypatch.setattr("zoo.run.run_command", _fake_fit([]))
+    monkeypatch.setattr("zoo.runner.run.run_command", _fake_fit([]))
     sweep = _write_sweep(tmp_path, "grid", {"model.args.hidden_size": {"values": [8]}})
     with pytest.raises(SweepError, match="--count must be >= 1"):
         run_local_sweep(sweep, count=0, output_dir=tmp_path)
@@ -203,9 +203,8 @@ def test_two_worker_processes_share_one_sqlite_study(tmp_path):
         assert (folder / plot).stat().st_size > 1000
 
 
-
 def _open_storage_after(url: str, barrier, results) -> None:
-    from zoo.sweep_local import _storage
+    from zoo.sweeps.local import _storage
 
     barrier.wait()
     try:

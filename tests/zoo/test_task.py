@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from zoo.task import EmotionTask
+from zoo.training.task import EmotionTask
 
 SPEC = {
     "feature_names": ["a"],

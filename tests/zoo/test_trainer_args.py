@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelSummary, StochasticWeightAveraging
 
+from zoo.config.trainer_args import build_callbacks, check_callback_args, check_trainer_args
 from zoo.errors import ConfigError
-from zoo.trainer_args import build_callbacks, check_callback_args, check_trainer_args
 
 
 @pytest.mark.parametrize(

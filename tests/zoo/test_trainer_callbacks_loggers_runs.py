@@ -15,14 +15,14 @@ import torch
 from PIL import Image
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelSummary, StochasticWeightAveraging
 
-import zoo.run
-from zoo.pretrained import read_checkpoint, task_from_checkpoint
+import zoo.runner.run
+from zoo.hub.pretrained import read_checkpoint, task_from_checkpoint
 
 RECIPE = "muse_car/sun2020_lstm_selfattn"
 TINY = ["model.args.hidden_size=16", "trainer.enable_progress_bar=false", "trainer.limit_train_batches=2"]
 
 
-class _Recorder(zoo.run.pl.Callback):
+class _Recorder(zoo.runner.run.pl.Callback):
     """The network's parameters at the start of every training epoch (where SWA averages them)."""
 
     def __init__(self) -> None:
@@ -36,7 +36,7 @@ class _Recorder(zoo.run.pl.Callback):
 def captured(monkeypatch):
     """The Trainer of each command, with a :class:`_Recorder` added."""
     trainers = []
-    original = zoo.run.build_trainer
+    original = zoo.runner.run.build_trainer
 
     def build(cfg, run_dir, fitting, extra_callbacks=()):
         trainer = original(cfg, run_dir, fitting, extra_callbacks)
@@ -45,7 +45,7 @@ def captured(monkeypatch):
         trainers.append(trainer)
         return trainer
 
-    monkeypatch.setattr(zoo.run, "build_trainer", build)
+    monkeypatch.setattr(zoo.runner.run, "build_trainer", build)
     return trainers
 
 
@@ -120,19 +120,19 @@ def test_default_run_logs_the_learning_rate_and_draws_plots(trained_muse_run):
     with Image.open(plots / "learning_curves.png") as image:
         assert image.size == (1100, 400)
     recordings = sorted(p.name for p in plots.glob("test_*.png"))
-    assert len(recordings) == zoo.run.PLOT_RECORDINGS
+    assert len(recordings) == zoo.runner.run.PLOT_RECORDINGS
     predicted = {p.stem for p in (trained_muse_run / "predictions" / "test" / "arousal").glob("*.csv")}
     assert {name.removeprefix("test_").removesuffix(".png") for name in recordings} <= predicted
 
 
 @pytest.mark.slow
 def test_csv_and_tensorboard_together_and_a_plot_failure_is_one_warning(tmp_path, zoo_cli, monkeypatch, capsys):
-    import zoo.plots
+    import zoo.runner.plots
 
     def broken(*args, **kwargs):
         raise RuntimeError("no\nfonts")
 
-    monkeypatch.setattr(zoo.plots, "plot_recording_prediction", broken)
+    monkeypatch.setattr(zoo.runner.plots, "plot_recording_prediction", broken)
     run_dir = zoo_cli(
         "fit", RECIPE, f"output_dir={tmp_path}", "trainer.max_epochs=1", "logger=[csv,tensorboard]", *TINY
     )
@@ -177,7 +177,9 @@ def test_wandb_run_gets_config_tables_figures_and_the_bundle(tmp_path, zoo_cli, 
     assert {"data", "model", "trainer", "callbacks", "logger"} <= config  # the resolved recipe
     # media are logged as nested keys: <key>/_type is table-file or image-file
     assert {"val/results/_type", "test/results/_type", "plots/learning_curves/_type"} <= history
-    assert len({key.split("/")[1] for key in history if key.startswith("plots/test_")}) == zoo.run.PLOT_RECORDINGS
+    assert (
+        len({key.split("/")[1] for key in history if key.startswith("plots/test_")}) == zoo.runner.run.PLOT_RECORDINGS
+    )
     artifacts = [r.artifact for r in records if r.WhichOneof("record_type") == "artifact"]
     assert [a.name for a in artifacts if a.type == "model"] == ["bundle-bundle"]
     assert sys.modules["wandb"].run is None  # finished

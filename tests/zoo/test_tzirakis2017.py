@@ -10,10 +10,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from zoo._registry import create_model, list_models
-from zoo.pretrained import CheckpointError
-from zoo.task import EmotionTask
-from zoo.tzirakis2017 import SpeechNet, VisualNet, fft_conv1d
+from zoo.hub.pretrained import CheckpointError
+from zoo.models.registry import create_model, list_models
+from zoo.models.tzirakis2017 import SpeechNet, VisualNet, fft_conv1d
+from zoo.training.task import EmotionTask
 
 
 @pytest.fixture(autouse=True, scope="module")

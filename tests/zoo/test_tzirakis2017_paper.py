@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from zoo._registry import create_model
-from zoo.config import load_recipe
-from zoo.postprocess import STEPS, median_window_grid, shift_grid
-from zoo.tzirakis2017 import SpeechNet, VisualNet
+from zoo.config.recipe import load_recipe
+from zoo.models.registry import create_model
+from zoo.models.tzirakis2017 import SpeechNet, VisualNet
+from zoo.training.postprocess import STEPS, median_window_grid, shift_grid
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -118,7 +118,7 @@ def test_multimodal_lstm_takes_1920_features():
 
 # --------------------------------------------------------------------------- ImageNet weights (§III-D)
 def test_null_pretrained_path_warns_naming_the_key(caplog):
-    with caplog.at_level(logging.WARNING, logger="zoo.tzirakis2017"):
+    with caplog.at_level(logging.WARNING, logger="zoo.models.tzirakis2017"):
         create_model(
             "tzirakis2017_visual",
             feature_dims={"video": [32, 32, 3]},
@@ -140,7 +140,7 @@ def test_weights_saved_by_the_test_load_without_warning(tmp_path, caplog):
             p.uniform_(-1, 1)
     path = tmp_path / "resnet18_imagenet.safetensors"
     save_file({k: v.contiguous() for k, v in source.state_dict().items()}, str(path))
-    with caplog.at_level(logging.WARNING, logger="zoo.tzirakis2017"):
+    with caplog.at_level(logging.WARNING, logger="zoo.models.tzirakis2017"):
         net = create_model(
             "tzirakis2017_visual",
             feature_dims={"video": [32, 32, 3]},
@@ -237,7 +237,7 @@ def test_post_processing_grids_span_the_papers_ranges():
 
 # --------------------------------------------------------------------------- paper scores
 def test_paper_scores_file_holds_tables_iv_v_vi_and_not_the_46_participant_tables():
-    from zoo.report import load_paper_scores
+    from zoo.reports.report import load_paper_scores
 
     scores = {
         (s.recipe, " ".join(s.overrides), s.metric): s.value
@@ -269,8 +269,8 @@ def test_checkpoint_reloads_without_the_imagenet_file_it_was_trained_from(tmp_pa
     import timm
     from safetensors.torch import save_file
 
-    from zoo.pretrained import task_from_checkpoint
-    from zoo.task import EmotionTask
+    from zoo.hub.pretrained import task_from_checkpoint
+    from zoo.training.task import EmotionTask
 
     path = tmp_path / "resnet18_imagenet.safetensors"
     save_file({k: v.contiguous() for k, v in timm.create_model("resnet18").state_dict().items()}, str(path))
@@ -289,7 +289,7 @@ def test_checkpoint_reloads_without_the_imagenet_file_it_was_trained_from(tmp_pa
     ckpt = tmp_path / "best.ckpt"
     torch.save({"state_dict": task.state_dict(), "hyper_parameters": dict(task.hparams), "affect_zoo": {}}, ckpt)
     path.unlink()  # the run folder moved to a machine without the ImageNet file
-    with caplog.at_level(logging.WARNING, logger="zoo.tzirakis2017"):
+    with caplog.at_level(logging.WARNING, logger="zoo.models.tzirakis2017"):
         reloaded = task_from_checkpoint(ckpt)
     assert "FROM SCRATCH" not in caplog.text
     torch.testing.assert_close(reloaded.net.visual.backbone.conv1.weight, task.net.visual.backbone.conv1.weight)

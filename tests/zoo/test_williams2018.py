@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 from zoo import create_model
-from zoo._registry import list_models
-from zoo.williams2018 import INTENSITY_GRID, random_baseline, williams2018_random_predictions
+from zoo.models.registry import list_models
+from zoo.models.williams2018 import INTENSITY_GRID, random_baseline, williams2018_random_predictions
 
 DIMS = {"glove_vectors": 300, "COVAREP": 74, "FACET 4.2": 35}
 D, H, K = 409, 64, 6
@@ -352,7 +352,7 @@ def test_unpacked_final_states_equal_packed_sequences(variant, layers):
 @pytest.mark.parametrize("network", ["lstm", "blstm", "cnn"])
 def test_recipes_carry_the_papers_settings(network):
     """§3.1-§4.4 and §5.5 as typed from the paper (the release's values where the paper gives a set)."""
-    from zoo.config import load_recipe
+    from zoo.config.recipe import load_recipe
 
     cfg = load_recipe(f"cmu_mosei/williams2018_{network}")
     data, model = cfg["data"]["args"], cfg["model"]["args"]

@@ -17,7 +17,7 @@ depends on
   files (the corpus files), plus any files the encoder names as its sources (noted sources): a
   changed corpus file makes this entry stale even when it is opened without the raw one. When the raw partition is not cached (``use_cache=False``, CMU-MOSEI's
   default), it is read inside the encoded entry's read, so the corpus files themselves are its
-  sources. (The speech encoders of :mod:`zoo.ssl` name none: their key is a digest of the
+  sources. (The speech encoders of :mod:`zoo.models.ssl` name none: their key is a digest of the
   weights, which stays the same when a checkpoint rebuilds the encoder without its folder.)
 
 An encoded entry is opened without reading the raw partition at all: at real-corpus size the

@@ -4,7 +4,7 @@ Two callers share :func:`zscore`:
 
 * **the training/evaluation step** — the loaders yield raw (delayed, windowed, padded) float32
   features and :class:`FeatureNormalizer`, a buffer holder owned by
-  :class:`~zoo.task.EmotionTask` and :class:`~zoo.pretrained.PretrainedModel`, normalises the
+  :class:`~zoo.training.task.EmotionTask` and :class:`~zoo.hub.pretrained.PretrainedModel`, normalises the
   batch tensor on the model's device before the network sees it (in float32, outside autocast),
   then zeroes the padded frames again, so the network sees exactly the numbers the loaders
   produced when they normalised on the host: a padded frame is ``0`` in normalised space.

@@ -8,7 +8,7 @@
   label frame is lost. Frames shifted in from outside the recording repeat its edge frame.
 * **normalisation statistics** — per-dimension mean/std from the train partition only, computed
   in one streaming pass over recordings (:func:`compute_feature_stats`). The loaders yield *raw*
-  features; :class:`~zoo.task.EmotionTask`'s :class:`~zoo.data._normalize.FeatureNormalizer`
+  features; :class:`~zoo.training.task.EmotionTask`'s :class:`~zoo.data._normalize.FeatureNormalizer`
   normalises each batch on the model's device. Host paths that need normalised arrays
   (:func:`prepare_features`) use the same arithmetic (:func:`~zoo.data._normalize.zscore`).
 * **windowing** — training recordings are cut into windows of ``win_len`` frames every
@@ -458,7 +458,7 @@ class ShardPaddedDataset(Dataset):
     skips the whole evaluation loop in Lightning, so it never joins the metrics' synchronisation
     and the others wait for it forever (or :class:`UnrepeatedDistributedSampler` asserts, as with
     3 test recordings on 4 processes). Item ``len(dataset)`` repeats item 0 with
-    ``"padding": True``; :class:`~zoo.task.EmotionTask` runs the model on it and drops it from
+    ``"padding": True``; :class:`~zoo.training.task.EmotionTask` runs the model on it and drops it from
     the loss, the metrics and the written predictions.
     """
 

@@ -14,7 +14,7 @@ reader declares, as class attributes:
   back to the reader's constructor when new data is read; ``None`` when there is none;
 * ``datamodule_defaults``: the corpus's own defaults of datamodule options (``win_len``,
   ``batch_size``, ...), which a recipe can still override;
-* ``option_rules``: the declared types and ranges of its own options (:class:`~zoo.option_rules.Rule`),
+* ``option_rules``: the declared types and ranges of its own options (:class:`~zoo.config.option_rules.Rule`),
   checked before anything is built (a subclass's rules extend and override its base's);
 
 and implements:
@@ -42,10 +42,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from zoo.config.option_rules import Rule
 from zoo.data.synthetic import default_synthetic_root, ensure_synthetic
 from zoo.data.types import LEVELS, STAGE_PARTITIONS, Recording
 from zoo.errors import ConfigError, CorpusFormatError
-from zoo.option_rules import Rule
 
 __all__ = ["Corpus"]
 
@@ -81,7 +81,7 @@ class Corpus:
     State: ClassVar[type | None] = None
     #: the corpus's own defaults for datamodule options (``win_len``, ``batch_size``, ...)
     datamodule_defaults: ClassVar[Mapping[str, Any]] = {}
-    #: option → its declared type and range (see :mod:`zoo.option_rules`); these are the base's
+    #: option → its declared type and range (see :mod:`zoo.config.option_rules`); these are the base's
     option_rules: ClassVar[Mapping[str, Rule]] = {
         "root": Rule(str, low=1, nullable=True, path=True, meaning="null: the built-in synthetic corpus"),
         "features": Rule(list, low=1, nullable=True, items=Rule(str, low=1), distinct=True),

@@ -9,7 +9,7 @@ lives here (the machinery itself is in :mod:`zoo.data._sequence`, :mod:`zoo.data
   memory-mapped ``.npy`` arrays, keyed by the files the reader opened;
 * **normalisation statistics** from the train partition only (``zscore`` or ``maxabs``), carried
   to the model in :class:`~zoo.data.types.DataSpec`; the loaders yield raw features and
-  :class:`~zoo.task.EmotionTask` normalises each batch on its device;
+  :class:`~zoo.training.task.EmotionTask` normalises each batch on its device;
 * **frame level** (RECOLA, SEWA, MuSe-CaR) — label shift and per-set feature delays, training
   windows of ``win_len`` frames every ``hop_len`` frames, whole recordings for evaluation, padded
   batches with masks (:func:`~zoo.data._sequence.collate_sequences`);
@@ -32,6 +32,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, Sampler
 
+from zoo.config.option_rules import Rule, check_options
 from zoo.data._cache import read_partition_cached
 from zoo.data._encoded import FeatureEncoder, encode_partition
 from zoo.data._segments import SegmentDataset, collate_segments
@@ -51,7 +52,6 @@ from zoo.data.corpus import Corpus
 from zoo.data.registry import corpus_class
 from zoo.data.types import STAGE_PARTITIONS, DataSpec, Recording
 from zoo.errors import ConfigError, CorpusFormatError
-from zoo.option_rules import Rule, check_options
 
 __all__ = ["CorpusDataModule", "DATA_OPTION_RULES", "NORMALIZATIONS", "check_data_options"]
 

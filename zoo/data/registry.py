@@ -23,11 +23,11 @@ __all__ = ["CORPUS_MODULES", "ENTRY_POINT_GROUP", "register_corpus", "corpus_cla
 
 #: built-in corpus name → the module that defines and registers its reader
 CORPUS_MODULES = {
-    "muse_car": "zoo.data.muse_car",
-    "recola": "zoo.data.recola",
-    "sewa": "zoo.data.sewa",
-    "cmu_mosei": "zoo.data.cmu_mosei",
-    "prediction_fusion": "zoo.data.fusion",
+    "muse_car": "zoo.data.corpora.muse_car.reader",
+    "recola": "zoo.data.corpora.recola.reader",
+    "sewa": "zoo.data.corpora.sewa.reader",
+    "cmu_mosei": "zoo.data.corpora.cmu_mosei.reader",
+    "prediction_fusion": "zoo.data.corpora.prediction_fusion.reader",
 }
 
 #: installed packages add corpora under this entry-point group (name → module that registers it)

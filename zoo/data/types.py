@@ -6,7 +6,7 @@ datamodule, the task and checkpoint code can all import it without import cycles
 * :class:`Recording` — one recording (frame level) or one segment (segment level) as a reader
   returns it.
 * :class:`DataSpec` — everything a trained model needs to know about its data: what the
-  datamodule hands to :class:`~zoo.task.EmotionTask` and what a checkpoint stores (as
+  datamodule hands to :class:`~zoo.training.task.EmotionTask` and what a checkpoint stores (as
   :meth:`DataSpec.to_dict`, plain types only).
 """
 

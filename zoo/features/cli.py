@@ -115,7 +115,7 @@ def read_timeline(folder: Path, recording_id: str) -> tuple[np.ndarray, np.ndarr
 
     MuSe-CaR style ``<folder>/<id>.csv``: a header with ``timestamp`` in ms (and optionally
     ``segment_id``). SEWA label files (``;``-separated, name then time in seconds, with or without
-    header, AVEC 2017 and 2019) are read with :func:`zoo.data.sewa.read_label_file`, e.g. to
+    header, AVEC 2017 and 2019) are read with :func:`zoo.data.corpora.sewa.reader.read_label_file`, e.g. to
     write word vectors on every label frame of a recording whose labels run past its last turn.
     RECOLA: the frame times of a gold-standard ``<folder>/<id>.arff``.
     """
@@ -123,7 +123,7 @@ def read_timeline(folder: Path, recording_id: str) -> tuple[np.ndarray, np.ndarr
 
     arff = Path(folder) / f"{recording_id}.arff"
     if arff.is_file() and not (Path(folder) / f"{recording_id}.csv").is_file():
-        from zoo.data.recola import read_gold_standard
+        from zoo.data.corpora.recola.reader import read_gold_standard
 
         try:
             return read_gold_standard(arff)[0], None
@@ -135,7 +135,7 @@ def read_timeline(folder: Path, recording_id: str) -> tuple[np.ndarray, np.ndarr
     with open(path, encoding="utf-8", errors="replace") as handle:
         first = handle.readline()
     if first.count(";") >= 2:
-        from zoo.data.sewa import read_label_file
+        from zoo.data.corpora.sewa.reader import read_label_file
         from zoo.errors import CorpusFormatError
 
         try:
@@ -227,7 +227,7 @@ def check_settings(folder: Path, settings: dict[str, Any]) -> None:
 
 def recola_folder_name(name: str | None, modality: str) -> str:
     """The RECOLA feature folder for ``--name`` (a feature set or folder the reader knows)."""
-    from zoo.data.recola import FEATURE_FOLDERS
+    from zoo.data.corpora.recola.reader import FEATURE_FOLDERS
 
     if name is None:
         default = {"audio": "audio", "visual": "video_appearance"}.get(modality)

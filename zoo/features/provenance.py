@@ -120,7 +120,7 @@ def feature_folder_of(
     if root is None or datamodule not in ("muse_car", "recola", "sewa"):
         return None
     if datamodule == "recola":
-        from zoo.data.recola import FEATURE_FOLDERS
+        from zoo.data.corpora.recola.reader import FEATURE_FOLDERS
 
         if (data_args or {}).get("mode", "features") != "features" or name not in FEATURE_FOLDERS:
             return None

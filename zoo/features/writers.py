@@ -2,7 +2,7 @@
 
 * ``muse_car``: ``<output>/c1_muse_wild/feature_segments/label_aligned/<feature>/<id>.csv`` —
   header ``timestamp,segment_id,<columns>``, timestamp in integer ms (read back by
-  :func:`zoo.data.muse_car.read_feature_file`).
+  :func:`zoo.data.corpora.muse_car.reader.read_feature_file`).
 * ``sewa``: ``<output>/<feature>/<id>.csv`` — ``;``-separated, header ``name;time;<columns>``,
   name quoted as in the AVEC 2019 label files (``'Devel_DE_01'``), time in seconds.
 * ``recola``: ``<output>/<feature>/{arousal,valence}/<id>.arff`` (the AVEC 2016 feature folders
@@ -38,7 +38,9 @@ _NUMBER_FORMAT = ".9g"
 
 def output_paths(layout: str, output: str | Path, feature: str, recording_id: str) -> list[Path]:
     """The file(s) ``layout`` keeps for feature folder ``feature`` of ``recording_id``."""
-    from zoo.data.formats import muse, recola, sewa  # lazily: zoo.data imports the datamodule
+    from zoo.data.corpora.muse_car import format as muse  # lazily: zoo.data imports the datamodule
+    from zoo.data.corpora.recola import format as recola
+    from zoo.data.corpora.sewa import format as sewa
 
     if layout == "muse_car":
         return [muse.feature_path(output, feature, recording_id)]
@@ -51,7 +53,9 @@ def output_paths(layout: str, output: str | Path, feature: str, recording_id: st
 
 def feature_folder(layout: str, output: str | Path, feature: str) -> Path:
     """The folder that holds feature ``feature`` of every recording (and its settings record)."""
-    from zoo.data.formats import muse, recola, sewa
+    from zoo.data.corpora.muse_car import format as muse
+    from zoo.data.corpora.recola import format as recola
+    from zoo.data.corpora.sewa import format as sewa
 
     if layout == "muse_car":
         return muse.feature_folder(output, feature)
@@ -73,7 +77,7 @@ def _fmt(values: np.ndarray) -> list[str]:
 
 
 def _muse_car(buf: io.StringIO, rec_id: str, out: FeatureOutput, segment_ids: np.ndarray | None) -> None:
-    from zoo.data.formats.muse import feature_table
+    from zoo.data.corpora.muse_car.format import feature_table
 
     ms = np.rint(out.timestamps * 1000.0).astype(np.int64)
     seg = np.zeros(len(ms), dtype=np.int64) if segment_ids is None else np.asarray(segment_ids, np.int64)
@@ -81,7 +85,7 @@ def _muse_car(buf: io.StringIO, rec_id: str, out: FeatureOutput, segment_ids: np
 
 
 def _sewa(buf: io.StringIO, rec_id: str, out: FeatureOutput, segment_ids) -> None:
-    from zoo.data.formats.sewa import format_table
+    from zoo.data.corpora.sewa.format import format_table
 
     buf.write(
         format_table(

@@ -1,6 +1,6 @@
 """An ONNX inference graph as a plain ``nn.Module``: its nodes run as ``torch`` operations.
 
-Imported models published as ONNX files (:mod:`zoo.importers`) keep their graph as data — a list
+Imported models published as ONNX files (:mod:`zoo.hub.importers`) keep their graph as data — a list
 of ``{"op", "inputs", "outputs", "attrs"}`` records (JSON, stored in a bundle's ``config.json``)
 — and their initialisers as buffers (stored in the bundle's safetensors file). Nothing of the file
 is executed: each node is one of the operators of :data:`OPS`, implemented here with

@@ -1,4 +1,8 @@
-"""Synthetic corpora written in the layout of the real ones.
+"""Synthetic corpora written in the layout of the real ones: the cache they live in and its helpers.
+
+Each corpus's writer is in its own room (``zoo/data/corpora/<name>/synthetic.py``); this package
+holds what they share: the cache folder, :func:`ensure_synthetic` and the voice, face and noise
+generators (``_voice``, ``_face``, ``_random``).
 
 The real corpora need a licence agreement, so every datamodule can instead run on a small synthetic
 corpus with the same folder layout, file formats and quirks (duplicate partition rows, missing test
@@ -18,9 +22,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from .muse_car import write_synthetic_muse_car
-
-__all__ = ["default_synthetic_root", "ensure_synthetic", "write_synthetic_muse_car"]
+__all__ = ["cache_dir", "default_synthetic_root", "ensure_synthetic"]
 
 CACHE_ENV = "AFFECT_ZOO_CACHE"
 

@@ -1,0 +1,1 @@
+"""CMU-MOSEI (CMU-MultimodalSDK ``.csd`` files and the aligned ``.pkl``): reader, alignment, synthetic corpus."""

@@ -1,0 +1,1 @@
+"""Predictions exported by earlier runs, read as a corpus for late fusion."""

@@ -1,0 +1,1 @@
+"""RECOLA (AVEC 2016 release, 40 ms labels): reader, layout and synthetic corpus."""

@@ -1,0 +1,1 @@
+"""Trained models in and out: checkpoints, bundles, Hugging Face, importers, ``zoo predict``."""

@@ -1,1 +1,0 @@
-"""The scores each paper reports, one ``<paper>.yaml`` per paper, read by :mod:`zoo.report`."""

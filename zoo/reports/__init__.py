@@ -1,0 +1,1 @@
+"""Results pages: the papers' scores beside ours (``zoo report``) and cross-corpus scoring (``zoo evaluate``)."""

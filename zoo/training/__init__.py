@@ -1,0 +1,1 @@
+"""What one Lightning training needs: the task module, losses, metrics, callbacks, post-processing."""
