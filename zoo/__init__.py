@@ -18,11 +18,16 @@ from zoo._version import __version__
 
 __all__ = ["create_model", "list_models", "model_entrypoint", "register_model", "load_pretrained", "__version__"]
 
-_REGISTRY_NAMES = ("create_model", "list_models", "model_entrypoint", "register_model")
+_REGISTRY_NAMES = ("list_models", "model_entrypoint", "register_model")
 
 
 def __getattr__(name: str) -> Any:
-    """The registry's functions, imported on first access (PEP 562)."""
+    """The registry's functions, imported on first access (PEP 562). ``create_model`` reads the
+    files a model's arguments name first (models read none; :func:`zoo.hub.checkpoint_io.build_model`)."""
+    if name == "create_model":
+        from zoo.hub.checkpoint_io import build_model
+
+        return build_model
     if name in _REGISTRY_NAMES:
         from zoo.models import registry as _registry
 

@@ -101,7 +101,7 @@ def test_missing_weights_via_cli(wav_dir, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--weights" in err and "random" in err
     assert _extract("nope", "--input", str(wav_dir), "--output", str(tmp_path)) == 2
-    assert "available" in capsys.readouterr().err
+    assert "unknown extractor 'nope'. Registered: " in capsys.readouterr().err
 
 
 def _raw_muse_corpus(root: Path, raw: Path, speech_like) -> None:

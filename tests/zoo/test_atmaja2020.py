@@ -144,7 +144,7 @@ def test_multistage_defaults_are_scikit_learns_svr_and_five_stages():
 def test_each_stage_is_a_plain_scikit_learn_svr_on_the_previous_output():
     from sklearn.svm import SVR
 
-    from zoo.estimators.run import SVRBank
+    from zoo.estimators.svr import SVRBank
 
     rng = np.random.default_rng(3)
     golds = [np.cumsum(rng.normal(size=(120, 2)), 0) / 10 for _ in range(3)]

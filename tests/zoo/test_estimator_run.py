@@ -12,7 +12,8 @@ from omegaconf import OmegaConf
 
 from zoo.data import create_datamodule
 from zoo.data.corpora.sewa.synthetic import write_synthetic_sewa
-from zoo.estimators.run import SVRBank, load_estimator
+from zoo.estimators.run import load_estimator
+from zoo.estimators.svr import SVRBank
 
 TARGETS = ["arousal", "valence", "liking"]
 

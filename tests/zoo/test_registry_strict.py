@@ -15,26 +15,29 @@ def test_every_listed_paper_module_registers_models():
 
 
 def test_a_misspelt_paper_module_is_an_error(monkeypatch):
-    monkeypatch.setattr(model_registry, "_PAPER_MODULES", (*model_registry._PAPER_MODULES, "zoo.sun2021"))
-    monkeypatch.setattr(model_registry, "_papers_loaded", False)
-    with pytest.raises(ModuleNotFoundError, match="zoo.sun2021"):
+    registry = model_registry.REGISTRY
+    monkeypatch.setattr(registry, "builtin_modules", (*model_registry.PAPER_MODULES, "zoo.models.sun2021"))
+    monkeypatch.setattr(registry, "_loaded", False)
+    with pytest.raises(ModuleNotFoundError, match="zoo.models.sun2021"):
         model_registry.list_models()
 
 
 def test_a_paper_module_that_registers_nothing_is_an_error(monkeypatch):
-    monkeypatch.setattr(model_registry, "_PAPER_MODULES", (*model_registry._PAPER_MODULES, "zoo.errors"))
-    monkeypatch.setattr(model_registry, "_papers_loaded", False)
+    registry = model_registry.REGISTRY
+    monkeypatch.setattr(registry, "builtin_modules", (*model_registry.PAPER_MODULES, "zoo.errors"))
+    monkeypatch.setattr(registry, "_loaded", False)
     with pytest.raises(ImportError, match="zoo.errors was imported but registered no model"):
         model_registry.list_models()
 
 
 def test_a_misspelt_or_empty_corpus_module_is_an_error(monkeypatch):
+    registry = corpus_registry.REGISTRY
     builtin = dict(corpus_registry.CORPUS_MODULES)
-    monkeypatch.setattr(corpus_registry, "CORPUS_MODULES", {**builtin, "recola2": "zoo.data.recola2"})
-    monkeypatch.setattr(corpus_registry, "_loaded", False)
-    with pytest.raises(ModuleNotFoundError, match="zoo.data.recola2"):
+    monkeypatch.setattr(registry, "builtin_modules", {**builtin, "recola2": "zoo.data.corpora.recola2.reader"})
+    monkeypatch.setattr(registry, "_loaded", False)
+    with pytest.raises(ModuleNotFoundError, match="zoo.data.corpora.recola2"):
         corpus_registry.list_corpora()
-    monkeypatch.setattr(corpus_registry, "CORPUS_MODULES", {**builtin, "nothing_here": "zoo.data.types"})
+    monkeypatch.setattr(registry, "builtin_modules", {**builtin, "nothing_here": "zoo.data.types"})
     with pytest.raises(ImportError, match="registered no corpus 'nothing_here'"):
         corpus_registry.list_corpora()
 
@@ -73,13 +76,52 @@ def test_installed_packages_add_corpora_through_entry_points(monkeypatch, tmp_pa
     monkeypatch.syspath_prepend(str(tmp_path))
     good = EntryPoint("plugin_corpus", "my_corpus_pkg", corpus_registry.ENTRY_POINT_GROUP)
     bad = EntryPoint("ghost", "empty_pkg", corpus_registry.ENTRY_POINT_GROUP)
+    import zoo.registry
+
+    registry = corpus_registry.REGISTRY
     monkeypatch.setattr(
-        corpus_registry, "entry_points", lambda group: [good] if group == corpus_registry.ENTRY_POINT_GROUP else []
+        zoo.registry, "entry_points", lambda group: [good] if group == corpus_registry.ENTRY_POINT_GROUP else []
     )
-    monkeypatch.setattr(corpus_registry, "_loaded", False)
+    monkeypatch.setattr(registry, "_loaded", False)
     assert "plugin_corpus" in corpus_registry.list_corpora()
-    monkeypatch.setattr(corpus_registry, "entry_points", lambda group: [bad])
-    monkeypatch.setattr(corpus_registry, "_loaded", False)
+    monkeypatch.setattr(zoo.registry, "entry_points", lambda group: [bad])
+    monkeypatch.setattr(registry, "_loaded", False)
     with pytest.raises(ImportError, match="entry point 'ghost' .* registered no corpus 'ghost'"):
         corpus_registry.list_corpora()
-    corpus_registry._CORPORA.pop("plugin_corpus", None)
+    registry._entries.pop("plugin_corpus", None)
+
+
+def test_both_registries_are_one_implementation():
+    from zoo.registry import Registry
+
+    assert isinstance(model_registry.REGISTRY, Registry) and isinstance(corpus_registry.REGISTRY, Registry)
+    assert model_registry.REGISTRY.kind == "model" and corpus_registry.REGISTRY.kind == "corpus"
+
+
+def test_a_model_that_names_a_file_is_handed_its_content_never_reads_it(tmp_path):
+    """``files=`` declarations: the bare registry refuses a named file it was not handed;
+    ``zoo.create_model`` reads it (here a state dict the test saved) and hands it over."""
+    import timm
+    import torch
+
+    import zoo
+
+    assert model_registry.model_files("tzirakis2017_visual") == {"pretrained_path": "weights"}
+    assert model_registry.model_files("sun2020_lstm") == {}
+    path = tmp_path / "r18.pth"
+    source = timm.create_model("resnet18", num_classes=0)
+    torch.save(source.state_dict(), path)
+    args = {
+        "feature_dims": {"video": [32, 32, 3]},
+        "num_targets": 2,
+        "backbone": "resnet18",
+        "pretrained_path": str(path),
+    }
+    with pytest.raises(ValueError, match="models read no files"):
+        model_registry.create_model("tzirakis2017_visual", **args)
+    net = zoo.create_model("tzirakis2017_visual", **args)
+    torch.testing.assert_close(net.visual.backbone.conv1.weight, source.conv1.weight)
+    with pytest.raises(TypeError, match="declares no file arguments"):
+        model_registry.create_model("sun2020_lstm", feature_dims={"a": 3}, num_targets=1, loaded={"x": 1})
+    with pytest.raises(ValueError, match="expected one of"):
+        model_registry.register_model(files={"path": "folder"})

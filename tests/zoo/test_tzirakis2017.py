@@ -10,9 +10,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from zoo.hub.pretrained import CheckpointError
-from zoo.models.registry import create_model, list_models
-from zoo.models.tzirakis2017 import SpeechNet, VisualNet, fft_conv1d
+from zoo import create_model
+from zoo.hub.checkpoint_io import read_weights_file
+from zoo.layers.visual import VisualNet
+from zoo.models.registry import list_models
+from zoo.models.tzirakis2017 import SpeechNet, fft_conv1d
 from zoo.training.task import EmotionTask
 
 
@@ -150,7 +152,7 @@ def test_visual_augmentation_only_in_training():
 def test_missing_pretrained_path_names_it(tmp_path):
     path = tmp_path / "nowhere" / "resnet18.safetensors"
     with pytest.raises(FileNotFoundError, match=str(path)):
-        VisualNet(backbone="resnet18", pretrained_path=path)
+        read_weights_file(path)
 
 
 @pytest.mark.parametrize("fmt", ["safetensors", "torch"])
@@ -170,7 +172,7 @@ def test_loads_pretrained_weights_saved_by_the_test(tmp_path, fmt):
     else:
         path = tmp_path / "r18.pth"
         torch.save({"state_dict": state}, path)
-    net = VisualNet(backbone="resnet18", pretrained_path=path)
+    net = VisualNet(backbone="resnet18", backbone_weights=read_weights_file(path))
     torch.testing.assert_close(net.backbone.conv1.weight, state["conv1.weight"])
     torch.testing.assert_close(net.backbone.layer4[1].bn2.running_var, state["layer4.1.bn2.running_var"])
 
@@ -181,7 +183,7 @@ def test_pretrained_weights_of_another_backbone_are_refused(tmp_path):
     path = tmp_path / "r18.pth"
     torch.save(timm.create_model("resnet18", num_classes=0).state_dict(), path)
     with pytest.raises(ValueError, match="do not fit resnet34"):
-        VisualNet(backbone="resnet34", pretrained_path=path)
+        VisualNet(backbone="resnet34", backbone_weights=read_weights_file(path))
 
 
 # --------------------------------------------------------------------------- full models
@@ -261,7 +263,7 @@ def test_multimodal_keeps_the_extractor_weights_of_both_checkpoints(tmp_path):
     assert not any(p.requires_grad for p in frozen.speech.parameters())
     assert all(p.requires_grad for p in frozen.lstm.parameters())
     # checkpoints swapped: clear error naming the expected model
-    with pytest.raises(CheckpointError, match="tzirakis2017_visual.*tzirakis2017_audio"):
+    with pytest.raises(ValueError, match="tzirakis2017_visual.*tzirakis2017_audio"):
         create_model(
             "tzirakis2017_multimodal",
             feature_dims=SPEC["feature_dims"],

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from zoo import create_model
 from zoo.config.recipe import load_recipe
-from zoo.models.registry import create_model
-from zoo.models.tzirakis2017 import SpeechNet, VisualNet
+from zoo.layers.visual import VisualNet
+from zoo.models.tzirakis2017 import SpeechNet
 from zoo.training.postprocess import STEPS, median_window_grid, shift_grid
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -269,6 +270,7 @@ def test_checkpoint_reloads_without_the_imagenet_file_it_was_trained_from(tmp_pa
     import timm
     from safetensors.torch import save_file
 
+    from zoo.hub.checkpoint_io import read_model_files
     from zoo.hub.pretrained import task_from_checkpoint
     from zoo.training.task import EmotionTask
 
@@ -281,8 +283,9 @@ def test_checkpoint_reloads_without_the_imagenet_file_it_was_trained_from(tmp_pa
         "label_step": 0.04,
         "normalization": None,
     }
+    args = {"backbone": "resnet18", "pretrained_path": str(path), "hidden_size": 8}
     task = EmotionTask(
-        "tzirakis2017_visual", spec, model_args={"backbone": "resnet18", "pretrained_path": str(path), "hidden_size": 8}
+        "tzirakis2017_visual", spec, model_args=args, loaded_files=read_model_files("tzirakis2017_visual", args)
     )
     with torch.no_grad():
         task.net.visual.backbone.conv1.weight.add_(1.0)  # "trained": differs from the file's weights
@@ -294,6 +297,8 @@ def test_checkpoint_reloads_without_the_imagenet_file_it_was_trained_from(tmp_pa
     assert "FROM SCRATCH" not in caplog.text
     torch.testing.assert_close(reloaded.net.visual.backbone.conv1.weight, task.net.visual.backbone.conv1.weight)
     with pytest.raises(FileNotFoundError, match="model.args.pretrained_path"):  # training still needs it
+        read_model_files("tzirakis2017_visual", dict(task.hparams["model_args"]))
+    with pytest.raises(ValueError, match="names a file .* models read no files"):  # the bare network reads none
         EmotionTask("tzirakis2017_visual", spec, model_args=dict(task.hparams["model_args"]))
 
 

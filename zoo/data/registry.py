@@ -11,15 +11,12 @@ the contract test then covers them as well.
 
 from __future__ import annotations
 
-import difflib
-import fnmatch
-import importlib
-from importlib.metadata import entry_points
 from typing import TypeVar
 
 from zoo.data.corpus import Corpus
+from zoo.registry import Registry
 
-__all__ = ["CORPUS_MODULES", "ENTRY_POINT_GROUP", "register_corpus", "corpus_class", "list_corpora"]
+__all__ = ["CORPUS_MODULES", "ENTRY_POINT_GROUP", "REGISTRY", "register_corpus", "corpus_class", "list_corpora"]
 
 #: built-in corpus name → the module that defines and registers its reader
 CORPUS_MODULES = {
@@ -33,9 +30,10 @@ CORPUS_MODULES = {
 #: installed packages add corpora under this entry-point group (name → module that registers it)
 ENTRY_POINT_GROUP = "affect_zoo.corpora"
 
+#: the corpus readers (:class:`zoo.registry.Registry`)
+REGISTRY: Registry[type[Corpus]] = Registry("corpus", CORPUS_MODULES, ENTRY_POINT_GROUP)
+
 _C = TypeVar("_C", bound=type)
-_CORPORA: dict[str, type[Corpus]] = {}
-_loaded = False
 
 
 def register_corpus(cls: _C) -> _C:
@@ -49,34 +47,8 @@ def register_corpus(cls: _C) -> _C:
         raise TypeError(f"register_corpus expects a Corpus subclass, got {cls!r}")
     if not cls.name:
         raise TypeError(f"{cls.__qualname__} has no `name`")
-    existing = _CORPORA.get(cls.name)
-    if existing is not None and (existing.__module__, existing.__qualname__) != (cls.__module__, cls.__qualname__):
-        raise ValueError(
-            f"corpus name {cls.name!r} is already registered by {existing.__module__}.{existing.__qualname__}"
-        )
-    _CORPORA[cls.name] = cls
+    REGISTRY.add(cls.name, cls)
     return cls
-
-
-def _load_builtin() -> None:
-    global _loaded
-    if _loaded:
-        return
-    for name, module in CORPUS_MODULES.items():
-        importlib.import_module(module)  # a missing or broken module raises here
-        if name not in _CORPORA:
-            raise ImportError(f"{module} was imported but registered no corpus {name!r}")
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        # an installed package's corpus: ``[project.entry-points."affect_zoo.corpora"] name = "pkg.module"``
-        before = set(_CORPORA)
-        entry.load()
-        if entry.name not in _CORPORA:
-            added = sorted(set(_CORPORA) - before)
-            raise ImportError(
-                f"entry point {entry.name!r} ({entry.value}) of group {ENTRY_POINT_GROUP!r} registered "
-                f"no corpus {entry.name!r} (it registered {added or 'nothing'})"
-            )
-    _loaded = True
 
 
 def list_corpora(pattern: str = "*", include_derived: bool = False) -> list[str]:
@@ -87,8 +59,7 @@ def list_corpora(pattern: str = "*", include_derived: bool = False) -> list[str]
         include_derived: also list derived corpora (``prediction_fusion``), which read other
             runs' outputs and have no synthetic corpus of their own.
     """
-    _load_builtin()
-    return sorted(n for n, c in _CORPORA.items() if fnmatch.fnmatch(n, pattern) and (include_derived or not c.derived))
+    return REGISTRY.names(pattern, where=lambda cls: include_derived or not cls.derived)
 
 
 def corpus_class(name: str) -> type[Corpus]:
@@ -97,10 +68,4 @@ def corpus_class(name: str) -> type[Corpus]:
     Raises:
         KeyError: naming the closest registered names when ``name`` is unknown.
     """
-    _load_builtin()
-    try:
-        return _CORPORA[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, _CORPORA, n=3)
-        hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise KeyError(f"unknown corpus {name!r}.{hint} Registered: {', '.join(sorted(_CORPORA))}") from None
+    return REGISTRY.get(name)

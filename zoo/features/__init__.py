@@ -22,7 +22,6 @@ Example::
 
 from __future__ import annotations
 
-import fnmatch
 from typing import Any
 
 from zoo.features import base as _base
@@ -40,17 +39,9 @@ __all__ = [
 ]
 
 
-def _load_builtin() -> None:
-    from . import audio, text, visual  # noqa: F401  (registration side effects)
-
-
 def extractor_class(name: str) -> type[Extractor]:
-    """The registered class of ``name``; unknown names list the available ones."""
-    _load_builtin()
-    registry = _base._EXTRACTORS
-    if name not in registry:
-        raise KeyError(f"unknown extractor {name!r}; available: {', '.join(sorted(registry))}")
-    return registry[name]
+    """The registered class of ``name``; unknown names list the registered ones."""
+    return _base.REGISTRY.get(name)
 
 
 def create_extractor(name: str, **kwargs: Any) -> Extractor:
@@ -60,5 +51,4 @@ def create_extractor(name: str, **kwargs: Any) -> Extractor:
 
 def list_extractors(pattern: str = "*") -> list[str]:
     """Registered extractor names matching the glob ``pattern``, sorted."""
-    _load_builtin()
-    return sorted(n for n in _base._EXTRACTORS if fnmatch.fnmatch(n, pattern))
+    return _base.REGISTRY.names(pattern)

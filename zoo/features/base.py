@@ -14,9 +14,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from zoo.registry import Registry
+
 __all__ = ["Extractor", "ExtractorError", "FeatureOutput", "label_times", "register_extractor"]
 
-_EXTRACTORS: dict[str, type[Extractor]] = {}
+#: the extractors (:class:`zoo.registry.Registry`); the built-in ones register when their modules load
+REGISTRY: Registry[type[Extractor]] = Registry(
+    "extractor", ("zoo.features.audio", "zoo.features.text", "zoo.features.visual")
+)
 
 
 class ExtractorError(RuntimeError):
@@ -165,11 +170,8 @@ def register_extractor(name: str) -> Callable[[type[Extractor]], type[Extractor]
     """Class decorator registering an :class:`Extractor` subclass under ``name``."""
 
     def decorator(cls: type[Extractor]) -> type[Extractor]:
-        if name in _EXTRACTORS and _EXTRACTORS[name] is not cls:
-            raise ValueError(f"extractor {name!r} is already registered")
         cls.name = name
-        _EXTRACTORS[name] = cls
-        return cls
+        return REGISTRY.add(name, cls)
 
     return decorator
 

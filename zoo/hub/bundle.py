@@ -705,9 +705,10 @@ def load_bundle(path: str | Path, map_location: str | torch.device = "cpu", allo
         BundleError: missing file, malformed JSON, unknown architecture, tensors with the wrong
             names or shapes, a pickle payload, or weights not matching their recorded sha256.
     """
+    from zoo.hub.checkpoint_io import build_model
     from zoo.hub.huggingface import resolve_pretrained
     from zoo.hub.inference import PretrainedModel
-    from zoo.models.registry import building_from_checkpoint, create_model
+    from zoo.models.registry import building_from_checkpoint
     from zoo.training.postprocess import PostProcessor
 
     folder = resolve_pretrained(path, allow_download=allow_download)
@@ -726,7 +727,7 @@ def load_bundle(path: str | Path, map_location: str | torch.device = "cpu", allo
     check_finite_weights(tensors, bad_weight)
     try:
         with building_from_checkpoint():  # the bundle's weights replace any initial weights
-            net = create_model(
+            net = build_model(
                 architecture,
                 feature_dims=dict(config["feature_dims"]),
                 num_targets=len(config["target_names"]),

@@ -14,6 +14,19 @@ checked (:mod:`zoo.hub.spec_checks`): finite weights, finite normalisation stati
 > 0, a finite label shift and feature delays. Only local checkpoint files are read: a URL
 (``https://``, ``s3://``, ...) is refused, because remote checkpoints are what Lightning would
 unpickle with ``weights_only=False``. Inference on a loaded model is :mod:`zoo.hub.inference`.
+
+Models read no files: a variant declares the arguments that name files when it registers
+(``@register_model(files={"pretrained_path": "weights"})``, :mod:`zoo.models.registry`), and
+:func:`read_model_files` reads them for it — for the runner, :func:`task_from_checkpoint`, the
+bundle loader and :func:`zoo.create_model` (:func:`build_model`) — handing the variant
+``loaded={argument: content}``:
+
+* ``"weights"`` — initial weights (e.g. ImageNet weights of a backbone): a state dict from a
+  safetensors file or a torch file read with ``weights_only=True``; skipped when the model is
+  built to receive a checkpoint's trained weights (:func:`~zoo.models.registry.building_from_checkpoint`);
+* ``"checkpoint"`` — an affect-zoo checkpoint (e.g. a unimodal run whose extractor a multimodal
+  model reuses): ``{"path", "model", "model_args", "state_dict"}`` read by :func:`read_checkpoint`;
+  read in both cases, as the extractor's architecture comes from it.
 """
 
 from __future__ import annotations
@@ -26,14 +39,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor, nn
 
 from zoo.hub.safe_load import safe_torch_load
 from zoo.hub.spec_checks import check_finite_weights, check_spec_numbers, finite_number
-from zoo.models.registry import building_from_checkpoint
+from zoo.models.registry import building_from_checkpoint, create_model, model_files, weights_come_from_checkpoint
 from zoo.training.postprocess import PostProcessor
 
 __all__ = [
     "CheckpointError",
+    "build_model",
+    "read_model_files",
+    "read_weights_file",
     "local_checkpoint_path",
     "merge_reader_state",
     "read_checkpoint",
@@ -192,7 +209,9 @@ def task_from_checkpoint(path: str | Path) -> Any:
     hparams = dict(checkpoint["hyper_parameters"])
     try:
         with building_from_checkpoint():
-            task = EmotionTask(**hparams)
+            task = EmotionTask(
+                **hparams, loaded_files=read_model_files(hparams["model"], hparams.get("model_args") or {})
+            )
     except KeyError as err:
         raise CheckpointError(f"{path}: {err.args[0]}") from err
     try:
@@ -218,3 +237,77 @@ def store_postprocessor(path: str | Path, postprocessor: PostProcessor) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(checkpoint, tmp)
     os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------- files named by model arguments
+def read_weights_file(path: str | Path, argument: str = "pretrained_path") -> dict[str, Tensor]:
+    """A state dict from a safetensors file or a torch file read with ``weights_only=True``.
+
+    Args:
+        path: the file.
+        argument: the model argument that named it (for messages: ``model.args.<argument>``).
+
+    Raises:
+        FileNotFoundError: naming the argument and how to make the file.
+        ValueError: the file holds no state dict.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"pretrained weights not found: {path} (model.args.{argument}). Make the file on a "
+            "machine with internet access and copy it here, e.g. python -c \"import timm, "
+            "safetensors.torch as st; st.save_file(timm.create_model('resnet50', pretrained=True)"
+            f".state_dict(), '{path.name}')\" (docs/models/tzirakis2017.md, 'ImageNet weights'); "
+            f"or set model.args.{argument}=null to train from scratch"
+        )
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    state = safe_torch_load(path, f"weights file (model.args.{argument})")
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: expected a state dict (name -> tensor), got {type(state).__name__}")
+    return state
+
+
+def _read_model_checkpoint(path: str | Path) -> dict[str, Any]:
+    checkpoint = read_checkpoint(path)
+    return {
+        "path": str(path),
+        "model": checkpoint["hyper_parameters"]["model"],
+        "model_args": dict(checkpoint["hyper_parameters"].get("model_args") or {}),
+        "state_dict": checkpoint["state_dict"],
+    }
+
+
+def read_model_files(model: str, model_args: Mapping[str, Any]) -> dict[str, Any]:
+    """What the files named by ``model_args`` hold, for the variant's ``loaded`` argument.
+
+    Args:
+        model: a registered model name.
+        model_args: its arguments (a file argument that is ``None`` or absent is skipped).
+
+    Raises:
+        FileNotFoundError, ValueError, zoo.hub.checkpoint_io.CheckpointError: a file that is
+            missing or not what the variant declared.
+    """
+    loaded: dict[str, Any] = {}
+    for argument, kind in model_files(model).items():
+        path = model_args.get(argument)
+        if path is None:
+            continue
+        if kind == "weights":
+            if not weights_come_from_checkpoint():  # trained weights replace the initial ones
+                loaded[argument] = read_weights_file(path, argument)
+        else:
+            loaded[argument] = _read_model_checkpoint(path)
+    return loaded
+
+
+def build_model(name: str, **kwargs: Any) -> nn.Module:
+    """:func:`~zoo.models.registry.create_model` after reading the files its arguments name."""
+    if model_files(name):
+        kwargs["loaded"] = {**read_model_files(name, kwargs), **dict(kwargs.get("loaded") or {})}
+    return create_model(name, **kwargs)

@@ -59,7 +59,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from zoo.estimators.run import SVRBank, ccc_per_target
+from zoo.estimators.svr import SVRBank, ccc_per_target
 from zoo.layers import lengths_from_mask
 from zoo.models.registry import register_model
 
@@ -133,7 +133,7 @@ class Atmaja2020MultistageSVR:
             reports (Table 3 is a development-set score of a fusion fitted on devel);
             ``k ≥ 2``: an honest devel score by k-fold cross-validation over devel recordings.
         frame_step: fit on every ``frame_step``-th frame (1 = all, the paper; larger is faster).
-        kernel, C, epsilon, gamma: the SVR of :class:`~zoo.estimators.run.SVRBank`; defaults are
+        kernel, C, epsilon, gamma: the SVR of :class:`~zoo.estimators.svr.SVRBank`; defaults are
             scikit-learn's ``SVR()`` defaults (RBF, C=1, ε=0.1, gamma="scale"), since the paper
             names scikit-learn [21] and no parameter.
         standardize: z-score the SVR inputs first (the paper mentions no scaling: ``False``).
@@ -222,12 +222,9 @@ class Atmaja2020MultistageSVR:
         self.cv_predictions_, self.stage_scores_ = None, {}
 
 
+@register_model(estimator=True)
 def atmaja2020_multistage_svr(
     feature_dims: Mapping[str, Any], num_targets: int, **kwargs: Any
 ) -> Atmaja2020MultistageSVR:
     """Multistage SVR fusion of earlier runs' predictions (``sources``), fitted on devel."""
     return Atmaja2020MultistageSVR(**kwargs)
-
-
-atmaja2020_multistage_svr.is_estimator = True
-atmaja2020_multistage_svr = register_model(atmaja2020_multistage_svr)

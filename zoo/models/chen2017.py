@@ -62,7 +62,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from zoo.estimators.run import SVRBank
+from zoo.estimators.svr import SVRBank
 from zoo.layers.peephole_lstm import PeepholeLSTM
 from zoo.models.registry import register_model
 
@@ -179,7 +179,7 @@ class Chen2017SVR:
             (odd; Table 3 uses 1, 3, 5, 7).
         frame_step: frame level: use every ``frame_step``-th training frame (the 6 s xbow
             windows overlap heavily, so neighbouring frames are near duplicates).
-        kernel, C, epsilon, gamma: of :class:`~zoo.estimators.run.SVRBank`.
+        kernel, C, epsilon, gamma: of :class:`~zoo.estimators.svr.SVRBank`.
         seed: LinearSVR's random state.
     """
 
@@ -226,10 +226,7 @@ class Chen2017SVR:
         self.bank = SVRBank.from_state(arrays, meta)
 
 
+@register_model(estimator=True)
 def chen2017_svr(feature_dims: Mapping[str, Any], num_targets: int, **kwargs: Any) -> Chen2017SVR:
     """SVR baseline on long-time features (``level="frame"``) or turn-level text (``level="turn"``)."""
     return Chen2017SVR(**kwargs)
-
-
-chen2017_svr.is_estimator = True
-chen2017_svr = register_model(chen2017_svr)

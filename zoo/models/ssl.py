@@ -24,7 +24,7 @@ Network, per label frame of the corpus (40 ms RECOLA, 100 ms SEWA, 250 ms MuSe-C
       [-> concatenated with a timm face encoder's per-frame features   (B, T, H + F)]
       -> dropout -> head: linear, or BiLSTM -> linear                  (B, T, K)
 
-Audio-visual variant: face crops ``(B, T, H, W, 3)`` through :class:`zoo.models.tzirakis2017.VisualNet`
+Audio-visual variant: face crops ``(B, T, H, W, 3)`` through :class:`zoo.layers.visual.VisualNet`
 (a ``timm`` backbone with local ImageNet weights), early-fused by concatenation as Tzirakis et
 al. 2017 fuse their two streams (§III-D). Audio-text variant: each frame's transcript row (raw
 UTF-8 bytes, e.g. SEWA's ``transcript``) through a ``transformers`` text encoder
@@ -64,7 +64,8 @@ from torch import Tensor, nn
 from zoo.layers import MaskedBiLSTM
 from zoo.layers.speech_encoder import SpeechEncoder, layer_choice, layer_range
 from zoo.layers.text_encoder import TextEncoder
-from zoo.models.registry import register_model, weights_come_from_checkpoint
+from zoo.layers.visual import VisualNet
+from zoo.models.registry import loaded_file, register_model, weights_come_from_checkpoint
 
 __all__ = ["SSLEmotionNet", "FrozenEncoderFeatures", "ssl_audio", "ssl_audiovisual", "ssl_audio_text"]
 
@@ -177,9 +178,10 @@ class SSLEmotionNet(nn.Module):
         dropout: dropout on the fused per-frame features.
         shared_head: one head with K outputs; ``False`` → one head per target.
         face_backbone: ``timm`` model of the face encoder.
-        face_pretrained_path: local ImageNet weights of the face backbone.
+        face_weights: initial (e.g. ImageNet) weights of the face backbone, read by the runner from
+            ``model.args.face_pretrained_path``; ``None`` starts from random weights.
         face_feature_dim: face features per frame (projection of the pooled backbone output).
-        face_augment: augment face crops in training (as :class:`~zoo.models.tzirakis2017.VisualNet`).
+        face_augment: augment face crops in training (as :class:`~zoo.layers.visual.VisualNet`).
     """
 
     def __init__(
@@ -212,7 +214,7 @@ class SSLEmotionNet(nn.Module):
         dropout: float = 0.1,
         shared_head: bool = True,
         face_backbone: str = "resnet18",
-        face_pretrained_path: str | None = None,
+        face_weights: Mapping[str, Tensor] | None = None,
         face_feature_dim: int = 64,
         face_augment: bool = True,
     ) -> None:
@@ -262,13 +264,11 @@ class SSLEmotionNet(nn.Module):
         width = self.audio.hidden_size
         self.visual: nn.Module | None = None
         if video_feature is not None:
-            from zoo.models.tzirakis2017 import VisualNet
-
             if video_feature not in feature_dims:
                 raise ValueError(f"model.args.video_feature: {video_feature!r} is not a feature set of the data")
             self.visual = VisualNet(
                 backbone=face_backbone,
-                pretrained_path=face_pretrained_path,
+                backbone_weights=face_weights,
                 augment=face_augment,
                 feature_dim=face_feature_dim,
             )
@@ -394,23 +394,42 @@ class SSLEmotionNet(nn.Module):
         return torch.cat(outputs, -1) * mask[..., None].to(x.dtype)
 
 
-@register_model
-def ssl_audio(feature_dims: Mapping[str, Any], num_targets: int, **kwargs: Any) -> SSLEmotionNet:
-    """Self-supervised speech encoder + layer weighting + linear/BiLSTM head, audio only."""
-    return SSLEmotionNet(feature_dims, num_targets, **kwargs)
-
-
-@register_model
-def ssl_audiovisual(
-    feature_dims: Mapping[str, Any], num_targets: int, video_feature: str = "video", **kwargs: Any
+def _ssl_net(
+    variant: str, feature_dims: Mapping[str, Any], num_targets: int, loaded: Mapping[str, Any] | None, **kwargs: Any
 ) -> SSLEmotionNet:
-    """``ssl_audio`` early-fused with a ``timm`` face encoder on the face crops (``video``)."""
-    return SSLEmotionNet(feature_dims, num_targets, video_feature=video_feature, **kwargs)
+    path = kwargs.pop("face_pretrained_path", None)
+    face_weights = loaded_file(variant, loaded or {}, "face_pretrained_path", path)
+    return SSLEmotionNet(feature_dims, num_targets, face_weights=face_weights, **kwargs)
 
 
-@register_model
+@register_model(files={"face_pretrained_path": "weights"})
+def ssl_audio(
+    feature_dims: Mapping[str, Any], num_targets: int, loaded: Mapping[str, Any] | None = None, **kwargs: Any
+) -> SSLEmotionNet:
+    """Self-supervised speech encoder + layer weighting + linear/BiLSTM head, audio only."""
+    return _ssl_net("ssl_audio", feature_dims, num_targets, loaded, **kwargs)
+
+
+@register_model(files={"face_pretrained_path": "weights"})
+def ssl_audiovisual(
+    feature_dims: Mapping[str, Any],
+    num_targets: int,
+    video_feature: str = "video",
+    loaded: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> SSLEmotionNet:
+    """``ssl_audio`` early-fused with a ``timm`` face encoder on the face crops (``video``);
+    ``face_pretrained_path`` names the face backbone's initial weights (read by the runner)."""
+    return _ssl_net("ssl_audiovisual", feature_dims, num_targets, loaded, video_feature=video_feature, **kwargs)
+
+
+@register_model(files={"face_pretrained_path": "weights"})
 def ssl_audio_text(
-    feature_dims: Mapping[str, Any], num_targets: int, text_feature: str = "transcript", **kwargs: Any
+    feature_dims: Mapping[str, Any],
+    num_targets: int,
+    text_feature: str = "transcript",
+    loaded: Mapping[str, Any] | None = None,
+    **kwargs: Any,
 ) -> SSLEmotionNet:
     """``ssl_audio`` early-fused with a ``transformers`` text encoder on the frames' transcript rows."""
-    return SSLEmotionNet(feature_dims, num_targets, text_feature=text_feature, **kwargs)
+    return _ssl_net("ssl_audio_text", feature_dims, num_targets, loaded, text_feature=text_feature, **kwargs)

@@ -75,17 +75,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from zoo.hub.safe_load import safe_torch_load
 from zoo.layers import MaskedBiLSTM
+from zoo.layers.visual import VisualNet
 from zoo.layers.windows import eval_window_spans, windowed_forward
-from zoo.models.registry import register_model, weights_come_from_checkpoint
+from zoo.models.registry import loaded_file, register_model, weights_come_from_checkpoint
 
 __all__ = [
     "SpeechNet",
@@ -97,8 +96,6 @@ __all__ = [
     "tzirakis2017_multimodal",
 ]
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 CONV_IMPLS = ("auto", "direct", "fft")
 _log = logging.getLogger(__name__)
 
@@ -230,126 +227,6 @@ class SpeechNet(nn.Module):
         x = x.reshape(b, c2 // self.channel_pool, self.channel_pool, -1).amax(dim=2)  # (B, C2/cp, L)
         x = x.reshape(b, x.shape[1], t, s // self.pool).permute(0, 2, 3, 1)  # (B, T, s/pool, C)
         return self.dropout(x.reshape(b, t, self.output_dim))
-
-
-def _load_state_dict_file(path: str | Path) -> dict[str, Tensor]:
-    """A state dict from a safetensors file or a torch file read with ``weights_only=True``."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"pretrained weights not found: {path} (model.args.pretrained_path). Make the file on a "
-            "machine with internet access and copy it here, e.g. python -c \"import timm, "
-            "safetensors.torch as st; st.save_file(timm.create_model('resnet50', pretrained=True)"
-            f".state_dict(), '{path.name}')\" (docs/models/tzirakis2017.md, 'ImageNet weights'); "
-            "or set model.args.pretrained_path=null to train from scratch"
-        )
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    state = safe_torch_load(path, "weights file (model.args.pretrained_path)")
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise ValueError(f"{path}: expected a state dict (name -> tensor), got {type(state).__name__}")
-    return state
-
-
-class VisualNet(nn.Module):
-    """ResNet face-feature extractor with ImageNet normalisation and training augmentation.
-
-    Args:
-        backbone: timm model name (``resnet50`` in the paper; e.g. ``resnet18`` for tests).
-        pretrained_path: local file with ImageNet weights of the backbone (safetensors, or a torch
-            state dict, optionally under ``"state_dict"``; classifier weights ``fc.*`` are
-            ignored; timm's and torchvision's ResNet-50 use the same names); ``None`` trains from
-            scratch.
-        feature_dim: features per frame. The paper's visual network gives 640 (§III-D: "the
-            visual network 640 features", concatenated with the speech network's 1280 into
-            1920) without saying how they are obtained from ResNet-50's 2048-d average-pooled
-            output; here a linear layer ``2048 -> 640`` does it (``None``: the 2048-d pool
-            output, as the authors' released code).
-        augment: augment in ``train()`` mode (resize ×110/96, random crop back, brightness and
-            saturation jitter).
-        brightness: brightness jitter factor range ``[1-b, 1+b]``.
-        saturation: saturation jitter factor range ``[1-s, 1+s]``.
-        chunk_size: frames per backbone call (bounds memory on whole recordings).
-    """
-
-    def __init__(
-        self,
-        backbone: str = "resnet50",
-        pretrained_path: str | Path | None = None,
-        augment: bool = True,
-        brightness: float = 0.25,
-        saturation: float = 0.25,
-        chunk_size: int = 256,
-        feature_dim: int | None = 640,
-    ) -> None:
-        super().__init__()
-        import timm
-
-        self.backbone = timm.create_model(backbone, pretrained=False, num_classes=0)
-        if pretrained_path is not None:
-            state = _load_state_dict_file(pretrained_path)
-            state = {k: v for k, v in state.items() if not k.startswith(("fc.", "head.", "classifier."))}
-            missing, unexpected = self.backbone.load_state_dict(state, strict=False)
-            if missing or unexpected:
-                raise ValueError(
-                    f"{pretrained_path}: weights do not fit {backbone}: missing {missing[:5]}, "
-                    f"unexpected {unexpected[:5]}"
-                )
-        self.proj = None if feature_dim is None else nn.Linear(self.backbone.num_features, int(feature_dim))
-        self.augment = augment
-        self.brightness, self.saturation = brightness, saturation
-        self.chunk_size = int(chunk_size)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-
-    @property
-    def output_dim(self) -> int:
-        """Features per frame (640 as in the paper; 2048 for ResNet-50 without projection)."""
-        return int(self.proj.out_features if self.proj is not None else self.backbone.num_features)
-
-    def augmentation(self, height: int, width: int) -> Any:
-        """The §V augmentation of ``height × width`` faces: resize by 110/96 (96 → 110), random
-        crop back to the input size, random brightness and saturation (torchvision v2)."""
-        from torchvision.transforms import v2
-
-        big = (int(round(height * 110 / 96)), int(round(width * 110 / 96)))
-        return v2.Compose(
-            [
-                v2.Resize(big, antialias=True),
-                v2.RandomCrop((height, width)),
-                v2.ColorJitter(brightness=self.brightness, saturation=self.saturation),
-            ]
-        )
-
-    def _augment(self, images: Tensor) -> Tensor:
-        """One random resize-crop and colour jitter for a sequence of ``(T, 3, H, W)`` images."""
-        return self.augmentation(*images.shape[-2:])(images)
-
-    def forward(self, video: Tensor, mask: Tensor) -> Tensor:
-        """``(B, T, H, W, 3)`` uint8 frames → ``(B, T, output_dim)``; zero at padded frames."""
-        if video.dim() != 5 or video.shape[-1] != 3:
-            raise ValueError(f"VisualNet expects video of shape (B, T, H, W, 3), got {tuple(video.shape)}")
-        b, t = video.shape[:2]
-        images = video.permute(0, 1, 4, 2, 3)  # (B, T, 3, H, W)
-        if images.dtype == torch.uint8:
-            images = images.float() / 255.0
-        else:
-            images = images.float()
-        if self.training and self.augment:
-            images = torch.stack([self._augment(seq) for seq in images])
-        flat = images[mask]  # valid frames only (N, 3, H, W)
-        flat = (flat - self.mean) / self.std
-        feats = [self.backbone(chunk) for chunk in torch.split(flat, self.chunk_size)]
-        if self.proj is not None:
-            feats = [self.proj(f) for f in feats]
-        out = torch.cat(feats) if feats else flat.new_zeros(0, self.output_dim)
-        result = out.new_zeros(b, t, out.shape[-1])
-        result[mask] = out
-        return result
 
 
 class Tzirakis2017Net(nn.Module):
@@ -484,46 +361,48 @@ def tzirakis2017_audio(feature_dims: Mapping[str, Any], num_targets: int, **kwar
     return Tzirakis2017Net(feature_dims, num_targets, ("audio",), speech_args=speech, **rest)
 
 
-@register_model
-def tzirakis2017_visual(feature_dims: Mapping[str, Any], num_targets: int, **kwargs: Any) -> Tzirakis2017Net:
+@register_model(files={"pretrained_path": "weights"})
+def tzirakis2017_visual(
+    feature_dims: Mapping[str, Any], num_targets: int, loaded: Mapping[str, Any] | None = None, **kwargs: Any
+) -> Tzirakis2017Net:
     """ResNet-50 + 2-layer LSTM on ``features["video"]`` ``(B, T, 96, 96, 3)`` uint8.
 
-    Keyword arguments: ``hidden_size``, ``num_lstm_layers``, ``dropout`` and those of
-    :class:`VisualNet` (``backbone``, ``pretrained_path``, ``augment``, ...).
+    Keyword arguments: ``hidden_size``, ``num_lstm_layers``, ``dropout``, ``pretrained_path``
+    (the ImageNet weights file, read by the runner and handed in through ``loaded``) and those
+    of :class:`~zoo.layers.visual.VisualNet` (``backbone``, ``augment``, ...).
     """
     speech, visual, rest = _split_args(dict(kwargs))
     speech.pop("dropout", None)
     if speech:
         raise TypeError(f"tzirakis2017_visual got unexpected keyword arguments {sorted(speech)}")
-    if weights_come_from_checkpoint():
-        visual.pop("pretrained_path", None)  # the checkpoint's weights replace the initial ones
-    elif visual.get("pretrained_path") is None:
+    path = visual.pop("pretrained_path", None)
+    if path is None and not weights_come_from_checkpoint():
         _log.warning(
             "tzirakis2017_visual: model.args.pretrained_path is null, so %s is trained FROM SCRATCH; "
             "the paper fine-tunes ImageNet weights (Tzirakis et al. 2017 §III-D). See "
             "docs/models/tzirakis2017.md ('ImageNet weights') for how to make the local file.",
             visual.get("backbone", "resnet50"),
         )
+    visual["backbone_weights"] = loaded_file("tzirakis2017_visual", loaded or {}, "pretrained_path", path)
     return Tzirakis2017Net(feature_dims, num_targets, ("video",), visual_args=visual, **rest)
 
 
-def _extractor_from_checkpoint(
-    path: str | Path, expected_model: str, prefix: str
+def _extractor(
+    checkpoint: Mapping[str, Any], expected_model: str, prefix: str
 ) -> tuple[dict[str, Any], dict[str, Tensor]]:
-    """Model args and ``prefix``-stripped extractor weights of a unimodal checkpoint."""
-    from zoo.hub.pretrained import CheckpointError, read_checkpoint
-
-    checkpoint = read_checkpoint(path)
-    model = checkpoint["hyper_parameters"]["model"]
+    """Model args and ``prefix``-stripped extractor weights of a unimodal checkpoint's content."""
+    path, model = checkpoint["path"], checkpoint["model"]
     if model != expected_model:
-        raise CheckpointError(f"{path}: a checkpoint of model {model!r}, but {expected_model!r} is needed here")
+        raise ValueError(f"{path}: a checkpoint of model {model!r}, but {expected_model!r} is needed here")
     state = {k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
     if not state:
-        raise CheckpointError(f"{path}: no weights under {prefix!r}")
-    return dict(checkpoint["hyper_parameters"].get("model_args") or {}), state
+        raise ValueError(f"{path}: no weights under {prefix!r}")
+    return dict(checkpoint["model_args"]), state
 
 
-@register_model
+@register_model(
+    files={"audio_checkpoint": "checkpoint", "visual_checkpoint": "checkpoint", "pretrained_path": "weights"}
+)
 def tzirakis2017_multimodal(
     feature_dims: Mapping[str, Any],
     num_targets: int,
@@ -531,6 +410,7 @@ def tzirakis2017_multimodal(
     visual_checkpoint: str | None = None,
     from_scratch: bool = False,
     freeze_extractors: bool = False,
+    loaded: Mapping[str, Any] | None = None,
     **kwargs: Any,
 ) -> Tzirakis2017Net:
     """Speech + visual extractors from two unimodal checkpoints → new 2-layer LSTM.
@@ -542,15 +422,17 @@ def tzirakis2017_multimodal(
         visual_checkpoint: best checkpoint of a ``tzirakis2017_visual`` run.
         from_scratch: allow missing checkpoints (extractors start untrained).
         freeze_extractors: do not fine-tune the loaded extractors.
+        loaded: the two checkpoints' contents, read by the runner
+            (:func:`zoo.hub.model_files.read_model_files`).
         **kwargs: ``hidden_size``, ``num_lstm_layers``, ``dropout``; extractor arguments are
             taken from the unimodal checkpoints (explicit ones are used with ``from_scratch``).
 
     Raises:
-        ValueError: a checkpoint is ``None`` without ``from_scratch=True``.
-        zoo.hub.pretrained.CheckpointError: a checkpoint of another model.
+        ValueError: a checkpoint is ``None`` without ``from_scratch=True``, or a checkpoint of
+            another model.
     """
     speech, visual, rest = _split_args(dict(kwargs))
-    loaded: dict[str, dict[str, Tensor]] = {}
+    states: dict[str, dict[str, Tensor]] = {}
     for arg, path, model, prefix in (
         ("audio_checkpoint", audio_checkpoint, "tzirakis2017_audio", "net.speech."),
         ("visual_checkpoint", visual_checkpoint, "tzirakis2017_visual", "net.visual."),
@@ -563,17 +445,20 @@ def tzirakis2017_multimodal(
                     "model.args.from_scratch=true to start the extractors untrained"
                 )
             continue
-        args, state = _extractor_from_checkpoint(path, model, prefix)
+        content = loaded_file("tzirakis2017_multimodal", loaded or {}, arg, path)
+        args, state = _extractor(content, model, prefix)
         s_args, v_args, _ = _split_args(args)
         if model.endswith("audio"):
             speech.update(s_args)
         else:
             v_args.pop("pretrained_path", None)  # weights come from the checkpoint
             visual.update(v_args)
-            visual.pop("pretrained_path", None)
-        loaded[prefix] = state
+        states[prefix] = state
+    imagenet = visual.pop("pretrained_path", None)  # initial weights of an untrained visual extractor
+    if visual_checkpoint is None:
+        visual["backbone_weights"] = loaded_file("tzirakis2017_multimodal", loaded or {}, "pretrained_path", imagenet)
     net = Tzirakis2017Net(feature_dims, num_targets, ("audio", "video"), speech_args=speech, visual_args=visual, **rest)
-    for prefix, state in loaded.items():
+    for prefix, state in states.items():
         module = net.speech if prefix == "net.speech." else net.visual
         module.load_state_dict(state, strict=True)
     if freeze_extractors:

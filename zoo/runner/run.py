@@ -55,7 +55,7 @@ from zoo.config.preflight import check_monitors, check_names, check_values
 from zoo.config.trainer_args import build_callbacks
 from zoo.data._sequence import SequenceDataset, collate_sequences
 from zoo.errors import ConfigError, RunInterrupted
-from zoo.hub.checkpoint_io import resume_checkpoint, store_postprocessor, task_from_checkpoint
+from zoo.hub.checkpoint_io import read_model_files, resume_checkpoint, store_postprocessor, task_from_checkpoint
 from zoo.models.registry import is_estimator
 from zoo.runner.run_io import build_datamodule, format_results, save_config, save_json
 from zoo.training.callbacks import CorpusPredictionWriter, RandomStateCheckpoint
@@ -201,6 +201,7 @@ def _new_task(cfg: Mapping[str, Any], data_spec: Mapping[str, Any]) -> EmotionTa
         optimizer=dict(cfg["optimizer"]),
         scheduler=dict(cfg["scheduler"]),
         recipe=dict(cfg),
+        loaded_files=read_model_files(cfg["model"]["name"], cfg["model"]["args"]),
     )
 
 

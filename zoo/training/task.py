@@ -196,6 +196,9 @@ class EmotionTask(pl.LightningModule):
         optimizer: ``{"name", "lr", "weight_decay", "args"}``.
         scheduler: ``{"name": "none"|"plateau"|"step", ...}``.
         recipe: the resolved recipe, kept in the checkpoint for reproducibility.
+        loaded_files: what the files named by ``model_args`` hold, read by the caller
+            (:func:`zoo.hub.checkpoint_io.read_model_files`; the network reads none); not a
+            hyper-parameter.
     """
 
     def __init__(
@@ -208,12 +211,13 @@ class EmotionTask(pl.LightningModule):
         optimizer: Mapping[str, Any] | None = None,
         scheduler: Mapping[str, Any] | None = None,
         recipe: Mapping[str, Any] | None = None,
+        loaded_files: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         # a typed spec (old checkpoints' specs are upgraded); stored as plain types
         spec = DataSpec.from_dict(data_spec)
         data_spec = spec.to_dict()
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["loaded_files"])
         #: ``"frame"`` (outputs ``(B, T, K)``, masked by the frame mask) or ``"segment"``
         #: (outputs ``(B, K)``), as the corpus declares
         self.level: str = spec.level
@@ -226,6 +230,7 @@ class EmotionTask(pl.LightningModule):
             feature_dims=dict(data_spec["feature_dims"]),
             num_targets=len(self.target_names),
             **dict(model_args or {}),
+            **({"loaded": dict(loaded_files)} if loaded_files else {}),
         )
         if isinstance(self.net, RebuildsFromCheckpoint):
             # e.g. a speech encoder's full config: the checkpoint then rebuilds the network
