@@ -1,4 +1,19 @@
-"""Check the import graph of the ``zoo`` package: no cycles, and data never imports models.
+"""Check the import graph of the ``zoo`` package: no cycles, and the layering rules hold.
+
+Rules (:data:`RULES`; a rule names a part of the package and the only parts it may import, or
+the parts it must not):
+
+* **models are leaves** — ``zoo.models.*`` import only building blocks: ``zoo.layers``, ``zoo.ccc``,
+  ``zoo.estimators.svr`` and the registries (``zoo.models.registry``, ``zoo.registry``): nothing
+  that reads files, trains, or knows a corpus;
+* **building blocks import nothing above them** — ``zoo.layers`` and ``zoo.ccc`` only themselves
+  (and each other); ``zoo.estimators.svr`` only ``zoo.ccc``; ``zoo.registry`` nothing;
+* **data never imports the model side** — ``zoo.data.*`` not ``zoo.models``, ``zoo.layers``,
+  ``zoo.training``, ``zoo.estimators``, ``zoo.runner``, ``zoo.hub``, ``zoo.reports``,
+  ``zoo.sweeps``, ``zoo.cli``;
+* **corpus knowledge stays in zoo/data** — nothing outside ``zoo.data`` imports a corpus's room
+  (``zoo.data.corpora.*``) or names a built-in corpus in a string (``== "muse_car"``, a table
+  keyed by corpus names): every corpus fact a command needs is a hook of the corpus reader.
 
 The graph is read from the source with :mod:`ast` (nothing is imported). Every ``import`` counts,
 at module level and inside functions — a lazy import only hides a cycle — except those under
@@ -18,24 +33,43 @@ import sys
 from pathlib import Path
 
 PACKAGE = "zoo"
-#: modules the data package (``zoo.data.*``) must not import: the model side of the zoo
-DATA_MAY_NOT_IMPORT = (
-    "zoo.models.registry",
-    "zoo.training.task",
-    "zoo.layers",
-    "zoo.models.sun2020",
-    "zoo.models.chen2017",
-    "zoo.models.atmaja2020",
-    "zoo.models.tzirakis2017",
-    "zoo.models.williams2018",
-    "zoo.models.late_fusion",
-    "zoo.runner.run",
-    "zoo.cli",
-    "zoo.hub.pretrained",
-    "zoo.hub.bundle",
-    "zoo.hub.inference",
-    "zoo.hub.checkpoint_io",
+
+#: (rule name, the modules it covers, "only" | "not", the module prefixes) — see the docstring
+RULES: tuple[tuple[str, tuple[str, ...], str, tuple[str, ...]], ...] = (
+    (
+        "models are leaves",
+        ("zoo.models",),
+        "only",
+        ("zoo.layers", "zoo.ccc", "zoo.estimators.svr", "zoo.models.registry", "zoo.registry"),
+    ),
+    ("layers are building blocks", ("zoo.layers",), "only", ("zoo.layers", "zoo.ccc")),
+    ("ccc is a building block", ("zoo.ccc",), "only", ("zoo.ccc",)),
+    ("SVR banks are building blocks", ("zoo.estimators.svr",), "only", ("zoo.ccc",)),
+    ("the registry imports nothing", ("zoo.registry",), "only", ()),
+    (
+        "data never imports the model side",
+        ("zoo.data",),
+        "not",
+        (
+            "zoo.models",
+            "zoo.layers",
+            "zoo.training",
+            "zoo.estimators",
+            "zoo.runner",
+            "zoo.hub",
+            "zoo.reports",
+            "zoo.sweeps",
+            "zoo.cli",
+        ),
+    ),
 )
+#: the package whose modules alone may import a corpus's room or name a built-in corpus
+CORPUS_PACKAGE = "zoo.data"
+CORPUS_ROOMS = "zoo.data.corpora"
+
+
+def _under(module: str, prefixes: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
 
 
 def module_files(root: Path, package: str = PACKAGE) -> dict[str, Path]:
@@ -138,15 +172,61 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return sorted(found)
 
 
-def forbidden_imports(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
-    """``(data module, model-side module)`` pairs that break the data → models rule."""
-    return sorted(
-        (m, t)
-        for m, targets in graph.items()
-        if m == "zoo.data" or m.startswith("zoo.data.")
-        for t in targets
-        if any(t == f or t.startswith(f + ".") for f in DATA_MAY_NOT_IMPORT)
-    )
+def forbidden_imports(graph: dict[str, set[str]]) -> list[tuple[str, str, str]]:
+    """``(module, imported module, rule)`` for every import that breaks a rule of :data:`RULES`
+    or imports a corpus's room from outside the data package."""
+    found = []
+    for module, targets in graph.items():
+        for target in targets:
+            for rule, covered, kind, prefixes in RULES:
+                if not _under(module, covered):
+                    continue
+                allowed = _under(target, prefixes) if kind == "only" else not _under(target, prefixes)
+                if not allowed:
+                    found.append((module, target, rule))
+            if _under(target, (CORPUS_ROOMS,)) and not _under(module, (CORPUS_PACKAGE,)):
+                found.append((module, target, "corpus knowledge stays in zoo/data"))
+    return sorted(found)
+
+
+def builtin_corpora(root: Path, package: str = PACKAGE) -> set[str]:
+    """The built-in corpus names: the keys of ``CORPUS_MODULES`` in ``zoo/data/registry.py``."""
+    tree = ast.parse((root / package / "data" / "registry.py").read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        targets = (
+            node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        )
+        if any(isinstance(t, ast.Name) and t.id == "CORPUS_MODULES" for t in targets) and isinstance(
+            node.value, ast.Dict
+        ):
+            return {k.value for k in node.value.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)}
+    raise ValueError("zoo/data/registry.py defines no CORPUS_MODULES dict")
+
+
+def _docstring_nodes(tree: ast.AST) -> set[int]:
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                found.add(id(first.value))
+    return found
+
+
+def corpus_names_outside_data(root: Path, package: str = PACKAGE) -> list[tuple[str, int, str]]:
+    """``(module, line, corpus)`` for each string constant outside the data package that is
+    exactly a built-in corpus's name (docstrings aside)."""
+    names = builtin_corpora(root, package)
+    found = []
+    for module, path in module_files(root, package).items():
+        if _under(module, (CORPUS_PACKAGE,)):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        docstrings = _docstring_nodes(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and node.value in names and id(node) not in docstrings:
+                found.append((module, node.lineno, node.value))
+    return sorted(found)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,11 +238,20 @@ def main(argv: list[str] | None = None) -> int:
     for component in cycles(graph):
         print("import cycle: " + " <-> ".join(component))
         problems += 1
-    for module, target in forbidden_imports(graph):
-        print(f"{module} imports {target}: the data package must not import the model side")
+    for module, target, rule in forbidden_imports(graph):
+        print(f"{module} imports {target}: breaks the rule '{rule}'")
+        problems += 1
+    for module, line, corpus in corpus_names_outside_data(root):
+        print(
+            f"{module}, line {line}: names the corpus {corpus!r} outside zoo/data (make it a hook of the corpus reader)"
+        )
         problems += 1
     if not problems:
-        print(f"no import cycles among {len(graph)} modules; zoo.data imports nothing from the model side")
+        print(
+            f"no import cycles among {len(graph)} modules; every rule holds: "
+            + "; ".join(rule for rule, *_ in RULES)
+            + "; corpus knowledge stays in zoo/data"
+        )
     return 1 if problems else 0
 
 

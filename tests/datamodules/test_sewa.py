@@ -17,8 +17,8 @@ from zoo.data.corpora.sewa.reader import (
     read_feature_file,
     read_label_file,
     read_prediction_file,
-    turns_to_frames,
 )
+from zoo.data.corpus import Corpus
 from zoo.data.datamodule import CorpusDataModule
 
 # 6 label frames, 0.0 .. 0.5 s
@@ -143,7 +143,7 @@ def test_turn_data_subject_turns_only(avec2017):
     turns = dm.corpus.turn_data(dm.recordings("train"))[0]
     np.testing.assert_array_equal(turns["spans"], [[1, 3], [4, 6]])  # the 0.3–0.4 turn is the interlocutor's
     assert turns["targets"].shape == (2, 3)
-    frames = turns_to_frames(turns["spans"], np.array([[1.0], [3.0]]), 6)
+    frames = Corpus.turns_to_frames(turns["spans"], np.array([[1.0], [3.0]]), 6)
     np.testing.assert_allclose(frames[:, 0], [1, 1, 1, 2, 3, 3])
 
 

@@ -47,7 +47,7 @@ from zoo.data.synthetic import default_synthetic_root, ensure_synthetic
 from zoo.data.types import LEVELS, STAGE_PARTITIONS, Recording
 from zoo.errors import ConfigError, CorpusFormatError
 
-__all__ = ["Corpus"]
+__all__ = ["Corpus", "waveform_record"]
 
 
 class Corpus:
@@ -101,6 +101,24 @@ class Corpus:
     #: globs (relative to a root) that mark this corpus's layout: a given root that matches none of
     #: them but another corpus's is refused by name (a CMU-MOSEI model pointed at a MuSe-CaR folder)
     layout_markers: ClassVar[tuple[str, ...]] = ()
+    #: ``(unit, factor from seconds)`` of the ``timestamp`` column ``zoo predict`` writes for raw
+    #: media with a model trained on this corpus (MuSe-CaR's label files count milliseconds)
+    time_unit: ClassVar[tuple[str, float]] = ("s", 1.0)
+    #: how ``zoo extract --layout <name>`` writes feature files into this corpus's layout
+    #: (a :class:`~zoo.data.extract_layout.ExtractLayout`), or ``None`` when it cannot
+    extract_layout: ClassVar[Any] = None
+    # ---- where feature sets come from (recorded in bundles; ``zoo predict`` on raw media)
+    #: who distributed the corpus's feature sets (for messages), or ``None``
+    feature_distributor: ClassVar[str | None] = None
+    #: distributed feature set → the registered extractor that reproduces it
+    #: (``{extractor, hop, win, options, weights, weights_sha256, source}``)
+    distributed_extractors: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    #: feature sets the reader serves as the raw 16 kHz waveform, one frame of samples per label step
+    waveform_features: ClassVar[tuple[str, ...]] = ()
+    #: feature sets the reader computes itself → why raw media cannot give them (one clause)
+    virtual_features: ClassVar[Mapping[str, str]] = {}
+    #: virtual feature sets that take one value over a whole media file → ``(value, why)``
+    media_constants: ClassVar[Mapping[str, tuple[float, str]]] = {}
 
     def __init__(
         self,
@@ -252,6 +270,67 @@ class Corpus:
         """
         raise CorpusFormatError(f"{self.name} has no turn annotations, so no turn-level data")
 
+    @staticmethod
+    def turns_to_frames(spans: np.ndarray, preds: np.ndarray, num_frames: int) -> np.ndarray:
+        """Turn-level predictions ``(n, K)`` of :meth:`turn_data`'s turns → frame level ``(T, K)``.
+
+        Frames inside a turn (``spans``: ``(n, 2)`` first and end frame) get the turn's
+        prediction; frames between turns are interpolated linearly between the neighbouring
+        turn centres (held constant beyond the first/last turn).
+        """
+        preds = np.asarray(preds, np.float64)
+        out = np.zeros((num_frames, preds.shape[1]))
+        if len(spans) == 0:
+            return out
+        centres = (spans[:, 0] + spans[:, 1] - 1) / 2.0
+        frames = np.arange(num_frames)
+        for k in range(preds.shape[1]):
+            out[:, k] = np.interp(frames, centres, preds[:, k])
+        for (lo, hi), p in zip(spans, preds):
+            out[lo:hi] = p
+        return out
+
+    # ----------------------------------------------------------------- where features come from
+    @classmethod
+    def feature_source_folder(cls, root: Path, feature: str, data_args: Mapping[str, Any]) -> Path | None:
+        """The folder the reader reads feature set ``feature`` from under ``root`` (where
+        ``zoo extract`` leaves its ``extract_settings.json``), or ``None`` when it has none."""
+        return cls.extract_layout.feature_folder(Path(root), feature) if cls.extract_layout is not None else None
+
+    @classmethod
+    def raw_feature_record(
+        cls, feature: str, data_args: Mapping[str, Any], label_step: float | None
+    ) -> dict[str, Any] | None:
+        """The extractor record of a feature set the reader serves raw (a waveform), or ``None``."""
+        if feature not in cls.waveform_features or label_step is None:
+            return None
+        return waveform_record(cls.name, feature, label_step, normalize=False)
+
+    @classmethod
+    def media_missing_reason(cls, feature: str, data_args: Mapping[str, Any]) -> str | None:
+        """Why feature set ``feature`` cannot be computed from media, when the corpus knows (else ``None``)."""
+        why = cls.virtual_features.get(feature)
+        return f"feature set {feature!r} {why}" if why else None
+
+    # ----------------------------------------------------------------- a user's own media
+    @classmethod
+    def recording_partitions(cls, root: Path, ids: Sequence[str]) -> dict[str, str | None]:
+        """The corpus partition of each recording id of a folder in this layout, or ``None``.
+
+        By default an id ``<partition>_...`` (RECOLA ``dev_3``, SEWA ``Devel_DE_01``) names its
+        partition; a corpus with a partition table overrides this.
+        """
+        names = [str(v) for v in cls.partitions.values()]
+        return {str(i): next((n for n in names if str(i).startswith(f"{n}_")), None) for i in ids}
+
+    @classmethod
+    def media_feature_problem(
+        cls, feature: str, data_args: Mapping[str, Any], model_features: Sequence[str]
+    ) -> str | None:
+        """Why feature set ``feature`` (of a model reading ``model_features`` with reading options
+        ``data_args``) cannot be computed from a raw media file alone, or ``None`` when it can."""
+        return None
+
     # ----------------------------------------------------------------- state
     def state(self) -> Any:
         """The reader's trained state (an instance of :attr:`State`), or ``None``."""
@@ -320,3 +399,16 @@ class Corpus:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(root={self.root}, features={self.feature_names}, targets={self.target_names})"
+
+
+def waveform_record(corpus: str, feature: str, label_step: float, normalize: bool) -> dict[str, Any]:
+    """The ``waveform`` extractor's record of a raw 16 kHz feature set on the label step."""
+    return {
+        "extractor": "waveform",
+        "hop": float(label_step),
+        "win": None,
+        "options": {"normalize": bool(normalize)},
+        "weights": None,
+        "weights_sha256": None,
+        "source": f"the {corpus} reader's raw 16 kHz {feature!r}, one frame of samples per label step",
+    }

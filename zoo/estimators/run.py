@@ -167,10 +167,9 @@ def _predict_frames(estimator: Any, dm: Any, stage: str) -> list[np.ndarray]:
     if level == "sources":
         return [np.asarray(p) for p in estimator.predict(_source_inputs(dm, stage, estimator.sources))]
     if level == "turn":
-        from zoo.data.corpora.sewa.reader import turns_to_frames
-
         turns, xs, _ = _turn_inputs(dm, stage)
-        return [turns_to_frames(t["spans"], p, t["num_frames"]) for t, p in zip(turns, estimator.predict(xs))]
+        to_frames = dm.corpus.turns_to_frames
+        return [to_frames(t["spans"], p, t["num_frames"]) for t, p in zip(turns, estimator.predict(xs))]
     raise ValueError(f"unknown estimator input_level {level!r}")
 
 

@@ -2,7 +2,7 @@
 
 Usage::
 
-    zoo extract FEATURE --input DIR_OR_FILE [...] --output DIR --layout {muse_car,sewa,recola}
+    zoo extract FEATURE --input DIR_OR_FILE [...] --output DIR --layout CORPUS
                 [--hop 0.25] [--win 5] [--weights PATH] [--name FOLDER] [--timeline DIR]
                 [--option KEY=VALUE ...] [--overwrite]
     zoo extract --list
@@ -16,16 +16,18 @@ window, weights and their sha256, options, timeline). A run into a folder made w
 settings is refused, naming the settings that differ (one folder never mixes two extractions);
 a folder holding files without that record (e.g. a corpus's own features) is never written to.
 
-For the ``recola`` layout the folder is one the RECOLA datamodule reads: ``features_audio``,
-``features_video_appearance`` or ``features_video_geometric`` (``--name`` takes the feature set,
-e.g. ``video_appearance``, or the folder name; default by modality).
+``--layout`` is any corpus whose reader declares an extract layout (``Corpus.extract_layout``,
+:mod:`zoo.data.extract_layout`; built in: ``muse_car``, ``sewa``, ``recola``): the layout names the
+feature folder (RECOLA: one its datamodule reads, ``features_audio``, ``features_video_appearance``
+or ``features_video_geometric``; ``--name`` takes the feature set, e.g. ``video_appearance``, or the
+folder name; default by modality), where each file goes and its table format.
 
 Without ``--timeline`` features are written on ``0, hop, 2·hop, …`` up to the recording's
-length; where the output already holds that recording's labels (MuSe-CaR ``label_segments``,
-RECOLA ``ratings_gold_standard``, SEWA ``labels``) and their frames differ, the run stops and
-says which ``--timeline`` to pass. ``--timeline`` takes ``<id>.csv`` files with a ``timestamp``
-column in ms (MuSe-CaR labels), ``;``-separated SEWA label files or RECOLA gold-standard
-``<id>.arff`` files.
+length; where the output already holds that recording's labels (the layout's label folder, e.g.
+MuSe-CaR ``label_segments``, RECOLA ``ratings_gold_standard``, SEWA ``labels``) and their frames
+differ, the run stops and says which ``--timeline`` to pass. ``--timeline`` takes label files of
+any layout (``<id>.csv`` with a ``timestamp`` column in ms as MuSe-CaR's, ``;``-separated SEWA
+label files, RECOLA gold-standard ``<id>.arff``).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ import numpy as np
 
 from . import ExtractorError, extractor_class, label_times, list_extractors
 from .settings import SETTINGS_FILE, extraction_settings, sha256_path
-from .writers import LAYOUTS, feature_folder, output_paths, write_features
+from .writers import extract_layout, feature_folder, layouts, output_paths, write_features
 
 __all__ = [
     "add_arguments",
@@ -62,7 +64,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("feature", nargs="?", help="extractor name (see --list)")
     parser.add_argument("--input", nargs="+", default=[], help="input files or folders")
     parser.add_argument("--output", help="corpus folder to write into")
-    parser.add_argument("--layout", choices=LAYOUTS, default="muse_car")
+    from zoo.data.extract_layout import DEFAULT_LAYOUT
+
+    parser.add_argument("--layout", choices=layouts(), default=DEFAULT_LAYOUT, help="the corpus layout to write")
     parser.add_argument("--hop", type=float, default=None, help="label step in seconds")
     parser.add_argument("--win", type=float, default=None, help="analysis window in seconds")
     parser.add_argument("--weights", default=None, help="local weights file / model folder")
@@ -111,57 +115,27 @@ def _parse_options(items: Sequence[str]) -> dict[str, Any]:
 
 
 def read_timeline(folder: Path, recording_id: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """Label timestamps (s) and segment ids of one recording's label file.
+    """Label timestamps (s) and segment ids of one recording's label file, in whichever corpus
+    layout's format ``folder`` holds it (:meth:`~zoo.data.extract_layout.ExtractLayout.read_timeline`).
 
-    MuSe-CaR style ``<folder>/<id>.csv``: a header with ``timestamp`` in ms (and optionally
-    ``segment_id``). SEWA label files (``;``-separated, name then time in seconds, with or without
-    header, AVEC 2017 and 2019) are read with :func:`zoo.data.corpora.sewa.reader.read_label_file`, e.g. to
-    write word vectors on every label frame of a recording whose labels run past its last turn.
-    RECOLA: the frame times of a gold-standard ``<folder>/<id>.arff``.
+    Raises:
+        ExtractorError: no layout's label file for ``recording_id`` in ``folder``, or a malformed one.
     """
-    import pandas as pd
-
-    arff = Path(folder) / f"{recording_id}.arff"
-    if arff.is_file() and not (Path(folder) / f"{recording_id}.csv").is_file():
-        from zoo.data.corpora.recola.reader import read_gold_standard
-
+    for layout in layouts():
         try:
-            return read_gold_standard(arff)[0], None
-        except ValueError as err:  # CorpusFormatError
+            found = extract_layout(layout).read_timeline(Path(folder), recording_id)
+        except ValueError as err:  # CorpusFormatError: naming file, line and field
             raise ExtractorError(str(err)) from None
-    path = Path(folder) / f"{recording_id}.csv"
-    if not path.is_file():
-        raise ExtractorError(f"{path}: timeline file not found for recording {recording_id!r}")
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        first = handle.readline()
-    if first.count(";") >= 2:
-        from zoo.data.corpora.sewa.reader import read_label_file
-        from zoo.errors import CorpusFormatError
-
-        try:
-            times, _ = read_label_file(path, targets=())
-        except CorpusFormatError as err:
-            raise ExtractorError(str(err)) from None
-        return times, None
-    frame = pd.read_csv(path, skipinitialspace=True)
-    frame.columns = [str(c).strip().lower() for c in frame.columns]
-    if "timestamp" not in frame.columns:
-        raise ExtractorError(f"{path}: line 1: no 'timestamp' column; found {list(frame.columns)}")
-    ms = pd.to_numeric(frame["timestamp"], errors="coerce").to_numpy(dtype=np.float64)
-    bad = np.flatnonzero(~np.isfinite(ms))
-    if len(bad):
-        raise ExtractorError(f"{path}: line {bad[0] + 2}, field 'timestamp': not a number")
-    seg = frame["segment_id"].to_numpy(dtype=np.int64) if "segment_id" in frame.columns else None
-    return ms / 1000.0, seg
+        if found is not None:
+            return found
+    raise ExtractorError(
+        f"{Path(folder) / f'{recording_id}.csv'}: timeline file not found for recording {recording_id!r}"
+    )
 
 
 def _label_timeline_folder(layout: str, output: Path) -> Path | None:
     """Where the output corpus keeps per-recording label times (for the --timeline hint)."""
-    folder = {
-        "muse_car": output / "c1_muse_wild" / "label_segments" / "arousal",
-        "recola": output / "ratings_gold_standard" / "arousal",
-        "sewa": output / "labels",
-    }.get(layout)
+    folder = extract_layout(layout).label_folder(output)
     return folder if folder is not None and folder.is_dir() else None
 
 
@@ -223,29 +197,6 @@ def check_settings(folder: Path, settings: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(settings, indent=2) + "\n")
     os.replace(tmp, path)
-
-
-def recola_folder_name(name: str | None, modality: str) -> str:
-    """The RECOLA feature folder for ``--name`` (a feature set or folder the reader knows)."""
-    from zoo.data.corpora.recola.reader import FEATURE_FOLDERS
-
-    if name is None:
-        default = {"audio": "audio", "visual": "video_appearance"}.get(modality)
-        if default is None:
-            raise ExtractorError(
-                f"the RECOLA layout has no {modality} feature folder; "
-                f"choose one of {sorted(FEATURE_FOLDERS)} with --name"
-            )
-        name = default
-    if name in FEATURE_FOLDERS:
-        return FEATURE_FOLDERS[name]
-    if name in FEATURE_FOLDERS.values():
-        return name
-    raise ExtractorError(
-        f"--name {name!r}: the RECOLA datamodule reads the feature sets {sorted(FEATURE_FOLDERS)} from "
-        f"the folders {sorted(FEATURE_FOLDERS.values())} only; pass one of them, e.g. --name "
-        f"video_appearance for face features (then data.args.features=[video_appearance])"
-    )
 
 
 def _check_paths(inputs: list[Path], output: Path, planned: list[Path]) -> None:
@@ -320,12 +271,14 @@ def extract(
     from tqdm.auto import tqdm
 
     cls = extractor_class(feature)
-    if layout not in LAYOUTS:
-        raise ValueError(f"unknown layout {layout!r}; expected one of {LAYOUTS}")
+    target_layout = extract_layout(layout)
     for path in inputs:
         if not path.exists():
             raise ExtractorError(f"{path}: input not found")
-    folder_name = recola_folder_name(name, cls.modality) if layout == "recola" else (name or feature)
+    try:
+        folder_name = target_layout.folder_name(name, feature, cls.modality)
+    except ValueError as err:
+        raise ExtractorError(str(err)) from None
     _check_paths(inputs, output, [])
     extractor = cls(hop=hop, win=win, weights=weights, **(options or {}))
     recordings = extractor.find_inputs(inputs)

@@ -135,22 +135,9 @@ def model_option_args(args: argparse.Namespace) -> list[str]:
 
 
 def recording_partitions(datamodule_cls: Any, input_root: Path, ids: Sequence[str]) -> dict[str, str | None]:
-    """The corpus partition of each recording id, or ``None`` where it has none.
-
-    MuSe-CaR folders with ``metadata/partition.csv`` use that table; otherwise an id
-    ``<partition>_...`` (RECOLA ``dev_3``, SEWA ``Devel_DE_01``) names its partition.
-    """
-    names = [str(v) for v in datamodule_cls.partitions.values()]
-    table: dict[str, str] = {}
-    if datamodule_cls.name == "muse_car":
-        from zoo.data.corpora.muse_car.reader import partition_path, read_partition_table
-
-        if partition_path(input_root).is_file():
-            table = {str(k): str(v) for k, v in read_partition_table(partition_path(input_root)).items()}
-    out: dict[str, str | None] = {}
-    for rec_id in ids:
-        out[rec_id] = table.get(str(rec_id)) or next((n for n in names if str(rec_id).startswith(f"{n}_")), None)
-    return out
+    """The corpus partition of each recording id, or ``None`` where it has none (the corpus
+    reader's :meth:`~zoo.data.corpus.Corpus.recording_partitions`)."""
+    return datamodule_cls.recording_partitions(Path(input_root), list(ids))
 
 
 # --------------------------------------------------------------------------- prediction

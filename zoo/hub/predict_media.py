@@ -21,7 +21,7 @@ face extractor reads the video with its ``<id>.boxes.csv`` crop boxes next to it
 detector ships); a file without a video stream (a WAV) has no face in any frame, which the face
 extractor writes as zero rows (``face_present`` 0), as for the frames of a video where no face is
 seen. Text extractors read ``--transcripts DIR/<id>.csv`` (``start,end,word``). Virtual sets that
-take one value for a whole file (:data:`zoo.features.provenance.MEDIA_CONSTANTS`: MuSe-CaR's
+take one value for a whole file (:func:`zoo.features.provenance.media_constant`: MuSe-CaR's
 ``segment_id`` is 1) are filled in.
 Extractors that need weights use the recorded file when it is still there, else ``--weights
 SET=PATH``; either must have the recorded sha256.
@@ -44,13 +44,28 @@ import numpy as np
 
 from zoo.features import Extractor, ExtractorError, create_extractor, extractor_class, label_times
 
-__all__ = ["MediaPredictError", "is_media_input", "media_config", "media_extractors", "predict_media", "TIME_UNITS"]
+__all__ = ["MediaPredictError", "is_media_input", "media_config", "media_extractors", "predict_media"]
 
 logger = logging.getLogger(__name__)
 
-#: corpus -> (unit name, factor from seconds) of the ``timestamp`` column; seconds elsewhere
-TIME_UNITS = {"muse_car": ("ms", 1000.0)}
 _SETUP_HINT = "extract {what} yourself into a corpus layout and run `zoo predict BUNDLE CORPUS_DIR`"
+
+
+def _corpus_of(config: Mapping[str, Any]) -> Any:
+    """The reader class of the corpus a bundle was trained on, or ``None`` (unknown here, or none)."""
+    from zoo.data import corpus_class
+
+    name = config.get("datamodule") or config.get("corpus")
+    try:
+        return corpus_class(str(name)) if name else None
+    except KeyError:
+        return None
+
+
+def _time_unit(config: Mapping[str, Any]) -> tuple[str, float]:
+    """``(unit, factor from seconds)`` of the written ``timestamp`` column: the training corpus's own."""
+    corpus = _corpus_of(config)
+    return tuple(corpus.time_unit) if corpus is not None else ("s", 1.0)
 
 
 class MediaPredictError(ValueError):
@@ -96,12 +111,13 @@ def _unsupported(config: Mapping[str, Any], model: Any) -> list[str]:
             f"(`zoo export CKPT DIR --overwrite`, where the training corpus is readable), or "
             + _SETUP_HINT.format(what="them")
         ]
-    from zoo.features.provenance import MEDIA_CONSTANTS
+    from zoo.features.provenance import media_constant
 
+    corpus = _corpus_of(config)
     problems: dict[str, str] = {}
     for name in names:
         entry = config["feature_extractors"].get(name)
-        if entry is None and (str(config.get("datamodule")), name) in MEDIA_CONSTANTS:
+        if entry is None and media_constant(config.get("datamodule"), name) is not None:
             continue
         if entry is None:
             problems[name] = missing_reason(config, name, args)
@@ -110,15 +126,8 @@ def _unsupported(config: Mapping[str, Any], model: Any) -> list[str]:
                 f"feature set {name!r} was made by extractor {entry['extractor']!r}, which this "
                 f"affect-zoo does not register (upgrade affect-zoo)"
             )
-        elif (
-            config.get("datamodule") == "sewa"
-            and args.get("interlocutor", "mixed") != "mixed"
-            and name in (args.get("interlocutor_features") or [n for n in names if "audio" in n or "text" in n])
-        ):
-            problems[name] = (
-                f"feature set {name!r} is split by the subject's turns (interlocutor: "
-                f"{args['interlocutor']}), which needs SEWA's turns/<id>.csv"
-            )
+        elif corpus is not None and corpus.media_feature_problem(name, args, names):
+            problems[name] = corpus.media_feature_problem(name, args, names)
     if not problems:
         return []
     what = "it" if len(problems) == 1 else "them"
@@ -193,7 +202,7 @@ def media_extractors(
         MediaPredictError: a feature set without an extractor (each named with the reason),
             missing or mismatching weights, another dimension.
     """
-    from zoo.features.provenance import MEDIA_CONSTANTS
+    from zoo.features.provenance import media_constant
 
     config = media_config(model) if config is None else config
     problems = _unsupported(config, model)
@@ -205,7 +214,7 @@ def media_extractors(
         dim = config["feature_dims"][name]
         dim = [int(d) for d in dim] if isinstance(dim, (list, tuple)) else int(dim)
         if entry is None:  # a virtual set with one value per file (checked by _unsupported)
-            value, _ = MEDIA_CONSTANTS[str(config.get("datamodule")), name]
+            value, _ = media_constant(config.get("datamodule"), name)
             planned.append(PlannedFeature(name, None, dim, constant=value))
             continue
         try:
@@ -351,7 +360,7 @@ def predict_media(
     set_sliding_window(model, step, window)  # --step/--window: sliding-window bundles only
     config, targets = media_config(model), list(model.target_names)
     planned = media_extractors(model, weights, config)
-    unit, factor = TIME_UNITS.get(str(config.get("datamodule") or config.get("corpus")), ("s", 1.0))
+    unit, factor = _time_unit(config)
     step = float(config["label_step"])
     output_dir.mkdir(parents=True, exist_ok=True)
     files, plots = [], []

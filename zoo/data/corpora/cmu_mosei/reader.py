@@ -495,6 +495,14 @@ class CmuMoseiCorpus(Corpus):
     default_targets = EMOTIONS
     default_features = ("text", "audio", "video")
     raw_audio_args = {"format": "csd", "features": ["waveform"]}
+    feature_distributor = "the CMU-MultimodalSDK"
+    virtual_features = {
+        "waveform": (
+            "is the audio of each transcribed CMU-MOSEI segment, which a media file does not have "
+            "(segment-level models take segments and their words)"
+        ),
+        "waveform_word": "is the word of each 20 ms audio row of a CMU-MOSEI segment",
+    }
     prediction_format = "<out>/<partition>.csv with segment_id,<targets> (one row per segment)"
     synthetic_version = SYNTHETIC_VERSION
     #: Williams et al. 2018 train with batches of 64 segments; whole segments, no windows. The

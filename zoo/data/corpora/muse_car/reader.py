@@ -41,9 +41,17 @@ from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
 from zoo.config.option_rules import Rule
 from zoo.data._checks import check_label_range, warn_outliers
-from zoo.data.corpora.muse_car.format import feature_path, label_aligned_folder, label_path, partition_path
+from zoo.data.corpora.muse_car.format import (
+    feature_folder,
+    feature_path,
+    feature_table,
+    label_aligned_folder,
+    label_path,
+    partition_path,
+)
 from zoo.data.corpora.muse_car.synthetic import SYNTHETIC_VERSION, write_synthetic_muse_car
 from zoo.data.corpus import Corpus
+from zoo.data.extract_layout import NUMBER_FORMAT, ExtractLayout
 from zoo.data.raw_audio import SAMPLE_RATE, read_audio_frames
 from zoo.data.registry import register_corpus
 from zoo.data.sources import note_source
@@ -592,6 +600,54 @@ def _check_dim(dims: dict[str, tuple[int, Path]], name: str, path: Path, dim: in
 
 
 # --------------------------------------------------------------------------- reader
+class MuSeCaRExtractLayout(ExtractLayout):
+    """``zoo extract --layout muse_car``: ``c1_muse_wild/feature_segments/label_aligned/<feature>/<id>.csv``
+    with header ``timestamp,segment_id,<columns>``, timestamps in integer ms (read back by
+    :func:`read_feature_file`); label times from ``label_segments/<target>/<id>.csv``."""
+
+    def feature_folder(self, output: Path, folder: str) -> Path:
+        return feature_folder(output, folder)
+
+    def feature_paths(self, output: Path, folder: str, recording_id: str) -> list[Path]:
+        return [feature_path(output, folder, recording_id)]
+
+    def render(
+        self,
+        recording_id: str,
+        timestamps: np.ndarray,
+        values: np.ndarray,
+        columns: Sequence[str],
+        segment_ids: np.ndarray | None,
+        folder: str,
+    ) -> str:
+        ms = np.rint(np.asarray(timestamps) * 1000.0).astype(np.int64)
+        seg = np.zeros(len(ms), dtype=np.int64) if segment_ids is None else np.asarray(segment_ids, np.int64)
+        return feature_table(ms, seg, values, columns, number_format=NUMBER_FORMAT).decode("utf-8")
+
+    def label_folder(self, output: Path) -> Path:
+        return label_path(output, TARGET_NAMES[0], "_").parent
+
+    def read_timeline(self, folder: Path, recording_id: str) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """A header with ``timestamp`` in ms (and optionally ``segment_id``); ``;``-separated
+        files are another layout's."""
+        path = Path(folder) / f"{recording_id}.csv"
+        if not path.is_file():
+            return None
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            if handle.readline().count(";") >= 2:
+                return None
+        frame = pd.read_csv(path, skipinitialspace=True)
+        frame.columns = [str(c).strip().lower() for c in frame.columns]
+        if "timestamp" not in frame.columns:
+            raise CorpusFormatError(f"{path}: line 1: no 'timestamp' column; found {list(frame.columns)}")
+        ms = pd.to_numeric(frame["timestamp"], errors="coerce").to_numpy(dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(ms))
+        if len(bad):
+            raise CorpusFormatError(f"{path}: line {bad[0] + 2}, field 'timestamp': not a number")
+        seg = frame["segment_id"].to_numpy(dtype=np.int64) if "segment_id" in frame.columns else None
+        return ms / 1000.0, seg
+
+
 @register_corpus
 class MuSeCaRCorpus(Corpus):
     """MuSe-CaR arousal/valence at 250 ms (MuSe 2020 MuSe-Wild), any label-aligned features.
@@ -626,6 +682,28 @@ class MuSeCaRCorpus(Corpus):
     default_features = ("egemaps",)
     raw_audio_args = {"features": ["audio"]}
     prediction_format = "<out>/<partition>/<target>/<id>.csv with timestamp,value,segment_id (MuSe 2020)"
+    time_unit = ("ms", 1000.0)  # the label files' timestamp column
+    extract_layout = MuSeCaRExtractLayout()
+    feature_distributor = "the MuSe 2020 organisers"
+    distributed_extractors = {
+        "egemaps": {
+            "extractor": "egemaps",
+            "hop": 0.25,
+            "win": 5.0,
+            "options": {},
+            "weights": None,
+            "weights_sha256": None,
+            "source": "MuSe 2020 organisers' eGeMAPS: openSMILE eGeMAPSv02 functionals, 5 s windows every 0.25 s",
+        },
+    }
+    waveform_features = ("audio",)
+    virtual_features = {
+        "segment_id": (
+            "is the topic segment id of the MuSe-CaR files, which raw media does not carry "
+            "(a model trained with data.args.use_segment_id=false does without it)"
+        ),
+    }
+    media_constants = {"segment_id": (1.0, "a media file is one topic segment: segment_id 1")}
     synthetic_version = SYNTHETIC_VERSION
     option_rules = {
         "use_segment_id": Rule(bool),
@@ -633,6 +711,15 @@ class MuSeCaRCorpus(Corpus):
         "normalize_features": Rule(list, nullable=True, items=Rule(str, low=1), distinct=True),
         "audio_pattern": Rule(str, low=1),
     }
+
+    @classmethod
+    def recording_partitions(cls, root: Path, ids: Sequence[str]) -> dict[str, str | None]:
+        """From ``metadata/partition.csv`` when the folder has one, else by id prefix."""
+        table: dict[str, str] = {}
+        if partition_path(root).is_file():
+            table = {str(k): str(v) for k, v in read_partition_table(partition_path(root)).items()}
+        by_prefix = super().recording_partitions(root, ids)
+        return {str(i): table.get(str(i)) or by_prefix[str(i)] for i in ids}
 
     def __init__(
         self,

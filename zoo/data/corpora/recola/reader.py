@@ -47,8 +47,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -64,6 +65,7 @@ from zoo.data.corpora.recola.format import (
     GOLD_RELATION,
     RATERS,
     VIDEO_FOLDER,
+    feature_folder,
     feature_path,
 )
 from zoo.data.corpora.recola.format import audio_path as _audio_path
@@ -71,7 +73,8 @@ from zoo.data.corpora.recola.format import gold_path as _gold_path
 from zoo.data.corpora.recola.format import ratings_path as _ratings_path
 from zoo.data.corpora.recola.format import video_path as _video_path
 from zoo.data.corpora.recola.synthetic import SYNTHETIC_VERSION
-from zoo.data.corpus import Corpus
+from zoo.data.corpus import Corpus, waveform_record
+from zoo.data.extract_layout import NUMBER_FORMAT, ExtractLayout
 from zoo.data.raw_audio import SAMPLE_RATE, describe_non_finite, read_audio_frames
 from zoo.data.registry import register_corpus
 from zoo.data.sources import note_source
@@ -501,6 +504,79 @@ def load_recola_recordings(
 
 
 # --------------------------------------------------------------------------- reader
+def _arff_name(name: str) -> str:
+    return name if re.fullmatch(r"[A-Za-z0-9_.\-]+", name) else "'" + name.replace("'", "\\'") + "'"
+
+
+class RecolaExtractLayout(ExtractLayout):
+    """``zoo extract --layout recola``: ``<feature folder>/{arousal,valence}/<id>.arff``.
+
+    The AVEC 2016 feature folders hold one copy per target because the baseline shifts features
+    per target; extracted features are not shifted, so both copies are identical (shift with
+    ``label_shift``/``feature_delay`` in the datamodule). A file is ``@relation <folder>``,
+    attributes ``Instance_name string``, ``frameTime numeric`` and one ``numeric`` per column,
+    then ``@data`` rows ``<id>,<time>,<values>`` like the release's. The folder is one the reader
+    reads (:data:`FEATURE_FOLDERS`); label times come from a gold-standard ARFF.
+    """
+
+    def folder_name(self, name: str | None, feature: str, modality: str) -> str:
+        if name is None:
+            default = {"audio": "audio", "visual": "video_appearance"}.get(modality)
+            if default is None:
+                raise ValueError(
+                    f"the RECOLA layout has no {modality} feature folder; "
+                    f"choose one of {sorted(FEATURE_FOLDERS)} with --name"
+                )
+            name = default
+        if name in FEATURE_FOLDERS:
+            return FEATURE_FOLDERS[name]
+        if name in FEATURE_FOLDERS.values():
+            return name
+        raise ValueError(
+            f"--name {name!r}: the RECOLA datamodule reads the feature sets {sorted(FEATURE_FOLDERS)} from "
+            f"the folders {sorted(FEATURE_FOLDERS.values())} only; pass one of them, e.g. --name "
+            f"video_appearance for face features (then data.args.features=[video_appearance])"
+        )
+
+    def feature_folder(self, output: Path, folder: str) -> Path:
+        return feature_folder(output, folder)
+
+    def feature_paths(self, output: Path, folder: str, recording_id: str) -> list[Path]:
+        return [feature_path(output, folder, target, recording_id) for target in TARGET_NAMES]
+
+    def render(
+        self,
+        recording_id: str,
+        timestamps: np.ndarray,
+        values: np.ndarray,
+        columns: Sequence[str],
+        segment_ids: np.ndarray | None,
+        folder: str,
+    ) -> str:
+        lines = [f"@relation {_arff_name(folder or 'features')}", "", "@attribute Instance_name string"]
+        lines += [
+            "@attribute frameTime numeric",
+            *(f"@attribute {_arff_name(c)} numeric" for c in columns),
+            "",
+            "@data",
+        ]
+        name = _arff_name(recording_id)
+        rows = np.asarray(values, dtype=np.float64)
+        lines += [
+            f"{name},{t:.6f}," + ",".join(f"{v:{NUMBER_FORMAT}}" for v in row) for t, row in zip(timestamps, rows)
+        ]
+        return "\n".join(lines) + "\n"
+
+    def label_folder(self, output: Path) -> Path:
+        return Path(output) / GOLD_FOLDER / TARGET_NAMES[0]
+
+    def read_timeline(self, folder: Path, recording_id: str) -> tuple[np.ndarray, np.ndarray | None] | None:
+        arff = Path(folder) / f"{recording_id}.arff"
+        if not arff.is_file() or (Path(folder) / f"{recording_id}.csv").is_file():
+            return None
+        return read_gold_standard(arff)[0], None
+
+
 @register_corpus
 class RecolaCorpus(Corpus):
     """RECOLA arousal/valence at 40 ms (AVEC 2016 release), organiser features or raw media.
@@ -542,6 +618,8 @@ class RecolaCorpus(Corpus):
     default_features = ("audio",)
     #: the audio as recorded: a bundle's own extractor applies the normalisation it was trained with
     raw_audio_args = {"mode": "raw", "features": ["audio"], "audio_normalization": "none"}
+    extract_layout = RecolaExtractLayout()
+    feature_distributor = "the AVEC 2016 organisers"
     prediction_format = (
         "<out>/<partition>/<target>/<name>.arff in the gold-standard ARFF format, and "
         "<out>/<partition>/<name>.csv with frameTime,<targets>"
@@ -559,6 +637,53 @@ class RecolaCorpus(Corpus):
         ),
         "audio_normalization": Rule(choices=AUDIO_NORMALIZATIONS),
     }
+
+    @classmethod
+    def feature_source_folder(cls, root: Path, feature: str, data_args: Mapping[str, Any]) -> Path | None:
+        """In feature mode, the organisers' folder of a feature set (:data:`FEATURE_FOLDERS`)."""
+        if data_args.get("mode", "features") != "features" or feature not in FEATURE_FOLDERS:
+            return None
+        return feature_folder(Path(root), FEATURE_FOLDERS[feature])
+
+    @classmethod
+    def raw_feature_record(
+        cls, feature: str, data_args: Mapping[str, Any], label_step: float | None
+    ) -> dict[str, Any] | None:
+        """In raw mode: ``audio`` as the waveform (z-normalised per recording when
+        ``audio_normalization=recording``), ``video`` as the ``face_crops`` extractor serving
+        images with the run's ``face_size`` and ``crop_box`` (``"centre"`` when none)."""
+        if data_args.get("mode", "features") != "raw" or not label_step:
+            return None
+        if feature == "audio":
+            normalize = data_args.get("audio_normalization", "recording") == "recording"
+            return waveform_record(cls.name, feature, label_step, normalize=normalize)
+        if feature != "video":
+            return None
+        crop_box = data_args.get("crop_box")
+        return {
+            "extractor": "face_crops",
+            "hop": float(label_step),
+            "win": None,
+            "options": {
+                "size": int(data_args.get("face_size", 96)),
+                "crop_box": "centre" if crop_box is None else [int(v) for v in crop_box],
+                "face_present": False,
+            },
+            "weights": None,
+            "weights_sha256": None,
+            "source": "the recola reader's raw face crops: the frame nearest each label time, cropped and resized",
+        }
+
+    @classmethod
+    def media_missing_reason(cls, feature: str, data_args: Mapping[str, Any]) -> str | None:
+        """In raw mode the files go into the release's recording folders."""
+        if data_args.get("mode") != "raw":
+            return super().media_missing_reason(feature, data_args)
+        suffix = "wav" if feature == "audio" else "mp4"
+        return (
+            f"feature set {feature!r} is RECOLA's raw {feature}, read by the datamodule in raw mode: put the "
+            f"file into FOLDER/recordings_{feature}/<name>.{suffix} and run `zoo predict BUNDLE FOLDER`"
+        )
 
     def __init__(
         self,

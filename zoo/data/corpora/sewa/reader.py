@@ -69,7 +69,7 @@ import io
 import re
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,13 +85,16 @@ from zoo.data.corpora.sewa.format import (
     TRANSCRIPTIONS,
     TURNS,
     audio_path,
+    feature_folder,
     feature_path,
+    format_table,
     label_path,
     transcription_path,
     turns_path,
 )
 from zoo.data.corpora.sewa.synthetic import SYNTHETIC_VERSION, write_synthetic_sewa
 from zoo.data.corpus import Corpus
+from zoo.data.extract_layout import NUMBER_FORMAT, ExtractLayout
 from zoo.data.raw_audio import SAMPLE_RATE, read_audio_frames
 from zoo.data.registry import register_corpus
 from zoo.data.sources import note_source
@@ -117,7 +120,6 @@ __all__ = [
     "read_transcription",
     "read_turns",
     "tokenize",
-    "turns_to_frames",
 ]
 
 
@@ -655,25 +657,6 @@ def gaussian_turn_labels(
     return (w[:, None] * targets[lo:hi]).sum(0) / w.sum()
 
 
-def turns_to_frames(spans: np.ndarray, preds: np.ndarray, num_frames: int) -> np.ndarray:
-    """Turn-level predictions ``(n, K)`` → frame level ``(T, K)``.
-
-    Frames inside a turn get the turn's prediction; frames between turns are interpolated
-    linearly between the neighbouring turn centres (held constant beyond the first/last turn).
-    """
-    preds = np.asarray(preds, np.float64)
-    out = np.zeros((num_frames, preds.shape[1]))
-    if len(spans) == 0:
-        return out
-    centres = (spans[:, 0] + spans[:, 1] - 1) / 2.0
-    frames = np.arange(num_frames)
-    for k in range(preds.shape[1]):
-        out[:, k] = np.interp(frames, centres, preds[:, k])
-    for (lo, hi), p in zip(spans, preds):
-        out[lo:hi] = p
-    return out
-
-
 def read_prediction_file(path: str | Path, target_names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Read a prediction file written by :meth:`SewaCorpus.write_predictions`.
 
@@ -720,6 +703,45 @@ class SewaState:
     """
 
     vocabulary: list[str] | None = None
+
+
+class SewaExtractLayout(ExtractLayout):
+    """``zoo extract --layout sewa``: ``<feature>/<id>.csv``, ``;``-separated, header
+    ``name;time;<columns>``, the name quoted as in the AVEC 2019 label files (``'Devel_DE_01'``),
+    time in seconds; label times from ``labels/<id>.csv`` (AVEC 2017 and 2019, :func:`read_label_file`)."""
+
+    def feature_folder(self, output: Path, folder: str) -> Path:
+        return feature_folder(output, folder)
+
+    def feature_paths(self, output: Path, folder: str, recording_id: str) -> list[Path]:
+        return [feature_path(output, folder, recording_id)]
+
+    def render(
+        self,
+        recording_id: str,
+        timestamps: np.ndarray,
+        values: np.ndarray,
+        columns: Sequence[str],
+        segment_ids: np.ndarray | None,
+        folder: str,
+    ) -> str:
+        header = ["name", "time", *columns]
+        return format_table(
+            recording_id, timestamps, values, sep=";", header=header, value_format=NUMBER_FORMAT, time_format=".6f"
+        )
+
+    def label_folder(self, output: Path) -> Path:
+        return label_path(output, "_").parent
+
+    def read_timeline(self, folder: Path, recording_id: str) -> tuple[np.ndarray, np.ndarray | None] | None:
+        path = Path(folder) / f"{recording_id}.csv"
+        if not path.is_file():
+            return None
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            if handle.readline().count(";") < 2:
+                return None
+        times, _ = read_label_file(path, targets=())
+        return times, None
 
 
 @register_corpus
@@ -780,6 +802,13 @@ class SewaCorpus(Corpus):
     label_range = {t: LABEL_RANGE for t in TARGET_NAMES}
     default_features = ("audio_features_xbow_6s",)
     raw_audio_args = {"features": ["audio"]}
+    extract_layout = SewaExtractLayout()
+    feature_distributor = "the AVEC 2017/2019 organisers"
+    waveform_features = ("audio",)
+    virtual_features = {
+        "text_bow": "is computed by the SEWA datamodule from transcriptions/<id>.csv",
+        "text_emb": "is computed by the SEWA datamodule from transcriptions/<id>.csv",
+    }
     prediction_format = (
         "<out>/<partition>/<name>.csv: 'name';time;<targets>, ';'-separated (AVEC 2019 with a header line)"
     )
@@ -1091,6 +1120,21 @@ class SewaCorpus(Corpus):
         return out
 
     # ------------------------------------------------------------------ turn level
+    @classmethod
+    def media_feature_problem(
+        cls, feature: str, data_args: Mapping[str, Any], model_features: Sequence[str]
+    ) -> str | None:
+        """A feature set split by the subject's turns (``interlocutor`` other than ``mixed``)
+        needs ``turns/<id>.csv``, which a raw media file does not come with."""
+        interlocutor = data_args.get("interlocutor", "mixed")
+        split = data_args.get("interlocutor_features") or [n for n in model_features if "audio" in n or "text" in n]
+        if interlocutor != "mixed" and feature in split:
+            return (
+                f"feature set {feature!r} is split by the subject's turns (interlocutor: "
+                f"{interlocutor}), which needs SEWA's turns/<id>.csv"
+            )
+        return None
+
     def turn_data(self, recordings: Sequence[Recording]) -> list[dict[str, Any]]:
         """One sample per subject turn, for non-temporal models (e.g. Chen et al.'s SVR).
 
