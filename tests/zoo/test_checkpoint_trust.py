@@ -173,11 +173,11 @@ class _Payload:
 
 
 def test_unsafe_pretrained_weights_are_refused_without_unsafe_advice(tmp_path: Path):
-    from zoo.models.tzirakis2017 import _load_state_dict_file
+    from zoo.hub.checkpoint_io import read_weights_file
 
     path = tmp_path / "evil.pth"
     path.write_bytes(pickle.dumps({"w": _Payload()}))
     with pytest.raises(ValueError) as err:
-        _load_state_dict_file(path)
+        read_weights_file(path)
     assert str(err.value).startswith(f"{path}: refused to load this weights file (model.args.pretrained_path)")
     assert "weights_only=False" not in str(err.value) and len(str(err.value).splitlines()) == 1
