@@ -10,7 +10,7 @@ payload, a URL or foreign checkpoint, an edited or symlinked bundle, a ``reader_
 ``root``; issue 24: absurd and out-of-range values, another recording's file, unreadable files
 and stray bytes, checkpoints with NaN statistics or weights, command-line mistakes) and reads it
 through the library's own entry points (``raw_recordings`` with ``use_cache=False``,
-:func:`zoo.hub.pretrained.read_checkpoint` / ``load_pretrained``, :func:`zoo.hub.bundle.load_bundle`, the
+:func:`zoo.hub.checkpoint_io.read_checkpoint` / ``load_pretrained``, :func:`zoo.hub.bundle.load_bundle`, the
 ``zoo`` command). Each outcome is one of:
 
 * ``refused`` — an affect-zoo error (``CorpusFormatError``, ``CheckpointError``, ``BundleError``,

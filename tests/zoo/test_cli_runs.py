@@ -229,7 +229,7 @@ def test_list_shows_models_and_datamodules(capsys):
 def test_postprocessing_fitted_on_val_only_stored_and_applied(tmp_path: Path, zoo_cli, monkeypatch, capsys):
     import zoo.runner.run
     from zoo.data import create_datamodule
-    from zoo.hub.pretrained import read_checkpoint
+    from zoo.hub.checkpoint_io import read_checkpoint
 
     seen = {}
     real_fit = zoo.runner.run.fit_postprocessor

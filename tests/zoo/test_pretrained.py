@@ -11,7 +11,7 @@ import torch
 import zoo
 from zoo.data import create_datamodule
 from zoo.data._normalize import FeatureNormalizer
-from zoo.hub.pretrained import CheckpointError, read_checkpoint
+from zoo.hub.checkpoint_io import CheckpointError, read_checkpoint
 
 
 @pytest.mark.slow

@@ -18,7 +18,7 @@ import torch
 
 import zoo
 from zoo.cli import run
-from zoo.hub.pretrained import CheckpointError
+from zoo.hub.checkpoint_io import CheckpointError
 
 pytestmark = pytest.mark.slow
 

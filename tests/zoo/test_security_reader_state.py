@@ -12,7 +12,7 @@ import torch
 
 from zoo.cli import run
 from zoo.data import create_datamodule
-from zoo.hub.pretrained import CheckpointError, merge_reader_state
+from zoo.hub.checkpoint_io import CheckpointError, merge_reader_state
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,7 @@ from PIL import Image
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelSummary, StochasticWeightAveraging
 
 import zoo.runner.run
-from zoo.hub.pretrained import read_checkpoint, task_from_checkpoint
+from zoo.hub.checkpoint_io import read_checkpoint, task_from_checkpoint
 
 RECIPE = "muse_car/sun2020_lstm_selfattn"
 TINY = ["model.args.hidden_size=16", "trainer.enable_progress_bar=false", "trainer.limit_train_batches=2"]

@@ -270,8 +270,7 @@ def test_checkpoint_reloads_without_the_imagenet_file_it_was_trained_from(tmp_pa
     import timm
     from safetensors.torch import save_file
 
-    from zoo.hub.checkpoint_io import read_model_files
-    from zoo.hub.pretrained import task_from_checkpoint
+    from zoo.hub.checkpoint_io import read_model_files, task_from_checkpoint
     from zoo.training.task import EmotionTask
 
     path = tmp_path / "resnet18_imagenet.safetensors"

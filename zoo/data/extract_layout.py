@@ -15,8 +15,9 @@ anything outside its own package. A layout says:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -29,8 +30,19 @@ NUMBER_FORMAT = ".9g"
 
 
 class ExtractLayout:
-    """Where and how ``zoo extract`` writes one corpus's feature files (override every method
-    but :meth:`folder_name`)."""
+    """Where and how ``zoo extract`` writes one corpus's feature files.
+
+    Args:
+        paths: the corpus's format module, whose ``feature_folder(root, folder)`` and
+            ``feature_path(root, folder, recording_id)`` place one file per recording (a layout
+            keeping several files per recording overrides :meth:`feature_paths`).
+
+    Subclasses implement :meth:`render` and, for ``--timeline``, :meth:`label_folder` and
+    :meth:`read_timeline`.
+    """
+
+    def __init__(self, paths: ModuleType) -> None:
+        self.paths = paths
 
     def folder_name(self, name: str | None, feature: str, modality: str) -> str:
         """The feature folder for ``--name`` ``name`` of extractor ``feature`` (of ``modality``).
@@ -42,22 +54,22 @@ class ExtractLayout:
 
     def feature_folder(self, output: Path, folder: str) -> Path:
         """The folder holding feature folder ``folder`` of every recording (and its settings record)."""
-        raise NotImplementedError
+        return self.paths.feature_folder(output, folder)
 
     def feature_paths(self, output: Path, folder: str, recording_id: str) -> list[Path]:
         """The file(s) that keep ``folder``'s features of ``recording_id`` (the same text goes to each)."""
-        raise NotImplementedError
+        return [self.paths.feature_path(output, folder, recording_id)]
 
-    def render(
-        self,
-        recording_id: str,
-        timestamps: np.ndarray,
-        values: np.ndarray,
-        columns: Sequence[str],
-        segment_ids: np.ndarray | None,
-        folder: str,
-    ) -> str:
-        """One recording's features ``(T, D)`` at ``timestamps`` (s) as the text of its file."""
+    def render(self, recording_id: str, out: Any, segment_ids: np.ndarray | None, folder: str) -> str:
+        """One recording's features as the text of its file.
+
+        Args:
+            recording_id: the recording.
+            out: its features: ``timestamps`` ``(T,)`` in seconds, ``values`` ``(T, D)`` and
+                ``columns`` (a :class:`~zoo.features.base.FeatureOutput`).
+            segment_ids: ``(T,)`` topic segment ids where the layout keeps them, else ``None``.
+            folder: the feature folder's name.
+        """
         raise NotImplementedError
 
     def label_folder(self, output: Path) -> Path | None:

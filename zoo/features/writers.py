@@ -82,7 +82,7 @@ def write_features(
     Returns:
         The written paths.
     """
-    text = extract_layout(layout).render(recording_id, out.timestamps, out.values, out.columns, segment_ids, feature)
+    text = extract_layout(layout).render(recording_id, out, segment_ids, feature)
     paths = [Path(p) for p in path] if isinstance(path, (list, tuple)) else [Path(path)]
     for target in paths:
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -334,7 +334,7 @@ def export_bundle(ckpt: str | Path, out_dir: str | Path, overwrite: bool = False
     Raises:
         FileExistsError: ``out_dir`` is a link, holds a link, is not empty without ``overwrite``,
             or holds files that are not a bundle's.
-        FileNotFoundError, CheckpointError: see :func:`zoo.hub.pretrained.read_checkpoint`.
+        FileNotFoundError, CheckpointError: see :func:`zoo.hub.checkpoint_io.read_checkpoint`.
     """
     from zoo._version import __version__
     from zoo.features.provenance import feature_provenance

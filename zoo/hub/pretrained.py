@@ -4,9 +4,6 @@ A Lightning checkpoint of ``zoo fit`` is read by :mod:`zoo.hub.checkpoint_io` (`
 files only), a bundle folder of ``zoo export`` by :mod:`zoo.hub.bundle`, and a Hugging Face
 ``org/name`` names a bundle read from the local Hugging Face cache (:mod:`zoo.hub.huggingface`). Either way
 the result is a :class:`~zoo.hub.inference.PretrainedModel`.
-
-The checkpoint-reading names (:func:`read_checkpoint`, :class:`CheckpointError`, ...) are
-re-exported here for the code that imported them from this module.
 """
 
 from __future__ import annotations
@@ -16,29 +13,11 @@ from pathlib import Path
 import torch
 
 from zoo.hub.bundle import load_bundle
-from zoo.hub.checkpoint_io import (
-    CheckpointError,
-    local_checkpoint_path,
-    merge_reader_state,
-    read_checkpoint,
-    resume_checkpoint,
-    store_postprocessor,
-    task_from_checkpoint,
-)
+from zoo.hub.checkpoint_io import task_from_checkpoint
 from zoo.hub.huggingface import is_repo_id, resolve_pretrained
 from zoo.hub.inference import PretrainedModel
 
-__all__ = [
-    "CheckpointError",
-    "local_checkpoint_path",
-    "merge_reader_state",
-    "read_checkpoint",
-    "resume_checkpoint",
-    "task_from_checkpoint",
-    "store_postprocessor",
-    "PretrainedModel",
-    "load_pretrained",
-]
+__all__ = ["PretrainedModel", "load_pretrained"]
 
 
 def load_pretrained(
@@ -62,7 +41,7 @@ def load_pretrained(
         An eval-mode :class:`PretrainedModel`.
 
     Raises:
-        FileNotFoundError, CheckpointError: see :func:`read_checkpoint`.
+        FileNotFoundError, zoo.hub.checkpoint_io.CheckpointError: see :func:`~zoo.hub.checkpoint_io.read_checkpoint`.
         zoo.hub.bundle.BundleError: a folder that is not a loadable bundle.
         zoo.hub.huggingface.HubError: ``org/name`` is not in the cache and downloading was not allowed (the
             message says how to allow it), or it cannot be fetched.

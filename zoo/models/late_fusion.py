@@ -12,20 +12,7 @@ Code:
     fusion model with 32 hidden units, a bidirectional LSTM, batch 64, lr 0.001, at most 15–20
     epochs). This module is a re-implementation from that description, not a copy.
 
-BibTeX::
-
-    @inproceedings{sun2020multimodal,
-      title     = {Multi-modal Continuous Dimensional Emotion Recognition Using Recurrent
-                   Neural Network and Self-Attention Mechanism},
-      author    = {Sun, Licai and Lian, Zheng and Tao, Jianhua and Liu, Bin and Niu, Mingyue},
-      booktitle = {Proceedings of the 1st International on Multimodal Sentiment Analysis in
-                   Real-life Media Challenge and Workshop},
-      series    = {MuSe '20},
-      pages     = {27--34},
-      year      = {2020},
-      publisher = {Association for Computing Machinery},
-      doi       = {10.1145/3423327.3423672},
-    }
+BibTeX: the paper's entry, ``sun2020multimodal``, is in :mod:`zoo.models.sun2020` (one copy).
 
 Architecture (per frame)::
 

@@ -211,7 +211,7 @@ def evaluate_pair(
     from zoo.ccc import concordance_cc
     from zoo.data import corpus_class
     from zoo.data.raw_audio import SAMPLE_RATE
-    from zoo.hub.pretrained import merge_reader_state
+    from zoo.hub.checkpoint_io import merge_reader_state
 
     overrides = dict(overrides or {})
     corpus_cls = corpus_class(corpus)

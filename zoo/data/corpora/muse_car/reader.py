@@ -34,6 +34,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,8 +42,8 @@ from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
 from zoo.config.option_rules import Rule
 from zoo.data._checks import check_label_range, warn_outliers
+from zoo.data.corpora.muse_car import format as muse_format
 from zoo.data.corpora.muse_car.format import (
-    feature_folder,
     feature_path,
     feature_table,
     label_aligned_folder,
@@ -605,24 +606,10 @@ class MuSeCaRExtractLayout(ExtractLayout):
     with header ``timestamp,segment_id,<columns>``, timestamps in integer ms (read back by
     :func:`read_feature_file`); label times from ``label_segments/<target>/<id>.csv``."""
 
-    def feature_folder(self, output: Path, folder: str) -> Path:
-        return feature_folder(output, folder)
-
-    def feature_paths(self, output: Path, folder: str, recording_id: str) -> list[Path]:
-        return [feature_path(output, folder, recording_id)]
-
-    def render(
-        self,
-        recording_id: str,
-        timestamps: np.ndarray,
-        values: np.ndarray,
-        columns: Sequence[str],
-        segment_ids: np.ndarray | None,
-        folder: str,
-    ) -> str:
-        ms = np.rint(np.asarray(timestamps) * 1000.0).astype(np.int64)
+    def render(self, recording_id: str, out: Any, segment_ids: np.ndarray | None, folder: str) -> str:
+        ms = np.rint(np.asarray(out.timestamps) * 1000.0).astype(np.int64)
         seg = np.zeros(len(ms), dtype=np.int64) if segment_ids is None else np.asarray(segment_ids, np.int64)
-        return feature_table(ms, seg, values, columns, number_format=NUMBER_FORMAT).decode("utf-8")
+        return feature_table(ms, seg, out.values, out.columns, number_format=NUMBER_FORMAT).decode("utf-8")
 
     def label_folder(self, output: Path) -> Path:
         return label_path(output, TARGET_NAMES[0], "_").parent
@@ -683,7 +670,7 @@ class MuSeCaRCorpus(Corpus):
     raw_audio_args = {"features": ["audio"]}
     prediction_format = "<out>/<partition>/<target>/<id>.csv with timestamp,value,segment_id (MuSe 2020)"
     time_unit = ("ms", 1000.0)  # the label files' timestamp column
-    extract_layout = MuSeCaRExtractLayout()
+    extract_layout = MuSeCaRExtractLayout(muse_format)
     feature_distributor = "the MuSe 2020 organisers"
     distributed_extractors = {
         "egemaps": {

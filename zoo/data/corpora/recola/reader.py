@@ -56,6 +56,7 @@ import numpy as np
 from zoo.config.option_rules import Rule
 from zoo.data._checks import check_label_range, read_text, warn_outliers
 from zoo.data.arff import read_arff, write_arff
+from zoo.data.corpora.recola import format as recola_format
 from zoo.data.corpora.recola.format import (
     AUDIO_FOLDER,
     FEATURE_FOLDERS,
@@ -538,32 +539,21 @@ class RecolaExtractLayout(ExtractLayout):
             f"video_appearance for face features (then data.args.features=[video_appearance])"
         )
 
-    def feature_folder(self, output: Path, folder: str) -> Path:
-        return feature_folder(output, folder)
-
     def feature_paths(self, output: Path, folder: str, recording_id: str) -> list[Path]:
         return [feature_path(output, folder, target, recording_id) for target in TARGET_NAMES]
 
-    def render(
-        self,
-        recording_id: str,
-        timestamps: np.ndarray,
-        values: np.ndarray,
-        columns: Sequence[str],
-        segment_ids: np.ndarray | None,
-        folder: str,
-    ) -> str:
+    def render(self, recording_id: str, out: Any, segment_ids: np.ndarray | None, folder: str) -> str:
         lines = [f"@relation {_arff_name(folder or 'features')}", "", "@attribute Instance_name string"]
         lines += [
             "@attribute frameTime numeric",
-            *(f"@attribute {_arff_name(c)} numeric" for c in columns),
+            *(f"@attribute {_arff_name(c)} numeric" for c in out.columns),
             "",
             "@data",
         ]
         name = _arff_name(recording_id)
-        rows = np.asarray(values, dtype=np.float64)
+        rows = np.asarray(out.values, dtype=np.float64)
         lines += [
-            f"{name},{t:.6f}," + ",".join(f"{v:{NUMBER_FORMAT}}" for v in row) for t, row in zip(timestamps, rows)
+            f"{name},{t:.6f}," + ",".join(f"{v:{NUMBER_FORMAT}}" for v in row) for t, row in zip(out.timestamps, rows)
         ]
         return "\n".join(lines) + "\n"
 
@@ -618,7 +608,7 @@ class RecolaCorpus(Corpus):
     default_features = ("audio",)
     #: the audio as recorded: a bundle's own extractor applies the normalisation it was trained with
     raw_audio_args = {"mode": "raw", "features": ["audio"], "audio_normalization": "none"}
-    extract_layout = RecolaExtractLayout()
+    extract_layout = RecolaExtractLayout(recola_format)
     feature_distributor = "the AVEC 2016 organisers"
     prediction_format = (
         "<out>/<partition>/<target>/<name>.arff in the gold-standard ARFF format, and "

@@ -79,13 +79,13 @@ import pandas as pd
 
 from zoo.config.option_rules import Rule
 from zoo.data._checks import WidthCheck, check_label_range, decode_text, read_bytes, warn_outliers
+from zoo.data.corpora.sewa import format as sewa_format
 from zoo.data.corpora.sewa.format import (
     AUDIO,
     LABELS,
     TRANSCRIPTIONS,
     TURNS,
     audio_path,
-    feature_folder,
     feature_path,
     format_table,
     label_path,
@@ -710,24 +710,16 @@ class SewaExtractLayout(ExtractLayout):
     ``name;time;<columns>``, the name quoted as in the AVEC 2019 label files (``'Devel_DE_01'``),
     time in seconds; label times from ``labels/<id>.csv`` (AVEC 2017 and 2019, :func:`read_label_file`)."""
 
-    def feature_folder(self, output: Path, folder: str) -> Path:
-        return feature_folder(output, folder)
-
-    def feature_paths(self, output: Path, folder: str, recording_id: str) -> list[Path]:
-        return [feature_path(output, folder, recording_id)]
-
-    def render(
-        self,
-        recording_id: str,
-        timestamps: np.ndarray,
-        values: np.ndarray,
-        columns: Sequence[str],
-        segment_ids: np.ndarray | None,
-        folder: str,
-    ) -> str:
-        header = ["name", "time", *columns]
+    def render(self, recording_id: str, out: Any, segment_ids: np.ndarray | None, folder: str) -> str:
+        header = ["name", "time", *out.columns]
         return format_table(
-            recording_id, timestamps, values, sep=";", header=header, value_format=NUMBER_FORMAT, time_format=".6f"
+            recording_id,
+            out.timestamps,
+            out.values,
+            sep=";",
+            header=header,
+            value_format=NUMBER_FORMAT,
+            time_format=".6f",
         )
 
     def label_folder(self, output: Path) -> Path:
@@ -802,7 +794,7 @@ class SewaCorpus(Corpus):
     label_range = {t: LABEL_RANGE for t in TARGET_NAMES}
     default_features = ("audio_features_xbow_6s",)
     raw_audio_args = {"features": ["audio"]}
-    extract_layout = SewaExtractLayout()
+    extract_layout = SewaExtractLayout(sewa_format)
     feature_distributor = "the AVEC 2017/2019 organisers"
     waveform_features = ("audio",)
     virtual_features = {
