@@ -7,7 +7,9 @@ Layout (plain CSV with a header line, times in seconds on the 0.5 s label step f
     <root>/labels/<name>.csv           time,arousal,valence  (may be absent: unlabelled)
 
 Feature and label files of a recording have the same rows. Predictions are written as
-``<out>/<partition>/<name>.csv`` with ``time,<targets>``.
+``<out>/<partition>/<name>.csv`` with ``time,<targets>``. Two command hooks: ``zoo extract
+--layout toy`` writes ``features/<set>/<name>.csv`` on the label frames (:class:`ToyExtractLayout`),
+and ``zoo predict MODEL FOLDER`` takes each recording's partition from ``partitions.csv``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo.data.corpus import Corpus
+from zoo.data.extract_layout import ExtractLayout
 from zoo.data.registry import register_corpus
 from zoo.data.sources import note_source
 from zoo.data.types import Recording
@@ -62,6 +65,48 @@ def read_table(path: Path, first: str = "time") -> tuple[list[str], np.ndarray]:
     return header, values
 
 
+def read_partitions(root: Path) -> list[list[str]]:
+    """The ``name,partition`` rows of ``<root>/partitions.csv``."""
+    path = note_source(Path(root) / "partitions.csv")
+    if not path.is_file():
+        raise CorpusFormatError(f"{path}: file not found")
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows or rows[0] != ["name", "partition"]:
+        raise CorpusFormatError(f"{path}: line 1: header must be 'name,partition'")
+    for i, row in enumerate(rows[1:]):
+        if len(row) != 2 or row[1] not in ToyCorpus.partitions.values():
+            raise CorpusFormatError(
+                f"{path}: line {i + 2}, field 'partition': expected name,"
+                f"{'|'.join(ToyCorpus.partitions.values())}, got {','.join(row)!r}"
+            )
+    return rows[1:]
+
+
+class ToyExtractLayout(ExtractLayout):
+    """``features/<set>/<name>.csv`` with ``time,<columns>``; label times from ``labels/<name>.csv``."""
+
+    def feature_folder(self, output: Path, folder: str) -> Path:
+        return Path(output) / "features" / folder
+
+    def feature_paths(self, output: Path, folder: str, recording_id: str) -> list[Path]:
+        return [self.feature_folder(output, folder) / f"{recording_id}.csv"]
+
+    def render(self, recording_id: str, out, segment_ids, folder: str) -> str:
+        rows = [",".join(["time", *out.columns])]
+        rows += [",".join(f"{v:.6f}" for v in (t, *row)) for t, row in zip(out.timestamps, out.values)]
+        return "\n".join(rows) + "\n"
+
+    def label_folder(self, output: Path) -> Path:
+        return Path(output) / "labels"
+
+    def read_timeline(self, folder: Path, recording_id: str):
+        path = Path(folder) / f"{recording_id}.csv"
+        if not path.is_file() or not path.read_text().startswith("time,"):
+            return None
+        return read_table(path)[1][:, 0], None
+
+
 @register_corpus
 class ToyCorpus(Corpus):
     """The toy corpus: arousal/valence every 0.5 s, CSV features ``lld`` and/or ``func``."""
@@ -74,23 +119,15 @@ class ToyCorpus(Corpus):
     default_features = ("lld",)
     prediction_format = "<out>/<partition>/<name>.csv with time,<targets>"
     datamodule_defaults = {"win_len": 8, "hop_len": 4, "batch_size": 4, "num_workers": 0}
+    extract_layout = ToyExtractLayout()
+
+    @classmethod
+    def recording_partitions(cls, root: Path, ids: Sequence[str]) -> dict[str, str | None]:
+        table = dict(read_partitions(root)) if (Path(root) / "partitions.csv").is_file() else {}
+        return {str(i): table.get(str(i)) for i in ids}
 
     def read(self, partition: str) -> list[Recording]:
-        root = self.resolve_root()
-        path = note_source(root / "partitions.csv")
-        if not path.is_file():
-            raise CorpusFormatError(f"{path}: file not found")
-        with open(path, newline="") as f:
-            rows = list(csv.reader(f))
-        if not rows or rows[0] != ["name", "partition"]:
-            raise CorpusFormatError(f"{path}: line 1: header must be 'name,partition'")
-        for i, row in enumerate(rows[1:]):
-            if len(row) != 2 or row[1] not in self.partitions.values():
-                raise CorpusFormatError(
-                    f"{path}: line {i + 2}, field 'partition': expected name,"
-                    f"{'|'.join(self.partitions.values())}, got {','.join(row)!r}"
-                )
-        return [self._recording(name) for name, part in rows[1:] if part == partition]
+        return [self._recording(name) for name, part in read_partitions(self.resolve_root()) if part == partition]
 
     def read_folder(self) -> list[Recording]:
         folder = note_source(self.resolve_root() / "features" / self.feature_names[0])

@@ -41,7 +41,7 @@ class ExtractLayout:
     :meth:`read_timeline`.
     """
 
-    def __init__(self, paths: ModuleType) -> None:
+    def __init__(self, paths: ModuleType | None = None) -> None:
         self.paths = paths
 
     def folder_name(self, name: str | None, feature: str, modality: str) -> str:

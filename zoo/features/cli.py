@@ -129,7 +129,8 @@ def read_timeline(folder: Path, recording_id: str) -> tuple[np.ndarray, np.ndarr
         if found is not None:
             return found
     raise ExtractorError(
-        f"{Path(folder) / f'{recording_id}.csv'}: timeline file not found for recording {recording_id!r}"
+        f"{folder}: no label file of recording {recording_id!r} that a known layout reads ({', '.join(layouts())}; "
+        "see each corpus page for its label format: MuSe-CaR style CSVs need a 'timestamp' column in ms)"
     )
 
 

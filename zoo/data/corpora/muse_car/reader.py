@@ -615,18 +615,17 @@ class MuSeCaRExtractLayout(ExtractLayout):
         return label_path(output, TARGET_NAMES[0], "_").parent
 
     def read_timeline(self, folder: Path, recording_id: str) -> tuple[np.ndarray, np.ndarray | None] | None:
-        """A header with ``timestamp`` in ms (and optionally ``segment_id``); ``;``-separated
-        files are another layout's."""
+        """A comma-separated header with ``timestamp`` in ms (and optionally ``segment_id``);
+        other files are another layout's."""
         path = Path(folder) / f"{recording_id}.csv"
         if not path.is_file():
             return None
         with open(path, encoding="utf-8", errors="replace") as handle:
-            if handle.readline().count(";") >= 2:
-                return None
+            header = [c.strip().lower() for c in handle.readline().split(",")]
+        if "timestamp" not in header:
+            return None
         frame = pd.read_csv(path, skipinitialspace=True)
         frame.columns = [str(c).strip().lower() for c in frame.columns]
-        if "timestamp" not in frame.columns:
-            raise CorpusFormatError(f"{path}: line 1: no 'timestamp' column; found {list(frame.columns)}")
         ms = pd.to_numeric(frame["timestamp"], errors="coerce").to_numpy(dtype=np.float64)
         bad = np.flatnonzero(~np.isfinite(ms))
         if len(bad):
