@@ -1,7 +1,7 @@
 """How long ``zoo list`` (and ``zoo --help``) take, side by side with another checkout.
 
 ``zoo list`` used to import torch, Lightning and every model module (to read the registry, the
-papers and the datamodules) before printing; it now reads YAML files and ``zoo/models/catalog.json``
+papers and the corpora) before printing; it now reads YAML files and ``zoo/models/catalog.json``
 only. This script times fresh ``python -c 'from zoo.cli import main; main([...])'`` processes of
 this checkout and, with ``--baseline DIR``, of another one (e.g. ``git worktree add /tmp/before
 <commit>``), alternating the two so that both see the same machine load::

@@ -1,4 +1,4 @@
-"""``zoo list`` (recipes, models with paper and size, datamodules, sweeps) and ``zoo --version``."""
+"""``zoo list`` (recipes, models with paper and size, corpora, sweeps) and ``zoo --version``."""
 
 from __future__ import annotations
 
@@ -39,14 +39,14 @@ def test_the_model_catalogue_matches_the_registry_papers_and_recipes():
     """Names, papers and corpora of ``model_catalog.json`` against the registry and the recipes."""
     import inspect
 
-    from zoo.data import list_datamodules
+    from zoo.data import list_corpora
     from zoo.data.registry import corpus_class
 
     catalog = json.loads(MODEL_CATALOG.read_text())
     assert sorted(catalog["models"]) == zoo.list_models(), STALE
     # the package's own corpora: a test's reader registered in this process (the toy corpus) is not shipped
-    shipped = [name for name in list_datamodules() if corpus_class(name).__module__.startswith("zoo.")]
-    assert sorted(catalog["datamodules"]) == shipped, STALE
+    shipped = [name for name in list_corpora(include_derived=True) if corpus_class(name).__module__.startswith("zoo.")]
+    assert sorted(catalog["corpora"]) == shipped, STALE
     recipe_models: dict[str, set[str]] = {}
     for path in RECIPES.glob("*/*.yaml"):
         if path.parent.name != "sweeps":
@@ -95,7 +95,7 @@ def test_cli_list_has_headers_each_kind_and_a_pattern(capsys):
     assert "Sun et al. (2020)" in row and "muse_car" in row and f"{size:,}" in row
     assert run(["list"])["exit_code"] == 0
     out = capsys.readouterr().out
-    for header in ("RECIPE ", "MODEL ", "DATAMODULE ", "SWEEP "):
+    for header in ("RECIPE ", "MODEL ", "CORPUS ", "SWEEP "):
         assert f"\n{header}" in "\n" + out
     assert re.search(r"^muse_car/sun2020 +muse_car/sun2020_lstm_selfattn +random ", out, re.M)
 

@@ -219,7 +219,7 @@ def test_test_command_needs_checkpoint(tmp_path: Path, capsys):
     assert "ckpt=PATH" in capsys.readouterr().err
 
 
-def test_list_shows_models_and_datamodules(capsys):
+def test_list_shows_models_and_corpora(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "sun2020_lstm_selfattn" in out and "muse_car" in out

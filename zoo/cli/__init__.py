@@ -16,7 +16,7 @@ Usage::
     zoo sweep SWEEP [--count N] [--dry-run]  the same file on a W&B server (dry run: check + print trials)
     zoo baseline RECIPE [--draws N] [key=value ...]   chance level: random predictions, scored
     zoo report RUNS... [--baselines DIRS] [--output FILE]   papers' scores beside ours (docs/results.md)
-    zoo list [recipes|models|datamodules|sweeps] [PATTERN]   what ships: names, papers, sizes
+    zoo list [recipes|models|corpora|sweeps] [PATTERN]   what ships: names, papers, sizes
     zoo --version
     zoo extract FEATURE --input ... --output DIR --layout L   features from raw media (--list)
     zoo import NAME [SOURCE] OUT_DIR [--allow-download]   a public pretrained model as a bundle
@@ -49,7 +49,7 @@ from typing import Any
 __all__ = ["main"]
 
 RUN_COMMANDS = ("fit", "validate", "test", "predict")
-LIST_KINDS = ("recipes", "models", "datamodules", "sweeps")
+LIST_KINDS = ("recipes", "models", "corpora", "sweeps")
 _RECIPE = "muse_car/sun2020_lstm_selfattn"
 _CKPT = "runs/<run>/checkpoints/best.ckpt"
 #: one example per sub-command, shown at the end of ``zoo COMMAND --help``
@@ -188,7 +188,7 @@ def _parser(chosen: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", help="folders holding zoo fit run folders")
     p.add_argument("--baselines", nargs="*", default=[], help="folders holding zoo baseline run folders")
     p.add_argument("--output", default=None, help="write the report here (default: print it)")
-    p = _sub(sub, "list", "what ships: recipes, models (paper, corpora, size), datamodules, sweeps")
+    p = _sub(sub, "list", "what ships: recipes, models (paper, corpora, size), corpora, sweeps")
     p.add_argument("kind", nargs="?", choices=LIST_KINDS, default=None, help="one table (default: all)")
     p.add_argument("pattern", nargs="?", default="*", help="shell-style pattern of the names, e.g. 'sewa/*'")
     p = _sub(sub, "extract", "extract features from raw media into a corpus layout")

@@ -1,4 +1,4 @@
-"""What ships with affect-zoo, fast: ``zoo list`` (recipes, models, datamodules, sweeps).
+"""What ships with affect-zoo, fast: ``zoo list`` (recipes, models, corpora, sweeps).
 
 ``zoo list`` reads YAML files and one JSON file and imports neither torch nor a model module, so it
 answers in well under a second. What needs the models — each one's paper, the corpora its
@@ -200,15 +200,15 @@ def build_model_catalog() -> dict[str, Any]:
             "parameters": parameters,
             "reference": reference,
         }
-    return {"models": models, "datamodules": _datamodules()}
+    return {"models": models, "corpora": _corpora()}
 
 
-def _datamodules() -> dict[str, Any]:
-    """Every ``data.name`` with its level, label step, targets and partition names."""
-    from zoo.data import corpus_class, list_datamodules
+def _corpora() -> dict[str, Any]:
+    """Every ``data.name`` (corpora and derived corpora) with its level, label step, targets and partition names."""
+    from zoo.data import corpus_class, list_corpora
 
     out = {}
-    for name in list_datamodules():
+    for name in list_corpora(include_derived=True):
         cls = corpus_class(name)
         parts = cls.partitions
         out[name] = {
@@ -226,9 +226,9 @@ def _needs(err: Exception) -> str:
 
 
 # --------------------------------------------------------------------------- zoo list
-def _datamodule_rows(pattern: str) -> list[list[str]]:
+def _corpus_rows(pattern: str) -> list[list[str]]:
     rows = []
-    for name, entry in sorted(_catalog()["datamodules"].items()):
+    for name, entry in sorted(_catalog()["corpora"].items()):
         if fnmatch.fnmatch(name, pattern):
             derived = "its sources'"  # a derived corpus (late fusion) takes them from the runs it reads
             step = (
@@ -270,9 +270,9 @@ def list_text(kind: str | None = None, pattern: str = "*") -> str:
         rows = [e.row() for e in list_model_entries(pattern)]
         header = ["MODEL", "PAPER", "CORPORA", "PARAMETERS", "COUNTED WITH (recipe settings)"]
         sections.append(format_table(header, rows, right=(3,)))
-    if kind in (None, "datamodules"):
-        header = ["DATAMODULE", "LEVEL", "LABEL STEP", "TARGETS", "PARTITIONS (train/val/test)"]
-        sections.append(format_table(header, _datamodule_rows(pattern)))
+    if kind in (None, "corpora"):
+        header = ["CORPUS", "LEVEL", "LABEL STEP", "TARGETS", "PARTITIONS (train/val/test)"]
+        sections.append(format_table(header, _corpus_rows(pattern)))
     if kind in (None, "sweeps"):
         header = ["SWEEP", "RECIPE", "METHOD", "PARAMETERS", "METRIC"]
         sections.append(format_table(header, _sweep_rows(pattern), right=(3,)))

@@ -42,11 +42,11 @@ def check_names(cfg: Mapping[str, Any]) -> None:
         ConfigError: naming the key (``model.name``, ``optimizer.name``, ...), the value found and
             the valid values.
     """
-    from zoo.data import list_datamodules
+    from zoo.data import list_corpora
     from zoo.models.registry import is_estimator, list_models
 
     _choice("model.name", cfg["model"]["name"], list_models())
-    _choice("data.name", cfg["data"]["name"], list_datamodules())
+    _choice("data.name", cfg["data"]["name"], list_corpora(include_derived=True))
     from zoo.training.loggers import logger_kinds
 
     for kind in logger_kinds(cfg.get("logger")):

@@ -25,7 +25,6 @@ from zoo.data.registry import corpus_class, list_corpora, register_corpus
 __all__ = [
     "CorpusDataModule",
     "create_datamodule",
-    "list_datamodules",
     "list_corpora",
     "corpus_class",
     "register_corpus",
@@ -36,8 +35,3 @@ def create_datamodule(name: str, **kwargs: Any) -> CorpusDataModule:
     """The :class:`~zoo.data.datamodule.CorpusDataModule` of corpus ``name`` with ``kwargs``
     (``data.args``)."""
     return CorpusDataModule(name, **kwargs)
-
-
-def list_datamodules(pattern: str = "*") -> list[str]:
-    """Every ``data.name`` a recipe may use (corpora and derived corpora), sorted."""
-    return list_corpora(pattern, include_derived=True)

@@ -605,10 +605,11 @@ def _validate_config(config: Mapping[str, Any], path: Path) -> None:
         if config.get(key) is not None and not isinstance(config[key], str):
             fail(key, "a string or null", config[key])
     if config.get("datamodule") is not None:
-        from zoo.data import list_datamodules
+        from zoo.data import list_corpora
 
-        if config["datamodule"] not in list_datamodules():
-            fail("datamodule", f"a registered datamodule ({', '.join(list_datamodules())})", config["datamodule"])
+        corpora = list_corpora(include_derived=True)
+        if config["datamodule"] not in corpora:
+            fail("datamodule", f"a registered corpus ({', '.join(corpora)})", config["datamodule"])
     backbones = config.get("backbone_weights") or []
     if not isinstance(backbones, list) or not all(isinstance(b, dict) for b in backbones):
         fail("backbone_weights", "a list of objects", backbones)
