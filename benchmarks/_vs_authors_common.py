@@ -17,17 +17,23 @@ Per round and side the summary holds:
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 __all__ = [
+    "alternate_rounds",
+    "base_parser",
+    "epoch_ratio_line",
     "epoch_summary",
+    "side_summary",
     "ours_child",
     "process_cpu_seconds",
     "run_child",
@@ -169,3 +175,60 @@ def run_ours_fit(
     cmd = [sys.executable, "-u", str(script), "--_ours", str(stamps_file), "--", "fit", str(recipe), *overrides]
     run = run_child([*cmd, f"run_name=ours-{rnd}"], root, env, runs.parent / f"ours-{rnd}.log")
     return run, json.loads(stamps_file.read_text())
+
+
+# --------------------------------------------------------------------------- the side-by-side run
+def base_parser(description: str, authors_repo: str, epochs: int, corpus_sizes: str) -> argparse.ArgumentParser:
+    """The options both benchmarks take: the authors' folder, rounds, epochs, scale, --keep, --tiny."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("authors", nargs="?", help=f"folder of the authors' code ({authors_repo})")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--scale", type=float, default=4.0, help=f"× the synthetic corpus's {corpus_sizes} videos")
+    parser.add_argument("--keep", default=None, help="keep logs and runs in this folder")
+    parser.add_argument("--tiny", action="store_true", help="1 round, 2 epochs, a small corpus")
+    return parser
+
+
+def alternate_rounds(rounds: int, run_side: Callable[[str, int], dict[str, Any]]) -> list[dict[str, Any]]:
+    """``run_side(side, round)`` for both sides each round, the first side alternating (so that
+    neither always runs on a warmer machine); each row is printed to stderr as it comes."""
+    rows: list[dict[str, Any]] = []
+    for rnd in range(1, rounds + 1):
+        for side in ("authors", "ours") if rnd % 2 else ("ours", "authors"):
+            rows.append(run_side(side, rnd))
+            print(f"round {rnd} {rows[-1]['side']}: {json.dumps(rows[-1])}", file=sys.stderr, flush=True)
+    return rows
+
+
+def _later_epochs(rows: Sequence[dict[str, Any]], key: str) -> list[float]:
+    return [e for r in rows for e in (r[key][1:] or r[key])]
+
+
+def side_summary(
+    rows: Sequence[dict[str, Any]], extra: Callable[[list[dict[str, Any]]], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Per side: rounds, median epoch wall and CPU time (epochs 2..N), peak RSS, then ``extra(rows of the side)``."""
+    summary = []
+    for side in dict.fromkeys(r["side"] for r in rows):
+        mine = [r for r in rows if r["side"] == side]
+        summary.append(
+            {
+                "side": side,
+                "rounds": len(mine),
+                "epoch s (median)": median(_later_epochs(mine, "epoch_s")),
+                "epoch CPU s (median)": median(_later_epochs(mine, "epoch_cpu_s")),
+                **extra(mine),
+                "peak RSS MB": max(r["maxrss_mb"] for r in mine),
+            }
+        )
+    return summary
+
+
+def epoch_ratio_line(summary: Sequence[dict[str, Any]]) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """``("our epoch time / theirs: …× wall, …× CPU (target ≤ 0.7)", theirs, ours)``."""
+    theirs = next(s for s in summary if s["side"].startswith("authors"))
+    ours = next(s for s in summary if s["side"] == "zoo fit")
+    wall = ours["epoch s (median)"] / theirs["epoch s (median)"]
+    cpu = ours["epoch CPU s (median)"] / theirs["epoch CPU s (median)"]
+    return f"\nour epoch time / theirs: **{wall:.2f}×** wall, **{cpu:.2f}×** CPU (target ≤ 0.7)", theirs, ours

@@ -66,7 +66,16 @@ from pathlib import Path
 from typing import Any
 
 from _perf_common import ROOT, header, median, synthetic_corpus, table
-from _vs_authors_common import epoch_summary, ours_child, run_child, run_ours_fit
+from _vs_authors_common import (
+    alternate_rounds,
+    base_parser,
+    epoch_ratio_line,
+    epoch_summary,
+    ours_child,
+    run_child,
+    run_ours_fit,
+    side_summary,
+)
 
 RECIPE = ROOT / "recipes" / "muse_car" / "sun2020_lstm_selfattn.yaml"
 FEATURES = ["egemaps", "vggface"]
@@ -309,14 +318,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]] | str:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--_ours"]:  # the child process running `zoo fit`
         return str(ours_child(argv[1], argv[3:] if argv[2:3] == ["--"] else argv[2:], "val/ccc_mean"))
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("authors", nargs="?", help="folder of the authors' code (youcaiSUN/MuSe-Wild_2020)")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--scale", type=float, default=4.0, help="× the synthetic corpus's 24/8/8 videos")
+    parser = base_parser(__doc__.split("\n\n")[0], "youcaiSUN/MuSe-Wild_2020", epochs=8, corpus_sizes="24/8/8")
     parser.add_argument("--python", default=sys.executable, help="interpreter for their code")
-    parser.add_argument("--keep", default=None, help="keep logs and runs in this folder")
-    parser.add_argument("--tiny", action="store_true", help="1 round, 2 epochs, a small corpus")
     args = parser.parse_args(argv)
     code_src, reason = authors_checkout(args.authors)
     if code_src is None:
@@ -332,19 +335,13 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]] | str:
             work / "muse", args.scale, FEATURES, seed=0, base={"train": 24, "devel": 8, "test": 8}
         )
         code = copy_authors_code(code_src, work / "authors_code")
-        rows: list[dict[str, Any]] = []
-        for rnd in range(1, args.rounds + 1):
-            order = ("authors", "ours") if rnd % 2 else ("ours", "authors")
-            for side in order:
-                if side == "authors":
-                    rows.append(run_authors(code, corpus, work, args.epochs, rnd, rnd, args.python))
-                else:
-                    rows.append(run_ours(corpus, work / "cache", work, args.epochs, rnd, rnd, args.tiny))
-                print(
-                    f"round {rnd} {rows[-1]['side']}: {json.dumps({k: v for k, v in rows[-1].items()})}",
-                    file=sys.stderr,
-                    flush=True,
-                )
+
+        def run_side(side: str, rnd: int) -> dict[str, Any]:
+            if side == "authors":
+                return run_authors(code, corpus, work, args.epochs, rnd, rnd, args.python)
+            return run_ours(corpus, work / "cache", work, args.epochs, rnd, rnd, args.tiny)
+
+        rows = alternate_rounds(args.rounds, run_side)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -369,28 +366,17 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         }
         for r in rows
     ]
-    sides = list(dict.fromkeys(r["side"] for r in rows))
-    summary = []
-    for side in sides:
-        mine = [r for r in rows if r["side"] == side]
-        summary.append(
-            {
-                "side": side,
-                "rounds": len(mine),
-                "epoch s (median)": median([e for r in mine for e in (r["epoch_s"][1:] or r["epoch_s"])]),
-                "epoch CPU s (median)": median([e for r in mine for e in (r["epoch_cpu_s"][1:] or r["epoch_cpu_s"])]),
-                "epoch 1 s": median([r["epoch_s"][0] for r in mine]),
-                "start-up s (cold)": mine[0]["startup_s"],
-                "start-up s (warm)": median([r["startup_s"] for r in mine[1:]]) if len(mine) > 1 else float("nan"),
-                "after training s": median([r["after_s"] for r in mine]),
-                "peak RSS MB": max(r["maxrss_mb"] for r in mine),
-                "best val CCC (median)": median([r["best_val_ccc"] for r in mine]),
-            }
-        )
-    theirs = next(s for s in summary if s["side"].startswith("authors"))
-    ours = next(s for s in summary if s["side"] == "zoo fit")
-    ratio = ours["epoch s (median)"] / theirs["epoch s (median)"]
-    cpu_ratio = ours["epoch CPU s (median)"] / theirs["epoch CPU s (median)"]
+    summary = side_summary(
+        rows,
+        lambda mine: {
+            "epoch 1 s": median([r["epoch_s"][0] for r in mine]),
+            "start-up s (cold)": mine[0]["startup_s"],
+            "start-up s (warm)": median([r["startup_s"] for r in mine[1:]]) if len(mine) > 1 else float("nan"),
+            "after training s": median([r["after_s"] for r in mine]),
+            "best val CCC (median)": median([r["best_val_ccc"] for r in mine]),
+        },
+    )
+    ratio, theirs, ours = epoch_ratio_line(summary)
     lines = [
         table(
             per_round,
@@ -398,8 +384,7 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
             f"features {' + '.join(FEATURES)}, target {TARGET})",
         ),
         table(summary, "side by side (medians over rounds)"),
-        f"\nour epoch time / theirs: **{ratio:.2f}×** wall, **{cpu_ratio:.2f}×** CPU (target ≤ 0.7); best val CCC ours − theirs: "
-        f"{ours['best val CCC (median)'] - theirs['best val CCC (median)']:+.4f}",
+        f"{ratio}; best val CCC ours − theirs: {ours['best val CCC (median)'] - theirs['best val CCC (median)']:+.4f}",
     ]
     return "\n".join(lines)
 

@@ -70,7 +70,16 @@ from typing import Any
 
 import numpy as np
 from _perf_common import ROOT, header, median, table
-from _vs_authors_common import epoch_summary, ours_child, run_child, run_ours_fit
+from _vs_authors_common import (
+    alternate_rounds,
+    base_parser,
+    epoch_ratio_line,
+    epoch_summary,
+    ours_child,
+    run_child,
+    run_ours_fit,
+    side_summary,
+)
 
 RECIPE = ROOT / "recipes" / "cmu_mosei" / "williams2018_blstm.yaml"
 SKIP_STATUS = "skipped"
@@ -466,11 +475,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]] | str:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--_ours"]:  # the child process running `zoo fit`
         return str(ours_child(argv[1], argv[3:] if argv[2:3] == ["--"] else argv[2:], "val/loss"))
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("authors", nargs="?", help="folder of the authors' code (rhoposit/MultimodalDNN)")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--scale", type=float, default=4.0, help="× the synthetic corpus's 60/15/15 videos")
+    parser = base_parser(__doc__.split("\n\n")[0], "rhoposit/MultimodalDNN", epochs=10, corpus_sizes="60/15/15")
     parser.add_argument(
         "--keras-env",
         default=None,
@@ -478,8 +483,6 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]] | str:
         "<affect-zoo cache>/bench-envs/keras3-torch)",
     )
     parser.add_argument("--no-install", action="store_true", help="never make the Keras environment")
-    parser.add_argument("--keep", default=None, help="keep logs and runs in this folder")
-    parser.add_argument("--tiny", action="store_true", help="1 round, 2 epochs, a small corpus")
     args = parser.parse_args(argv)
     code_src, reason = authors_checkout(args.authors)
     if code_src is None:
@@ -508,20 +511,21 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]] | str:
         counts = write_sdk_data(corpus, data)
         print(f"segments per fold: {counts}", file=sys.stderr)
         code = copy_authors_code(code_src, work / "authors_code")
-        rows: list[dict[str, Any]] = []
-        for rnd in range(1, args.rounds + 1):
-            order = ("authors", "ours") if rnd % 2 else ("ours", "authors")
-            for side in order:
-                if side == "authors":
-                    rows.append(run_authors(code, data, python, work, args.epochs, rnd, rnd))
-                else:
-                    rows.append(run_ours(corpus, work, args.epochs, rnd, rnd))
-                print(f"round {rnd} {rows[-1]['side']}: {json.dumps(rows[-1])}", file=sys.stderr, flush=True)
+
+        def run_side(side: str, rnd: int) -> dict[str, Any]:
+            if side == "authors":
+                return run_authors(code, data, python, work, args.epochs, rnd, rnd)
+            return run_ours(corpus, work, args.epochs, rnd, rnd)
+
+        rows = alternate_rounds(args.rounds, run_side)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     print(report(rows, args))
     return rows
+
+
+_TEST_SCORES = (("MAE", "test_mae"), ("Pearson r", "test_pearson"), ("acc2", "test_acc2"), ("acc4", "test_acc4"))
 
 
 def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
@@ -543,34 +547,21 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         }
         for r in rows
     ]
-    summary = []
-    for side in dict.fromkeys(r["side"] for r in rows):
-        mine = [r for r in rows if r["side"] == side]
-        summary.append(
-            {
-                "side": side,
-                "rounds": len(mine),
-                "epoch s (median)": median([e for r in mine for e in (r["epoch_s"][1:] or r["epoch_s"])]),
-                "epoch CPU s (median)": median([e for r in mine for e in (r["epoch_cpu_s"][1:] or r["epoch_cpu_s"])]),
-                "start-up s (median)": median([r["startup_s"] for r in mine]),
-                "peak RSS MB": max(r["maxrss_mb"] for r in mine),
-                "test MAE (median)": median([r["test_mae"] for r in mine]),
-                "test Pearson r (median)": median([r["test_pearson"] for r in mine]),
-                "test acc2 (median)": median([r["test_acc2"] for r in mine]),
-                "test acc4 (median)": median([r["test_acc4"] for r in mine]),
-            }
-        )
-    theirs = next(s for s in summary if s["side"].startswith("authors"))
-    ours = next(s for s in summary if s["side"] == "zoo fit")
+    summary = side_summary(
+        rows,
+        lambda mine: {
+            "start-up s (median)": median([r["startup_s"] for r in mine]),
+            **{f"test {name} (median)": median([r[key] for r in mine]) for name, key in _TEST_SCORES},
+        },
+    )
+    ratio, theirs, ours = epoch_ratio_line(summary)
     return "\n".join(
         [
             table(
                 per_round, f"per round (scale {args.scale:g}×, {args.epochs} epochs, maxlen 30, BLSTM 2×64, batch 64)"
             ),
             table(summary, "side by side (medians over rounds)"),
-            f"\nour epoch time / theirs: **{ours['epoch s (median)'] / theirs['epoch s (median)']:.2f}×** wall, "
-            f"**{ours['epoch CPU s (median)'] / theirs['epoch CPU s (median)']:.2f}×** CPU (target ≤ 0.7); "
-            f"test MAE ours − theirs: {ours['test MAE (median)'] - theirs['test MAE (median)']:+.4f} (lower is better); "
+            f"{ratio}; test MAE ours − theirs: {ours['test MAE (median)'] - theirs['test MAE (median)']:+.4f} (lower is better); "
             f"test Pearson r ours − theirs: {ours['test Pearson r (median)'] - theirs['test Pearson r (median)']:+.4f}",
         ]
     )

@@ -8,7 +8,6 @@ part of this repository: set ``AFFECT_ZOO_SUN2020_AUTHORS=/path/to/MuSe-Wild_202
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -16,8 +15,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import vs_authors  # noqa: E402
+from _bench_scripts import authors_checkout, run_script  # noqa: E402
 
 # the shape of their train.py's output (hand-written from its print statements)
 AUTHORS_LOG = """\
@@ -105,35 +106,15 @@ def test_our_side_pins_the_release_windowing(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_script_skips_with_a_message_without_their_code(tmp_path: Path) -> None:
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "vs_authors.py"), str(tmp_path / "absent")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
+    out = run_script("vs_authors", str(tmp_path / "absent"))
     assert "vs_authors: skipped:" in out.stdout and "missing main.py" in out.stdout
 
 
 @pytest.mark.slow
 def test_vs_authors_tiny_end_to_end(tmp_path: Path) -> None:
-    folder = os.environ.get("AFFECT_ZOO_SUN2020_AUTHORS")
-    if not folder or not (Path(folder) / "main.py").is_file():
-        pytest.skip(
-            "the authors' code is absent: set AFFECT_ZOO_SUN2020_AUTHORS to a checkout of "
-            "github.com/youcaiSUN/MuSe-Wild_2020 to run this comparison"
-        )
+    folder = authors_checkout("AFFECT_ZOO_SUN2020_AUTHORS", "main.py", "youcaiSUN/MuSe-Wild_2020")
     env = {**os.environ, "AFFECT_ZOO_CACHE": str(tmp_path / "cache"), "PYTHONWARNINGS": "ignore"}
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "vs_authors.py"), folder, "--tiny"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
-    assert out.returncode == 0, out.stderr[-4000:]
+    out = run_script("vs_authors", folder, "--tiny", env=env, timeout=1200)
     assert "| authors' main.py | 1 |" in out.stdout and "| zoo fit | 1 |" in out.stdout
     assert "our epoch time / theirs:" in out.stdout
 

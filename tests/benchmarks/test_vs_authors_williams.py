@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,8 +17,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import vs_authors_williams as bench  # noqa: E402
+from _bench_scripts import authors_checkout, run_script  # noqa: E402
 
 # the lines of their emotion_recognition.py that the benchmark patches (typed from the release)
 THEIR_LINES = """\
@@ -120,35 +121,16 @@ def test_their_layout_holds_the_numbers_our_reader_gives(tmp_path: Path) -> None
 
 
 def test_script_skips_with_a_message_without_their_code(tmp_path: Path) -> None:
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "vs_authors_williams.py"), str(tmp_path / "absent")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
+    out = run_script("vs_authors_williams", str(tmp_path / "absent"))
     assert "vs_authors_williams: skipped:" in out.stdout and "emotion_recognition.py" in out.stdout
 
 
 @pytest.mark.slow
 def test_vs_authors_williams_tiny_end_to_end(tmp_path: Path) -> None:
-    folder = os.environ.get("AFFECT_ZOO_WILLIAMS2018_AUTHORS")
-    if not folder or not (Path(folder) / "emotion_recognition.py").is_file():
-        pytest.skip(
-            "the authors' code is absent: set AFFECT_ZOO_WILLIAMS2018_AUTHORS to a checkout of "
-            "github.com/rhoposit/MultimodalDNN to run this comparison"
-        )
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "vs_authors_williams.py"), folder, "--tiny"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
+    folder = authors_checkout("AFFECT_ZOO_WILLIAMS2018_AUTHORS", "emotion_recognition.py", "rhoposit/MultimodalDNN")
+    out = run_script(
+        "vs_authors_williams", folder, "--tiny", env={**os.environ, "PYTHONWARNINGS": "ignore"}, timeout=1800
     )
-    assert out.returncode == 0, out.stderr[-4000:]
     if "skipped:" in out.stdout:
         pytest.skip(out.stdout.strip().splitlines()[-1])
     assert "| authors' emotion_recognition.py | 1 |" in out.stdout and "| zoo fit | 1 |" in out.stdout
