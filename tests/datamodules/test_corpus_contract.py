@@ -11,7 +11,6 @@ checkpoint; a garbled file is a :class:`CorpusFormatError` naming it.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import sys
@@ -29,19 +28,10 @@ from zoo.data.sources import recording_sources
 from zoo.data.types import DataSpec, DataSpecError
 from zoo.errors import CorpusFormatError
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _toy_corpus import load_toy_corpus  # noqa: E402
 
-def _load_toy_corpus() -> Any:
-    """Import ``tests/corpora/toy.py`` by path (pytest runs with ``--import-mode=importlib``)."""
-    name = "tests.corpora.toy"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "corpora" / "toy.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_load_toy_corpus()
+load_toy_corpus()
 CORPORA = list_corpora()
 
 #: the quickest options of a corpus (anything not listed: its defaults)

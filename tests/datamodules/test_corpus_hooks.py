@@ -4,7 +4,6 @@ section 10): nothing in zoo names it."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -14,22 +13,14 @@ import soundfile as sf
 from zoo.cli import run
 from zoo.data import create_datamodule
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _toy_corpus import load_toy_corpus  # noqa: E402
+
 SAMPLE_RATE = 16000
 
 
-def _toy() -> object:
-    """``tests/corpora/toy.py``, imported by path once (it registers the ``toy`` corpus)."""
-    name = "tests.corpora.toy"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "corpora" / "toy.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 def test_zoo_extract_writes_features_the_toy_reader_reads_on_its_label_frames(tmp_path: Path):
-    toy = _toy()
+    toy = load_toy_corpus()
     corpus = toy.ToyCorpus.write_synthetic(tmp_path / "toy", seed=3, per_partition=1, frames=12)
     audio = tmp_path / "audio"
     audio.mkdir()
@@ -61,7 +52,7 @@ def test_zoo_extract_writes_features_the_toy_reader_reads_on_its_label_frames(tm
 def test_zoo_predict_takes_a_toy_folders_partitions_from_its_table(tmp_path: Path):
     from zoo.hub.predict_bundle import recording_partitions
 
-    toy = _toy()
+    toy = load_toy_corpus()
     corpus = toy.ToyCorpus.write_synthetic(tmp_path / "toy", seed=1, per_partition=1, frames=10)
     found = recording_partitions(toy.ToyCorpus, corpus, ["train_00", "dev_00", "test_00", "mine"])
     assert found == {"train_00": "train", "dev_00": "dev", "test_00": "test", "mine": None}

@@ -40,16 +40,7 @@ recording and cached through the corpus cache (:meth:`SSLEmotionNet.feature_enco
 head on the cached arrays, and the checkpoint still holds the encoder, so it predicts from raw
 audio.
 
-BibTeX::
-
-    @article{wagner2023dawn,
-      title   = {Dawn of the Transformer Era in Speech Emotion Recognition: Closing the Valence Gap},
-      author  = {Wagner, Johannes and Triantafyllopoulos, Andreas and Wierstorf, Hagen and
-                 Schmitt, Maximilian and Burkhardt, Felix and Eyben, Florian and Schuller, Bj{\\"o}rn W.},
-      journal = {IEEE Transactions on Pattern Analysis and Machine Intelligence},
-      volume  = {45}, number = {9}, pages = {10745--10759}, year = {2023},
-      doi     = {10.1109/TPAMI.2023.3263585},
-    }
+BibTeX: Wagner et al. 2023's entry, ``wagner2023dawn``, is in :mod:`zoo.models.wagner2023` (one copy).
 """
 
 from __future__ import annotations
