@@ -16,13 +16,14 @@ corpus.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-__all__ = ["cache_dir", "default_synthetic_root", "ensure_synthetic"]
+__all__ = ["cache_dir", "default_synthetic_root", "ensure_synthetic", "staged_folder"]
 
 CACHE_ENV = "AFFECT_ZOO_CACHE"
 
@@ -51,6 +52,32 @@ def default_synthetic_root(name: str, version: str, seed: int) -> Path:
     return cache_dir() / "synthetic" / f"{name}-{version}-seed{int(seed)}"
 
 
+@contextlib.contextmanager
+def staged_folder(target: Path) -> Iterator[Path]:
+    """A private sibling folder to write ``target`` into; renamed to ``target`` when the block ends.
+
+    Readers only ever see a missing or a complete ``target``; on an error the staging folder is
+    removed and ``target`` is left as it was.
+
+    Raises:
+        FileExistsError: ``target`` holds files already, or appeared while the block ran.
+    """
+    target = Path(target)
+    if target.exists() and any(target.iterdir()):
+        raise FileExistsError(f"{target} already exists and is not empty")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.staging-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        yield staging
+        try:
+            os.replace(staging, target)
+        except OSError as err:
+            raise FileExistsError(f"{target} appeared while the corpus was being written") from err
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
 def _is_complete(folder: Path) -> bool:
     """A corpus folder is complete once it exists and is not empty (it appears by rename)."""
     return folder.is_dir() and any(folder.iterdir())
@@ -77,17 +104,11 @@ def ensure_synthetic(name: str, writer: Writer, seed: int = 0, version: str = "1
     target = Path(root) if root is not None else default_synthetic_root(name, version, seed)
     if _is_complete(target):
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}.staging-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
-        writer(staging, seed=seed)
-        try:
-            os.replace(staging, target)
-        except OSError:
-            if not _is_complete(target):
-                raise
-            # another process finished first: keep its copy, discard ours
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+        with staged_folder(target) as staging:
+            writer(staging, seed=seed)
+    except FileExistsError:
+        if not _is_complete(target):
+            raise
+        # another process finished first: keep its copy, ours was discarded
     return target

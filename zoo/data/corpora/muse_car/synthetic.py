@@ -56,9 +56,6 @@ eGeMAPS standardised, VGGFace as it is, batch 256, lr 0.005) learns arousal to a
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +72,7 @@ from zoo.data.corpora.muse_car.format import (
     label_table,
     partition_path,
 )
+from zoo.data.synthetic import staged_folder
 from zoo.data.synthetic._face import face_frames, one_torch_thread, write_boxes, write_face_network, write_video
 from zoo.data.synthetic._random import component_rng, smooth
 from zoo.data.synthetic._voice import synthetic_voice, write_voice_wav
@@ -477,18 +475,6 @@ def write_synthetic_muse_car(
     lo, hi = (int(v) for v in segment_frames)
     if not 1 <= lo < hi:
         raise ValueError(f"segment_frames must be (low, high) with 1 <= low < high, got {segment_frames}")
-    if out_dir.exists() and any(out_dir.iterdir()):
-        raise FileExistsError(f"{out_dir} already exists and is not empty")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.with_name(f"{out_dir.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        with one_torch_thread():
-            _write_corpus(tmp, int(seed), n_videos, feature_sets, with_test_labels, (lo, hi))
-        try:
-            os.replace(tmp, out_dir)
-        except OSError as err:
-            raise FileExistsError(f"{out_dir} appeared while the corpus was being written") from err
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    with staged_folder(out_dir) as tmp, one_torch_thread():
+        _write_corpus(tmp, int(seed), n_videos, feature_sets, with_test_labels, (lo, hi))
     return out_dir

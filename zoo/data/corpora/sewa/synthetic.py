@@ -68,9 +68,6 @@ by nearest timestamp).
 
 from __future__ import annotations
 
-import os
-import shutil
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +82,7 @@ from zoo.data.corpora.sewa.format import (
     transcription_path,
     turns_path,
 )
+from zoo.data.synthetic import staged_folder
 from zoo.data.synthetic._voice import synthetic_voice, write_voice_wav
 
 __all__ = [
@@ -642,11 +640,7 @@ def write_synthetic_sewa(
         raise ValueError(f"release must be one of {RELEASES}, got {release!r}")
     out_dir = Path(out_dir)
     counts = dict(DEFAULT_COUNTS[release] if counts is None else counts)
-    if out_dir.exists() and any(out_dir.iterdir()):
-        raise FileExistsError(f"{out_dir} already exists and is not empty")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.with_name(f"{out_dir.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
+    with staged_folder(out_dir) as tmp:
         _write_corpus(tmp, int(seed), release, counts, with_test_labels, with_audio)
         _write(
             tmp / "README.txt",
@@ -656,11 +650,4 @@ def write_synthetic_sewa(
             f"{DELAY_FRAMES * LABEL_STEP:g} s; test labels: {'yes' if with_test_labels else 'no'}"
             f"{'; audio: 16 kHz WAV' if with_audio else ''}.\n",
         )
-        try:
-            os.replace(tmp, out_dir)
-        except OSError as err:
-            raise FileExistsError(f"{out_dir} appeared while the corpus was being written") from err
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return out_dir
