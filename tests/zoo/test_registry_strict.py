@@ -14,19 +14,18 @@ def test_every_listed_paper_module_registers_models():
         assert any(n.startswith(paper) for n in names), paper
 
 
-def test_a_misspelt_paper_module_is_an_error(monkeypatch):
+@pytest.mark.parametrize(
+    "extra,error,message",
+    [
+        ("zoo.models.sun2021", ModuleNotFoundError, "zoo.models.sun2021"),  # misspelt
+        ("zoo.errors", ImportError, "zoo.errors was imported but registered no model"),  # registers nothing
+    ],
+)
+def test_a_listed_paper_module_that_is_missing_or_empty_is_an_error(monkeypatch, extra, error, message):
     registry = model_registry.REGISTRY
-    monkeypatch.setattr(registry, "builtin_modules", (*model_registry.PAPER_MODULES, "zoo.models.sun2021"))
+    monkeypatch.setattr(registry, "builtin_modules", (*model_registry.PAPER_MODULES, extra))
     monkeypatch.setattr(registry, "_loaded", False)
-    with pytest.raises(ModuleNotFoundError, match="zoo.models.sun2021"):
-        model_registry.list_models()
-
-
-def test_a_paper_module_that_registers_nothing_is_an_error(monkeypatch):
-    registry = model_registry.REGISTRY
-    monkeypatch.setattr(registry, "builtin_modules", (*model_registry.PAPER_MODULES, "zoo.errors"))
-    monkeypatch.setattr(registry, "_loaded", False)
-    with pytest.raises(ImportError, match="zoo.errors was imported but registered no model"):
+    with pytest.raises(error, match=message):
         model_registry.list_models()
 
 
