@@ -1318,7 +1318,8 @@ def binary_probes(
 def artifact_probes(assets: Assets) -> list[Probe]:
     """Probes of checkpoints and bundles (accepting any of them is ``silent``)."""
     from zoo.hub.bundle import load_bundle
-    from zoo.hub.pretrained import load_pretrained, read_checkpoint, task_from_checkpoint
+    from zoo.hub.checkpoint_io import read_checkpoint, task_from_checkpoint
+    from zoo.hub.pretrained import load_pretrained
 
     read = lambda copy: read_checkpoint(copy / "model.ckpt")  # noqa: E731
     rebuild = lambda copy: task_from_checkpoint(copy / "model.ckpt")  # noqa: E731

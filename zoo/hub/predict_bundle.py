@@ -169,7 +169,8 @@ def predict_folder(
 
     from zoo.ccc import concordance_cc
     from zoo.data import corpus_class, create_datamodule
-    from zoo.hub.pretrained import load_pretrained, merge_reader_state
+    from zoo.hub.checkpoint_io import merge_reader_state
+    from zoo.hub.pretrained import load_pretrained
 
     model_path, input_root = Path(model_path).expanduser(), Path(input_root).expanduser()
     if not input_root.is_dir():
