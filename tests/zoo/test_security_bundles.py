@@ -141,7 +141,7 @@ def _short_mean(c):
             r"field 'normalization\.\w+\.padding_blocks': expected 0 or a whole divisor",
         ),
         (lambda c: c.update(architecture="nobody2099_net"), "unknown architecture 'nobody2099_net'"),
-        (lambda c: c.update(datamodule="nobody_corpus"), "field 'datamodule': expected a registered datamodule"),
+        (lambda c: c.update(datamodule="nobody_corpus"), "field 'datamodule': expected a registered corpus"),
         (lambda c: c.update(reader_state={"root": "/elsewhere"}), "reader_state sets 'root'"),
         (
             lambda c: c.update(postprocess={"label_step": 0.25, "targets": {"liking": {}}}),
