@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-__all__ = ["cache_dir", "default_synthetic_root", "ensure_synthetic", "staged_folder"]
+__all__ = ["cache_dir", "caller_random_state_kept", "default_synthetic_root", "ensure_synthetic", "staged_folder"]
 
 CACHE_ENV = "AFFECT_ZOO_CACHE"
 
@@ -78,6 +78,30 @@ def staged_folder(target: Path) -> Iterator[Path]:
             shutil.rmtree(staging, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def caller_random_state_kept() -> Iterator[None]:
+    """Run the block without changing the global random state of ``random``, NumPy and torch.
+
+    A synthetic corpus is written on the first run that needs it, after the run has seeded the
+    global generators (``seed_everything``); writing it draws from them (the face extractor's
+    network is built with random initial weights before its saved ones are loaded). Without
+    this, the first run on a fresh cache trained from other initial weights than every later
+    run of the same command.
+    """
+    import random
+
+    import numpy as np
+    import torch
+
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=[]):
+        try:
+            yield
+        finally:
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)
+
+
 def _is_complete(folder: Path) -> bool:
     """A corpus folder is complete once it exists and is not empty (it appears by rename)."""
     return folder.is_dir() and any(folder.iterdir())
@@ -105,7 +129,7 @@ def ensure_synthetic(name: str, writer: Writer, seed: int = 0, version: str = "1
     if _is_complete(target):
         return target
     try:
-        with staged_folder(target) as staging:
+        with staged_folder(target) as staging, caller_random_state_kept():
             writer(staging, seed=seed)
     except FileExistsError:
         if not _is_complete(target):
