@@ -76,6 +76,19 @@ def test_one_row_per_run_with_the_papers_headline_ours_and_chance(tmp_path):
     assert "_std" not in details
 
 
+def test_two_tables_with_one_metric_give_one_headline_figure_the_first_listed(tmp_path):
+    """Williams et al. 2018 give the BLSTM's overall MAE in Table 5 (0.126) and Table 4 (0.132):
+    the row shows one figure, the first listed, not the last one twice."""
+    _run_folder(tmp_path, "r", [], {"test/mae_mean": 0.185})
+    run = find_runs([tmp_path])[0]
+    table5 = PaperScore("P", RECIPE, (), "test/mae_mean", 0.126, "Table 5, row Overall, MAE")
+    table4 = PaperScore("P", RECIPE, (), "test/mae_mean", 0.132, "Table 4, row BLSTM A,V,T, Overall MAE")
+    head = headline(run, [table5, table4])
+    assert head.keys == ["test/mae_mean"]
+    assert head.paper_values() == [0.126] and head.ours() == [0.185]
+    assert head.metric == "test MAE mean (Table 5)"
+
+
 def test_headline_prefers_ccc_then_the_post_processed_dev_score_then_the_papers_mean(tmp_path):
     _run_folder(tmp_path, "r", [], {})
     run = find_runs([tmp_path])[0]

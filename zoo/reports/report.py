@@ -23,7 +23,8 @@ figure, ours, chance, and a link to the run's full metrics on the corpus's detai
 (:func:`build_details`). The headline of a run (:func:`headline`) is chosen among the paper scores
 matching it: the CCC family first (then MAE, then any), the development set after post-processing
 first (then before it, then test), the ``mean`` alone when the paper gives one, else every target
-it gives. A run no paper score matches shows the first of ``ccc_mean``, ``mae_mean``, …
+it gives; where two tables give a figure for one metric, the one listed first in the paper-scores
+file. A run no paper score matches shows the first of ``ccc_mean``, ``mae_mean``, …
 (:data:`FALLBACK_KEYS`) of its own results. *Chance* is ``zoo baseline`` of the same recipe
 (``--baselines``); a CCC without a baseline run is 0 by definition (a constant predictor has no
 covariance with the labels).
@@ -323,6 +324,12 @@ def headline(run: RunRecord, paper_scores: Sequence[PaperScore]) -> Headline:
         chosen = [s for s in matching if rank(s) == best]
         means = [s for s in chosen if s.metric.endswith("_mean")]
         chosen = means or chosen
+        # one figure per metric: where two of the paper's tables give one (Williams et al. 2018's
+        # Tables 4 and 5), the one listed first in the paper-scores file is the headline
+        firsts: dict[str, PaperScore] = {}
+        for score in chosen:
+            firsts.setdefault(score.metric, score)
+        chosen = list(firsts.values())
         return Headline(run, [s.metric for s in chosen], chosen)
     key = next((k for k in FALLBACK_KEYS if k in run.results), None)
     if key is None:
