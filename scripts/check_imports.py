@@ -28,6 +28,7 @@ exits 1 and lists the cycles and forbidden imports when there are any.
 
 from __future__ import annotations
 
+import argparse
 import ast
 import sys
 from pathlib import Path
@@ -231,8 +232,11 @@ def corpus_names_outside_data(root: Path, package: str = PACKAGE) -> list[tuple[
 
 def main(argv: list[str] | None = None) -> int:
     """Print the cycles and forbidden imports; 0 when there are none."""
-    args = sys.argv[1:] if argv is None else argv
-    root = Path(args[0]) if args else Path(__file__).resolve().parents[1]
+    parser = argparse.ArgumentParser(description="Check the zoo package's import graph: no cycles, the layering rules.")
+    parser.add_argument("root", nargs="?", type=Path, help="the repository (default: this script's parent)")
+    root = parser.parse_args(argv).root or Path(__file__).resolve().parents[1]
+    if not (root / PACKAGE).is_dir():
+        parser.error(f"{root} has no {PACKAGE}/ package folder")
     graph = import_graph(root)
     problems = 0
     for component in cycles(graph):

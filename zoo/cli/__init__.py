@@ -246,8 +246,9 @@ def _close_process_group() -> None:
     """Destroy the process group a DDP run opened, while the interpreter is still whole.
 
     Lightning leaves it open; a gloo group destroyed only at interpreter exit can abort the
-    process ("terminate called without an active exception", pytorch/pytorch#190489), which
-    failed a two-node run that had finished and written its results.
+    process with SIGABRT (Gloo's worker threads still hold tensors when the interpreter is torn
+    down; pytorch/pytorch#179291 proposed an atexit hook for it and was abandoned), which failed a
+    two-node run that had finished and written its results.
     """
     distributed = sys.modules.get("torch.distributed")
     if distributed is not None and distributed.is_available() and distributed.is_initialized():
