@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -105,6 +106,21 @@ def test_zoo_list_imports_neither_torch_nor_a_model():
     code = "import sys; from zoo.cli import main; main(['list']); print(sorted(m for m in ('torch', 'zoo.models.sun2020', 'zoo.data') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_zoo_list_piped_into_a_reader_that_stops_early_ends_without_a_traceback():
+    """``zoo list | head -1``: the reader has closed the pipe; zoo stops quietly with SIGPIPE's
+    status instead of a BrokenPipeError traceback. (The read end is closed before zoo starts, so
+    its first write fails every time.)"""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "zoo.cli", "list"], stdout=write_end, stderr=subprocess.PIPE, timeout=60
+        )
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 141 and proc.stderr.decode() == ""
 
 
 def test_cli_version(capsys):

@@ -213,8 +213,17 @@ TRACEBACK_ENV = "AFFECT_ZOO_TRACEBACK"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``zoo`` console script; returns the process exit code."""
-    return run(argv)["exit_code"]
+    """Entry point of the ``zoo`` console script; returns the process exit code.
+
+    Output piped into a reader that stops early (``zoo list | head``) ends quietly, as ``ls`` and
+    ``git`` do: no traceback, exit status 141 (SIGPIPE).
+    """
+    try:
+        return run(argv)["exit_code"]
+    except BrokenPipeError:
+        # Python flushes stdout again at exit; point it at /dev/null so that flush cannot fail too
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13
 
 
 def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
