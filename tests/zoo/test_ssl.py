@@ -133,6 +133,35 @@ def test_freeze_modes_and_lr_multipliers():
     assert {id(p) for p in by_name["net.audio.model"]["params"]} == encoder_params
 
 
+@pytest.mark.parametrize("preset", ["wavlm-tiny", "wav2vec2-tiny", "hubert-tiny"])
+def test_a_frozen_feature_encoder_is_left_out_of_the_backward_pass(preset):
+    """``freeze="feature_encoder"``: in training the CNN's output needs no gradient, so backward
+    stops at the transformer (it used to run through the whole frozen CNN to the waveform), and the
+    trainable parameters get the gradients of the same network with the CNN output detached."""
+    torch.manual_seed(0)
+    enc = SpeechEncoder(preset, frame_samples=640, freeze="feature_encoder").train()
+    cnn_out = []
+    hook = enc.model.feature_extractor.register_forward_hook(lambda module, args, out: cnn_out.append(out))
+    frames = torch.randn(2, 5, 640)
+    mask = torch.ones(2, 5, dtype=torch.bool)
+    torch.manual_seed(1)  # dropout
+    enc(frames, mask).square().mean().backward()
+    hook.remove()
+    assert cnn_out and not cnn_out[0].requires_grad
+    got = {n: p.grad for n, p in enc.named_parameters() if p.requires_grad}  # None: unused (masked_spec_embed)
+    # reference: every trainable parameter's gradient with the CNN's output cut off by hand
+    enc.zero_grad(set_to_none=True)
+    hook = enc.model.feature_extractor.register_forward_hook(lambda module, args, out: out.detach())
+    torch.manual_seed(1)
+    enc(frames, mask).square().mean().backward()
+    hook.remove()
+    expected = {n: p.grad for n, p in enc.named_parameters() if p.requires_grad}
+    assert sum(g is not None for g in got.values()) > 10 and got.keys() == expected.keys()
+    for name, grad in got.items():
+        assert (grad is None and expected[name] is None) or torch.equal(grad, expected[name]), name
+    assert all(p.grad is None for p in enc.model.feature_extractor.parameters())
+
+
 def test_gradient_checkpointing_gives_the_same_gradients():
     torch.manual_seed(0)
     frames, mask = torch.randn(2, 10, 640), torch.ones(2, 10, dtype=torch.bool)

@@ -292,10 +292,15 @@ class SpeechEncoder(nn.Module):
         self.receptive, self.stride = conv_geometry(self.model.config)
         self.use_attention_mask = getattr(self.model.config, "feat_extract_norm", "group") == "layer"
         self.freeze = freeze
+        if freeze in ("all", "feature_encoder"):
+            # besides the parameters, clear the feature encoder's ``_requires_grad`` flag (what
+            # transformers' ``freeze_feature_encoder`` does; HubertModel lacks that method): while it
+            # is set, the encoder marks the waveform as requiring grad in training, and every
+            # backward pass runs through the whole frozen CNN to the input
+            self.model.feature_extractor.requires_grad_(False)
+            self.model.feature_extractor._requires_grad = False
         if freeze == "all":
             self.model.requires_grad_(False)
-        elif freeze == "feature_encoder":
-            self.model.feature_extractor.requires_grad_(False)
         if gradient_checkpointing:
             enable = getattr(self.model, "activation_checkpointing_enable", None)  # transformers >= 5
             if enable is not None:
