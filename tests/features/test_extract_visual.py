@@ -106,8 +106,11 @@ def test_video_with_crop_boxes(tmp_path, resnet18_weights):
 def test_missing_box_file_and_weights_errors(tmp_path, resnet18_weights):
     _write_video(tmp_path / "v.mp4", frames=3)
     ex = create_extractor("timm_face", weights=resnet18_weights, arch="resnet18", image_size=32)
-    with pytest.raises(ExtractorError, match=r"v\.boxes\.csv.*not found"):
+    with pytest.raises(ExtractorError, match=r"v\.boxes\.csv.*not found.*header alone counts every frame as no face"):
         ex.extract(tmp_path / "v.mp4", np.array([0.0]))
+    # what the message offers: the header alone is a video in which no face is seen
+    (tmp_path / "v.boxes.csv").write_text("frame,x,y,w,h\n")
+    assert ex.extract(tmp_path / "v.mp4", np.array([0.0])).values.shape[0] == 1
     with pytest.raises(ExtractorError, match="--weights"):
         create_extractor("timm_face", arch="resnet18")
     with pytest.raises(ExtractorError, match="resnet50"):  # resnet18 file, resnet50 model

@@ -43,7 +43,11 @@ def read_boxes(path: Path) -> dict[int, tuple[int, int, int, int]]:
     import pandas as pd
 
     if not path.is_file():
-        raise ExtractorError(f"{path}: crop-box file not found (expected next to the video, header frame,x,y,w,h)")
+        raise ExtractorError(
+            f"{path}: crop-box file not found (expected next to the video, header frame,x,y,w,h, one row per "
+            "frame from your face detector; none ships with the zoo). A file with the header alone counts every "
+            "frame as no face seen, as a WAV does"
+        )
     frame = pd.read_csv(path, skipinitialspace=True)
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     missing = [c for c in ("frame", "x", "y", "w", "h") if c not in frame.columns]
