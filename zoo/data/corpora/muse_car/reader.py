@@ -744,8 +744,7 @@ class MuSeCaRCorpus(Corpus):
         """The synthetic MuSe-CaR corpus (:mod:`zoo.data.corpora.muse_car.synthetic`)."""
         return write_synthetic_muse_car(out_dir, seed=seed, **options)
 
-    def read(self, partition: str) -> list[Recording]:
-        """Read ``partition`` (``train``/``devel``/``test``)."""
+    def _load(self, partition: str | None) -> list[Recording]:
         return load_muse_car_recordings(
             self.resolve_root(),
             partition,
@@ -756,18 +755,14 @@ class MuSeCaRCorpus(Corpus):
             audio_pattern=self.audio_pattern,
         )
 
+    def read(self, partition: str) -> list[Recording]:
+        """Read ``partition`` (``train``/``devel``/``test``)."""
+        return self._load(partition)
+
     def read_folder(self) -> list[Recording]:
         """Every video with feature files under :attr:`root` (no partition table needed),
         labelled where label files exist: a user's own videos in the MuSe layout."""
-        return load_muse_car_recordings(
-            self.resolve_root(),
-            None,
-            self.feature_names,
-            self.target_names,
-            use_segment_id=self.use_segment_id,
-            nan_policy=self.nan_policy,
-            audio_pattern=self.audio_pattern,
-        )
+        return self._load(None)
 
     def feature_file(self, recording_id: str, feature_set: str) -> Path | None:
         """``label_aligned/<set>/<id>.csv`` (the raw audio: its WAV; ``segment_id``: none)."""

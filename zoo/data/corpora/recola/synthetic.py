@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +74,7 @@ from zoo.data.corpora.recola.format import (
     ratings_path,
     video_path,
 )
+from zoo.data.synthetic._face import write_video
 from zoo.data.synthetic._random import component_rng, smooth
 from zoo.data.synthetic._voice import synthetic_voice
 
@@ -175,22 +175,6 @@ def _frames(seed: int, name: str, latent: np.ndarray, fps: float, duration_s: fl
         image[mouth] = np.array([120.0, 20.0, 30.0])
         image += noise_pool[rng.integers(len(noise_pool))]
         yield np.clip(image, 0, 255).astype(np.uint8)
-
-
-def _write_video(path: Path, frames, fps: float, size: int) -> None:
-    import av
-
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("mpeg4", rate=Fraction(fps).limit_denominator(1001))
-        stream.width = stream.height = size
-        stream.pix_fmt = "yuv420p"
-        stream.bit_rate = 400_000
-        for image in frames:
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
 
 
 # --------------------------------------------------------------------------- features
@@ -328,7 +312,7 @@ def write_synthetic_recola(
             sample_rate,
             subtype="PCM_16",
         )
-        _write_video(
+        write_video(
             video_path(out_dir, name), _frames(seed, name, signal, fps, duration_s, video_size), fps, video_size
         )
         labelled = with_test_labels or not name.startswith("test")
