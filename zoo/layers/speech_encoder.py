@@ -293,12 +293,11 @@ class SpeechEncoder(nn.Module):
         self.use_attention_mask = getattr(self.model.config, "feat_extract_norm", "group") == "layer"
         self.freeze = freeze
         if freeze in ("all", "feature_encoder"):
-            # besides the parameters, clear the feature encoder's ``_requires_grad`` flag (what
-            # transformers' ``freeze_feature_encoder`` does; HubertModel lacks that method): while it
-            # is set, the encoder marks the waveform as requiring grad in training, and every
-            # backward pass runs through the whole frozen CNN to the input
-            self.model.feature_extractor.requires_grad_(False)
-            self.model.feature_extractor._requires_grad = False
+            # transformers' own switch (what ``freeze_feature_encoder`` calls; HubertModel lacks that
+            # method): besides the parameters it clears the encoder's ``_requires_grad`` flag, which
+            # otherwise marks the waveform as requiring grad in training, so that every backward
+            # pass ran through the whole frozen CNN to the input
+            self.model.feature_extractor._freeze_parameters()
         if freeze == "all":
             self.model.requires_grad_(False)
         if gradient_checkpointing:
