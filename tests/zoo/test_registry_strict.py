@@ -122,5 +122,7 @@ def test_a_model_that_names_a_file_is_handed_its_content_never_reads_it(tmp_path
     torch.testing.assert_close(net.visual.backbone.conv1.weight, source.conv1.weight)
     with pytest.raises(TypeError, match="declares no file arguments"):
         model_registry.create_model("sun2020_lstm", feature_dims={"a": 3}, num_targets=1, loaded={"x": 1})
+    with pytest.raises(TypeError, match=r"model 'sun2020_lstm': .*unexpected keyword argument 'hiden_size'"):
+        model_registry.create_model("sun2020_lstm", feature_dims={"a": 3}, num_targets=1, hiden_size=8)
     with pytest.raises(ValueError, match="expected one of"):
         model_registry.register_model(files={"path": "folder"})

@@ -18,7 +18,7 @@ scikit-learn style estimator trained by :mod:`zoo.estimators.run`.
 
 Models read no files. A variant whose arguments name files declares them with ``files``
 (argument → ``"weights"``: a state dict file, or ``"checkpoint"``: an affect-zoo checkpoint); the
-runner reads them (:func:`zoo.hub.model_files.read_model_files`) and hands what they hold to the
+runner reads them (:func:`zoo.hub.checkpoint_io.read_model_files`) and hands what they hold to the
 variant as ``loaded={argument: content}``; ``zoo.create_model`` does the same for Python users.
 """
 
@@ -141,7 +141,7 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
 
     A variant declaring ``files`` gets ``loaded`` (default: nothing loaded); a file argument
     given without its content is refused by the variant. :func:`zoo.create_model` reads the
-    files first (:func:`zoo.hub.model_files.build_model`).
+    files first (:func:`zoo.hub.checkpoint_io.build_model`).
 
     Raises:
         KeyError: unknown model name.
@@ -157,7 +157,7 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
     try:
         return fn(**kwargs)
     except TypeError as err:
-        if "unexpected keyword" in str(err) or "got an unexpected" in str(err):
+        if "unexpected keyword" in str(err):
             raise TypeError(f"model {name!r}: {err}") from err
         raise
 

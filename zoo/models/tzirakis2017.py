@@ -423,7 +423,7 @@ def tzirakis2017_multimodal(
         from_scratch: allow missing checkpoints (extractors start untrained).
         freeze_extractors: do not fine-tune the loaded extractors.
         loaded: the two checkpoints' contents, read by the runner
-            (:func:`zoo.hub.model_files.read_model_files`).
+            (:func:`zoo.hub.checkpoint_io.read_model_files`).
         **kwargs: ``hidden_size``, ``num_lstm_layers``, ``dropout``; extractor arguments are
             taken from the unimodal checkpoints (explicit ones are used with ``from_scratch``).
 
